@@ -1,0 +1,127 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { colorDeploymentSpec } from "./colorDeployment";
+import { Color, colors, otherColor, replicasByColor } from "./colors";
+
+export interface BlueGreenAppArgs {
+    /** Namespace all of the app's objects live in. */
+    namespace: pulumi.Input<string>;
+    /** Image repository without a tag, e.g. `registry.example.com/physioflow-api`. */
+    image: string;
+    /** Image tag of each color. */
+    tags: Record<Color, pulumi.Input<string>>;
+    /** The color the live Service selects. */
+    activeColor: Color;
+    /** Replicas of the active color; at least 1. */
+    replicas: number;
+    /** Replicas of the inactive color. Default 0 (scaled down, as the runbook does after a switch). */
+    inactiveReplicas?: number;
+    /** Container port the app listens on, also the Services' port. */
+    port: number;
+    /** HTTP path of the readiness and liveness probes. */
+    healthPath: string;
+    /** Environment variables, delivered through the ConfigMap `<name>-config`. Default none. */
+    env?: Record<string, pulumi.Input<string>>;
+    /** Secret whose keys are added to the environment (e.g. `physioflow-secrets`). Default none. */
+    secretName?: pulumi.Input<string>;
+    /** Container requests and limits. Default 100m/128Mi requested, 500m/512Mi limit. */
+    resources?: k8s.types.input.core.v1.ResourceRequirements;
+    /** UID (and GID) the container runs as. Default 1000. */
+    runAsUser?: number;
+}
+
+const defaultResources = {
+    requests: { cpu: "100m", memory: "128Mi" },
+    limits: { cpu: "500m", memory: "512Mi" },
+};
+
+/**
+ * One app as two Deployments, `<name>-blue` and `<name>-green`, behind a live Service `<name>`
+ * that selects the active color and a preview Service `<name>-preview` that selects the other.
+ *
+ * Update order is what makes a switch safe: the active color's Deployment is applied (and awaited
+ * ready) before the live Service, which takes its selector from that Deployment; the inactive
+ * color is scaled down only after the live Service has left it.
+ */
+export class BlueGreenApp extends pulumi.ComponentResource {
+    public readonly activeColor: Color;
+    public readonly inactiveColor: Color;
+    public readonly replicas: Record<Color, number>;
+    public readonly deployments: Record<Color, k8s.apps.v1.Deployment>;
+    public readonly liveService: k8s.core.v1.Service;
+    public readonly previewService: k8s.core.v1.Service;
+    public readonly liveServiceName: pulumi.Output<string>;
+    public readonly previewServiceName: pulumi.Output<string>;
+
+    constructor(name: string, args: BlueGreenAppArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("physioflow:k8s:BlueGreenApp", name, {}, opts);
+        const inactiveReplicas = args.inactiveReplicas ?? 0;
+        if (!Number.isInteger(args.replicas) || args.replicas < 1) {
+            throw new pulumi.ResourceError(`${name}: replicas is ${args.replicas}; the active color needs at least 1`, this);
+        }
+        if (!Number.isInteger(inactiveReplicas) || inactiveReplicas < 0) {
+            throw new pulumi.ResourceError(`${name}: inactiveReplicas is ${inactiveReplicas}; use 0 or more`, this);
+        }
+        this.activeColor = args.activeColor;
+        this.inactiveColor = otherColor(args.activeColor);
+        this.replicas = replicasByColor(args.activeColor, args.replicas, inactiveReplicas);
+
+        const metadata = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels: { app: name } });
+        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, {
+            metadata: metadata(`${name}-config`),
+            data: args.env ?? {},
+        }, { parent: this });
+
+        const deployment = (color: Color, dependsOn: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
+            metadata: { ...metadata(`${name}-${color}`), labels: { app: name, version: color } },
+            spec: colorDeploymentSpec({
+                app: name,
+                color,
+                image: args.image,
+                tag: args.tags[color],
+                replicas: this.replicas[color],
+                port: args.port,
+                healthPath: args.healthPath,
+                configMapName: configMap.metadata.name,
+                secretName: args.secretName,
+                resources: args.resources ?? defaultResources,
+                runAsUser: args.runAsUser ?? 1000,
+            }),
+        }, { parent: this, dependsOn });
+
+        const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>) =>
+            new k8s.core.v1.Service(serviceName, {
+                metadata: { ...metadata(serviceName), annotations },
+                spec: {
+                    type: "ClusterIP",
+                    // Taken from the Deployment's own pod labels, so the Service waits for that Deployment.
+                    selector: target.spec.template.metadata.labels,
+                    ports: [{ name: "http", port: args.port, targetPort: "http" }],
+                },
+            }, { parent: this });
+
+        const active = deployment(this.activeColor, []);
+        this.liveService = service(name, active, {});
+        const inactive = deployment(this.inactiveColor, [this.liveService]);
+        // The inactive color may have no pods; don't wait for endpoints that will never come.
+        this.previewService = service(`${name}-preview`, inactive, { "pulumi.com/skipAwait": "true" });
+        this.deployments = { [this.activeColor]: active, [this.inactiveColor]: inactive } as Record<Color, k8s.apps.v1.Deployment>;
+
+        if (args.replicas > 1) {
+            new k8s.policy.v1.PodDisruptionBudget(name, {
+                metadata: metadata(name),
+                spec: { maxUnavailable: 1, selector: { matchLabels: { app: name } } },
+            }, { parent: this });
+        }
+
+        this.liveServiceName = this.liveService.metadata.name;
+        this.previewServiceName = this.previewService.metadata.name;
+        this.registerOutputs({
+            activeColor: this.activeColor,
+            replicas: this.replicas,
+            liveServiceName: this.liveServiceName,
+            previewServiceName: this.previewServiceName,
+            deploymentNames: Object.fromEntries(colors.map(c => [c, this.deployments[c].metadata.name])),
+        });
+    }
+}

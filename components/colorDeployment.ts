@@ -1,0 +1,81 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { Color } from "./colors";
+
+type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
+
+/** What one color's Deployment is made of; everything but `color`, `tag` and `replicas` is shared. */
+export interface ColorDeploymentSpecArgs {
+    /** App name, also the `app` label and the container name (e.g. `physioflow-api`). */
+    app: string;
+    color: Color;
+    /** Image repository without a tag. */
+    image: string;
+    tag: pulumi.Input<string>;
+    replicas: number;
+    port: number;
+    healthPath: string;
+    /** ConfigMap whose keys become environment variables. */
+    configMapName: pulumi.Input<string>;
+    /** Secret whose keys become environment variables, if any. */
+    secretName?: pulumi.Input<string>;
+    resources: ResourceRequirements;
+    /** UID the container runs as; the image must not need root. */
+    runAsUser: number;
+}
+
+/** Labels that select one color's pods; the Services select on exactly these. */
+export function colorLabels(app: string, color: Color): { app: string; version: Color } {
+    return { app, version: color };
+}
+
+/**
+ * The Deployment spec of one color. Pure: the same arguments always give the same spec, so two
+ * runs that differ only in replicas differ only in `replicas`.
+ */
+export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.input.apps.v1.DeploymentSpec {
+    const labels = colorLabels(args.app, args.color);
+    const probe = (initialDelaySeconds: number, periodSeconds: number) => ({
+        httpGet: { path: args.healthPath, port: args.port },
+        initialDelaySeconds,
+        periodSeconds,
+        timeoutSeconds: 3,
+        failureThreshold: 3,
+    });
+    const envFrom: k8s.types.input.core.v1.EnvFromSource[] = [{ configMapRef: { name: args.configMapName } }];
+    if (args.secretName !== undefined) envFrom.push({ secretRef: { name: args.secretName } });
+
+    return {
+        replicas: args.replicas,
+        selector: { matchLabels: labels },
+        // Within a color, never go below the desired count while pods are replaced.
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        revisionHistoryLimit: 5,
+        template: {
+            metadata: { labels },
+            spec: {
+                securityContext: {
+                    runAsNonRoot: true,
+                    runAsUser: args.runAsUser,
+                    runAsGroup: args.runAsUser,
+                    fsGroup: args.runAsUser,
+                    seccompProfile: { type: "RuntimeDefault" },
+                },
+                containers: [{
+                    name: args.app,
+                    image: pulumi.interpolate`${args.image}:${args.tag}`,
+                    ports: [{ name: "http", containerPort: args.port }],
+                    envFrom,
+                    readinessProbe: probe(5, 5),
+                    livenessProbe: probe(20, 10),
+                    resources: args.resources,
+                    securityContext: {
+                        allowPrivilegeEscalation: false,
+                        privileged: false,
+                        capabilities: { drop: ["ALL"] },
+                    },
+                }],
+            },
+        },
+    };
+}

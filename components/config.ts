@@ -1,0 +1,184 @@
+import { Color, colors, otherColor } from "./colors";
+
+/** The runbook's environments, plus `local` for a stack that renders manifests on this machine. */
+export type Environment = "dev" | "staging" | "prod" | "local";
+const environments: readonly Environment[] = ["dev", "staging", "prod", "local"];
+
+/** Environments where an image must be pinned to a real release tag. */
+const pinnedEnvironments: readonly Environment[] = ["staging", "prod"];
+
+/** Everything a stack file decides, validated. Secrets are not here: they stay Pulumi secrets. */
+export interface StackConfig {
+    environment: Environment;
+    /** Kubernetes namespace, `physioflow-<environment>` unless set. */
+    namespace: string;
+    /** The color the live Services select. */
+    activeColor: Color;
+    /** The other color, reachable through the preview Services. */
+    inactiveColor: Color;
+    /** Image tag per color (shared by the API and web images, which are released together). */
+    tags: Record<Color, string>;
+    /** Replicas of the active color. */
+    replicas: number;
+    /** Replicas of the inactive color (0 unless kept warm). */
+    inactiveReplicas: number;
+    /** Registry host (and path) the images are pulled from. */
+    imageRegistry: string;
+    webUrl: string;
+    apiUrl: string;
+    keycloak: { url: string; realm: string; clientId: string };
+    database: { host: string; port: number; name: string; user: string };
+    /** Migration version to apply (three digits); undefined means the newest file. */
+    migrationTarget?: string;
+    kubernetes: { context?: string; renderYamlToDirectory?: string };
+}
+
+/** A configuration mistake, worded as one line that names the key, the value and what is allowed. */
+export class ConfigError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+/** Raw `physioflow:*` values as read from the stack, keys without the namespace. */
+export type RawConfig = Record<string, string | undefined>;
+
+/** The secrets a stack must have; each is set with `pulumi config set --secret <key> <value>`. */
+export const requiredSecrets = ["dbPassword"] as const;
+
+const plainKeys = [
+    "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas",
+    "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
+    "dbHost", "dbPort", "dbName", "dbUser", "migrationTarget", "kubeContext", "renderYamlTo",
+];
+/** Every key this program reads; anything else under `physioflow:` is a typo. */
+export const knownKeys: readonly string[] = [...plainKeys, ...requiredSecrets];
+
+const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const dnsLabelPattern = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const versionPattern = /^\d{3}$/;
+const urlPattern = /^https?:\/\/[^\s/]+(\/\S*)?$/;
+const registryPattern = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/;
+
+/**
+ * Validates raw stack values into a {@link StackConfig}. Pure: throws {@link ConfigError} on the
+ * first bad value, so a preview stops before any resource is touched.
+ */
+export function parseStackConfig(raw: RawConfig): StackConfig {
+    for (const key of Object.keys(raw)) {
+        if (!knownKeys.includes(key)) {
+            throw new ConfigError(`physioflow:${key} is not a setting this program reads; known keys: ${knownKeys.join(", ")}`);
+        }
+    }
+    const environment = oneOf(raw, "environment", environments);
+    const activeColor: Color = oneOf(raw, "activeColor", colors);
+    const inactiveColor = otherColor(activeColor);
+
+    const activeTag = raw[`${activeColor}Tag`];
+    if (activeTag === undefined || activeTag.trim() === "") {
+        throw new ConfigError(
+            `physioflow:${activeColor}Tag is ${describe(activeTag)} but ${activeColor} is the active color and needs an image tag (pulumi config set ${activeColor}Tag v1.2.3)`);
+    }
+    // An unset inactive tag means both colors run the active release (e.g. on a first deploy).
+    const inactiveTag = raw[`${inactiveColor}Tag`] ?? activeTag;
+    const tags = { [activeColor]: activeTag, [inactiveColor]: inactiveTag } as Record<Color, string>;
+    for (const color of [activeColor, inactiveColor]) {
+        checkTag(`${color}Tag`, tags[color], environment);
+    }
+
+    const replicas = integer(raw, "replicas", 1, 1);
+    const inactiveReplicas = integer(raw, "inactiveReplicas", 0, 0);
+    const namespace = raw.namespace ?? `physioflow-${environment}`;
+    if (!dnsLabelPattern.test(namespace)) {
+        throw new ConfigError(`physioflow:namespace is "${namespace}"; it must be a DNS label (lowercase letters, digits, '-')`);
+    }
+    const migrationTarget = raw.migrationTarget;
+    if (migrationTarget !== undefined && !versionPattern.test(migrationTarget)) {
+        throw new ConfigError(`physioflow:migrationTarget is "${migrationTarget}"; it must be a three-digit migration version like 015`);
+    }
+
+    return {
+        environment,
+        namespace,
+        activeColor,
+        inactiveColor,
+        tags,
+        replicas,
+        inactiveReplicas,
+        imageRegistry: matching(raw, "imageRegistry", registryPattern, "a registry host with an optional port and path, e.g. registry.example.com"),
+        webUrl: matching(raw, "webUrl", urlPattern, "an http(s) URL"),
+        apiUrl: matching(raw, "apiUrl", urlPattern, "an http(s) URL"),
+        keycloak: {
+            url: matching(raw, "keycloakUrl", urlPattern, "an http(s) URL"),
+            realm: required(raw, "keycloakRealm"),
+            clientId: required(raw, "keycloakClientId"),
+        },
+        database: {
+            host: required(raw, "dbHost"),
+            port: integer(raw, "dbPort", 5432, 1, 65535),
+            name: required(raw, "dbName"),
+            user: required(raw, "dbUser"),
+        },
+        migrationTarget,
+        kubernetes: { context: raw.kubeContext, renderYamlToDirectory: raw.renderYamlTo },
+    };
+}
+
+/** Refuses a stack that lacks one of {@link requiredSecrets}. */
+export function checkSecretsPresent(present: (key: string) => boolean): void {
+    for (const key of requiredSecrets) {
+        if (!present(key)) {
+            throw new ConfigError(`physioflow:${key} is not set; set it as a secret: pulumi config set --secret ${key} <value>`);
+        }
+    }
+}
+
+function checkTag(key: string, tag: string, environment: Environment): void {
+    if (!tagPattern.test(tag)) {
+        throw new ConfigError(
+            `physioflow:${key} is "${tag}", not a valid image tag; use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-'), e.g. v1.2.3`);
+    }
+    if (tag === "latest" && pinnedEnvironments.includes(environment)) {
+        throw new ConfigError(
+            `physioflow:${key} is "latest", which is not allowed in ${environment}: pin a release tag such as v1.2.3 so a rollback returns to known code`);
+    }
+}
+
+function describe(value: string | undefined): string {
+    return value === undefined ? "not set" : `"${value}"`;
+}
+
+function required(raw: RawConfig, key: string): string {
+    const value = raw[key];
+    if (value === undefined || value.trim() === "") {
+        throw new ConfigError(`physioflow:${key} is ${describe(value)}; it is required (pulumi config set ${key} <value>)`);
+    }
+    return value;
+}
+
+function oneOf<T extends string>(raw: RawConfig, key: string, allowed: readonly T[]): T {
+    const value = raw[key];
+    if (value === undefined || !(allowed as readonly string[]).includes(value)) {
+        throw new ConfigError(`physioflow:${key} is ${describe(value)}; allowed values: ${allowed.join(", ")}`);
+    }
+    return value as T;
+}
+
+function matching(raw: RawConfig, key: string, pattern: RegExp, what: string): string {
+    const value = required(raw, key);
+    if (!pattern.test(value)) {
+        throw new ConfigError(`physioflow:${key} is "${value}"; it must be ${what}`);
+    }
+    return value;
+}
+
+function integer(raw: RawConfig, key: string, fallback: number, min: number, max = 1000): number {
+    const value = raw[key];
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
+        throw new ConfigError(`physioflow:${key} is "${value}"; it must be a whole number from ${min} to ${max}`);
+    }
+    return n;
+}

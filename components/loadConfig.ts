@@ -1,0 +1,37 @@
+import * as pulumi from "@pulumi/pulumi";
+import { checkSecretsPresent, ConfigError, parseStackConfig, RawConfig, requiredSecrets, StackConfig } from "./config";
+
+const namespace = "physioflow";
+
+/** Secrets read from the stack; they stay secret Outputs all the way to the cluster. */
+export interface StackSecrets {
+    /** Password of the application's database user (`pulumi config set --secret dbPassword`). */
+    dbPassword: pulumi.Output<string>;
+}
+
+/**
+ * Reads and validates the stack's `physioflow:*` settings. A bad value stops the program with one
+ * line (a RunError prints no stack trace) before any resource is registered.
+ */
+export function loadStackConfig(): { settings: StackConfig; secrets: StackSecrets } {
+    const config = new pulumi.Config(namespace);
+    try {
+        const settings = parseStackConfig(plainValues(pulumi.runtime.allConfig()));
+        checkSecretsPresent(key => config.getSecret(key) !== undefined);
+        return { settings, secrets: { dbPassword: config.requireSecret("dbPassword") } };
+    } catch (err) {
+        if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+        throw err;
+    }
+}
+
+/** The `physioflow:` keys without their namespace, secrets left out so they never leave Outputs. */
+export function plainValues(all: Record<string, string>): RawConfig {
+    const raw: RawConfig = {};
+    for (const [fullKey, value] of Object.entries(all)) {
+        const [ns, key] = fullKey.split(":", 2);
+        if (ns !== namespace || (requiredSecrets as readonly string[]).includes(key)) continue;
+        raw[key] = value;
+    }
+    return raw;
+}

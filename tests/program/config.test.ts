@@ -1,0 +1,110 @@
+import * as assert from "assert";
+import { ConfigError, parseStackConfig, RawConfig } from "../../components/config";
+import { plainValues } from "../../components/loadConfig";
+import { runProgram, stackConfigWithSecrets, stackFileConfig } from "../support/programRun";
+
+/** A stack file's plain settings as the parser sees them, with overrides (undefined removes a key). */
+function raw(stack: string, overrides: Record<string, string | undefined> = {}): RawConfig {
+    const values = { ...plainValues(stackFileConfig(stack)), ...overrides };
+    return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
+
+function refused(config: RawConfig, message: string): void {
+    assert.throws(() => parseStackConfig(config), (err: Error) => {
+        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+        assert.strictEqual(err.message, message);
+        assert.ok(!err.message.includes("\n"), "one line");
+        return true;
+    });
+}
+
+describe("stack config", () => {
+    it("reads every stack file in the repo", () => {
+        for (const stack of ["dev", "staging", "prod"]) {
+            const settings = parseStackConfig(raw(stack));
+            assert.strictEqual(settings.environment, stack);
+            assert.strictEqual(settings.namespace, `physioflow-${stack}`);
+            assert.strictEqual(settings.database.user, "emr");
+            assert.strictEqual(settings.database.port, 5432);
+        }
+        assert.strictEqual(parseStackConfig(raw("prod")).replicas, 2);
+        assert.strictEqual(parseStackConfig(raw("dev")).replicas, 1);
+    });
+
+    it("defaults: namespace from the environment, inactive replicas 0, inactive tag = active tag", () => {
+        const settings = parseStackConfig(raw("dev", { namespace: undefined, inactiveReplicas: undefined, greenTag: undefined }));
+        assert.strictEqual(settings.namespace, "physioflow-dev");
+        assert.strictEqual(settings.inactiveReplicas, 0);
+        assert.deepStrictEqual(settings.tags, { blue: "v1.2.2", green: "v1.2.2" });
+        assert.strictEqual(settings.inactiveColor, "green");
+    });
+
+    it("refuses an activeColor that is not blue or green", () => {
+        refused(raw("dev", { activeColor: "purple" }), 'physioflow:activeColor is "purple"; allowed values: blue, green');
+        refused(raw("dev", { activeColor: undefined }), "physioflow:activeColor is not set; allowed values: blue, green");
+    });
+
+    it("refuses a missing or empty tag for the active color", () => {
+        refused(raw("dev", { activeColor: "green", greenTag: undefined }),
+            "physioflow:greenTag is not set but green is the active color and needs an image tag (pulumi config set greenTag v1.2.3)");
+        refused(raw("dev", { blueTag: "  " }),
+            'physioflow:blueTag is "  " but blue is the active color and needs an image tag (pulumi config set blueTag v1.2.3)');
+    });
+
+    it("refuses a malformed tag on either color", () => {
+        const why = "not a valid image tag; use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-'), e.g. v1.2.3";
+        refused(raw("dev", { greenTag: "v1.2.3:bad" }), `physioflow:greenTag is "v1.2.3:bad", ${why}`);
+        refused(raw("dev", { blueTag: "-v1" }), `physioflow:blueTag is "-v1", ${why}`);
+        refused(raw("dev", { blueTag: "a".repeat(129) }), `physioflow:blueTag is "${"a".repeat(129)}", ${why}`);
+        refused(raw("dev", { greenTag: "registry.example.com/physioflow-api:v1" }), `physioflow:greenTag is "registry.example.com/physioflow-api:v1", ${why}`);
+    });
+
+    it("refuses latest in staging and prod, on either color, but allows it in dev", () => {
+        for (const stack of ["staging", "prod"]) {
+            refused(raw(stack, { greenTag: "latest" }),
+                `physioflow:greenTag is "latest", which is not allowed in ${stack}: pin a release tag such as v1.2.3 so a rollback returns to known code`);
+            refused(raw(stack, { blueTag: "latest" }),
+                `physioflow:blueTag is "latest", which is not allowed in ${stack}: pin a release tag such as v1.2.3 so a rollback returns to known code`);
+        }
+        assert.strictEqual(parseStackConfig(raw("dev", { blueTag: "latest" })).tags.blue, "latest");
+    });
+
+    it("refuses fewer than 1 replica for the active color, and negative inactive replicas", () => {
+        refused(raw("prod", { replicas: "0" }), 'physioflow:replicas is "0"; it must be a whole number from 1 to 1000');
+        refused(raw("prod", { replicas: "two" }), 'physioflow:replicas is "two"; it must be a whole number from 1 to 1000');
+        refused(raw("prod", { inactiveReplicas: "-1" }), 'physioflow:inactiveReplicas is "-1"; it must be a whole number from 0 to 1000');
+    });
+
+    it("refuses unknown keys, so a typo cannot silently keep the old value", () => {
+        assert.throws(() => parseStackConfig(raw("dev", { activeColour: "green" })),
+            /^ConfigError: physioflow:activeColour is not a setting this program reads; known keys: environment, /);
+    });
+
+    it("refuses other bad values with the key named", () => {
+        refused(raw("dev", { environment: "qa" }), 'physioflow:environment is "qa"; allowed values: dev, staging, prod, local');
+        refused(raw("dev", { namespace: "Physio_Dev" }), `physioflow:namespace is "Physio_Dev"; it must be a DNS label (lowercase letters, digits, '-')`);
+        refused(raw("dev", { migrationTarget: "15" }), 'physioflow:migrationTarget is "15"; it must be a three-digit migration version like 015');
+        refused(raw("dev", { webUrl: "physioflow.example" }), 'physioflow:webUrl is "physioflow.example"; it must be an http(s) URL');
+        refused(raw("dev", { dbName: undefined }), "physioflow:dbName is not set; it is required (pulumi config set dbName <value>)");
+        refused(raw("dev", { dbPort: "99999" }), 'physioflow:dbPort is "99999"; it must be a whole number from 1 to 65535');
+    });
+});
+
+describe("bad config stops the program before any resource", () => {
+    const stops = async (config: Record<string, string>, message: string) => {
+        await assert.rejects(runProgram("dev", config), (err: Error) => {
+            assert.strictEqual(err.constructor.name, "RunError", "a RunError is printed without a stack trace");
+            assert.strictEqual(err.message, message);
+            return true;
+        });
+    };
+
+    it("an invalid activeColor", async () => {
+        await stops(stackConfigWithSecrets("dev", { activeColor: "purple" }), 'physioflow:activeColor is "purple"; allowed values: blue, green');
+    });
+
+    it("a missing secret", async () => {
+        await stops(stackConfigWithSecrets("dev", { dbPassword: undefined }),
+            "physioflow:dbPassword is not set; set it as a secret: pulumi config set --secret dbPassword <value>");
+    });
+});

@@ -1,0 +1,110 @@
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { isSecretInput } from "../support/inputDiff";
+import { find, ProgramRun, runProgram, stackConfigWithSecrets } from "../support/programRun";
+
+const Deployment = "kubernetes:apps/v1:Deployment";
+const Service = "kubernetes:core/v1:Service";
+const ConfigMap = "kubernetes:core/v1:ConfigMap";
+
+const expected = {
+    dev: { replicas: 1, namespace: "physioflow-dev", web: "https://physioflow-dev.trancloud.work", db: "physioflow_dev", realm: "physioflow-dev" },
+    staging: { replicas: 1, namespace: "physioflow-staging", web: "https://physioflow-staging.trancloud.work", db: "physioflow_staging", realm: "physioflow-staging" },
+    prod: { replicas: 2, namespace: "physioflow-prod", web: "https://physioflow.trancloud.work", db: "physioflow_prod", realm: "physioflow-prod" },
+};
+
+for (const [stack, want] of Object.entries(expected)) {
+    describe(`stack ${stack}`, () => {
+        let run: ProgramRun;
+        before(async () => {
+            run = await runProgram(stack, stackConfigWithSecrets(stack));
+        });
+
+        for (const app of ["physioflow-api", "physioflow-web"]) {
+            it(`${app}: both colors exist, labelled, each with its own tag`, () => {
+                for (const [color, tag] of [["blue", "v1.2.2"], ["green", "v1.2.3"]]) {
+                    const d = find(run, Deployment, `${app}-${color}`).inputs;
+                    assert.strictEqual(d.metadata.name, `${app}-${color}`);
+                    assert.strictEqual(d.metadata.namespace, want.namespace);
+                    assert.deepStrictEqual(d.spec.selector.matchLabels, { app, version: color });
+                    assert.deepStrictEqual(d.spec.template.metadata.labels, { app, version: color });
+                    assert.strictEqual(d.spec.template.spec.containers[0].image, `registry.trancloud.work/${app}:${tag}`);
+                }
+            });
+
+            it(`${app}: live Service selects the active color, preview Service the inactive one`, () => {
+                const live = find(run, Service, app).inputs;
+                const preview = find(run, Service, `${app}-preview`).inputs;
+                assert.deepStrictEqual(live.spec.selector, { app, version: "blue" });
+                assert.deepStrictEqual(preview.spec.selector, { app, version: "green" });
+                // The selector must match the pods' labels exactly, or the Service routes nowhere.
+                assert.deepStrictEqual(live.spec.selector, find(run, Deployment, `${app}-blue`).inputs.spec.template.metadata.labels);
+                assert.deepStrictEqual(preview.spec.selector, find(run, Deployment, `${app}-green`).inputs.spec.template.metadata.labels);
+                assert.strictEqual(preview.metadata.annotations["pulumi.com/skipAwait"], "true");
+            });
+
+            it(`${app}: active color has ${want.replicas} replica(s), inactive 0`, () => {
+                assert.strictEqual(find(run, Deployment, `${app}-blue`).inputs.spec.replicas, want.replicas);
+                assert.strictEqual(find(run, Deployment, `${app}-green`).inputs.spec.replicas, 0);
+            });
+
+            it(`${app}: probes, resources, non-root pods, env from ConfigMap and physioflow-secrets`, () => {
+                const pod = find(run, Deployment, `${app}-blue`).inputs.spec.template.spec;
+                const c = pod.containers[0];
+                const port = app === "physioflow-api" ? 7011 : 3000;
+                const health = app === "physioflow-api" ? "/health" : "/";
+                assert.deepStrictEqual(c.readinessProbe.httpGet, { path: health, port });
+                assert.deepStrictEqual(c.livenessProbe.httpGet, { path: health, port });
+                assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
+                assert.strictEqual(pod.securityContext.runAsNonRoot, true);
+                assert.strictEqual(c.securityContext.allowPrivilegeEscalation, false);
+                assert.deepStrictEqual(c.envFrom, [{ configMapRef: { name: `${app}-config` } }, { secretRef: { name: "physioflow-secrets" } }]);
+            });
+
+            it(`${app}: a PodDisruptionBudget only when replicas > 1`, () => {
+                const pdbs = run.resources.filter(r => r.type === "kubernetes:policy/v1:PodDisruptionBudget" && r.name === app);
+                assert.strictEqual(pdbs.length, want.replicas > 1 ? 1 : 0);
+                if (pdbs.length) assert.deepStrictEqual(pdbs[0].inputs.spec.selector.matchLabels, { app });
+            });
+        }
+
+        it("the API's environment names the stack's database and Keycloak", () => {
+            const data = find(run, ConfigMap, "physioflow-api-config").inputs.data;
+            assert.strictEqual(data.DATABASE_NAME, want.db);
+            assert.strictEqual(data.DATABASE_USER, "emr");
+            assert.strictEqual(data.KEYCLOAK_REALM, want.realm);
+            assert.strictEqual(data.PORT, "7011");
+            assert.ok(!Object.values(data).includes(`pw-${stack}`), "the password must not be in a ConfigMap");
+        });
+
+        it("the database password reaches the cluster only as a secret", () => {
+            const secret = find(run, "kubernetes:core/v1:Secret", "physioflow-secrets").inputs;
+            assert.strictEqual(secret.metadata.name, "physioflow-secrets");
+            assert.ok(isSecretInput(secret.stringData), "stringData must be a secret");
+            assert.deepStrictEqual(secret.stringData.value, { POSTGRES_PASSWORD: `pw-${stack}` });
+        });
+
+        it("the migration-version ConfigMap is in the namespace", () => {
+            const cm = find(run, ConfigMap, "migration-version").inputs;
+            assert.strictEqual(cm.metadata.namespace, want.namespace);
+            assert.match(cm.data.version, /^\d{3}$/);
+        });
+
+        it("exports what a person needs", async () => {
+            const o = run.outputs;
+            assert.strictEqual(o.activeColor, "blue");
+            assert.strictEqual(o.inactiveColor, "green");
+            assert.deepStrictEqual(o.tags, { blue: "v1.2.2", green: "v1.2.3" });
+            assert.deepStrictEqual(o.replicas.api, { blue: want.replicas, green: 0 });
+            assert.deepStrictEqual(o.services, {
+                api: "physioflow-api", apiPreview: "physioflow-api-preview", web: "physioflow-web", webPreview: "physioflow-web-preview",
+            });
+            assert.deepStrictEqual(o.urls, { web: want.web, api: `${want.web}/api` });
+            assert.strictEqual(o.namespaceName, want.namespace);
+            assert.ok(!JSON.stringify(o).includes(`pw-${stack}`), "no output carries the password");
+            for (const [key, value] of Object.entries(run.exports)) {
+                assert.strictEqual(await pulumi.isSecret(pulumi.output(value)), false, `${key} is readable without --show-secrets`);
+            }
+        });
+    });
+}
