@@ -1,0 +1,111 @@
+import { createHash } from "crypto";
+
+/** `NNN_description.sql`: three digits, an underscore, a description. */
+export const MIGRATION_FILE_PATTERN = /^(\d{3})_([A-Za-z0-9][A-Za-z0-9_-]*)\.sql$/;
+/** `rollback/NNN_down.sql`. */
+export const ROLLBACK_FILE_PATTERN = /^(\d{3})_down\.sql$/;
+/** A migration version as written on the command line and in `schema_migrations`. */
+export const VERSION_PATTERN = /^\d{3}$/;
+/** The version of a database with no migration applied. */
+export const NO_VERSION = "000";
+
+/** Runs the file outside a transaction (for `CREATE INDEX CONCURRENTLY`). */
+export const NO_TRANSACTION_DIRECTIVE = "no-transaction";
+/** Lets the file pass the blue-green lint; must be followed by a reason. */
+export const ALLOW_BREAKING_DIRECTIVE = "allow-breaking";
+
+/** What a migration's header comments ask of the runner and the lint. */
+export interface MigrationDirectives {
+    /** False when the header says `-- physioflow:no-transaction`. */
+    transactional: boolean;
+    /** The reason given with `-- physioflow:allow-breaking <reason>`, if any. */
+    allowBreaking?: string;
+}
+
+/** An up-migration file: `migrations/NNN_description.sql`. */
+export interface MigrationFile {
+    /** Three digits, e.g. "004". */
+    version: string;
+    /** The description part of the file name, e.g. "add_bhyt_cards". */
+    name: string;
+    /** Path for messages, e.g. "migrations/004_add_bhyt_cards.sql". */
+    path: string;
+    /** File contents. */
+    sql: string;
+    /** sha256 (hex) of the contents with line endings normalized to LF. */
+    checksum: string;
+    /** Header directives. */
+    directives: MigrationDirectives;
+}
+
+/** A down script: `migrations/rollback/NNN_down.sql`. */
+export interface RollbackFile {
+    /** Version it undoes. */
+    version: string;
+    /** Path for messages. */
+    path: string;
+    /** File contents. */
+    sql: string;
+    /** Header directives (only no-transaction applies to down scripts). */
+    directives: MigrationDirectives;
+}
+
+/** Version and description from a migration file name, or undefined when it does not follow `NNN_description.sql`. */
+export function parseMigrationFileName(fileName: string): { version: string; name: string } | undefined {
+    const match = MIGRATION_FILE_PATTERN.exec(fileName);
+    return match ? { version: match[1], name: match[2] } : undefined;
+}
+
+/** Version from a rollback file name, or undefined when it does not follow `NNN_down.sql`. */
+export function parseRollbackFileName(fileName: string): string | undefined {
+    return ROLLBACK_FILE_PATTERN.exec(fileName)?.[1];
+}
+
+/** sha256 of a migration's text; CRLF and LF checkouts of the same file agree. */
+export function migrationChecksum(sql: string): string {
+    return createHash("sha256").update(sql.replace(/\r\n/g, "\n"), "utf8").digest("hex");
+}
+
+/**
+ * Reads `-- physioflow:<directive>` lines from the file's header (the comment
+ * and blank lines before the first statement). Unknown directives, directives
+ * below the header and an allow-breaking without a reason are problems, so a
+ * typo can never silently change how a migration runs.
+ */
+export function parseDirectives(sql: string): { directives: MigrationDirectives; problems: string[] } {
+    const directives: MigrationDirectives = { transactional: true };
+    const problems: string[] = [];
+    let inHeader = true;
+    sql.split(/\r?\n/).forEach((rawLine, index) => {
+        const line = rawLine.trim();
+        if (inHeader && line !== "" && !line.startsWith("--")) {
+            inHeader = false;
+        }
+        const where = `line ${index + 1}`;
+        if (!inHeader) {
+            const misplaced = /--\s*physioflow:([A-Za-z-]+)/.exec(line);
+            if (misplaced) {
+                problems.push(`${where}: directive "physioflow:${misplaced[1]}" must be in the comment header before the first statement`);
+            }
+            return;
+        }
+        const match = /^--\s*physioflow:([A-Za-z-]+)\s*(.*)$/.exec(line);
+        if (!match) {
+            return;
+        }
+        const [, name, argument] = match;
+        if (name === NO_TRANSACTION_DIRECTIVE) {
+            directives.transactional = false;
+        } else if (name === ALLOW_BREAKING_DIRECTIVE) {
+            const reason = argument.trim();
+            if (reason === "") {
+                problems.push(`${where}: "-- physioflow:allow-breaking" needs a reason, e.g. "-- physioflow:allow-breaking column unused since v1.4"`);
+            } else {
+                directives.allowBreaking = reason;
+            }
+        } else {
+            problems.push(`${where}: unknown directive "physioflow:${name}" (known: ${NO_TRANSACTION_DIRECTIVE}, ${ALLOW_BREAKING_DIRECTIVE})`);
+        }
+    });
+    return { directives, problems };
+}

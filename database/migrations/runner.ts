@@ -1,0 +1,296 @@
+import { Client, DatabaseError } from "pg";
+import { performance } from "perf_hooks";
+import { withClient } from "../client";
+import { ConnectionSettings, describeConnection } from "../connection";
+import { OperationError } from "../errors";
+import { lintMigrationFiles } from "../lint/lintMigrations";
+import { summarizeLintFailures } from "../lint/rules";
+import { Progress, formatDuration, silentProgress } from "../progress";
+import { SqlStatement, lineOfPosition, splitStatements } from "../sql/splitStatements";
+import { NO_VERSION } from "./files";
+import { deleteApplied, ensureHistoryTable, readApplied, recordApplied } from "./history";
+import { MigrationSet, loadMigrationSet } from "./load";
+import { acquireMigrationLock, releaseMigrationLock } from "./lock";
+import { DownStep, PlanStep, UpStep, describeStep, planDown, planUp, versionAfter } from "./plan";
+import { AppliedMigration, ValidationProblem, headVersion, validateMigrationSet } from "./validate";
+
+/** Where the migrations are and which database to run them against. */
+export interface MigrationOptions {
+    /** Migrations directory; down scripts in `<dir>/rollback/`. Default "migrations". */
+    dir?: string;
+    /** Target database. */
+    connection: ConnectionSettings;
+    /** Progress lines (stderr in the CLI). Default: silent. */
+    progress?: Progress;
+    /** How long to wait for another runner's lock, in ms. Default 60 000. */
+    lockTimeoutMs?: number;
+}
+
+/** Options of `migrate up`. */
+export interface MigrateUpOptions extends MigrationOptions {
+    /** Stop at this version (three digits). Default: the newest file. */
+    to?: string;
+    /** Show the plan and change nothing. */
+    dryRun?: boolean;
+    /** Refuse pending files that fail the blue-green lint. Default true. */
+    lint?: boolean;
+    /** Runs after the lock is held and the plan is known, before the first change (e.g. a backup). Not called for an empty plan or a dry run. */
+    beforeChanges?: (plan: { from: string; to: string; steps: PlanStep[] }) => Promise<void>;
+}
+
+/** Options of `migrate down`. */
+export interface MigrateDownOptions extends MigrationOptions {
+    /** Version to go back to ("000" for none). */
+    to: string;
+    /** Show the plan and change nothing. */
+    dryRun?: boolean;
+    /** As for up. */
+    beforeChanges?: MigrateUpOptions["beforeChanges"];
+}
+
+/** What `up`/`down` did (or, with dryRun, would do). */
+export interface MigrateResult {
+    /** Version before. */
+    from: string;
+    /** Version after. */
+    to: string;
+    /** Steps in execution order. */
+    steps: { direction: "up" | "down"; version: string; path: string; description: string; executionMs?: number }[];
+    /** True when nothing was changed on purpose. */
+    dryRun: boolean;
+}
+
+/** One row of `migrate status`. */
+export interface MigrationStatusRow {
+    version: string;
+    name: string;
+    state: "applied" | "pending" | "file-missing" | "edited";
+    path?: string;
+    appliedAt?: Date | null;
+    executionMs?: number | null;
+}
+
+/** Result of `migrate status`. */
+export interface MigrationStatus {
+    /** Applied head, or "000". */
+    current: string;
+    /** Newest migration file, or "000". */
+    newest: string;
+    rows: MigrationStatusRow[];
+    /** Validation problems (status reports them, it does not refuse). */
+    problems: ValidationProblem[];
+}
+
+/** A migration file failed; names the file, the statement's line and PostgreSQL's message. */
+export class MigrationFailedError extends OperationError {
+    constructor(
+        message: string,
+        readonly file: string,
+        readonly line: number,
+        readonly sqlState: string | undefined,
+        cause: unknown,
+    ) {
+        super(message, { cause });
+        this.name = "MigrationFailedError";
+    }
+}
+
+/** Validation refused the migrations; `problems` holds every reason. */
+export class MigrationValidationError extends OperationError {
+    constructor(readonly problems: ValidationProblem[]) {
+        super(
+            `refused to migrate: ${problems.length} problem${problems.length === 1 ? "" : "s"}: ${problems.map((p) => p.message).join("; ")}`,
+        );
+        this.name = "MigrationValidationError";
+    }
+}
+
+const APPLICATION_NAME = "physioflow-migrate";
+
+/** Applies pending migrations (to `to`, default the newest), each in its own transaction with its history row. */
+export async function migrateUp(options: MigrateUpOptions): Promise<MigrateResult> {
+    const set = await loadMigrationSet(options.dir ?? "migrations");
+    return withMigrationSession(options, set, async (client, applied) => {
+        const steps = planUp(set, applied, options.to);
+        if (options.lint !== false) {
+            await refuseBreaking(steps);
+        }
+        return execute(client, applied, steps, options);
+    });
+}
+
+/** Runs down scripts newest first until the database is at `to`, deleting their history rows. */
+export async function migrateDown(options: MigrateDownOptions): Promise<MigrateResult> {
+    const set = await loadMigrationSet(options.dir ?? "migrations");
+    return withMigrationSession(options, set, async (client, applied) => execute(client, applied, planDown(set, applied, options.to), options));
+}
+
+/** Validates files against the database without changing anything; returns the problems (empty when fine). */
+export async function checkMigrations(options: MigrationOptions): Promise<ValidationProblem[]> {
+    const set = await loadMigrationSet(options.dir ?? "migrations");
+    return withClient(options.connection, APPLICATION_NAME, async (client) => validateMigrationSet(set, await readApplied(client)));
+}
+
+/** Applied, pending, edited and missing migrations, without changing anything. */
+export async function migrationStatus(options: MigrationOptions): Promise<MigrationStatus> {
+    const set = await loadMigrationSet(options.dir ?? "migrations");
+    const applied = await withClient(options.connection, APPLICATION_NAME, readApplied);
+    const problems = validateMigrationSet(set, applied);
+    const rows: MigrationStatusRow[] = [];
+    const versions = [...new Set([...applied.map((a) => a.version), ...set.migrations.map((m) => m.version)])].sort();
+    for (const version of versions) {
+        const row = applied.find((a) => a.version === version);
+        const file = set.migrations.find((m) => m.version === version);
+        const state = !row ? "pending" : !file ? "file-missing" : row.checksum !== null && row.checksum !== file.checksum ? "edited" : "applied";
+        rows.push({ version, name: file?.name ?? row?.name ?? "", state, path: file?.path, appliedAt: row?.appliedAt, executionMs: row?.executionMs });
+    }
+    const newest = set.migrations.reduce((max, m) => (m.version > max ? m.version : max), NO_VERSION);
+    return { current: headVersion(applied), newest, rows, problems };
+}
+
+/** The applied head ("000" when none), read without changing anything. */
+export async function currentMigrationVersion(connection: ConnectionSettings): Promise<string> {
+    return withClient(connection, APPLICATION_NAME, async (client) => headVersion(await readApplied(client)));
+}
+
+async function withMigrationSession(
+    options: MigrationOptions & { dryRun?: boolean },
+    set: MigrationSet,
+    work: (client: Client, applied: AppliedMigration[]) => Promise<MigrateResult>,
+): Promise<MigrateResult> {
+    const progress = options.progress ?? silentProgress;
+    return withClient(options.connection, APPLICATION_NAME, async (client) => {
+        if (options.dryRun) {
+            // A dry run takes no lock and creates nothing, not even schema_migrations.
+            const applied = await readApplied(client);
+            refuseInvalid(set, applied);
+            return work(client, applied);
+        }
+        await acquireMigrationLock(client, { timeoutMs: options.lockTimeoutMs ?? 60_000, progress });
+        try {
+            // Read and validate only while holding the lock, so no other runner changes the state underneath.
+            const applied = await readApplied(client);
+            refuseInvalid(set, applied);
+            return await work(client, applied);
+        } finally {
+            await releaseMigrationLock(client).catch(() => undefined);
+        }
+    });
+}
+
+function refuseInvalid(set: MigrationSet, applied: AppliedMigration[]): void {
+    const problems = validateMigrationSet(set, applied);
+    if (problems.length > 0) {
+        throw new MigrationValidationError(problems);
+    }
+}
+
+async function refuseBreaking(steps: UpStep[]): Promise<void> {
+    const reports = await lintMigrationFiles(steps.map((s) => s.migration));
+    if (reports.some((r) => !r.ok)) {
+        throw new OperationError(
+            `refused to migrate: breaks the color still serving traffic: ${summarizeLintFailures(reports)}; make it backward compatible (expand now, contract in a later release) or add "-- physioflow:allow-breaking <reason>" to its header`,
+        );
+    }
+}
+
+async function execute(
+    client: Client,
+    applied: AppliedMigration[],
+    steps: PlanStep[],
+    options: MigrationOptions & { dryRun?: boolean; beforeChanges?: MigrateUpOptions["beforeChanges"] },
+): Promise<MigrateResult> {
+    const progress = options.progress ?? silentProgress;
+    const from = headVersion(applied);
+    const to = versionAfter(from, steps, applied);
+    const result: MigrateResult = {
+        from,
+        to,
+        dryRun: Boolean(options.dryRun),
+        steps: steps.map((step) => ({
+            direction: step.direction,
+            version: step.version,
+            path: step.direction === "up" ? step.migration.path : step.rollback.path,
+            description: describeStep(step),
+        })),
+    };
+    if (options.dryRun || steps.length === 0) {
+        return result;
+    }
+    await options.beforeChanges?.({ from, to, steps });
+    await ensureHistoryTable(client);
+    progress.line(`migrate: ${describeConnection(options.connection)} at ${from}, ${steps.length} step${steps.length === 1 ? "" : "s"} to ${to}`);
+    for (const [index, step] of steps.entries()) {
+        const started = performance.now();
+        if (step.direction === "up") {
+            await runUp(client, step, started);
+        } else {
+            await runDown(client, step);
+        }
+        const elapsed = performance.now() - started;
+        result.steps[index].executionMs = Math.round(elapsed);
+        progress.line(`migrate: ${step.direction === "up" ? "applied" : "reverted"} ${result.steps[index].path} in ${formatDuration(elapsed)}`);
+    }
+    return result;
+}
+
+async function runUp(client: Client, step: UpStep, started: number): Promise<void> {
+    const { migration } = step;
+    await inTransactionIf(client, migration.directives.transactional, migration.path, step.version, async () => {
+        for (const statement of splitStatements(migration.sql)) {
+            await runStatement(client, migration.path, statement, migration.directives.transactional, step.version);
+        }
+        await recordApplied(client, migration, performance.now() - started);
+    });
+}
+
+async function runDown(client: Client, step: DownStep): Promise<void> {
+    const { rollback } = step;
+    await inTransactionIf(client, rollback.directives.transactional, rollback.path, step.version, async () => {
+        for (const statement of splitStatements(rollback.sql)) {
+            await runStatement(client, rollback.path, statement, rollback.directives.transactional, step.version);
+        }
+        await deleteApplied(client, step.version);
+    });
+}
+
+async function inTransactionIf(client: Client, transactional: boolean, file: string, version: string, work: () => Promise<void>): Promise<void> {
+    if (!transactional) {
+        await work();
+        return;
+    }
+    await client.query("BEGIN");
+    try {
+        await work();
+    } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+    }
+    try {
+        await client.query("COMMIT");
+    } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw new MigrationFailedError(
+            `${file}: COMMIT failed: ${(error as Error).message}; rolled back, nothing from ${version} was applied`,
+            file,
+            0,
+            (error as DatabaseError).code,
+            error,
+        );
+    }
+}
+
+async function runStatement(client: Client, file: string, statement: SqlStatement, transactional: boolean, version: string): Promise<void> {
+    try {
+        await client.query(statement.text);
+    } catch (error) {
+        const pgError = error as DatabaseError;
+        const line = pgError.position ? lineOfPosition(statement, Number(pgError.position)) : statement.line;
+        const detail = pgError.detail ? ` (${pgError.detail})` : "";
+        const code = pgError.code ? ` [SQLSTATE ${pgError.code}]` : "";
+        const consequence = transactional
+            ? `rolled back, nothing from ${version} was applied`
+            : `ran without a transaction: ${version} is not recorded; an interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index to drop before retrying`;
+        throw new MigrationFailedError(`${file}:${line}: ${pgError.message}${detail}${code}; ${consequence}`, file, line, pgError.code, error);
+    }
+}

@@ -1,0 +1,149 @@
+import * as path from "path";
+import { splitStatements } from "../sql/splitStatements";
+import { NO_VERSION, MigrationFile, RollbackFile } from "./files";
+import { MigrationSet, ROLLBACK_SUBDIR } from "./load";
+
+/** A row of `schema_migrations`. */
+export interface AppliedMigration {
+    /** Three digits. */
+    version: string;
+    /** Description from the file name when it was applied. */
+    name: string | null;
+    /** Checksum of the file when it was applied; null for rows written by older tools. */
+    checksum: string | null;
+    /** When it was applied. */
+    appliedAt: Date | null;
+    /** How long it took, in milliseconds. */
+    executionMs: number | null;
+}
+
+/** One reason to refuse to run; `message` starts with the file it is about. */
+export interface ValidationProblem {
+    /** The file (or directory) the problem is about. */
+    path: string;
+    /** What is wrong and how to fix it, starting with the path. */
+    message: string;
+}
+
+const TRANSACTION_CONTROL = /^(begin|start\s+transaction|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
+
+/**
+ * Everything that must hold before any migration runs. Pass `applied` as read
+ * from `schema_migrations` (empty when the table does not exist yet).
+ */
+export function validateMigrationSet(set: MigrationSet, applied: readonly AppliedMigration[]): ValidationProblem[] {
+    const problems: ValidationProblem[] = [];
+    const add = (filePath: string, message: string) => problems.push({ path: filePath, message: `${filePath}: ${message}` });
+
+    for (const filePath of set.malformedMigrations) {
+        add(filePath, "file name must be NNN_description.sql (three digits, an underscore, a description), e.g. 001_initial_schema.sql");
+    }
+    for (const filePath of set.malformedRollbacks) {
+        add(filePath, "rollback file name must be NNN_down.sql, e.g. 005_down.sql");
+    }
+    for (const { path: filePath, problems: directiveProblems } of set.directiveProblems) {
+        for (const problem of directiveProblems) {
+            add(filePath, problem);
+        }
+    }
+
+    const migrationsByVersion = groupByVersion(set.migrations);
+    const rollbacksByVersion = groupByVersion(set.rollbacks);
+    for (const [version, files] of migrationsByVersion) {
+        if (files.length > 1) {
+            for (const file of files) {
+                add(file.path, `duplicate migration number ${version} (also ${files.filter((f) => f !== file).map((f) => f.path).join(", ")}); renumber one of them`);
+            }
+        }
+        if (version === NO_VERSION) {
+            for (const file of files) {
+                add(file.path, "migration numbers start at 001 (000 means no migration applied)");
+            }
+        }
+    }
+    for (const migration of set.migrations) {
+        if (!rollbacksByVersion.has(migration.version)) {
+            add(migration.path, `has no down script; add ${path.join(set.dir, ROLLBACK_SUBDIR, `${migration.version}_down.sql`)}`);
+        }
+        checkStatements(migration, add);
+    }
+    for (const rollback of set.rollbacks) {
+        if (!migrationsByVersion.has(rollback.version) && !applied.some((row) => row.version === rollback.version)) {
+            add(rollback.path, `down script for ${rollback.version}, but there is no migration ${rollback.version}_*.sql`);
+        }
+        checkStatements(rollback, add);
+    }
+
+    const head = headVersion(applied);
+    for (const row of applied) {
+        const files = migrationsByVersion.get(row.version);
+        if (!files) {
+            add(
+                path.join(set.dir, `${row.version}_${row.name ?? "*"}.sql`),
+                `migration ${row.version} is applied to the database but its file is gone; restore the file (git history) before migrating`,
+            );
+            continue;
+        }
+        for (const file of files) {
+            if (row.checksum !== null && row.checksum !== file.checksum) {
+                add(
+                    file.path,
+                    `was edited after it was applied (checksum ${short(file.checksum)} != applied ${short(row.checksum)}); revert the edit and put the change in a new migration`,
+                );
+            }
+        }
+    }
+    const appliedVersions = new Set(applied.map((row) => row.version));
+    for (const migration of set.migrations) {
+        if (!appliedVersions.has(migration.version) && migration.version < head) {
+            add(
+                migration.path,
+                `is pending but older than the applied head ${head}; renumber it above ${lastVersion(set.migrations, head)}`,
+            );
+        }
+    }
+    return problems.sort((a, b) => a.path.localeCompare(b.path) || a.message.localeCompare(b.message));
+}
+
+/** Highest applied version, or "000". */
+export function headVersion(applied: readonly AppliedMigration[]): string {
+    return applied.reduce((head, row) => (row.version > head ? row.version : head), NO_VERSION);
+}
+
+function checkStatements(file: MigrationFile | RollbackFile, add: (filePath: string, message: string) => void): void {
+    const statements = splitStatements(file.sql);
+    if (statements.length === 0) {
+        add(file.path, "contains no SQL statement");
+        return;
+    }
+    for (const statement of statements) {
+        if (TRANSACTION_CONTROL.test(statement.text)) {
+            add(
+                file.path,
+                `line ${statement.line}: remove "${statement.text.split(/\s+/)[0]}"; the runner wraps each file in its own transaction (use -- physioflow:no-transaction to run without one)`,
+            );
+        }
+    }
+    if (!file.directives.transactional && statements.length > 1) {
+        add(
+            file.path,
+            `is marked no-transaction but has ${statements.length} statements; put each non-transactional statement in its own migration so a failure cannot leave it half-applied`,
+        );
+    }
+}
+
+function groupByVersion<T extends { version: string }>(files: readonly T[]): Map<string, T[]> {
+    const map = new Map<string, T[]>();
+    for (const file of files) {
+        map.set(file.version, [...(map.get(file.version) ?? []), file]);
+    }
+    return map;
+}
+
+function lastVersion(migrations: readonly MigrationFile[], head: string): string {
+    return migrations.reduce((last, m) => (m.version > last ? m.version : last), head);
+}
+
+function short(checksum: string): string {
+    return checksum.slice(0, 12);
+}

@@ -1,0 +1,60 @@
+import * as assert from "assert";
+import { UsageError } from "../../database/errors";
+import { describeStep, parseVersionArgument, planDown, planUp, versionAfter } from "../../database/migrations/plan";
+import { appliedRows, migrationSet, threeMigrations } from "./fixtures";
+
+describe("migration plans", () => {
+    const set = migrationSet({
+        ...threeMigrations(),
+        "004_index.sql": "-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY i ON patients (phone);",
+        "rollback/004_down.sql": "DROP INDEX i;",
+    });
+
+    it("plans every pending migration oldest first", () => {
+        const steps = planUp(set, appliedRows(set, ["001"]));
+        assert.deepStrictEqual(steps.map((s) => s.version), ["002", "003", "004"]);
+        assert.strictEqual(versionAfter("001", steps, appliedRows(set, ["001"])), "004");
+    });
+
+    it("stops at --to", () => {
+        assert.deepStrictEqual(planUp(set, [], "002").map((s) => s.version), ["001", "002"]);
+        assert.deepStrictEqual(planUp(set, appliedRows(set, ["001", "002"]), "002"), []);
+    });
+
+    it("refuses an up target below the head or without a file", () => {
+        assert.throws(() => planUp(set, appliedRows(set, ["001", "002", "003"]), "002"), (e: Error) =>
+            e instanceof UsageError && e.message === '--to 002 is below the current version 003; use "migrate down --to 002" to go back');
+        assert.throws(() => planUp(set, [], "007"), (e: Error) =>
+            e instanceof UsageError && e.message === "--to 007: there is no migration 007_*.sql in migrations (newest is 004)");
+    });
+
+    it("plans down scripts newest first to the target", () => {
+        const applied = appliedRows(set, ["001", "002", "003"]);
+        const steps = planDown(set, applied, "001");
+        assert.deepStrictEqual(steps.map((s) => [s.version, s.rollback.path]), [
+            ["003", "migrations/rollback/003_down.sql"],
+            ["002", "migrations/rollback/002_down.sql"],
+        ]);
+        assert.strictEqual(versionAfter("003", steps, applied), "001");
+        assert.strictEqual(versionAfter("003", planDown(set, applied, "000"), applied), "000");
+        assert.deepStrictEqual(planDown(set, applied, "003"), []);
+    });
+
+    it("refuses a down target above the head", () => {
+        assert.throws(() => planDown(set, appliedRows(set, ["001"]), "003"), /--to 003 is above the current version 001/);
+    });
+
+    it("describes steps for --dry-run, including the transaction mode", () => {
+        const [up] = planUp(set, appliedRows(set, ["001", "002", "003"]));
+        assert.strictEqual(describeStep(up), "apply migrations/004_index.sql WITHOUT a transaction (no-transaction)");
+        const [down] = planDown(set, appliedRows(set, ["001"]), "000");
+        assert.strictEqual(describeStep(down), "revert 001 (patients) with migrations/rollback/001_down.sql in a transaction");
+    });
+
+    it("accepts only three-digit versions on the command line", () => {
+        assert.strictEqual(parseVersionArgument("005"), "005");
+        for (const bad of ["5", "0005", "abc", "05a", ""]) {
+            assert.throws(() => parseVersionArgument(bad), UsageError, bad);
+        }
+    });
+});

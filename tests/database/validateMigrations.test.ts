@@ -1,0 +1,104 @@
+import * as assert from "assert";
+import { validateMigrationSet } from "../../database/migrations/validate";
+import { appliedRows, migrationSet, threeMigrations } from "./fixtures";
+
+function messages(files: Record<string, string>, applied: string[] = [], tamper?: (rows: ReturnType<typeof appliedRows>) => void): string[] {
+    const set = migrationSet(files);
+    const rows = appliedRows(set, applied);
+    tamper?.(rows);
+    return validateMigrationSet(set, rows).map((p) => p.message);
+}
+
+describe("validateMigrationSet", () => {
+    it("accepts well-formed migrations, applied or not", () => {
+        assert.deepStrictEqual(messages(threeMigrations()), []);
+        assert.deepStrictEqual(messages(threeMigrations(), ["001", "002"]), []);
+    });
+
+    it("refuses a malformed file name, naming the file", () => {
+        assert.deepStrictEqual(messages({ ...threeMigrations(), "4_add_notes.sql": "SELECT 1;" }), [
+            "migrations/4_add_notes.sql: file name must be NNN_description.sql (three digits, an underscore, a description), e.g. 001_initial_schema.sql",
+        ]);
+        assert.deepStrictEqual(messages({ ...threeMigrations(), "rollback/003_undo.sql": "SELECT 1;" }), [
+            "migrations/rollback/003_undo.sql: rollback file name must be NNN_down.sql, e.g. 005_down.sql",
+        ]);
+    });
+
+    it("refuses duplicate numbers, naming both files", () => {
+        const result = messages({ ...threeMigrations(), "003_other.sql": "SELECT 1;" });
+        assert.deepStrictEqual(result, [
+            "migrations/003_other.sql: duplicate migration number 003 (also migrations/003_patient_phone.sql); renumber one of them",
+            "migrations/003_patient_phone.sql: duplicate migration number 003 (also migrations/003_other.sql); renumber one of them",
+        ]);
+    });
+
+    it("refuses number 000", () => {
+        assert.deepStrictEqual(messages({ "000_start.sql": "SELECT 1;", "rollback/000_down.sql": "SELECT 1;" }), [
+            "migrations/000_start.sql: migration numbers start at 001 (000 means no migration applied)",
+        ]);
+    });
+
+    it("refuses an applied file edited since (checksum)", () => {
+        const files = threeMigrations();
+        const set = migrationSet(files);
+        const rows = appliedRows(set, ["001", "002"]);
+        const edited = migrationSet({ ...files, "002_therapists.sql": "CREATE TABLE therapists (id bigint PRIMARY KEY);\n" });
+        const [problem, ...rest] = validateMigrationSet(edited, rows).map((p) => p.message);
+        assert.deepStrictEqual(rest, []);
+        assert.match(problem, /^migrations\/002_therapists\.sql: was edited after it was applied \(checksum [0-9a-f]{12} != applied [0-9a-f]{12}\); revert the edit and put the change in a new migration$/);
+    });
+
+    it("does not compare checksums of rows written by older tools (null checksum)", () => {
+        assert.deepStrictEqual(messages(threeMigrations(), ["001"], (rows) => (rows[0].checksum = null)), []);
+    });
+
+    it("refuses an applied version whose file is gone", () => {
+        const files = threeMigrations();
+        const set = migrationSet(files);
+        const rows = appliedRows(set, ["001", "002", "003"]);
+        delete files["003_patient_phone.sql"];
+        delete files["rollback/003_down.sql"];
+        assert.deepStrictEqual(validateMigrationSet(migrationSet(files), rows).map((p) => p.message), [
+            "migrations/003_patient_phone.sql: migration 003 is applied to the database but its file is gone; restore the file (git history) before migrating",
+        ]);
+    });
+
+    it("refuses a pending file older than the applied head", () => {
+        assert.deepStrictEqual(messages(threeMigrations(), ["001", "003"]), [
+            "migrations/002_therapists.sql: is pending but older than the applied head 003; renumber it above 003",
+        ]);
+    });
+
+    it("refuses a migration with no down script, and a down script with no migration", () => {
+        const files = threeMigrations();
+        delete files["rollback/002_down.sql"];
+        assert.deepStrictEqual(messages({ ...files, "rollback/009_down.sql": "SELECT 1;" }), [
+            "migrations/002_therapists.sql: has no down script; add migrations/rollback/002_down.sql",
+            "migrations/rollback/009_down.sql: down script for 009, but there is no migration 009_*.sql",
+        ]);
+    });
+
+    it("refuses transaction control statements, empty files and multi-statement no-transaction files", () => {
+        const result = messages({
+            ...threeMigrations(),
+            "004_tx.sql": "BEGIN;\nCREATE TABLE x (id int);\nCOMMIT;\n",
+            "005_empty.sql": "-- nothing yet\n",
+            "006_index.sql": "-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY a ON patients (full_name);\nCREATE INDEX CONCURRENTLY b ON patients (phone);\n",
+            "rollback/004_down.sql": "DROP TABLE x;",
+            "rollback/005_down.sql": "SELECT 1;",
+            "rollback/006_down.sql": "-- physioflow:no-transaction\nDROP INDEX CONCURRENTLY a;",
+        });
+        assert.deepStrictEqual(result, [
+            'migrations/004_tx.sql: line 1: remove "BEGIN"; the runner wraps each file in its own transaction (use -- physioflow:no-transaction to run without one)',
+            'migrations/004_tx.sql: line 3: remove "COMMIT"; the runner wraps each file in its own transaction (use -- physioflow:no-transaction to run without one)',
+            "migrations/005_empty.sql: contains no SQL statement",
+            "migrations/006_index.sql: is marked no-transaction but has 2 statements; put each non-transactional statement in its own migration so a failure cannot leave it half-applied",
+        ]);
+    });
+
+    it("refuses misspelled directives, naming the file and line", () => {
+        assert.deepStrictEqual(messages({ ...threeMigrations(), "004_x.sql": "-- physioflow:notransaction\nSELECT 1;", "rollback/004_down.sql": "SELECT 1;" }), [
+            'migrations/004_x.sql: line 1: unknown directive "physioflow:notransaction" (known: no-transaction, allow-breaking)',
+        ]);
+    });
+});
