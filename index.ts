@@ -2,13 +2,43 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as path from "path";
 import {
-    apiEnvironment, AppNamespace, BlueGreenApp, loadStackConfig, resolveMigrationTarget, webEnvironment,
+    apiEnvironment, AppDatabase, AppNamespace, BlueGreenApp, DatabaseRelease, loadStackConfig, migrationsChecksum,
+    resolveMigrationTarget, webEnvironment,
 } from "./components";
 
 const apiPort = 7011;
 const webPort = 3000;
 
 const { settings, secrets } = loadStackConfig();
+
+const migrationsDir = "migrations";
+const migrationsPath = path.join(__dirname, migrationsDir);
+const db = settings.database;
+
+const database = new AppDatabase(db.name, {
+    host: db.host,
+    port: db.port,
+    adminUser: db.adminUser,
+    adminPassword: secrets.dbAdminPassword,
+    sslMode: db.sslMode,
+    databaseName: db.name,
+    user: db.user,
+    password: secrets.dbPassword,
+});
+
+const release = new DatabaseRelease(`${db.name}-release`, {
+    environment: settings.environment,
+    host: db.host,
+    port: db.port,
+    database: database.databaseName,
+    user: database.user,
+    password: secrets.dbPassword,
+    sslMode: db.sslMode,
+    migrationsDir,
+    migrationTarget: resolveMigrationTarget(settings.migrationTarget, migrationsPath),
+    migrationsChecksum: migrationsChecksum(migrationsPath),
+    backupDir: settings.backupDir,
+});
 
 const provider = new k8s.Provider("k8s", {
     context: settings.kubernetes.context,
@@ -18,7 +48,7 @@ const provider = new k8s.Provider("k8s", {
 const namespace = new AppNamespace(settings.namespace, {
     environment: settings.environment,
     secrets: { POSTGRES_PASSWORD: secrets.dbPassword },
-    migrationVersion: resolveMigrationTarget(settings.migrationTarget, path.join(__dirname, "migrations")),
+    migrationVersion: release.appliedVersion,
 }, { provider });
 
 const shared = {
@@ -29,6 +59,8 @@ const shared = {
     inactiveReplicas: settings.inactiveReplicas,
     secretName: namespace.secretName,
 };
+// The new color may need the new schema: its pods start only after the migration has applied.
+const appOptions = { provider, dependsOn: [release] };
 
 const api = new BlueGreenApp("physioflow-api", {
     ...shared,
@@ -36,7 +68,7 @@ const api = new BlueGreenApp("physioflow-api", {
     port: apiPort,
     healthPath: "/health",
     env: apiEnvironment(settings, apiPort),
-}, { provider });
+}, appOptions);
 
 const web = new BlueGreenApp("physioflow-web", {
     ...shared,
@@ -45,7 +77,7 @@ const web = new BlueGreenApp("physioflow-web", {
     healthPath: "/",
     env: webEnvironment(settings, webPort),
     runAsUser: 1001,
-}, { provider });
+}, appOptions);
 
 export const environment = settings.environment;
 export const namespaceName = namespace.name;
@@ -61,3 +93,4 @@ export const services = {
 };
 export const urls = { web: settings.webUrl, api: settings.apiUrl };
 export const migrationVersion = namespace.migrationVersion;
+export const lastBackup = release.backupArchive;

@@ -4,6 +4,10 @@ import { Color, colors, otherColor } from "./colors";
 export type Environment = "dev" | "staging" | "prod" | "local";
 const environments: readonly Environment[] = ["dev", "staging", "prod", "local"];
 
+/** `sslmode` values both libpq (the CLI) and lib/pq (the postgresql provider) understand. */
+export type SslMode = "disable" | "require" | "verify-ca" | "verify-full";
+const sslModes: readonly SslMode[] = ["disable", "require", "verify-ca", "verify-full"];
+
 /** Environments where an image must be pinned to a real release tag. */
 const pinnedEnvironments: readonly Environment[] = ["staging", "prod"];
 
@@ -27,7 +31,19 @@ export interface StackConfig {
     webUrl: string;
     apiUrl: string;
     keycloak: { url: string; realm: string; clientId: string };
-    database: { host: string; port: number; name: string; user: string };
+    database: {
+        host: string;
+        port: number;
+        name: string;
+        /** Role that owns the database and runs migrations; the apps log in as it. */
+        user: string;
+        /** Role the postgresql provider creates the database and role with. */
+        adminUser: string;
+        /** libpq/lib/pq `sslmode`. */
+        sslMode: SslMode;
+    };
+    /** Folder (on the machine running Pulumi) where pre-migration backups are kept. */
+    backupDir: string;
     /** Migration version to apply (three digits); undefined means the newest file. */
     migrationTarget?: string;
     kubernetes: { context?: string; renderYamlToDirectory?: string };
@@ -45,12 +61,12 @@ export class ConfigError extends Error {
 export type RawConfig = Record<string, string | undefined>;
 
 /** The secrets a stack must have; each is set with `pulumi config set --secret <key> <value>`. */
-export const requiredSecrets = ["dbPassword"] as const;
+export const requiredSecrets = ["dbPassword", "dbAdminPassword"] as const;
 
 const plainKeys = [
     "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas",
     "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
-    "dbHost", "dbPort", "dbName", "dbUser", "migrationTarget", "kubeContext", "renderYamlTo",
+    "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "migrationTarget", "kubeContext", "renderYamlTo",
 ];
 /** Every key this program reads; anything else under `physioflow:` is a typo. */
 export const knownKeys: readonly string[] = [...plainKeys, ...requiredSecrets];
@@ -93,6 +109,10 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     if (!dnsLabelPattern.test(namespace)) {
         throw new ConfigError(`physioflow:namespace is "${namespace}"; it must be a DNS label (lowercase letters, digits, '-')`);
     }
+    const backupDir = raw.backupDir ?? `$HOME/physioflow-backups/${environment}`;
+    if (!/^[A-Za-z0-9_.\/$-]+$/.test(backupDir)) {
+        throw new ConfigError(`physioflow:backupDir is "${backupDir}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`);
+    }
     const migrationTarget = raw.migrationTarget;
     if (migrationTarget !== undefined && !versionPattern.test(migrationTarget)) {
         throw new ConfigError(`physioflow:migrationTarget is "${migrationTarget}"; it must be a three-digit migration version like 015`);
@@ -119,7 +139,11 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
             port: integer(raw, "dbPort", 5432, 1, 65535),
             name: required(raw, "dbName"),
             user: required(raw, "dbUser"),
+            adminUser: raw.dbAdminUser ?? "postgres",
+            sslMode: raw.dbSslMode === undefined ? "require" : oneOf(raw, "dbSslMode", sslModes),
         },
+        // Expanded by the shell that runs the backup, so the stack does not depend on who runs it.
+        backupDir,
         migrationTarget,
         kubernetes: { context: raw.kubeContext, renderYamlToDirectory: raw.renderYamlTo },
     };

@@ -7,6 +7,8 @@ const namespace = "physioflow";
 export interface StackSecrets {
     /** Password of the application's database user (`pulumi config set --secret dbPassword`). */
     dbPassword: pulumi.Output<string>;
+    /** Password of the admin role the postgresql provider connects as (`pulumi config set --secret dbAdminPassword`). */
+    dbAdminPassword: pulumi.Output<string>;
 }
 
 /**
@@ -18,7 +20,10 @@ export function loadStackConfig(): { settings: StackConfig; secrets: StackSecret
     try {
         const settings = parseStackConfig(plainValues(pulumi.runtime.allConfig()));
         checkSecretsPresent(key => config.getSecret(key) !== undefined);
-        return { settings, secrets: { dbPassword: config.requireSecret("dbPassword") } };
+        return {
+            settings,
+            secrets: { dbPassword: config.requireSecret("dbPassword"), dbAdminPassword: config.requireSecret("dbAdminPassword") },
+        };
     } catch (err) {
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
         throw err;

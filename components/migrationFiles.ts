@@ -1,4 +1,6 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
+import * as path from "path";
 
 const migrationFile = /^(\d{3})_[A-Za-z0-9_-]+\.sql$/;
 
@@ -12,4 +14,20 @@ export function newestMigrationVersion(fileNames: readonly string[]): string {
 export function resolveMigrationTarget(configured: string | undefined, dir: string): string {
     if (configured !== undefined) return configured;
     return newestMigrationVersion(fs.existsSync(dir) ? fs.readdirSync(dir) : []);
+}
+
+/**
+ * One hash over every `.sql` file in `dir` and `dir/rollback` (names and contents), so a preview
+ * shows the migrate step whenever a migration file was added or edited.
+ */
+export function migrationsChecksum(dir: string): string {
+    const hash = crypto.createHash("sha256");
+    for (const sub of [".", "rollback"]) {
+        const folder = path.join(dir, sub);
+        if (!fs.existsSync(folder)) continue;
+        for (const file of fs.readdirSync(folder).filter(f => f.endsWith(".sql")).sort()) {
+            hash.update(`${sub}/${file}\0`).update(fs.readFileSync(path.join(folder, file))).update("\0");
+        }
+    }
+    return hash.digest("hex");
 }

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { otherColor, replicasByColor } from "../../components/colors";
-import { newestMigrationVersion } from "../../components/migrationTarget";
+import { newestMigrationVersion } from "../../components/migrationFiles";
 
 describe("colors", () => {
     it("the other color", () => {

@@ -87,6 +87,16 @@ describe("stack config", () => {
         refused(raw("dev", { webUrl: "physioflow.example" }), 'physioflow:webUrl is "physioflow.example"; it must be an http(s) URL');
         refused(raw("dev", { dbName: undefined }), "physioflow:dbName is not set; it is required (pulumi config set dbName <value>)");
         refused(raw("dev", { dbPort: "99999" }), 'physioflow:dbPort is "99999"; it must be a whole number from 1 to 65535');
+        refused(raw("dev", { dbSslMode: "prefer" }), 'physioflow:dbSslMode is "prefer"; allowed values: disable, require, verify-ca, verify-full');
+        refused(raw("dev", { backupDir: "/tmp/x; rm -rf /" }),
+            'physioflow:backupDir is "/tmp/x; rm -rf /"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes');
+    });
+
+    it("database defaults: admin role postgres, sslmode require, backups under $HOME", () => {
+        const settings = parseStackConfig(raw("staging", { dbAdminUser: undefined, dbSslMode: undefined, backupDir: undefined }));
+        assert.strictEqual(settings.database.adminUser, "postgres");
+        assert.strictEqual(settings.database.sslMode, "require");
+        assert.strictEqual(settings.backupDir, "$HOME/physioflow-backups/staging");
     });
 });
 
@@ -101,6 +111,11 @@ describe("bad config stops the program before any resource", () => {
 
     it("an invalid activeColor", async () => {
         await stops(stackConfigWithSecrets("dev", { activeColor: "purple" }), 'physioflow:activeColor is "purple"; allowed values: blue, green');
+    });
+
+    it("a missing admin secret", async () => {
+        await stops(stackConfigWithSecrets("dev", { dbAdminPassword: undefined }),
+            "physioflow:dbAdminPassword is not set; set it as a secret: pulumi config set --secret dbAdminPassword <value>");
     });
 
     it("a missing secret", async () => {

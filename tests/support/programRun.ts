@@ -35,7 +35,7 @@ export function stackFileConfig(stack: string): Record<string, string> {
 
 /** A stack file's settings plus the secrets a real stack would hold encrypted. */
 export function stackConfigWithSecrets(stack: string, overrides: Record<string, string | undefined> = {}) {
-    const config: Record<string, string> = { ...stackFileConfig(stack), "physioflow:dbPassword": `pw-${stack}` };
+    const config: Record<string, string> = { ...stackFileConfig(stack), "physioflow:dbPassword": `pw-${stack}`, "physioflow:dbAdminPassword": `admin-${stack}` };
     for (const [key, value] of Object.entries(overrides)) {
         if (value === undefined) delete config[`physioflow:${key}`];
         else config[`physioflow:${key}`] = value;
@@ -47,12 +47,12 @@ export function stackConfigWithSecrets(stack: string, overrides: Record<string, 
  * Runs index.ts under Pulumi's mocks with the given config and records every resource's inputs.
  * The program is imported afresh each call, so one test can run it several times.
  */
-export async function runProgram(stack: string, config: Record<string, string>, secretKeys = ["physioflow:dbPassword"]): Promise<ProgramRun> {
+export async function runProgram(stack: string, config: Record<string, string>, secretKeys = ["physioflow:dbPassword", "physioflow:dbAdminPassword"]): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
     await pulumi.runtime.setMocks({
         newResource(args) {
             resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            return { id: `${args.name}-id`, state: args.inputs };
+            return { id: `${args.name}-id`, state: { ...args.inputs, ...commandOutputs(args.type, args.inputs) } };
         },
         call: args => args.inputs,
     }, "physioflow", stack, false);
@@ -66,6 +66,13 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     }
     await (pulumi.runtime as any).waitForRPCs();
     return { resources, outputs, exports };
+}
+
+/** What the CLI would print, so outputs derived from a command's stdout resolve under mocks. */
+function commandOutputs(type: string, inputs: any): Record<string, string> {
+    if (type !== "command:local:Command") return {};
+    const target = /migrate up .*--to (\d{3})/.exec(inputs.create ?? "");
+    return { stdout: target ? `applied\n${target[1]}\n` : "/backups/dev_pre-deploy_20260101_000000.tar.gz\n", stderr: "" };
 }
 
 /** The recorded resource of a type and name; fails the test if it is not there. */

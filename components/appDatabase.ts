@@ -1,0 +1,63 @@
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface AppDatabaseArgs {
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    /** Admin role the provider connects as; it must be able to create roles and databases. */
+    adminUser: pulumi.Input<string>;
+    adminPassword: pulumi.Input<string>;
+    sslMode: pulumi.Input<string>;
+    /** The application database, e.g. `physioflow_dev`. */
+    databaseName: string;
+    /** The application role (owner of the database, e.g. `emr`). */
+    user: string;
+    /** The application role's password (a secret). */
+    password: pulumi.Input<string>;
+}
+
+/**
+ * The application database, its role and grants, per environment. The database is protected and
+ * retained: no stack change or `pulumi destroy` can drop patients' data; removing it is a manual
+ * decision (unprotect, then delete).
+ */
+export class AppDatabase extends pulumi.ComponentResource {
+    public readonly databaseName: pulumi.Output<string>;
+    public readonly user: pulumi.Output<string>;
+
+    constructor(name: string, args: AppDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("physioflow:db:AppDatabase", name, {}, opts);
+        const provider = new postgresql.Provider(`${name}-admin`, {
+            host: args.host,
+            port: args.port,
+            username: args.adminUser,
+            password: args.adminPassword,
+            sslmode: args.sslMode,
+            superuser: false,
+        }, { parent: this });
+
+        const role = new postgresql.Role(`${name}-${args.user}`, {
+            name: args.user,
+            login: true,
+            password: args.password,
+        }, { parent: this, provider });
+
+        const database = new postgresql.Database(name, {
+            name: args.databaseName,
+            owner: role.name,
+            encoding: "UTF8",
+        }, { parent: this, provider, protect: true, retainOnDelete: true });
+
+        // The owner has these already; granting them explicitly keeps them if ownership moves.
+        new postgresql.Grant(`${name}-${args.user}-database`, {
+            database: database.name,
+            role: role.name,
+            objectType: "database",
+            privileges: ["CONNECT", "CREATE", "TEMPORARY"],
+        }, { parent: this, provider });
+
+        this.databaseName = database.name;
+        this.user = role.name;
+        this.registerOutputs({ databaseName: this.databaseName, user: this.user });
+    }
+}

@@ -1,0 +1,72 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { backupCommand, defaultCli, lastLine, migrateCommand } from "./databaseCommands";
+
+export interface DatabaseReleaseArgs {
+    environment: string;
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    database: pulumi.Input<string>;
+    user: pulumi.Input<string>;
+    /** The user's password; reaches the commands only through their environment. */
+    password: pulumi.Input<string>;
+    sslMode: pulumi.Input<string>;
+    /** Migrations folder relative to the project root, e.g. `migrations`. */
+    migrationsDir: string;
+    /** Version to migrate to (`NNN`). */
+    migrationTarget: string;
+    /** Hash of the migration files; a change re-runs backup and migrate. */
+    migrationsChecksum: string;
+    /** Where backups are written on the machine running Pulumi. */
+    backupDir: string;
+    /** How to run the PhysioFlow CLI. Default `node bin/physioflow.js`. */
+    cli?: string;
+}
+
+/**
+ * Backup, then migrate: both run only when the migration target or the migration files change
+ * (their `triggers`), and never in a preview. A failed backup stops the update before the
+ * migration; a failed migration stops it before any Deployment that depends on this component.
+ */
+export class DatabaseRelease extends pulumi.ComponentResource {
+    /** The migration version the database is at after this update (from `migrate version`). */
+    public readonly appliedVersion: pulumi.Output<string>;
+    /** Path of the backup archive taken before the last migration. */
+    public readonly backupArchive: pulumi.Output<string>;
+
+    constructor(name: string, args: DatabaseReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("physioflow:db:DatabaseRelease", name, {}, opts);
+        if (!/^\d{3}$/.test(args.migrationTarget)) {
+            throw new pulumi.ResourceError(`${name}: migrationTarget is "${args.migrationTarget}"; use a three-digit version like 015`, this);
+        }
+        const cli = args.cli ?? defaultCli;
+        const environment = {
+            PGHOST: args.host,
+            PGPORT: pulumi.output(args.port).apply(String),
+            PGDATABASE: args.database,
+            PGUSER: args.user,
+            PGPASSWORD: pulumi.secret(args.password),
+            PGSSLMODE: args.sslMode,
+        };
+        const triggers = [args.migrationTarget, args.migrationsChecksum];
+
+        const backup = new command.local.Command(`${name}-backup`, {
+            // Nothing here changes on a release or a color flip, so neither re-runs the backup.
+            create: backupCommand({
+                cli, backupDir: args.backupDir, environment: args.environment, label: `pre-migrate-${args.migrationTarget}`,
+            }),
+            environment,
+            triggers,
+        }, { parent: this });
+
+        const migrate = new command.local.Command(`${name}-migrate`, {
+            create: migrateCommand(cli, args.migrationsDir, args.migrationTarget),
+            environment,
+            triggers,
+        }, { parent: this, dependsOn: [backup] });
+
+        this.backupArchive = backup.stdout.apply(lastLine);
+        this.appliedVersion = migrate.stdout.apply(lastLine);
+        this.registerOutputs({ backupArchive: this.backupArchive, appliedVersion: this.appliedVersion });
+    }
+}

@@ -1,0 +1,98 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { backupCommand, lastLine, migrateCommand } from "../../components/databaseCommands";
+import { migrationsChecksum, resolveMigrationTarget } from "../../components/migrationFiles";
+import { isSecretInput } from "../support/inputDiff";
+import { find, ProgramRun, runProgram, stackConfigWithSecrets } from "../support/programRun";
+
+const Command = "command:local:Command";
+const repoMigrations = path.resolve(__dirname, "..", "..", "migrations");
+
+describe("database command lines", () => {
+    it("backup create", () => {
+        assert.strictEqual(
+            backupCommand({ cli: "node bin/physioflow.js", backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015" }),
+            'node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-015');
+    });
+
+    it("migrate up, then the version alone", () => {
+        assert.strictEqual(migrateCommand("node bin/physioflow.js", "migrations", "015"),
+            "node bin/physioflow.js migrate up --dir migrations --to 015 && node bin/physioflow.js migrate version --dir migrations");
+    });
+
+    it("the last non-empty stdout line", () => {
+        assert.strictEqual(lastLine("applying 015\n015\n\n"), "015");
+        assert.strictEqual(lastLine(""), "");
+    });
+
+    it("the migrations checksum changes when a file is added or edited, not otherwise", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-migrations-"));
+        fs.mkdirSync(path.join(dir, "rollback"));
+        fs.writeFileSync(path.join(dir, "001_a.sql"), "create table a (id int);");
+        fs.writeFileSync(path.join(dir, "rollback", "001_down.sql"), "drop table a;");
+        const first = migrationsChecksum(dir);
+        assert.strictEqual(migrationsChecksum(dir), first);
+        fs.writeFileSync(path.join(dir, "rollback", "001_down.sql"), "drop table if exists a;");
+        const edited = migrationsChecksum(dir);
+        assert.notStrictEqual(edited, first);
+        fs.writeFileSync(path.join(dir, "002_b.sql"), "create table b (id int);");
+        assert.notStrictEqual(migrationsChecksum(dir), edited);
+        assert.strictEqual(resolveMigrationTarget(undefined, dir), "002");
+        assert.strictEqual(resolveMigrationTarget("001", dir), "001");
+        fs.rmSync(dir, { recursive: true });
+    });
+});
+
+describe("database in the stack", () => {
+    let run: ProgramRun;
+    const target = resolveMigrationTarget(undefined, repoMigrations);
+    before(async () => {
+        run = await runProgram("dev", stackConfigWithSecrets("dev"));
+    });
+
+    it("a backup command, then a migrate command, re-run by the target version and the files' hash", () => {
+        const backup = find(run, Command, "physioflow_dev-release-backup").inputs;
+        const migrate = find(run, Command, "physioflow_dev-release-migrate").inputs;
+        assert.strictEqual(backup.create, backupCommand({
+            cli: "node bin/physioflow.js", backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: `pre-migrate-${target}`,
+        }));
+        assert.strictEqual(migrate.create, migrateCommand("node bin/physioflow.js", "migrations", target));
+        const triggers = [target, migrationsChecksum(repoMigrations)];
+        assert.deepStrictEqual(backup.triggers, triggers);
+        assert.deepStrictEqual(migrate.triggers, triggers);
+        assert.strictEqual(migrate.delete, undefined, "a migration has no automatic undo");
+    });
+
+    it("the password reaches the commands only as a secret environment variable", () => {
+        for (const name of ["physioflow_dev-release-backup", "physioflow_dev-release-migrate"]) {
+            const inputs = find(run, Command, name).inputs;
+            // The SDK marks the whole map secret when one value in it is.
+            assert.ok(isSecretInput(inputs.environment), `${name}: the environment carrying PGPASSWORD must be secret`);
+            assert.deepStrictEqual(inputs.environment.value, {
+                PGHOST: "192.168.10.24", PGPORT: "5432", PGDATABASE: "physioflow_dev", PGUSER: "emr", PGSSLMODE: "require", PGPASSWORD: "pw-dev",
+            });
+            assert.ok(!inputs.create.includes("pw-dev"), "never on a command line");
+        }
+    });
+
+    it("the migration-version ConfigMap follows the applied version", () => {
+        assert.strictEqual(find(run, "kubernetes:core/v1:ConfigMap", "migration-version").inputs.data.version, target);
+        assert.strictEqual(run.outputs.migrationVersion, target);
+    });
+
+    it("the database, its role and grants, created with the admin role's secret password", () => {
+        const provider = find(run, "pulumi:providers:postgresql", "physioflow_dev-admin").inputs;
+        assert.strictEqual(provider.host, "192.168.10.24");
+        assert.strictEqual(provider.username, "postgres");
+        const role = find(run, "postgresql:index/role:Role", "physioflow_dev-emr").inputs;
+        assert.strictEqual(role.name, "emr");
+        assert.strictEqual(role.login, true);
+        assert.ok(isSecretInput(role.password), "the role's password must stay secret");
+        const db = find(run, "postgresql:index/database:Database", "physioflow_dev").inputs;
+        assert.deepStrictEqual([db.name, db.owner], ["physioflow_dev", "emr"]);
+        const grant = find(run, "postgresql:index/grant:Grant", "physioflow_dev-emr-database").inputs;
+        assert.deepStrictEqual([grant.database, grant.role, grant.objectType], ["physioflow_dev", "emr", "database"]);
+    });
+});
