@@ -26,6 +26,9 @@ export interface ValidationProblem {
 }
 
 const TRANSACTION_CONTROL = /^(begin|start\s+transaction|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
+/** Statements PostgreSQL refuses to run inside a transaction block. */
+const OUTSIDE_TRANSACTION_ONLY =
+    /^(create\s+(unique\s+)?index\s+concurrently|drop\s+index\s+concurrently|reindex\b[\s\S]*\bconcurrently\b|vacuum\b|create\s+database|drop\s+database|alter\s+system|create\s+tablespace|drop\s+tablespace|alter\s+table\b[\s\S]*\bdetach\s+partition\b[\s\S]*\bconcurrently\b)/i;
 
 /**
  * Everything that must hold before any migration runs. Pass `applied` as read
@@ -117,6 +120,12 @@ function checkStatements(file: MigrationFile | RollbackFile, add: (filePath: str
         return;
     }
     for (const statement of statements) {
+        if (file.directives.transactional && OUTSIDE_TRANSACTION_ONLY.test(statement.text)) {
+            add(
+                file.path,
+                `line ${statement.line}: this statement cannot run inside a transaction; put it alone in a file whose first line is "-- physioflow:no-transaction"`,
+            );
+        }
         if (TRANSACTION_CONTROL.test(statement.text)) {
             add(
                 file.path,

@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as nodePath from "path";
 import { MigrationFile, RollbackFile, migrationChecksum, parseDirectives } from "../../database/migrations/files";
 import { MigrationSet } from "../../database/migrations/load";
 import { AppliedMigration } from "../../database/migrations/validate";
@@ -46,4 +49,14 @@ export function appliedRows(set: MigrationSet, versions: string[]): AppliedMigra
         const file = set.migrations.find((m) => m.version === version);
         return { version, name: file?.name ?? "gone", checksum: file?.checksum ?? "0".repeat(64), appliedAt: new Date(0), executionMs: 1 };
     });
+}
+
+/** Writes files into a new temp migrations directory and returns its path. */
+export function writeMigrationDir(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "physioflow-migrations-"));
+    fs.mkdirSync(nodePath.join(dir, "rollback"));
+    for (const [name, sql] of Object.entries(files)) {
+        fs.writeFileSync(nodePath.join(dir, name), sql);
+    }
+    return dir;
 }

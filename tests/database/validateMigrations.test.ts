@@ -96,6 +96,19 @@ describe("validateMigrationSet", () => {
         ]);
     });
 
+    it("refuses statements that cannot run in a transaction unless the file is marked no-transaction", () => {
+        const files = {
+            ...threeMigrations(),
+            "004_index.sql": "-- fast lookups\nCREATE INDEX CONCURRENTLY patients_phone_idx ON patients (phone);\n",
+            "rollback/004_down.sql": "-- physioflow:no-transaction\nDROP INDEX CONCURRENTLY patients_phone_idx;\n",
+        };
+        assert.deepStrictEqual(messages(files), [
+            'migrations/004_index.sql: line 2: this statement cannot run inside a transaction; put it alone in a file whose first line is "-- physioflow:no-transaction"',
+        ]);
+        files["004_index.sql"] = "-- physioflow:no-transaction\n" + files["004_index.sql"];
+        assert.deepStrictEqual(messages(files), []);
+    });
+
     it("refuses misspelled directives, naming the file and line", () => {
         assert.deepStrictEqual(messages({ ...threeMigrations(), "004_x.sql": "-- physioflow:notransaction\nSELECT 1;", "rollback/004_down.sql": "SELECT 1;" }), [
             'migrations/004_x.sql: line 1: unknown directive "physioflow:notransaction" (known: no-transaction, allow-breaking)',

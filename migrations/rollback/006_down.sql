@@ -1,0 +1,2 @@
+-- physioflow:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS appointments_therapist_schedule_idx;
