@@ -1,0 +1,120 @@
+import { promises as fs } from "fs";
+import * as path from "path";
+import { serverMajorVersion, withClient } from "../client";
+import { ConnectionSettings, childProcessEnv } from "../connection";
+import { OperationError } from "../errors";
+import { readCurrentVersion } from "../migrations/history";
+import { Progress, formatBytes, formatDuration, silentProgress } from "../progress";
+import { packArchive } from "./archive";
+import { backupArchiveName, checkEnvironmentName, checkLabel } from "./archiveName";
+import { BACKUP_FORMAT, BackupMetadata, DUMP_FILE, METADATA_FILE } from "./metadata";
+import { findPgTool, runTool } from "./pgTools";
+import { DEFAULT_KEEP, checkKeep, pruneBackups } from "./retention";
+import { S3Settings, UploadedBackup, uploadBackup } from "./s3";
+import { sha256File, verifyBackup } from "./verify";
+
+/** Options of `backup create`. */
+export interface CreateBackupOptions {
+    /** Database to dump. */
+    connection: ConnectionSettings;
+    /** Directory for the archive (created if missing). */
+    outDir: string;
+    /** dev, staging, prod, ... Default "local". */
+    environment?: string;
+    /** e.g. "pre-deploy-v1.2.3". Default "manual". */
+    label?: string;
+    /** Image tags to record, e.g. { api: "v1.2.3" }. */
+    imageTags?: Record<string, string>;
+    /** Keep this many newest archives per environment in `outDir`, pruning older ones after the new one verified. Default 10. */
+    keep?: number;
+    /** Upload the verified archive to this S3-compatible store. */
+    upload?: S3Settings;
+    /** Progress lines. Default: silent. */
+    progress?: Progress;
+    /** Clock, for tests. */
+    now?: () => Date;
+}
+
+/** What `backup create` produced. */
+export interface CreatedBackup {
+    /** Path of the verified archive. */
+    archivePath: string;
+    /** Its metadata. */
+    metadata: BackupMetadata;
+    /** Archives deleted by retention. */
+    pruned: string[];
+    /** Where it was uploaded, when asked to. */
+    uploaded?: UploadedBackup;
+}
+
+/**
+ * pg_dump (custom format) → archive with metadata.json → full verify → prune
+ * older archives → optional upload. An archive that fails verification is
+ * deleted and nothing is pruned.
+ */
+export async function createBackup(options: CreateBackupOptions): Promise<CreatedBackup> {
+    const progress = options.progress ?? silentProgress;
+    const environment = checkEnvironmentName(options.environment ?? "local");
+    const label = checkLabel(options.label ?? "manual");
+    const keep = checkKeep(options.keep ?? DEFAULT_KEEP);
+    const createdAt = new Date(Math.floor((options.now ?? (() => new Date()))().getTime() / 1000) * 1000);
+
+    const server = await withClient(options.connection, "physioflow-backup", async (client) => ({
+        ...(await serverMajorVersion(client)),
+        migrationVersion: await readCurrentVersion(client),
+        database: (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0].db,
+    }));
+    const pgDump = await findPgTool("pg_dump", server.major);
+
+    await fs.mkdir(options.outDir, { recursive: true });
+    const archivePath = path.join(options.outDir, backupArchiveName({ environment, label, createdAt }));
+    try {
+        await fs.access(archivePath);
+        throw new OperationError(`${archivePath} already exists; wait a second or use another --label`);
+    } catch (error) {
+        if (error instanceof OperationError) {
+            throw error;
+        }
+    }
+    const workDir = await fs.mkdtemp(path.join(options.outDir, ".backup-"));
+    try {
+        const dumpPath = path.join(workDir, DUMP_FILE);
+        const started = Date.now();
+        progress.line(`backup: pg_dump ${server.database} (server ${server.version}, migration ${server.migrationVersion}) ...`);
+        await runTool(pgDump, ["--format=custom", "--no-password", `--file=${dumpPath}`], {
+            env: childProcessEnv(options.connection),
+        });
+        const size = (await fs.stat(dumpPath)).size;
+        progress.line(`backup: pg_dump ${server.database} ... ${formatBytes(size)} in ${formatDuration(Date.now() - started)}`);
+
+        const metadata: BackupMetadata = {
+            format: BACKUP_FORMAT,
+            environment,
+            database: server.database,
+            label,
+            created_at: createdAt.toISOString(),
+            migration_version: server.migrationVersion,
+            image_tags: options.imageTags ?? {},
+            server_version: server.version,
+            pg_dump_version: pgDump.version,
+            dump_file: DUMP_FILE,
+            dump_size_bytes: size,
+            dump_sha256: await sha256File(dumpPath),
+        };
+        await fs.writeFile(path.join(workDir, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+        await packArchive(workDir, archivePath);
+    } finally {
+        await fs.rm(workDir, { recursive: true, force: true });
+    }
+
+    let metadata: BackupMetadata;
+    try {
+        metadata = (await verifyBackup(archivePath, progress)).metadata;
+    } catch (error) {
+        await fs.rm(archivePath, { force: true });
+        throw new OperationError(`the new backup failed verification and was deleted; nothing was pruned: ${(error as Error).message}`);
+    }
+    const pruned = await pruneBackups(options.outDir, keep, progress);
+    const uploaded = options.upload ? await uploadBackup(archivePath, metadata, options.upload, progress) : undefined;
+    return { archivePath, metadata, pruned, uploaded };
+}

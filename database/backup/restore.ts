@@ -1,0 +1,195 @@
+import { promises as fs } from "fs";
+import * as path from "path";
+import { serverMajorVersion, withClient } from "../client";
+import { ConnectionSettings, childProcessEnv, describeConnection } from "../connection";
+import { OperationError } from "../errors";
+import { readCurrentVersion } from "../migrations/history";
+import { Progress, formatDuration, silentProgress } from "../progress";
+import { findPgTool, runTool } from "./pgTools";
+import { BackupMetadata } from "./metadata";
+import { openVerifiedArchive } from "./verify";
+
+/** What a person is asked to confirm before a restore. */
+export interface RestoreSummary {
+    archivePath: string;
+    metadata: BackupMetadata;
+    /** "user@host:port/db" of the target; no password. */
+    target: string;
+    /** Target database name (what the CLI asks to be typed). */
+    database: string;
+    /** Migration version of the target before the restore. */
+    currentVersion: string;
+}
+
+/** Options of `backup restore`. */
+export interface RestoreOptions {
+    /** The archive to restore. */
+    archivePath: string;
+    /** Target database (replaced entirely by the archive's schemas and data). */
+    connection: ConnectionSettings;
+    /** Asked after every check passed and before anything changes; false cancels. */
+    confirm: (summary: RestoreSummary) => Promise<boolean>;
+    /** Refuse archives of another environment (e.g. a prod archive into dev). */
+    expectEnvironment?: string;
+    /** How long the restore waits for locks held by other sessions, in ms. Default 60 000. */
+    lockTimeoutMs?: number;
+    /** Progress lines. Default: silent. */
+    progress?: Progress;
+}
+
+/** What a restore did. */
+export interface RestoreReport {
+    archivePath: string;
+    /** Target database. */
+    database: string;
+    /** Migration version before. */
+    previousVersion: string;
+    /** Migration version after (equals the archive's). */
+    migrationVersion: string;
+    /** Tables in the restored database's schemas. */
+    tables: number;
+    /** Wall time of the restore itself. */
+    durationMs: number;
+}
+
+/**
+ * Restores an archive into the target database as one transaction: verify
+ * the archive (refusing a damaged or mismatching one before connecting for
+ * writes), confirm, drop the schemas the dump holds (plus public) so nothing
+ * from after the backup survives, replay the dump, and check inside the same
+ * transaction that schema_migrations is at the archive's version. Any failure
+ * rolls everything back and leaves the target as it was.
+ */
+export async function restoreBackup(options: RestoreOptions): Promise<RestoreReport> {
+    const progress = options.progress ?? silentProgress;
+    const archive = await openVerifiedArchive(options.archivePath, progress);
+    try {
+        const { metadata } = archive;
+        if (options.expectEnvironment && options.expectEnvironment !== metadata.environment) {
+            throw new OperationError(
+                `${options.archivePath} is a backup of "${metadata.environment}", not "${options.expectEnvironment}"; refusing to restore it`,
+            );
+        }
+        const target = await withClient(options.connection, "physioflow-restore", async (client) => ({
+            ...(await serverMajorVersion(client)),
+            currentVersion: await readCurrentVersion(client),
+        }));
+        const dumpMajor = Number(/(\d+)(?:\.\d+)?/.exec(metadata.pg_dump_version)?.[1] ?? 0);
+        const pgRestore = await findPgTool("pg_restore", Math.max(dumpMajor, target.major));
+        const psql = await findPgTool("psql", target.major);
+
+        const summary: RestoreSummary = {
+            archivePath: options.archivePath,
+            metadata,
+            target: describeConnection(options.connection),
+            database: options.connection.database,
+            currentVersion: target.currentVersion,
+        };
+        if (!(await options.confirm(summary))) {
+            throw new OperationError("restore cancelled; nothing was changed");
+        }
+
+        const started = Date.now();
+        const workDir = path.dirname(archive.dumpPath);
+        const toc = (await runTool(pgRestore, ["--list", archive.dumpPath], { env: process.env })).stdout;
+        const scriptPath = path.join(workDir, "restore.sql");
+        // The whole script is written out first: a pg_restore that fails half-way must never feed psql a truncated script.
+        await runTool(pgRestore, ["--no-owner", `--file=${scriptPath}`, archive.dumpPath], { env: process.env });
+        const headerPath = path.join(workDir, "restore-header.sql");
+        const trailerPath = path.join(workDir, "restore-trailer.sql");
+        await fs.writeFile(headerPath, restoreHeaderSql(schemasInToc(toc), options.lockTimeoutMs ?? 60_000));
+        await fs.writeFile(trailerPath, restoreTrailerSql(metadata.migration_version));
+        progress.line(`backup: restoring ${options.archivePath} into ${summary.target} (at ${target.currentVersion}, archive at ${metadata.migration_version}) ...`);
+        try {
+            await runTool(
+                psql,
+                ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", headerPath, "-f", scriptPath, "-f", trailerPath],
+                { env: childProcessEnv(options.connection) },
+            );
+        } catch (error) {
+            const hint = /lock timeout/i.test((error as Error).message)
+                ? "; other sessions hold locks: stop the API pods first (runbook: Rollback Procedures, scenario 2)"
+                : "";
+            throw new OperationError(`restore failed and was rolled back, ${summary.database} is unchanged: ${(error as Error).message}${hint}`);
+        }
+        const durationMs = Date.now() - started;
+
+        const after = await withClient(options.connection, "physioflow-restore", async (client) => ({
+            version: await readCurrentVersion(client),
+            tables: Number(
+                (
+                    await client.query<{ n: string }>(
+                        "SELECT count(*) AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+                    )
+                ).rows[0].n,
+            ),
+        }));
+        if (after.version !== metadata.migration_version) {
+            throw new OperationError(`restored ${summary.database} reports migration ${after.version}, archive says ${metadata.migration_version}; investigate before deploying`);
+        }
+        progress.line(`backup: restored ${summary.database} to migration ${after.version} (${after.tables} tables) in ${formatDuration(durationMs)}`);
+        return {
+            archivePath: options.archivePath,
+            database: summary.database,
+            previousVersion: target.currentVersion,
+            migrationVersion: after.version,
+            tables: after.tables,
+            durationMs,
+        };
+    } finally {
+        await archive.cleanup();
+    }
+}
+
+/** Schemas created by a dump, from its `pg_restore --list` output. */
+export function schemasInToc(toc: string): string[] {
+    const schemas = new Set<string>();
+    for (const line of toc.split("\n")) {
+        const match = /^\d+;\s+\d+\s+\d+\s+SCHEMA\s+-\s+(\S+)\s/.exec(line);
+        if (match) {
+            schemas.add(match[1]);
+        }
+    }
+    return [...schemas].sort();
+}
+
+/**
+ * SQL run first in the restore transaction: drop the dump's schemas and public
+ * (with everything in them, including objects created after the backup) and
+ * recreate public as PostgreSQL 15 creates it, unless the dump creates it.
+ */
+export function restoreHeaderSql(dumpSchemas: readonly string[], lockTimeoutMs: number): string {
+    const schemas = [...new Set(["public", ...dumpSchemas])].sort();
+    const lines = [
+        `SET lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))};`,
+        ...schemas.map((schema) => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE;`),
+    ];
+    if (!dumpSchemas.includes("public")) {
+        lines.push(
+            "CREATE SCHEMA public;",
+            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_database_owner') THEN ALTER SCHEMA public OWNER TO pg_database_owner; END IF; END $$;",
+            "GRANT USAGE ON SCHEMA public TO PUBLIC;",
+        );
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+/** SQL run last in the restore transaction: abort unless schema_migrations is at `version`. */
+export function restoreTrailerSql(version: string): string {
+    return `RESET search_path;
+DO $$
+DECLARE restored text := '000';
+BEGIN
+    IF to_regclass('schema_migrations') IS NOT NULL THEN
+        EXECUTE 'SELECT coalesce(max(version::text), ''000'') FROM schema_migrations' INTO restored;
+    END IF;
+    IF restored IS DISTINCT FROM '${version}' THEN
+        RAISE EXCEPTION 'restored schema_migrations is at %, the archive says ${version}; rolling back', restored;
+    END IF;
+END $$;
+`;
+}
+
+function quoteIdent(name: string): string {
+    return `"${name.replace(/"/g, '""')}"`;
+}
