@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Entry point of `npx physioflow` / `npm run physioflow --`: loads the TypeScript
+// sources through ts-node (transpile only: no type check at run time).
+"use strict";
+const path = require("path");
+
+// The AWS SDK warns on stderr that future releases need Node 22; the CLI promises
+// one clear line on stderr, and the pinned SDK works on Node 20.
+if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+}
+
+require("ts-node").register({
+    transpileOnly: true,
+    project: path.join(__dirname, "..", "tsconfig.json"),
+});
+
+const { main } = require("../database/cli/main");
+
+main(process.argv.slice(2)).then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (error) => {
+        process.stderr.write(`physioflow: error: ${error && error.message ? error.message : error}\n`);
+        process.exitCode = 1;
+    },
+);

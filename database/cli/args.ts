@@ -1,0 +1,216 @@
+import { parseArgs } from "util";
+import { UsageError } from "../errors";
+import { parseVersionArgument } from "../migrations/plan";
+import { checkEnvironmentName, checkLabel } from "../backup/archiveName";
+import { parseImageTags } from "../backup/metadata";
+import { DEFAULT_KEEP, checkKeep } from "../backup/retention";
+
+/** Flags every command accepts. */
+export interface GlobalFlags {
+    /** Print stack traces on errors. */
+    verbose: boolean;
+    /** No progress lines on stderr. */
+    quiet: boolean;
+}
+
+/** A parsed command line. */
+export type Command = GlobalFlags &
+    (
+        | { command: "help"; topic?: "migrate" | "backup" }
+        | { command: "migrate status" | "migrate validate" | "migrate lint" | "migrate version"; dir: string }
+        | {
+              command: "migrate up";
+              dir: string;
+              to?: string;
+              dryRun: boolean;
+              lockTimeoutMs: number;
+              backupOut?: string;
+              environment?: string;
+              label?: string;
+              tags?: Record<string, string>;
+          }
+        | { command: "migrate down"; dir: string; to: string; dryRun: boolean; lockTimeoutMs: number }
+        | {
+              command: "backup create";
+              outDir: string;
+              environment: string;
+              label: string;
+              tags: Record<string, string>;
+              upload: boolean;
+              keep: number;
+          }
+        | { command: "backup verify"; file: string }
+        | { command: "backup restore"; file: string; yes: boolean; environment?: string; lockTimeoutMs: number }
+        | { command: "backup prune"; dir: string; keep: number }
+    );
+
+type OptionSpec = Record<string, { type: "string" | "boolean" }>;
+
+const DIR: OptionSpec = { dir: { type: "string" } };
+const LOCK: OptionSpec = { "lock-timeout": { type: "string" } };
+
+/** Parses `physioflow <args>`; throws a {@link UsageError} (exit 2) for anything it does not understand. */
+export function parseCommandLine(argv: readonly string[]): Command {
+    const global = globalFlags(argv);
+    const [group, action, ...rest] = argv.filter((arg) => arg !== "--verbose" && arg !== "--quiet");
+    if (group === undefined || group === "--help" || group === "-h" || group === "help") {
+        return { command: "help", ...global };
+    }
+    if (group !== "migrate" && group !== "backup") {
+        throw new UsageError(`unknown command "${group}"; expected "migrate" or "backup" (see physioflow --help)`);
+    }
+    if (action === undefined || action === "--help" || action === "-h" || action === "help") {
+        return { command: "help", topic: group, ...global };
+    }
+    const known = group === "migrate" ? ["status", "validate", "up", "down", "lint", "version"] : ["create", "verify", "restore", "prune"];
+    if (!known.includes(action)) {
+        throw new UsageError(`unknown command "${group} ${action}"; expected one of: ${known.map((k) => `${group} ${k}`).join(", ")}`);
+    }
+    if (rest.includes("--help") || rest.includes("-h")) {
+        return { command: "help", topic: group, ...global };
+    }
+    const name = `${group} ${action}`;
+    switch (name) {
+        case "migrate status":
+        case "migrate validate":
+        case "migrate lint":
+        case "migrate version": {
+            const { values } = parse(name, rest, DIR, 0);
+            return { command: name, dir: values.dir ?? "migrations", ...global };
+        }
+        case "migrate up": {
+            const { values } = parse(name, rest, {
+                ...DIR,
+                ...LOCK,
+                to: { type: "string" },
+                "dry-run": { type: "boolean" },
+                "backup-out": { type: "string" },
+                env: { type: "string" },
+                label: { type: "string" },
+                tags: { type: "string" },
+            }, 0);
+            return {
+                command: name,
+                dir: values.dir ?? "migrations",
+                to: values.to === undefined ? undefined : parseVersionArgument(values.to),
+                dryRun: Boolean(values["dry-run"]),
+                lockTimeoutMs: parseDuration(values["lock-timeout"] ?? "60s", "--lock-timeout"),
+                backupOut: values["backup-out"],
+                environment: values.env === undefined ? undefined : checkEnvironmentName(values.env),
+                label: values.label === undefined ? undefined : checkLabel(values.label),
+                tags: values.tags === undefined ? undefined : parseImageTags(values.tags),
+                ...global,
+            };
+        }
+        case "migrate down": {
+            const { values } = parse(name, rest, { ...DIR, ...LOCK, to: { type: "string" }, "dry-run": { type: "boolean" } }, 0);
+            if (values.to === undefined) {
+                throw new UsageError('migrate down needs --to NNN (the version to go back to, "000" for none)');
+            }
+            return {
+                command: name,
+                dir: values.dir ?? "migrations",
+                to: parseVersionArgument(values.to),
+                dryRun: Boolean(values["dry-run"]),
+                lockTimeoutMs: parseDuration(values["lock-timeout"] ?? "60s", "--lock-timeout"),
+                ...global,
+            };
+        }
+        case "backup create": {
+            const { values } = parse(name, rest, {
+                out: { type: "string" },
+                env: { type: "string" },
+                label: { type: "string" },
+                tags: { type: "string" },
+                upload: { type: "boolean" },
+                keep: { type: "string" },
+            }, 0);
+            if (values.out === undefined) {
+                throw new UsageError("backup create needs --out DIR (where to write the archive)");
+            }
+            return {
+                command: name,
+                outDir: values.out,
+                environment: checkEnvironmentName(values.env ?? "local"),
+                label: checkLabel(values.label ?? "manual"),
+                tags: parseImageTags(values.tags ?? ""),
+                upload: Boolean(values.upload),
+                keep: parseKeep(values.keep ?? String(DEFAULT_KEEP)),
+                ...global,
+            };
+        }
+        case "backup verify": {
+            const { positionals } = parse(name, rest, {}, 1);
+            return { command: name, file: positionals[0], ...global };
+        }
+        case "backup restore": {
+            const { values, positionals } = parse(name, rest, { ...LOCK, yes: { type: "boolean" }, env: { type: "string" } }, 1);
+            return {
+                command: name,
+                file: positionals[0],
+                yes: Boolean(values.yes),
+                environment: values.env === undefined ? undefined : checkEnvironmentName(values.env),
+                lockTimeoutMs: parseDuration(values["lock-timeout"] ?? "60s", "--lock-timeout"),
+                ...global,
+            };
+        }
+        case "backup prune": {
+            const { values } = parse(name, rest, { dir: { type: "string" }, keep: { type: "string" } }, 0);
+            if (values.dir === undefined || values.keep === undefined) {
+                throw new UsageError("backup prune needs --dir DIR and --keep N");
+            }
+            return { command: name, dir: values.dir, keep: parseKeep(values.keep), ...global };
+        }
+    }
+    throw new UsageError(`unknown command "${name}"`);
+}
+
+/** --verbose and --quiet, accepted anywhere on the command line. */
+export function globalFlags(argv: readonly string[]): GlobalFlags {
+    return { verbose: argv.includes("--verbose"), quiet: argv.includes("--quiet") };
+}
+
+/** "30s", "2m", "500ms" or plain seconds ("30") → milliseconds. */
+export function parseDuration(text: string, option: string): number {
+    const match = /^(\d+)(ms|s|m)?$/.exec(text);
+    if (!match) {
+        throw new UsageError(`${option} must be a duration such as 30s, 2m or 500ms, got "${text}"`);
+    }
+    const value = Number(match[1]);
+    return match[2] === "ms" ? value : match[2] === "m" ? value * 60_000 : value * 1000;
+}
+
+function parseKeep(text: string): number {
+    if (!/^\d+$/.test(text)) {
+        throw new UsageError(`--keep must be a whole number of at least 1, got "${text}"`);
+    }
+    return checkKeep(Number(text));
+}
+
+function parse(
+    name: string,
+    args: readonly string[],
+    options: OptionSpec,
+    positionalCount: number,
+): { values: Record<string, string | undefined>; positionals: string[] } {
+    let parsed: ReturnType<typeof parseArgs>;
+    try {
+        parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    } catch (error) {
+        const reason = (error as Error).message.split("\n")[0].replace(/\. To specify a positional argument.*$/, "");
+        throw new UsageError(`${name}: ${reason} (see physioflow ${name.split(" ")[0]} --help)`);
+    }
+    const values = parsed.values as Record<string, string | boolean | undefined>;
+    if (parsed.positionals.length !== positionalCount) {
+        const expected = positionalCount === 0 ? "no arguments" : "one FILE argument";
+        throw new UsageError(
+            parsed.positionals.length < positionalCount
+                ? `${name} needs a FILE argument`
+                : `${name} takes ${expected}, got unexpected "${parsed.positionals.slice(positionalCount).join(" ")}"`,
+        );
+    }
+    return {
+        values: values as Record<string, string | undefined>,
+        positionals: parsed.positionals,
+    };
+}

@@ -1,0 +1,65 @@
+/** `physioflow --help`. */
+export const MAIN_HELP = `Usage: physioflow <command> [options]
+
+Database migrations, blue-green lint, backups and restores for PhysioFlow.
+
+Commands:
+  migrate status                 applied, pending, edited and missing migrations
+  migrate validate               refuse-before-running checks, without running anything
+  migrate up [--to NNN] [--dry-run] [--backup-out DIR]
+                                 apply pending migrations (each in its own transaction)
+  migrate down --to NNN [--dry-run]
+                                 run down scripts newest first back to NNN ("000" for none)
+  migrate lint                   blue-green backward-compatibility lint of up-migrations
+  migrate version                print the applied version (e.g. 005, or 000 for none)
+  backup create --out DIR [--env ENV] [--label L] [--tags api=v1,web=v1] [--upload] [--keep N]
+                                 pg_dump to DIR/<env>_<label>_<YYYYMMDD>_<HHMMSS>.tar.gz (path on stdout)
+  backup verify FILE             re-check sha256, pg_restore --list and the migration version
+  backup restore FILE [--yes] [--env ENV]
+                                 verify, confirm, then replace the database with the archive
+  backup prune --dir DIR --keep N
+                                 keep the newest N archives per environment
+
+Run "physioflow migrate --help" or "physioflow backup --help" for options.
+
+Connection: DATABASE_URL, or PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+Global options: --verbose (stack traces on errors), --quiet (no progress on stderr).
+Exit codes: 0 success, 1 refused or failed, 2 bad input.
+`;
+
+/** `physioflow migrate --help`. */
+export const MIGRATE_HELP = `Usage: physioflow migrate <status|validate|up|down|lint|version> [options]
+
+Options:
+  --dir DIR             migrations directory (default: migrations); down scripts in DIR/rollback/
+  --to NNN              up: stop at NNN; down: go back to NNN (required, "000" undoes everything)
+  --dry-run             print the plan; change nothing (no lock, no schema_migrations table)
+  --lock-timeout T      wait at most T (e.g. 30s, 2m) for another runner's advisory lock (default 60s)
+  --backup-out DIR      up: take a verified backup into DIR before the first change
+  --env ENV, --label L, --tags api=v1.2.3,web=v1.2.3
+                        up with --backup-out: recorded in the backup (defaults: local, pre-migrate-<NNN>)
+
+Files: DIR/NNN_description.sql and DIR/rollback/NNN_down.sql. Header directives:
+  -- physioflow:no-transaction          run outside a transaction (CREATE INDEX CONCURRENTLY); one statement per file
+  -- physioflow:allow-breaking <reason> let a blue-green-breaking change through the lint
+`;
+
+/** `physioflow backup --help`. */
+export const BACKUP_HELP = `Usage: physioflow backup <create|verify|restore|prune> [options]
+
+create --out DIR        pg_dump (custom format) + metadata.json in a .tar.gz, verified, then older
+                        archives of the same environment beyond --keep (default 10) are pruned
+  --env ENV             environment in the name and metadata (default: local)
+  --label L             e.g. pre-deploy-v1.2.3 (default: manual)
+  --tags api=v1,web=v1  image tags recorded in metadata.json
+  --upload              also upload to S3: S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
+                        (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), S3_REGION (default us-east-1);
+                        the bucket gets a 30-day expiry lifecycle rule
+verify FILE             sha256, pg_restore --list, and schema_migrations in the dump vs metadata
+restore FILE            verify first (a damaged or mismatching archive is refused before the database is
+                        touched), ask to type the database name (or --yes), restore in one transaction
+  --yes                 do not ask (required when there is no terminal)
+  --env ENV             refuse an archive of another environment
+  --lock-timeout T      wait at most T for locks held by other sessions (default 60s)
+prune --dir DIR --keep N
+`;
