@@ -132,11 +132,11 @@ describe("physioflow CLI (real process)", function () {
     it("backs up (path as last stdout line, no password anywhere), refuses an unconfirmed restore without a terminal, restores with --yes", async () => {
         const data = await freshDatabase("cli_backup");
         const dataClient = await data.connect();
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-cli-backups-"));
         try {
             const up = await physioflow(["migrate", "up"], data.env);
             assert.strictEqual(up.code, 0, up.stderr);
             await insertClinicData(dataClient);
-            const out = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-cli-backups-"));
             const backup = await physioflow(["backup", "create", "--out", out, "--env", "dev", "--label", "pre-deploy-v1.2.3", "--tags", "api=v1.2.3,web=v1.2.3"], data.env);
             assert.strictEqual(backup.code, 0, backup.stderr);
             const archive = lastLine(backup.stdout);
@@ -168,6 +168,7 @@ describe("physioflow CLI (real process)", function () {
             assert.deepStrictEqual(fs.readdirSync(out), [path.basename(archive)]);
         } finally {
             await dataClient.end();
+            fs.rmSync(out, { recursive: true, force: true });
         }
     });
 

@@ -51,9 +51,15 @@ export function appliedRows(set: MigrationSet, versions: string[]): AppliedMigra
     });
 }
 
-/** Writes files into a new temp migrations directory and returns its path. */
+const writtenDirs = new Set<string>();
+
+/** Writes files into a new temp migrations directory (deleted when the process exits) and returns its path. */
 export function writeMigrationDir(files: Record<string, string>): string {
     const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "physioflow-migrations-"));
+    if (writtenDirs.size === 0) {
+        process.once("exit", () => writtenDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+    }
+    writtenDirs.add(dir);
     fs.mkdirSync(nodePath.join(dir, "rollback"));
     for (const [name, sql] of Object.entries(files)) {
         fs.writeFileSync(nodePath.join(dir, name), sql);
