@@ -75,8 +75,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
             currentVersion: await readCurrentVersion(client),
         }));
         const dumpMajor = Number(/(\d+)(?:\.\d+)?/.exec(metadata.pg_dump_version)?.[1] ?? 0);
-        const pgRestore = await findPgTool("pg_restore", Math.max(dumpMajor, target.major));
-        const psql = await findPgTool("psql", target.major);
+        // Same major for both: psql must understand every meta-command this pg_restore writes (e.g. \restrict).
+        const toolMajor = Math.max(dumpMajor, target.major);
+        const pgRestore = await findPgTool("pg_restore", toolMajor);
+        const psql = await findPgTool("psql", pgRestore.major);
 
         const summary: RestoreSummary = {
             archivePath: options.archivePath,
