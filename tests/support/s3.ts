@@ -101,8 +101,9 @@ export async function startS3Server(): Promise<TestS3Server> {
     let exited = false;
     child.on("exit", () => (exited = true));
 
-    const sockets = [masterGrpc, volumeGrpc, filerGrpc].flatMap((port) =>
-        ["master", "volume", "filer"].map((kind) => path.join(os.tmpdir(), `seaweedfs-${kind}-grpc-${port}.sock`)),
+    // SeaweedFS also opens a Unix socket per gRPC port in the temp dir; remove them with the server.
+    const sockets = Object.entries({ master: masterGrpc, volume: volumeGrpc, filer: filerGrpc, s3: s3Grpc }).map(([kind, port]) =>
+        path.join(os.tmpdir(), `seaweedfs-${kind}-grpc-${port}.sock`),
     );
     let stopped = false;
     const cleanup = () => {
