@@ -77,8 +77,8 @@ export function planDown(set: MigrationSet, applied: readonly AppliedMigration[]
         });
 }
 
-/** Version the database is at after `steps` run from `head`. */
-export function versionAfter(head: string, steps: readonly PlanStep[], applied: readonly AppliedMigration[]): string {
+/** Version the database is at after `steps` run on top of `applied`. */
+export function versionAfter(steps: readonly PlanStep[], applied: readonly AppliedMigration[]): string {
     const versions = new Set(applied.map((row) => row.version));
     for (const step of steps) {
         if (step.direction === "up") {
@@ -87,7 +87,7 @@ export function versionAfter(head: string, steps: readonly PlanStep[], applied: 
             versions.delete(step.version);
         }
     }
-    return [...versions].reduce((max, v) => (v > max ? v : max), steps.length === 0 ? head : NO_VERSION);
+    return [...versions].reduce((max, v) => (v > max ? v : max), NO_VERSION);
 }
 
 /** One line per step, for `--dry-run` and progress. */

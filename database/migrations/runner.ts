@@ -54,7 +54,7 @@ export interface MigrateResult {
     from: string;
     /** Version after. */
     to: string;
-    /** Steps in execution order. */
+    /** Steps in execution order: the file run, a one-line description, and (when run) its duration in ms. */
     steps: { direction: "up" | "down"; version: string; path: string; description: string; executionMs?: number }[];
     /** True when nothing was changed on purpose. */
     dryRun: boolean;
@@ -62,11 +62,17 @@ export interface MigrateResult {
 
 /** One row of `migrate status`. */
 export interface MigrationStatusRow {
+    /** Three digits. */
     version: string;
+    /** Description from the file name (or from schema_migrations when the file is gone). */
     name: string;
+    /** applied; pending (file, no row); file-missing (row, no file); edited (checksum differs). */
     state: "applied" | "pending" | "file-missing" | "edited";
+    /** The migration file, when it exists. */
     path?: string;
+    /** When it was applied, for applied rows. */
     appliedAt?: Date | null;
+    /** How long it took, for applied rows. */
     executionMs?: number | null;
 }
 
@@ -202,7 +208,7 @@ async function execute(
 ): Promise<MigrateResult> {
     const progress = options.progress ?? silentProgress;
     const from = headVersion(applied);
-    const to = versionAfter(from, steps, applied);
+    const to = versionAfter(steps, applied);
     const result: MigrateResult = {
         from,
         to,
