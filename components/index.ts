@@ -7,5 +7,6 @@ export * from "./colors";
 export * from "./config";
 export * from "./databaseCommands";
 export * from "./databaseRelease";
+export * from "./deployApps";
 export * from "./loadConfig";
 export * from "./migrationFiles";

@@ -1,0 +1,81 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { apiEnvironment, webEnvironment } from "./appEnvironment";
+import { AppNamespace } from "./appNamespace";
+import { BlueGreenApp } from "./blueGreenApp";
+import { StackConfig } from "./config";
+
+export const apiPort = 7011;
+export const webPort = 3000;
+
+export interface DeployAppsArgs {
+    settings: StackConfig;
+    /** The apps' database password (a secret), for `physioflow-secrets`. */
+    dbPassword: pulumi.Input<string>;
+    /** Version recorded in the `migration-version` ConfigMap. */
+    migrationVersion: pulumi.Input<string>;
+    /** What the Deployments must wait for (the migration): the new color may need the new schema. */
+    dependsOn?: pulumi.Resource[];
+}
+
+/**
+ * The cluster half of the program: the provider, the namespace with its shared objects, and the
+ * API and web app in two colors each. Returns the stack outputs a person needs.
+ */
+export function deployApps(args: DeployAppsArgs) {
+    const { settings } = args;
+    const provider = new k8s.Provider("k8s", {
+        context: settings.kubernetes.context,
+        renderYamlToDirectory: settings.kubernetes.renderYamlToDirectory,
+    });
+
+    const namespace = new AppNamespace(settings.namespace, {
+        environment: settings.environment,
+        secrets: { POSTGRES_PASSWORD: args.dbPassword },
+        migrationVersion: args.migrationVersion,
+    }, { provider });
+
+    const shared = {
+        namespace: namespace.name,
+        tags: settings.tags,
+        activeColor: settings.activeColor,
+        replicas: settings.replicas,
+        inactiveReplicas: settings.inactiveReplicas,
+        secretName: namespace.secretName,
+    };
+    const appOptions = { provider, dependsOn: args.dependsOn ?? [] };
+
+    const api = new BlueGreenApp("physioflow-api", {
+        ...shared,
+        image: `${settings.imageRegistry}/physioflow-api`,
+        port: apiPort,
+        healthPath: "/health",
+        env: apiEnvironment(settings, apiPort),
+    }, appOptions);
+
+    const web = new BlueGreenApp("physioflow-web", {
+        ...shared,
+        image: `${settings.imageRegistry}/physioflow-web`,
+        port: webPort,
+        healthPath: "/",
+        env: webEnvironment(settings, webPort),
+        runAsUser: 1001,
+    }, appOptions);
+
+    return {
+        environment: settings.environment,
+        namespaceName: namespace.name,
+        activeColor: settings.activeColor,
+        inactiveColor: settings.inactiveColor,
+        tags: settings.tags,
+        replicas: { api: api.replicas, web: web.replicas },
+        services: {
+            api: api.liveServiceName,
+            apiPreview: api.previewServiceName,
+            web: web.liveServiceName,
+            webPreview: web.previewServiceName,
+        },
+        urls: { web: settings.webUrl, api: settings.apiUrl },
+        migrationVersion: namespace.migrationVersion,
+    };
+}
