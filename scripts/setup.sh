@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# npm run setup: everything the tests and `npm run local` need, on a fresh Debian machine.
+#   PostgreSQL server and client (apt, when missing and run as root)
+#   the S3-compatible test server (SeaweedFS, built from Go modules, cached)
+#   the Pulumi engine (built from Go modules, or an existing install; cached)
+#   the npm packages (npm ci; install scripts are off, see .npmrc)
+# Each step is skipped when already done; a failure names the step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d /usr/local/go/bin ] && export PATH="$PATH:/usr/local/go/bin"
+
+step() { printf '\n== setup: %s\n' "$*" >&2; }
+fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+step "PostgreSQL"
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v pg_dump >/dev/null; then
+    echo "already installed: $(ls -d /usr/lib/postgresql/*/ | tr '\n' ' ')" >&2
+elif [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || fail "apt-get update failed"
+    apt-get install -y -qq postgresql postgresql-contrib >/dev/null || fail "apt-get install postgresql failed"
+else
+    fail "PostgreSQL is missing; install it (sudo apt-get install postgresql) and run again"
+fi
+
+step "S3-compatible test server"
+bash tests/support/install-s3-server.sh >/dev/null || fail "building the S3 test server failed (see above)"
+
+step "Pulumi engine"
+bash scripts/engine.sh >/dev/null || fail "the Pulumi engine is not available (see above; docs/engine.md)"
+
+step "npm packages"
+npm ci --no-audit --no-fund || fail "npm ci failed"
+
+printf '\nsetup: done. Next: npm test, or npm run local\n' >&2
