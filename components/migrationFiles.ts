@@ -1,13 +1,12 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { NO_VERSION, parseMigrationFileName } from "../database/migrations/files";
 
-const migrationFile = /^(\d{3})_[A-Za-z0-9_-]+\.sql$/;
-
-/** The newest `NNN` among migration file names, or `000` when there are none. */
+/** The newest `NNN` among migration file names (the CLI's naming rule), or `000` when there are none. */
 export function newestMigrationVersion(fileNames: readonly string[]): string {
-    const versions = fileNames.map(f => migrationFile.exec(f)?.[1]).filter((v): v is string => v !== undefined);
-    return versions.length === 0 ? "000" : versions.sort().slice(-1)[0];
+    const versions = fileNames.map(f => parseMigrationFileName(f)?.version).filter((v): v is string => v !== undefined);
+    return versions.length === 0 ? NO_VERSION : versions.sort().slice(-1)[0];
 }
 
 /** The migration version a stack should be at: the configured target, else the newest file in `dir`. */
