@@ -33,6 +33,7 @@ const release = new DatabaseRelease(`${db.name}-release`, {
     migrationTarget: resolveMigrationTarget(settings.migrationTarget, migrationsPath),
     migrationsChecksum: migrationsChecksum(migrationsPath),
     backupDir: settings.backupDir,
+    backupUpload: settings.backupUpload && secrets.backupS3 && { ...settings.backupUpload, ...secrets.backupS3 },
 });
 
 const apps = deployApps({

@@ -44,6 +44,8 @@ export interface StackConfig {
     };
     /** Folder (on the machine running Pulumi) where pre-migration backups are kept. */
     backupDir: string;
+    /** S3-compatible store (the team's MinIO) each backup is uploaded to; unset means local only. */
+    backupUpload?: { endpoint: string; bucket: string; region: string };
     /** Migration version to apply (three digits); undefined means the newest file. */
     migrationTarget?: string;
     kubernetes: { context?: string; renderYamlToDirectory?: string };
@@ -62,14 +64,16 @@ export type RawConfig = Record<string, string | undefined>;
 
 /** The secrets a stack must have; each is set with `pulumi config set --secret <key> <value>`. */
 export const requiredSecrets = ["dbPassword", "dbAdminPassword"] as const;
+/** Secrets needed only when `backupS3Endpoint` is set. */
+export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
 
 const plainKeys = [
     "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas",
     "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
-    "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "migrationTarget", "kubeContext", "renderYamlTo",
+    "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "migrationTarget", "kubeContext", "renderYamlTo",
 ];
 /** Every key this program reads; anything else under `physioflow:` is a typo. */
-export const knownKeys: readonly string[] = [...plainKeys, ...requiredSecrets];
+export const knownKeys: readonly string[] = [...plainKeys, ...requiredSecrets, ...uploadSecrets];
 
 const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const dnsLabelPattern = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -144,14 +148,20 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         },
         // Expanded by the shell that runs the backup, so the stack does not depend on who runs it.
         backupDir,
+        backupUpload: raw.backupS3Endpoint === undefined ? undefined : {
+            endpoint: matching(raw, "backupS3Endpoint", urlPattern, "an http(s) URL of the S3-compatible store"),
+            bucket: required(raw, "backupS3Bucket"),
+            region: raw.backupS3Region ?? "us-east-1",
+        },
         migrationTarget,
         kubernetes: { context: raw.kubeContext, renderYamlToDirectory: raw.renderYamlTo },
     };
 }
 
-/** Refuses a stack that lacks one of {@link requiredSecrets}. */
-export function checkSecretsPresent(present: (key: string) => boolean): void {
-    for (const key of requiredSecrets) {
+/** Refuses a stack that lacks one of {@link requiredSecrets} (or of {@link uploadSecrets} when uploading). */
+export function checkSecretsPresent(present: (key: string) => boolean, settings?: StackConfig): void {
+    const needed: readonly string[] = settings?.backupUpload ? [...requiredSecrets, ...uploadSecrets] : requiredSecrets;
+    for (const key of needed) {
         if (!present(key)) {
             throw new ConfigError(`physioflow:${key} is not set; set it as a secret: pulumi config set --secret ${key} <value>`);
         }

@@ -11,11 +11,14 @@ export interface BackupCommandArgs {
     environment: string;
     /** Archive label, e.g. `pre-migrate-015`. */
     label: string;
+    /** Upload the verified archive to the S3 store named by `S3_*` in the environment. */
+    upload: boolean;
 }
 
 /** `backup create`: prints the archive's path as its last stdout line. */
 export function backupCommand(args: BackupCommandArgs): string {
-    return `${args.cli} backup create --out "${args.backupDir}" --env ${args.environment} --label ${args.label}`;
+    const upload = args.upload ? " --upload" : "";
+    return `${args.cli} backup create --out "${args.backupDir}" --env ${args.environment} --label ${args.label}${upload}`;
 }
 
 /** `migrate up --to NNN`, then the applied version alone on the last stdout line. */

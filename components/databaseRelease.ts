@@ -19,6 +19,14 @@ export interface DatabaseReleaseArgs {
     migrationsChecksum: string;
     /** Where backups are written on the machine running Pulumi. */
     backupDir: string;
+    /** S3-compatible store each backup is also uploaded to (with a 30-day expiry rule). Default none. */
+    backupUpload?: {
+        endpoint: string;
+        bucket: string;
+        region: string;
+        accessKeyId: pulumi.Input<string>;
+        secretAccessKey: pulumi.Input<string>;
+    };
     /** How to run the PhysioFlow CLI. Default `node bin/physioflow.js`. */
     cli?: string;
 }
@@ -49,13 +57,25 @@ export class DatabaseRelease extends pulumi.ComponentResource {
             PGSSLMODE: args.sslMode,
         };
         const triggers = [args.migrationTarget, args.migrationsChecksum];
+        const upload = args.backupUpload;
+        const uploadEnvironment: Record<string, pulumi.Input<string>> = upload === undefined ? {} : {
+            S3_ENDPOINT: upload.endpoint,
+            S3_BUCKET: upload.bucket,
+            S3_REGION: upload.region,
+            S3_ACCESS_KEY_ID: pulumi.secret(upload.accessKeyId),
+            S3_SECRET_ACCESS_KEY: pulumi.secret(upload.secretAccessKey),
+        };
 
         const backup = new command.local.Command(`${name}-backup`, {
             // Nothing here changes on a release or a color flip, so neither re-runs the backup.
             create: backupCommand({
-                cli, backupDir: args.backupDir, environment: args.environment, label: `pre-migrate-${args.migrationTarget}`,
+                cli,
+                backupDir: args.backupDir,
+                environment: args.environment,
+                label: `pre-migrate-${args.migrationTarget}`,
+                upload: upload !== undefined,
             }),
-            environment,
+            environment: { ...environment, ...uploadEnvironment },
             triggers,
         }, { parent: this });
 

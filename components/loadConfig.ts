@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { checkSecretsPresent, ConfigError, parseStackConfig, RawConfig, requiredSecrets, StackConfig } from "./config";
+import {
+    checkSecretsPresent, ConfigError, parseStackConfig, RawConfig, requiredSecrets, StackConfig, uploadSecrets,
+} from "./config";
 
 const namespace = "physioflow";
 
@@ -9,6 +11,8 @@ export interface StackSecrets {
     dbPassword: pulumi.Output<string>;
     /** Password of the admin role the postgresql provider connects as (`pulumi config set --secret dbAdminPassword`). */
     dbAdminPassword: pulumi.Output<string>;
+    /** Credentials of the backup store, when `backupS3Endpoint` is set. */
+    backupS3?: { accessKeyId: pulumi.Output<string>; secretAccessKey: pulumi.Output<string> };
 }
 
 /**
@@ -19,10 +23,14 @@ export function loadStackConfig(): { settings: StackConfig; secrets: StackSecret
     const config = new pulumi.Config(namespace);
     try {
         const settings = parseStackConfig(plainValues(pulumi.runtime.allConfig()));
-        checkSecretsPresent(key => config.getSecret(key) !== undefined);
+        checkSecretsPresent(key => config.getSecret(key) !== undefined, settings);
+        const backupS3 = settings.backupUpload && {
+            accessKeyId: config.requireSecret("backupS3AccessKeyId"),
+            secretAccessKey: config.requireSecret("backupS3SecretAccessKey"),
+        };
         return {
             settings,
-            secrets: { dbPassword: config.requireSecret("dbPassword"), dbAdminPassword: config.requireSecret("dbAdminPassword") },
+            secrets: { dbPassword: config.requireSecret("dbPassword"), dbAdminPassword: config.requireSecret("dbAdminPassword"), backupS3 },
         };
     } catch (err) {
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
@@ -35,7 +43,7 @@ export function plainValues(all: Record<string, string>): RawConfig {
     const raw: RawConfig = {};
     for (const [fullKey, value] of Object.entries(all)) {
         const [ns, key] = fullKey.split(":", 2);
-        if (ns !== namespace || (requiredSecrets as readonly string[]).includes(key)) continue;
+        if (ns !== namespace || ([...requiredSecrets, ...uploadSecrets] as string[]).includes(key)) continue;
         raw[key] = value;
     }
     return raw;

@@ -13,8 +13,11 @@ const repoMigrations = path.resolve(__dirname, "..", "..", "migrations");
 describe("database command lines", () => {
     it("backup create", () => {
         assert.strictEqual(
-            backupCommand({ cli: "node bin/physioflow.js", backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015" }),
+            backupCommand({ cli: "node bin/physioflow.js", backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015", upload: false }),
             'node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-015');
+        assert.strictEqual(
+            backupCommand({ cli: "physioflow", backupDir: "/srv/backups", environment: "prod", label: "pre-migrate-015", upload: true }),
+            'physioflow backup create --out "/srv/backups" --env prod --label pre-migrate-015 --upload');
     });
 
     it("migrate up, then the version alone", () => {
@@ -56,7 +59,7 @@ describe("database in the stack", () => {
         const backup = find(run, Command, "physioflow_dev-release-backup").inputs;
         const migrate = find(run, Command, "physioflow_dev-release-migrate").inputs;
         assert.strictEqual(backup.create, backupCommand({
-            cli: "node bin/physioflow.js", backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: `pre-migrate-${target}`,
+            cli: "node bin/physioflow.js", backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: `pre-migrate-${target}`, upload: false,
         }));
         assert.strictEqual(migrate.create, migrateCommand("node bin/physioflow.js", "migrations", target));
         const triggers = [target, migrationsChecksum(repoMigrations)];
@@ -75,6 +78,32 @@ describe("database in the stack", () => {
             });
             assert.ok(!inputs.create.includes("pw-dev"), "never on a command line");
         }
+    });
+
+    it("with a backup store configured, the backup uploads with its credentials as secrets", async () => {
+        const withUpload = await runProgram("prod", stackConfigWithSecrets("prod", {
+            backupS3Endpoint: "http://127.0.0.1:9000",
+            backupS3Bucket: "physioflow-backups-prod",
+            backupS3AccessKeyId: "ak",
+            backupS3SecretAccessKey: "sk",
+        }), ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:backupS3AccessKeyId", "physioflow:backupS3SecretAccessKey"]);
+        const backup = find(withUpload, Command, "physioflow_prod-release-backup").inputs;
+        // The exact command line: the store's credentials are not on it.
+        assert.strictEqual(backup.create,
+            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/prod" --env prod --label pre-migrate-${target} --upload`);
+        assert.ok(isSecretInput(backup.environment));
+        assert.deepStrictEqual(
+            [backup.environment.value.S3_ENDPOINT, backup.environment.value.S3_BUCKET, backup.environment.value.S3_REGION,
+                backup.environment.value.S3_ACCESS_KEY_ID, backup.environment.value.S3_SECRET_ACCESS_KEY],
+            ["http://127.0.0.1:9000", "physioflow-backups-prod", "us-east-1", "ak", "sk"]);
+        const migrate = find(withUpload, Command, "physioflow_prod-release-migrate").inputs;
+        assert.strictEqual(migrate.environment.value.S3_SECRET_ACCESS_KEY, undefined, "only the backup gets the store's credentials");
+    });
+
+    it("a backup store without its credentials is refused", async () => {
+        await assert.rejects(runProgram("prod", stackConfigWithSecrets("prod", {
+            backupS3Endpoint: "http://127.0.0.1:9000", backupS3Bucket: "b",
+        })), /^Error: physioflow:backupS3AccessKeyId is not set; set it as a secret: pulumi config set --secret backupS3AccessKeyId <value>$/);
     });
 
     it("the migration-version ConfigMap follows the applied version", () => {
