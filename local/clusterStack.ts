@@ -1,0 +1,84 @@
+/**
+ * The program's cluster half (components/deployApps.ts) as an Automation API inline program, on a
+ * stack whose state, config and PULUMI_HOME live in directories the caller chooses. Used by the
+ * engine tests (temp dirs) and `npm run local` (`.local/`).
+ */
+import * as auto from "@pulumi/pulumi/automation";
+import * as fs from "fs";
+import * as path from "path";
+import { deployApps, loadStackConfig } from "../components";
+import { PulumiEngine } from "./engine";
+
+export interface ClusterStackOptions {
+    engine: PulumiEngine;
+    /** Stack name, e.g. "local". */
+    stackName: string;
+    /** Workspace directory: the stack's settings file `Pulumi.<stack>.yaml` (its config) is written here. */
+    workDir: string;
+    /** File backend directory (the state). */
+    stateDir: string;
+    /** PULUMI_HOME for the CLI, so `~/.pulumi` is left alone. */
+    pulumiHome: string;
+    /** Passphrase of the stack's secrets provider. */
+    passphrase: string;
+    /**
+     * Version for the `migration-version` ConfigMap. Default: `physioflow:migrationTarget`, else "000"
+     * (the real program records what the migration reports).
+     */
+    migrationVersion?: string;
+}
+
+/** The cluster half of index.ts, as it runs there minus the database resources. */
+export function clusterProgram(migrationVersion?: string): auto.PulumiFn {
+    return async () => {
+        const { settings, secrets } = loadStackConfig();
+        return deployApps({
+            settings,
+            dbPassword: secrets.dbPassword,
+            migrationVersion: migrationVersion ?? settings.migrationTarget ?? "000",
+        });
+    };
+}
+
+/** Creates the stack (or selects it, when its state already exists) with the cluster half as its program. */
+export async function openClusterStack(options: ClusterStackOptions): Promise<auto.Stack> {
+    for (const dir of [options.workDir, options.stateDir, options.pulumiHome]) {
+        fs.mkdirSync(dir, { recursive: true });
+    }
+    linkPlugins(options.engine, options.pulumiHome);
+    const backendUrl = `file://${path.resolve(options.stateDir)}`;
+    return auto.LocalWorkspace.createOrSelectStack({
+        stackName: options.stackName,
+        projectName: "physioflow",
+        program: clusterProgram(options.migrationVersion),
+    }, {
+        workDir: options.workDir,
+        pulumiHome: options.pulumiHome,
+        pulumiCommand: options.engine.command,
+        projectSettings: { name: "physioflow", runtime: "nodejs", backend: { url: backendUrl } },
+        envVars: {
+            ...options.engine.env,
+            PULUMI_BACKEND_URL: backendUrl,
+            PULUMI_CONFIG_PASSPHRASE: options.passphrase,
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+        },
+    });
+}
+
+/**
+ * An ordinary install keeps its plugins in the user's PULUMI_HOME; a stack with its own
+ * PULUMI_HOME sees them through a `plugins` symlink (plugins are only read: downloads are off).
+ */
+function linkPlugins(engine: PulumiEngine, pulumiHome: string): void {
+    const link = path.join(pulumiHome, "plugins");
+    let current: string | undefined;
+    try {
+        current = fs.readlinkSync(link);
+    } catch {
+        if (fs.existsSync(link)) return; // a real plugins directory: leave it
+    }
+    if (current === engine.pluginsDir) return;
+    if (current !== undefined) fs.unlinkSync(link);
+    if (engine.pluginsDir !== undefined) fs.symlinkSync(engine.pluginsDir, link);
+}

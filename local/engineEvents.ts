@@ -1,0 +1,104 @@
+/**
+ * Engine events of a preview or update, boiled down to what a person (or a test) asks: which
+ * resources change, how, and in which order the engine worked on them. Pure.
+ */
+import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
+
+/** One step the engine planned or took for a resource. */
+export interface ResourceStep {
+    urn: string;
+    /** e.g. `kubernetes:apps/v1:Deployment`. */
+    type: string;
+    /** The resource's name, the last part of its URN, e.g. `physioflow-api-green`. */
+    name: string;
+    /** `same`, `create`, `update`, `replace`, `delete`, ... */
+    op: OpType;
+    /** Changed property paths, e.g. `spec.selector.version`; empty for create, delete and same. */
+    diffs: string[];
+    /** Paths whose change forces a replacement. */
+    replaceBecause: string[];
+}
+
+/** When the engine started (`resourcePreEvent`) and finished (`resOutputsEvent`) a step, or a step failed. */
+export interface TimelineEntry {
+    phase: "start" | "done" | "failed";
+    type: string;
+    name: string;
+    op: OpType;
+}
+
+/** Every resource step, in the order the engine announced them. */
+export function resourceSteps(events: readonly EngineEvent[]): ResourceStep[] {
+    return events.flatMap(event => {
+        const metadata = event.resourcePreEvent?.metadata;
+        return metadata ? [stepOf(metadata)] : [];
+    });
+}
+
+/** The steps that change something (everything but `same`). */
+export function changedSteps(steps: readonly ResourceStep[]): ResourceStep[] {
+    return steps.filter(step => step.op !== "same");
+}
+
+/** `Type/name op [paths]` lines, sorted: the compact form tests compare against. */
+export function describeSteps(steps: readonly ResourceStep[]): string[] {
+    return steps.map(step => `${shortType(step.type)}/${step.name} ${step.op}${step.diffs.length ? ` [${step.diffs.join(", ")}]` : ""}`).sort();
+}
+
+/** Start, finish and failure of every step, in event order. */
+export function timeline(events: readonly EngineEvent[]): TimelineEntry[] {
+    return events.flatMap((event): TimelineEntry[] => {
+        const entry = (phase: TimelineEntry["phase"], metadata: StepEventMetadata) =>
+            [{ phase, type: metadata.type, name: nameOf(metadata.urn), op: metadata.op }];
+        if (event.resourcePreEvent) return entry("start", event.resourcePreEvent.metadata);
+        if (event.resOutputsEvent) return entry("done", event.resOutputsEvent.metadata);
+        if (event.resOpFailedEvent) return entry("failed", event.resOpFailedEvent.metadata);
+        return [];
+    });
+}
+
+/** Index in a timeline of a step's phase; -1 when it is not there. */
+export function indexOf(entries: readonly TimelineEntry[], phase: TimelineEntry["phase"], type: string, name: string): number {
+    return entries.findIndex(e => e.phase === phase && e.type === type && e.name === name);
+}
+
+/** The engine's warnings and errors, each once, trimmed. */
+export function diagnostics(events: readonly EngineEvent[], severity: "warning" | "error"): string[] {
+    const messages = events.flatMap(event =>
+        event.diagnosticEvent?.severity === severity ? [event.diagnosticEvent.message.trim()] : []);
+    return [...new Set(messages)];
+}
+
+/** Counts of steps per operation, e.g. `{ update: 2, same: 17 }`. */
+export function countOps(steps: readonly ResourceStep[]): Partial<Record<OpType, number>> {
+    const counts: Partial<Record<OpType, number>> = {};
+    for (const step of steps) counts[step.op] = (counts[step.op] ?? 0) + 1;
+    return counts;
+}
+
+/** `kubernetes:apps/v1:Deployment` -> `Deployment`, `physioflow:k8s:BlueGreenApp` -> `BlueGreenApp`, `pulumi:providers:kubernetes` -> `provider:kubernetes`. */
+export function shortType(type: string): string {
+    const parts = type.split(":");
+    if (parts[0] === "pulumi" && parts[1] === "providers") return `provider:${parts[2]}`;
+    return parts[parts.length - 1];
+}
+
+function stepOf(metadata: StepEventMetadata): ResourceStep {
+    const detailed = metadata.detailedDiff ?? undefined;
+    const diffs = detailed ? Object.keys(detailed) : (metadata.diffs ?? []);
+    const replaceBecause = detailed
+        ? Object.entries(detailed).filter(([, d]) => d.diffKind.endsWith("-replace")).map(([key]) => key)
+        : (metadata.op.includes("replace") ? metadata.keys ?? [] : []);
+    return {
+        urn: metadata.urn,
+        type: metadata.type,
+        name: nameOf(metadata.urn),
+        op: metadata.op,
+        diffs: metadata.op === "same" ? [] : [...diffs].sort(),
+        replaceBecause: [...replaceBecause].sort(),
+    };
+}
+
+function nameOf(urn: string): string {
+    return urn.split("::").pop() ?? urn;
+}

@@ -1,0 +1,71 @@
+/**
+ * The `local` stack's settings: everything points at this machine (a PostgreSQL on 127.0.0.1,
+ * manifests rendered to a folder, `example.test` URLs), and `--set key=value` changes on top.
+ * Pure: callers pass in paths and the port.
+ */
+import { ConfigError, knownKeys, parseStackConfig, StackConfig } from "../components/config";
+
+/** The settings a local stack starts with (keys without `physioflow:`). */
+export function localStackSettings(args: { renderDir: string; backupDir: string; dbPort: number }): Record<string, string> {
+    return {
+        environment: "local",
+        activeColor: "blue",
+        blueTag: "v1.0.0",
+        greenTag: "v1.0.0",
+        replicas: "1",
+        inactiveReplicas: "0",
+        imageRegistry: "registry.local:5000",
+        webUrl: "http://physioflow.example.test",
+        apiUrl: "http://physioflow.example.test/api",
+        keycloakUrl: "http://keycloak.example.test",
+        keycloakRealm: "physioflow-local",
+        keycloakClientId: "physioflow-web",
+        dbHost: "127.0.0.1",
+        dbPort: String(args.dbPort),
+        dbName: "physioflow_local",
+        dbUser: "physioflow",
+        dbSslMode: "disable",
+        backupDir: args.backupDir,
+        renderYamlTo: args.renderDir,
+    };
+}
+
+/** Settings `npm run local` owns because they describe this machine, and why. */
+export const managedKeys: Readonly<Record<string, string>> = {
+    dbHost: "the PostgreSQL it starts listens on 127.0.0.1 only",
+    dbAdminUser: "it is the superuser of the PostgreSQL it created",
+    dbSslMode: "the PostgreSQL it starts has no TLS",
+    backupDir: "backups stay under .local/backups",
+    renderYamlTo: "manifests are always rendered to .local/manifests, never applied to a cluster",
+    kubeContext: "it never contacts a cluster",
+    dbPassword: "it is a secret generated for the local database",
+    dbAdminPassword: "it is a secret generated for the local database",
+};
+
+/** `key=value` from the command line into a key without `physioflow:` and its value. */
+export function parseSetting(text: string): [string, string] {
+    const at = text.indexOf("=");
+    if (at <= 0) {
+        throw new ConfigError(`--set "${text}" is not key=value, e.g. --set activeColor=green`);
+    }
+    return [text.slice(0, at).replace(/^physioflow:/, ""), text.slice(at + 1)];
+}
+
+/**
+ * Applies `--set` changes to the stack's current settings and validates the result as the program
+ * would, so a bad value is refused before anything runs or is saved.
+ */
+export function applySettings(current: Record<string, string>, changes: readonly [string, string][]): { settings: Record<string, string>; config: StackConfig } {
+    const settings = { ...current };
+    for (const [key, value] of changes) {
+        if (key in managedKeys) {
+            throw new ConfigError(`physioflow:${key} cannot be --set: npm run local manages it (${managedKeys[key]}); npm run local -- --reset starts over`);
+        }
+        if (!knownKeys.includes(key)) {
+            const settable = knownKeys.filter(k => !(k in managedKeys));
+            throw new ConfigError(`physioflow:${key} is not a setting this program reads; settable keys: ${settable.join(", ")}`);
+        }
+        settings[key] = value;
+    }
+    return { settings, config: parseStackConfig(settings) };
+}

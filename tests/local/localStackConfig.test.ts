@@ -1,0 +1,42 @@
+import * as assert from "assert";
+import { applySettings, localStackSettings, parseSetting } from "../../local/localStackConfig";
+
+const base = localStackSettings({ renderDir: "/tmp/render", backupDir: ".local/backups", dbPort: 5433 });
+
+describe("local stack settings", () => {
+    it("are a valid stack on this machine: database on 127.0.0.1 without TLS, manifests rendered, no cluster", () => {
+        const { config } = applySettings(base, []);
+        assert.strictEqual(config.environment, "local");
+        assert.strictEqual(config.namespace, "physioflow-local");
+        assert.deepStrictEqual(config.database, {
+            host: "127.0.0.1", port: 5433, name: "physioflow_local", user: "physioflow", adminUser: "postgres", sslMode: "disable",
+        });
+        assert.deepStrictEqual(config.kubernetes, { context: undefined, renderYamlToDirectory: "/tmp/render" });
+        for (const url of [config.webUrl, config.apiUrl, config.keycloak.url]) {
+            assert.match(url, /^http:\/\/[a-z.]+\.example\.test(\/|$)/);
+        }
+    });
+
+    it("--set changes a setting, validated as the program validates it", () => {
+        const { settings, config } = applySettings(base, [parseSetting("activeColor=green"), parseSetting("physioflow:greenTag=v1.1.0")]);
+        assert.strictEqual(settings.activeColor, "green");
+        assert.strictEqual(config.tags.green, "v1.1.0");
+        assert.strictEqual(base.activeColor, "blue", "the current settings were modified");
+    });
+
+    it("refuses a bad value with the program's one line", () => {
+        assert.throws(() => applySettings(base, [parseSetting("activeColor=purple")]),
+            { name: "ConfigError", message: 'physioflow:activeColor is "purple"; allowed values: blue, green' });
+    });
+
+    it("refuses settings that describe this machine, secrets and unknown keys", () => {
+        assert.throws(() => applySettings(base, [["dbHost", "10.0.0.1"]]), /^ConfigError: physioflow:dbHost cannot be --set: npm run local manages it/);
+        assert.throws(() => applySettings(base, [["dbPassword", "x"]]), /physioflow:dbPassword cannot be --set.*secret/);
+        assert.throws(() => applySettings(base, [["activeColour", "green"]]), /physioflow:activeColour is not a setting this program reads; settable keys: environment, namespace, activeColor/);
+    });
+
+    it("refuses --set without key=value", () => {
+        assert.throws(() => parseSetting("activeColor"), /--set "activeColor" is not key=value/);
+        assert.deepStrictEqual(parseSetting("webUrl=http://a.example.test/?x=1"), ["webUrl", "http://a.example.test/?x=1"]);
+    });
+});

@@ -1,0 +1,103 @@
+/**
+ * Throwaway stacks on the real Pulumi engine (scripts/engine.sh) for tests: the program's cluster
+ * half as an inline program, state and PULUMI_HOME in a temp dir, manifests rendered to a folder
+ * (no cluster). No engine is an error that says to run `npm run engine`, never a skip.
+ */
+import * as auto from "@pulumi/pulumi/automation";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { openClusterStack } from "../../local/clusterStack";
+import { findEngine, PulumiEngine } from "../../local/engine";
+import { ResourceStep, resourceSteps } from "../../local/engineEvents";
+import { localStackSettings } from "../../local/localStackConfig";
+
+let engine: Promise<PulumiEngine> | undefined;
+
+/** The engine, found once per test run (engine.sh builds it first if it is missing). */
+export function testEngine(): Promise<PulumiEngine> {
+    engine ??= findEngine(line => process.stderr.write(`${line}\n`));
+    return engine;
+}
+
+/** What one preview or update did. */
+export interface Operation<T> {
+    result: T;
+    events: auto.EngineEvent[];
+    steps: ResourceStep[];
+}
+
+/** A stack of the cluster half in a temp dir. */
+export interface TestClusterStack {
+    stack: auto.Stack;
+    /** Where the kubernetes provider renders manifests. */
+    renderDir: string;
+    /** The `dbPassword` secret the stack holds. */
+    dbPassword: string;
+    preview(): Promise<Operation<auto.PreviewResult>>;
+    up(): Promise<Operation<auto.UpResult>>;
+    /** Runs `up` that must fail; returns the error and the events. */
+    failingUp(): Promise<Operation<Error>>;
+    /** Sets plain `physioflow:` settings (keys without the namespace). */
+    set(settings: Record<string, string>): Promise<void>;
+    /** The state's resources as `stack.exportStack()` returns them: the Automation API exports with `--show-secrets`, so secrets are decrypted here. */
+    stateResources(): Promise<any[]>;
+    /** The state file as the file backend stores it (secrets encrypted). */
+    stateFile(): string;
+    /** Deletes the temp dir. */
+    remove(): Promise<void>;
+}
+
+/** A new stack `name` with the local settings, its secrets set with `{ secret: true }`. */
+export async function createTestClusterStack(name: string): Promise<TestClusterStack> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `physioflow-engine-${name}-`));
+    const renderDir = path.join(dir, "manifests");
+    const stateDir = path.join(dir, "state");
+    const stack = await openClusterStack({
+        engine: await testEngine(),
+        stackName: name,
+        workDir: path.join(dir, "project"),
+        stateDir,
+        pulumiHome: path.join(dir, "pulumi-home"),
+        passphrase: crypto.randomBytes(16).toString("hex"),
+    });
+    const dbPassword = `db-${crypto.randomBytes(12).toString("hex")}`;
+    const config: auto.ConfigMap = {
+        "physioflow:dbPassword": { value: dbPassword, secret: true },
+        "physioflow:dbAdminPassword": { value: `admin-${crypto.randomBytes(12).toString("hex")}`, secret: true },
+    };
+    for (const [key, value] of Object.entries(localStackSettings({ renderDir, backupDir: path.join(dir, "backups"), dbPort: 5432 }))) {
+        config[`physioflow:${key}`] = { value };
+    }
+    await stack.setAllConfig(config);
+
+    const withEvents = async <T>(operation: (onEvent: (e: auto.EngineEvent) => void) => Promise<T>): Promise<Operation<T>> => {
+        const events: auto.EngineEvent[] = [];
+        const result = await operation(event => events.push(event));
+        return { result, events, steps: resourceSteps(events) };
+    };
+    return {
+        stack,
+        renderDir,
+        dbPassword,
+        preview: () => withEvents(onEvent => stack.preview({ onEvent })),
+        up: () => withEvents(onEvent => stack.up({ onEvent })),
+        failingUp: () => withEvents(async onEvent => {
+            try {
+                await stack.up({ onEvent });
+            } catch (error) {
+                return error as Error;
+            }
+            throw new Error("pulumi up succeeded but was expected to fail");
+        }),
+        set: async settings => {
+            const changes: auto.ConfigMap = {};
+            for (const [key, value] of Object.entries(settings)) changes[`physioflow:${key}`] = { value };
+            await stack.setAllConfig(changes);
+        },
+        stateResources: async () => (await stack.exportStack()).deployment.resources ?? [],
+        stateFile: () => fs.readFileSync(path.join(stateDir, ".pulumi", "stacks", "physioflow", `${name}.json`), "utf8"),
+        remove: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+}
