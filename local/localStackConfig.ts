@@ -3,7 +3,9 @@
  * manifests rendered to a folder, `example.test` URLs), and `--set key=value` changes on top.
  * Pure: callers pass in paths and the port.
  */
-import { ConfigError, knownKeys, parseStackConfig, StackConfig } from "../components/config";
+import { ConfigError, knownKeys, parseStackConfig, requiredSecrets, StackConfig, uploadSecrets } from "../components/config";
+
+const secretKeys: readonly string[] = [...requiredSecrets, ...uploadSecrets];
 
 /** The settings a local stack starts with (keys without `physioflow:`). */
 export function localStackSettings(args: { renderDir: string; backupDir: string; dbPort: number }): Record<string, string> {
@@ -36,10 +38,11 @@ export const managedKeys: Readonly<Record<string, string>> = {
     dbAdminUser: "it is the superuser of the PostgreSQL it created",
     dbSslMode: "the PostgreSQL it starts has no TLS",
     backupDir: "backups stay under .local/backups",
+    backupS3Endpoint: "backups stay under .local/backups; nothing is uploaded",
+    backupS3Bucket: "backups stay under .local/backups; nothing is uploaded",
+    backupS3Region: "backups stay under .local/backups; nothing is uploaded",
     renderYamlTo: "manifests are always rendered to .local/manifests, never applied to a cluster",
     kubeContext: "it never contacts a cluster",
-    dbPassword: "it is a secret generated for the local database",
-    dbAdminPassword: "it is a secret generated for the local database",
 };
 
 /** `key=value` from the command line into a key without `physioflow:` and its value. */
@@ -58,11 +61,14 @@ export function parseSetting(text: string): [string, string] {
 export function applySettings(current: Record<string, string>, changes: readonly [string, string][]): { settings: Record<string, string>; config: StackConfig } {
     const settings = { ...current };
     for (const [key, value] of changes) {
+        if (secretKeys.includes(key)) {
+            throw new ConfigError(`physioflow:${key} is a secret and cannot be --set: npm run local generates the secrets it needs; npm run local -- --reset starts over`);
+        }
         if (key in managedKeys) {
             throw new ConfigError(`physioflow:${key} cannot be --set: npm run local manages it (${managedKeys[key]}); npm run local -- --reset starts over`);
         }
         if (!knownKeys.includes(key)) {
-            const settable = knownKeys.filter(k => !(k in managedKeys));
+            const settable = knownKeys.filter(k => !(k in managedKeys) && !secretKeys.includes(k));
             throw new ConfigError(`physioflow:${key} is not a setting this program reads; settable keys: ${settable.join(", ")}`);
         }
         settings[key] = value;

@@ -218,6 +218,13 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     }
 }
 
+/** Stops a server an interrupted run left running on a kept data dir, if any (`pg_ctl stop -m fast`). */
+export function stopPostgresIn(dataDir: string): void {
+    if (!fs.existsSync(path.join(dataDir, "postmaster.pid"))) return;
+    const runAs = process.getuid?.() === 0 ? postgresSystemUser() : undefined;
+    stopServer(findPostgresBinDir().binDir, dataDir, runAs, "fast");
+}
+
 /** Stops the server of a data dir if one is running; a temp cluster's files are deleted with the scratch dir. */
 function stopServer(binDir: string, dataDir: string, runAs: { uid: number } | undefined, mode: "fast" | "immediate"): void {
     if (!fs.existsSync(path.join(dataDir, "postmaster.pid"))) {

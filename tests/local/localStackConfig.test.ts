@@ -31,7 +31,8 @@ describe("local stack settings", () => {
 
     it("refuses settings that describe this machine, secrets and unknown keys", () => {
         assert.throws(() => applySettings(base, [["dbHost", "10.0.0.1"]]), /^ConfigError: physioflow:dbHost cannot be --set: npm run local manages it/);
-        assert.throws(() => applySettings(base, [["dbPassword", "x"]]), /physioflow:dbPassword cannot be --set.*secret/);
+        assert.throws(() => applySettings(base, [["dbPassword", "x"]]), /physioflow:dbPassword is a secret and cannot be --set/);
+        assert.throws(() => applySettings(base, [["backupS3Endpoint", "http://minio.example.test"]]), /physioflow:backupS3Endpoint cannot be --set: npm run local manages it \(backups stay under .local\/backups; nothing is uploaded\)/);
         assert.throws(() => applySettings(base, [["activeColour", "green"]]), /physioflow:activeColour is not a setting this program reads; settable keys: environment, namespace, activeColor/);
     });
 

@@ -1,0 +1,55 @@
+/** Command line of `npm run local` (scripts/local.ts). Pure. */
+import { UsageError } from "../database/errors";
+
+export interface LocalArgs {
+    /** `--set key=value`, in order, as written. */
+    sets: string[];
+    /** `--reset`: delete `.local/` and stop. */
+    reset: boolean;
+    /** `--verbose`: stack traces on errors. */
+    verbose: boolean;
+    help: boolean;
+}
+
+export const localUsage = [
+    "usage: npm run local [-- --set key=value ...] [--verbose]",
+    "       npm run local -- --reset",
+    "",
+    "Runs the program for real on this machine: a `local` stack on a file backend in .local/, a",
+    "PostgreSQL it starts and stops (data kept in .local/postgres), manifests rendered to",
+    ".local/manifests. Prints the database steps, the engine's preview, the update and the result.",
+    "",
+    "  --set key=value   change a physioflow: setting before the run, e.g. --set activeColor=green",
+    "                    (repeatable; the change is kept, like pulumi config set)",
+    "  --reset           delete .local/ (stack, database, manifests, backups) and stop",
+    "  --verbose         print a stack trace with an error",
+    "",
+    "See docs/local.md.",
+].join("\n");
+
+/** Parses the arguments after `npm run local --`. */
+export function parseLocalArgs(argv: readonly string[]): LocalArgs {
+    const args: LocalArgs = { sets: [], reset: false, verbose: false, help: false };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === "--set") {
+            const value = argv[++i];
+            if (value === undefined) throw new UsageError("--set needs key=value, e.g. --set activeColor=green");
+            args.sets.push(value);
+        } else if (arg.startsWith("--set=")) {
+            args.sets.push(arg.slice("--set=".length));
+        } else if (arg === "--reset") {
+            args.reset = true;
+        } else if (arg === "--verbose" || arg === "-v") {
+            args.verbose = true;
+        } else if (arg === "--help" || arg === "-h") {
+            args.help = true;
+        } else {
+            throw new UsageError(`unknown argument "${arg}"; npm run local -- --help lists the options`);
+        }
+    }
+    if (args.reset && args.sets.length > 0) {
+        throw new UsageError("--reset deletes .local/ and does nothing else; run it on its own, then npm run local -- --set ...");
+    }
+    return args;
+}

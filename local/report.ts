@@ -1,0 +1,75 @@
+/** What `npm run local` prints about a preview, an update and the resulting state. Pure. */
+import { countOps, ResourceStep, shortType } from "./engineEvents";
+
+const symbols: Record<string, string> = {
+    create: "+", update: "~", delete: "-", replace: "+-", "create-replacement": "++", "delete-replaced": "--", same: "=",
+};
+
+/**
+ * One line per resource the engine would change (the stack resource itself left out), then how
+ * many stay as they are. Component resources are listed too: they are what the engine records.
+ */
+export function formatSteps(steps: readonly ResourceStep[]): string[] {
+    const shown = steps.filter(step => step.type !== "pulumi:pulumi:Stack");
+    // The engine works on independent resources concurrently, so its order varies: sort for reading.
+    const changed = shown.filter(step => step.op !== "same")
+        .sort((a, b) => `${shortType(a.type)} ${a.name}`.localeCompare(`${shortType(b.type)} ${b.name}`));
+    const width = Math.max(0, ...changed.map(step => `${shortType(step.type)} ${step.name}`.length));
+    const lines = changed.map(step => {
+        const what = `${shortType(step.type)} ${step.name}`.padEnd(width);
+        const paths = step.diffs.length ? `  ${step.diffs.join(", ")}` : "";
+        const replace = step.replaceBecause.length ? `  (replaced because of ${step.replaceBecause.join(", ")})` : "";
+        return `${symbols[step.op] ?? "?"} ${what}  ${step.op}${paths}${replace}`;
+    });
+    const unchanged = shown.length - changed.length;
+    if (changed.length === 0) return [`no changes (${unchanged} resources unchanged)`];
+    return [...lines, `${unchanged} unchanged`];
+}
+
+/** `2 to update, 17 unchanged`, from the steps (stack resource left out). */
+export function summarizeSteps(steps: readonly ResourceStep[], tense: "will" | "did"): string {
+    const counts = countOps(steps.filter(step => step.type !== "pulumi:pulumi:Stack"));
+    const words: Record<string, [string, string]> = {
+        create: ["to create", "created"], update: ["to update", "updated"], replace: ["to replace", "replaced"],
+        delete: ["to delete", "deleted"], same: ["unchanged", "unchanged"],
+    };
+    const order = ["create", "update", "replace", "delete"];
+    const rank = (op: string) => (op === "same" ? 99 : order.includes(op) ? order.indexOf(op) : 50);
+    return Object.entries(counts)
+        .sort(([a], [b]) => rank(a) - rank(b))
+        .map(([op, n]) => `${n} ${(words[op] ?? [op, op])[tense === "will" ? 0 : 1]}`)
+        .join(", ");
+}
+
+/** The stack outputs (as `up` returns them, resolved) plus what the rendered Services select. */
+export interface LocalState {
+    outputs: Record<string, any>;
+    selectors: Record<string, Record<string, string>>;
+    /** Version `schema_migrations` reports in the database. */
+    databaseVersion: string;
+    manifestsDir: string;
+}
+
+/** The resulting state, one aligned line per fact. */
+export function formatState(state: LocalState): string[] {
+    const { outputs, selectors } = state;
+    const selector = (service: string) => {
+        const s = selectors[service];
+        return s ? `selects ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(",")}` : "(not rendered)";
+    };
+    const tag = (color: string) => `${color} ${outputs.tags?.[color]}${color === outputs.activeColor ? " (active)" : ""}`;
+    const replicas = Object.entries(outputs.replicas ?? {})
+        .map(([app, byColor]: [string, any]) => `${app} blue ${byColor.blue} / green ${byColor.green}`);
+    const services = Object.values(outputs.services ?? {}).map(String);
+    const width = Math.max(0, ...services.map(name => name.length));
+    const rows: [string, string][] = [
+        ["active color", `${outputs.activeColor} (inactive: ${outputs.inactiveColor})`],
+        ["tags", `${tag("blue")}, ${tag("green")}`],
+        ["replicas", replicas.join("; ")],
+        ...services.map((name, i): [string, string] => [i === 0 ? "services" : "", `${name.padEnd(width)}  ${selector(name)}`]),
+        ["migration", `${outputs.migrationVersion} in ConfigMap migration-version; database at ${state.databaseVersion}`],
+        ["namespace", `${outputs.namespaceName} (environment ${outputs.environment})`],
+        ["manifests", state.manifestsDir],
+    ];
+    return rows.map(([key, value]) => `${key.padEnd(14)}${value}`);
+}

@@ -1,0 +1,86 @@
+/**
+ * `npm run local` end to end (engine, PostgreSQL, database API) in a temp copy of the repository
+ * layout: a first run deploys and migrates, a second with activeColor=green is the rollback flip.
+ */
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { localPaths, resetLocal, runLocal } from "../../local/run";
+import { testEngine } from "../support/engine";
+
+const repoRoot = path.resolve(__dirname, "..", "..");
+
+describe("npm run local", function () {
+    let root: string;
+    before(async function () {
+        this.timeout(45 * 60 * 1000);
+        await testEngine(); // builds the engine first when it is missing
+        root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-local-run-"));
+        fs.chmodSync(root, 0o755); // as root the server runs as `postgres`, which must reach .local/postgres
+        fs.symlinkSync(path.join(repoRoot, "migrations"), path.join(root, "migrations"));
+    });
+    after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    const run = async (sets: string[]) => {
+        const lines: string[] = [];
+        await runLocal(root, sets, line => lines.push(line));
+        return lines;
+    };
+    const section = (lines: string[], heading: string) => {
+        const start = lines.findIndex(line => line.startsWith(heading));
+        assert.notStrictEqual(start, -1, `no "${heading}" in:\n${lines.join("\n")}`);
+        const end = lines.indexOf("", start);
+        return lines.slice(start + 1, end === -1 ? undefined : end).map(line => line.trim());
+    };
+
+    it("first run: migrates with a backup first, creates the cluster half, reports blue live, stops its PostgreSQL", async () => {
+        const lines = await run([]);
+        const database = section(lines, "1. database");
+        assert.ok(database.some(line => /^backup: \.local\/backups\/local_pre-migrate-006_\d{8}_\d{6}\.tar\.gz \(verified\)$/.test(line)), database.join("\n"));
+        assert.ok(database.indexOf("migrated 000 -> 006") > database.findIndex(line => line.startsWith("backup: .local")));
+        const preview = section(lines, "2. preview");
+        assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 17);
+        assert.ok(preview.includes("0 unchanged"));
+        assert.match(section(lines, "3. up")[0], /^17 created in \d+\.\d s$/);
+        const state = section(lines, "4. state");
+        assert.ok(state.includes("active color  blue (inactive: green)"), state.join("\n"));
+        assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=blue"), state.join("\n"));
+        assert.ok(state.includes("migration     006 in ConfigMap migration-version; database at 006"), state.join("\n"));
+        assert.strictEqual(lines[lines.length - 1], "postgres: stopped (data kept in .local/postgres/data)");
+        assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
+    });
+
+    it("second run with activeColor=green: no migration, only selectors and replica counts change, green live", async () => {
+        const lines = await run(["activeColor=green"]);
+        assert.ok(lines.includes("config: activeColor blue -> green"));
+        assert.ok(section(lines, "1. database").some(line => line.startsWith("nothing to apply: at 006; no backup needed")));
+        assert.deepStrictEqual(section(lines, "2. preview").filter(line => !line.startsWith("warning: ")), [
+            "~ Deployment physioflow-api-blue   update  spec.replicas",
+            "~ Deployment physioflow-api-green  update  spec.replicas",
+            "~ Deployment physioflow-web-blue   update  spec.replicas",
+            "~ Deployment physioflow-web-green  update  spec.replicas",
+            "~ Service physioflow-api           update  spec.selector.version",
+            "~ Service physioflow-api-preview   update  spec.selector.version",
+            "~ Service physioflow-web           update  spec.selector.version",
+            "~ Service physioflow-web-preview   update  spec.selector.version",
+            "9 unchanged",
+        ]);
+        const state = section(lines, "4. state");
+        assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=green"), state.join("\n"));
+        assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
+    });
+
+    it("a bad --set is refused with one line before anything runs or is saved", async () => {
+        await assert.rejects(run(["activeColor=purple"]), { message: 'physioflow:activeColor is "purple"; allowed values: blue, green' });
+        const settingsFile = fs.readFileSync(path.join(localPaths(root).project, "Pulumi.local.yaml"), "utf8");
+        assert.match(settingsFile, /physioflow:activeColor: green/);
+    });
+
+    it("--reset deletes .local/", async () => {
+        const lines: string[] = [];
+        await resetLocal(root, line => lines.push(line));
+        assert.ok(!fs.existsSync(localPaths(root).root));
+        assert.deepStrictEqual(lines, ["deleted .local/ (stack state and config, PostgreSQL data, manifests, backups)"]);
+    });
+});
