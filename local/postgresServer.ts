@@ -97,6 +97,16 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     const { binDir, major } = findPostgresBinDir();
     const runAs = process.getuid?.() === 0 ? postgresSystemUser() : undefined;
     const kept = options.dataDir !== undefined;
+    if (options.dataDir !== undefined) {
+        const keptDir = path.dirname(path.resolve(options.dataDir));
+        // Our own server may have kept running after an earlier run was killed.
+        stopServer(binDir, path.resolve(options.dataDir), runAs, "fast");
+        fs.mkdirSync(keptDir, { recursive: true });
+        if (runAs) {
+            checkReachable(keptDir);
+            chownRecursive(keptDir, runAs.uid, runAs.gid);
+        }
+    }
     // Socket and password file always go to a temp dir: a Unix socket path must stay short.
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-pg-"));
     const dataDir = options.dataDir ? path.resolve(options.dataDir) : path.join(scratch, "data");
@@ -106,17 +116,6 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     const user = options.user ?? "physioflow_test";
     const password = options.password ?? crypto.randomBytes(12).toString("hex");
     const created = !fs.existsSync(path.join(dataDir, "PG_VERSION"));
-    if (kept) {
-        if (!created) {
-            // Our own server may have kept running after an earlier run was killed.
-            stopServer(binDir, dataDir, runAs, "fast");
-        }
-        fs.mkdirSync(path.dirname(dataDir), { recursive: true });
-        if (runAs) {
-            checkReachable(path.dirname(dataDir));
-            chownRecursive(path.dirname(dataDir), runAs.uid, runAs.gid);
-        }
-    }
     if (runAs) {
         chownRecursive(scratch, runAs.uid, runAs.gid);
     }
