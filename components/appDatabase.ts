@@ -2,11 +2,15 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface AppDatabaseArgs {
+    /** PostgreSQL server host. */
     host: pulumi.Input<string>;
+    /** PostgreSQL server port. */
     port: pulumi.Input<number>;
     /** Admin role the provider connects as; it must be able to create roles and databases. */
     adminUser: pulumi.Input<string>;
+    /** The admin role's password (a secret). */
     adminPassword: pulumi.Input<string>;
+    /** `sslmode` of the provider's connection (`disable`, `require`, `verify-ca`, `verify-full`). */
     sslMode: pulumi.Input<string>;
     /** The application database, e.g. `physioflow_dev`. */
     databaseName: string;

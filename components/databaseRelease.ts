@@ -3,13 +3,19 @@ import * as pulumi from "@pulumi/pulumi";
 import { backupCommand, defaultCli, lastLine, migrateCommand } from "./databaseCommands";
 
 export interface DatabaseReleaseArgs {
+    /** Environment name, recorded in the backup archive's name and metadata. */
     environment: string;
+    /** PostgreSQL server host (PGHOST of the commands). */
     host: pulumi.Input<string>;
+    /** PostgreSQL server port (PGPORT). */
     port: pulumi.Input<number>;
+    /** Database to back up and migrate (PGDATABASE); pass the AppDatabase's output so it exists first. */
     database: pulumi.Input<string>;
+    /** Role the commands log in as (PGUSER), the database's owner. */
     user: pulumi.Input<string>;
     /** The user's password; reaches the commands only through their environment. */
     password: pulumi.Input<string>;
+    /** libpq `sslmode` (PGSSLMODE). */
     sslMode: pulumi.Input<string>;
     /** Migrations folder relative to the project root, e.g. `migrations`. */
     migrationsDir: string;
