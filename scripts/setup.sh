@@ -3,6 +3,8 @@
 #   PostgreSQL server and client (apt, when missing and run as root)
 #   the S3-compatible test server (SeaweedFS, built from Go modules, cached)
 #   the Pulumi engine (built from Go modules, or an existing install; cached)
+#   the Kubernetes control plane for tests and npm run local (etcd, kube-apiserver, controller-manager,
+#     scheduler, kubectl, kwok; built from Go modules, cached)
 #   the npm packages (npm ci; install scripts are off, see .npmrc)
 # Each step is skipped when already done; a failure names the step.
 set -euo pipefail
@@ -28,6 +30,13 @@ bash tests/support/install-s3-server.sh >/dev/null || fail "building the S3 test
 
 step "Pulumi engine"
 bash scripts/engine.sh >/dev/null || fail "the Pulumi engine is not available (see above; docs/engine.md)"
+
+step "Kubernetes control plane"
+for tool in openssl curl; do
+    command -v "$tool" >/dev/null || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; } ||
+        fail "$tool is missing; install it (sudo apt-get install $tool) and run again"
+done
+bash scripts/cluster.sh build >/dev/null || fail "building the Kubernetes control plane failed (see above; docs/cluster.md)"
 
 step "npm packages"
 npm ci --no-audit --no-fund || fail "npm ci failed"
