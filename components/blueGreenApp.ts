@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { colorDeploymentSpec } from "./colorDeployment";
+import { colorDeploymentSpec, rolloutWaitFor } from "./colorDeployment";
 import { Color, colors, otherColor, replicasByColor } from "./colors";
 
 export interface BlueGreenAppArgs {
@@ -28,7 +28,17 @@ export interface BlueGreenAppArgs {
     resources?: k8s.types.input.core.v1.ResourceRequirements;
     /** UID (and GID) the container runs as. Default 1000. */
     runAsUser?: number;
+    /**
+     * Seconds a color's pods may take to become ready before its update fails: the Deployments'
+     * `progressDeadlineSeconds` and the provider's await. Default 300.
+     */
+    readinessTimeoutSeconds?: number;
 }
+
+/** Server-side apply with force: the stack's values win over another field manager's. */
+export const patchForceAnnotation = "pulumi.com/patchForce";
+/** The provider's readiness conditions for a resource, replacing its built-in await. */
+export const waitForAnnotation = "pulumi.com/waitFor";
 
 const defaultResources = {
     requests: { cpu: "100m", memory: "128Mi" },
@@ -65,6 +75,10 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         this.activeColor = args.activeColor;
         this.inactiveColor = otherColor(args.activeColor);
         this.replicas = replicasByColor(args.activeColor, args.replicas, inactiveReplicas);
+        const readinessTimeoutSeconds = args.readinessTimeoutSeconds ?? 300;
+        // Kubernetes marks the rollout ProgressDeadlineExceeded after this long; the provider's await
+        // (which does not stop on that condition) ends 10 s later, so its error carries Kubernetes' reason.
+        const awaitTimeout = `${readinessTimeoutSeconds + 10}s`;
 
         const metadata = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels: { app: name } });
         const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, {
@@ -72,8 +86,17 @@ export class BlueGreenApp extends pulumi.ComponentResource {
             data: args.env ?? {},
         }, { parent: this });
 
+        // The stack decides which color is live and how many pods each has. A hand `kubectl patch` or
+        // `kubectl scale` (the runbook's emergency moves) takes those fields over; `pulumi refresh`
+        // shows it as drift and the next `up` takes them back instead of failing on a field-manager
+        // conflict. To keep a hand switch, set activeColor to match it.
+        const owned = { [patchForceAnnotation]: "true" };
         const deployment = (color: Color, dependsOn: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
-            metadata: { ...metadata(`${name}-${color}`), labels: { app: name, version: color } },
+            metadata: {
+                ...metadata(`${name}-${color}`),
+                labels: { app: name, version: color },
+                annotations: { ...owned, [waitForAnnotation]: rolloutWaitFor(this.replicas[color]) },
+            },
             spec: colorDeploymentSpec({
                 app: name,
                 color,
@@ -86,12 +109,13 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 secretName: args.secretName,
                 resources: args.resources ?? defaultResources,
                 runAsUser: args.runAsUser ?? 1000,
+                readinessTimeoutSeconds,
             }),
-        }, { parent: this, dependsOn });
+        }, { parent: this, dependsOn, customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
 
         const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>) =>
             new k8s.core.v1.Service(serviceName, {
-                metadata: { ...metadata(serviceName), annotations },
+                metadata: { ...metadata(serviceName), annotations: { ...owned, ...annotations } },
                 spec: {
                     type: "ClusterIP",
                     // Taken from the Deployment's own pod labels, so the Service waits for that Deployment.

@@ -22,6 +22,22 @@ export interface ColorDeploymentSpecArgs {
     resources: ResourceRequirements;
     /** UID the container runs as; the image must not need root. */
     runAsUser: number;
+    /** Seconds a rollout may go without progress before Kubernetes marks it failed (`progressDeadlineSeconds`). */
+    readinessTimeoutSeconds: number;
+}
+
+/**
+ * The provider's `pulumi.com/waitFor` for one color's Deployment: done only when the Deployment
+ * controller has seen the latest spec (the provider checks `observedGeneration` first) and every
+ * replica is of the new template and ready. The provider's built-in Deployment await can read a
+ * stale object and call a 0 -> N scale-up done before any pod exists; the live Service must never
+ * move on that, so the conditions are stated here.
+ */
+export function rolloutWaitFor(replicas: number): string {
+    const conditions = replicas === 0
+        ? ["jsonpath={.spec.replicas}=0"]
+        : ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"].map(field => `jsonpath={.status.${field}}=${replicas}`);
+    return JSON.stringify(conditions);
 }
 
 /** Labels that select one color's pods; the Services select on exactly these. */
@@ -51,6 +67,7 @@ export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.in
         // Within a color, never go below the desired count while pods are replaced.
         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         revisionHistoryLimit: 5,
+        progressDeadlineSeconds: args.readinessTimeoutSeconds,
         template: {
             metadata: { labels },
             spec: {

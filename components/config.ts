@@ -48,7 +48,12 @@ export interface StackConfig {
     backupUpload?: { endpoint: string; bucket: string; region: string };
     /** Migration version to apply (three digits); undefined means the newest file. */
     migrationTarget?: string;
-    kubernetes: { context?: string; renderYamlToDirectory?: string };
+    /**
+     * How long a color's pods may take to become ready in a release or a switch before the update
+     * fails (and the live Service stays where it is). Seconds; default 300.
+     */
+    readinessTimeoutSeconds: number;
+    kubernetes: { kubeconfig?: string; context?: string; renderYamlToDirectory?: string };
 }
 
 /** A configuration mistake, worded as one line that names the key, the value and what is allowed. */
@@ -70,7 +75,7 @@ export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] 
 const plainKeys = [
     "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas",
     "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
-    "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "migrationTarget", "kubeContext", "renderYamlTo",
+    "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "migrationTarget", "readinessTimeoutSeconds", "kubeconfig", "kubeContext", "renderYamlTo",
 ];
 /** Every key this program reads; anything else under `physioflow:` is a typo. */
 export const knownKeys: readonly string[] = [...plainKeys, ...requiredSecrets, ...uploadSecrets];
@@ -154,7 +159,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
             region: raw.backupS3Region ?? "us-east-1",
         },
         migrationTarget,
-        kubernetes: { context: raw.kubeContext, renderYamlToDirectory: raw.renderYamlTo },
+        readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
+        kubernetes: { kubeconfig: raw.kubeconfig, context: raw.kubeContext, renderYamlToDirectory: raw.renderYamlTo },
     };
 }
 

@@ -25,6 +25,7 @@ export interface DeployAppsArgs {
 export function deployApps(args: DeployAppsArgs) {
     const { settings } = args;
     const provider = new k8s.Provider("k8s", {
+        kubeconfig: settings.kubernetes.kubeconfig,
         context: settings.kubernetes.context,
         renderYamlToDirectory: settings.kubernetes.renderYamlToDirectory,
     });
@@ -42,6 +43,7 @@ export function deployApps(args: DeployAppsArgs) {
         replicas: settings.replicas,
         inactiveReplicas: settings.inactiveReplicas,
         secretName: namespace.secretName,
+        readinessTimeoutSeconds: settings.readinessTimeoutSeconds,
     };
     const appOptions = { provider, dependsOn: args.dependsOn ?? [] };
 

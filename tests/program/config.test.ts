@@ -88,6 +88,7 @@ describe("stack config", () => {
         refused(raw("dev", { dbName: undefined }), "physioflow:dbName is not set; it is required (pulumi config set dbName <value>)");
         refused(raw("dev", { dbPort: "99999" }), 'physioflow:dbPort is "99999"; it must be a whole number from 1 to 65535');
         refused(raw("dev", { dbSslMode: "prefer" }), 'physioflow:dbSslMode is "prefer"; allowed values: disable, require, verify-ca, verify-full');
+        refused(raw("dev", { readinessTimeoutSeconds: "5" }), 'physioflow:readinessTimeoutSeconds is "5"; it must be a whole number from 10 to 3600');
         refused(raw("dev", { backupDir: "/tmp/x; rm -rf /" }),
             'physioflow:backupDir is "/tmp/x; rm -rf /"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes');
     });

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { rolloutWaitFor } from "../../components/colorDeployment";
 import { diffRuns } from "../support/inputDiff";
 import { runProgram, stackConfigWithSecrets } from "../support/programRun";
 
@@ -12,9 +13,13 @@ for (const stack of ["dev", "prod"]) {
             const changes = diffRuns(onBlue, onGreen).map(describeChange).sort();
             const replicas = stack === "prod" ? 2 : 1;
             assert.deepStrictEqual(changes, [
+                "kubernetes:apps/v1:Deployment/physioflow-api-blue metadata.annotations.pulumi.com/waitFor",
                 "kubernetes:apps/v1:Deployment/physioflow-api-blue spec.replicas",
+                "kubernetes:apps/v1:Deployment/physioflow-api-green metadata.annotations.pulumi.com/waitFor",
                 "kubernetes:apps/v1:Deployment/physioflow-api-green spec.replicas",
+                "kubernetes:apps/v1:Deployment/physioflow-web-blue metadata.annotations.pulumi.com/waitFor",
                 "kubernetes:apps/v1:Deployment/physioflow-web-blue spec.replicas",
+                "kubernetes:apps/v1:Deployment/physioflow-web-green metadata.annotations.pulumi.com/waitFor",
                 "kubernetes:apps/v1:Deployment/physioflow-web-green spec.replicas",
                 "kubernetes:core/v1:Service/physioflow-api spec.selector.version",
                 "kubernetes:core/v1:Service/physioflow-api-preview spec.selector.version",
@@ -27,6 +32,9 @@ for (const stack of ["dev", "prod"]) {
                 { resource: "kubernetes:core/v1:Service/physioflow-api", path: "spec.selector.version", before: "blue", after: "green" });
             assert.deepStrictEqual(change("kubernetes:apps/v1:Deployment/physioflow-api-green", "spec.replicas"),
                 { resource: "kubernetes:apps/v1:Deployment/physioflow-api-green", path: "spec.replicas", before: 0, after: replicas });
+            // The provider's readiness conditions follow the replica count (components/colorDeployment.ts).
+            assert.deepStrictEqual(change("kubernetes:apps/v1:Deployment/physioflow-api-green", "metadata.annotations.pulumi.com/waitFor"),
+                { resource: "kubernetes:apps/v1:Deployment/physioflow-api-green", path: "metadata.annotations.pulumi.com/waitFor", before: rolloutWaitFor(0), after: rolloutWaitFor(replicas) });
             assert.strictEqual(onGreen.outputs.activeColor, "green");
         });
 
@@ -48,7 +56,9 @@ for (const stack of ["dev", "prod"]) {
             const cold = await runProgram(stack, stackConfigWithSecrets(stack));
             const warm = await runProgram(stack, stackConfigWithSecrets(stack, { inactiveReplicas: "1" }));
             assert.deepStrictEqual(diffRuns(cold, warm).map(describeChange).sort(), [
+                "kubernetes:apps/v1:Deployment/physioflow-api-green metadata.annotations.pulumi.com/waitFor",
                 "kubernetes:apps/v1:Deployment/physioflow-api-green spec.replicas",
+                "kubernetes:apps/v1:Deployment/physioflow-web-green metadata.annotations.pulumi.com/waitFor",
                 "kubernetes:apps/v1:Deployment/physioflow-web-green spec.replicas",
             ]);
         });

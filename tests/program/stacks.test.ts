@@ -48,6 +48,21 @@ for (const [stack, want] of Object.entries(expected)) {
                 assert.strictEqual(find(run, Deployment, `${app}-green`).inputs.spec.replicas, 0);
             });
 
+            it(`${app}: a color is done only when all its replicas are updated and ready; the stack owns selectors and replicas`, () => {
+                const blue = find(run, Deployment, `${app}-blue`).inputs;
+                const green = find(run, Deployment, `${app}-green`).inputs;
+                const n = want.replicas;
+                assert.deepStrictEqual(JSON.parse(blue.metadata.annotations["pulumi.com/waitFor"]), [
+                    `jsonpath={.status.replicas}=${n}`, `jsonpath={.status.updatedReplicas}=${n}`,
+                    `jsonpath={.status.readyReplicas}=${n}`, `jsonpath={.status.availableReplicas}=${n}`,
+                ]);
+                assert.deepStrictEqual(JSON.parse(green.metadata.annotations["pulumi.com/waitFor"]), ["jsonpath={.spec.replicas}=0"]);
+                assert.strictEqual(blue.spec.progressDeadlineSeconds, 300);
+                for (const object of [blue, green, find(run, Service, app).inputs, find(run, Service, `${app}-preview`).inputs]) {
+                    assert.strictEqual(object.metadata.annotations["pulumi.com/patchForce"], "true", object.metadata.name);
+                }
+            });
+
             it(`${app}: probes, resources, non-root pods, env from ConfigMap and physioflow-secrets`, () => {
                 const pod = find(run, Deployment, `${app}-blue`).inputs.spec.template.spec;
                 const c = pod.containers[0];
