@@ -1,0 +1,142 @@
+/**
+ * What the cluster is actually doing, read back through the API server: each Service's selector
+ * and the ready pods its EndpointSlices hold, each Deployment's image and replicas. The reading
+ * is done by a `kubectl` the caller provides; the rest is pure and tested without a cluster.
+ */
+import { Color, colors } from "../components/colors";
+
+/** Runs `kubectl ARGS` against the cluster and resolves to its stdout. */
+export type Kubectl = (args: readonly string[]) => Promise<string>;
+
+export interface ServiceState {
+    /** The Service's selector, e.g. `{ app: "physioflow-api", version: "blue" }`. */
+    selector: Record<string, string>;
+    /** Names of the ready pods its EndpointSlices list, sorted. */
+    readyPods: string[];
+    /** The colors of those pods (from their `version` label), sorted and without repeats. */
+    readyColors: Color[];
+}
+
+export interface DeploymentState {
+    image: string;
+    /** Desired replicas (`spec.replicas`). */
+    replicas: number;
+    /** Pods ready (`status.readyReplicas`, 0 when absent). */
+    readyReplicas: number;
+    /** `status.observedGeneration === metadata.generation`: the controller has seen the latest spec. */
+    observed: boolean;
+}
+
+export interface ClusterState {
+    services: Record<string, ServiceState>;
+    deployments: Record<string, DeploymentState>;
+}
+
+/** Reads the Services, EndpointSlices, pods and Deployments of `namespace` (four list calls). */
+export async function readClusterState(kubectl: Kubectl, namespace: string): Promise<ClusterState> {
+    const list = async (kind: string) => JSON.parse(await kubectl(["get", kind, "-n", namespace, "-o", "json"])).items as any[];
+    const [services, slices, pods, deployments] = await Promise.all([
+        list("services"), list("endpointslices.discovery.k8s.io"), list("pods"), list("deployments.apps"),
+    ]);
+    return clusterStateFrom({ services, slices, pods, deployments });
+}
+
+/** Pure: the state from the four lists as the API returns them. */
+export function clusterStateFrom(lists: { services: any[]; slices: any[]; pods: any[]; deployments: any[] }): ClusterState {
+    const podColor = new Map<string, string>(lists.pods.map(p => [p.metadata.name, p.metadata.labels?.version]));
+    const services: Record<string, ServiceState> = {};
+    for (const service of lists.services) {
+        const name = service.metadata.name;
+        const readyPods = lists.slices
+            .filter(slice => slice.metadata.labels?.["kubernetes.io/service-name"] === name)
+            .flatMap(slice => (slice.endpoints ?? []) as any[])
+            .filter(endpoint => endpoint.conditions?.ready === true && endpoint.targetRef?.kind === "Pod")
+            .map(endpoint => endpoint.targetRef.name as string)
+            .sort();
+        const readyColors = colors.filter(color => readyPods.some(pod => podColor.get(pod) === color));
+        services[name] = { selector: service.spec.selector ?? {}, readyPods, readyColors };
+    }
+    const deployments: Record<string, DeploymentState> = {};
+    for (const deployment of lists.deployments) {
+        deployments[deployment.metadata.name] = {
+            image: deployment.spec.template.spec.containers[0].image,
+            replicas: deployment.spec.replicas ?? 1,
+            readyReplicas: deployment.status?.readyReplicas ?? 0,
+            observed: deployment.status?.observedGeneration === deployment.metadata.generation,
+        };
+    }
+    return { services, deployments };
+}
+
+/**
+ * True when the Service selects `color` and its endpoints hold exactly `replicas` ready pods, all
+ * of that color: traffic has fully moved.
+ */
+export function serviceServes(state: ClusterState, service: string, color: Color, replicas: number): boolean {
+    const s = state.services[service];
+    return s !== undefined && s.selector.version === color && s.readyPods.length === replicas &&
+        s.readyColors.length === (replicas > 0 ? 1 : 0) && (replicas === 0 || s.readyColors[0] === color);
+}
+
+/**
+ * One line per Deployment, then per Service, for people: `Deployment physioflow-api-green: …,
+ * 1/1 ready`, `Service physioflow-api -> green (1 ready: green)`. Deployments first: a color is
+ * ready before a Service moves to it.
+ */
+export function describeClusterState(state: ClusterState): string[] {
+    const lines: string[] = [];
+    for (const [name, d] of Object.entries(state.deployments).sort(([a], [b]) => a.localeCompare(b))) {
+        lines.push(`Deployment ${name}: ${d.image}, ${d.readyReplicas}/${d.replicas} ready`);
+    }
+    for (const [name, s] of Object.entries(state.services).sort(([a], [b]) => a.localeCompare(b))) {
+        const ready = s.readyPods.length === 0 ? "no ready endpoints" : `${s.readyPods.length} ready: ${s.readyColors.join(", ")}`;
+        lines.push(`Service ${name} -> ${s.selector.version ?? JSON.stringify(s.selector)} (${ready})`);
+    }
+    return lines;
+}
+
+/**
+ * Reads the state until `done(state)` holds (the controllers settle within a second or two after
+ * an update), or throws after `timeoutMs` with the last state described.
+ */
+export async function waitForClusterState(kubectl: Kubectl, namespace: string, done: (state: ClusterState) => boolean,
+    { timeoutMs = 30_000, what = "the expected state" } = {}): Promise<ClusterState> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const state = await readClusterState(kubectl, namespace);
+        if (done(state)) return state;
+        if (Date.now() > deadline) {
+            throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; the cluster shows: ${describeClusterState(state).join("; ")}`);
+        }
+        await new Promise(resolve => setTimeout(resolve, 200));
+    }
+}
+
+/**
+ * Reads the state over and over until `stop()` and reports each line of
+ * {@link describeClusterState} that is new since the previous reading, with the seconds since
+ * the start: a rollout as it happens (`+0.8s Deployment physioflow-api-green: …, 1/1 ready`).
+ */
+export function followClusterState(kubectl: Kubectl, namespace: string, report: (line: string) => void,
+    intervalMs = 250): { stop(): Promise<void> } {
+    const started = Date.now();
+    let running = true;
+    const loop = (async () => {
+        let previous: Set<string> | undefined;
+        while (running) {
+            let lines: string[];
+            try {
+                lines = describeClusterState(await readClusterState(kubectl, namespace));
+            } catch {
+                lines = [...(previous ?? [])]; // a failed read (e.g. the API server busy) is no change
+            }
+            if (previous !== undefined) {
+                const seconds = ((Date.now() - started) / 1000).toFixed(1);
+                lines.filter(line => !previous!.has(line)).forEach(line => report(`+${seconds}s ${line}`));
+            }
+            previous = new Set(lines);
+            await new Promise(resolve => setTimeout(resolve, intervalMs));
+        }
+    })();
+    return { stop: async () => { running = false; await loop; } };
+}

@@ -1,0 +1,102 @@
+/**
+ * A real Kubernetes control plane for the tests and `npm run local`: etcd, kube-apiserver,
+ * kube-controller-manager and kube-scheduler, with kwok simulating the node and its pods
+ * (scripts/cluster.sh builds and starts them; docs/cluster.md). Everything listens on 127.0.0.1.
+ *
+ * A cluster started here is stopped by `stop()`, when this process exits, and, should this
+ * process be killed outright, by the watchdog cluster.sh leaves beside it.
+ */
+import { execFile, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+const script = path.resolve(__dirname, "..", "scripts", "cluster.sh");
+
+export interface Cluster {
+    /** The cluster's directory: PKI, data, logs. */
+    dir: string;
+    /** Path of its admin kubeconfig. */
+    kubeconfigPath: string;
+    /** Directory of etcd, the Kubernetes servers, kubectl and kwok. */
+    binDir: string;
+    /** Runs kubectl against this cluster; resolves to stdout, rejects with kubectl's error line. */
+    kubectl(args: readonly string[], input?: string): Promise<string>;
+    /** `kubectl get -o json`, parsed. */
+    getJson(args: readonly string[]): Promise<any>;
+    /** Stops the servers; deletes the directory unless `keep` (data kept for the next start). */
+    stop(options?: { keep?: boolean }): Promise<void>;
+}
+
+/**
+ * Builds what is missing (progress lines through `progress`; about 20 minutes from empty caches)
+ * and starts a cluster in `dir` (a new temp dir by default; an existing one is started again with
+ * its data). Throws one line naming what failed; never returns a cluster that is not ready.
+ */
+export async function startCluster(options: { dir?: string; progress?: (line: string) => void } = {}): Promise<Cluster> {
+    const progress = options.progress ?? (() => undefined);
+    const binDir = (await runScript(["build"], progress)).trim().split("\n").pop()!;
+    const startArgs = ["start", "--owner", String(process.pid)];
+    if (options.dir !== undefined) startArgs.push(options.dir);
+    const dir = (await runScript(startArgs, progress)).trim().split("\n").pop()!;
+    const kubeconfigPath = path.join(dir, "kubeconfig");
+
+    let stopped = false;
+    const stopNow = (keep: boolean) => {
+        if (stopped) return;
+        stopped = true;
+        process.removeListener("exit", onExit);
+        spawnSync("bash", [script, "stop", ...(keep ? ["--keep"] : []), dir], { stdio: "ignore" });
+    };
+    const onExit = () => stopNow(options.dir !== undefined);
+    process.on("exit", onExit);
+
+    const kubectl = (args: readonly string[], input?: string) => new Promise<string>((resolve, reject) => {
+        const child = execFile(path.join(binDir, "kubectl"), ["--kubeconfig", kubeconfigPath, ...args],
+            { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+                if (error) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
+                else resolve(stdout);
+            });
+        if (input !== undefined) child.stdin!.end(input);
+    });
+    return {
+        dir,
+        kubeconfigPath,
+        binDir,
+        kubectl,
+        getJson: async args => JSON.parse(await kubectl(["get", ...args, "-o", "json"])),
+        stop: async ({ keep = false } = {}) => stopNow(keep),
+    };
+}
+
+/** Runs `bash scripts/cluster.sh ARGS`; stdout is the result, stderr's progress lines go to `progress`. */
+function runScript(args: string[], progress: (line: string) => void): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("bash", [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        let partial = "";
+        child.stdout.on("data", chunk => { stdout += chunk; });
+        child.stderr.on("data", chunk => {
+            stderr += chunk;
+            const lines = (partial + chunk).split("\n");
+            partial = lines.pop() ?? "";
+            lines.filter(line => line.startsWith("[cluster]")).forEach(line => progress(line.replace(/^\[cluster\] /, "")));
+        });
+        child.on("error", reject);
+        child.on("close", status => {
+            if (status === 0) return resolve(stdout);
+            const last = stderr.trim().split("\n").pop() ?? "";
+            reject(new Error(`the Kubernetes control plane is not available: ${last || `scripts/cluster.sh ${args[0]} exited with ${status}`}; see docs/cluster.md`));
+        });
+    });
+}
+
+/** True when `dir` holds a cluster whose servers were started and not stopped. */
+export function clusterRunningIn(dir: string): boolean {
+    return fs.existsSync(path.join(dir, "pids", "kube-apiserver"));
+}
+
+/** Stops a cluster left running in `dir` (data kept); nothing when none runs there. */
+export function stopClusterIn(dir: string): void {
+    if (clusterRunningIn(dir)) spawnSync("bash", [script, "stop", "--keep", dir], { stdio: "ignore" });
+}

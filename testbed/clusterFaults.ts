@@ -1,0 +1,78 @@
+/**
+ * Failures on the simulated cluster, and a way to watch what the live Service serves while they
+ * happen. kwok plays every pod's lifecycle by Stages; a Stage of higher weight than its default
+ * `pod-ready` takes over for the pods it selects.
+ */
+import { Cluster } from "./cluster";
+
+/**
+ * A kwok Stage that starts the pods with `labels` as Running but never Ready (a readiness probe
+ * that keeps failing): what a broken release looks like to Kubernetes.
+ */
+export function neverReadyStage(name: string, labels: Record<string, string>): string {
+    return JSON.stringify({
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "Stage",
+        metadata: { name },
+        spec: {
+            resourceRef: { apiGroup: "v1", kind: "Pod" },
+            selector: {
+                matchLabels: labels,
+                matchExpressions: [
+                    { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
+                    { key: ".status.phase", operator: "In", values: ["Pending"] },
+                ],
+            },
+            weight: 10000,
+            next: {
+                statusTemplate: [
+                    "{{ $now := Now }}",
+                    "conditions:",
+                    "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
+                    "- { type: Ready, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
+                    "- { type: ContainersReady, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
+                    "containerStatuses:",
+                    "{{ range .spec.containers }}",
+                    "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: true, restartCount: 0, state: { running: { startedAt: {{ $now | Quote }} } } }",
+                    "{{ end }}",
+                    "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+                    "podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid \"\" ) ( or .metadata.name \"\" ) ( or .metadata.namespace \"\" ) | Quote }}",
+                    "phase: Running",
+                    "startTime: {{ $now | Quote }}",
+                ].join("\n"),
+            },
+        },
+    });
+}
+
+/** One look at a Service's EndpointSlices: how many ready endpoints, of which colors. */
+export interface EndpointSample {
+    at: number;
+    ready: number;
+    colors: string[];
+}
+
+/**
+ * Reads `service`'s EndpointSlices over and over until `stop()`, which resolves to every sample
+ * taken: proof of what the live Service served during an update, not just after it.
+ */
+export function sampleReadyEndpoints(cluster: Cluster, namespace: string, service: string): { stop(): Promise<EndpointSample[]> } {
+    const samples: EndpointSample[] = [];
+    let running = true;
+    const loop = (async () => {
+        while (running) {
+            const slices = (await cluster.getJson(["endpointslices", "-n", namespace, "-l", `kubernetes.io/service-name=${service}`])).items as any[];
+            const ready = slices.flatMap(slice => (slice.endpoints ?? []) as any[]).filter(e => e.conditions?.ready === true);
+            // Pod names are <deployment>-<hash>-<suffix>, and the Deployments are <app>-<color>.
+            const colors = [...new Set(ready.map(e => /-(blue|green)-[a-z0-9]+-[a-z0-9]+$/.exec(e.targetRef?.name ?? "")?.[1] ?? "?"))].sort();
+            samples.push({ at: Date.now(), ready: ready.length, colors });
+        }
+    })();
+    return {
+        stop: async () => {
+            running = false;
+            await loop;
+            return samples;
+        },
+    };
+}

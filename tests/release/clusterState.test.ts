@@ -1,0 +1,61 @@
+import * as assert from "assert";
+import { clusterStateFrom, describeClusterState, serviceServes } from "../../release/clusterState";
+
+const pod = (name: string, version: string) => ({ metadata: { name, labels: { app: "physioflow-api", version } } });
+const endpoint = (name: string, ready: boolean) => ({ conditions: { ready }, targetRef: { kind: "Pod", name } });
+const lists = {
+    services: [
+        { metadata: { name: "physioflow-api" }, spec: { selector: { app: "physioflow-api", version: "green" } } },
+        { metadata: { name: "physioflow-api-preview" }, spec: { selector: { app: "physioflow-api", version: "blue" } } },
+    ],
+    slices: [
+        { metadata: { labels: { "kubernetes.io/service-name": "physioflow-api" } }, endpoints: [endpoint("g-1", true), endpoint("g-2", false)] },
+        { metadata: { labels: { "kubernetes.io/service-name": "physioflow-api" } }, endpoints: [endpoint("b-1", true)] },
+        { metadata: { labels: { "kubernetes.io/service-name": "physioflow-api-preview" } } },
+    ],
+    pods: [pod("g-1", "green"), pod("g-2", "green"), pod("b-1", "blue")],
+    deployments: [{
+        metadata: { name: "physioflow-api-green", generation: 3 },
+        spec: { replicas: 2, template: { spec: { containers: [{ image: "r/physioflow-api:v2" }] } } },
+        status: { readyReplicas: 1, observedGeneration: 3 },
+    }, {
+        metadata: { name: "physioflow-api-blue", generation: 2 },
+        spec: { replicas: 0, template: { spec: { containers: [{ image: "r/physioflow-api:v1" }] } } },
+        status: { observedGeneration: 1 },
+    }],
+};
+
+describe("cluster state read back from the API", () => {
+    const state = clusterStateFrom(lists);
+
+    it("collects each Service's ready pods from all its EndpointSlices, with their colors", () => {
+        assert.deepStrictEqual(state.services["physioflow-api"], {
+            selector: { app: "physioflow-api", version: "green" }, readyPods: ["b-1", "g-1"], readyColors: ["blue", "green"],
+        });
+        assert.deepStrictEqual(state.services["physioflow-api-preview"].readyPods, []);
+    });
+
+    it("reads each Deployment's image, desired and ready replicas, and whether its controller saw the last spec", () => {
+        assert.deepStrictEqual(state.deployments["physioflow-api-green"], { image: "r/physioflow-api:v2", replicas: 2, readyReplicas: 1, observed: true });
+        assert.deepStrictEqual(state.deployments["physioflow-api-blue"], { image: "r/physioflow-api:v1", replicas: 0, readyReplicas: 0, observed: false });
+    });
+
+    it("a Service serves a color only when it selects it and every ready endpoint is of it", () => {
+        assert.strictEqual(serviceServes(state, "physioflow-api", "green", 2), false, "a blue pod is still among the endpoints");
+        const moved = clusterStateFrom({ ...lists, slices: [lists.slices[0], lists.slices[2]] });
+        assert.strictEqual(serviceServes(moved, "physioflow-api", "green", 1), true);
+        assert.strictEqual(serviceServes(moved, "physioflow-api", "green", 2), false, "one of two pods is not ready");
+        assert.strictEqual(serviceServes(moved, "physioflow-api", "blue", 1), false);
+        assert.strictEqual(serviceServes(moved, "physioflow-api-preview", "blue", 0), true);
+        assert.strictEqual(serviceServes(moved, "physioflow-web", "blue", 0), false, "a missing Service serves nothing");
+    });
+
+    it("describes the state one line per object, Deployments first", () => {
+        assert.deepStrictEqual(describeClusterState(state), [
+            "Deployment physioflow-api-blue: r/physioflow-api:v1, 0/0 ready",
+            "Deployment physioflow-api-green: r/physioflow-api:v2, 1/2 ready",
+            "Service physioflow-api -> green (2 ready: blue, green)",
+            "Service physioflow-api-preview -> blue (no ready endpoints)",
+        ]);
+    });
+});
