@@ -1,12 +1,14 @@
 /**
- * `npm run local` end to end (engine, PostgreSQL, database API) in a temp copy of the repository
- * layout: a first run deploys and migrates, a second with activeColor=green is the rollback flip.
+ * `npm run local` end to end (engine, PostgreSQL, control plane, database API) in a temp copy of
+ * the repository layout: a first run deploys and migrates, a second with activeColor=green is the
+ * switch, shown as the API server reports it.
  */
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { localPaths, resetLocal, runLocal } from "../../local/run";
+import { clusterRunningIn } from "../../testbed/cluster";
 import { testEngine } from "../support/engine";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -15,7 +17,7 @@ describe("npm run local", function () {
     let root: string;
     before(async function () {
         this.timeout(45 * 60 * 1000);
-        await testEngine(); // builds the engine first when it is missing
+        await testEngine(); // builds the engine first when it is missing (the cluster too, on the first run)
         root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-local-run-"));
         fs.chmodSync(root, 0o755); // as root the server runs as `postgres`, which must reach .local/postgres
         fs.symlinkSync(path.join(repoRoot, "migrations"), path.join(root, "migrations"));
@@ -42,13 +44,18 @@ describe("npm run local", function () {
         const preview = section(lines, "2. preview");
         assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 17);
         assert.ok(preview.includes("0 unchanged"));
-        assert.match(section(lines, "3. up")[0], /^17 created in \d+\.\d s$/);
+        const up = section(lines, "3. up");
+        assert.match(up[up.length - 1], /^17 created in \d+\.\d s$/);
+        // The rollout as the API server reported it, while the update ran.
+        assert.ok(up.some(line => /^\+\d+\.\ds Deployment physioflow-api-blue: registry\.local:5000\/physioflow-api:v1\.0\.0, 1\/1 ready$/.test(line)), up.join("\n"));
+        assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> blue \(1 ready: blue\)$/.test(line)), up.join("\n"));
         const state = section(lines, "4. state");
         assert.ok(state.includes("active color  blue (inactive: green)"), state.join("\n"));
-        assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=blue"), state.join("\n"));
+        assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=blue; 1 ready endpoint(s): blue"), state.join("\n"));
         assert.ok(state.includes("migration     006 in ConfigMap migration-version; database at 006"), state.join("\n"));
-        assert.strictEqual(lines[lines.length - 1], "postgres: stopped (data kept in .local/postgres/data)");
+        assert.deepStrictEqual(lines.slice(-2), ["cluster: stopped (data kept in .local/cluster)", "postgres: stopped (data kept in .local/postgres/data)"]);
         assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
+        assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");
     });
 
     it("second run with activeColor=green: no migration, only selectors and replica counts change, green live", async () => {
@@ -56,19 +63,23 @@ describe("npm run local", function () {
         assert.ok(lines.includes("config: activeColor blue -> green"));
         assert.ok(section(lines, "1. database").some(line => line.startsWith("nothing to apply: at 006; no backup needed")));
         assert.deepStrictEqual(section(lines, "2. preview").filter(line => !line.startsWith("warning: ")), [
-            "~ Deployment physioflow-api-blue   update  spec.replicas",
-            "~ Deployment physioflow-api-green  update  spec.replicas",
-            "~ Deployment physioflow-web-blue   update  spec.replicas",
-            "~ Deployment physioflow-web-green  update  spec.replicas",
+            "~ Deployment physioflow-api-blue   update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
+            "~ Deployment physioflow-api-green  update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
+            "~ Deployment physioflow-web-blue   update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
+            "~ Deployment physioflow-web-green  update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
             "~ Service physioflow-api           update  spec.selector.version",
             "~ Service physioflow-api-preview   update  spec.selector.version",
             "~ Service physioflow-web           update  spec.selector.version",
             "~ Service physioflow-web-preview   update  spec.selector.version",
             "9 unchanged",
         ]);
+        const up = section(lines, "3. up");
+        assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> green \(1 ready: green\)$/.test(line)), up.join("\n"));
         const state = section(lines, "4. state");
-        assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=green"), state.join("\n"));
+        assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=green; 1 ready endpoint(s): green"), state.join("\n"));
+        assert.ok(state.includes("physioflow-api-blue   0/0 ready  registry.local:5000/physioflow-api:v1.0.0"), state.join("\n"));
         assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
+        assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");
     });
 
     it("a bad --set is refused with one line before anything runs or is saved", async () => {
@@ -81,6 +92,6 @@ describe("npm run local", function () {
         const lines: string[] = [];
         await resetLocal(root, line => lines.push(line));
         assert.ok(!fs.existsSync(localPaths(root).root));
-        assert.deepStrictEqual(lines, ["deleted .local/ (stack state and config, PostgreSQL data, manifests, backups)"]);
+        assert.deepStrictEqual(lines, ["deleted .local/ (stack state and config, PostgreSQL data, cluster data, backups)"]);
     });
 });

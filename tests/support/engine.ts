@@ -1,7 +1,8 @@
 /**
  * Throwaway stacks on the real Pulumi engine (scripts/engine.sh) for tests: the program's cluster
- * half as an inline program, state and PULUMI_HOME in a temp dir, manifests rendered to a folder
- * (no cluster). No engine is an error that says to run `npm run engine`, never a skip.
+ * half as an inline program, state and PULUMI_HOME in a temp dir, deploying to a real control
+ * plane (testbed/cluster.ts) or rendering manifests to a folder. No engine or cluster is an error
+ * that says how to get one, never a skip.
  */
 import * as auto from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
@@ -31,7 +32,7 @@ export interface Operation<T> {
 /** A stack of the cluster half in a temp dir. */
 export interface TestClusterStack {
     stack: auto.Stack;
-    /** Where the kubernetes provider renders manifests. */
+    /** Where the kubernetes provider renders manifests (when the stack renders instead of deploying). */
     renderDir: string;
     /** The `dbPassword` secret the stack holds. */
     dbPassword: string;
@@ -49,8 +50,11 @@ export interface TestClusterStack {
     remove(): Promise<void>;
 }
 
-/** A new stack `name` with the local settings, its secrets set with `{ secret: true }`. */
-export async function createTestClusterStack(name: string): Promise<TestClusterStack> {
+/**
+ * A new stack `name` with the local settings, its secrets set with `{ secret: true }`, deploying to
+ * the cluster whose kubeconfig is `target.kubeconfig`, or rendering to a temp folder with `{ render: true }`.
+ */
+export async function createTestClusterStack(name: string, target: { kubeconfig: string } | { render: true }): Promise<TestClusterStack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `physioflow-engine-${name}-`));
     const renderDir = path.join(dir, "manifests");
     const stateDir = path.join(dir, "state");
@@ -67,7 +71,8 @@ export async function createTestClusterStack(name: string): Promise<TestClusterS
         "physioflow:dbPassword": { value: dbPassword, secret: true },
         "physioflow:dbAdminPassword": { value: `admin-${crypto.randomBytes(12).toString("hex")}`, secret: true },
     };
-    for (const [key, value] of Object.entries(localStackSettings({ renderDir, backupDir: path.join(dir, "backups"), dbPort: 5432 }))) {
+    const where = "kubeconfig" in target ? { kubeconfig: target.kubeconfig } : { renderDir };
+    for (const [key, value] of Object.entries(localStackSettings({ ...where, backupDir: path.join(dir, "backups"), dbPort: 5432 }))) {
         config[`physioflow:${key}`] = { value };
     }
     await stack.setAllConfig(config);

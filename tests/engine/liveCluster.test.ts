@@ -1,0 +1,315 @@
+/**
+ * The program's cluster half (deployApps) on the real Pulumi engine and kubernetes provider
+ * against a real control plane (kube-apiserver, controller-manager, scheduler, etcd; kwok plays
+ * the node and the pods' lifecycle). Every step is checked by reading the live objects back
+ * through the API server: Services' selectors and the ready pods in their EndpointSlices,
+ * Deployments' images and replicas.
+ */
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { changedSteps, describeSteps, diagnostics, indexOf, timeline } from "../../local/engineEvents";
+import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
+import { Cluster, startCluster } from "../../testbed/cluster";
+import { neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
+import { createTestClusterStack, TestClusterStack } from "../support/engine";
+
+const namespace = "physioflow-local";
+const secretSig = "4dabf18193072939515e22adb298388d";
+const image = "spec.template.spec.containers[0].image";
+const apps = ["physioflow-api", "physioflow-web"];
+
+describe("the cluster half on the real engine and a real control plane", function () {
+    let cluster: Cluster;
+    let s: TestClusterStack;
+    const state = () => readClusterState(cluster.kubectl, namespace);
+    /** Waits until both apps' live Services serve `color` with `replicas` ready pods and the preview Services the other color's `previewReplicas`. */
+    const serving = (color: "blue" | "green", replicas: number, previewReplicas: number) =>
+        waitForClusterState(cluster.kubectl, namespace, st => apps.every(app =>
+            serviceServes(st, app, color, replicas) &&
+            serviceServes(st, `${app}-preview`, color === "blue" ? "green" : "blue", previewReplicas)),
+        { what: `live Services on ${color} with ${replicas} ready pod(s)` });
+
+    before(async function () {
+        this.timeout(60 * 60 * 1000); // engine.sh and cluster.sh build what is missing first (~35 min cold)
+        cluster = await startCluster({ progress: line => process.stderr.write(`cluster: ${line}\n`) });
+        s = await createTestClusterStack("livetest", { kubeconfig: cluster.kubeconfigPath });
+    });
+    after(async () => {
+        await s?.remove();
+        await cluster?.stop();
+    });
+
+    it("first deploy: both colors of both apps; the live Services' endpoints hold blue's ready pods; the password is encrypted in the state", async () => {
+        const up = await s.up();
+        assert.deepStrictEqual(describeSteps(changedSteps(up.steps)).filter(step => !step.startsWith("Stack/")), [
+            "AppNamespace/physioflow-local create",
+            "BlueGreenApp/physioflow-api create",
+            "BlueGreenApp/physioflow-web create",
+            "ConfigMap/migration-version create",
+            "ConfigMap/physioflow-api-config create",
+            "ConfigMap/physioflow-web-config create",
+            "Deployment/physioflow-api-blue create",
+            "Deployment/physioflow-api-green create",
+            "Deployment/physioflow-web-blue create",
+            "Deployment/physioflow-web-green create",
+            "Namespace/physioflow-local create",
+            "Secret/physioflow-secrets create",
+            "Service/physioflow-api create",
+            "Service/physioflow-api-preview create",
+            "Service/physioflow-web create",
+            "Service/physioflow-web-preview create",
+            "provider:kubernetes/k8s create",
+        ]);
+        const live = await serving("blue", 1, 0);
+        assert.deepStrictEqual(live.services["physioflow-api"].selector, { app: "physioflow-api", version: "blue" });
+        assert.deepStrictEqual(live.services["physioflow-api-preview"].selector, { app: "physioflow-api", version: "green" });
+        for (const app of apps) {
+            assert.deepStrictEqual(live.deployments[`${app}-blue`], { image: `registry.local:5000/${app}:v1.0.0`, replicas: 1, readyReplicas: 1, observed: true });
+            assert.deepStrictEqual(live.deployments[`${app}-green`], { image: `registry.local:5000/${app}:v1.0.0`, replicas: 0, readyReplicas: 0, observed: true });
+        }
+        const secret = await cluster.getJson(["secret", "physioflow-secrets", "-n", namespace]);
+        assert.strictEqual(Buffer.from(secret.data.POSTGRES_PASSWORD, "base64").toString(), s.dbPassword);
+
+        // The password as the program passes it and as the provider stores it (base64 in `data`).
+        const stateFile = s.stateFile();
+        for (const form of [s.dbPassword, Buffer.from(s.dbPassword).toString("base64")]) {
+            assert.ok(!stateFile.includes(form), `the state file holds the database password in plaintext (${form === s.dbPassword ? "as is" : "base64"})`);
+        }
+        const stored = (JSON.parse(stateFile).checkpoint.latest.resources as any[]).find(r => r.type === "kubernetes:core/v1:Secret");
+        for (const field of [stored.inputs.data, stored.outputs.data]) {
+            assert.strictEqual(field[secretSig], "1b47061264138c4ac30d75fd1eb44270", "the Secret's data is not stored as a Pulumi secret");
+        }
+        const settingsFile = fs.readFileSync(path.join(s.stack.workspace.workDir, "Pulumi.livetest.yaml"), "utf8");
+        assert.ok(!settingsFile.includes(s.dbPassword), "the database password is in the stack settings file in plaintext");
+    });
+
+    it("release: a new tag for the inactive color updates exactly its Deployments; the live Services stay on blue", async () => {
+        await s.set({ greenTag: "v1.1.0" });
+        const preview = await s.preview();
+        assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
+            `Deployment/physioflow-api-green update [${image}]`,
+            `Deployment/physioflow-web-green update [${image}]`,
+        ]);
+        await s.up();
+        const live = await serving("blue", 1, 0);
+        assert.strictEqual(live.deployments["physioflow-api-green"].image, "registry.local:5000/physioflow-api:v1.1.0");
+        assert.strictEqual(live.deployments["physioflow-web-green"].image, "registry.local:5000/physioflow-web:v1.1.0");
+        assert.strictEqual(live.deployments["physioflow-api-blue"].image, "registry.local:5000/physioflow-api:v1.0.0");
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "a preview after the update still shows changes (drift against the live objects)");
+    });
+
+    it("switch and rollback: the live endpoints move to the other color's ready pods and are never empty on the way", async () => {
+        await s.set({ activeColor: "green" });
+        const preview = await s.preview();
+        assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
+            "Deployment/physioflow-api-blue update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
+            "Deployment/physioflow-api-green update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
+            "Deployment/physioflow-web-blue update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
+            "Deployment/physioflow-web-green update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
+            "Service/physioflow-api update [spec.selector.version]",
+            "Service/physioflow-api-preview update [spec.selector.version]",
+            "Service/physioflow-web update [spec.selector.version]",
+            "Service/physioflow-web-preview update [spec.selector.version]",
+        ]);
+
+        const sampler = sampleReadyEndpoints(cluster, namespace, "physioflow-api");
+        const up = await s.up();
+        const samples = await sampler.stop();
+        let live = await serving("green", 1, 0);
+        assert.strictEqual(live.deployments["physioflow-api-blue"].replicas, 0);
+        assert.ok(samples.length >= 3, `only ${samples.length} samples of the live endpoints were taken during the update`);
+        assert.ok(samples.every(sample => sample.ready > 0), `the live Service had no ready endpoint during the switch: ${JSON.stringify(samples)}`);
+        assert.ok(samples.some(sample => sample.colors.includes("green")), "the sampler never saw green serve");
+
+        // The order the engine used: new color ready before the live Service moves, old color scaled down after.
+        const order = timeline(up.events);
+        for (const app of apps) {
+            const at = (phase: "start" | "done", type: string, name: string) => {
+                const index = indexOf(order, phase, type, name);
+                assert.notStrictEqual(index, -1, `no ${phase} event for ${name}`);
+                return index;
+            };
+            assert.ok(at("done", "kubernetes:apps/v1:Deployment", `${app}-green`) < at("start", "kubernetes:core/v1:Service", app));
+            assert.ok(at("done", "kubernetes:core/v1:Service", app) < at("start", "kubernetes:apps/v1:Deployment", `${app}-blue`));
+        }
+
+        await s.set({ activeColor: "blue" });
+        await s.up();
+        live = await serving("blue", 1, 0);
+        assert.strictEqual(live.deployments["physioflow-api-green"].replicas, 0);
+    });
+
+    it("a broken color is never switched to: its pods never become ready, up fails within the readiness timeout, blue keeps serving", async function () {
+        this.timeout(3 * 60 * 1000);
+        await s.set({ readinessTimeoutSeconds: "15" });
+        // The Stage first: kwok picks it up while the update below runs, before any green pod exists.
+        await cluster.kubectl(["apply", "-f", "-"], neverReadyStage("test-green-never-ready", { version: "green" }));
+        await s.up();
+        try {
+            await s.set({ activeColor: "green", greenTag: "v1.2.0-broken" });
+            const sampler = sampleReadyEndpoints(cluster, namespace, "physioflow-api");
+            const started = Date.now();
+            const up = await s.failingUp();
+            const seconds = (Date.now() - started) / 1000;
+            const samples = await sampler.stop();
+            assert.ok(seconds >= 15 && seconds < 15 + 10 + 20, `up took ${seconds}s to fail; the readiness timeout is 15s`);
+            assert.match(up.result.message,
+                /"physioflow-local\/physioflow-(api|web)-green" failed to fully initialize or become live: timed out waiting for the condition/, up.result.message);
+
+            // The live Services never moved: blue serves, at full replicas; green has its pod, not ready.
+            const live = await waitForClusterState(cluster.kubectl, namespace,
+                st => apps.every(app => serviceServes(st, app, "blue", 1)), { what: "the live Services on blue" });
+            for (const app of apps) {
+                assert.deepStrictEqual(live.deployments[`${app}-blue`], { image: `registry.local:5000/${app}:v1.0.0`, replicas: 1, readyReplicas: 1, observed: true });
+                assert.strictEqual(live.deployments[`${app}-green`].readyReplicas, 0);
+                assert.deepStrictEqual(live.services[app].selector.version, "blue");
+            }
+            assert.ok(samples.every(sample => sample.ready > 0 && sample.colors.every(c => c === "blue")),
+                `the live Service did not stay on blue's ready pods: ${JSON.stringify(samples)}`);
+        } finally {
+            await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-green-never-ready"]);
+            await s.set({ activeColor: "blue", greenTag: "v1.1.0", readinessTimeoutSeconds: "300" });
+        }
+        // Recovery is a plain update back to the declared blue.
+        await s.up();
+        await serving("blue", 1, 0);
+    });
+
+    it("a change Kubernetes refuses (an admission policy) fails up with the API server's own message, nothing else changes", async () => {
+        await cluster.kubectl(["apply", "-f", "-"], noReleaseCandidatesPolicy());
+        const before = await state();
+        const identities = await deploymentIdentities(cluster);
+        try {
+            await s.set({ greenTag: "v1.4.0-rc1" });
+            const up = await s.failingUp();
+            assert.match(up.result.message,
+                /denied request: physioflow-test-policy: no release candidates in this namespace/, up.result.message);
+            assert.deepStrictEqual(describeSteps(changedSteps(up.steps)), [
+                `Deployment/physioflow-api-green update [${image}]`,
+                `Deployment/physioflow-web-green update [${image}]`,
+            ], "the update attempted more than the refused change");
+            assert.deepStrictEqual(await state(), before);
+            assert.deepStrictEqual(await deploymentIdentities(cluster), identities);
+        } finally {
+            await cluster.kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", "physioflow-no-rc"]);
+            await s.set({ greenTag: "v1.1.0" });
+        }
+        // The next update reconciles what the refused one left in the state; then nothing is pending.
+        await s.up();
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), []);
+        assert.deepStrictEqual(await state(), before);
+    });
+
+    it("a fixed-name object the provider replaces (the migration-version ConfigMap) is replaced in place, with no conflict and no Deployment touched", async () => {
+        const deploymentsBefore = await deploymentIdentities(cluster);
+        await s.set({ migrationTarget: "005" });
+        const preview = await s.preview();
+        assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
+            "ConfigMap/migration-version create-replacement [data.version]",
+            "ConfigMap/migration-version delete-replaced",
+            "ConfigMap/migration-version replace [data.version]",
+        ]);
+        await s.up();
+        const map = await cluster.getJson(["configmap", "migration-version", "-n", namespace]);
+        assert.deepStrictEqual(map.data, { version: "005" });
+        assert.deepStrictEqual(await deploymentIdentities(cluster), deploymentsBefore);
+        await serving("blue", 1, 0);
+    });
+
+    it("a hand edit of a live Service (the runbook's kubectl patch) shows as drift after a refresh, and up restores the declared color without a conflict", async () => {
+        await cluster.kubectl(["patch", "svc", "physioflow-api", "-n", namespace, "-p", '{"spec":{"selector":{"version":"green"}}}']);
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "a preview without refresh compares with the state, not the cluster");
+        await s.stack.refresh();
+        const preview = await s.preview();
+        assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), ["Service/physioflow-api update [spec.selector.version]"]);
+        await s.up();
+        const live = await serving("blue", 1, 0);
+        assert.deepStrictEqual(live.services["physioflow-api"].selector, { app: "physioflow-api", version: "blue" });
+        await s.stack.refresh();
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), []);
+    });
+
+    it("bad input stops before harm: activeColor purple fails with one line and the cluster is untouched", async () => {
+        const before = await deploymentIdentities(cluster);
+        const stateBefore = await s.stateResources();
+        await s.set({ activeColor: "purple" });
+        try {
+            const up = await s.failingUp();
+            const line = 'physioflow:activeColor is "purple"; allowed values: blue, green';
+            assert.deepStrictEqual(diagnostics(up.events, "error"), [line]);
+            assert.ok(!/^\s+at /m.test(up.result.message), "the error comes with a stack trace");
+            assert.deepStrictEqual(changedSteps(up.steps), []);
+            assert.deepStrictEqual(await deploymentIdentities(cluster), before);
+            assert.deepStrictEqual(await s.stateResources(), stateBefore);
+        } finally {
+            await s.set({ activeColor: "blue" });
+        }
+    });
+
+    it("preview changes nothing on the cluster", async () => {
+        const before = await resourceVersions(cluster);
+        await s.set({ greenTag: "v1.3.0", inactiveReplicas: "1", activeColor: "green" });
+        try {
+            const preview = await s.preview();
+            const green = `metadata.annotations["pulumi.com/waitFor"], spec.replicas, ${image}`;
+            assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
+                `Deployment/physioflow-api-green update [${green}]`,
+                `Deployment/physioflow-web-green update [${green}]`,
+                "Service/physioflow-api update [spec.selector.version]",
+                "Service/physioflow-api-preview update [spec.selector.version]",
+                "Service/physioflow-web update [spec.selector.version]",
+                "Service/physioflow-web-preview update [spec.selector.version]",
+            ]);
+            assert.deepStrictEqual(await resourceVersions(cluster), before);
+        } finally {
+            await s.set({ greenTag: "v1.1.0", inactiveReplicas: "0", activeColor: "blue" });
+        }
+    });
+});
+
+/** Each Deployment's uid and generation, and its pods' uids: what changes if anything touches them. */
+async function deploymentIdentities(cluster: Cluster): Promise<Record<string, unknown>> {
+    const deployments = (await cluster.getJson(["deployments", "-n", namespace])).items as any[];
+    const pods = (await cluster.getJson(["pods", "-n", namespace])).items as any[];
+    return {
+        deployments: Object.fromEntries(deployments.map(d => [d.metadata.name, `${d.metadata.uid}@${d.metadata.generation}`])),
+        pods: pods.map(p => p.metadata.uid).sort(),
+    };
+}
+
+/** Every object's resourceVersion in the namespace: any write changes one. */
+async function resourceVersions(cluster: Cluster): Promise<Record<string, string>> {
+    const items = (await cluster.getJson(["deployments,services,configmaps,secrets,pods", "-n", namespace])).items as any[];
+    return Object.fromEntries(items.map(o => [`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]));
+}
+
+/** A cluster policy, as a team might have one, that refuses release-candidate images in the namespace. */
+function noReleaseCandidatesPolicy(): string {
+    return `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: { name: physioflow-no-rc }
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [apps]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [deployments]
+  validations:
+  - expression: "!object.spec.template.spec.containers.exists(c, c.image.contains('-rc'))"
+    message: "physioflow-test-policy: no release candidates in this namespace"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: { name: physioflow-no-rc }
+spec:
+  policyName: physioflow-no-rc
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels: { kubernetes.io/metadata.name: ${namespace} }
+`;
+}
