@@ -1,14 +1,17 @@
 /**
- * The `local` stack's settings: everything points at this machine (a PostgreSQL on 127.0.0.1,
- * manifests rendered to a folder, `example.test` URLs), and `--set key=value` changes on top.
- * Pure: callers pass in paths and the port.
+ * The `local` stack's settings: everything points at this machine (a PostgreSQL on 127.0.0.1, the
+ * control plane scripts/cluster.sh starts, `example.test` URLs), and `--set key=value` changes on
+ * top. Pure: callers pass in paths and the port.
  */
 import { ConfigError, knownKeys, parseStackConfig, requiredSecrets, StackConfig, uploadSecrets } from "../components/config";
 
 const secretKeys: readonly string[] = [...requiredSecrets, ...uploadSecrets];
 
-/** The settings a local stack starts with (keys without `physioflow:`). */
-export function localStackSettings(args: { renderDir: string; backupDir: string; dbPort: number }): Record<string, string> {
+/**
+ * The settings a local stack starts with (keys without `physioflow:`): the cluster is the one whose
+ * admin kubeconfig is `kubeconfig`, or, with `renderDir`, none (manifests are rendered there).
+ */
+export function localStackSettings(args: { kubeconfig?: string; renderDir?: string; backupDir: string; dbPort: number }): Record<string, string> {
     return {
         environment: "local",
         activeColor: "blue",
@@ -28,7 +31,8 @@ export function localStackSettings(args: { renderDir: string; backupDir: string;
         dbUser: "physioflow",
         dbSslMode: "disable",
         backupDir: args.backupDir,
-        renderYamlTo: args.renderDir,
+        ...(args.renderDir !== undefined ? { renderYamlTo: args.renderDir } : {}),
+        ...(args.kubeconfig !== undefined ? { kubeconfig: args.kubeconfig } : {}),
     };
 }
 
@@ -41,8 +45,9 @@ export const managedKeys: Readonly<Record<string, string>> = {
     backupS3Endpoint: "backups stay under .local/backups; nothing is uploaded",
     backupS3Bucket: "backups stay under .local/backups; nothing is uploaded",
     backupS3Region: "backups stay under .local/backups; nothing is uploaded",
-    renderYamlTo: "manifests are always rendered to .local/manifests, never applied to a cluster",
-    kubeContext: "it never contacts a cluster",
+    kubeconfig: "it deploys to the control plane it starts in .local/cluster, and to no other cluster",
+    kubeContext: "it deploys to the control plane it starts in .local/cluster, and to no other cluster",
+    renderYamlTo: "it deploys to the control plane it starts in .local/cluster",
 };
 
 /** `key=value` from the command line into a key without `physioflow:` and its value. */

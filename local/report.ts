@@ -1,4 +1,5 @@
 /** What `npm run local` prints about a preview, an update and the resulting state. Pure. */
+import { ClusterState } from "../release/clusterState";
 import { countOps, ResourceStep, shortType } from "./engineEvents";
 
 const symbols: Record<string, string> = {
@@ -41,35 +42,38 @@ export function summarizeSteps(steps: readonly ResourceStep[], tense: "will" | "
         .join(", ");
 }
 
-/** The stack outputs (as `up` returns them, resolved) plus what the rendered Services select. */
+/** The stack outputs (as `up` returns them, resolved) plus what the cluster reports. */
 export interface LocalState {
     outputs: Record<string, any>;
-    selectors: Record<string, Record<string, string>>;
+    /** The live objects, read back from the API server after the update. */
+    cluster: ClusterState;
     /** Version `schema_migrations` reports in the database. */
     databaseVersion: string;
-    manifestsDir: string;
 }
 
 /** The resulting state, one aligned line per fact. */
 export function formatState(state: LocalState): string[] {
-    const { outputs, selectors } = state;
-    const selector = (service: string) => {
-        const s = selectors[service];
-        return s ? `selects ${Object.entries(s).map(([k, v]) => `${k}=${v}`).join(",")}` : "(not rendered)";
+    const { outputs, cluster } = state;
+    const serving = (service: string) => {
+        const s = cluster.services[service];
+        if (!s) return "(not in the cluster)";
+        const selects = `selects ${Object.entries(s.selector).map(([k, v]) => `${k}=${v}`).join(",")}`;
+        const ready = s.readyPods.length === 0 ? "no ready endpoints" : `${s.readyPods.length} ready endpoint(s): ${s.readyColors.join(", ")}`;
+        return `${selects}; ${ready}`;
     };
     const tag = (color: string) => `${color} ${outputs.tags?.[color]}${color === outputs.activeColor ? " (active)" : ""}`;
-    const replicas = Object.entries(outputs.replicas ?? {})
-        .map(([app, byColor]: [string, any]) => `${app} blue ${byColor.blue} / green ${byColor.green}`);
     const services = Object.values(outputs.services ?? {}).map(String);
     const width = Math.max(0, ...services.map(name => name.length));
+    const deployments = Object.entries(cluster.deployments).sort(([a], [b]) => a.localeCompare(b));
+    const dWidth = Math.max(0, ...deployments.map(([name]) => name.length));
     const rows: [string, string][] = [
         ["active color", `${outputs.activeColor} (inactive: ${outputs.inactiveColor})`],
         ["tags", `${tag("blue")}, ${tag("green")}`],
-        ["replicas", replicas.join("; ")],
-        ...services.map((name, i): [string, string] => [i === 0 ? "services" : "", `${name.padEnd(width)}  ${selector(name)}`]),
+        ...services.map((name, i): [string, string] => [i === 0 ? "services" : "", `${name.padEnd(width)}  ${serving(name)}`]),
+        ...deployments.map(([name, d], i): [string, string] =>
+            [i === 0 ? "deployments" : "", `${name.padEnd(dWidth)}  ${d.readyReplicas}/${d.replicas} ready  ${d.image}`]),
         ["migration", `${outputs.migrationVersion} in ConfigMap migration-version; database at ${state.databaseVersion}`],
         ["namespace", `${outputs.namespaceName} (environment ${outputs.environment})`],
-        ["manifests", state.manifestsDir],
     ];
     return rows.map(([key, value]) => `${key.padEnd(14)}${value}`);
 }

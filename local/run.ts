@@ -1,8 +1,9 @@
 /**
  * `npm run local`: the program, for real, on this machine. A `local` stack on a file backend in
- * `.local/`, a PostgreSQL it starts (data kept in `.local/postgres`) and stops, the database steps
- * through database/index.ts, then the engine's preview and update of the cluster half with
- * manifests rendered to `.local/manifests`, then the resulting state.
+ * `.local/`, a PostgreSQL and a Kubernetes control plane it starts (data kept in `.local/postgres`
+ * and `.local/cluster`) and stops, the database steps through database/index.ts, then the
+ * engine's preview and update of the cluster half against that control plane, with the rollout
+ * shown as the API server reports it, then the resulting state.
  */
 import * as auto from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
@@ -16,7 +17,8 @@ import { diagnostics, resourceSteps } from "./engineEvents";
 import { ensureAppDatabase } from "./localDatabase";
 import { applySettings, localStackSettings, managedKeys, parseSetting } from "./localStackConfig";
 import { freeLoopbackPort, loopbackPortIsFree, PostgresServer, startPostgres, stopPostgresIn } from "./postgresServer";
-import { serviceSelectors } from "./renderedManifests";
+import { followClusterState, readClusterState } from "../release/clusterState";
+import { Cluster, startCluster, stopClusterIn } from "../testbed/cluster";
 import { formatState, formatSteps, summarizeSteps } from "./report";
 
 /** Where the local run keeps things; everything under `<repo>/.local`. */
@@ -30,7 +32,8 @@ export function localPaths(repoRoot: string) {
         passphrase: path.join(root, "passphrase"),
         postgresData: path.join(root, "postgres", "data"),
         postgresLog: path.join(root, "postgres", "server.log"),
-        manifests: path.join(root, "manifests"),
+        cluster: path.join(root, "cluster"),
+        kubeconfig: path.join(root, "cluster", "kubeconfig"),
         /** Relative to the repository: the stack's backupDir setting allows no spaces. */
         backups: ".local/backups",
     };
@@ -38,7 +41,7 @@ export function localPaths(repoRoot: string) {
 
 const stackName = "local";
 
-/** Deletes `.local/`, stopping a PostgreSQL an interrupted run left running in it. */
+/** Deletes `.local/`, stopping a PostgreSQL or control plane an interrupted run left running in it. */
 export async function resetLocal(repoRoot: string, out: (line: string) => void): Promise<void> {
     const paths = localPaths(repoRoot);
     if (!fs.existsSync(paths.root)) {
@@ -46,8 +49,9 @@ export async function resetLocal(repoRoot: string, out: (line: string) => void):
         return;
     }
     stopPostgresIn(paths.postgresData);
+    stopClusterIn(paths.cluster);
     fs.rmSync(paths.root, { recursive: true, force: true });
-    out("deleted .local/ (stack state and config, PostgreSQL data, manifests, backups)");
+    out("deleted .local/ (stack state and config, PostgreSQL data, cluster data, backups)");
 }
 
 /** One local run; `out` gets every line to print. Throws one-line errors. */
@@ -83,7 +87,7 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
             "physioflow:dbPassword": { value: crypto.randomBytes(16).toString("hex"), secret: true },
             "physioflow:dbAdminPassword": { value: crypto.randomBytes(16).toString("hex"), secret: true },
         };
-        const defaults = localStackSettings({ renderDir: paths.manifests, backupDir: paths.backups, dbPort: await freeLoopbackPort() });
+        const defaults = localStackSettings({ kubeconfig: paths.kubeconfig, backupDir: paths.backups, dbPort: await freeLoopbackPort() });
         for (const [key, value] of Object.entries(defaults)) initial[`physioflow:${key}`] = { value };
         await stack.setAllConfig(initial);
         all = await stack.getAllConfig();
@@ -93,10 +97,13 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
     for (const [key, { value, secret }] of Object.entries(all)) {
         if (key.startsWith("physioflow:") && !secret) current[key.slice("physioflow:".length)] = value;
     }
+    if (current.renderYamlTo !== undefined) {
+        throw new ConfigError(".local/ was made by an npm run local that rendered manifests instead of deploying to a cluster; start over with npm run local -- --reset");
+    }
     const { config } = applySettings(current, changes);
     const changed: auto.ConfigMap = {};
-    // Settings that describe this machine follow it (e.g. renderYamlTo after the repository moved).
-    const machine = localStackSettings({ renderDir: paths.manifests, backupDir: paths.backups, dbPort: config.database.port });
+    // Settings that describe this machine follow it (e.g. kubeconfig after the repository moved).
+    const machine = localStackSettings({ kubeconfig: paths.kubeconfig, backupDir: paths.backups, dbPort: config.database.port });
     const owned = Object.keys(managedKeys).filter(key => key in machine).map(key => [key, machine[key]] as [string, string]);
     for (const [key, value] of [...owned, ...changes]) {
         if (current[key] !== value) {
@@ -116,7 +123,13 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
         dataDir: paths.postgresData, logFile: paths.postgresLog, port: db.port, user: db.adminUser, password: secret("dbAdminPassword"),
     });
     out(`postgres: PostgreSQL ${server.major} on 127.0.0.1:${server.port}, data in ${rel(paths.postgresData)}${server.created ? " (new)" : ""}`);
+    let cluster: Cluster | undefined;
     try {
+        const hadCluster = fs.existsSync(path.join(paths.cluster, "etcd"));
+        const clusterStarted = Date.now();
+        cluster = await startCluster({ dir: paths.cluster, progress: line => { if (/: building |: done in /.test(line)) out(`cluster: ${line}`); } });
+        out(`cluster: Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler; kwok node) on 127.0.0.1, ` +
+            `ready in ${((Date.now() - clusterStarted) / 1000).toFixed(1)} s, data in ${rel(paths.cluster)}${hadCluster ? "" : " (new)"}`);
         out("");
         out("1. database: role and database (AppDatabase), backup, then migrate (DatabaseRelease)");
         out("   done here through database/index.ts, outside the engine: the stack's command and postgresql plugins cannot be built on this machine (docs/engine.md)");
@@ -155,10 +168,16 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
         diagnostics(previewEvents, "warning").forEach(line => out(`   warning: ${line}`));
 
         out("");
-        out(`3. up (engine): manifests rendered to ${rel(paths.manifests)}, no cluster contacted`);
+        out(`3. up (engine): applied to the control plane; what the API server reports as it happens:`);
         const upEvents: auto.EngineEvent[] = [];
         const started = Date.now();
-        const up = await stack.up({ program, onEvent: event => upEvents.push(event) });
+        const follow = followClusterState(cluster.kubectl, config.namespace, line => out(`   ${line}`));
+        let up: auto.UpResult;
+        try {
+            up = await stack.up({ program, onEvent: event => upEvents.push(event) });
+        } finally {
+            await follow.stop();
+        }
         out(`   ${summarizeSteps(resourceSteps(upEvents), "did")} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
         out("");
@@ -166,12 +185,15 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
         const outputs = Object.fromEntries(Object.entries(up.outputs).map(([key, o]) => [key, o.value]));
         indent(formatState({
             outputs,
-            selectors: serviceSelectors(paths.manifests),
+            cluster: await readClusterState(cluster.kubectl, config.namespace),
             databaseVersion: applied,
-            manifestsDir: rel(paths.manifests),
         }));
     } finally {
         out("");
+        if (cluster !== undefined) {
+            await cluster.stop({ keep: true });
+            out(`cluster: stopped (data kept in ${rel(paths.cluster)})`);
+        }
         await server.stop();
         out(`postgres: stopped (data kept in ${rel(paths.postgresData)})`);
     }

@@ -1,17 +1,20 @@
 import * as assert from "assert";
 import { applySettings, localStackSettings, parseSetting } from "../../local/localStackConfig";
 
-const base = localStackSettings({ renderDir: "/tmp/render", backupDir: ".local/backups", dbPort: 5433 });
+const base = localStackSettings({ kubeconfig: "/work/.local/cluster/kubeconfig", backupDir: ".local/backups", dbPort: 5433 });
 
 describe("local stack settings", () => {
-    it("are a valid stack on this machine: database on 127.0.0.1 without TLS, manifests rendered, no cluster", () => {
+    it("are a valid stack on this machine: database on 127.0.0.1 without TLS, the control plane's kubeconfig, nothing rendered", () => {
         const { config } = applySettings(base, []);
         assert.strictEqual(config.environment, "local");
         assert.strictEqual(config.namespace, "physioflow-local");
         assert.deepStrictEqual(config.database, {
             host: "127.0.0.1", port: 5433, name: "physioflow_local", user: "physioflow", adminUser: "postgres", sslMode: "disable",
         });
-        assert.deepStrictEqual(config.kubernetes, { context: undefined, renderYamlToDirectory: "/tmp/render" });
+        assert.deepStrictEqual(config.kubernetes, { kubeconfig: "/work/.local/cluster/kubeconfig", context: undefined, renderYamlToDirectory: undefined });
+        assert.strictEqual(config.readinessTimeoutSeconds, 300);
+        const rendering = applySettings(localStackSettings({ renderDir: "/tmp/render", backupDir: ".local/backups", dbPort: 5433 }), []);
+        assert.deepStrictEqual(rendering.config.kubernetes, { kubeconfig: undefined, context: undefined, renderYamlToDirectory: "/tmp/render" });
         for (const url of [config.webUrl, config.apiUrl, config.keycloak.url]) {
             assert.match(url, /^http:\/\/[a-z.]+\.example\.test(\/|$)/);
         }
@@ -32,6 +35,7 @@ describe("local stack settings", () => {
     it("refuses settings that describe this machine, secrets and unknown keys", () => {
         assert.throws(() => applySettings(base, [["dbHost", "10.0.0.1"]]), /^ConfigError: physioflow:dbHost cannot be --set: npm run local manages it/);
         assert.throws(() => applySettings(base, [["dbPassword", "x"]]), /physioflow:dbPassword is a secret and cannot be --set/);
+        assert.throws(() => applySettings(base, [["kubeconfig", "/root/.kube/config"]]), /physioflow:kubeconfig cannot be --set: npm run local manages it \(it deploys to the control plane it starts in .local\/cluster, and to no other cluster\)/);
         assert.throws(() => applySettings(base, [["backupS3Endpoint", "http://minio.example.test"]]), /physioflow:backupS3Endpoint cannot be --set: npm run local manages it \(backups stay under .local\/backups; nothing is uploaded\)/);
         assert.throws(() => applySettings(base, [["activeColour", "green"]]), /physioflow:activeColour is not a setting this program reads; settable keys: environment, namespace, activeColor/);
     });

@@ -27,26 +27,35 @@ describe("npm run local report", () => {
         assert.strictEqual(summarizeSteps([step("kubernetes:core/v1:Secret", "s", "create")], "will"), "1 to create");
     });
 
-    it("shows the state with what each rendered Service selects", () => {
+    it("shows the state with what each live Service selects and serves, and each Deployment's readiness", () => {
         const lines = formatState({
             outputs: {
                 activeColor: "green", inactiveColor: "blue", tags: { blue: "v1.0.0", green: "v1.1.0" },
-                replicas: { api: { blue: 0, green: 1 } }, services: { api: "physioflow-api", apiPreview: "physioflow-api-preview" },
+                replicas: { api: { blue: 0, green: 1 } }, services: { api: "physioflow-api", apiPreview: "physioflow-api-preview", web: "physioflow-web" },
                 migrationVersion: "006", namespaceName: "physioflow-local", environment: "local",
             },
-            selectors: { "physioflow-api": { app: "physioflow-api", version: "green" } },
+            cluster: {
+                services: {
+                    "physioflow-api": { selector: { app: "physioflow-api", version: "green" }, readyPods: ["physioflow-api-green-1-a"], readyColors: ["green"] },
+                    "physioflow-api-preview": { selector: { app: "physioflow-api", version: "blue" }, readyPods: [], readyColors: [] },
+                },
+                deployments: {
+                    "physioflow-api-green": { image: "r/physioflow-api:v1.1.0", replicas: 1, readyReplicas: 1, observed: true },
+                    "physioflow-api-blue": { image: "r/physioflow-api:v1.0.0", replicas: 0, readyReplicas: 0, observed: true },
+                },
+            },
             databaseVersion: "006",
-            manifestsDir: ".local/manifests",
         });
         assert.deepStrictEqual(lines, [
             "active color  green (inactive: blue)",
             "tags          blue v1.0.0, green v1.1.0 (active)",
-            "replicas      api blue 0 / green 1",
-            "services      physioflow-api          selects app=physioflow-api,version=green",
-            "              physioflow-api-preview  (not rendered)",
+            "services      physioflow-api          selects app=physioflow-api,version=green; 1 ready endpoint(s): green",
+            "              physioflow-api-preview  selects app=physioflow-api,version=blue; no ready endpoints",
+            "              physioflow-web          (not in the cluster)",
+            "deployments   physioflow-api-blue   0/0 ready  r/physioflow-api:v1.0.0",
+            "              physioflow-api-green  1/1 ready  r/physioflow-api:v1.1.0",
             "migration     006 in ConfigMap migration-version; database at 006",
             "namespace     physioflow-local (environment local)",
-            "manifests     .local/manifests",
         ]);
     });
 });
