@@ -1,0 +1,85 @@
+/**
+ * `npm run bench:switch [-- --rounds N]`: how long a switch of the live Service takes, from the
+ * decision to the moment its EndpointSlice holds only the other color's ready pods, on one real
+ * control plane, in one run, paired round by round:
+ *   (a) `kubectl patch svc` of the selector: the runbook's emergency rollback;
+ *   (b) flipping `activeColor` and `pulumi up` through the Automation API: this project's switch.
+ * Both colors are kept warm (1 ready pod each), so the switch itself is measured, not a scale-up.
+ * Prints the medians and the ratio b/a. Not a test: nothing here passes or fails on time.
+ */
+import { spawnSync } from "child_process";
+import * as os from "os";
+import { startCluster } from "../testbed/cluster";
+import { onlyColor, watchEndpoints } from "../testbed/endpointWatch";
+import { createTestClusterStack } from "../tests/support/engine";
+
+const namespace = "physioflow-local";
+const service = "physioflow-api";
+
+async function main(): Promise<void> {
+    const roundsArg = process.argv.indexOf("--rounds");
+    const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 5;
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new Error("--rounds takes a whole number from 1 to 50");
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+
+    const cluster = await startCluster({ progress: line => log(`cluster: ${line}`) });
+    const stack = await createTestClusterStack("benchswitch", { kubeconfig: cluster.kubeconfigPath });
+    try {
+        await stack.set({ inactiveReplicas: "1" });
+        log("bench: first deploy (both colors warm)");
+        await stack.up();
+        const watch = await watchEndpoints(cluster.kubeconfigPath, namespace, service);
+        await watch.until(onlyColor("blue", 1));
+
+        const patch: number[] = [];
+        const up: number[] = [];
+        let live = "blue";
+        for (let round = 1; round <= rounds; round++) {
+            // (a) kubectl patch, there and back, so the declared state stays true for (b)
+            for (const target of [live === "blue" ? "green" : "blue", live]) {
+                const started = Date.now();
+                const result = spawnSync(`${cluster.binDir}/kubectl`, ["--kubeconfig", cluster.kubeconfigPath, "patch", "svc", service,
+                    "-n", namespace, "-p", JSON.stringify({ spec: { selector: { version: target } } })], { encoding: "utf8" });
+                if (result.status !== 0) throw new Error(`kubectl patch failed: ${result.stderr.trim()}`);
+                patch.push((await watch.until(onlyColor(target, 1))) - started);
+            }
+            // (b) the stack update
+            const target = live === "blue" ? "green" : "blue";
+            const started = Date.now();
+            const reached = watch.until(onlyColor(target, 1), 5 * 60_000);
+            await stack.set({ activeColor: target });
+            await stack.up();
+            up.push((await reached) - started);
+            live = target;
+            log(`bench: round ${round}/${rounds}: kubectl patch ${patch.slice(-2).join(", ")} ms; activeColor + pulumi up ${up[up.length - 1]} ms`);
+        }
+        watch.close();
+
+        const a = median(patch);
+        const b = median(up);
+        const lines = [
+            `| switch of the live Service (decision -> EndpointSlice holds only the other color's ready pods) | median | runs |`,
+            `| --- | --- | --- |`,
+            `| (a) kubectl patch svc (runbook's emergency rollback) | ${a} ms | ${patch.length} |`,
+            `| (b) activeColor + pulumi up (Automation API) | ${b} ms | ${up.length} |`,
+            `| ratio b/a | ${(b / a).toFixed(1)}x | |`,
+            "",
+            `${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}, Kubernetes v1.37.2 control plane with a kwok node on 127.0.0.1`,
+        ];
+        process.stdout.write(`${lines.join("\n")}\n`);
+    } finally {
+        await stack.remove();
+        await cluster.stop();
+    }
+}
+
+function median(values: number[]): number {
+    const sorted = [...values].sort((x, y) => x - y);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+main().catch(error => {
+    process.stderr.write(`bench:switch: error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);
+    process.exitCode = 1;
+});
