@@ -77,7 +77,7 @@ describe("npm run local", function () {
         assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> green \(1 ready: green\)$/.test(line)), up.join("\n"));
         const state = section(lines, "4. state");
         assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=green; 1 ready endpoint(s): green"), state.join("\n"));
-        assert.ok(state.includes("physioflow-api-blue   0/0 ready  registry.local:5000/physioflow-api:v1.0.0"), state.join("\n"));
+        assert.ok(state.includes("deployments   physioflow-api-blue   0/0 ready  registry.local:5000/physioflow-api:v1.0.0"), state.join("\n"));
         assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
         assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");
     });
