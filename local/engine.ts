@@ -3,10 +3,10 @@
  * ordinary install it accepts) and hands it to the Automation API. Never downloads anything.
  */
 import * as auto from "@pulumi/pulumi/automation";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { runWithProgress } from "../testbed/processes";
 
 /** The engine to run stacks with. */
 export interface PulumiEngine {
@@ -38,7 +38,8 @@ export async function findEngine(progress: (line: string) => void = () => undefi
         `env -0; printf '%s\\0' ${marker}`,
         'command -v pulumi || true',
     ].join("\n");
-    const { status, stdout, stderr } = await run("bash", ["-c", script, path.join(repoRoot, "scripts", "engine.sh")], progress);
+    const { status, stdout, stderr } = await runWithProgress("bash", ["-c", script, path.join(repoRoot, "scripts", "engine.sh")],
+        line => { if (isBuildProgress(line)) progress(line); });
     const howToFix = 'run "npm run engine" (docs/engine.md)';
     if (status !== 0) {
         throw new Error(`the Pulumi engine is not available: ${lastLine(stderr) || `scripts/engine.sh exited with ${status}`}; ${howToFix}`);
@@ -97,24 +98,6 @@ function cliRoot(pulumiPath: string): string {
     fs.mkdirSync(path.join(root, "bin"));
     fs.symlinkSync(fs.realpathSync(pulumiPath), path.join(root, "bin", "pulumi"));
     return root;
-}
-
-function run(command: string, args: string[], progress: (line: string) => void): Promise<{ status: number; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        let partial = "";
-        child.stdout.on("data", chunk => { stdout += chunk; });
-        child.stderr.on("data", chunk => {
-            stderr += chunk;
-            const lines = (partial + chunk).split("\n");
-            partial = lines.pop() ?? "";
-            lines.filter(isBuildProgress).forEach(progress);
-        });
-        child.on("error", reject);
-        child.on("close", status => resolve({ status: status ?? 1, stdout, stderr }));
-    });
 }
 
 /** engine.sh's lines worth showing while it builds (it is silent when everything is built). */

@@ -6,9 +6,10 @@
  * A cluster started here is stopped by `stop()`, when this process exits, and, should this
  * process be killed outright, by the watchdog cluster.sh leaves beside it.
  */
-import { execFile, spawn, spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { runWithProgress } from "./processes";
 
 const script = path.resolve(__dirname, "..", "scripts", "cluster.sh");
 
@@ -69,26 +70,13 @@ export async function startCluster(options: { dir?: string; progress?: (line: st
 }
 
 /** Runs `bash scripts/cluster.sh ARGS`; stdout is the result, stderr's progress lines go to `progress`. */
-function runScript(args: string[], progress: (line: string) => void): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("bash", [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        let partial = "";
-        child.stdout.on("data", chunk => { stdout += chunk; });
-        child.stderr.on("data", chunk => {
-            stderr += chunk;
-            const lines = (partial + chunk).split("\n");
-            partial = lines.pop() ?? "";
-            lines.filter(line => line.startsWith("[cluster]")).forEach(line => progress(line.replace(/^\[cluster\] /, "")));
-        });
-        child.on("error", reject);
-        child.on("close", status => {
-            if (status === 0) return resolve(stdout);
-            const last = stderr.trim().split("\n").pop() ?? "";
-            reject(new Error(`the Kubernetes control plane is not available: ${last || `scripts/cluster.sh ${args[0]} exited with ${status}`}; see docs/cluster.md`));
-        });
+async function runScript(args: string[], progress: (line: string) => void): Promise<string> {
+    const { status, stdout, stderr } = await runWithProgress("bash", [script, ...args], line => {
+        if (line.startsWith("[cluster]")) progress(line.replace(/^\[cluster\] /, ""));
     });
+    if (status === 0) return stdout;
+    const last = stderr.trim().split("\n").pop() ?? "";
+    throw new Error(`the Kubernetes control plane is not available: ${last || `scripts/cluster.sh ${args[0]} exited with ${status}`}; see docs/cluster.md`);
 }
 
 /** True when `dir` holds a cluster whose servers were started and not stopped. */
