@@ -81,8 +81,9 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         const awaitTimeout = `${readinessTimeoutSeconds + 10}s`;
 
         const metadata = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels: { app: name } });
-        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, {
-            metadata: metadata(`${name}-config`),
+        const configMapName = `${name}-config`;
+        const configMap = new k8s.core.v1.ConfigMap(configMapName, {
+            metadata: metadata(configMapName),
             data: args.env ?? {},
         }, { parent: this });
 
@@ -105,13 +106,15 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 replicas: this.replicas[color],
                 port: args.port,
                 healthPath: args.healthPath,
-                configMapName: configMap.metadata.name,
+                // By name, with dependsOn below: a changed ConfigMap is replaced by the provider, and a
+                // Deployment taking its name from that output would be deleted and recreated with it.
+                configMapName: configMapName,
                 secretName: args.secretName,
                 resources: args.resources ?? defaultResources,
                 runAsUser: args.runAsUser ?? 1000,
                 readinessTimeoutSeconds,
             }),
-        }, { parent: this, dependsOn, customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
+        }, { parent: this, dependsOn: [configMap, ...dependsOn], customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
 
         const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>) =>
             new k8s.core.v1.Service(serviceName, {

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { apiEnvironment, webEnvironment } from "./appEnvironment";
-import { AppNamespace } from "./appNamespace";
+import { AppNamespace, secretName as namespaceSecretName } from "./appNamespace";
 import { BlueGreenApp } from "./blueGreenApp";
 import { StackConfig } from "./config";
 
@@ -42,10 +42,13 @@ export function deployApps(args: DeployAppsArgs) {
         activeColor: settings.activeColor,
         replicas: settings.replicas,
         inactiveReplicas: settings.inactiveReplicas,
-        secretName: namespace.secretName,
+        // By name, not by the Secret's output: the provider replaces a changed Secret (delete, then
+        // create), and the engine would replace every Deployment that takes a value from it, the
+        // live color included. The Deployments still wait for the namespace and its Secret.
+        secretName: namespaceSecretName,
         readinessTimeoutSeconds: settings.readinessTimeoutSeconds,
     };
-    const appOptions = { provider, dependsOn: args.dependsOn ?? [] };
+    const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 
     const api = new BlueGreenApp("physioflow-api", {
         ...shared,

@@ -201,20 +201,30 @@ describe("the cluster half on the real engine and a real control plane", functio
         assert.deepStrictEqual(await state(), before);
     });
 
-    it("a fixed-name object the provider replaces (the migration-version ConfigMap) is replaced in place, with no conflict and no Deployment touched", async () => {
+    it("fixed-name objects the provider replaces (migration-version, physioflow-secrets, an app's ConfigMap) are replaced with no conflict and no Deployment or pod touched", async () => {
         const deploymentsBefore = await deploymentIdentities(cluster);
-        await s.set({ migrationTarget: "005" });
-        const preview = await s.preview();
-        assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
-            "ConfigMap/migration-version create-replacement [data.version]",
-            "ConfigMap/migration-version delete-replaced",
-            "ConfigMap/migration-version replace [data.version]",
-        ]);
+        await s.set({ migrationTarget: "005", keycloakUrl: "http://keycloak-2.example.test" });
+        await s.stack.setConfig("physioflow:dbPassword", { value: "rotated-db-password", secret: true });
+        try {
+            const preview = await s.preview();
+            const replaced = (name: string, paths: string) =>
+                [`${name} create-replacement [${paths}]`, `${name} delete-replaced`, `${name} replace [${paths}]`];
+            assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
+                ...replaced("ConfigMap/migration-version", "data.version"),
+                ...replaced("ConfigMap/physioflow-api-config", "data.KEYCLOAK_URL"),
+                ...replaced("ConfigMap/physioflow-web-config", "data.NEXT_PUBLIC_KEYCLOAK_URL"),
+                ...replaced("Secret/physioflow-secrets", "data.POSTGRES_PASSWORD"),
+            ], "a replaced ConfigMap or Secret takes Deployments with it");
+            await s.up();
+            assert.deepStrictEqual((await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data, { version: "005" });
+            const secret = await cluster.getJson(["secret", "physioflow-secrets", "-n", namespace]);
+            assert.strictEqual(Buffer.from(secret.data.POSTGRES_PASSWORD, "base64").toString(), "rotated-db-password");
+            assert.deepStrictEqual(await deploymentIdentities(cluster), deploymentsBefore);
+            await serving("blue", 1, 0);
+        } finally {
+            await s.set({ keycloakUrl: "http://keycloak.example.test" });
+        }
         await s.up();
-        const map = await cluster.getJson(["configmap", "migration-version", "-n", namespace]);
-        assert.deepStrictEqual(map.data, { version: "005" });
-        assert.deepStrictEqual(await deploymentIdentities(cluster), deploymentsBefore);
-        await serving("blue", 1, 0);
     });
 
     it("a hand edit of a live Service (the runbook's kubectl patch) shows as drift after a refresh, and up restores the declared color without a conflict", async () => {
