@@ -30,36 +30,9 @@ SRC=$CLUSTER_DIR/src
 LOGS=$CLUSTER_DIR/logs
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
-say() { printf '[cluster] %s\n' "$*" >&2; }
-die() { # die STEP MESSAGE: the last line printed is always one line naming the step
-	printf 'cluster.sh: error: step "%s" failed: %s\n' "$1" "$2" >&2
-	exit 1
-}
-
-declare -a TIMINGS=()
-run_step() { # run_step NAME FUNCTION: output in $LOGS/NAME.log; time it; on failure the log's tail
-	local name=$1 fn=$2 log="$LOGS/$1.log" start rc
-	start=$(date +%s)
-	: >"$log"
-	set +e
-	(set -euo pipefail; "$fn") >>"$log" 2>&1
-	rc=$?
-	set -e
-	local took=$(($(date +%s) - start))
-	if [ "$rc" -ne 0 ]; then
-		tail -n 25 "$log" | sed 's/^/    | /' >&2
-		die "$name" "exit code $rc after ${took}s (full log: $log)"
-	fi
-	TIMINGS+=("$name ${took}s")
-	say "$name: done in ${took}s"
-}
-
-ensure_go() {
-	if ! command -v go >/dev/null 2>&1; then
-		[ -x /usr/local/go/bin/go ] || die "setup" "the go command is not installed (expected on PATH or at /usr/local/go/bin/go)"
-		PATH=/usr/local/go/bin:$PATH
-	fi
-}
+# Progress on stderr, one-line errors, timed steps, ensure_go.
+STEP_TAG=cluster STEP_SCRIPT=cluster.sh
+. "$(dirname "${BASH_SOURCE[0]}")/build-steps.sh"
 
 GO_BUILD=(go build -mod=mod -buildvcs=false -trimpath)
 

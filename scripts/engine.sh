@@ -52,49 +52,13 @@ ENV_FILE=$ENGINE_DIR/env.sh
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# ---------------------------------------------------------------------------------------------
-# Output helpers: progress on stderr, so that --env can keep stdout clean
-# ---------------------------------------------------------------------------------------------
-say() { printf '[engine] %s\n' "$*" >&2; }
-die() { # die STEP MESSAGE — the last line printed is always one line naming the step
-	printf 'engine.sh: error: step "%s" failed: %s\n' "$1" "$2" >&2
-	exit 1
-}
-
-declare -a TIMINGS=()
-
-# run_step NAME FUNCTION: run FUNCTION with errexit in a subshell, its output in $LOGS/NAME.log;
-# print how long it took; on failure print the log's tail and a one-line error.
-run_step() {
-	local name=$1 fn=$2 log="$LOGS/$1.log" start rc
-	start=$(date +%s)
-	: >"$log"
-	set +e
-	(set -euo pipefail; "$fn") >>"$log" 2>&1
-	rc=$?
-	set -e
-	local took=$(($(date +%s) - start))
-	if [ "$rc" -ne 0 ]; then
-		tail -n 25 "$log" | sed 's/^/    | /' >&2
-		die "$name" "exit code $rc after ${took}s (full log: $log)"
-	fi
-	TIMINGS+=("$name ${took}s")
-	say "$name: done in ${took}s"
-}
+# Progress on stderr (so --env keeps stdout clean), one-line errors, timed steps, ensure_go.
+STEP_TAG=engine STEP_SCRIPT=engine.sh
+. "$REPO_ROOT/scripts/build-steps.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Finding things
 # ---------------------------------------------------------------------------------------------
-ensure_go() {
-	if ! command -v go >/dev/null 2>&1; then
-		if [ -x /usr/local/go/bin/go ]; then
-			PATH=/usr/local/go/bin:$PATH
-		else
-			die "setup" "the go command is not installed (expected on PATH or at /usr/local/go/bin/go)"
-		fi
-	fi
-}
-
 pulumi_home() { printf '%s' "${PULUMI_HOME:-$HOME/.pulumi}"; }
 
 # plugin_path KIND NAME [VERSION]: where the engine would find this plugin without downloading:
