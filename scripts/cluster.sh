@@ -288,6 +288,9 @@ start_servers() {
 	kubectl_ apply -f "$KWOK_SHARE/crd" >/dev/null || return 1
 	kubectl_ wait --for condition=established --timeout=30s crd/stages.kwok.x-k8s.io >/dev/null || return 1
 	kubectl_ apply -f "$KWOK_SHARE/stages" >/dev/null || return 1
+	# A restarted cluster still has the node Lease of the kwok that ran before; a new kwok cannot
+	# take it over until it expires (40 s) and plays no pod of the node until then.
+	kubectl_ delete lease -n kube-node-lease "$NODE_NAME" --ignore-not-found >/dev/null || return 1
 	launch kwok "$BIN/kwok" --kubeconfig "$DIR/kubeconfig" --config "$DIR/kwok.yaml"
 	kubectl_ apply -f "$DIR/node.yaml" >/dev/null || return 1
 
@@ -296,6 +299,7 @@ start_servers() {
 	wait_for "kube-scheduler /healthz" 60 kube-scheduler curl -fsSk "https://127.0.0.1:$SCHEDULER_PORT/healthz" || return 1
 	wait_for "node $NODE_NAME Ready" 60 kwok \
 		kubectl_ wait --for condition=Ready --timeout=2s "node/$NODE_NAME" || return 1
+	wait_for "kwok holding the node's Lease" 60 kwok kubectl_ get lease -n kube-node-lease "$NODE_NAME" || return 1
 	wait_for "the default service account" 60 kube-controller-manager kubectl_ get serviceaccount default -n default || return 1
 
 	cat >"$DIR/cluster.env" <<-EOF

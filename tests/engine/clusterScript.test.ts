@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { startCluster } from "../../testbed/cluster";
 
 const script = path.resolve(__dirname, "..", "..", "scripts", "cluster.sh");
 
@@ -48,6 +49,34 @@ describe("scripts/cluster.sh start and stop", () => {
         while (pids.some(running) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 250));
         assert.deepStrictEqual(pids.filter(running), [], "servers still running after their owner was killed");
         assert.ok(!fs.existsSync(clusterDir), "the temp cluster directory was left behind");
+    });
+
+    it("a cluster started again from its kept data plays new pods at once: the new kwok holds the node's Lease", async function () {
+        this.timeout(30 * 60 * 1000); // builds the control plane first when it is missing
+        const clusterDir = path.join(dir, "kept");
+        const deployment = (replicas: number) => JSON.stringify({
+            apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d", namespace: "default" },
+            spec: { replicas, selector: { matchLabels: { app: "d" } }, template: { metadata: { labels: { app: "d" } }, spec: { containers: [{ name: "c", image: "example:1" }] } } },
+        });
+        let cluster = await startCluster({ dir: clusterDir });
+        try {
+            await cluster.kubectl(["apply", "-f", "-"], deployment(1));
+            await cluster.kubectl(["rollout", "status", "deployment/d", "--timeout=20s"]);
+            await cluster.kubectl(["scale", "deployment/d", "--replicas=0"]);
+        } finally {
+            await cluster.stop({ keep: true });
+        }
+        const restarted = Math.floor(Date.now() / 1000) * 1000;
+        cluster = await startCluster({ dir: clusterDir });
+        try {
+            // The old kwok's Lease would block the new one for its 40 s duration; no pod plays until then.
+            const lease = await cluster.getJson(["lease", "-n", "kube-node-lease", "kwok-node-0"]);
+            assert.ok(Date.parse(lease.metadata.creationTimestamp) >= restarted, `the node Lease is from before the restart: ${lease.metadata.creationTimestamp}`);
+            await cluster.kubectl(["scale", "deployment/d", "--replicas=1"]);
+            await cluster.kubectl(["rollout", "status", "deployment/d", "--timeout=20s"]);
+        } finally {
+            await cluster.stop();
+        }
     });
 });
 

@@ -36,7 +36,8 @@ describe("npm run local", function () {
         return lines.slice(start + 1, end === -1 ? undefined : end).map(line => line.trim());
     };
 
-    it("first run: migrates with a backup first, creates the cluster half, reports blue live, stops its PostgreSQL", async () => {
+    it("first run: migrates with a backup first, creates the cluster half, reports blue live, stops its PostgreSQL", async function () {
+        this.timeout(3 * 60 * 1000); // PostgreSQL, the control plane, a backup, migrations and a first deploy (about 35 s here)
         const lines = await run([]);
         const database = section(lines, "1. database");
         assert.ok(database.some(line => /^backup: \.local\/backups\/local_pre-migrate-006_\d{8}_\d{6}\.tar\.gz \(verified\)$/.test(line)), database.join("\n"));
@@ -58,7 +59,8 @@ describe("npm run local", function () {
         assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");
     });
 
-    it("second run with activeColor=green: no migration, only selectors and replica counts change, green live", async () => {
+    it("second run with activeColor=green: no migration, only selectors and replica counts change, green live", async function () {
+        this.timeout(3 * 60 * 1000); // starts PostgreSQL and the control plane again, then a whole switch (about 30 s here)
         const lines = await run(["activeColor=green"]);
         assert.ok(lines.includes("config: activeColor blue -> green"));
         assert.ok(section(lines, "1. database").some(line => line.startsWith("nothing to apply: at 006; no backup needed")));
