@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { colorDeploymentSpec, rolloutWaitFor } from "./colorDeployment";
+import { colorDeploymentSpec, colorLabels, rolloutWaitFor } from "./colorDeployment";
 import { Color, colors, otherColor, replicasByColor } from "./colors";
 
 export interface BlueGreenAppArgs {
@@ -47,7 +47,12 @@ const defaultResources = {
 
 /**
  * One app as two Deployments, `<name>-blue` and `<name>-green`, behind a live Service `<name>`
- * that selects the active color and a preview Service `<name>-preview` that selects the other.
+ * that selects the active color, a preview Service `<name>-preview` that selects the other, and a
+ * Service per color (`<name>-blue`, `<name>-green`) that smoke tests call whatever is live.
+ *
+ * Built in two steps so a gate that spans apps (the color's smoke test, which waits for every
+ * app's Deployment of that color) can stand between the Deployments and the live Service: the
+ * constructor declares the active color's Deployment, {@link routeTraffic} the rest.
  *
  * Update order is what makes a switch safe: the active color's Deployment is applied (and awaited
  * ready) before the live Service, which takes its selector from that Deployment; the inactive
@@ -57,11 +62,22 @@ export class BlueGreenApp extends pulumi.ComponentResource {
     public readonly activeColor: Color;
     public readonly inactiveColor: Color;
     public readonly replicas: Record<Color, number>;
-    public readonly deployments: Record<Color, k8s.apps.v1.Deployment>;
-    public readonly liveService: k8s.core.v1.Service;
-    public readonly previewService: k8s.core.v1.Service;
-    public readonly liveServiceName: pulumi.Output<string>;
-    public readonly previewServiceName: pulumi.Output<string>;
+    /** The active color's Deployment, there from construction (smoke tests wait for it). */
+    public readonly activeDeployment: k8s.apps.v1.Deployment;
+    // Set by routeTraffic().
+    public deployments!: Record<Color, k8s.apps.v1.Deployment>;
+    public liveService!: k8s.core.v1.Service;
+    public previewService!: k8s.core.v1.Service;
+    public readonly colorServices = {} as Record<Color, k8s.core.v1.Service>;
+    public liveServiceName!: pulumi.Output<string>;
+    public previewServiceName!: pulumi.Output<string>;
+    private readonly name: string;
+    private readonly port: number;
+    private readonly createInactive: (liveService: k8s.core.v1.Service) => k8s.apps.v1.Deployment;
+    private readonly createService: (name: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn?: pulumi.Resource[]) => k8s.core.v1.Service;
+    private readonly noAwait: Record<string, string>;
+    private readonly pdb: () => unknown;
+    private routed = false;
 
     constructor(name: string, args: BlueGreenAppArgs, opts?: pulumi.ComponentResourceOptions) {
         super("physioflow:k8s:BlueGreenApp", name, {}, opts);
@@ -116,7 +132,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
             }),
         }, { parent: this, dependsOn: [configMap, ...dependsOn], customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
 
-        const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>) =>
+        const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn: pulumi.Resource[] = []) =>
             new k8s.core.v1.Service(serviceName, {
                 metadata: { ...metadata(serviceName), annotations: { ...owned, ...annotations } },
                 spec: {
@@ -125,22 +141,44 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                     selector: target.spec.template.metadata.labels,
                     ports: [{ name: "http", port: args.port, targetPort: "http" }],
                 },
-            }, { parent: this });
+            }, { parent: this, dependsOn });
+        // A color may have no pods; the color and preview Services do not wait for endpoints.
+        const noAwait = { "pulumi.com/skipAwait": "true" };
 
-        const active = deployment(this.activeColor, []);
-        this.liveService = service(name, active, {});
-        const inactive = deployment(this.inactiveColor, [this.liveService]);
-        // The inactive color may have no pods; don't wait for endpoints that will never come.
-        this.previewService = service(`${name}-preview`, inactive, { "pulumi.com/skipAwait": "true" });
-        this.deployments = { [this.activeColor]: active, [this.inactiveColor]: inactive } as Record<Color, k8s.apps.v1.Deployment>;
-
-        if (args.replicas > 1) {
-            new k8s.policy.v1.PodDisruptionBudget(name, {
-                metadata: metadata(name),
-                spec: { maxUnavailable: 1, selector: { matchLabels: { app: name } } },
+        this.name = name;
+        this.port = args.port;
+        for (const color of colors) {
+            const colorServiceName = `${name}-${color}`;
+            this.colorServices[color] = new k8s.core.v1.Service(colorServiceName, {
+                metadata: { ...metadata(colorServiceName), annotations: { ...owned, ...noAwait } },
+                spec: { type: "ClusterIP", selector: colorLabels(name, color), ports: [{ name: "http", port: args.port, targetPort: "http" }] },
             }, { parent: this });
         }
+        this.activeDeployment = deployment(this.activeColor, []);
+        this.createInactive = (liveService: k8s.core.v1.Service) => deployment(this.inactiveColor, [liveService]);
+        this.createService = service;
+        this.noAwait = noAwait;
+        this.pdb = args.replicas > 1 ? () => new k8s.policy.v1.PodDisruptionBudget(name, {
+            metadata: metadata(name),
+            spec: { maxUnavailable: 1, selector: { matchLabels: { app: name } } },
+        }, { parent: this }) : () => undefined;
+    }
 
+    /**
+     * The second half of the app, once the gate exists: the live Service (moved only after the
+     * active color's Deployment is ready and every resource of `gate`, the active color's smoke
+     * test, has succeeded), then the inactive color's Deployment (scaled down only after the live
+     * Service has left it) and the preview Service.
+     */
+    public routeTraffic(gate: pulumi.Resource[]): this {
+        if (this.routed) throw new Error(`${this.name}: routeTraffic called twice`);
+        this.routed = true;
+        const active = this.activeDeployment;
+        this.liveService = this.createService(this.name, active, {}, gate);
+        const inactive = this.createInactive(this.liveService);
+        this.previewService = this.createService(`${this.name}-preview`, inactive, this.noAwait);
+        this.deployments = { [this.activeColor]: active, [this.inactiveColor]: inactive } as Record<Color, k8s.apps.v1.Deployment>;
+        this.pdb();
         this.liveServiceName = this.liveService.metadata.name;
         this.previewServiceName = this.previewService.metadata.name;
         this.registerOutputs({
@@ -150,5 +188,11 @@ export class BlueGreenApp extends pulumi.ComponentResource {
             previewServiceName: this.previewServiceName,
             deploymentNames: Object.fromEntries(colors.map(c => [c, this.deployments[c].metadata.name])),
         });
+        return this;
+    }
+
+    /** In-cluster base URL of one color's Service, e.g. `http://physioflow-api-green:7011`. */
+    public colorUrl(color: Color): string {
+        return `http://${this.name}-${color}:${this.port}`;
     }
 }

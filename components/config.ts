@@ -1,4 +1,5 @@
 import { Color, colors, otherColor } from "./colors";
+import { parseSmokeChecks, SmokeCheck } from "./smokeChecks";
 
 /** The runbook's environments, plus `local` for a stack that renders manifests on this machine. */
 export type Environment = "dev" | "staging" | "prod" | "local";
@@ -24,8 +25,16 @@ export interface StackConfig {
     tags: Record<Color, string>;
     /** Replicas of the active color. */
     replicas: number;
-    /** Replicas of the inactive color (0 unless kept warm). */
+    /** Replicas of the inactive color when it is not warm (0: scaled down, the runbook's way). */
     inactiveReplicas: number;
+    /**
+     * The inactive color runs `replicas` pods (it is "warm"): set for a release (its smoke test
+     * needs pods) and kept after a switch until the release is finished, so switching back is
+     * instant. Unset, the inactive color has `inactiveReplicas`.
+     */
+    inactiveWarm: boolean;
+    /** The smoke test each color with pods must pass (components/smokeTest.ts). */
+    smoke: { image: string; checks: SmokeCheck[] };
     /** Registry host (and path) the images are pulled from. */
     imageRegistry: string;
     webUrl: string;
@@ -73,7 +82,8 @@ export const requiredSecrets = ["dbPassword", "dbAdminPassword"] as const;
 export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
 
 const plainKeys = [
-    "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas",
+    "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas", "inactiveWarm",
+    "smokeImage", "smokeChecks",
     "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
     "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "migrationTarget", "readinessTimeoutSeconds", "kubeconfig", "kubeContext", "renderYamlTo",
 ];
@@ -84,6 +94,12 @@ const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const dnsLabelPattern = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const versionPattern = /^\d{3}$/;
 const urlPattern = /^https?:\/\/[^\s/]+(\/\S*)?$/;
+/** registry/path/name:tag, the tag required so a smoke test is pinned like the apps. */
+const imagePattern = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** An image with POSIX sh and curl; set smokeImage to a copy in the team's registry. */
+export const defaultSmokeImage = "curlimages/curl:8.11.1";
+/** The runbook's smoke test: the API's health and the web root. */
+export const defaultSmokeChecks = "api:/health=200,web:/=200";
 const registryPattern = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/;
 
 /**
@@ -114,6 +130,13 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
 
     const replicas = integer(raw, "replicas", 1, 1);
     const inactiveReplicas = integer(raw, "inactiveReplicas", 0, 0);
+    const inactiveWarm = raw.inactiveWarm === undefined ? false : oneOf(raw, "inactiveWarm", ["true", "false"]) === "true";
+    let smokeChecks: SmokeCheck[];
+    try {
+        smokeChecks = parseSmokeChecks(raw.smokeChecks ?? defaultSmokeChecks);
+    } catch (err) {
+        throw new ConfigError(`physioflow:smokeChecks is "${raw.smokeChecks}"; ${(err as Error).message}`);
+    }
     const namespace = raw.namespace ?? `physioflow-${environment}`;
     if (!dnsLabelPattern.test(namespace)) {
         throw new ConfigError(`physioflow:namespace is "${namespace}"; it must be a DNS label (lowercase letters, digits, '-')`);
@@ -135,6 +158,11 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         tags,
         replicas,
         inactiveReplicas,
+        inactiveWarm,
+        smoke: {
+            image: matching(raw, "smokeImage", imagePattern, "an image reference with a tag, e.g. curlimages/curl:8.11.1", defaultSmokeImage),
+            checks: smokeChecks,
+        },
         imageRegistry: matching(raw, "imageRegistry", registryPattern, "a registry host with an optional port and path, e.g. registry.example.com"),
         webUrl: matching(raw, "webUrl", urlPattern, "an http(s) URL"),
         apiUrl: matching(raw, "apiUrl", urlPattern, "an http(s) URL"),
@@ -205,8 +233,8 @@ function oneOf<T extends string>(raw: RawConfig, key: string, allowed: readonly 
     return value as T;
 }
 
-function matching(raw: RawConfig, key: string, pattern: RegExp, what: string): string {
-    const value = required(raw, key);
+function matching(raw: RawConfig, key: string, pattern: RegExp, what: string, fallback?: string): string {
+    const value = fallback !== undefined && raw[key] === undefined ? fallback : required(raw, key);
     if (!pattern.test(value)) {
         throw new ConfigError(`physioflow:${key} is "${value}"; it must be ${what}`);
     }

@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { apiEnvironment, webEnvironment } from "./appEnvironment";
 import { AppNamespace, secretName as namespaceSecretName } from "./appNamespace";
 import { BlueGreenApp } from "./blueGreenApp";
+import { Color } from "./colors";
 import { StackConfig } from "./config";
+import { SmokeTest } from "./smokeTest";
 
 export const apiPort = 7011;
 export const webPort = 3000;
@@ -41,7 +43,8 @@ export function deployApps(args: DeployAppsArgs) {
         tags: settings.tags,
         activeColor: settings.activeColor,
         replicas: settings.replicas,
-        inactiveReplicas: settings.inactiveReplicas,
+        // Warm: the inactive color runs as many pods as the live one (a release, and the watch after a switch).
+        inactiveReplicas: settings.inactiveWarm ? settings.replicas : settings.inactiveReplicas,
         // By name, not by the Secret's output: the provider replaces a changed Secret (delete, then
         // create), and the engine would replace every Deployment that takes a value from it, the
         // live color included. The Deployments still wait for the namespace and its Secret.
@@ -67,6 +70,24 @@ export function deployApps(args: DeployAppsArgs) {
         runAsUser: 1001,
     }, appOptions);
 
+    // Each color with pods has a smoke test; the active color's gates both apps' live Services, so
+    // neither moves to a color whose API or web app fails its checks (and they move together).
+    const smokeTest = (color: Color, deployments: k8s.apps.v1.Deployment[]) => new SmokeTest(`physioflow-smoke-${color}`, {
+        namespace: namespace.name,
+        color,
+        tag: settings.tags[color],
+        migrationVersion: namespace.migrationVersion,
+        image: settings.smoke.image,
+        checks: settings.smoke.checks,
+        urls: { api: api.colorUrl(color), web: web.colorUrl(color) },
+        dependsOn: [...deployments, api.colorServices[color], web.colorServices[color]],
+    }, { provider });
+    const gate = smokeTest(settings.activeColor, [api.activeDeployment, web.activeDeployment]);
+    api.routeTraffic([gate]);
+    web.routeTraffic([gate]);
+    const inactive = settings.inactiveColor;
+    if (api.replicas[inactive] > 0) smokeTest(inactive, [api.deployments[inactive], web.deployments[inactive]]);
+
     return {
         environment: settings.environment,
         namespaceName: namespace.name,
@@ -74,6 +95,7 @@ export function deployApps(args: DeployAppsArgs) {
         inactiveColor: settings.inactiveColor,
         tags: settings.tags,
         replicas: { api: api.replicas, web: web.replicas },
+        inactiveWarm: settings.inactiveWarm,
         services: {
             api: api.liveServiceName,
             apiPreview: api.previewServiceName,

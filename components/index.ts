@@ -10,3 +10,6 @@ export * from "./databaseRelease";
 export * from "./deployApps";
 export * from "./loadConfig";
 export * from "./migrationFiles";
+export * from "./releaseGuard";
+export * from "./smokeChecks";
+export * from "./smokeTest";

@@ -6,7 +6,7 @@
 import * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as path from "path";
-import { deployApps, loadStackConfig } from "../components";
+import { deployApps, guardReleaseStep, loadStackConfig } from "../components";
 import { PulumiEngine } from "./engine";
 
 export interface ClusterStackOptions {
@@ -32,6 +32,7 @@ export interface ClusterStackOptions {
 export function clusterProgram(migrationVersion?: string): auto.PulumiFn {
     return async () => {
         const { settings, secrets } = loadStackConfig();
+        await guardReleaseStep(settings);
         return deployApps({
             settings,
             dbPassword: secrets.dbPassword,

@@ -35,9 +35,9 @@ export function resourceSteps(events: readonly EngineEvent[]): ResourceStep[] {
     });
 }
 
-/** The steps that change something (everything but `same`). */
+/** The steps that change something: everything but `same` and `read` (the program reading its own last outputs). */
 export function changedSteps(steps: readonly ResourceStep[]): ResourceStep[] {
-    return steps.filter(step => step.op !== "same");
+    return steps.filter(step => step.op !== "same" && step.op !== "read");
 }
 
 /** `Type/name op [paths]` lines, sorted: the compact form tests compare against. */

@@ -7,11 +7,11 @@ const symbols: Record<string, string> = {
 };
 
 /**
- * One line per resource the engine would change (the stack resource itself left out), then how
- * many stay as they are. Component resources are listed too: they are what the engine records.
+ * One line per resource the engine would change (the stack resource itself and reads of the
+ * stack's own last outputs left out), then how many stay as they are. Component resources are listed too: they are what the engine records.
  */
 export function formatSteps(steps: readonly ResourceStep[]): string[] {
-    const shown = steps.filter(step => step.type !== "pulumi:pulumi:Stack");
+    const shown = steps.filter(step => step.type !== "pulumi:pulumi:Stack" && step.op !== "read");
     // The engine works on independent resources concurrently, so its order varies: sort for reading.
     const changed = shown.filter(step => step.op !== "same")
         .sort((a, b) => `${shortType(a.type)} ${a.name}`.localeCompare(`${shortType(b.type)} ${b.name}`));
@@ -27,9 +27,9 @@ export function formatSteps(steps: readonly ResourceStep[]): string[] {
     return [...lines, `${unchanged} unchanged`];
 }
 
-/** `2 to update, 17 unchanged`, from the steps (stack resource left out). */
+/** `2 to update, 17 unchanged`, from the steps (stack resource and reads left out). */
 export function summarizeSteps(steps: readonly ResourceStep[], tense: "will" | "did"): string {
-    const counts = countOps(steps.filter(step => step.type !== "pulumi:pulumi:Stack"));
+    const counts = countOps(steps.filter(step => step.type !== "pulumi:pulumi:Stack" && step.op !== "read"));
     const words: Record<string, [string, string]> = {
         create: ["to create", "created"], update: ["to update", "updated"], replace: ["to replace", "replaced"],
         delete: ["to delete", "deleted"], same: ["unchanged", "unchanged"],

@@ -76,3 +76,41 @@ export function sampleReadyEndpoints(cluster: Cluster, namespace: string, servic
         },
     };
 }
+
+/**
+ * A kwok Stage that ends the pods with `labels` as Failed (their container exited 1): a smoke
+ * test Job whose checks fail. Without it kwok completes every Job's pods successfully.
+ */
+export function failingPodStage(name: string, labels: Record<string, string>): string {
+    return JSON.stringify({
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "Stage",
+        metadata: { name },
+        spec: {
+            resourceRef: { apiGroup: "v1", kind: "Pod" },
+            selector: {
+                matchLabels: labels,
+                matchExpressions: [
+                    { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
+                    { key: ".status.phase", operator: "In", values: ["Pending", "Running"] },
+                ],
+            },
+            weight: 10000,
+            next: {
+                statusTemplate: [
+                    "{{ $now := Now }}",
+                    "conditions:",
+                    "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
+                    "- { type: Ready, status: \"False\", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }",
+                    "containerStatuses:",
+                    "{{ range .spec.containers }}",
+                    "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: false, restartCount: 0, state: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } } }",
+                    "{{ end }}",
+                    "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+                    "phase: Failed",
+                    "startTime: {{ $now | Quote }}",
+                ].join("\n"),
+            },
+        },
+    });
+}

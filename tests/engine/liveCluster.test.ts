@@ -11,7 +11,7 @@ import * as path from "path";
 import { changedSteps, describeSteps, diagnostics, indexOf, timeline } from "../../local/engineEvents";
 import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
 import { Cluster, startCluster } from "../../testbed/cluster";
-import { neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
+import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 
 const namespace = "physioflow-local";
@@ -53,14 +53,29 @@ describe("the cluster half on the real engine and a real control plane", functio
             "Deployment/physioflow-api-green create",
             "Deployment/physioflow-web-blue create",
             "Deployment/physioflow-web-green create",
+            "Job/physioflow-smoke-blue create",
             "Namespace/physioflow-local create",
             "Secret/physioflow-secrets create",
             "Service/physioflow-api create",
+            "Service/physioflow-api-blue create",
+            "Service/physioflow-api-green create",
             "Service/physioflow-api-preview create",
             "Service/physioflow-web create",
+            "Service/physioflow-web-blue create",
+            "Service/physioflow-web-green create",
             "Service/physioflow-web-preview create",
+            "SmokeTest/physioflow-smoke-blue create",
             "provider:kubernetes/k8s create",
+            // For the program's read of its own last outputs (the live tag guard).
+            "provider:pulumi/default create",
         ]);
+        // The smoke test ran (kwok completes a Job's pods) before the live Services were created.
+        const job = await cluster.getJson(["job", "physioflow-smoke-blue", "-n", namespace]);
+        assert.strictEqual(job.status.succeeded, 1);
+        const order = timeline(up.events);
+        for (const app of apps) {
+            assert.ok(indexOf(order, "done", "kubernetes:batch/v1:Job", "physioflow-smoke-blue") < indexOf(order, "start", "kubernetes:core/v1:Service", app));
+        }
         const live = await serving("blue", 1, 0);
         assert.deepStrictEqual(live.services["physioflow-api"].selector, { app: "physioflow-api", version: "blue" });
         assert.deepStrictEqual(live.services["physioflow-api-preview"].selector, { app: "physioflow-api", version: "green" });
@@ -107,10 +122,14 @@ describe("the cluster half on the real engine and a real control plane", functio
             "Deployment/physioflow-api-green update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
             "Deployment/physioflow-web-blue update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
             "Deployment/physioflow-web-green update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
+            "Job/physioflow-smoke-blue delete",
+            "Job/physioflow-smoke-green create",
             "Service/physioflow-api update [spec.selector.version]",
             "Service/physioflow-api-preview update [spec.selector.version]",
             "Service/physioflow-web update [spec.selector.version]",
             "Service/physioflow-web-preview update [spec.selector.version]",
+            "SmokeTest/physioflow-smoke-blue delete",
+            "SmokeTest/physioflow-smoke-green create",
         ]);
 
         const sampler = sampleReadyEndpoints(cluster, namespace, "physioflow-api");
@@ -130,7 +149,11 @@ describe("the cluster half on the real engine and a real control plane", functio
                 assert.notStrictEqual(index, -1, `no ${phase} event for ${name}`);
                 return index;
             };
-            assert.ok(at("done", "kubernetes:apps/v1:Deployment", `${app}-green`) < at("start", "kubernetes:core/v1:Service", app));
+            // Both apps' green Deployments, then green's smoke test, then the live Services.
+            for (const other of apps) {
+                assert.ok(at("done", "kubernetes:apps/v1:Deployment", `${other}-green`) < at("start", "kubernetes:batch/v1:Job", "physioflow-smoke-green"));
+            }
+            assert.ok(at("done", "kubernetes:batch/v1:Job", "physioflow-smoke-green") < at("start", "kubernetes:core/v1:Service", app));
             assert.ok(at("done", "kubernetes:core/v1:Service", app) < at("start", "kubernetes:apps/v1:Deployment", `${app}-blue`));
         }
 
@@ -176,6 +199,68 @@ describe("the cluster half on the real engine and a real control plane", functio
         await serving("blue", 1, 0);
     });
 
+    it("a failing smoke test stops the switch: green's pods are ready, its smoke test fails, the live Services never leave blue", async function () {
+        this.timeout(3 * 60 * 1000);
+        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-green-smoke-fails", { app: "physioflow-smoke", version: "green" }));
+        try {
+            await s.set({ activeColor: "green" });
+            const sampler = sampleReadyEndpoints(cluster, namespace, "physioflow-api");
+            const up = await s.failingUp();
+            const samples = await sampler.stop();
+            assert.match(up.result.message, /physioflow-smoke-green/, up.result.message);
+            const job = await cluster.getJson(["job", "physioflow-smoke-green", "-n", namespace]);
+            assert.strictEqual(job.status.failed, 1);
+            assert.strictEqual(job.status.succeeded ?? 0, 0);
+            const live = await state();
+            for (const app of apps) {
+                assert.strictEqual(live.services[app].selector.version, "blue");
+                assert.ok(serviceServes(live, app, "blue", 1), `${app} does not serve blue`);
+                // Green came up and was ready: only its smoke test stood between it and traffic.
+                assert.strictEqual(live.deployments[`${app}-green`].readyReplicas, 1);
+            }
+            assert.ok(timeline(up.events).every(entry => !(entry.type === "kubernetes:core/v1:Service" && apps.includes(entry.name))),
+                "the update started on a live Service");
+            assert.ok(samples.length > 0 && samples.every(sample => sample.ready > 0 && sample.colors.every(c => c === "blue")),
+                `the live Service did not stay on blue's ready pods: ${JSON.stringify(samples)}`);
+        } finally {
+            await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-green-smoke-fails"]);
+            await s.set({ activeColor: "blue" });
+        }
+        // Back to the declared blue: green is scaled down and, with no pods, has no smoke test.
+        await s.up();
+        await serving("blue", 1, 0);
+        assert.match(await cluster.kubectl(["get", "jobs", "-n", namespace, "-o", "name"]), /^job\.batch\/physioflow-smoke-blue\n$/);
+    });
+
+    it("after a migration the live color is smoke-tested again; when that fails the release stops and blue still serves", async function () {
+        this.timeout(3 * 60 * 1000);
+        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-blue-smoke-fails", { app: "physioflow-smoke", version: "blue" }));
+        const jobUrn = (await s.stateResources()).find(r => r.type === "kubernetes:batch/v1:Job" && r.urn.endsWith("::physioflow-smoke-blue")).urn;
+        try {
+            // A release that comes with a migration the live code cannot live with.
+            await s.set({ migrationTarget: "004", greenTag: "v1.2.0" });
+            const up = await s.failingUp();
+            assert.match(up.result.message, /physioflow-smoke-blue/, up.result.message);
+            const job = await cluster.getJson(["job", "physioflow-smoke-blue", "-n", namespace]);
+            assert.strictEqual(job.spec.template.metadata.annotations["physioflow/migration-version"], "004");
+            assert.strictEqual(job.status.failed, 1);
+            const live = await state();
+            for (const app of apps) {
+                assert.ok(serviceServes(live, app, "blue", 1), `${app} does not serve blue`);
+                // The release went no further: green still has the old tag.
+                assert.strictEqual(live.deployments[`${app}-green`].image, `registry.local:5000/${app}:v1.1.0`);
+            }
+        } finally {
+            await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-blue-smoke-fails"]);
+            await s.set({ greenTag: "v1.1.0" });
+        }
+        // Once the cause is fixed, the test is run again by replacing its Job.
+        await s.stack.up({ replace: [jobUrn] });
+        assert.strictEqual((await cluster.getJson(["job", "physioflow-smoke-blue", "-n", namespace])).status.succeeded, 1);
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), []);
+        await serving("blue", 1, 0);
+    });
+
     it("a change Kubernetes refuses (an admission policy) fails up with the API server's own message, nothing else changes", async () => {
         await cluster.kubectl(["apply", "-f", "-"], noReleaseCandidatesPolicy());
         const before = await state();
@@ -213,6 +298,11 @@ describe("the cluster half on the real engine and a real control plane", functio
                 ...replaced("ConfigMap/migration-version", "data.version"),
                 ...replaced("ConfigMap/physioflow-api-config", "data.KEYCLOAK_URL"),
                 ...replaced("ConfigMap/physioflow-web-config", "data.NEXT_PUBLIC_KEYCLOAK_URL"),
+                // The new migration version re-runs the live color's smoke test (delete, then create: a fixed
+                // name). The version comes from the replaced ConfigMap, unknown in a preview: no paths shown.
+                "Job/physioflow-smoke-blue create-replacement",
+                "Job/physioflow-smoke-blue delete-replaced",
+                "Job/physioflow-smoke-blue replace",
                 ...replaced("Secret/physioflow-secrets", "data.POSTGRES_PASSWORD"),
             ], "a replaced ConfigMap or Secret takes Deployments with it");
             await s.up();
@@ -257,6 +347,24 @@ describe("the cluster half on the real engine and a real control plane", functio
         }
     });
 
+    it("changing the live color's tag in place is refused from the stack's own last outputs, before anything changes", async () => {
+        const before = await deploymentIdentities(cluster);
+        const stateBefore = await s.stateResources();
+        await s.set({ blueTag: "v1.9.0" });
+        try {
+            const up = await s.failingUp();
+            assert.deepStrictEqual(diagnostics(up.events, "error"), [
+                "physioflow:blueTag v1.0.0 -> v1.9.0 would replace the live color's pods in place (blue is active); release to green instead: " +
+                "pulumi config set blueTag v1.0.0 && pulumi config set greenTag v1.9.0, pulumi up, then pulumi config set activeColor green",
+            ]);
+            assert.deepStrictEqual(changedSteps(up.steps), []);
+            assert.deepStrictEqual(await deploymentIdentities(cluster), before);
+            assert.deepStrictEqual(await s.stateResources(), stateBefore);
+        } finally {
+            await s.set({ blueTag: "v1.0.0" });
+        }
+    });
+
     it("preview changes nothing on the cluster", async () => {
         const before = await resourceVersions(cluster);
         await s.set({ greenTag: "v1.3.0", inactiveReplicas: "1", activeColor: "green" });
@@ -266,10 +374,12 @@ describe("the cluster half on the real engine and a real control plane", functio
             assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
                 `Deployment/physioflow-api-green update [${green}]`,
                 `Deployment/physioflow-web-green update [${green}]`,
+                "Job/physioflow-smoke-green create",
                 "Service/physioflow-api update [spec.selector.version]",
                 "Service/physioflow-api-preview update [spec.selector.version]",
                 "Service/physioflow-web update [spec.selector.version]",
                 "Service/physioflow-web-preview update [spec.selector.version]",
+                "SmokeTest/physioflow-smoke-green create",
             ]);
             assert.deepStrictEqual(await resourceVersions(cluster), before);
         } finally {
@@ -278,10 +388,10 @@ describe("the cluster half on the real engine and a real control plane", functio
     });
 });
 
-/** Each Deployment's uid and generation, and its pods' uids: what changes if anything touches them. */
+/** Each Deployment's uid and generation, and its pods' uids (smoke test pods left out): what changes if anything touches them. */
 async function deploymentIdentities(cluster: Cluster): Promise<Record<string, unknown>> {
     const deployments = (await cluster.getJson(["deployments", "-n", namespace])).items as any[];
-    const pods = (await cluster.getJson(["pods", "-n", namespace])).items as any[];
+    const pods = (await cluster.getJson(["pods", "-n", namespace, "-l", "app!=physioflow-smoke"])).items as any[];
     return {
         deployments: Object.fromEntries(deployments.map(d => [d.metadata.name, `${d.metadata.uid}@${d.metadata.generation}`])),
         pods: pods.map(p => p.metadata.uid).sort(),
@@ -290,7 +400,7 @@ async function deploymentIdentities(cluster: Cluster): Promise<Record<string, un
 
 /** Every object's resourceVersion in the namespace: any write changes one. */
 async function resourceVersions(cluster: Cluster): Promise<Record<string, string>> {
-    const items = (await cluster.getJson(["deployments,services,configmaps,secrets,pods", "-n", namespace])).items as any[];
+    const items = (await cluster.getJson(["deployments,services,configmaps,secrets,pods,jobs", "-n", namespace])).items as any[];
     return Object.fromEntries(items.map(o => [`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]));
 }
 

@@ -43,10 +43,10 @@ describe("npm run local", function () {
         assert.ok(database.some(line => /^backup: \.local\/backups\/local_pre-migrate-006_\d{8}_\d{6}\.tar\.gz \(verified\)$/.test(line)), database.join("\n"));
         assert.ok(database.indexOf("migrated 000 -> 006") > database.findIndex(line => line.startsWith("backup: .local")));
         const preview = section(lines, "2. preview");
-        assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 17);
+        assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 24);
         assert.ok(preview.includes("0 unchanged"));
         const up = section(lines, "3. up");
-        assert.match(up[up.length - 1], /^17 created in \d+\.\d s$/);
+        assert.match(up[up.length - 1], /^24 created in \d+\.\d s$/);
         // The rollout as the API server reported it, while the update ran.
         assert.ok(up.some(line => /^\+\d+\.\ds Deployment physioflow-api-blue: registry\.local:5000\/physioflow-api:v1\.0\.0, 1\/1 ready$/.test(line)), up.join("\n"));
         assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> blue \(1 ready: blue\)$/.test(line)), up.join("\n"));
@@ -59,21 +59,25 @@ describe("npm run local", function () {
         assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");
     });
 
-    it("second run with activeColor=green: no migration, only selectors and replica counts change, green live", async function () {
+    it("second run with activeColor=green: no migration; selectors and replica counts change, the smoke test moves to green, green live", async function () {
         this.timeout(3 * 60 * 1000); // starts PostgreSQL and the control plane again, then a whole switch (about 30 s here)
         const lines = await run(["activeColor=green"]);
         assert.ok(lines.includes("config: activeColor blue -> green"));
         assert.ok(section(lines, "1. database").some(line => line.startsWith("nothing to apply: at 006; no backup needed")));
         assert.deepStrictEqual(section(lines, "2. preview").filter(line => !line.startsWith("warning: ")), [
-            "~ Deployment physioflow-api-blue   update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
-            "~ Deployment physioflow-api-green  update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
-            "~ Deployment physioflow-web-blue   update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
-            "~ Deployment physioflow-web-green  update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
-            "~ Service physioflow-api           update  spec.selector.version",
-            "~ Service physioflow-api-preview   update  spec.selector.version",
-            "~ Service physioflow-web           update  spec.selector.version",
-            "~ Service physioflow-web-preview   update  spec.selector.version",
-            "9 unchanged",
+            "~ Deployment physioflow-api-blue    update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
+            "~ Deployment physioflow-api-green   update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
+            "~ Deployment physioflow-web-blue    update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
+            "~ Deployment physioflow-web-green   update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
+            "- Job physioflow-smoke-blue         delete",
+            "+ Job physioflow-smoke-green        create",
+            "~ Service physioflow-api            update  spec.selector.version",
+            "~ Service physioflow-api-preview    update  spec.selector.version",
+            "~ Service physioflow-web            update  spec.selector.version",
+            "~ Service physioflow-web-preview    update  spec.selector.version",
+            "- SmokeTest physioflow-smoke-blue   delete",
+            "+ SmokeTest physioflow-smoke-green  create",
+            "14 unchanged",
         ]);
         const up = section(lines, "3. up");
         assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> green \(1 ready: green\)$/.test(line)), up.join("\n"));

@@ -25,8 +25,10 @@ describe("the cluster half rendered to a folder (renderYamlTo)", function () {
         assert.deepStrictEqual(rendered, [
             "ConfigMap/migration-version", "ConfigMap/physioflow-api-config", "ConfigMap/physioflow-web-config",
             "Deployment/physioflow-api-blue", "Deployment/physioflow-api-green", "Deployment/physioflow-web-blue", "Deployment/physioflow-web-green",
+            "Job/physioflow-smoke-blue",
             "Namespace/physioflow-local", "Secret/physioflow-secrets",
-            "Service/physioflow-api", "Service/physioflow-api-preview", "Service/physioflow-web", "Service/physioflow-web-preview",
+            "Service/physioflow-api", "Service/physioflow-api-blue", "Service/physioflow-api-green", "Service/physioflow-api-preview",
+            "Service/physioflow-web", "Service/physioflow-web-blue", "Service/physioflow-web-green", "Service/physioflow-web-preview",
         ]);
         assert.deepStrictEqual(serviceSelectors(s.renderDir)["physioflow-api"], { app: "physioflow-api", version: "blue" });
         assert.deepStrictEqual(serviceSelectors(s.renderDir)["physioflow-api-preview"], { app: "physioflow-api", version: "green" });

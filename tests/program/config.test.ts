@@ -89,8 +89,21 @@ describe("stack config", () => {
         refused(raw("dev", { dbPort: "99999" }), 'physioflow:dbPort is "99999"; it must be a whole number from 1 to 65535');
         refused(raw("dev", { dbSslMode: "prefer" }), 'physioflow:dbSslMode is "prefer"; allowed values: disable, require, verify-ca, verify-full');
         refused(raw("dev", { readinessTimeoutSeconds: "5" }), 'physioflow:readinessTimeoutSeconds is "5"; it must be a whole number from 10 to 3600');
+        refused(raw("dev", { inactiveWarm: "yes" }), 'physioflow:inactiveWarm is "yes"; allowed values: true, false');
+        refused(raw("dev", { smokeImage: "curlimages/curl" }), 'physioflow:smokeImage is "curlimages/curl"; it must be an image reference with a tag, e.g. curlimages/curl:8.11.1');
+        refused(raw("dev", { smokeChecks: "api:/health" }), 'physioflow:smokeChecks is "api:/health"; "api:/health" is not app:path=status, e.g. api:/health=200');
         refused(raw("dev", { backupDir: "/tmp/x; rm -rf /" }),
             'physioflow:backupDir is "/tmp/x; rm -rf /"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes');
+    });
+
+    it("release defaults: the inactive color is not warm; the smoke test checks the API's health and the web root with curl", () => {
+        const settings = parseStackConfig(raw("prod", {}));
+        assert.strictEqual(settings.inactiveWarm, false);
+        assert.deepStrictEqual(settings.smoke, {
+            image: "curlimages/curl:8.11.1",
+            checks: [{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }],
+        });
+        assert.strictEqual(parseStackConfig(raw("prod", { inactiveWarm: "true" })).inactiveWarm, true);
     });
 
     it("database defaults: admin role postgres, sslmode require, backups under $HOME", () => {

@@ -86,7 +86,7 @@ describe("database in the stack", () => {
             backupS3Bucket: "physioflow-backups-prod",
             backupS3AccessKeyId: "ak",
             backupS3SecretAccessKey: "sk",
-        }), ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:backupS3AccessKeyId", "physioflow:backupS3SecretAccessKey"]);
+        }), { secretKeys: ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:backupS3AccessKeyId", "physioflow:backupS3SecretAccessKey"] });
         const backup = find(withUpload, Command, "physioflow_prod-release-backup").inputs;
         // The exact command line: the store's credentials are not on it.
         assert.strictEqual(backup.create,

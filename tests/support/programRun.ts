@@ -3,11 +3,26 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 
+/** The resource options the engine would receive, as the mock monitor saw them. */
+export interface RecordedOptions {
+    /** Every resource this one waits for (`dependsOn` and inputs taken from other resources), as `type/name`. */
+    dependsOn: string[];
+    /** Parent, as `type/name`; undefined for the stack's direct children. */
+    parent?: string;
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
+    ignoreChanges: string[];
+    replaceOnChanges: string[];
+    customTimeouts?: { create?: string; update?: string; delete?: string };
+}
+
 /** One resource as the program registered it. */
 export interface RecordedResource {
     type: string;
     name: string;
     inputs: any;
+    options: RecordedOptions;
 }
 
 export interface ProgramRun {
@@ -43,23 +58,67 @@ export function stackConfigWithSecrets(stack: string, overrides: Record<string, 
     return config;
 }
 
+/** `type/name` of a URN, e.g. `kubernetes:batch/v1:Job/physioflow-smoke-blue`. */
+export function urnName(urn: string): string {
+    const [, , typePath, ...name] = urn.split("::");
+    return `${typePath.split("$").pop()}/${name.join("::")}`;
+}
+
+// The mocks API passes a resource's inputs but not its options; the monitor's request has both.
+const optionsOfRequest = new Map<string, RecordedOptions>();
+const mockMonitor = require("@pulumi/pulumi/runtime/mocks").MockMonitor.prototype;
+if (!mockMonitor.__physioflowRecordsOptions) {
+    const register = mockMonitor.registerResource;
+    mockMonitor.registerResource = function (req: any, callback: any) {
+        const timeouts = req.getCustomtimeouts()?.toObject();
+        optionsOfRequest.set(`${req.getType()}/${req.getName()}`, {
+            dependsOn: [...new Set<string>(req.getDependenciesList().map(urnName))].sort(),
+            parent: req.getParent() ? urnName(req.getParent()) : undefined,
+            protect: req.getProtect() === true,
+            retainOnDelete: req.getRetainondelete() === true,
+            deleteBeforeReplace: req.getDeletebeforereplace() === true,
+            ignoreChanges: req.getIgnorechangesList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            customTimeouts: timeouts && (timeouts.create || timeouts.update || timeouts.pb_delete)
+                ? { create: timeouts.create || undefined, update: timeouts.update || undefined, delete: timeouts.pb_delete || undefined } : undefined,
+        });
+        return register.call(this, req, callback);
+    };
+    mockMonitor.__physioflowRecordsOptions = true;
+}
+
+/** What a previous update of the stack left as outputs (the program reads them through a StackReference to itself). */
+export interface RunOptions {
+    previousOutputs?: Record<string, unknown>;
+    secretKeys?: string[];
+}
+
 /**
- * Runs index.ts under Pulumi's mocks with the given config and records every resource's inputs.
- * The program is imported afresh each call, so one test can run it several times.
+ * Runs index.ts under Pulumi's mocks with the given config and records every resource's inputs
+ * and options. The program is imported afresh each call, so one test can run it several times.
  */
-export async function runProgram(stack: string, config: Record<string, string>, secretKeys = ["physioflow:dbPassword", "physioflow:dbAdminPassword"]): Promise<ProgramRun> {
+export async function runProgram(stack: string, config: Record<string, string>, options: RunOptions = {}): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
+    const secretKeys = options.secretKeys ?? ["physioflow:dbPassword", "physioflow:dbAdminPassword"];
     await pulumi.runtime.setMocks({
         newResource(args) {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+            if (args.type === "pulumi:pulumi:StackReference") {
+                // A read (readResource), not a registration: no options to record.
+                return { id: args.inputs.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: [] } };
+            }
+            const recorded = optionsOfRequest.get(`${args.type}/${args.name}`);
+            if (recorded === undefined) throw new Error(`no options recorded for ${args.type}/${args.name}`);
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, options: recorded });
             return { id: `${args.name}-id`, state: { ...args.inputs, ...commandOutputs(args.type, args.inputs) } };
         },
         call: args => args.inputs,
-    }, "physioflow", stack, false);
+    }, "physioflow", stack, false, "organization");
     pulumi.runtime.setAllConfig(config, secretKeys);
 
     delete require.cache[require.resolve(programPath)];
-    const exports: Record<string, any> = await import(programPath);
+    const module: Record<string, any> = await import(programPath);
+    // index.ts is an async program: its default export returns the stack outputs.
+    const exports: Record<string, any> = typeof module.default === "function" ? await module.default() : module;
     const outputs: Record<string, any> = {};
     for (const [key, value] of Object.entries(exports)) {
         outputs[key] = await promiseOf(value);

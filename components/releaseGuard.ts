@@ -1,0 +1,48 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Color, isColor, otherColor } from "./colors";
+import { ConfigError, StackConfig } from "./config";
+
+/** What the last successful update of the stack left live, from its outputs. */
+export interface PreviousRelease {
+    activeColor: Color;
+    tags: Record<Color, string>;
+}
+
+/**
+ * Refuses a change of the live color's image tag in place: it would roll the pods that serve
+ * traffic outside blue-green, with no smoke test before they take it. A release goes to the other
+ * color (then a switch); releasing and switching in one update is allowed, since the new color's
+ * smoke test still runs before the live Services move. Pure; throws {@link ConfigError}.
+ */
+export function checkReleaseStep(previous: PreviousRelease | undefined, settings: StackConfig): void {
+    if (previous === undefined) return;
+    const live = previous.activeColor;
+    if (settings.activeColor !== live) return;
+    const before = previous.tags[live];
+    const after = settings.tags[live];
+    if (before === undefined || before === after) return;
+    const other = otherColor(live);
+    throw new ConfigError(
+        `physioflow:${live}Tag ${before} -> ${after} would replace the live color's pods in place (${live} is active); ` +
+        `release to ${other} instead: pulumi config set ${live}Tag ${before} && pulumi config set ${other}Tag ${after}, ` +
+        `pulumi up, then pulumi config set activeColor ${other}`);
+}
+
+/** Reads {@link PreviousRelease} from the stack's own last outputs; undefined before its first update. */
+export async function readPreviousRelease(): Promise<PreviousRelease | undefined> {
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const [activeColor, tags] = await Promise.all([self.getOutputDetails("activeColor"), self.getOutputDetails("tags")]);
+    const color = activeColor.value;
+    if (typeof color !== "string" || !isColor(color) || typeof tags.value !== "object" || tags.value === null) return undefined;
+    return { activeColor: color, tags: tags.value as Record<Color, string> };
+}
+
+/** {@link checkReleaseStep} against the stack's last outputs; a refusal stops the program with one line before any resource. */
+export async function guardReleaseStep(settings: StackConfig): Promise<void> {
+    try {
+        checkReleaseStep(await readPreviousRelease(), settings);
+    } catch (err) {
+        if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+        throw err;
+    }
+}

@@ -1,0 +1,80 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { Color } from "./colors";
+import { SmokeApp, SmokeCheck, smokeScript, smokeUrlVariable } from "./smokeChecks";
+
+export interface SmokeTestArgs {
+    namespace: pulumi.Input<string>;
+    color: Color;
+    /** The color's image tag; a new tag re-runs the test. */
+    tag: pulumi.Input<string>;
+    /** The database's migration version; a new version re-runs the test (the schema changed under the color). */
+    migrationVersion: pulumi.Input<string>;
+    /** Image with POSIX sh and curl. */
+    image: string;
+    checks: readonly SmokeCheck[];
+    /** Base URL of each app's Service of this color, e.g. `http://physioflow-api-green:7011`. */
+    urls: Record<SmokeApp, pulumi.Input<string>>;
+    /** What must be ready before the test runs: the color's Deployments. */
+    dependsOn: pulumi.Resource[];
+    /** Seconds the Job may run before it counts as failed. Default 120. */
+    timeoutSeconds?: number;
+}
+
+export const smokeAppLabel = "physioflow-smoke";
+
+/**
+ * One color's smoke test: a Job, `physioflow-smoke-<color>`, that runs the checks against the
+ * color's own Services once its Deployments are ready; the provider awaits the Job, so an update
+ * fails where the test fails and nothing that depends on it (the live Services, for the active
+ * color) moves. The tag and migration version are part of the Job's pod template: a change to
+ * either replaces the Job, which runs the test again; otherwise it is not re-run.
+ */
+export class SmokeTest extends pulumi.ComponentResource {
+    public readonly job: k8s.batch.v1.Job;
+
+    constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("physioflow:k8s:SmokeTest", name, {}, opts);
+        const timeoutSeconds = args.timeoutSeconds ?? 120;
+        const labels = { app: smokeAppLabel, version: args.color };
+        const jobName = `physioflow-smoke-${args.color}`;
+        this.job = new k8s.batch.v1.Job(jobName, {
+            metadata: { name: jobName, namespace: args.namespace, labels },
+            spec: {
+                // One run decides; the script retries each check itself.
+                backoffLimit: 0,
+                activeDeadlineSeconds: timeoutSeconds,
+                template: {
+                    metadata: {
+                        labels,
+                        annotations: { "physioflow/tag": args.tag, "physioflow/migration-version": args.migrationVersion },
+                    },
+                    spec: {
+                        restartPolicy: "Never",
+                        automountServiceAccountToken: false,
+                        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                        containers: [{
+                            name: "smoke",
+                            image: args.image,
+                            command: ["/bin/sh", "-c", smokeScript(args.checks)],
+                            env: [
+                                ...(Object.keys(args.urls) as SmokeApp[]).map(app => ({ name: smokeUrlVariable(app), value: args.urls[app] })),
+                                { name: "PHYSIOFLOW_TAG", value: args.tag },
+                                { name: "PHYSIOFLOW_MIGRATION_VERSION", value: args.migrationVersion },
+                            ],
+                            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+                            securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ["ALL"] } },
+                        }],
+                    },
+                },
+            },
+        }, {
+            parent: this,
+            dependsOn: args.dependsOn,
+            // A fixed name: the old run must go before the new one is created.
+            deleteBeforeReplace: true,
+            customTimeouts: { create: `${timeoutSeconds + 30}s`, update: `${timeoutSeconds + 30}s` },
+        });
+        this.registerOutputs({ jobName: this.job.metadata.name });
+    }
+}

@@ -1,0 +1,96 @@
+import * as assert from "assert";
+import { smokeScript } from "../../components/smokeChecks";
+import { find, runProgram, stackConfigWithSecrets } from "../support/programRun";
+
+const Deployment = "kubernetes:apps/v1:Deployment";
+const Service = "kubernetes:core/v1:Service";
+const Job = "kubernetes:batch/v1:Job";
+
+describe("smoke gate in the stack", () => {
+    it("the live Services move only after the active color's smoke test, which waits for both apps of that color", async () => {
+        const run = await runProgram("prod", stackConfigWithSecrets("prod", { activeColor: "green", inactiveWarm: "true" }));
+        for (const app of ["physioflow-api", "physioflow-web"]) {
+            assert.ok(find(run, Service, app).options.dependsOn.includes(`${Job}/physioflow-smoke-green`), `${app} does not wait for green's smoke test`);
+            assert.ok(!find(run, Service, app).options.dependsOn.includes(`${Job}/physioflow-smoke-blue`));
+            // The inactive color is scaled only after the live Service has left it.
+            assert.ok(find(run, Deployment, `${app}-blue`).options.dependsOn.includes(`${Service}/${app}`));
+        }
+        for (const color of ["blue", "green"]) {
+            const job = find(run, Job, `physioflow-smoke-${color}`);
+            for (const app of ["physioflow-api", "physioflow-web"]) {
+                assert.ok(job.options.dependsOn.includes(`${Deployment}/${app}-${color}`), `smoke-${color} does not wait for ${app}-${color}`);
+                assert.ok(job.options.dependsOn.includes(`${Service}/${app}-${color}`), `smoke-${color} does not wait for its Service ${app}-${color}`);
+            }
+            // A fixed name: the old Job must be deleted before its replacement runs.
+            assert.strictEqual(job.options.deleteBeforeReplace, true);
+            assert.deepStrictEqual(job.options.customTimeouts, { create: "150s", update: "150s", delete: undefined });
+        }
+    });
+
+    it("the smoke Job runs the checks once against the color's own Services, with the tag and migration version in its pod template", async () => {
+        const run = await runProgram("dev", stackConfigWithSecrets("dev", {
+            activeColor: "blue", blueTag: "v1.2.2", smokeImage: "registry.trancloud.work/tools/curl:8.11.1",
+            smokeChecks: "api:/health=200, web:/=200, api:/api/patients=401",
+        }));
+        const job = find(run, Job, "physioflow-smoke-blue").inputs;
+        assert.strictEqual(job.metadata.name, "physioflow-smoke-blue");
+        assert.strictEqual(job.metadata.namespace, "physioflow-dev");
+        assert.strictEqual(job.spec.backoffLimit, 0);
+        assert.strictEqual(job.spec.activeDeadlineSeconds, 120);
+        assert.strictEqual(job.spec.ttlSecondsAfterFinished, undefined, "a Job removed by its TTL would be drift");
+        const pod = job.spec.template;
+        assert.deepStrictEqual(pod.metadata.annotations, { "physioflow/tag": "v1.2.2", "physioflow/migration-version": "006" });
+        assert.strictEqual(pod.spec.restartPolicy, "Never");
+        assert.strictEqual(pod.spec.securityContext.runAsNonRoot, true);
+        const container = pod.spec.containers[0];
+        assert.strictEqual(container.image, "registry.trancloud.work/tools/curl:8.11.1");
+        assert.deepStrictEqual(container.command, ["/bin/sh", "-c", smokeScript([
+            { app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }, { app: "api", path: "/api/patients", status: 401 },
+        ])]);
+        assert.deepStrictEqual(container.env, [
+            { name: "PHYSIOFLOW_API_URL", value: "http://physioflow-api-blue:7011" },
+            { name: "PHYSIOFLOW_WEB_URL", value: "http://physioflow-web-blue:3000" },
+            { name: "PHYSIOFLOW_TAG", value: "v1.2.2" },
+            { name: "PHYSIOFLOW_MIGRATION_VERSION", value: "006" },
+        ]);
+        // A color with no pods has nothing to test.
+        assert.strictEqual(run.resources.filter(r => r.type === Job && r.name === "physioflow-smoke-green").length, 0);
+        // The color Services select one color whatever is live, and do not wait for endpoints a cold color lacks.
+        const colorService = find(run, Service, "physioflow-api-green").inputs;
+        assert.deepStrictEqual(colorService.spec.selector, { app: "physioflow-api", version: "green" });
+        assert.strictEqual(colorService.metadata.annotations["pulumi.com/skipAwait"], "true");
+    });
+
+    it("defaults: the runbook's checks (API health, web root) with a curl image", async () => {
+        const run = await runProgram("dev", stackConfigWithSecrets("dev"));
+        const container = find(run, Job, "physioflow-smoke-blue").inputs.spec.template.spec.containers[0];
+        assert.strictEqual(container.image, "curlimages/curl:8.11.1");
+        assert.strictEqual(container.command[2], smokeScript([{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }]));
+    });
+});
+
+describe("the live color's tag is never changed in place", () => {
+    const previousOutputs = { activeColor: "blue", tags: { blue: "v1.2.2", green: "v1.2.3" } };
+
+    it("is refused with one line naming the safe way, before any resource is registered", async () => {
+        let registered = -1;
+        await assert.rejects(async () => {
+            const run = await runProgram("prod", stackConfigWithSecrets("prod", { activeColor: "blue", blueTag: "v1.3.0", greenTag: "v1.2.3" }), { previousOutputs });
+            registered = run.resources.length;
+        }, {
+            message: "physioflow:blueTag v1.2.2 -> v1.3.0 would replace the live color's pods in place (blue is active); release to green instead: " +
+                "pulumi config set blueTag v1.2.2 && pulumi config set greenTag v1.3.0, pulumi up, then pulumi config set activeColor green",
+        });
+        assert.strictEqual(registered, -1);
+    });
+
+    it("allows a release to the inactive color, a switch, a release and switch in one update, and a first deploy", async () => {
+        const ok = (settings: Record<string, string>, previous?: Record<string, unknown>) =>
+            runProgram("prod", stackConfigWithSecrets("prod", settings), { previousOutputs: previous });
+        await ok({ activeColor: "blue", blueTag: "v1.2.2", greenTag: "v1.3.0" }, previousOutputs);
+        await ok({ activeColor: "green", blueTag: "v1.2.2", greenTag: "v1.2.3" }, previousOutputs);
+        // The new color's smoke test still runs before the live Services move.
+        await ok({ activeColor: "green", blueTag: "v1.2.2", greenTag: "v1.4.0" }, previousOutputs);
+        await ok({ activeColor: "blue", blueTag: "v9.9.9" }, undefined);
+    });
+});
