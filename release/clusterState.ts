@@ -27,22 +27,31 @@ export interface DeploymentState {
     observed: boolean;
 }
 
+/** A Job (the smoke tests): what it tested and how it ended. */
+export interface JobState {
+    /** The `physioflow/tag` and `physioflow/migration-version` annotations of its pod template, when set. */
+    tag?: string;
+    migrationVersion?: string;
+    status: "running" | "succeeded" | "failed";
+}
+
 export interface ClusterState {
     services: Record<string, ServiceState>;
     deployments: Record<string, DeploymentState>;
+    jobs: Record<string, JobState>;
 }
 
-/** Reads the Services, EndpointSlices, pods and Deployments of `namespace` (four list calls). */
+/** Reads the Services, EndpointSlices, pods, Deployments and Jobs of `namespace` (five list calls). */
 export async function readClusterState(kubectl: Kubectl, namespace: string): Promise<ClusterState> {
     const list = async (kind: string) => JSON.parse(await kubectl(["get", kind, "-n", namespace, "-o", "json"])).items as any[];
-    const [services, slices, pods, deployments] = await Promise.all([
-        list("services"), list("endpointslices.discovery.k8s.io"), list("pods"), list("deployments.apps"),
+    const [services, slices, pods, deployments, jobs] = await Promise.all([
+        list("services"), list("endpointslices.discovery.k8s.io"), list("pods"), list("deployments.apps"), list("jobs.batch"),
     ]);
-    return clusterStateFrom({ services, slices, pods, deployments });
+    return clusterStateFrom({ services, slices, pods, deployments, jobs });
 }
 
-/** Pure: the state from the four lists as the API returns them. */
-export function clusterStateFrom(lists: { services: any[]; slices: any[]; pods: any[]; deployments: any[] }): ClusterState {
+/** Pure: the state from the lists as the API returns them. */
+export function clusterStateFrom(lists: { services: any[]; slices: any[]; pods: any[]; deployments: any[]; jobs?: any[] }): ClusterState {
     const podColor = new Map<string, string>(lists.pods.map(p => [p.metadata.name, p.metadata.labels?.version]));
     const services: Record<string, ServiceState> = {};
     for (const service of lists.services) {
@@ -65,7 +74,17 @@ export function clusterStateFrom(lists: { services: any[]; slices: any[]; pods: 
             observed: deployment.status?.observedGeneration === deployment.metadata.generation,
         };
     }
-    return { services, deployments };
+    const jobs: Record<string, JobState> = {};
+    for (const job of lists.jobs ?? []) {
+        const annotations = job.spec?.template?.metadata?.annotations ?? {};
+        const finished = (type: string) => (job.status?.conditions ?? []).some((c: any) => c.type === type && c.status === "True");
+        jobs[job.metadata.name] = {
+            ...(annotations["physioflow/tag"] !== undefined ? { tag: annotations["physioflow/tag"] } : {}),
+            ...(annotations["physioflow/migration-version"] !== undefined ? { migrationVersion: annotations["physioflow/migration-version"] } : {}),
+            status: finished("Complete") ? "succeeded" : finished("Failed") ? "failed" : "running",
+        };
+    }
+    return { services, deployments, jobs };
 }
 
 /**
@@ -79,14 +98,19 @@ export function serviceServes(state: ClusterState, service: string, color: Color
 }
 
 /**
- * One line per Deployment, then per Service, for people: `Deployment physioflow-api-green: …,
- * 1/1 ready`, `Service physioflow-api -> green (1 ready: green)`. Deployments first: a color is
- * ready before a Service moves to it.
+ * One line per Deployment, then per Job, then per Service, for people: `Deployment
+ * physioflow-api-green: …, 1/1 ready`, `Job physioflow-smoke-green (v1.1.0, migration 006):
+ * succeeded`, `Service physioflow-api -> green (1 ready: green)`. In the order of a switch: a
+ * color is ready, then smoke-tested, before a Service moves to it.
  */
 export function describeClusterState(state: ClusterState): string[] {
     const lines: string[] = [];
     for (const [name, d] of Object.entries(state.deployments).sort(([a], [b]) => a.localeCompare(b))) {
         lines.push(`Deployment ${name}: ${d.image}, ${d.readyReplicas}/${d.replicas} ready`);
+    }
+    for (const [name, j] of Object.entries(state.jobs ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+        const what = [j.tag, j.migrationVersion && `migration ${j.migrationVersion}`].filter(Boolean).join(", ");
+        lines.push(`Job ${name}${what ? ` (${what})` : ""}: ${j.status}`);
     }
     for (const [name, s] of Object.entries(state.services).sort(([a], [b]) => a.localeCompare(b))) {
         const ready = s.readyPods.length === 0 ? "no ready endpoints" : `${s.readyPods.length} ready: ${s.readyColors.join(", ")}`;

@@ -50,6 +50,10 @@ describe("npm run local", function () {
         // The rollout as the API server reported it, while the update ran.
         assert.ok(up.some(line => /^\+\d+\.\ds Deployment physioflow-api-blue: registry\.local:5000\/physioflow-api:v1\.0\.0, 1\/1 ready$/.test(line)), up.join("\n"));
         assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> blue \(1 ready: blue\)$/.test(line)), up.join("\n"));
+        // Blue's smoke test passed before the live Service held blue's pods.
+        const smoked = up.findIndex(line => /^\+\d+\.\ds Job physioflow-smoke-blue \(v1\.0\.0, migration 006\): succeeded$/.test(line));
+        assert.notStrictEqual(smoked, -1, up.join("\n"));
+        assert.ok(smoked <= up.findIndex(line => /Service physioflow-api -> blue \(1 ready: blue\)$/.test(line)), up.join("\n"));
         const state = section(lines, "4. state");
         assert.ok(state.includes("active color  blue (inactive: green)"), state.join("\n"));
         assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=blue; 1 ready endpoint(s): blue"), state.join("\n"));

@@ -35,6 +35,7 @@ describe("npm run local report", () => {
                 migrationVersion: "006", namespaceName: "physioflow-local", environment: "local",
             },
             cluster: {
+                jobs: {},
                 services: {
                     "physioflow-api": { selector: { app: "physioflow-api", version: "green" }, readyPods: ["physioflow-api-green-1-a"], readyColors: ["green"] },
                     "physioflow-api-preview": { selector: { app: "physioflow-api", version: "blue" }, readyPods: [], readyColors: [] },

@@ -23,6 +23,13 @@ const lists = {
         spec: { replicas: 0, template: { spec: { containers: [{ image: "r/physioflow-api:v1" }] } } },
         status: { observedGeneration: 1 },
     }],
+    jobs: [
+        { metadata: { name: "physioflow-smoke-green" }, spec: { template: { metadata: { annotations: { "physioflow/tag": "v2", "physioflow/migration-version": "006" } } } },
+            status: { conditions: [{ type: "SuccessCriteriaMet", status: "True" }, { type: "Complete", status: "True" }] } },
+        { metadata: { name: "physioflow-smoke-blue" }, spec: { template: { metadata: { annotations: { "physioflow/tag": "v1", "physioflow/migration-version": "006" } } } },
+            status: { conditions: [{ type: "FailureTarget", status: "True" }, { type: "Failed", status: "True" }] } },
+        { metadata: { name: "other" }, spec: { template: { metadata: {} } }, status: {} },
+    ],
 };
 
 describe("cluster state read back from the API", () => {
@@ -50,10 +57,21 @@ describe("cluster state read back from the API", () => {
         assert.strictEqual(serviceServes(moved, "physioflow-web", "blue", 0), false, "a missing Service serves nothing");
     });
 
-    it("describes the state one line per object, Deployments first", () => {
+    it("reads each Job's tested tag and migration version and how it ended", () => {
+        assert.deepStrictEqual(state.jobs, {
+            "physioflow-smoke-green": { tag: "v2", migrationVersion: "006", status: "succeeded" },
+            "physioflow-smoke-blue": { tag: "v1", migrationVersion: "006", status: "failed" },
+            other: { status: "running" },
+        });
+    });
+
+    it("describes the state one line per object in a switch's order: Deployments, Jobs, Services", () => {
         assert.deepStrictEqual(describeClusterState(state), [
             "Deployment physioflow-api-blue: r/physioflow-api:v1, 0/0 ready",
             "Deployment physioflow-api-green: r/physioflow-api:v2, 1/2 ready",
+            "Job other: running",
+            "Job physioflow-smoke-blue (v1, migration 006): failed",
+            "Job physioflow-smoke-green (v2, migration 006): succeeded",
             "Service physioflow-api -> green (2 ready: blue, green)",
             "Service physioflow-api-preview -> blue (no ready endpoints)",
         ]);
