@@ -10,6 +10,28 @@ import { Cluster } from "./cluster";
  * that keeps failing): what a broken release looks like to Kubernetes.
  */
 export function neverReadyStage(name: string, labels: Record<string, string>): string {
+    return podStage(name, labels, ["Pending"], [
+        "{{ $now := Now }}",
+        "conditions:",
+        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: Ready, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: ContainersReady, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
+        "containerStatuses:",
+        "{{ range .spec.containers }}",
+        "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: true, restartCount: 0, state: { running: { startedAt: {{ $now | Quote }} } } }",
+        "{{ end }}",
+        "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+        "podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid \"\" ) ( or .metadata.name \"\" ) ( or .metadata.namespace \"\" ) | Quote }}",
+        "phase: Running",
+        "startTime: {{ $now | Quote }}",
+    ]);
+}
+
+/**
+ * A Stage (weight 10000, above kwok's defaults) for the live pods with `labels` in one of
+ * `phases`, giving them the status `statusTemplate` (kwok's Go template, one line per entry).
+ */
+function podStage(name: string, labels: Record<string, string>, phases: string[], statusTemplate: string[]): string {
     return JSON.stringify({
         apiVersion: "kwok.x-k8s.io/v1alpha1",
         kind: "Stage",
@@ -20,27 +42,11 @@ export function neverReadyStage(name: string, labels: Record<string, string>): s
                 matchLabels: labels,
                 matchExpressions: [
                     { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
-                    { key: ".status.phase", operator: "In", values: ["Pending"] },
+                    { key: ".status.phase", operator: "In", values: phases },
                 ],
             },
             weight: 10000,
-            next: {
-                statusTemplate: [
-                    "{{ $now := Now }}",
-                    "conditions:",
-                    "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
-                    "- { type: Ready, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
-                    "- { type: ContainersReady, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
-                    "containerStatuses:",
-                    "{{ range .spec.containers }}",
-                    "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: true, restartCount: 0, state: { running: { startedAt: {{ $now | Quote }} } } }",
-                    "{{ end }}",
-                    "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
-                    "podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid \"\" ) ( or .metadata.name \"\" ) ( or .metadata.namespace \"\" ) | Quote }}",
-                    "phase: Running",
-                    "startTime: {{ $now | Quote }}",
-                ].join("\n"),
-            },
+            next: { statusTemplate: statusTemplate.join("\n") },
         },
     });
 }
@@ -82,35 +88,17 @@ export function sampleReadyEndpoints(cluster: Cluster, namespace: string, servic
  * test Job whose checks fail. Without it kwok completes every Job's pods successfully.
  */
 export function failingPodStage(name: string, labels: Record<string, string>): string {
-    return JSON.stringify({
-        apiVersion: "kwok.x-k8s.io/v1alpha1",
-        kind: "Stage",
-        metadata: { name },
-        spec: {
-            resourceRef: { apiGroup: "v1", kind: "Pod" },
-            selector: {
-                matchLabels: labels,
-                matchExpressions: [
-                    { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
-                    { key: ".status.phase", operator: "In", values: ["Pending", "Running"] },
-                ],
-            },
-            weight: 10000,
-            next: {
-                statusTemplate: [
-                    "{{ $now := Now }}",
-                    "conditions:",
-                    "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
-                    "- { type: Ready, status: \"False\", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }",
-                    "containerStatuses:",
-                    "{{ range .spec.containers }}",
-                    "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: false, restartCount: 0, state: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } } }",
-                    "{{ end }}",
-                    "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
-                    "phase: Failed",
-                    "startTime: {{ $now | Quote }}",
-                ].join("\n"),
-            },
-        },
-    });
+    return podStage(name, labels, ["Pending", "Running"], [
+        "{{ $now := Now }}",
+        "conditions:",
+        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: Ready, status: \"False\", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }",
+        "containerStatuses:",
+        "{{ range .spec.containers }}",
+        "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: false, restartCount: 0, state: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } } }",
+        "{{ end }}",
+        "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+        "phase: Failed",
+        "startTime: {{ $now | Quote }}",
+    ]);
 }
