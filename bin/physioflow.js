@@ -15,9 +15,11 @@ require("ts-node").register({
     project: path.join(__dirname, "..", "tsconfig.json"),
 });
 
-const { main } = require("../database/cli/main");
+const argv = process.argv.slice(2);
+// `deploy` is the release code's (release/cli.ts); everything else is the database CLI's.
+const run = argv[0] === "deploy" ? () => require("../release/cli").releaseMain(argv, path.join(__dirname, "..")) : () => require("../database/cli/main").main(argv);
 
-main(process.argv.slice(2)).then(
+run().then(
     (code) => {
         process.exitCode = code;
     },

@@ -13,7 +13,7 @@ import { ConfigError } from "../components/config";
 import { createBackup, currentMigrationVersion, migrateUp } from "../database";
 import { clusterProgram, openClusterStack } from "./clusterStack";
 import { findEngine } from "./engine";
-import { diagnostics, resourceSteps } from "./engineEvents";
+import { diagnostics, resourceSteps } from "../release/engineEvents";
 import { ensureAppDatabase } from "./localDatabase";
 import { applySettings, localStackSettings, managedKeys, parseSetting } from "./localStackConfig";
 import { freeLoopbackPort, loopbackPortIsFree, PostgresServer, startPostgres, stopPostgresIn } from "./postgresServer";

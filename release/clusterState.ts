@@ -6,7 +6,7 @@
 import { Color, colors } from "../components/colors";
 
 /** Runs `kubectl ARGS` against the cluster and resolves to its stdout. */
-export type Kubectl = (args: readonly string[]) => Promise<string>;
+export type Kubectl = (args: readonly string[], input?: string) => Promise<string>;
 
 export interface ServiceState {
     /** The Service's selector, e.g. `{ app: "physioflow-api", version: "blue" }`. */

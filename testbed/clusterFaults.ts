@@ -7,10 +7,11 @@ import { Cluster } from "./cluster";
 
 /**
  * A kwok Stage that starts the pods with `labels` as Running but never Ready (a readiness probe
- * that keeps failing): what a broken release looks like to Kubernetes.
+ * that keeps failing): what a broken release looks like to Kubernetes. With `phases`
+ * `["Running"]` it takes pods that were ready out of readiness (an app that broke after its start).
  */
-export function neverReadyStage(name: string, labels: Record<string, string>): string {
-    return podStage(name, labels, ["Pending"], [
+export function neverReadyStage(name: string, labels: Record<string, string>, phases = ["Pending"]): string {
+    return podStage(name, labels, phases, [
         "{{ $now := Now }}",
         "conditions:",
         "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",

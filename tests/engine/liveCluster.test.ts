@@ -8,7 +8,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { changedSteps, describeSteps, diagnostics, indexOf, timeline } from "../../local/engineEvents";
+import { changedSteps, describeSteps, diagnostics, indexOf, timeline } from "../../release/engineEvents";
 import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
 import { Cluster, startCluster } from "../../testbed/cluster";
 import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";

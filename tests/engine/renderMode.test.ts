@@ -4,7 +4,7 @@
  * behaviour itself is proven in liveCluster.test.ts.
  */
 import * as assert from "assert";
-import { changedSteps, describeSteps } from "../../local/engineEvents";
+import { changedSteps, describeSteps } from "../../release/engineEvents";
 import { deploymentSummaries, directorySnapshot, readRenderedObjects, serviceSelectors } from "../../local/renderedManifests";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ResourceStep } from "../../local/engineEvents";
+import { ResourceStep } from "../../release/engineEvents";
 import { formatState, formatSteps, summarizeSteps } from "../../local/report";
 
 const step = (type: string, name: string, op: ResourceStep["op"], diffs: string[] = []): ResourceStep =>

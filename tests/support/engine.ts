@@ -11,7 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { openClusterStack } from "../../local/clusterStack";
 import { findEngine, PulumiEngine } from "../../local/engine";
-import { ResourceStep, resourceSteps } from "../../local/engineEvents";
+import { ResourceStep, resourceSteps } from "../../release/engineEvents";
 import { localStackSettings } from "../../local/localStackConfig";
 
 let engine: Promise<PulumiEngine> | undefined;

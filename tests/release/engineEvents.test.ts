@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { changedSteps, countOps, describeSteps, diagnostics, indexOf, resourceSteps, shortType, timeline } from "../../local/engineEvents";
+import { changedSteps, countOps, describeSteps, diagnostics, indexOf, resourceSteps, shortType, timeline } from "../../release/engineEvents";
 
 const urn = (type: string, name: string) => `urn:pulumi:local::physioflow::physioflow:k8s:BlueGreenApp$${type}::${name}`;
 const metadata = (op: string, type: string, name: string, detailedDiff?: Record<string, { diffKind: string; inputDiff: boolean }>) =>

@@ -102,3 +102,43 @@ function stepOf(metadata: StepEventMetadata): ResourceStep {
 function nameOf(urn: string): string {
     return urn.split("::").pop() ?? urn;
 }
+
+const symbols: Record<string, string> = {
+    create: "+", update: "~", delete: "-", replace: "+-", "create-replacement": "++", "delete-replaced": "--", same: "=",
+};
+
+/**
+ * One line per resource the engine would change (the stack resource itself and reads of the
+ * stack's own last outputs left out), then how many stay as they are. Component resources are listed too: they are what the engine records.
+ */
+export function formatSteps(steps: readonly ResourceStep[]): string[] {
+    const shown = steps.filter(step => step.type !== "pulumi:pulumi:Stack" && step.op !== "read");
+    // The engine works on independent resources concurrently, so its order varies: sort for reading.
+    const changed = shown.filter(step => step.op !== "same")
+        .sort((a, b) => `${shortType(a.type)} ${a.name}`.localeCompare(`${shortType(b.type)} ${b.name}`));
+    const width = Math.max(0, ...changed.map(step => `${shortType(step.type)} ${step.name}`.length));
+    const lines = changed.map(step => {
+        const what = `${shortType(step.type)} ${step.name}`.padEnd(width);
+        const paths = step.diffs.length ? `  ${step.diffs.join(", ")}` : "";
+        const replace = step.replaceBecause.length ? `  (replaced because of ${step.replaceBecause.join(", ")})` : "";
+        return `${symbols[step.op] ?? "?"} ${what}  ${step.op}${paths}${replace}`;
+    });
+    const unchanged = shown.length - changed.length;
+    if (changed.length === 0) return [`no changes (${unchanged} resources unchanged)`];
+    return [...lines, `${unchanged} unchanged`];
+}
+
+/** `2 to update, 17 unchanged`, from the steps (stack resource and reads left out). */
+export function summarizeSteps(steps: readonly ResourceStep[], tense: "will" | "did"): string {
+    const counts = countOps(steps.filter(step => step.type !== "pulumi:pulumi:Stack" && step.op !== "read"));
+    const words: Record<string, [string, string]> = {
+        create: ["to create", "created"], update: ["to update", "updated"], replace: ["to replace", "replaced"],
+        delete: ["to delete", "deleted"], same: ["unchanged", "unchanged"],
+    };
+    const order = ["create", "update", "replace", "delete"];
+    const rank = (op: string) => (op === "same" ? 99 : order.includes(op) ? order.indexOf(op) : 50);
+    return Object.entries(counts)
+        .sort(([a], [b]) => rank(a) - rank(b))
+        .map(([op, n]) => `${n} ${(words[op] ?? [op, op])[tense === "will" ? 0 : 1]}`)
+        .join(", ");
+}

@@ -1,0 +1,145 @@
+/**
+ * `physioflow deploy`: the release commands of the CLI, over the project's own stacks (Automation
+ * API). `local` is the stack `npm run local` keeps in `.local/` (its control plane is started for
+ * the command and stopped after); dev, staging and prod are the project's stacks, run with the
+ * Pulumi CLI and plugins installed as for `pulumi up` and the stack's kubeconfig.
+ */
+import * as auto from "@pulumi/pulumi/automation";
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as readline from "readline";
+import { Readable, Writable } from "stream";
+import { UsageError } from "../database/errors";
+import { deploy, DeployResult } from "./deploy";
+
+export interface ReleaseIo {
+    stdout: Writable;
+    stderr: Writable;
+    stdin: Readable & { isTTY?: boolean };
+    /** The repository: where Pulumi.yaml, the stack files and `.local/` are. */
+    repoRoot: string;
+}
+
+export const releaseCommands = ["deploy"] as const;
+
+export const DEPLOY_HELP = `usage: physioflow deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
+
+Releases <tag> as stack updates, each previewed before it is applied: the tag to the inactive
+color (warm, behind its smoke test), the switch of the live Services, a watch of the new color
+(unready pods or restarts switch back by themselves), then the old color to its inactive
+replicas. One deploy at a time per namespace. <stack>: local, dev, staging or prod.
+
+  --watch D     how long to watch after the switch (e.g. 90s, 5m); default 5m
+  --keep-warm   leave the old color at full replicas
+  --yes         no confirmation (prod asks for one; without a terminal it refuses)
+  --json        print the result as JSON on stdout`;
+
+export interface DeployArgs {
+    stack: string;
+    tag: string;
+    watchSeconds: number;
+    keepWarm: boolean;
+    yes: boolean;
+    json: boolean;
+}
+
+/** Parses `deploy` arguments; throws {@link UsageError} with one line. */
+export function parseDeployArgs(argv: readonly string[]): DeployArgs {
+    const positional: string[] = [];
+    const args = { watchSeconds: 300, keepWarm: false, yes: false, json: false };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === "--keep-warm") args.keepWarm = true;
+        else if (arg === "--yes") args.yes = true;
+        else if (arg === "--json") args.json = true;
+        else if (arg === "--watch" || arg.startsWith("--watch=")) {
+            const value = arg === "--watch" ? argv[++i] : arg.slice("--watch=".length);
+            if (value === undefined) throw new UsageError("--watch needs a duration, e.g. --watch 5m");
+            args.watchSeconds = parseWatch(value);
+        } else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}; see physioflow deploy --help`);
+        else positional.push(arg);
+    }
+    if (positional.length !== 2) throw new UsageError("deploy needs a stack and a tag: physioflow deploy <stack> <tag>");
+    const [stack, tag] = positional;
+    if (!["local", "dev", "staging", "prod"].includes(stack)) throw new UsageError(`unknown stack "${stack}"; stacks: local, dev, staging, prod`);
+    return { stack, tag, ...args };
+}
+
+function parseWatch(text: string): number {
+    const match = /^(\d+)(s|m)$/.exec(text);
+    if (!match || Number(match[1]) === 0) throw new UsageError(`--watch "${text}" is not a duration like 90s or 5m`);
+    return Number(match[1]) * (match[2] === "m" ? 60 : 1);
+}
+
+/** `physioflow deploy ...`; returns the exit code (0 live, 1 failed or rolled back, 2 bad input). */
+export async function deployCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        io.stdout.write(`${DEPLOY_HELP}\n`);
+        return 0;
+    }
+    const args = parseDeployArgs(argv);
+    if (args.stack === "prod" && !args.yes && !(await confirm(io, `Deploy ${args.tag} to prod? Type prod to continue: `, "prod"))) {
+        throw new UsageError("deploy to prod not confirmed; nothing changed");
+    }
+    const out = (line: string) => io.stderr.write(`${line}\n`);
+    const opened = await openReleaseTarget(args.stack, io.repoRoot, out);
+    let result: DeployResult;
+    try {
+        result = await deploy(opened.target, args.tag, { watch: { seconds: args.watchSeconds }, keepWarm: args.keepWarm, out });
+    } finally {
+        await opened.close();
+    }
+    if (args.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    out("");
+    for (const step of result.steps) out(`${step.step.padEnd(8)} ${step.seconds.toFixed(1).padStart(6)} s  ${step.result}`);
+    out(result.ok ? `${args.tag} is live on ${result.to}`
+        : result.rolledBack ? `rolled back: ${result.rolledBack.reason}; ${result.from} is live`
+        : `${result.error}; ${result.from} is still live`);
+    return result.ok ? 0 : 1;
+}
+
+async function confirm(io: ReleaseIo, question: string, expected: string): Promise<boolean> {
+    if (!io.stdin.isTTY) throw new UsageError("deploy to prod needs a confirmation and there is no terminal; re-run with --yes");
+    io.stderr.write(question);
+    const rl = readline.createInterface({ input: io.stdin, terminal: false });
+    const answer = await new Promise<string>(resolve => rl.once("line", resolve).once("close", () => resolve("")));
+    rl.close();
+    return answer.trim() === expected;
+}
+
+/** The stack and its cluster, for the release code; `close()` stops what was started for it. */
+async function openReleaseTarget(stackName: string, repoRoot: string, out: (line: string) => void) {
+    if (stackName === "local") {
+        // Loaded here: the local stack's pieces (engine lookup, control plane) are not needed otherwise.
+        const { openLocalReleaseTarget } = await import("../local/releaseTarget");
+        return openLocalReleaseTarget(repoRoot, out);
+    }
+    const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir: repoRoot });
+    const config = await stack.getAllConfig();
+    const get = (key: string) => config[`physioflow:${key}`]?.value;
+    const kubeArgs = [
+        ...(get("kubeconfig") ? ["--kubeconfig", get("kubeconfig")!] : []),
+        ...(get("kubeContext") ? ["--context", get("kubeContext")!] : []),
+    ];
+    const kubectl = (args: readonly string[], input?: string) => new Promise<string>((resolve, reject) => {
+        const child = execFile("kubectl", [...kubeArgs, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+            if (error) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
+            else resolve(stdout);
+        });
+        if (input !== undefined) child.stdin!.end(input);
+    });
+    if (!fs.existsSync(path.join(repoRoot, "Pulumi.yaml"))) throw new UsageError(`${repoRoot} has no Pulumi.yaml; run physioflow deploy from the repository`);
+    return { target: { stack, kubectl, namespace: get("namespace") ?? `physioflow-${get("environment")}` }, close: async () => undefined };
+}
+
+/** `physioflow deploy ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
+export async function releaseMain(argv: readonly string[], repoRoot: string, io: Partial<ReleaseIo> = {}): Promise<number> {
+    const full: ReleaseIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, repoRoot, ...io };
+    try {
+        return await deployCommand(argv.slice(1), full);
+    } catch (error) {
+        full.stderr.write(`physioflow: error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);
+        return error instanceof UsageError ? 2 : 1;
+    }
+}

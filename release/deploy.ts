@@ -1,0 +1,247 @@
+/**
+ * A blue-green release as a sequence of stack updates, each previewed before it is applied:
+ * (1) release the tag to the inactive color, warm, behind its smoke test; (2) switch the live
+ * Services; (3) watch the new color, rolling back by itself on a breach while the old color is
+ * still warm; (4) finish: the old color to `inactiveReplicas`. Which steps are left is decided
+ * from the stack's observed settings, not remembered, so a deploy that was killed between two
+ * steps is resumed by the next one. One deploy at a time per namespace (release/deployLock.ts).
+ */
+import * as auto from "@pulumi/pulumi/automation";
+import { Color, isColor, otherColor } from "../components/colors";
+import { ClusterState, Kubectl, readClusterState } from "./clusterState";
+import { acquireDeployLock } from "./deployLock";
+import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
+
+/** A stack the release code drives: the Automation API stack (its program set) and its cluster. */
+export interface ReleaseTarget {
+    stack: auto.Stack;
+    kubectl: Kubectl;
+    namespace: string;
+}
+
+/** The settings a release moves, as the stack's config holds them. */
+export interface ReleaseSettings {
+    activeColor: Color;
+    tags: Record<Color, string>;
+    inactiveWarm: boolean;
+    replicas: number;
+}
+
+export type StepName = "release" | "switch" | "watch" | "finish" | "rollback";
+
+export interface StepResult {
+    step: StepName;
+    /** The previewed changes, one line each (empty for the watch). */
+    changes: string[];
+    seconds: number;
+    result: string;
+}
+
+export interface DeployResult {
+    ok: boolean;
+    tag: string;
+    from: Color;
+    to: Color;
+    steps: StepResult[];
+    /** Set when the watch saw a breach and switched back. */
+    rolledBack?: { reason: string };
+    error?: string;
+}
+
+export interface WatchOptions {
+    /** How long to watch the new color after the switch. */
+    seconds: number;
+    /** Container restarts of the new color's pods (over the whole watch) that count as a breach. Default 0: any restart. */
+    maxRestarts?: number;
+    intervalMs?: number;
+}
+
+export interface DeployOptions {
+    watch: WatchOptions;
+    /** Leave the old color at full replicas after a good watch. */
+    keepWarm?: boolean;
+    /** Each line a person should see. */
+    out?: (line: string) => void;
+}
+
+/** A refusal before anything changed: bad input or a state that does not allow the deploy. */
+export class DeployRefusedError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "DeployRefusedError";
+    }
+}
+
+/** The release settings from the stack's config. */
+export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSettings> {
+    const all = await stack.getAllConfig();
+    const get = (key: string) => all[`physioflow:${key}`]?.value;
+    const activeColor = get("activeColor") ?? "";
+    if (!isColor(activeColor)) throw new DeployRefusedError(`physioflow:activeColor is "${activeColor}"; allowed values: blue, green`);
+    const activeTag = get(`${activeColor}Tag`) ?? "";
+    return {
+        activeColor,
+        tags: { [activeColor]: activeTag, [otherColor(activeColor)]: get(`${otherColor(activeColor)}Tag`) ?? activeTag } as Record<Color, string>,
+        inactiveWarm: get("inactiveWarm") === "true",
+        replicas: Number(get("replicas") ?? "1"),
+    };
+}
+
+/**
+ * What is left to do to get `tag` live, from the settings as they are: a fresh release, the rest
+ * of one a killed deploy left (released and warm: switch; switched and still warm: watch and
+ * finish), or a refusal when the tag is already live and finished.
+ */
+export function planDeploy(settings: ReleaseSettings, tag: string): { steps: StepName[]; resumed: boolean } {
+    const active = settings.activeColor;
+    const inactive = otherColor(active);
+    if (settings.tags[active] === tag) {
+        if (settings.inactiveWarm) return { steps: ["watch", "finish"], resumed: true };
+        throw new DeployRefusedError(`${tag} is already live on ${active}; nothing to deploy`);
+    }
+    const resumed = settings.tags[inactive] === tag && settings.inactiveWarm;
+    return { steps: ["release", "switch", "watch", "finish"], resumed };
+}
+
+/** Runs a release of `tag` on `target`. Resolves to what happened; `ok` false on a failed step or a rollback. */
+export async function deploy(target: ReleaseTarget, tag: string, options: DeployOptions): Promise<DeployResult> {
+    const out = options.out ?? (() => undefined);
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
+        throw new DeployRefusedError(`"${tag}" is not a valid image tag; use letters, digits, '_', '.', '-', e.g. v1.2.3`);
+    }
+    const lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose: `deploy ${tag}` });
+    if (lock.tookOverFrom) out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
+    try {
+        const settings = await readReleaseSettings(target.stack);
+        const plan = planDeploy(settings, tag);
+        // After a resumed switch the new color is the active one.
+        const from = plan.steps[0] === "watch" ? otherColor(settings.activeColor) : settings.activeColor;
+        const to = otherColor(from);
+        const result: DeployResult = { ok: false, tag, from, to, steps: [] };
+        if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
+        for (const step of plan.steps) {
+            const started = Date.now();
+            out(`${step}: ${describeStep(step, tag, from, to, options)}`);
+            try {
+                if (step === "watch") {
+                    const breach = await watchColor(target, to, settings.replicas, options.watch, line => out(`  ${line}`));
+                    if (breach === undefined) {
+                        result.steps.push({ step, changes: [], seconds: elapsed(started), result: "no breach" });
+                        out(`  no breach in ${options.watch.seconds} s`);
+                        continue;
+                    }
+                    result.steps.push({ step, changes: [], seconds: elapsed(started), result: `breach: ${breach}` });
+                    out(`  breach: ${breach}; rolling back to ${from}`);
+                    const rollbackStarted = Date.now();
+                    const changes = await update(target, { activeColor: from }, out);
+                    result.steps.push({ step: "rollback", changes, seconds: elapsed(rollbackStarted), result: `live on ${from} again` });
+                    result.rolledBack = { reason: breach };
+                    return result;
+                }
+                if (step === "finish" && options.keepWarm) {
+                    result.steps.push({ step, changes: [], seconds: 0, result: `kept ${from} warm (--keep-warm)` });
+                    continue;
+                }
+                const changes = await update(target, configOf(step, tag, from, to), out);
+                result.steps.push({ step, changes, seconds: elapsed(started), result: "done" });
+            } catch (error) {
+                const message = oneLine(error);
+                result.steps.push({ step, changes: [], seconds: elapsed(started), result: `failed: ${message}` });
+                result.error = `${step} failed: ${message}`;
+                return result;
+            }
+        }
+        result.ok = true;
+        return result;
+    } finally {
+        await lock.release();
+    }
+}
+
+function describeStep(step: StepName, tag: string, from: Color, to: Color, options: DeployOptions): string {
+    switch (step) {
+        case "release": return `${tag} to ${to}, warm, behind its smoke test (${from} stays live)`;
+        case "switch": return `live Services to ${to} (${from} stays warm)`;
+        case "watch": return `${to} for ${options.watch.seconds} s: readiness and restarts`;
+        case "finish": return options.keepWarm ? `${from} stays warm` : `${from} to its inactive replicas`;
+        default: return "";
+    }
+}
+
+/** The config a step sets. */
+function configOf(step: StepName, tag: string, from: Color, to: Color): Record<string, string> {
+    switch (step) {
+        case "release": return { [`${to}Tag`]: tag, inactiveWarm: "true" };
+        case "switch": return { activeColor: to };
+        case "finish": return { inactiveWarm: "false" };
+        default: throw new Error(`no config for step ${step}`);
+    }
+}
+
+/** Sets `config`, previews (printing the diff), then applies. Returns the previewed change lines. */
+async function update(target: ReleaseTarget, config: Record<string, string>, out: (line: string) => void): Promise<string[]> {
+    const changes: auto.ConfigMap = {};
+    for (const [key, value] of Object.entries(config)) changes[`physioflow:${key}`] = { value };
+    await target.stack.setAllConfig(changes);
+    const previewEvents: auto.EngineEvent[] = [];
+    await target.stack.preview({ onEvent: event => previewEvents.push(event) });
+    const planned = resourceSteps(previewEvents);
+    const lines = changedSteps(planned).length === 0 ? [] : formatSteps(planned);
+    (lines.length ? lines : ["no changes"]).forEach(line => out(`  ${line}`));
+    const upEvents: auto.EngineEvent[] = [];
+    await target.stack.up({ onEvent: event => upEvents.push(event) });
+    out(`  ${summarizeSteps(resourceSteps(upEvents), "did")}`);
+    return lines;
+}
+
+/**
+ * Watches `color` for `options.seconds`: a breach is a Deployment of that color with fewer ready
+ * pods than `replicas` on two readings in a row, or more container restarts than allowed since
+ * the watch began. Resolves to the breach, described, or undefined.
+ */
+export async function watchColor(target: ReleaseTarget, color: Color, replicas: number, options: WatchOptions,
+    out: (line: string) => void): Promise<string | undefined> {
+    const intervalMs = options.intervalMs ?? 1000;
+    const maxRestarts = options.maxRestarts ?? 0;
+    const restarts = async () => {
+        const pods = JSON.parse(await target.kubectl(["get", "pods", "-n", target.namespace, "-l", `version=${color}`, "-o", "json"])).items as any[];
+        return pods.reduce((sum, pod) => sum + ((pod.status?.containerStatuses ?? []) as any[]).reduce((n, c) => n + (c.restartCount ?? 0), 0), 0);
+    };
+    const baseline = await restarts();
+    const deadline = Date.now() + options.seconds * 1000;
+    let unreadyBefore: string | undefined;
+    for (;;) {
+        const state: ClusterState = await readClusterState(target.kubectl, target.namespace);
+        const unready = Object.entries(state.deployments)
+            .filter(([name]) => name.endsWith(`-${color}`))
+            .filter(([, d]) => d.readyReplicas < replicas)
+            .map(([name, d]) => `${name} ${d.readyReplicas}/${replicas} ready`);
+        const unreadyNow = unready.length ? unready.join(", ") : undefined;
+        if (unreadyNow && unreadyBefore) return unreadyNow;
+        unreadyBefore = unreadyNow;
+        const restarted = (await restarts()) - baseline;
+        if (restarted > maxRestarts) return `${restarted} container restart(s) of ${color}'s pods since the switch (allowed: ${maxRestarts})`;
+        if (Date.now() >= deadline) return undefined;
+        await new Promise(resolve => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
+    }
+}
+
+function elapsed(started: number): number {
+    return Math.round((Date.now() - started) / 100) / 10;
+}
+
+/**
+ * One line from an engine error (its output is long): the failing resource's name and the first
+ * reason given for it, e.g. `physioflow-smoke-blue: the Kubernetes API server reported that ...`.
+ */
+export function oneLine(error: unknown): string {
+    const message = error instanceof Error ? error.message : String(error);
+    const lines = message.split("\n").map(line => line.trim()).filter(Boolean);
+    const resource = lines.map(line => /^[\w-]+:[\w/.-]+:\w+ \(([^)]+)\):$/.exec(line)?.[1]).find(Boolean);
+    const reason = lines.find(line => /^\* /.test(line))?.slice(2)
+        ?? lines.find(line => /^error: /.test(line) && !/^error: (update|preview) failed$/.test(line) && !/errors? occurred/.test(line))?.slice("error: ".length)
+        ?? lines[0] ?? message;
+    // The engine names resources by URN; a person knows them by name.
+    const readable = reason.replace(/resource "urn:pulumi:[^"]*::([^":]+)"/g, "$1");
+    return resource && !readable.includes(resource) ? `${resource}: ${readable}` : readable;
+}

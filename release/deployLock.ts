@@ -1,0 +1,119 @@
+/**
+ * One deploy at a time per stack: a coordination.k8s.io Lease, `physioflow-deploy`, in the
+ * stack's namespace. Taking it is a create (the API server refuses a second one); the holder
+ * renews it while it works and deletes it when done. A Lease nobody renewed for its duration was
+ * left by a killed deploy and is taken over (with optimistic concurrency, so two takers cannot
+ * both win).
+ */
+import * as os from "os";
+import { Kubectl } from "./clusterState";
+
+export const deployLockName = "physioflow-deploy";
+
+export interface DeployLock {
+    /** Who holds it, as written in the Lease. */
+    holder: string;
+    /** Set when a stale Lease was taken over: who had held it. */
+    tookOverFrom?: string;
+    /** Stops renewing and deletes the Lease (only if it is still ours). Safe to call twice. */
+    release(): Promise<void>;
+}
+
+/** A deploy holds the lock; the message names the holder and since when. */
+export class DeployLockedError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "DeployLockedError";
+    }
+}
+
+export interface LockOptions {
+    /** What the holder is doing, e.g. `deploy v1.3.0`. */
+    purpose: string;
+    /** Seconds without renewal after which the Lease counts as abandoned. Default 60. */
+    durationSeconds?: number;
+    /** Renewal interval in ms. Default a quarter of the duration. */
+    renewEveryMs?: number;
+    /** Now, for the stale check (tests). */
+    now?: () => Date;
+}
+
+/** Takes the deploy lock of `namespace`, or throws {@link DeployLockedError}. */
+export async function acquireDeployLock(kubectl: Kubectl, namespace: string, options: LockOptions): Promise<DeployLock> {
+    const durationSeconds = options.durationSeconds ?? 60;
+    const now = options.now ?? (() => new Date());
+    const holder = `${os.userInfo().username}@${os.hostname()} pid ${process.pid}: ${options.purpose}`;
+    const lease = (resourceVersion?: string) => JSON.stringify({
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name: deployLockName, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+        spec: { holderIdentity: holder, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now()), renewTime: microTime(now()) },
+    });
+
+    let tookOverFrom: string | undefined;
+    try {
+        await kubectl(["create", "-f", "-", "-o", "name"], lease());
+    } catch (error) {
+        if (!/AlreadyExists|already exists/.test((error as Error).message)) throw error;
+        const current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));
+        const renewed = Date.parse(current.spec?.renewTime ?? current.spec?.acquireTime ?? current.metadata.creationTimestamp);
+        const duration = current.spec?.leaseDurationSeconds ?? durationSeconds;
+        const other = current.spec?.holderIdentity ?? "(unknown)";
+        if (now().getTime() - renewed < duration * 1000) {
+            throw new DeployLockedError(
+                `another deploy holds ${namespace}: ${other}, since ${current.spec?.acquireTime ?? "?"} (Lease ${deployLockName}, renewed ${Math.round((now().getTime() - renewed) / 1000)} s ago); wait for it to finish`);
+        }
+        // Abandoned: replace it, but only the version we read (a concurrent taker makes this fail).
+        try {
+            await kubectl(["replace", "-f", "-", "-o", "name"], lease(current.metadata.resourceVersion));
+        } catch (replaceError) {
+            throw new DeployLockedError(`another deploy took over the abandoned lock of ${namespace} first: ${(replaceError as Error).message}`);
+        }
+        tookOverFrom = other;
+    }
+
+    let released = false;
+    const renew = setInterval(() => {
+        kubectl(["patch", "lease", deployLockName, "-n", namespace, "--type", "merge", "-p",
+            JSON.stringify({ spec: { renewTime: microTime(now()) } })]).catch(() => undefined);
+    }, options.renewEveryMs ?? durationSeconds * 250);
+    renew.unref();
+    return {
+        holder,
+        tookOverFrom,
+        release: async () => {
+            if (released) return;
+            released = true;
+            clearInterval(renew);
+            try {
+                const current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));
+                if (current.spec?.holderIdentity !== holder) return; // taken over meanwhile: not ours to delete
+                await kubectl(["delete", "lease", deployLockName, "-n", namespace, "--wait=false"]);
+            } catch {
+                // Already gone, or the API is unreachable: it expires by itself after its duration.
+            }
+        },
+    };
+}
+
+/** Who holds the deploy lock of `namespace` and whether it is stale; undefined when free. */
+export async function readDeployLock(kubectl: Kubectl, namespace: string, now = new Date()): Promise<{ holder: string; since: string; stale: boolean } | undefined> {
+    let current: any;
+    try {
+        current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));
+    } catch (error) {
+        if (/NotFound|not found/.test((error as Error).message)) return undefined;
+        throw error;
+    }
+    const renewed = Date.parse(current.spec?.renewTime ?? current.spec?.acquireTime ?? current.metadata.creationTimestamp);
+    return {
+        holder: current.spec?.holderIdentity ?? "(unknown)",
+        since: current.spec?.acquireTime ?? current.metadata.creationTimestamp,
+        stale: now.getTime() - renewed >= (current.spec?.leaseDurationSeconds ?? 60) * 1000,
+    };
+}
+
+/** Kubernetes MicroTime: RFC 3339 with microseconds. */
+function microTime(date: Date): string {
+    return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}

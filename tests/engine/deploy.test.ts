@@ -1,0 +1,154 @@
+/**
+ * `deploy` (release/deploy.ts) on the real engine and a real control plane: the release cycle as
+ * stack updates, the smoke gate, the watch's automatic rollback, the deploy lock, and a deploy
+ * resumed after one stopped between steps.
+ */
+import * as assert from "assert";
+import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
+import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy";
+import { DeployLockedError, deployLockName } from "../../release/deployLock";
+import { Cluster, startCluster } from "../../testbed/cluster";
+import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
+import { createTestClusterStack, TestClusterStack } from "../support/engine";
+
+const namespace = "physioflow-local";
+const apps = ["physioflow-api", "physioflow-web"];
+
+describe("deploy: the release cycle on the real engine and a real control plane", function () {
+    let cluster: Cluster;
+    let s: TestClusterStack;
+    let target: ReleaseTarget;
+    const watch = { seconds: 3, intervalMs: 300 };
+    const lease = (holder: string, renewedSecondsAgo: number) => {
+        const at = new Date(Date.now() - renewedSecondsAgo * 1000).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+        return JSON.stringify({
+            apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: deployLockName, namespace },
+            spec: { holderIdentity: holder, leaseDurationSeconds: 60, acquireTime: at, renewTime: at },
+        });
+    };
+    const noLock = async () => assert.doesNotMatch(await cluster.kubectl(["get", "leases", "-n", namespace, "-o", "name"]), /physioflow-deploy/);
+    const live = (color: "blue" | "green") => waitForClusterState(cluster.kubectl, namespace,
+        st => apps.every(app => serviceServes(st, app, color, 1)), { what: `the live Services on ${color}` });
+
+    before(async function () {
+        this.timeout(60 * 60 * 1000); // builds what is missing first
+        cluster = await startCluster();
+        s = await createTestClusterStack("deploytest", { kubeconfig: cluster.kubeconfigPath });
+        await s.up(); // a first deploy: blue live with v1.0.0
+        target = { stack: s.stack, kubectl: cluster.kubectl, namespace };
+    });
+    after(async () => {
+        await s?.remove();
+        await cluster?.stop();
+    });
+
+    it("a good release: v2 to green warm behind its smoke test, switch (selectors only), watch, finish; an abandoned lock is taken over and released", async function () {
+        this.timeout(3 * 60 * 1000);
+        await cluster.kubectl(["create", "-f", "-"], lease("ci@old-runner pid 1: deploy v1.9.0", 600));
+        const lines: string[] = [];
+        const sampler = sampleReadyEndpoints(cluster, namespace, "physioflow-api");
+        const result = await deploy(target, "v2.0.0", { watch, out: line => lines.push(line) });
+        const samples = await sampler.stop();
+        assert.strictEqual(result.ok, true, lines.join("\n"));
+        assert.ok(lines.includes("lock: took over the abandoned deploy lock of ci@old-runner pid 1: deploy v1.9.0"), lines.join("\n"));
+        assert.deepStrictEqual(result.steps.map(step => `${step.step}: ${step.result}`), ["release: done", "switch: done", "watch: no breach", "finish: done"]);
+        const [release, sw, , finish] = result.steps;
+        assert.deepStrictEqual(release.changes.filter(line => !/^\d+ unchanged$/.test(line)).map(line => line.split(/\s+/).slice(0, 3).join(" ")), [
+            "~ Deployment physioflow-api-green", "~ Deployment physioflow-web-green", "+ Job physioflow-smoke-green", "+ SmokeTest physioflow-smoke-green",
+        ]);
+        assert.deepStrictEqual(sw.changes.filter(line => !/^\d+ unchanged$/.test(line)).map(line => line.replace(/\s+/g, " ")), [
+            "~ Service physioflow-api update spec.selector.version", "~ Service physioflow-api-preview update spec.selector.version",
+            "~ Service physioflow-web update spec.selector.version", "~ Service physioflow-web-preview update spec.selector.version",
+        ]);
+        assert.ok(finish.changes.some(line => /^- Job physioflow-smoke-blue +delete$/.test(line)), finish.changes.join("\n"));
+        const state = await live("green");
+        for (const app of apps) {
+            assert.deepStrictEqual(state.deployments[`${app}-green`], { image: `registry.local:5000/${app}:v2.0.0`, replicas: 1, readyReplicas: 1, observed: true });
+            assert.strictEqual(state.deployments[`${app}-blue`].replicas, 0);
+        }
+        assert.ok(samples.every(sample => sample.ready > 0), `the live Service had no ready endpoint during the deploy: ${JSON.stringify(samples)}`);
+        await noLock();
+    });
+
+    it("refuses a tag already live, and a deploy while another holds the lock, changing nothing", async () => {
+        await assert.rejects(deploy(target, "v2.0.0", { watch }), (error: Error) =>
+            error instanceof DeployRefusedError && error.message === "v2.0.0 is already live on green; nothing to deploy");
+        await cluster.kubectl(["create", "-f", "-"], lease("ops@laptop pid 4242: deploy v2.1.0", 5));
+        const before = await s.stack.getAllConfig();
+        try {
+            await assert.rejects(deploy(target, "v3.0.0", { watch }), (error: Error) =>
+                error instanceof DeployLockedError && /^another deploy holds physioflow-local: ops@laptop pid 4242: deploy v2\.1\.0, since .* \(Lease physioflow-deploy, renewed \d+ s ago\); wait for it to finish$/.test(error.message));
+            assert.deepStrictEqual(await s.stack.getAllConfig(), before);
+        } finally {
+            await cluster.kubectl(["delete", "lease", deployLockName, "-n", namespace]);
+        }
+    });
+
+    it("a failing smoke test stops the deploy at the release step: no switch, green stays live, the lock is released", async function () {
+        this.timeout(3 * 60 * 1000);
+        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-blue-smoke-fails", { app: "physioflow-smoke", version: "blue" }));
+        try {
+            const result = await deploy(target, "v3.0.0", { watch });
+            assert.strictEqual(result.ok, false);
+            assert.deepStrictEqual(result.steps.map(step => step.step), ["release"]);
+            assert.match(result.error!, /^release failed: physioflow-smoke-blue was successfully created, but the Kubernetes API server reported that it failed to fully initialize or become live/, result.error);
+            const state = await live("green");
+            for (const app of apps) assert.strictEqual(state.services[app].selector.version, "green");
+            await noLock();
+        } finally {
+            await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-blue-smoke-fails"]);
+        }
+    });
+
+    it("a breach during the watch (the new color's pods turn unready) rolls back by itself to the still-warm old color", async function () {
+        this.timeout(3 * 60 * 1000);
+        const lines: string[] = [];
+        const result = await deploy(target, "v3.0.1", {
+            watch: { seconds: 30, intervalMs: 300 },
+            out: line => {
+                lines.push(line);
+                // After the switch, blue's pods break.
+                // (kwok plays a Stage on a pod's next change: the annotation is that change.)
+                if (line.startsWith("watch: ")) {
+                    void cluster.kubectl(["apply", "-f", "-"], neverReadyStage("test-blue-breaks", { version: "blue" }, ["Running"]))
+                        .then(() => cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=blue,app!=physioflow-smoke", "physioflow-test/broken=true"]));
+                }
+            },
+        });
+        try {
+            assert.strictEqual(result.ok, false, lines.join("\n"));
+            assert.deepStrictEqual(result.steps.map(step => step.step), ["release", "switch", "watch", "rollback"]);
+            assert.match(result.rolledBack!.reason, /^physioflow-(api|web)-blue 0\/1 ready/);
+            assert.match(result.steps[2].result, /^breach: /);
+            const state = await live("green");
+            for (const app of apps) {
+                assert.strictEqual(state.deployments[`${app}-green`].image, `registry.local:5000/${app}:v2.0.0`);
+                assert.strictEqual(state.services[app].selector.version, "green");
+            }
+            await noLock();
+        } finally {
+            await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-blue-breaks"]);
+        }
+        // The broken color is scaled down by a plain update of the declared state.
+        await s.set({ inactiveWarm: "false" });
+        await s.up();
+        assert.strictEqual((await readClusterState(cluster.kubectl, namespace)).deployments["physioflow-api-blue"].replicas, 0);
+    });
+
+    it("a deploy stopped between steps (released, not switched; its lock abandoned) is resumed by the next one", async function () {
+        this.timeout(3 * 60 * 1000);
+        // What a deploy killed after its release step leaves: blue released warm, the lock not deleted.
+        await s.set({ blueTag: "v4.0.0", inactiveWarm: "true" });
+        await s.up();
+        await cluster.kubectl(["create", "-f", "-"], lease("ops@laptop pid 99: deploy v4.0.0", 120));
+        const lines: string[] = [];
+        const result = await deploy(target, "v4.0.0", { watch, out: line => lines.push(line) });
+        assert.strictEqual(result.ok, true, lines.join("\n"));
+        assert.ok(lines.includes("resuming a deploy of v4.0.0 that stopped before its end (release, switch, watch, finish left)"), lines.join("\n"));
+        assert.deepStrictEqual(result.steps[0].changes, [], "the release was already done");
+        const state = await live("blue");
+        assert.strictEqual(state.deployments["physioflow-api-blue"].image, "registry.local:5000/physioflow-api:v4.0.0");
+        assert.strictEqual(state.deployments["physioflow-api-green"].replicas, 0);
+        await noLock();
+    });
+});

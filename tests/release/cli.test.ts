@@ -1,0 +1,59 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PassThrough } from "stream";
+import { parseDeployArgs, releaseMain } from "../../release/cli";
+
+describe("physioflow deploy arguments", () => {
+    it("reads the stack, the tag and the options, with a 5-minute watch by default", () => {
+        assert.deepStrictEqual(parseDeployArgs(["prod", "v1.3.0"]), { stack: "prod", tag: "v1.3.0", watchSeconds: 300, keepWarm: false, yes: false, json: false });
+        assert.deepStrictEqual(parseDeployArgs(["local", "v2", "--watch", "90s", "--keep-warm", "--yes", "--json"]),
+            { stack: "local", tag: "v2", watchSeconds: 90, keepWarm: true, yes: true, json: true });
+        assert.strictEqual(parseDeployArgs(["dev", "v2", "--watch=2m"]).watchSeconds, 120);
+    });
+
+    it("refuses bad input with one line", () => {
+        const refused = (argv: string[], message: string) => assert.throws(() => parseDeployArgs(argv), { name: "UsageError", message });
+        refused(["prod"], "deploy needs a stack and a tag: physioflow deploy <stack> <tag>");
+        refused(["qa", "v1"], 'unknown stack "qa"; stacks: local, dev, staging, prod');
+        refused(["dev", "v1", "--watch", "5 minutes"], '--watch "5 minutes" is not a duration like 90s or 5m');
+        refused(["dev", "v1", "--watch"], "--watch needs a duration, e.g. --watch 5m");
+        refused(["dev", "v1", "--force"], "unknown option --force; see physioflow deploy --help");
+    });
+});
+
+describe("physioflow deploy, before it touches anything", () => {
+    const run = async (argv: string[], repoRoot = process.cwd(), isTTY = false) => {
+        const stdout = new PassThrough();
+        const stderr = new PassThrough();
+        const stdin = Object.assign(new PassThrough(), { isTTY });
+        let out = "";
+        let err = "";
+        stdout.on("data", d => { out += d; });
+        stderr.on("data", d => { err += d; });
+        const code = await releaseMain(argv, repoRoot, { stdout, stderr, stdin });
+        return { code, out, err };
+    };
+
+    it("prod without --yes and without a terminal is refused (exit 2)", async () => {
+        const result = await run(["deploy", "prod", "v1.3.0"]);
+        assert.deepStrictEqual(result, { code: 2, out: "", err: "physioflow: error: deploy to prod needs a confirmation and there is no terminal; re-run with --yes\n" });
+    });
+
+    it("local before npm run local has made its stack says so (exit 2)", async () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-no-local-"));
+        try {
+            const result = await run(["deploy", "local", "v1.1.0"], root);
+            assert.deepStrictEqual(result, { code: 2, out: "", err: "physioflow: error: there is no local stack yet; run npm run local first\n" });
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
+    });
+
+    it("--help prints the usage", async () => {
+        const result = await run(["deploy", "--help"]);
+        assert.strictEqual(result.code, 0);
+        assert.match(result.out, /^usage: physioflow deploy <stack> <tag> \[--watch 5m\] \[--keep-warm\] \[--yes\] \[--json\]/);
+    });
+});

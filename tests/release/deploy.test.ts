@@ -1,0 +1,40 @@
+import * as assert from "assert";
+import { DeployRefusedError, oneLine, planDeploy, ReleaseSettings } from "../../release/deploy";
+
+describe("deploy plan, from the stack's settings as they are", () => {
+    const settings = (over: Partial<ReleaseSettings>): ReleaseSettings =>
+        ({ activeColor: "blue", tags: { blue: "v1", green: "v1" }, inactiveWarm: false, replicas: 1, ...over });
+
+    it("a new tag: every step", () => {
+        assert.deepStrictEqual(planDeploy(settings({}), "v2"), { steps: ["release", "switch", "watch", "finish"], resumed: false });
+    });
+    it("released and warm but not switched: resumed from the release (which then changes nothing)", () => {
+        assert.deepStrictEqual(planDeploy(settings({ tags: { blue: "v1", green: "v2" }, inactiveWarm: true }), "v2"),
+            { steps: ["release", "switch", "watch", "finish"], resumed: true });
+    });
+    it("switched and still warm: resumed at the watch", () => {
+        assert.deepStrictEqual(planDeploy(settings({ activeColor: "green", tags: { blue: "v1", green: "v2" }, inactiveWarm: true }), "v2"),
+            { steps: ["watch", "finish"], resumed: true });
+    });
+    it("already live and finished: refused", () => {
+        assert.throws(() => planDeploy(settings({ activeColor: "green", tags: { blue: "v1", green: "v2" } }), "v2"),
+            (error: Error) => error instanceof DeployRefusedError && error.message === "v2 is already live on green; nothing to deploy");
+    });
+});
+
+describe("one line from an engine error", () => {
+    it("names the failing resource by name, not URN, with the first reason", () => {
+        const message = [
+            "code: 255", " stdout: Updating (deploytest):", "", " stderr: Command failed with exit code 255: pulumi up --yes",
+            "error: update failed",
+            "  kubernetes:batch/v1:Job (physioflow-smoke-blue):",
+            '    error: resource "urn:pulumi:deploytest::physioflow::physioflow:k8s:SmokeTest$kubernetes:batch/v1:Job::physioflow-smoke-blue" was successfully created, but the Kubernetes API server reported that it failed to fully initialize or become live: Resource \'physioflow-smoke-blue\' was created but failed to initialize',
+        ].join("\n");
+        assert.strictEqual(oneLine(new Error(message)),
+            "physioflow-smoke-blue was successfully created, but the Kubernetes API server reported that it failed to fully initialize or become live: Resource 'physioflow-smoke-blue' was created but failed to initialize");
+    });
+    it("takes the first listed error when several occurred", () => {
+        const message = ["error: update failed", "  kubernetes:apps/v1:Deployment (physioflow-api-green):", "    error: 2 errors occurred:", "    * timed out waiting for the condition", "    * another"].join("\n");
+        assert.strictEqual(oneLine(new Error(message)), "physioflow-api-green: timed out waiting for the condition");
+    });
+});
