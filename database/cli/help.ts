@@ -1,7 +1,7 @@
 /** `physioflow --help`. */
 export const MAIN_HELP = `Usage: physioflow <command> [options]
 
-Database migrations, blue-green lint, backups and restores for PhysioFlow.
+Database migrations, blue-green lint, backups and restores for PhysioFlow, and releases.
 
 Commands:
   migrate status                 applied, pending, edited and missing migrations
@@ -19,6 +19,8 @@ Commands:
                                  verify, confirm, then replace the database with the archive
   backup prune --dir DIR --keep N
                                  keep the newest N archives per environment
+  deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
+                                 release a tag blue-green as previewed stack updates (physioflow deploy --help)
 
 Run "physioflow migrate --help" or "physioflow backup --help" for options.
 
