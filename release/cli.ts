@@ -21,7 +21,15 @@ export interface ReleaseIo {
     repoRoot: string;
 }
 
-export const releaseCommands = ["deploy"] as const;
+export const releaseCommands = ["deploy", "rollback"];
+
+export const ROLLBACK_HELP = `usage: physioflow rollback <stack> [--emergency] [--yes] [--json]
+
+Switches the live Services to the other color, keeping the current one warm. A color with no
+ready pods is first brought up through the stack (readiness and smoke test), never switched to
+cold. --emergency: no confirmation and no waiting for a running deploy; the live Services are
+patched through the API first (as fast as kubectl patch), then the stack's activeColor is set
+and reconciled, so the next pulumi preview shows no changes. <stack>: local, dev, staging or prod.`;
 
 export const DEPLOY_HELP = `usage: physioflow deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
 
@@ -99,8 +107,8 @@ export async function deployCommand(argv: readonly string[], io: ReleaseIo): Pro
     return result.ok ? 0 : 1;
 }
 
-async function confirm(io: ReleaseIo, question: string, expected: string): Promise<boolean> {
-    if (!io.stdin.isTTY) throw new UsageError("deploy to prod needs a confirmation and there is no terminal; re-run with --yes");
+async function confirm(io: ReleaseIo, question: string, expected: string, what = "deploy to prod"): Promise<boolean> {
+    if (!io.stdin.isTTY) throw new UsageError(`${what === "rollback" ? "rollback of prod" : what} needs a confirmation and there is no terminal; re-run with --yes`);
     io.stderr.write(question);
     const rl = readline.createInterface({ input: io.stdin, terminal: false });
     const answer = await new Promise<string>(resolve => rl.once("line", resolve).once("close", () => resolve("")));
@@ -133,11 +141,43 @@ async function openReleaseTarget(stackName: string, repoRoot: string, out: (line
     return { target: { stack, kubectl, namespace: get("namespace") ?? `physioflow-${get("environment")}` }, close: async () => undefined };
 }
 
-/** `physioflow deploy ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
+/** `physioflow rollback ...`; returns the exit code (0 switched, 1 failed, 2 bad input). */
+export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        io.stdout.write(`${ROLLBACK_HELP}\n`);
+        return 0;
+    }
+    const flags = new Set(argv.filter(arg => arg.startsWith("-")));
+    for (const flag of flags) {
+        if (!["--emergency", "--yes", "--json"].includes(flag)) throw new UsageError(`unknown option ${flag}; see physioflow rollback --help`);
+    }
+    const positional = argv.filter(arg => !arg.startsWith("-"));
+    if (positional.length !== 1) throw new UsageError("rollback needs a stack: physioflow rollback <stack>");
+    const stackName = positional[0];
+    if (!["local", "dev", "staging", "prod"].includes(stackName)) throw new UsageError(`unknown stack "${stackName}"; stacks: local, dev, staging, prod`);
+    const emergency = flags.has("--emergency");
+    if (stackName === "prod" && !emergency && !flags.has("--yes") && !(await confirm(io, "Switch prod's live Services to the other color? Type prod to continue: ", "prod", "rollback"))) {
+        throw new UsageError("rollback of prod not confirmed; nothing changed");
+    }
+    const out = (line: string) => io.stderr.write(`${line}\n`);
+    const opened = await openReleaseTarget(stackName, io.repoRoot, out);
+    const { rollback } = await import("./rollback");
+    let result;
+    try {
+        result = await rollback(opened.target, { emergency, out });
+    } finally {
+        await opened.close();
+    }
+    if (flags.has("--json")) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    out(result.ok ? `${result.to} is live${result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : ""}` : `rollback failed: ${result.error}; ${result.from} is still live`);
+    return result.ok ? 0 : 1;
+}
+
+/** `physioflow deploy|rollback ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
 export async function releaseMain(argv: readonly string[], repoRoot: string, io: Partial<ReleaseIo> = {}): Promise<number> {
     const full: ReleaseIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, repoRoot, ...io };
     try {
-        return await deployCommand(argv.slice(1), full);
+        return argv[0] === "rollback" ? await rollbackCommand(argv.slice(1), full) : await deployCommand(argv.slice(1), full);
     } catch (error) {
         full.stderr.write(`physioflow: error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);
         return error instanceof UsageError ? 2 : 1;

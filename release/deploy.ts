@@ -178,8 +178,8 @@ function configOf(step: StepName, tag: string, from: Color, to: Color): Record<s
     }
 }
 
-/** Sets `config`, previews (printing the diff), then applies. Returns the previewed change lines. */
-async function update(target: ReleaseTarget, config: Record<string, string>, out: (line: string) => void): Promise<string[]> {
+/** Sets `config`, previews (printing the diff), then applies: one step of a release. Returns the previewed change lines. */
+export async function update(target: ReleaseTarget, config: Record<string, string>, out: (line: string) => void): Promise<string[]> {
     const changes: auto.ConfigMap = {};
     for (const [key, value] of Object.entries(config)) changes[`physioflow:${key}`] = { value };
     await target.stack.setAllConfig(changes);
@@ -226,7 +226,7 @@ export async function watchColor(target: ReleaseTarget, color: Color, replicas: 
     }
 }
 
-function elapsed(started: number): number {
+export function elapsed(started: number): number {
     return Math.round((Date.now() - started) / 100) / 10;
 }
 
@@ -237,10 +237,14 @@ function elapsed(started: number): number {
 export function oneLine(error: unknown): string {
     const message = error instanceof Error ? error.message : String(error);
     const lines = message.split("\n").map(line => line.trim()).filter(Boolean);
-    const resource = lines.map(line => /^[\w-]+:[\w/.-]+:\w+ \(([^)]+)\):$/.exec(line)?.[1]).find(Boolean);
-    const reason = lines.find(line => /^\* /.test(line))?.slice(2)
-        ?? lines.find(line => /^error: /.test(line) && !/^error: (update|preview) failed$/.test(line) && !/errors? occurred/.test(line))?.slice("error: ".length)
-        ?? lines[0] ?? message;
+    let at = lines.findIndex(line => /^\* /.test(line));
+    if (at === -1) at = lines.findIndex(line => /^error: /.test(line) && !/^error: (update|preview) failed$/.test(line) && !/errors? occurred/.test(line));
+    if (at === -1) return lines[0] ?? message;
+    const reason = lines[at].replace(/^(\* |error: )/, "");
+    // The resource the engine reported it under: the nearest `type (name):` line above, not the stack's.
+    const resource = lines.slice(0, at).reverse()
+        .map(line => /^([\w-]+:[\w/.-]+:\w+) \(([^)]+)\):$/.exec(line))
+        .find(match => match && match[1] !== "pulumi:pulumi:Stack")?.[2];
     // The engine names resources by URN; a person knows them by name.
     const readable = reason.replace(/resource "urn:pulumi:[^"]*::([^":]+)"/g, "$1");
     return resource && !readable.includes(resource) ? `${resource}: ${readable}` : readable;

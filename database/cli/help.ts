@@ -21,6 +21,8 @@ Commands:
                                  keep the newest N archives per environment
   deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
                                  release a tag blue-green as previewed stack updates (physioflow deploy --help)
+  rollback <stack> [--emergency] [--yes] [--json]
+                                 switch the live Services to the other color (physioflow rollback --help)
 
 Run "physioflow migrate --help" or "physioflow backup --help" for options.
 

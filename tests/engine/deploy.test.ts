@@ -7,6 +7,8 @@ import * as assert from "assert";
 import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
 import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy";
 import { DeployLockedError, deployLockName } from "../../release/deployLock";
+import { changedSteps } from "../../release/engineEvents";
+import { rollback } from "../../release/rollback";
 import { Cluster, startCluster } from "../../testbed/cluster";
 import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
@@ -149,6 +151,35 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         const state = await live("blue");
         assert.strictEqual(state.deployments["physioflow-api-blue"].image, "registry.local:5000/physioflow-api:v4.0.0");
         assert.strictEqual(state.deployments["physioflow-api-green"].replicas, 0);
+        await noLock();
+    });
+
+    it("an emergency rollback to a cold color brings it up through the stack, patches the live Services, then reconciles: no pending change, and a normal rollback flips back", async function () {
+        this.timeout(3 * 60 * 1000);
+        const lines: string[] = [];
+        const emergency = await rollback(target, { emergency: true, out: line => lines.push(line) });
+        assert.strictEqual(emergency.ok, true, `${emergency.error}\n${lines.join("\n")}`);
+        assert.ok(lines.includes("green has no ready pods (physioflow-api-green, physioflow-web-green): bringing it up through the stack first"), lines.join("\n"));
+        assert.deepStrictEqual(emergency.steps.map(step => step.step), ["release", "switch", "rollback"]);
+        await live("green");
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack does not match the patched Services");
+        await noLock();
+
+        // Warm now: an emergency rollback is the patch alone, then the stack catching up.
+        const again = await rollback(target, { emergency: true });
+        assert.strictEqual(again.ok, true, again.error);
+        assert.deepStrictEqual(again.steps.map(step => step.step), ["switch", "rollback"]);
+        assert.ok(again.patchMs !== undefined && again.patchMs > 0);
+        await live("blue");
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), []);
+
+        const normal = await rollback(target);
+        assert.strictEqual(normal.ok, true, normal.error);
+        assert.deepStrictEqual(normal.steps.map(step => step.step), ["switch"]);
+        assert.deepStrictEqual(normal.steps[0].changes.filter(line => !/unchanged$/.test(line)).map(line => line.split(/\s+/).slice(0, 3).join(" ")), [
+            "~ Service physioflow-api", "~ Service physioflow-api-preview", "~ Service physioflow-web", "~ Service physioflow-web-preview",
+        ]);
+        await live("green");
         await noLock();
     });
 });

@@ -56,4 +56,19 @@ describe("physioflow deploy, before it touches anything", () => {
         assert.strictEqual(result.code, 0);
         assert.match(result.out, /^usage: physioflow deploy <stack> <tag> \[--watch 5m\] \[--keep-warm\] \[--yes\] \[--json\]/);
     });
+
+    it("rollback: one stack, known options; prod asks unless --yes or --emergency, and without a terminal refuses", async () => {
+        assert.deepStrictEqual(await run(["rollback"]), { code: 2, out: "", err: "physioflow: error: rollback needs a stack: physioflow rollback <stack>\n" });
+        assert.deepStrictEqual(await run(["rollback", "prod", "--now"]), { code: 2, out: "", err: "physioflow: error: unknown option --now; see physioflow rollback --help\n" });
+        assert.deepStrictEqual(await run(["rollback", "prod"]),
+            { code: 2, out: "", err: "physioflow: error: rollback of prod needs a confirmation and there is no terminal; re-run with --yes\n" });
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-no-local-"));
+        try {
+            // --emergency asks nothing: it goes straight to opening the stack.
+            assert.deepStrictEqual(await run(["rollback", "local", "--emergency"], root),
+                { code: 2, out: "", err: "physioflow: error: there is no local stack yet; run npm run local first\n" });
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
+    });
 });

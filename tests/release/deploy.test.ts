@@ -26,7 +26,7 @@ describe("one line from an engine error", () => {
     it("names the failing resource by name, not URN, with the first reason", () => {
         const message = [
             "code: 255", " stdout: Updating (deploytest):", "", " stderr: Command failed with exit code 255: pulumi up --yes",
-            "error: update failed",
+            "  pulumi:pulumi:Stack (physioflow-deploytest):", "    error: update failed",
             "  kubernetes:batch/v1:Job (physioflow-smoke-blue):",
             '    error: resource "urn:pulumi:deploytest::physioflow::physioflow:k8s:SmokeTest$kubernetes:batch/v1:Job::physioflow-smoke-blue" was successfully created, but the Kubernetes API server reported that it failed to fully initialize or become live: Resource \'physioflow-smoke-blue\' was created but failed to initialize',
         ].join("\n");

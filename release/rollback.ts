@@ -1,0 +1,78 @@
+/**
+ * Switching back to the other color. Normal: the stack's `activeColor` flipped with the old color
+ * kept warm, previewed, applied. Emergency (`--emergency`): the live Services are patched through
+ * the API first, as fast as the runbook's `kubectl patch`, and the stack is then set to match and
+ * reconciled, so the next preview shows no change and the next update no conflict. Either way a
+ * color with no ready pods is first brought up through the stack (its readiness and smoke test),
+ * never switched to cold.
+ */
+import { Color, otherColor } from "../components/colors";
+import { readClusterState } from "./clusterState";
+import { elapsed, oneLine, readReleaseSettings, ReleaseTarget, StepResult, update } from "./deploy";
+import { acquireDeployLock, DeployLock, DeployLockedError } from "./deployLock";
+
+/** The live Services the release code moves. */
+export const liveServices = ["physioflow-api", "physioflow-web"];
+
+export interface RollbackResult {
+    ok: boolean;
+    from: Color;
+    to: Color;
+    /** Milliseconds from the start of the patch until both live Services selected `to` (emergency only). */
+    patchMs?: number;
+    steps: StepResult[];
+    error?: string;
+}
+
+export async function rollback(target: ReleaseTarget, options: { emergency?: boolean; out?: (line: string) => void } = {}): Promise<RollbackResult> {
+    const out = options.out ?? (() => undefined);
+    let lock: DeployLock | undefined;
+    try {
+        lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose: options.emergency ? "emergency rollback" : "rollback" });
+    } catch (error) {
+        // An emergency does not wait for a deploy (that deploy may be the emergency).
+        if (!(options.emergency && error instanceof DeployLockedError)) throw error;
+        out(`lock: ${error.message.replace(/; wait for it to finish$/, "")}; going ahead (emergency)`);
+    }
+    const settings = await readReleaseSettings(target.stack);
+    const from = settings.activeColor;
+    const to = otherColor(from);
+    const result: RollbackResult = { ok: false, from, to, steps: [] };
+    const step = async (name: StepResult["step"], what: string, action: () => Promise<string[]>, done: string) => {
+        const started = Date.now();
+        out(`${name}: ${what}`);
+        const changes = await action();
+        result.steps.push({ step: name, changes, seconds: elapsed(started), result: done });
+    };
+    try {
+        const state = await readClusterState(target.kubectl, target.namespace);
+        const cold = liveServices.filter(app => (state.deployments[`${app}-${to}`]?.readyReplicas ?? 0) === 0);
+        if (cold.length > 0) {
+            out(`${to} has no ready pods (${cold.map(app => `${app}-${to}`).join(", ")}): bringing it up through the stack first`);
+            await step("release", `${to} to full replicas, behind its smoke test (${from} stays live)`,
+                () => update(target, { inactiveWarm: "true" }, out), "done");
+        }
+        if (options.emergency) {
+            const started = Date.now();
+            out(`switch: patching the live Services to ${to} through the API`);
+            await Promise.all(liveServices.map(service => target.kubectl(["patch", "service", service, "-n", target.namespace,
+                "--type", "merge", "-p", JSON.stringify({ spec: { selector: { version: to } } })])));
+            result.patchMs = Date.now() - started;
+            out(`  live Services select ${to} (${result.patchMs} ms)`);
+            result.steps.push({ step: "switch", changes: liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`), seconds: elapsed(started), result: "patched" });
+            // The stack catches up: same selectors, nothing moves; the old color stays warm.
+            await step("rollback", `the stack's activeColor to ${to}, reconciled with what was patched`,
+                () => update(target, { activeColor: to, inactiveWarm: "true" }, out), "stack matches the cluster");
+        } else {
+            await step("switch", `live Services to ${to} (${from} stays warm)`,
+                () => update(target, { activeColor: to, inactiveWarm: "true" }, out), "done");
+        }
+        result.ok = true;
+        return result;
+    } catch (error) {
+        result.error = oneLine(error);
+        return result;
+    } finally {
+        await lock?.release();
+    }
+}
