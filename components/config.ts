@@ -35,6 +35,8 @@ export interface StackConfig {
     inactiveWarm: boolean;
     /** The smoke test each color with pods must pass (components/smokeTest.ts). */
     smoke: { image: string; checks: SmokeCheck[] };
+    /** Where the release commands post a JSON message on a switch and a rollback (e.g. a Slack webhook); unset: none. */
+    notifyWebhookUrl?: string;
     /** Registry host (and path) the images are pulled from. */
     imageRegistry: string;
     webUrl: string;
@@ -83,7 +85,7 @@ export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] 
 
 const plainKeys = [
     "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas", "inactiveWarm",
-    "smokeImage", "smokeChecks",
+    "smokeImage", "smokeChecks", "notifyWebhookUrl",
     "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
     "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "migrationTarget", "readinessTimeoutSeconds", "kubeconfig", "kubeContext", "renderYamlTo",
 ];
@@ -163,6 +165,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
             image: matching(raw, "smokeImage", imagePattern, "an image reference with a tag, e.g. curlimages/curl:8.11.1", defaultSmokeImage),
             checks: smokeChecks,
         },
+        notifyWebhookUrl: raw.notifyWebhookUrl === undefined ? undefined : matching(raw, "notifyWebhookUrl", urlPattern, "an http(s) URL"),
         imageRegistry: matching(raw, "imageRegistry", registryPattern, "a registry host with an optional port and path, e.g. registry.example.com"),
         webUrl: matching(raw, "webUrl", urlPattern, "an http(s) URL"),
         apiUrl: matching(raw, "apiUrl", urlPattern, "an http(s) URL"),

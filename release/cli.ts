@@ -21,7 +21,38 @@ export interface ReleaseIo {
     repoRoot: string;
 }
 
-export const releaseCommands = ["deploy", "rollback"];
+export const releaseCommands = ["deploy", "rollback", "status"];
+
+export const STATUS_HELP = `usage: physioflow status <stack> [--json]
+
+The stack's settings and last outputs beside what its cluster does: active color and tags,
+each Deployment's ready/desired pods, what the live Services select and serve, the smoke tests,
+the migration version (ConfigMap and stack output), the last backup and any deploy in progress.
+Lines starting with ! disagree; the exit code is then 1. <stack>: local, dev, staging or prod.`;
+
+/** \`physioflow status ...\`; exit 0 when everything agrees, 1 when a line is flagged. */
+export async function statusCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        io.stdout.write(`${STATUS_HELP}\n`);
+        return 0;
+    }
+    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
+        if (flag !== "--json") throw new UsageError(`unknown option ${flag}; see physioflow status --help`);
+    }
+    const positional = argv.filter(arg => !arg.startsWith("-"));
+    if (positional.length !== 1) throw new UsageError("status needs a stack: physioflow status <stack>");
+    if (!["local", "dev", "staging", "prod"].includes(positional[0])) throw new UsageError(`unknown stack "${positional[0]}"; stacks: local, dev, staging, prod`);
+    const opened = await openReleaseTarget(positional[0], io.repoRoot, line => io.stderr.write(`${line}\n`));
+    const { formatStatus, readStatus } = await import("./status");
+    try {
+        const status = await readStatus(opened.target);
+        const lines = formatStatus(status);
+        io.stdout.write(argv.includes("--json") ? `${JSON.stringify({ ...status, lines }, null, 2)}\n` : `${lines.join("\n")}\n`);
+        return lines.some(line => line.startsWith("!")) ? 1 : 0;
+    } finally {
+        await opened.close();
+    }
+}
 
 export const ROLLBACK_HELP = `usage: physioflow rollback <stack> [--emergency] [--yes] [--json]
 
@@ -173,10 +204,11 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     return result.ok ? 0 : 1;
 }
 
-/** `physioflow deploy|rollback ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
+/** `physioflow deploy|rollback|status ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
 export async function releaseMain(argv: readonly string[], repoRoot: string, io: Partial<ReleaseIo> = {}): Promise<number> {
     const full: ReleaseIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, repoRoot, ...io };
     try {
+        if (argv[0] === "status") return await statusCommand(argv.slice(1), full);
         return argv[0] === "rollback" ? await rollbackCommand(argv.slice(1), full) : await deployCommand(argv.slice(1), full);
     } catch (error) {
         full.stderr.write(`physioflow: error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);

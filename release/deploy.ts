@@ -11,6 +11,7 @@ import { Color, isColor, otherColor } from "../components/colors";
 import { ClusterState, Kubectl, readClusterState } from "./clusterState";
 import { acquireDeployLock } from "./deployLock";
 import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
+import { notify, Notification } from "./notify";
 
 /** A stack the release code drives: the Automation API stack (its program set) and its cluster. */
 export interface ReleaseTarget {
@@ -25,6 +26,8 @@ export interface ReleaseSettings {
     tags: Record<Color, string>;
     inactiveWarm: boolean;
     replicas: number;
+    /** `notifyWebhookUrl`, when set. */
+    notifyWebhookUrl?: string;
 }
 
 export type StepName = "release" | "switch" | "watch" | "finish" | "rollback";
@@ -84,6 +87,7 @@ export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSet
         tags: { [activeColor]: activeTag, [otherColor(activeColor)]: get(`${otherColor(activeColor)}Tag`) ?? activeTag } as Record<Color, string>,
         inactiveWarm: get("inactiveWarm") === "true",
         replicas: Number(get("replicas") ?? "1"),
+        notifyWebhookUrl: get("notifyWebhookUrl"),
     };
 }
 
@@ -118,6 +122,10 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         const from = plan.steps[0] === "watch" ? otherColor(settings.activeColor) : settings.activeColor;
         const to = otherColor(from);
         const result: DeployResult = { ok: false, tag, from, to, steps: [] };
+        const tell = async (notification: Notification) => {
+            const failed = await notify(settings.notifyWebhookUrl, notification);
+            if (failed) out(`  warning: ${failed}`);
+        };
         if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
         for (const step of plan.steps) {
             const started = Date.now();
@@ -136,6 +144,8 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                     const changes = await update(target, { activeColor: from }, out);
                     result.steps.push({ step: "rollback", changes, seconds: elapsed(rollbackStarted), result: `live on ${from} again` });
                     result.rolledBack = { reason: breach };
+                    await tell({ event: "automatic-rollback", namespace: target.namespace, from: to, to: from, tag, reason: breach,
+                        text: `${target.namespace}: ${tag} on ${to} rolled back automatically to ${from}: ${breach}` });
                     return result;
                 }
                 if (step === "finish" && options.keepWarm) {
@@ -144,6 +154,9 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                 }
                 const changes = await update(target, configOf(step, tag, from, to), out);
                 result.steps.push({ step, changes, seconds: elapsed(started), result: "done" });
+                if (step === "switch") {
+                    await tell({ event: "switch", namespace: target.namespace, from, to, tag, text: `${target.namespace}: live traffic switched from ${from} to ${to} (${tag})` });
+                }
             } catch (error) {
                 const message = oneLine(error);
                 result.steps.push({ step, changes: [], seconds: elapsed(started), result: `failed: ${message}` });

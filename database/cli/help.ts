@@ -23,6 +23,7 @@ Commands:
                                  release a tag blue-green as previewed stack updates (physioflow deploy --help)
   rollback <stack> [--emergency] [--yes] [--json]
                                  switch the live Services to the other color (physioflow rollback --help)
+  status <stack> [--json]        the stack beside its cluster, disagreements flagged (physioflow status --help)
 
 Run "physioflow migrate --help" or "physioflow backup --help" for options.
 

@@ -4,11 +4,14 @@
  * resumed after one stopped between steps.
  */
 import * as assert from "assert";
+import * as http from "http";
+import { AddressInfo } from "net";
 import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
 import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy";
 import { DeployLockedError, deployLockName } from "../../release/deployLock";
 import { changedSteps } from "../../release/engineEvents";
 import { rollback } from "../../release/rollback";
+import { formatStatus, readStatus } from "../../release/status";
 import { Cluster, startCluster } from "../../testbed/cluster";
 import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
@@ -32,14 +35,27 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     const live = (color: "blue" | "green") => waitForClusterState(cluster.kubectl, namespace,
         st => apps.every(app => serviceServes(st, app, color, 1)), { what: `the live Services on ${color}` });
 
+    // The team's webhook (the runbook's Slack), as a loopback server.
+    const notifications: any[] = [];
+    const webhook = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", chunk => { body += chunk; });
+        req.on("end", () => { notifications.push(JSON.parse(body)); res.writeHead(200).end(); });
+    });
+    const events = () => notifications.map(n => `${n.event} ${n.from}->${n.to}`);
+    beforeEach(() => { notifications.length = 0; });
+
     before(async function () {
         this.timeout(60 * 60 * 1000); // builds what is missing first
+        await new Promise<void>(resolve => webhook.listen(0, "127.0.0.1", resolve));
         cluster = await startCluster();
         s = await createTestClusterStack("deploytest", { kubeconfig: cluster.kubeconfigPath });
+        await s.set({ notifyWebhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook` });
         await s.up(); // a first deploy: blue live with v1.0.0
         target = { stack: s.stack, kubectl: cluster.kubectl, namespace };
     });
     after(async () => {
+        webhook.close();
         await s?.remove();
         await cluster?.stop();
     });
@@ -70,6 +86,9 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         }
         assert.ok(samples.every(sample => sample.ready > 0), `the live Service had no ready endpoint during the deploy: ${JSON.stringify(samples)}`);
         await noLock();
+        assert.deepStrictEqual(notifications, [{
+            event: "switch", namespace, from: "blue", to: "green", tag: "v2.0.0", text: "physioflow-local: live traffic switched from blue to green (v2.0.0)",
+        }]);
     });
 
     it("refuses a tag already live, and a deploy while another holds the lock, changing nothing", async () => {
@@ -122,6 +141,8 @@ describe("deploy: the release cycle on the real engine and a real control plane"
             assert.deepStrictEqual(result.steps.map(step => step.step), ["release", "switch", "watch", "rollback"]);
             assert.match(result.rolledBack!.reason, /^physioflow-(api|web)-blue 0\/1 ready/);
             assert.match(result.steps[2].result, /^breach: /);
+            assert.deepStrictEqual(events(), ["switch green->blue", "automatic-rollback blue->green"]);
+            assert.strictEqual(notifications[1].reason, result.rolledBack!.reason);
             const state = await live("green");
             for (const app of apps) {
                 assert.strictEqual(state.deployments[`${app}-green`].image, `registry.local:5000/${app}:v2.0.0`);
@@ -164,6 +185,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         await live("green");
         assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack does not match the patched Services");
         await noLock();
+        assert.deepStrictEqual(events(), ["emergency-rollback blue->green"]);
 
         // Warm now: an emergency rollback is the patch alone, then the stack catching up.
         const again = await rollback(target, { emergency: true });
@@ -181,5 +203,21 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         ]);
         await live("green");
         await noLock();
+        assert.deepStrictEqual(events(), ["emergency-rollback blue->green", "emergency-rollback green->blue", "rollback blue->green"]);
+    });
+
+    it("status shows the stack beside its cluster: nothing flagged after the rollbacks, a hand-patched Service flagged", async () => {
+        const lines = formatStatus(await readStatus(target));
+        assert.deepStrictEqual(lines.filter(line => line.startsWith("!")), [], lines.join("\n"));
+        assert.ok(lines.includes("  active color   green in the config"), lines.join("\n"));
+        assert.ok(lines.some(line => /^  live service   physioflow-api +selects green; 1 ready endpoint\(s\): green$/.test(line)), lines.join("\n"));
+        assert.ok(lines.includes("  deploy         none in progress"));
+        await cluster.kubectl(["patch", "service", "physioflow-web", "-n", namespace, "--type", "merge", "-p", '{"spec":{"selector":{"version":"blue"}}}']);
+        try {
+            const flagged = formatStatus(await readStatus(target)).filter(line => line.startsWith("!"));
+            assert.deepStrictEqual(flagged.map(line => line.replace(/ready endpoint\(s\).*\(/, "… (")), ["! live service   physioflow-web         selects blue; 1 … (the config says green)"]);
+        } finally {
+            await cluster.kubectl(["patch", "service", "physioflow-web", "-n", namespace, "--type", "merge", "-p", '{"spec":{"selector":{"version":"green"}}}']);
+        }
     });
 });

@@ -89,6 +89,7 @@ describe("stack config", () => {
         refused(raw("dev", { dbPort: "99999" }), 'physioflow:dbPort is "99999"; it must be a whole number from 1 to 65535');
         refused(raw("dev", { dbSslMode: "prefer" }), 'physioflow:dbSslMode is "prefer"; allowed values: disable, require, verify-ca, verify-full');
         refused(raw("dev", { readinessTimeoutSeconds: "5" }), 'physioflow:readinessTimeoutSeconds is "5"; it must be a whole number from 10 to 3600');
+        refused(raw("dev", { notifyWebhookUrl: "hooks.example.test/x" }), 'physioflow:notifyWebhookUrl is "hooks.example.test/x"; it must be an http(s) URL');
         refused(raw("dev", { inactiveWarm: "yes" }), 'physioflow:inactiveWarm is "yes"; allowed values: true, false');
         refused(raw("dev", { smokeImage: "curlimages/curl" }), 'physioflow:smokeImage is "curlimages/curl"; it must be an image reference with a tag, e.g. curlimages/curl:8.11.1');
         refused(raw("dev", { smokeChecks: "api:/health" }), 'physioflow:smokeChecks is "api:/health"; "api:/health" is not app:path=status, e.g. api:/health=200');

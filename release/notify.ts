@@ -1,0 +1,33 @@
+/**
+ * Tells the team (the runbook posts to Slack): a JSON message to the stack's `notifyWebhookUrl`
+ * on a switch, an automatic rollback and an emergency rollback. A notification that cannot be
+ * delivered is reported and never fails the release.
+ */
+export type NotifyEvent = "switch" | "automatic-rollback" | "emergency-rollback" | "rollback";
+
+export interface Notification {
+    event: NotifyEvent;
+    namespace: string;
+    from: string;
+    to: string;
+    tag?: string;
+    reason?: string;
+    /** One line for people (Slack shows `text`). */
+    text: string;
+}
+
+/** Posts `notification` to `url` (5 s timeout); resolves to a line describing a failure, or undefined. */
+export async function notify(url: string | undefined, notification: Notification): Promise<string | undefined> {
+    if (url === undefined) return undefined;
+    try {
+        const response = await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(notification),
+            signal: AbortSignal.timeout(5000),
+        });
+        return response.ok ? undefined : `notification not delivered: ${url} answered ${response.status}`;
+    } catch (error) {
+        return `notification not delivered: ${(error as Error).message}`;
+    }
+}

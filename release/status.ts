@@ -1,0 +1,79 @@
+/**
+ * `physioflow status`: what a stack says and what its cluster does, side by side, with every
+ * disagreement flagged: the active color and tags (config and last outputs), each Deployment's
+ * ready/desired pods, what the live Services select and serve, the smoke tests, the migration
+ * version (ConfigMap and stack output), the last backup, and any deploy in progress.
+ */
+import { Color, colors } from "../components/colors";
+import { ClusterState, readClusterState } from "./clusterState";
+import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
+import { readDeployLock } from "./deployLock";
+import { liveServices } from "./rollback";
+
+export interface StackStatus {
+    settings: ReleaseSettings;
+    /** The stack's last outputs (`activeColor`, `tags`, `migrationVersion`, `lastBackup`…). */
+    outputs: Record<string, unknown>;
+    cluster: ClusterState;
+    /** `data.version` of the `migration-version` ConfigMap; undefined when it is missing. */
+    configMapVersion?: string;
+    lock?: { holder: string; since: string; stale: boolean };
+}
+
+export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
+    const [settings, outputs, cluster, configMap, lock] = await Promise.all([
+        readReleaseSettings(target.stack),
+        target.stack.outputs(),
+        readClusterState(target.kubectl, target.namespace),
+        target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(JSON.parse, () => undefined),
+        readDeployLock(target.kubectl, target.namespace),
+    ]);
+    return {
+        settings,
+        outputs: Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.value])),
+        cluster,
+        configMapVersion: configMap?.data?.version,
+        lock,
+    };
+}
+
+/** The status as lines for people; a line starting with `!` is a disagreement to look at. Pure. */
+export function formatStatus(status: StackStatus): string[] {
+    const { settings, outputs, cluster } = status;
+    const lines: string[] = [];
+    const active = settings.activeColor;
+    const flag = (ok: boolean, text: string) => lines.push(`${ok ? " " : "!"} ${text}`);
+    flag(outputs.activeColor === undefined || outputs.activeColor === active,
+        `active color   ${active} in the config${outputs.activeColor !== undefined && outputs.activeColor !== active ? `, ${String(outputs.activeColor)} in the last update's outputs (an update is pending or failed)` : ""}`);
+    const outputTags = outputs.tags as Record<Color, string> | undefined;
+    for (const color of colors) {
+        const tag = settings.tags[color];
+        const deployed = outputTags?.[color];
+        flag(deployed === undefined || deployed === tag,
+            `${color.padEnd(5)} tag      ${tag}${color === active ? " (active)" : settings.inactiveWarm ? " (warm)" : ""}${deployed !== undefined && deployed !== tag ? `; ${deployed} deployed` : ""}`);
+    }
+    for (const [name, d] of Object.entries(cluster.deployments).sort(([a], [b]) => a.localeCompare(b))) {
+        const shouldServe = name.endsWith(`-${active}`);
+        flag(!shouldServe || (d.readyReplicas >= d.replicas && d.replicas > 0), `deployment     ${name.padEnd(22)} ${d.readyReplicas}/${d.replicas} ready  ${d.image}`);
+    }
+    for (const service of liveServices) {
+        const s = cluster.services[service];
+        if (s === undefined) {
+            flag(false, `live service   ${service} missing`);
+            continue;
+        }
+        const selects = s.selector.version;
+        flag(selects === active && s.readyPods.length > 0 && s.readyColors.every(c => c === active),
+            `live service   ${service.padEnd(22)} selects ${selects}; ${s.readyPods.length} ready endpoint(s)${s.readyColors.length ? `: ${s.readyColors.join(", ")}` : ""}${selects !== active ? ` (the config says ${active})` : ""}`);
+    }
+    for (const [name, j] of Object.entries(cluster.jobs).sort(([a], [b]) => a.localeCompare(b))) {
+        flag(j.status !== "failed", `smoke test     ${name.padEnd(22)} ${j.status}${j.tag ? ` (${j.tag}, migration ${j.migrationVersion})` : ""}`);
+    }
+    const outputVersion = outputs.migrationVersion as string | undefined;
+    flag(status.configMapVersion !== undefined && (outputVersion === undefined || outputVersion === status.configMapVersion),
+        `migration      ${status.configMapVersion ?? "(no ConfigMap)"} in ConfigMap migration-version${outputVersion !== undefined ? `, ${outputVersion} in the stack output` : ""}`);
+    lines.push(`  last backup    ${(outputs.lastBackup as string | undefined) ?? "(none recorded by the stack)"}`);
+    if (status.lock === undefined) lines.push("  deploy         none in progress");
+    else flag(!status.lock.stale, `deploy         ${status.lock.stale ? "abandoned (the next deploy or rollback takes its lock over): " : "in progress: "}${status.lock.holder}, since ${status.lock.since}`);
+    return lines;
+}

@@ -1,0 +1,56 @@
+import * as assert from "assert";
+import { formatStatus, StackStatus } from "../../release/status";
+
+const healthy = (): StackStatus => ({
+    settings: { activeColor: "green", tags: { blue: "v1", green: "v2" }, inactiveWarm: true, replicas: 1 },
+    outputs: { activeColor: "green", tags: { blue: "v1", green: "v2" }, migrationVersion: "006", lastBackup: "/backups/prod_pre-migrate-006.tar.gz" },
+    cluster: {
+        deployments: {
+            "physioflow-api-green": { image: "r/physioflow-api:v2", replicas: 1, readyReplicas: 1, observed: true },
+            "physioflow-api-blue": { image: "r/physioflow-api:v1", replicas: 1, readyReplicas: 1, observed: true },
+        },
+        services: {
+            "physioflow-api": { selector: { app: "physioflow-api", version: "green" }, readyPods: ["g"], readyColors: ["green"] },
+            "physioflow-web": { selector: { app: "physioflow-web", version: "green" }, readyPods: ["w"], readyColors: ["green"] },
+        },
+        jobs: { "physioflow-smoke-green": { tag: "v2", migrationVersion: "006", status: "succeeded" } },
+    },
+    configMapVersion: "006",
+});
+
+describe("physioflow status lines", () => {
+    it("a healthy stack: nothing flagged", () => {
+        assert.deepStrictEqual(formatStatus(healthy()), [
+            "  active color   green in the config",
+            "  blue  tag      v1 (warm)",
+            "  green tag      v2 (active)",
+            "  deployment     physioflow-api-blue    1/1 ready  r/physioflow-api:v1",
+            "  deployment     physioflow-api-green   1/1 ready  r/physioflow-api:v2",
+            "  live service   physioflow-api         selects green; 1 ready endpoint(s): green",
+            "  live service   physioflow-web         selects green; 1 ready endpoint(s): green",
+            "  smoke test     physioflow-smoke-green succeeded (v2, migration 006)",
+            "  migration      006 in ConfigMap migration-version, 006 in the stack output",
+            "  last backup    /backups/prod_pre-migrate-006.tar.gz",
+            "  deploy         none in progress",
+        ]);
+    });
+
+    it("flags what disagrees: a hand-patched Service, a pending switch, an unready active color, a failed smoke test, versions, a stale lock", () => {
+        const status = healthy();
+        status.outputs.activeColor = "blue";
+        status.cluster.services["physioflow-api"] = { selector: { app: "physioflow-api", version: "blue" }, readyPods: ["b"], readyColors: ["blue"] };
+        status.cluster.deployments["physioflow-api-green"].readyReplicas = 0;
+        status.cluster.jobs["physioflow-smoke-green"].status = "failed";
+        status.configMapVersion = "007";
+        status.lock = { holder: "ops@laptop pid 9: deploy v2", since: "2026-11-29T03:00:00Z", stale: true };
+        const flagged = formatStatus(status).filter(line => line.startsWith("!"));
+        assert.deepStrictEqual(flagged, [
+            "! active color   green in the config, blue in the last update's outputs (an update is pending or failed)",
+            "! deployment     physioflow-api-green   0/1 ready  r/physioflow-api:v2",
+            "! live service   physioflow-api         selects blue; 1 ready endpoint(s): blue (the config says green)",
+            "! smoke test     physioflow-smoke-green failed (v2, migration 006)",
+            "! migration      007 in ConfigMap migration-version, 006 in the stack output",
+            "! deploy         abandoned (the next deploy or rollback takes its lock over): ops@laptop pid 9: deploy v2, since 2026-11-29T03:00:00Z",
+        ]);
+    });
+});
