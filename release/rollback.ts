@@ -46,12 +46,21 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         result.steps.push({ step: name, changes, seconds: elapsed(started), result: done });
     };
     try {
-        const state = await readClusterState(target.kubectl, target.namespace);
-        const cold = liveServices.filter(app => (state.deployments[`${app}-${to}`]?.readyReplicas ?? 0) === 0);
+        const notReady = async () => {
+            const state = await readClusterState(target.kubectl, target.namespace);
+            return liveServices.filter(app => (state.deployments[`${app}-${to}`]?.readyReplicas ?? 0) === 0)
+                .map(app => `${app}-${to} ${state.deployments[`${app}-${to}`]?.readyReplicas ?? 0}/${state.deployments[`${app}-${to}`]?.replicas ?? 0} ready`);
+        };
+        const cold = await notReady();
         if (cold.length > 0) {
-            out(`${to} has no ready pods (${cold.map(app => `${app}-${to}`).join(", ")}): bringing it up through the stack first`);
+            out(`${to} has no ready pods (${cold.join(", ")}): bringing it up through the stack first`);
             await step("release", `${to} to full replicas, behind its smoke test (${from} stays live)`,
                 () => update(target, { inactiveWarm: "true" }, out), "done");
+            // Scaled already but broken (pods that do not get ready): the update changed nothing and waited for nothing.
+            const stillCold = await notReady();
+            if (stillCold.length > 0) {
+                throw new Error(`refusing to switch to ${to}: it has no ready pods (${stillCold.join(", ")}); ${from} stays live`);
+            }
         }
         if (options.emergency) {
             const started = Date.now();

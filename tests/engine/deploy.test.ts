@@ -143,6 +143,14 @@ describe("deploy: the release cycle on the real engine and a real control plane"
             assert.match(result.steps[2].result, /^breach: /);
             assert.deepStrictEqual(events(), ["switch green->blue", "automatic-rollback blue->green"]);
             assert.strictEqual(notifications[1].reason, result.rolledBack!.reason);
+
+            // Blue is scaled but broken: even an emergency rollback refuses to send traffic to it.
+            const refused = await rollback(target, { emergency: true });
+            assert.strictEqual(refused.ok, false);
+            assert.match(refused.error!, /^refusing to switch to blue: it has no ready pods \(physioflow-api-blue 0\/1 ready, physioflow-web-blue 0\/1 ready\); green stays live$/, refused.error);
+            const after = await live("green");
+            for (const app of apps) assert.strictEqual(after.services[app].selector.version, "green");
+            await noLock();
             const state = await live("green");
             for (const app of apps) {
                 assert.strictEqual(state.deployments[`${app}-green`].image, `registry.local:5000/${app}:v2.0.0`);

@@ -1,0 +1,26 @@
+/** `npm run demo` end to end: the whole release cycle on its own control plane and PostgreSQL. */
+import * as assert from "assert";
+import * as path from "path";
+import { runDemo } from "../../local/demo";
+import { testEngine } from "../support/engine";
+
+describe("npm run demo", () => {
+    it("first deploy, a migration, a good release, an emergency rollback and a broken release rolled back by itself", async function () {
+        this.timeout(10 * 60 * 1000);
+        await testEngine(); // builds the engine (and the control plane) first when missing
+        const lines: string[] = [];
+        await runDemo(path.resolve(__dirname, "..", ".."), { watchSeconds: 3, out: line => lines.push(line) });
+        const text = lines.join("\n");
+        const headings = lines.filter(line => line.startsWith("=== ")).map(line => line.slice(4, 7));
+        assert.deepStrictEqual(headings, ["1/5", "2/5", "3/5", "4/5", "5/5", "phy"], text);
+        assert.match(text, /migrated 006 -> 007/);
+        assert.match(text, /v1\.1\.0 to green, warm, behind its smoke test/);
+        assert.match(text, /live Services select blue \(\d+ ms\)/);
+        assert.match(text, /rolled back: physioflow-(api|web)-green 0\/1 ready/);
+        // The status at the end: blue (v1.0.0) live, nothing flagged but the broken green's readiness is not live traffic.
+        const status = lines.slice(lines.findIndex(line => line === "=== physioflow status local") + 1);
+        assert.ok(status.includes("  active color   blue in the config"), status.join("\n"));
+        assert.deepStrictEqual(status.filter(line => line.startsWith("!")), [], status.join("\n"));
+        assert.ok(status.some(line => /^  migration      007 in ConfigMap migration-version/.test(line)), status.join("\n"));
+    });
+});
