@@ -188,7 +188,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         const lines: string[] = [];
         const emergency = await rollback(target, { emergency: true, out: line => lines.push(line) });
         assert.strictEqual(emergency.ok, true, `${emergency.error}\n${lines.join("\n")}`);
-        assert.ok(lines.includes("green has no ready pods (physioflow-api-green, physioflow-web-green): bringing it up through the stack first"), lines.join("\n"));
+        assert.ok(lines.includes("green has no ready pods (physioflow-api-green 0/0 ready, physioflow-web-green 0/0 ready): bringing it up through the stack first"), lines.join("\n"));
         assert.deepStrictEqual(emergency.steps.map(step => step.step), ["release", "switch", "rollback"]);
         await live("green");
         assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack does not match the patched Services");
