@@ -41,7 +41,7 @@ export async function statusCommand(argv: readonly string[], io: ReleaseIo): Pro
     }
     const positional = argv.filter(arg => !arg.startsWith("-"));
     if (positional.length !== 1) throw new UsageError("status needs a stack: physioflow status <stack>");
-    if (!["local", "dev", "staging", "prod"].includes(positional[0])) throw new UsageError(`unknown stack "${positional[0]}"; stacks: local, dev, staging, prod`);
+    checkStackName(positional[0]);
     const opened = await openReleaseTarget(positional[0], io.repoRoot, line => io.stderr.write(`${line}\n`));
     const { formatStatus, readStatus } = await import("./status");
     try {
@@ -74,6 +74,13 @@ replicas. One deploy at a time per namespace. <stack>: local, dev, staging or pr
   --yes         no confirmation (prod asks for one; without a terminal it refuses)
   --json        print the result as JSON on stdout`;
 
+/** The stacks the release commands work on. */
+const stackNames = ["local", "dev", "staging", "prod"];
+
+function checkStackName(name: string): void {
+    if (!stackNames.includes(name)) throw new UsageError(`unknown stack "${name}"; stacks: ${stackNames.join(", ")}`);
+}
+
 export interface DeployArgs {
     stack: string;
     tag: string;
@@ -101,7 +108,7 @@ export function parseDeployArgs(argv: readonly string[]): DeployArgs {
     }
     if (positional.length !== 2) throw new UsageError("deploy needs a stack and a tag: physioflow deploy <stack> <tag>");
     const [stack, tag] = positional;
-    if (!["local", "dev", "staging", "prod"].includes(stack)) throw new UsageError(`unknown stack "${stack}"; stacks: local, dev, staging, prod`);
+    checkStackName(stack);
     return { stack, tag, ...args };
 }
 
@@ -185,7 +192,7 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     const positional = argv.filter(arg => !arg.startsWith("-"));
     if (positional.length !== 1) throw new UsageError("rollback needs a stack: physioflow rollback <stack>");
     const stackName = positional[0];
-    if (!["local", "dev", "staging", "prod"].includes(stackName)) throw new UsageError(`unknown stack "${stackName}"; stacks: local, dev, staging, prod`);
+    checkStackName(stackName);
     const emergency = flags.has("--emergency");
     if (stackName === "prod" && !emergency && !flags.has("--yes") && !(await confirm(io, "Switch prod's live Services to the other color? Type prod to continue: ", "prod", "rollback"))) {
         throw new UsageError("rollback of prod not confirmed; nothing changed");

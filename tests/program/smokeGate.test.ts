@@ -29,7 +29,7 @@ describe("smoke gate in the stack", () => {
 
     it("the smoke Job runs the checks once against the color's own Services, with the tag and migration version in its pod template", async () => {
         const run = await runProgram("dev", stackConfigWithSecrets("dev", {
-            activeColor: "blue", blueTag: "v1.2.2", smokeImage: "registry.trancloud.work/tools/curl:8.11.1",
+            activeColor: "blue", blueTag: "v1.2.2", smokeImage: "registry.example.test/tools/curl:8.11.1",
             smokeChecks: "api:/health=200, web:/=200, api:/api/patients=401",
         }));
         const job = find(run, Job, "physioflow-smoke-blue").inputs;
@@ -43,7 +43,7 @@ describe("smoke gate in the stack", () => {
         assert.strictEqual(pod.spec.restartPolicy, "Never");
         assert.strictEqual(pod.spec.securityContext.runAsNonRoot, true);
         const container = pod.spec.containers[0];
-        assert.strictEqual(container.image, "registry.trancloud.work/tools/curl:8.11.1");
+        assert.strictEqual(container.image, "registry.example.test/tools/curl:8.11.1");
         assert.deepStrictEqual(container.command, ["/bin/sh", "-c", smokeScript([
             { app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }, { app: "api", path: "/api/patients", status: 401 },
         ])]);
