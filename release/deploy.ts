@@ -8,6 +8,7 @@
  */
 import * as auto from "@pulumi/pulumi/automation";
 import { Color, isColor, otherColor } from "../components/colors";
+import type { ConnectionSettings } from "../database/connection";
 import { ClusterState, Kubectl, readClusterState } from "./clusterState";
 import { acquireDeployLock } from "./deployLock";
 import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
@@ -18,6 +19,27 @@ export interface ReleaseTarget {
     stack: auto.Stack;
     kubectl: Kubectl;
     namespace: string;
+    /** The stack's database, when the command can reach it (status, verify, the lint before a deploy, restores). */
+    database?: ReleaseDatabase;
+}
+
+/** The stack's database as the release commands reach it. */
+export interface ReleaseDatabase {
+    /** The application role's connection (the stack's dbHost, dbPort, dbName, dbUser, dbPassword, dbSslMode). */
+    connection: ConnectionSettings;
+    /** The migration files (the repository's `migrations/`). */
+    migrationsDir: string;
+    /** Where backups are written (the stack's `backupDir`). */
+    backupDir: string;
+    /** The stack's `environment` (recorded in backups; a restore checks it). */
+    environment: string;
+    /** The stack's `migrationTarget`; undefined: the newest file. */
+    migrationTarget?: string;
+    /**
+     * Whether the release step itself must back up and migrate before the stack update. True for
+     * `local`, whose stack is the cluster half only; false where the stack's DatabaseRelease does it.
+     */
+    migratesOutsideStack: boolean;
 }
 
 /** The settings a release moves, as the stack's config holds them. */
