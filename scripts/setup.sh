@@ -25,6 +25,26 @@ else
     fail "PostgreSQL is missing; install it (sudo apt-get install postgresql) and run again"
 fi
 
+step "Prometheus (for the watch's error-rate tests)"
+if [ -x /usr/bin/prometheus ]; then
+    echo "already installed: $(/usr/bin/prometheus --version 2>&1 | head -1)" >&2
+elif [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || fail "apt-get update failed"
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null || fail "apt-get install prometheus failed"
+    # The package's postinst starts a system Prometheus on :9090 where services may start (systemd, or
+    # its init script when no policy-rc.d forbids it). The tests start their own on free loopback
+    # ports and nothing here wants a second one scraping and writing to /var/lib/prometheus: stop and disable it.
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/prometheus ]; then
+        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+        update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+else
+    fail "Prometheus is missing; install it (sudo apt-get install prometheus) and run again"
+fi
+
 step "S3-compatible test server"
 bash tests/support/install-s3-server.sh >/dev/null || fail "building the S3 test server failed (see above)"
 
