@@ -5,6 +5,8 @@
 #   the Pulumi engine (built from Go modules, or an existing install; cached)
 #   the Kubernetes control plane for tests and npm run local (etcd, kube-apiserver, controller-manager,
 #     scheduler, kubectl, kwok; built from Go modules, cached)
+#   actionlint and shellcheck, which the tests run over .github/workflows/ (actionlint built from
+#     Go modules, cached; shellcheck from apt)
 #   the npm packages (npm ci; install scripts are off, see .npmrc)
 # Each step is skipped when already done; a failure names the step.
 set -euo pipefail
@@ -57,6 +59,11 @@ for tool in openssl curl; do
         fail "$tool is missing; install it (sudo apt-get install $tool) and run again"
 done
 bash scripts/cluster.sh build >/dev/null || fail "building the Kubernetes control plane failed (see above; docs/cluster.md)"
+
+step "GitHub Actions workflow checker"
+command -v shellcheck >/dev/null || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; } ||
+    fail "shellcheck is missing; install it (sudo apt-get install shellcheck) and run again"
+bash scripts/actionlint.sh build >/dev/null || fail "building actionlint failed (see above)"
 
 step "npm packages"
 npm ci --no-audit --no-fund || fail "npm ci failed"
