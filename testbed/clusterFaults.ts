@@ -103,3 +103,37 @@ export function failingPodStage(name: string, labels: Record<string, string>): s
         "startTime: {{ $now | Quote }}",
     ]);
 }
+
+/**
+ * A kwok Stage that crash-loops the Running pods with `labels`: every `intervalMs` (default
+ * 1000) each container's `restartCount` goes up by one, its last state is a terminated exit 1
+ * and it waits in `CrashLoopBackOff`, the pod not Ready. Like the other Stages it starts on the
+ * pod's next change (annotate it). It then keeps going by itself: its own update still matches
+ * its selector, so kwok plays it again after the delay, until the Stage or the pod is deleted.
+ * (The kubelet backs off 10 s, 20 s… up to 5 minutes between restarts; a fixed interval keeps
+ * the tests short.)
+ */
+export function crashLoopStage(name: string, labels: Record<string, string>, options: { intervalMs?: number } = {}): string {
+    const stage = JSON.parse(podStage(name, labels, ["Running"], [
+        "{{ $now := Now }}",
+        "{{ $previous := or .status.containerStatuses list }}",
+        "conditions:",
+        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: Ready, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: ContainersReady, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
+        "containerStatuses:",
+        "{{ range $index, $container := .spec.containers }}",
+        "{{ $restarts := 0 }}{{ if lt $index (len $previous) }}{{ $restarts = or (index $previous $index).restartCount 0 }}{{ end }}",
+        "- image: {{ $container.image | Quote }}",
+        "  name: {{ $container.name | Quote }}",
+        "  ready: false",
+        "  started: false",
+        "  restartCount: {{ add1 $restarts }}",
+        "  state: { waiting: { reason: CrashLoopBackOff, message: \"back-off restarting failed container\" } }",
+        "  lastState: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } }",
+        "{{ end }}",
+        "phase: Running",
+    ]));
+    stage.spec.delay = { durationMilliseconds: options.intervalMs ?? 1000 };
+    return JSON.stringify(stage);
+}
