@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run setup: everything the tests and `npm run local` need, on a fresh Debian machine.
 #   PostgreSQL server and client (apt, when missing and run as root)
+#   Prometheus (apt, when missing and run as root; the tests start their own, never the system service)
 #   the S3-compatible test server (SeaweedFS, built from Go modules, cached)
 #   the Pulumi engine (built from Go modules, or an existing install; cached)
 #   the Kubernetes control plane for tests and npm run local (etcd, kube-apiserver, controller-manager,
