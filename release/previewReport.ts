@@ -13,7 +13,7 @@ import { VERSION_PATTERN } from "../database/migrations/files";
 import { loadMigrationSet } from "../database/migrations/load";
 import { lintMigrationFiles } from "../database/lint/lintMigrations";
 import { FileLintReport, formatLintReport } from "../database/lint/rules";
-import { formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
+import { formatSteps, ResourceStep, resourceSteps, summarizeSteps } from "./engineEvents";
 
 /** First line of the comment: how the workflow finds its one comment to edit instead of posting another. */
 export const REPORT_MARKER = "<!-- physioflow-preview-report -->";
@@ -89,7 +89,7 @@ export function parsePreviewOutput(text: string): { diff: string[]; summary?: st
         // `4 changes. 20 unchanged`: the total is the sum of the lines above it.
         counts.push(line.trim().replace(/^[-+~]+/, "").trim().replace(/^\d+ changes?\. /, ""));
     }
-    return { diff: kept, summary: counts.length ? counts.join(", ") : undefined };
+    return counts.length ? { diff: kept, summary: counts.join(", ") } : { diff: kept };
 }
 
 /** `lines` cut to about `maxChars` (whole lines), saying how many lines were left out; the last `tail` lines (the summary) are kept. */
@@ -202,13 +202,27 @@ export function versionOrUndefined(value: unknown): string | undefined {
 }
 
 /**
+ * A replacement is three engine steps of one resource (`create-replacement`, `replace`,
+ * `delete-replaced`), each with part of the reasons: one `replace` step with all of them instead.
+ */
+export function oneStepPerReplace(steps: readonly ResourceStep[]): ResourceStep[] {
+    const halves = ["create-replacement", "delete-replaced"];
+    const union = (lists: string[][]) => [...new Set(lists.flat())].sort();
+    return steps.filter(step => !halves.includes(step.op)).map(step => {
+        if (step.op !== "replace") return step;
+        const parts = steps.filter(other => other.urn === step.urn);
+        return { ...step, diffs: union(parts.map(p => p.diffs)), replaceBecause: union(parts.map(p => p.replaceBecause)) };
+    });
+}
+
+/**
  * A stack's section from the engine: `stack.preview({ onEvent })` (changes nothing), its last
  * `migrationVersion` output and its `migrationTarget` setting.
  */
 export async function previewStack(stack: auto.Stack, migrations: MigrationsLocation): Promise<StackPreview> {
     const events: auto.EngineEvent[] = [];
     await stack.preview({ onEvent: event => events.push(event) });
-    const steps = resourceSteps(events);
+    const steps = oneStepPerReplace(resourceSteps(events));
     const outputs = await stack.outputs();
     const config = await stack.getAllConfig();
     const plan = await readMigrationPlan(migrations,
