@@ -163,7 +163,7 @@ async function checkHealth(target: ReleaseTarget, activeColor: Color, cluster: C
         const log = await target.kubectl(["logs", `job/${name}`, "-n", target.namespace, "--all-containers", "--prefix"])
             .then(text => text.trim(), error => `(its log could not be read: ${oneLine(error)})`);
         for (const line of log.split("\n")) out(`health: ${line}`);
-        const failures = log.split("\n").filter(line => / FAIL /.test(` ${line}`)).map(line => line.trim());
+        const failures = log.split("\n").filter(line => /(^|\s)FAIL /.test(line));
         return {
             name: "health",
             ok: false,
