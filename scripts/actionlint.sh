@@ -37,7 +37,7 @@ build)
         mkdir -p "$partial"
         GOBIN=$partial go install -trimpath -ldflags "-s -w" "$ACTIONLINT_PKG@v$ACTIONLINT_VERSION" ||
             fail "go install $ACTIONLINT_PKG@v$ACTIONLINT_VERSION failed (see above)"
-        rm -rf "$DIR/bin"
+        rm -rf "${DIR:?}/bin"
         mv "$partial" "$DIR/bin"
         printf 'actionlint.sh: done in %ss\n' "$(($(date +%s) - start))" >&2
     fi
