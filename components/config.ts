@@ -37,6 +37,14 @@ export interface StackConfig {
     smoke: { image: string; checks: SmokeCheck[] };
     /** Where the release commands post a JSON message on a switch and a rollback (e.g. a Slack webhook); unset: none. */
     notifyWebhookUrl?: string;
+    /**
+     * The error rate the watch after a switch reads (release/errorRate.ts): the team's Prometheus
+     * (`prometheusUrl`, reachable from where the deploy runs), a PromQL query giving errors per
+     * second (`errorRateQuery`, default the runbook's `rate(http_requests_total…)` for 5xx in the
+     * namespace over 1m) and the rate above which the deploy rolls back (`errorRateThreshold`,
+     * default 0.1/s). Unset `prometheusUrl`: the watch reads readiness and restarts only.
+     */
+    errorRate?: { prometheusUrl: string; query: string; threshold: number };
     /** Registry host (and path) the images are pulled from. */
     imageRegistry: string;
     webUrl: string;
@@ -85,7 +93,7 @@ export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] 
 
 const plainKeys = [
     "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas", "inactiveWarm",
-    "smokeImage", "smokeChecks", "notifyWebhookUrl",
+    "smokeImage", "smokeChecks", "notifyWebhookUrl", "prometheusUrl", "errorRateQuery", "errorRateThreshold",
     "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
     "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "migrationTarget", "readinessTimeoutSeconds", "kubeconfig", "kubeContext", "renderYamlTo",
 ];
@@ -147,6 +155,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     if (!/^[A-Za-z0-9_.\/$-]+$/.test(backupDir)) {
         throw new ConfigError(`physioflow:backupDir is "${backupDir}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`);
     }
+    const errorRate = parseErrorRate(raw, namespace);
     const migrationTarget = raw.migrationTarget;
     if (migrationTarget !== undefined && !versionPattern.test(migrationTarget)) {
         throw new ConfigError(`physioflow:migrationTarget is "${migrationTarget}"; it must be a three-digit migration version like 015`);
@@ -166,6 +175,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
             checks: smokeChecks,
         },
         notifyWebhookUrl: raw.notifyWebhookUrl === undefined ? undefined : matching(raw, "notifyWebhookUrl", urlPattern, "an http(s) URL"),
+        errorRate,
         imageRegistry: matching(raw, "imageRegistry", registryPattern, "a registry host with an optional port and path, e.g. registry.example.com"),
         webUrl: matching(raw, "webUrl", urlPattern, "an http(s) URL"),
         apiUrl: matching(raw, "apiUrl", urlPattern, "an http(s) URL"),
@@ -193,6 +203,37 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
         kubernetes: { kubeconfig: raw.kubeconfig, context: raw.kubeContext, renderYamlToDirectory: raw.renderYamlTo },
     };
+}
+
+/**
+ * The default `errorRateQuery` for a namespace: the runbook's `rate(http_requests_total[5m])`,
+ * 5xx only, summed, over 1 minute instead of 5. rate() divides by its whole window, and the new
+ * color's pods are new series: for a window's length after a switch their rate reads low by
+ * (time since the switch) / (window), so over 5 minutes a watch of a few minutes would see a
+ * fifth of a breach after one minute; over 1 minute it sees all of it.
+ */
+export function defaultErrorRateQuery(namespace: string): string {
+    return `sum(rate(http_requests_total{namespace="${namespace}",code=~"5.."}[1m]))`;
+}
+
+/** The watch's error-rate settings: all three, or none (the query and threshold need the URL). */
+export function parseErrorRate(raw: RawConfig, namespace: string): StackConfig["errorRate"] {
+    if (raw.prometheusUrl === undefined) {
+        for (const key of ["errorRateQuery", "errorRateThreshold"]) {
+            if (raw[key] !== undefined) throw new ConfigError(`physioflow:${key} is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove ${key}`);
+        }
+        return undefined;
+    }
+    const prometheusUrl = matching(raw, "prometheusUrl", urlPattern, "an http(s) URL of the Prometheus server, e.g. http://prometheus.example:9090");
+    const query = raw.errorRateQuery ?? defaultErrorRateQuery(namespace);
+    if (query.trim() === "") {
+        throw new ConfigError(`physioflow:errorRateQuery is "${query}"; it must be a PromQL query such as sum(rate(http_requests_total{code=~"5.."}[1m]))`);
+    }
+    const threshold = raw.errorRateThreshold === undefined ? 0.1 : Number(raw.errorRateThreshold);
+    if (raw.errorRateThreshold !== undefined && (raw.errorRateThreshold.trim() === "" || !Number.isFinite(threshold) || threshold < 0)) {
+        throw new ConfigError(`physioflow:errorRateThreshold is "${raw.errorRateThreshold}"; it must be a number of errors per second, 0 or more (e.g. 0.1)`);
+    }
+    return { prometheusUrl, query, threshold };
 }
 
 /** Refuses a stack that lacks one of {@link requiredSecrets} (or of {@link uploadSecrets} when uploading). */

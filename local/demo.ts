@@ -1,8 +1,8 @@
 /**
  * `npm run demo`: a whole release cycle on a control plane and PostgreSQL of its own, in a temp
- * folder (nothing of yours is touched): a first deploy; a demo migration (backup first, then the
- * live color smoke-tested again against the new schema); a release of v1.1.0 through
- * `physioflow deploy` (warm release behind its smoke test, switch, watch, finish); an emergency
+ * folder (nothing of yours is touched): a first deploy; a release of v1.1.0 with a demo migration
+ * through `physioflow deploy` (lint, backup, migrate, warm release behind its smoke test with the
+ * live color smoke-tested again against the new schema, switch, watch, finish); an emergency
  * rollback to v1.0.0; a release of v1.2.0 whose pods break during the watch (a kwok Stage),
  * rolled back by itself. A thin driver: every step is the code `npm run local` and `physioflow deploy` run.
  */
@@ -43,27 +43,27 @@ export async function runDemo(repoRoot: string, options: DemoOptions): Promise<v
         return result;
     };
     try {
-        heading("1/5 first deploy (npm run local): migrations 001-006 after a backup, blue live with v1.0.0");
+        heading("1/4 first deploy (npm run local): migrations 001-006 after a backup, blue live with v1.0.0");
         await timed("first deploy", () => runLocal(root, [], line => out(`  ${line}`)));
 
-        heading("2/5 a demo migration (007, additive): backup, migrate, the live color smoke-tested again");
+        // The release brings a migration (additive, kept out of the product's migrations/).
         const demo = path.join(repoRoot, "demo", "migrations");
         link(demo, "007_demo_patient_release_note.sql");
         link(demo, path.join("rollback", "007_down.sql"));
-        await timed("migration", () => runLocal(root, [], line => out(`  ${line}`)));
-
         const opened = await openLocalReleaseTarget(root, line => out(`  ${line}`));
         try {
             const { target } = opened;
-            heading("3/5 physioflow deploy local v1.1.0: release warm behind the smoke test, switch, watch, finish");
+            heading("2/4 physioflow deploy local v1.1.0 with a demo migration (007): lint, backup, migrate, release warm behind the smoke test " +
+                "(the live color smoke-tested again at 007), switch, watch, finish");
             const good = await timed("deploy v1.1.0", () => deploy(target, "v1.1.0", { watch, out: line => out(`  ${line}`) }));
             if (!good.ok) throw new Error(`the demo's good release failed: ${good.error ?? good.rolledBack?.reason}`);
+            if (good.migrations?.to !== "007") throw new Error(`the demo's release did not migrate to 007 (${JSON.stringify(good.migrations)})`);
 
-            heading("4/5 physioflow rollback local --emergency: back to v1.0.0, Services patched through the API, then the stack reconciled");
+            heading("3/4 physioflow rollback local --emergency: back to v1.0.0, Services patched through the API, then the stack reconciled");
             const emergency = await timed("emergency rollback", () => rollback(target, { emergency: true, out: line => out(`  ${line}`) }));
             if (!emergency.ok) throw new Error(`the demo's emergency rollback failed: ${emergency.error}`);
 
-            heading("5/5 physioflow deploy local v1.2.0, and its pods break during the watch: automatic rollback");
+            heading("4/4 physioflow deploy local v1.2.0, and its pods break during the watch: automatic rollback");
             const stage = "demo-breaks-after-switch";
             const bad = await timed("deploy v1.2.0", () => deploy(target, "v1.2.0", {
                 watch,

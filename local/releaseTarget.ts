@@ -1,6 +1,7 @@
 /**
  * The `local` stack (the one `npm run local` keeps in `.local/`) as a release target: its
- * control plane started from `.local/cluster` for the command, and stopped after.
+ * control plane (`.local/cluster`) and PostgreSQL (`.local/postgres`) started for the command,
+ * and stopped after. The stack is the cluster half only, so a deploy migrates the database itself.
  */
 import * as fs from "fs";
 import { UsageError } from "../database/errors";
@@ -9,6 +10,8 @@ import { startCluster } from "../testbed/cluster";
 import { clusterProgram, openClusterStack } from "./clusterStack";
 import { findEngine } from "./engine";
 import { localPaths } from "./run";
+import { startPostgres } from "./postgresServer";
+import { releaseDatabaseFromConfig } from "../release/releaseDatabase";
 
 export async function openLocalReleaseTarget(repoRoot: string, out: (line: string) => void): Promise<{ target: ReleaseTarget; close(): Promise<void> }> {
     const paths = localPaths(repoRoot);
@@ -17,6 +20,7 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
     }
     const engine = await findEngine(line => out(`engine: ${line}`));
     const cluster = await startCluster({ dir: paths.cluster });
+    let stopPostgres = async () => undefined as void;
     try {
         const stack = await openClusterStack({
             engine, stackName: "local", workDir: paths.project, stateDir: paths.state, pulumiHome: paths.pulumiHome,
@@ -27,9 +31,26 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
         // The version the last update recorded (npm run local migrates before it deploys).
         const version = (await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data.version as string;
         stack.workspace.program = clusterProgram(version);
-        out(`local: control plane started from ${paths.cluster}; migration version ${version}`);
-        return { target: { stack, kubectl: cluster.kubectl, namespace }, close: () => cluster.stop({ keep: true }) };
+        const get = (key: string) => config[`physioflow:${key}`]?.value;
+        const server = await startPostgres({
+            dataDir: paths.postgresData, logFile: paths.postgresLog, port: Number(get("dbPort")),
+            user: get("dbAdminUser") ?? "postgres", password: get("dbAdminPassword"),
+        });
+        stopPostgres = () => server.stop();
+        const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: true, host: server.host, port: server.port });
+        out(`local: control plane started from ${paths.cluster}, PostgreSQL from ${paths.postgresData}; migration version ${version}`);
+        return {
+            target: {
+                stack, kubectl: cluster.kubectl, namespace, database,
+                useMigrationVersion: (migrated: string) => { stack.workspace.program = clusterProgram(migrated); },
+            },
+            close: async () => {
+                await stopPostgres();
+                await cluster.stop({ keep: true });
+            },
+        };
     } catch (error) {
+        await stopPostgres();
         await cluster.stop({ keep: true });
         throw error;
     }

@@ -12,6 +12,7 @@ import * as readline from "readline";
 import { Readable, Writable } from "stream";
 import { UsageError } from "../database/errors";
 import { deploy, DeployResult } from "./deploy";
+import { releaseDatabaseFromConfig } from "./releaseDatabase";
 
 export interface ReleaseIo {
     stdout: Writable;
@@ -21,13 +22,13 @@ export interface ReleaseIo {
     repoRoot: string;
 }
 
-export const releaseCommands = ["deploy", "rollback", "status"];
+export const releaseCommands = ["deploy", "rollback", "status", "verify"];
 
 export const STATUS_HELP = `usage: physioflow status <stack> [--json]
 
 The stack's settings and last outputs beside what its cluster does: active color and tags,
 each Deployment's ready/desired pods, what the live Services select and serve, the smoke tests,
-the migration version (ConfigMap and stack output), the last backup and any deploy in progress.
+the migration version (database, ConfigMap and stack output), the last backup and any deploy in progress.
 Lines starting with ! disagree; the exit code is then 1. <stack>: local, dev, staging or prod.`;
 
 /** \`physioflow status ...\`; exit 0 when everything agrees, 1 when a line is flagged. */
@@ -54,19 +55,28 @@ export async function statusCommand(argv: readonly string[], io: ReleaseIo): Pro
     }
 }
 
-export const ROLLBACK_HELP = `usage: physioflow rollback <stack> [--emergency] [--yes] [--json]
+export const ROLLBACK_HELP = `usage: physioflow rollback <stack> [--emergency | --restore FILE] [--yes] [--json]
 
 Switches the live Services to the other color, keeping the current one warm. A color with no
 ready pods is first brought up through the stack (readiness and smoke test), never switched to
-cold. --emergency: no confirmation and no waiting for a running deploy; the live Services are
-patched through the API first (as fast as kubectl patch), then the stack's activeColor is set
-and reconciled, so the next pulumi preview shows no changes. <stack>: local, dev, staging or prod.`;
+cold. <stack>: local, dev, staging or prod.
+
+  --emergency     no confirmation and no waiting for a running deploy; the live Services are
+                  patched through the API first (as fast as kubectl patch), then the stack's
+                  activeColor is set and reconciled, so the next pulumi preview shows no changes
+  --restore FILE  application and database (the runbook's scenario 2): verify the archive,
+                  back up the database as it is, take the API off the database, restore in one
+                  transaction (its migration version checked against the archive's), then switch
+                  to the color running the tag the archive was taken under; asks for the stack's
+                  name to be typed unless --yes
+  --yes           no confirmation`;
 
 export const DEPLOY_HELP = `usage: physioflow deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
 
 Releases <tag> as stack updates, each previewed before it is applied: the tag to the inactive
 color (warm, behind its smoke test), the switch of the live Services, a watch of the new color
-(unready pods or restarts switch back by themselves), then the old color to its inactive
+(unready pods, restarts, or an error rate above errorRateThreshold from the stack's
+prometheusUrl switch back by themselves), then the old color to its inactive
 replicas. One deploy at a time per namespace. <stack>: local, dev, staging or prod.
 
   --watch D     how long to watch after the switch (e.g. 90s, 5m); default 5m
@@ -176,7 +186,9 @@ async function openReleaseTarget(stackName: string, repoRoot: string, out: (line
         if (input !== undefined) child.stdin!.end(input);
     });
     if (!fs.existsSync(path.join(repoRoot, "Pulumi.yaml"))) throw new UsageError(`${repoRoot} has no Pulumi.yaml; run physioflow deploy from the repository`);
-    return { target: { stack, kubectl, namespace: get("namespace") ?? `physioflow-${get("environment")}` }, close: async () => undefined };
+    // The stack's update backs up and migrates (DatabaseRelease); the commands only read and lint.
+    const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: false });
+    return { target: { stack, kubectl, namespace: get("namespace") ?? `physioflow-${get("environment")}`, database }, close: async () => undefined };
 }
 
 /** `physioflow rollback ...`; returns the exit code (0 switched, 1 failed, 2 bad input). */
@@ -185,24 +197,44 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
         io.stdout.write(`${ROLLBACK_HELP}\n`);
         return 0;
     }
-    const flags = new Set(argv.filter(arg => arg.startsWith("-")));
-    for (const flag of flags) {
-        if (!["--emergency", "--yes", "--json"].includes(flag)) throw new UsageError(`unknown option ${flag}; see physioflow rollback --help`);
+    const flags = new Set<string>();
+    const positional: string[] = [];
+    let restore: string | undefined;
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === "--restore" || arg.startsWith("--restore=")) {
+            restore = arg === "--restore" ? argv[++i] : arg.slice("--restore=".length);
+            if (!restore) throw new UsageError("--restore needs a backup archive: --restore FILE");
+        } else if (["--emergency", "--yes", "--json"].includes(arg)) flags.add(arg);
+        else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}; see physioflow rollback --help`);
+        else positional.push(arg);
     }
-    const positional = argv.filter(arg => !arg.startsWith("-"));
     if (positional.length !== 1) throw new UsageError("rollback needs a stack: physioflow rollback <stack>");
     const stackName = positional[0];
     checkStackName(stackName);
     const emergency = flags.has("--emergency");
-    if (stackName === "prod" && !emergency && !flags.has("--yes") && !(await confirm(io, "Switch prod's live Services to the other color? Type prod to continue: ", "prod", "rollback"))) {
+    if (restore !== undefined) {
+        if (emergency) throw new UsageError("--restore and --emergency do not go together: a restore takes the API off the database; roll back with --emergency first, then restore");
+        restore = path.resolve(restore);
+        if (!fs.existsSync(restore)) throw new UsageError(`${restore}: no such backup archive`);
+        // A restore replaces the stack's data, on every stack: a typed confirmation or --yes.
+        if (!flags.has("--yes") && !(await confirm(io, `Replace ${stackName}'s database with ${path.basename(restore)} and switch colors? Type ${stackName} to continue: `, stackName, "rollback --restore"))) {
+            throw new UsageError(`rollback --restore of ${stackName} not confirmed; nothing changed`);
+        }
+    } else if (stackName === "prod" && !emergency && !flags.has("--yes") && !(await confirm(io, "Switch prod's live Services to the other color? Type prod to continue: ", "prod", "rollback"))) {
         throw new UsageError("rollback of prod not confirmed; nothing changed");
     }
     const out = (line: string) => io.stderr.write(`${line}\n`);
     const opened = await openReleaseTarget(stackName, io.repoRoot, out);
-    const { rollback } = await import("./rollback");
     let result;
     try {
-        result = await rollback(opened.target, { emergency, out });
+        if (restore !== undefined) {
+            const { restoreRollback } = await import("./restoreRollback");
+            result = await restoreRollback(opened.target, restore, { out });
+        } else {
+            const { rollback } = await import("./rollback");
+            result = await rollback(opened.target, { emergency, out });
+        }
     } finally {
         await opened.close();
     }
@@ -211,11 +243,18 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     return result.ok ? 0 : 1;
 }
 
-/** `physioflow deploy|rollback|status ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
+/** `physioflow deploy|rollback|status|verify ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
 export async function releaseMain(argv: readonly string[], repoRoot: string, io: Partial<ReleaseIo> = {}): Promise<number> {
     const full: ReleaseIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, repoRoot, ...io };
     try {
         if (argv[0] === "status") return await statusCommand(argv.slice(1), full);
+        if (argv[0] === "verify") {
+            const { verifyCommand } = await import("./verify");
+            return await verifyCommand(argv.slice(1), full, (stackName, out) => {
+                checkStackName(stackName);
+                return openReleaseTarget(stackName, repoRoot, out);
+            });
+        }
         return argv[0] === "rollback" ? await rollbackCommand(argv.slice(1), full) : await deployCommand(argv.slice(1), full);
     } catch (error) {
         full.stderr.write(`physioflow: error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);

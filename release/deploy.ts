@@ -13,6 +13,9 @@ import { ClusterState, Kubectl, readClusterState } from "./clusterState";
 import { acquireDeployLock } from "./deployLock";
 import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
 import { notify, Notification } from "./notify";
+import { errorRateBreach, queryErrorRate } from "./errorRate";
+import { parseErrorRate } from "../components/config";
+import { backupAndMigrate, describePendingMigrations, readPendingMigrations, refuseBreakingMigrations } from "./releaseDatabase";
 
 /** A stack the release code drives: the Automation API stack (its program set) and its cluster. */
 export interface ReleaseTarget {
@@ -21,6 +24,11 @@ export interface ReleaseTarget {
     namespace: string;
     /** The stack's database, when the command can reach it (status, verify, the lint before a deploy, restores). */
     database?: ReleaseDatabase;
+    /**
+     * Where the database is migrated outside the stack (`migratesOutsideStack`): tells the stack's
+     * program the version the database is now at (its `migration-version` ConfigMap and smoke tests follow it).
+     */
+    useMigrationVersion?: (version: string) => void | Promise<void>;
 }
 
 /** The stack's database as the release commands reach it. */
@@ -50,9 +58,18 @@ export interface ReleaseSettings {
     replicas: number;
     /** `notifyWebhookUrl`, when set. */
     notifyWebhookUrl?: string;
+    /** `prometheusUrl`, `errorRateQuery`, `errorRateThreshold`, when the stack names a Prometheus. */
+    errorRate?: ErrorRateSettings;
 }
 
-export type StepName = "release" | "switch" | "watch" | "finish" | "rollback";
+export interface ErrorRateSettings {
+    prometheusUrl: string;
+    query: string;
+    /** Errors per second above which the watch rolls back. */
+    threshold: number;
+}
+
+export type StepName = "release" | "switch" | "watch" | "finish" | "rollback" | "verify" | "backup" | "restore";
 
 export interface StepResult {
     step: StepName;
@@ -70,6 +87,8 @@ export interface DeployResult {
     steps: StepResult[];
     /** Set when the watch saw a breach and switched back. */
     rolledBack?: { reason: string };
+    /** The database's migrations, when the command reached the database: version before and after, and the backup taken. */
+    migrations?: { from: string; to: string; pending: string[]; backup?: string };
     error?: string;
 }
 
@@ -79,6 +98,8 @@ export interface WatchOptions {
     /** Container restarts of the new color's pods (over the whole watch) that count as a breach. Default 0: any restart. */
     maxRestarts?: number;
     intervalMs?: number;
+    /** The error rate from Prometheus (the stack's settings; `deploy` fills it in). */
+    errorRate?: ErrorRateSettings;
 }
 
 export interface DeployOptions {
@@ -104,12 +125,21 @@ export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSet
     const activeColor = get("activeColor") ?? "";
     if (!isColor(activeColor)) throw new DeployRefusedError(`physioflow:activeColor is "${activeColor}"; allowed values: blue, green`);
     const activeTag = get(`${activeColor}Tag`) ?? "";
+    const raw: Record<string, string> = {};
+    for (const key of ["prometheusUrl", "errorRateQuery", "errorRateThreshold"]) if (get(key) !== undefined) raw[key] = get(key)!;
+    let errorRate: ErrorRateSettings | undefined;
+    try {
+        errorRate = parseErrorRate(raw, get("namespace") ?? `physioflow-${get("environment")}`);
+    } catch (error) {
+        throw new DeployRefusedError((error as Error).message);
+    }
     return {
         activeColor,
         tags: { [activeColor]: activeTag, [otherColor(activeColor)]: get(`${otherColor(activeColor)}Tag`) ?? activeTag } as Record<Color, string>,
         inactiveWarm: get("inactiveWarm") === "true",
         replicas: Number(get("replicas") ?? "1"),
         notifyWebhookUrl: get("notifyWebhookUrl"),
+        errorRate,
     };
 }
 
@@ -149,12 +179,34 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
             if (failed) out(`  warning: ${failed}`);
         };
         if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
+        const watch: WatchOptions = { ...options.watch, errorRate: options.watch.errorRate ?? settings.errorRate };
+        if (watch.errorRate && plan.steps.includes("watch")) {
+            // A watch that cannot read the error rate would watch nothing: found out before anything changes.
+            const e = watch.errorRate;
+            try {
+                out(`error rate: ${await queryErrorRate(e.prometheusUrl, e.query)}/s now (rolls back above ${e.threshold}/s; query: ${e.query})`);
+            } catch (error) {
+                throw new DeployRefusedError(`the watch cannot read the error rate: ${(error as Error).message}; nothing changed`);
+            }
+        }
+        const db = target.database;
+        if (db && plan.steps.includes("release")) {
+            // Before any backup or change: a migration that would break the live color stops the deploy here.
+            const pending = await readPendingMigrations(db);
+            describePendingMigrations(pending).forEach(line => out(`migrations: ${line}`));
+            try {
+                refuseBreakingMigrations(pending);
+            } catch (error) {
+                throw new DeployRefusedError((error as Error).message);
+            }
+            result.migrations = { from: pending.current, to: pending.current, pending: pending.pending.map(m => m.version) };
+        }
         for (const step of plan.steps) {
             const started = Date.now();
-            out(`${step}: ${describeStep(step, tag, from, to, options)}`);
+            out(`${step}: ${describeStep(step, tag, from, to, { ...options, watch })}`);
             try {
                 if (step === "watch") {
-                    const breach = await watchColor(target, to, settings.replicas, options.watch, line => out(`  ${line}`));
+                    const breach = await watchColor(target, to, settings.replicas, watch, line => out(`  ${line}`));
                     if (breach === undefined) {
                         result.steps.push({ step, changes: [], seconds: elapsed(started), result: "no breach" });
                         out(`  no breach in ${options.watch.seconds} s`);
@@ -173,6 +225,12 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                 if (step === "finish" && options.keepWarm) {
                     result.steps.push({ step, changes: [], seconds: 0, result: `kept ${from} warm (--keep-warm)` });
                     continue;
+                }
+                if (step === "release" && db?.migratesOutsideStack && result.migrations?.pending.length) {
+                    // The stack's DatabaseRelease does this inside the update; this stack has no database half.
+                    const migrated = await backupAndMigrate(db, { tag, liveTag: settings.tags[from], out: line => out(`  ${line}`) });
+                    result.migrations = { ...result.migrations, to: migrated.to, backup: migrated.backup };
+                    await target.useMigrationVersion?.(migrated.to);
                 }
                 const changes = await update(target, configOf(step, tag, from, to), out);
                 result.steps.push({ step, changes, seconds: elapsed(started), result: "done" });
@@ -197,7 +255,7 @@ function describeStep(step: StepName, tag: string, from: Color, to: Color, optio
     switch (step) {
         case "release": return `${tag} to ${to}, warm, behind its smoke test (${from} stays live)`;
         case "switch": return `live Services to ${to} (${from} stays warm)`;
-        case "watch": return `${to} for ${options.watch.seconds} s: readiness and restarts`;
+        case "watch": return `${to} for ${options.watch.seconds} s: readiness and restarts${options.watch.errorRate ? ", error rate" : ""}`;
         case "finish": return options.keepWarm ? `${from} stays warm` : `${from} to its inactive replicas`;
         default: return "";
     }
@@ -231,8 +289,9 @@ export async function update(target: ReleaseTarget, config: Record<string, strin
 
 /**
  * Watches `color` for `options.seconds`: a breach is a Deployment of that color with fewer ready
- * pods than `replicas` on two readings in a row, or more container restarts than allowed since
- * the watch began. Resolves to the breach, described, or undefined.
+ * pods than `replicas` on two readings in a row, more container restarts than allowed since the
+ * watch began, or (with `options.errorRate`) an error rate above its threshold on two readings in
+ * a row, or unreadable on three. Resolves to the breach, described, or undefined.
  */
 export async function watchColor(target: ReleaseTarget, color: Color, replicas: number, options: WatchOptions,
     out: (line: string) => void): Promise<string | undefined> {
@@ -243,6 +302,7 @@ export async function watchColor(target: ReleaseTarget, color: Color, replicas: 
         return pods.reduce((sum, pod) => sum + ((pod.status?.containerStatuses ?? []) as any[]).reduce((n, c) => n + (c.restartCount ?? 0), 0), 0);
     };
     const baseline = await restarts();
+    const errorRate = errorRateWatch(options.errorRate, out);
     const deadline = Date.now() + options.seconds * 1000;
     let unreadyBefore: string | undefined;
     for (;;) {
@@ -256,9 +316,39 @@ export async function watchColor(target: ReleaseTarget, color: Color, replicas: 
         unreadyBefore = unreadyNow;
         const restarted = (await restarts()) - baseline;
         if (restarted > maxRestarts) return `${restarted} container restart(s) of ${color}'s pods since the switch (allowed: ${maxRestarts})`;
+        if (options.errorRate) {
+            const breach = await errorRate.read();
+            if (breach) return breach;
+        }
         if (Date.now() >= deadline) return undefined;
         await new Promise(resolve => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
     }
+}
+
+/**
+ * Reads the error rate once per call: a breach is a value above the threshold twice in a row (one
+ * spike is not a breach; the query's rate() already smooths), or no reading three times in a row.
+ */
+function errorRateWatch(settings: ErrorRateSettings | undefined, out: (line: string) => void) {
+    let above = 0;
+    let failed = 0;
+    return {
+        async read(): Promise<string | undefined> {
+            if (!settings) return undefined;
+            let value: number;
+            try {
+                value = await queryErrorRate(settings.prometheusUrl, settings.query);
+                failed = 0;
+            } catch (error) {
+                failed++;
+                out(`warning: ${(error as Error).message}`);
+                return failed >= 3 ? `the error rate could not be read ${failed} times in a row: ${(error as Error).message}` : undefined;
+            }
+            const breach = errorRateBreach(value, settings.threshold, settings.query);
+            above = breach ? above + 1 : 0;
+            return above >= 2 ? breach : undefined;
+        },
+    };
 }
 
 export function elapsed(started: number): number {

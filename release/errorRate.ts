@@ -7,16 +7,8 @@
  * (NaN, e.g. a ratio with no requests) is an error, never "healthy"; +Inf is a breach.
  */
 
-/**
- * The default `errorRateQuery` for a namespace: the runbook's `rate(http_requests_total[5m])`,
- * 5xx only, summed, over 1 minute instead of 5. rate() divides by its whole window, and the new
- * color's pods are new series: for a window's length after a switch their rate reads low by
- * (time since the switch) / (window), so over 5 minutes a watch of a few minutes would see a
- * fifth of a breach after one minute; over 1 minute it sees all of it.
- */
-export function defaultErrorRateQuery(namespace: string): string {
-    return `sum(rate(http_requests_total{namespace="${namespace}",code=~"5.."}[1m]))`;
-}
+// The default query is a setting's default, so it lives with the settings.
+export { defaultErrorRateQuery } from "../components/config";
 
 export interface ErrorRateQueryOptions {
     /** How long to wait for Prometheus's answer, in milliseconds (also sent as the query's own `timeout`). Default 5000. */

@@ -1,9 +1,9 @@
 /**
  * Tells the team (the runbook posts to Slack): a JSON message to the stack's `notifyWebhookUrl`
- * on a switch, an automatic rollback and an emergency rollback. A notification that cannot be
+ * on a switch, an automatic rollback, a rollback (emergency or with a database restore). A notification that cannot be
  * delivered is reported and never fails the release.
  */
-export type NotifyEvent = "switch" | "automatic-rollback" | "emergency-rollback" | "rollback";
+export type NotifyEvent = "switch" | "automatic-rollback" | "emergency-rollback" | "rollback" | "restore-rollback";
 
 export interface Notification {
     event: NotifyEvent;

@@ -9,6 +9,8 @@ import { ClusterState, readClusterState } from "./clusterState";
 import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
 import { readDeployLock } from "./deployLock";
 import { liveServices } from "./rollback";
+import { currentMigrationVersion } from "../database";
+import { oneLine } from "../database/errors";
 
 export interface StackStatus {
     settings: ReleaseSettings;
@@ -18,15 +20,19 @@ export interface StackStatus {
     /** `data.version` of the `migration-version` ConfigMap; undefined when it is missing. */
     configMapVersion?: string;
     lock?: { holder: string; since: string; stale: boolean };
+    /** The database's migration version (`schema_migrations`), when the command reaches the database; or why it could not be read. */
+    database?: { version: string } | { error: string };
 }
 
 export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
-    const [settings, outputs, cluster, configMap, lock] = await Promise.all([
+    const [settings, outputs, cluster, configMap, lock, database] = await Promise.all([
         readReleaseSettings(target.stack),
         target.stack.outputs(),
         readClusterState(target.kubectl, target.namespace),
         target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(JSON.parse, () => undefined),
         readDeployLock(target.kubectl, target.namespace),
+        target.database === undefined ? undefined : currentMigrationVersion(target.database.connection)
+            .then(version => ({ version }), (error: unknown) => ({ error: oneLine(error) })),
     ]);
     return {
         settings,
@@ -34,6 +40,7 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         cluster,
         configMapVersion: configMap?.data?.version,
         lock,
+        database,
     };
 }
 
@@ -70,8 +77,12 @@ export function formatStatus(status: StackStatus): string[] {
         flag(j.status !== "failed", `smoke test     ${name.padEnd(22)} ${j.status}${j.tag ? ` (${j.tag}, migration ${j.migrationVersion})` : ""}`);
     }
     const outputVersion = outputs.migrationVersion as string | undefined;
-    flag(status.configMapVersion !== undefined && (outputVersion === undefined || outputVersion === status.configMapVersion),
-        `migration      ${status.configMapVersion ?? "(no ConfigMap)"} in ConfigMap migration-version${outputVersion !== undefined ? `, ${outputVersion} in the stack output` : ""}`);
+    const db = status.database;
+    const dbVersion = db && "version" in db ? db.version : undefined;
+    flag(status.configMapVersion !== undefined && (outputVersion === undefined || outputVersion === status.configMapVersion)
+        && (db === undefined || dbVersion === status.configMapVersion),
+        `migration      ${db === undefined ? "" : dbVersion !== undefined ? `${dbVersion} in the database, ` : `database unreadable (${(db as { error: string }).error}), `}` +
+        `${status.configMapVersion ?? "(no ConfigMap)"} in ConfigMap migration-version${outputVersion !== undefined ? `, ${outputVersion} in the stack output` : ""}`);
     lines.push(`  last backup    ${(outputs.lastBackup as string | undefined) ?? "(none recorded by the stack)"}`);
     if (status.lock === undefined) lines.push("  deploy         none in progress");
     else flag(!status.lock.stale, `deploy         ${status.lock.stale ? "abandoned (the next deploy or rollback takes its lock over): " : "in progress: "}${status.lock.holder}, since ${status.lock.since}`);

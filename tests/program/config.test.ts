@@ -97,6 +97,27 @@ describe("stack config", () => {
             'physioflow:backupDir is "/tmp/x; rm -rf /"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes');
     });
 
+    it("the watch's error rate: none without prometheusUrl; with it, the 5xx rate of the namespace over 1m and 0.1/s by default; bad values refused", () => {
+        assert.strictEqual(parseStackConfig(raw("prod")).errorRate, undefined);
+        assert.deepStrictEqual(parseStackConfig(raw("prod", { prometheusUrl: "http://prometheus.example:9090" })).errorRate, {
+            prometheusUrl: "http://prometheus.example:9090",
+            query: 'sum(rate(http_requests_total{namespace="physioflow-prod",code=~"5.."}[1m]))',
+            threshold: 0.1,
+        });
+        assert.deepStrictEqual(parseStackConfig(raw("dev", { prometheusUrl: "https://p.example/prom", errorRateQuery: "sum(rate(x[5m]))", errorRateThreshold: "0" })).errorRate,
+            { prometheusUrl: "https://p.example/prom", query: "sum(rate(x[5m]))", threshold: 0 });
+        refused(raw("dev", { prometheusUrl: "prometheus:9090" }),
+            'physioflow:prometheusUrl is "prometheus:9090"; it must be an http(s) URL of the Prometheus server, e.g. http://prometheus.example:9090');
+        refused(raw("dev", { errorRateThreshold: "0.5" }), "physioflow:errorRateThreshold is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove errorRateThreshold");
+        refused(raw("dev", { errorRateQuery: "up" }), "physioflow:errorRateQuery is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove errorRateQuery");
+        for (const bad of ["abc", "-1", "", "Infinity"]) {
+            refused(raw("dev", { prometheusUrl: "http://p.example", errorRateThreshold: bad }),
+                `physioflow:errorRateThreshold is "${bad}"; it must be a number of errors per second, 0 or more (e.g. 0.1)`);
+        }
+        refused(raw("dev", { prometheusUrl: "http://p.example", errorRateQuery: " " }),
+            'physioflow:errorRateQuery is " "; it must be a PromQL query such as sum(rate(http_requests_total{code=~"5.."}[1m]))');
+    });
+
     it("release defaults: the inactive color is not warm; the smoke test checks the API's health and the web root with curl", () => {
         const settings = parseStackConfig(raw("prod", {}));
         assert.strictEqual(settings.inactiveWarm, false);

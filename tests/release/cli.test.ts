@@ -71,4 +71,23 @@ describe("physioflow deploy, before it touches anything", () => {
             fs.rmSync(root, { recursive: true, force: true });
         }
     });
+
+    it("rollback --restore: needs a file that exists, not with --emergency, and a typed confirmation on every stack unless --yes", async () => {
+        const error = (text: string) => ({ code: 2, out: "", err: `physioflow: error: ${text}\n` });
+        assert.deepStrictEqual(await run(["rollback", "dev", "--restore"]), error("--restore needs a backup archive: --restore FILE"));
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-restore-args-"));
+        try {
+            const archive = path.join(root, "dev_pre-deploy-v1.tar.gz");
+            assert.deepStrictEqual(await run(["rollback", "dev", "--restore", archive]), error(`${archive}: no such backup archive`));
+            fs.writeFileSync(archive, "");
+            assert.deepStrictEqual(await run(["rollback", "dev", `--restore=${archive}`, "--emergency"]),
+                error("--restore and --emergency do not go together: a restore takes the API off the database; roll back with --emergency first, then restore"));
+            assert.deepStrictEqual(await run(["rollback", "dev", "--restore", archive]),
+                error("rollback --restore needs a confirmation and there is no terminal; re-run with --yes"));
+            // --yes goes straight to opening the stack.
+            assert.deepStrictEqual(await run(["rollback", "local", "--restore", archive, "--yes"], root), error("there is no local stack yet; run npm run local first"));
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
+    });
 });

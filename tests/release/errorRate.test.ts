@@ -8,38 +8,9 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import { defaultErrorRateQuery, errorRateBreach, queryErrorRate } from "../../release/errorRate";
 import { findPrometheusBinary, PrometheusServer, startPrometheus } from "../../testbed/prometheus";
+import { metricsServer } from "../support/metricsServer";
 
 const namespace = "physioflow-test";
-
-/**
- * An app's `/metrics`: `http_requests_total` per status code, each counter growing at the rate
- * (requests per second) the test sets, as an app under steady traffic would count.
- */
-function metricsServer() {
-    const counters: Record<string, { count: number; perSecond: number; since: number }> = {};
-    const current = (code: string) => {
-        const c = counters[code];
-        const now = Date.now();
-        c.count += (c.perSecond * (now - c.since)) / 1000;
-        c.since = now;
-        return Math.floor(c.count);
-    };
-    const server = http.createServer((req, res) => {
-        if (req.url !== "/metrics") return void res.writeHead(404).end("not found\n");
-        const lines = ["# HELP http_requests_total Requests served.", "# TYPE http_requests_total counter"];
-        for (const code of Object.keys(counters).sort()) lines.push(`http_requests_total{namespace="${namespace}",code="${code}"} ${current(code)}`);
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(lines.join("\n") + "\n");
-    });
-    return {
-        server,
-        url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`,
-        setRate(code: string, perSecond: number) {
-            if (counters[code]) current(code);
-            counters[code] ??= { count: 0, perSecond, since: Date.now() };
-            counters[code].perSecond = perSecond;
-        },
-    };
-}
 
 /** A loopback port nothing listens on: bound, noted, closed. */
 async function closedLoopbackPort(): Promise<number> {
@@ -83,7 +54,7 @@ describe("errorRateBreach: the watch's breach line", () => {
 });
 
 describe("queryErrorRate against a real Prometheus scraping a loopback app", function () {
-    const app = metricsServer();
+    const app = metricsServer(namespace);
     let prometheus: PrometheusServer;
     // The default query over 10 s instead of 1 minute: rate() divides by its window, so over a
     // minute the app's new series would read low for the test's first minute.

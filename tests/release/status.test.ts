@@ -53,4 +53,16 @@ describe("physioflow status lines", () => {
             "! deploy         abandoned (the next deploy or rollback takes its lock over): ops@laptop pid 9: deploy v2, since 2026-11-29T03:00:00Z",
         ]);
     });
+
+    it("puts the database's migration version beside the others, and flags one that differs or cannot be read", () => {
+        const status = healthy();
+        status.database = { version: "006" };
+        assert.ok(formatStatus(status).includes("  migration      006 in the database, 006 in ConfigMap migration-version, 006 in the stack output"));
+        status.database = { version: "007" };
+        assert.deepStrictEqual(formatStatus(status).filter(line => line.startsWith("!")),
+            ["! migration      007 in the database, 006 in ConfigMap migration-version, 006 in the stack output"]);
+        status.database = { error: "connect ECONNREFUSED 127.0.0.1:5432" };
+        assert.deepStrictEqual(formatStatus(status).filter(line => line.startsWith("!")),
+            ["! migration      database unreadable (connect ECONNREFUSED 127.0.0.1:5432), 006 in ConfigMap migration-version, 006 in the stack output"]);
+    });
 });
