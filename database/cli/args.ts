@@ -57,7 +57,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         return { command: "help", ...global };
     }
     if (group !== "migrate" && group !== "backup") {
-        throw new UsageError(`unknown command "${group}"; expected "migrate", "backup", "deploy", "rollback" or "status" (see physioflow --help)`);
+        throw new UsageError(`unknown command "${group}"; expected "migrate", "backup", "deploy", "rollback", "status" or "verify" (see physioflow --help)`);
     }
     if (action === undefined || action === "--help" || action === "-h" || action === "help") {
         return { command: "help", topic: group, ...global };

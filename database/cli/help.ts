@@ -21,9 +21,11 @@ Commands:
                                  keep the newest N archives per environment
   deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
                                  release a tag blue-green as previewed stack updates (physioflow deploy --help)
-  rollback <stack> [--emergency] [--yes] [--json]
-                                 switch the live Services to the other color (physioflow rollback --help)
+  rollback <stack> [--emergency | --restore FILE] [--yes] [--json]
+                                 switch the live Services to the other color, with a database restore
+                                 when asked (physioflow rollback --help)
   status <stack> [--json]        the stack beside its cluster, disagreements flagged (physioflow status --help)
+  verify <stack> [--json]        the runbook's post-deployment checks (physioflow verify --help)
 
 Run "physioflow migrate --help" or "physioflow backup --help" for options.
 
