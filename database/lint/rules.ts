@@ -65,9 +65,25 @@ export const WARNING_RULES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * squawk rules the runner satisfies for every file, so they are deliberately
+ * off. squawk wants each file to `SET lock_timeout` (and `statement_timeout`)
+ * before a statement that takes a heavy lock. The runner does that itself
+ * before every file (5 s by default, `--lock-timeout`, or the file's
+ * `-- physioflow:lock-timeout` header) and validation refuses a file that sets
+ * them with SET, so the header stays the one place a file's timeouts are read.
+ * Enforcing the rule would make every file repeat a SET that would then
+ * override the runner's setting.
+ */
+export const RUNNER_HANDLED_RULES: Readonly<Record<string, string>> = {
+    "require-lock-timeout": "the runner sets lock_timeout before every file (-- physioflow:lock-timeout to change it)",
+    "require-statement-timeout": "the runner sets statement_timeout before every file (-- physioflow:statement-timeout to change it)",
+};
+
+/**
  * Judges one file's squawk findings: breaking rules fail unless the file's
  * header carries `-- physioflow:allow-breaking <reason>`; warning rules are
- * reported; every other squawk rule (style, timeouts) is ignored.
+ * reported; the timeout rules are handled by the runner
+ * ({@link RUNNER_HANDLED_RULES}); every other squawk rule (style) is ignored.
  */
 export function evaluateLint(path: string, findings: readonly SquawkFinding[], allowBreaking?: string): FileLintReport {
     const violations: LintViolation[] = [];

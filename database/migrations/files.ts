@@ -1,4 +1,5 @@
 import { createHash } from "crypto";
+import { parseDurationMs } from "./timeouts";
 
 /** `NNN_description.sql`: three digits, an underscore, a description. */
 export const MIGRATION_FILE_PATTERN = /^(\d{3})_([A-Za-z0-9][A-Za-z0-9_-]*)\.sql$/;
@@ -13,6 +14,11 @@ export const NO_VERSION = "000";
 export const NO_TRANSACTION_DIRECTIVE = "no-transaction";
 /** Lets the file pass the blue-green lint; must be followed by a reason. */
 export const ALLOW_BREAKING_DIRECTIVE = "allow-breaking";
+/** How long this file's statements may wait for a lock (PostgreSQL lock_timeout), e.g. 30s. */
+export const LOCK_TIMEOUT_DIRECTIVE = "lock-timeout";
+/** How long one of this file's statements may run (PostgreSQL statement_timeout), e.g. 10m; 0 for no limit. */
+export const STATEMENT_TIMEOUT_DIRECTIVE = "statement-timeout";
+const KNOWN_DIRECTIVES = [NO_TRANSACTION_DIRECTIVE, ALLOW_BREAKING_DIRECTIVE, LOCK_TIMEOUT_DIRECTIVE, STATEMENT_TIMEOUT_DIRECTIVE];
 
 /** What a migration's header comments ask of the runner and the lint. */
 export interface MigrationDirectives {
@@ -20,6 +26,10 @@ export interface MigrationDirectives {
     transactional: boolean;
     /** The reason given with `-- physioflow:allow-breaking <reason>`, if any. */
     allowBreaking?: string;
+    /** From `-- physioflow:lock-timeout 30s`: overrides the run's lock_timeout for this file. */
+    lockTimeoutMs?: number;
+    /** From `-- physioflow:statement-timeout 10m`: this file's statement_timeout (0 = no limit). */
+    statementTimeoutMs?: number;
 }
 
 /** An up-migration file: `migrations/NNN_description.sql`. */
@@ -103,8 +113,18 @@ export function parseDirectives(sql: string): { directives: MigrationDirectives;
             } else {
                 directives.allowBreaking = reason;
             }
+        } else if (name === LOCK_TIMEOUT_DIRECTIVE || name === STATEMENT_TIMEOUT_DIRECTIVE) {
+            const ms = parseDurationMs(argument);
+            if (ms === undefined || (name === LOCK_TIMEOUT_DIRECTIVE && ms === 0)) {
+                const expected = name === LOCK_TIMEOUT_DIRECTIVE ? "a duration above zero" : "a duration (0 for no limit)";
+                problems.push(`${where}: "-- physioflow:${name}" needs ${expected} such as 30s, 2m or 500ms, got "${argument.trim()}"`);
+            } else if (name === LOCK_TIMEOUT_DIRECTIVE) {
+                directives.lockTimeoutMs = ms;
+            } else {
+                directives.statementTimeoutMs = ms;
+            }
         } else {
-            problems.push(`${where}: unknown directive "physioflow:${name}" (known: ${NO_TRANSACTION_DIRECTIVE}, ${ALLOW_BREAKING_DIRECTIVE})`);
+            problems.push(`${where}: unknown directive "physioflow:${name}" (known: ${KNOWN_DIRECTIVES.join(", ")})`);
         }
     });
     return { directives, problems };

@@ -7,11 +7,13 @@ import { lintMigrationFiles } from "../lint/lintMigrations";
 import { summarizeLintFailures } from "../lint/rules";
 import { Progress, formatDuration, silentProgress } from "../progress";
 import { SqlStatement, lineOfPosition, splitStatements } from "../sql/splitStatements";
-import { NO_VERSION } from "./files";
+import { BlockerWatch, describeBlockers } from "./blockers";
+import { LOCK_TIMEOUT_DIRECTIVE, MigrationDirectives, NO_VERSION, STATEMENT_TIMEOUT_DIRECTIVE } from "./files";
 import { deleteApplied, ensureHistoryTable, readApplied, recordApplied } from "./history";
 import { MigrationSet, loadMigrationSet } from "./load";
 import { acquireMigrationLock, releaseMigrationLock } from "./lock";
 import { DownStep, PlanStep, UpStep, describeStep, planDown, planUp, versionAfter } from "./plan";
+import { DEFAULT_LOCK_TIMEOUT_MS, FileTimeouts, fileTimeouts, timeoutSettingsSql } from "./timeouts";
 import { AppliedMigration, ValidationProblem, headVersion, validateMigrationSet } from "./validate";
 
 /** Where the migrations are and which database to run them against. */
@@ -22,7 +24,14 @@ export interface MigrationOptions {
     connection: ConnectionSettings;
     /** Progress lines (stderr in the CLI). Default: silent. */
     progress?: Progress;
-    /** How long to wait for another runner's lock, in ms. Default 60 000. */
+    /** How long to wait for another runner's advisory lock, in ms. Default 60 000. */
+    runnerWaitMs?: number;
+    /**
+     * PostgreSQL `lock_timeout` for each file's statements, in ms: a statement
+     * that waits longer for a table lock fails its file (rolled back) instead of
+     * queueing every later query on that table behind it. A file's
+     * `-- physioflow:lock-timeout` header overrides it. Default 5 000.
+     */
     lockTimeoutMs?: number;
 }
 
@@ -172,7 +181,7 @@ async function withMigrationSession(
             refuseInvalid(set, applied);
             return work(client, applied);
         }
-        await acquireMigrationLock(client, { timeoutMs: options.lockTimeoutMs ?? 60_000, progress });
+        await acquireMigrationLock(client, { timeoutMs: options.runnerWaitMs ?? 60_000, progress });
         try {
             // Read and validate only while holding the lock, so no other runner changes the state underneath.
             const applied = await readApplied(client);
@@ -226,35 +235,60 @@ async function execute(
     await options.beforeChanges?.({ from, to, steps });
     await ensureHistoryTable(client);
     progress.line(`migrate: ${describeConnection(options.connection)} at ${from}, ${steps.length} step${steps.length === 1 ? "" : "s"} to ${to}`);
-    for (const [index, step] of steps.entries()) {
-        const started = performance.now();
-        if (step.direction === "up") {
-            await runUp(client, step, started);
-        } else {
-            await runDown(client, step);
+    const pid = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+    const watch = await BlockerWatch.open(options.connection, pid);
+    try {
+        for (const [index, step] of steps.entries()) {
+            const started = performance.now();
+            const file: FileRun = {
+                path: result.steps[index].path,
+                version: step.version,
+                directives: step.direction === "up" ? step.migration.directives : step.rollback.directives,
+                timeouts: fileTimeouts(step.direction === "up" ? step.migration.directives : step.rollback.directives, {
+                    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+                }),
+                watch,
+            };
+            await client.query(timeoutSettingsSql(file.timeouts));
+            if (step.direction === "up") {
+                await runUp(client, step, file, started);
+            } else {
+                await runDown(client, step, file);
+            }
+            const elapsed = performance.now() - started;
+            result.steps[index].executionMs = Math.round(elapsed);
+            progress.line(`migrate: ${step.direction === "up" ? "applied" : "reverted"} ${result.steps[index].path} in ${formatDuration(elapsed)}`);
         }
-        const elapsed = performance.now() - started;
-        result.steps[index].executionMs = Math.round(elapsed);
-        progress.line(`migrate: ${step.direction === "up" ? "applied" : "reverted"} ${result.steps[index].path} in ${formatDuration(elapsed)}`);
+    } finally {
+        await watch.close();
     }
     return result;
 }
 
-async function runUp(client: Client, step: UpStep, started: number): Promise<void> {
+/** One file being run: where, under which timeouts, watched for blockers. */
+interface FileRun {
+    path: string;
+    version: string;
+    directives: MigrationDirectives;
+    timeouts: FileTimeouts;
+    watch: BlockerWatch;
+}
+
+async function runUp(client: Client, step: UpStep, file: FileRun, started: number): Promise<void> {
     const { migration } = step;
     await inTransactionIf(client, migration.directives.transactional, migration.path, step.version, async () => {
         for (const statement of splitStatements(migration.sql)) {
-            await runStatement(client, migration.path, statement, migration.directives.transactional, step.version);
+            await runStatement(client, file, statement);
         }
         await recordApplied(client, migration, performance.now() - started);
     });
 }
 
-async function runDown(client: Client, step: DownStep): Promise<void> {
+async function runDown(client: Client, step: DownStep, file: FileRun): Promise<void> {
     const { rollback } = step;
     await inTransactionIf(client, rollback.directives.transactional, rollback.path, step.version, async () => {
         for (const statement of splitStatements(rollback.sql)) {
-            await runStatement(client, rollback.path, statement, rollback.directives.transactional, step.version);
+            await runStatement(client, file, statement);
         }
         await deleteApplied(client, step.version);
     });
@@ -286,17 +320,38 @@ async function inTransactionIf(client: Client, transactional: boolean, file: str
     }
 }
 
-async function runStatement(client: Client, file: string, statement: SqlStatement, transactional: boolean, version: string): Promise<void> {
+/** SQLSTATE of a statement cancelled by lock_timeout. */
+const LOCK_NOT_AVAILABLE = "55P03";
+/** SQLSTATE of a statement cancelled by statement_timeout (or a cancel request). */
+const QUERY_CANCELED = "57014";
+
+async function runStatement(client: Client, file: FileRun, statement: SqlStatement): Promise<void> {
+    const { lockTimeoutMs } = file.timeouts;
     try {
-        await client.query(statement.text);
+        // Poll a few times within lock_timeout, so the blocker is seen while the wait lasts.
+        await file.watch.during(Math.min(500, Math.max(20, Math.floor(lockTimeoutMs / 5))), () => client.query(statement.text));
     } catch (error) {
         const pgError = error as DatabaseError;
         const line = pgError.position ? lineOfPosition(statement, Number(pgError.position)) : statement.line;
+        const consequence = file.directives.transactional
+            ? `rolled back, nothing from ${file.version} was applied`
+            : `ran without a transaction: ${file.version} is not recorded; an interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index to drop before retrying`;
+        if (pgError.code === LOCK_NOT_AVAILABLE) {
+            throw new MigrationFailedError(
+                `${file.path}:${line}: gave up after lock_timeout ${formatDuration(lockTimeoutMs)} waiting for ${describeBlockers(file.watch.lastSighting)}; ${consequence}; ` +
+                    `retry once that session is done (or end it), or give the file more time with "-- physioflow:${LOCK_TIMEOUT_DIRECTIVE} 30s" (or --lock-timeout)`,
+                file.path,
+                line,
+                pgError.code,
+                error,
+            );
+        }
         const detail = pgError.detail ? ` (${pgError.detail})` : "";
         const code = pgError.code ? ` [SQLSTATE ${pgError.code}]` : "";
-        const consequence = transactional
-            ? `rolled back, nothing from ${version} was applied`
-            : `ran without a transaction: ${version} is not recorded; an interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index to drop before retrying`;
-        throw new MigrationFailedError(`${file}:${line}: ${pgError.message}${detail}${code}; ${consequence}`, file, line, pgError.code, error);
+        const hint =
+            pgError.code === QUERY_CANCELED && file.timeouts.statementTimeoutMs > 0
+                ? `; the file's statement_timeout is ${formatDuration(file.timeouts.statementTimeoutMs)} ("-- physioflow:${STATEMENT_TIMEOUT_DIRECTIVE}")`
+                : "";
+        throw new MigrationFailedError(`${file.path}:${line}: ${pgError.message}${detail}${code}; ${consequence}${hint}`, file.path, line, pgError.code, error);
     }
 }

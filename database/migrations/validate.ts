@@ -1,6 +1,6 @@
 import * as path from "path";
 import { splitStatements } from "../sql/splitStatements";
-import { NO_VERSION, MigrationFile, RollbackFile } from "./files";
+import { LOCK_TIMEOUT_DIRECTIVE, NO_VERSION, MigrationFile, RollbackFile, STATEMENT_TIMEOUT_DIRECTIVE } from "./files";
 import { MigrationSet, ROLLBACK_SUBDIR } from "./load";
 
 /** A row of `schema_migrations`. */
@@ -26,6 +26,8 @@ export interface ValidationProblem {
 }
 
 const TRANSACTION_CONTROL = /^(begin|start\s+transaction|commit|end|rollback|abort|savepoint|release|prepare\s+transaction)\b/i;
+/** The runner sets these before every file; a file changing them would escape the header that documents them. */
+const TIMEOUT_SETTING = /^set\s+(?:(?:local|session)\s+)?(lock_timeout|statement_timeout)\b/i;
 /** Statements PostgreSQL refuses to run inside a transaction block. */
 const OUTSIDE_TRANSACTION_ONLY =
     /^(create\s+(unique\s+)?index\s+concurrently|drop\s+index\s+concurrently|reindex\b[\s\S]*\bconcurrently\b|vacuum\b|create\s+database|drop\s+database|alter\s+system|create\s+tablespace|drop\s+tablespace|alter\s+table\b[\s\S]*\bdetach\s+partition\b[\s\S]*\bconcurrently\b)/i;
@@ -124,6 +126,14 @@ function checkStatements(file: MigrationFile | RollbackFile, add: (filePath: str
             add(
                 file.path,
                 `line ${statement.line}: this statement cannot run inside a transaction; put it alone in a file whose first line is "-- physioflow:no-transaction"`,
+            );
+        }
+        const timeout = TIMEOUT_SETTING.exec(statement.text);
+        if (timeout) {
+            const directive = timeout[1].toLowerCase() === "lock_timeout" ? LOCK_TIMEOUT_DIRECTIVE : STATEMENT_TIMEOUT_DIRECTIVE;
+            add(
+                file.path,
+                `line ${statement.line}: remove "SET ${timeout[1]}"; the runner sets it before every file: put "-- physioflow:${directive} <duration>" in the header instead`,
             );
         }
         if (TRANSACTION_CONTROL.test(statement.text)) {

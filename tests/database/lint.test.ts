@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import { lintMigrationFiles } from "../../database/lint/lintMigrations";
-import { FileLintReport, SquawkFinding, evaluateLint, formatLintReport } from "../../database/lint/rules";
+import { FileLintReport, RUNNER_HANDLED_RULES, SquawkFinding, evaluateLint, formatLintReport } from "../../database/lint/rules";
+import { runSquawk } from "../../database/lint/squawk";
 import { loadMigrationSet } from "../../database/migrations/load";
 import { writeMigrationDir } from "./fixtures";
 
@@ -78,5 +79,15 @@ describe("blue-green lint with squawk (real binary)", function () {
     it("honors -- physioflow:allow-breaking <reason>", async () => {
         const report = await lintOne("-- physioflow:allow-breaking phone moved to contacts in 014, unused since v1.3\nALTER TABLE patients DROP COLUMN phone;\n");
         assert.deepStrictEqual([report.ok, report.allowedBecause, breakingRules(report)], [true, "phone moved to contacts in 014, unused since v1.3", ["2:ban-drop-column"]]);
+    });
+
+    it("leaves squawk's timeout rules to the runner, which sets lock_timeout and statement_timeout before every file", async () => {
+        const dir = writeMigrationDir({ "001_change.sql": "ALTER TABLE patients ADD COLUMN mobile text;\n", "rollback/001_down.sql": "SELECT 1;" });
+        const set = await loadMigrationSet(dir);
+        // squawk itself (2.61) asks for the SETs under these names; a renamed rule would show up here.
+        const raw = await runSquawk([set.migrations[0].path], true);
+        assert.deepStrictEqual(raw.map((f) => f.rule).sort(), Object.keys(RUNNER_HANDLED_RULES).sort());
+        const [report] = await lintMigrationFiles(set.migrations);
+        assert.deepStrictEqual([report.ok, report.violations], [true, []]);
     });
 });

@@ -2,6 +2,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
+import { pgClientConfig } from "../../database/connection";
 import { MIGRATION_LOCK } from "../../database/migrations/lock";
 import {
     MigrationFailedError,
@@ -139,7 +140,7 @@ describe("migration runner against PostgreSQL", function () {
             const holderPid = (await holder.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
             const started = Date.now();
             await assert.rejects(
-                migrateUp({ dir, connection: db.connection, lockTimeoutMs: 700 }),
+                migrateUp({ dir, connection: db.connection, runnerWaitMs: 700 }),
                 new RegExp(`another migration runner holds the migration lock \\(pid ${holderPid}, .*gave up after`),
             );
             const waited = Date.now() - started;
@@ -148,7 +149,7 @@ describe("migration runner against PostgreSQL", function () {
         } finally {
             await holder.end();
         }
-        await migrateUp({ dir, connection: db.connection, lockTimeoutMs: 700 });
+        await migrateUp({ dir, connection: db.connection, runnerWaitMs: 700 });
         assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
     });
 
@@ -157,8 +158,8 @@ describe("migration runner against PostgreSQL", function () {
         files["002_therapists.sql"] = "SELECT pg_sleep(0.5);\n" + files["002_therapists.sql"];
         const dir = writeMigrationDir(files);
         const [a, b] = await Promise.all([
-            migrateUp({ dir, connection: db.connection, lockTimeoutMs: 30_000 }),
-            migrateUp({ dir, connection: db.connection, lockTimeoutMs: 30_000 }),
+            migrateUp({ dir, connection: db.connection, runnerWaitMs: 30_000 }),
+            migrateUp({ dir, connection: db.connection, runnerWaitMs: 30_000 }),
         ]);
         const applied = [a.steps.length, b.steps.length].sort();
         assert.deepStrictEqual(applied, [0, 3]);
@@ -276,5 +277,90 @@ describe("migration runner against PostgreSQL", function () {
         assert.deepStrictEqual(result.steps.map((s) => s.version), ["002", "003"]);
         const rows = (await client.query("SELECT version, checksum IS NOT NULL AS has_checksum FROM schema_migrations ORDER BY version")).rows;
         assert.deepStrictEqual(rows.map((r) => [r.version, r.has_checksum]), [["001", false], ["002", true], ["003", true]]);
+    });
+
+    describe("lock_timeout: a migration never queues traffic behind a long transaction", () => {
+        const notesColumn = async () =>
+            (await client.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'patients' AND column_name = 'notes'")).rowCount;
+
+        /** A session like the API's: an open transaction that read patients (ACCESS SHARE held until it ends). */
+        async function openReadingTransaction(): Promise<{ api: Client; pid: number }> {
+            const api = new Client(pgClientConfig(db.connection, "physioflow-api"));
+            await api.connect();
+            const pid = (await api.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+            await api.query("BEGIN");
+            await api.query("SELECT count(*) FROM patients");
+            return { api, pid };
+        }
+
+        it("fails the file after lock_timeout with nothing applied, naming the blocking session; the header gives a file more time", async () => {
+            const files = {
+                ...threeMigrations(),
+                "004_patient_notes.sql": "-- notes for the front desk\nALTER TABLE patients ADD COLUMN notes text;\n",
+                "rollback/004_down.sql": "ALTER TABLE patients DROP COLUMN notes;\n",
+            };
+            const dir = writeMigrationDir(files);
+            await migrateUp({ dir, connection: db.connection, to: "003" });
+
+            const { api, pid } = await openReadingTransaction();
+            try {
+                const started = Date.now();
+                await assert.rejects(migrateUp({ dir, connection: db.connection, lockTimeoutMs: 1000 }), (error: Error) => {
+                    assert.ok(error instanceof MigrationFailedError, String(error));
+                    assert.strictEqual(error.sqlState, "55P03");
+                    assert.match(
+                        error.message,
+                        new RegExp(
+                            `^${dir}/004_patient_notes\\.sql:2: gave up after lock_timeout 1\\.0 s waiting for AccessExclusiveLock on patients, ` +
+                                `held by pid ${pid} "physioflow-api" \\(holds AccessShareLock; idle in transaction, transaction open [0-9.]+ m?s; ` +
+                                `last query started \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: SELECT count\\(\\*\\) FROM patients\\); ` +
+                                `rolled back, nothing from 004 was applied; retry once that session is done \\(or end it\\), ` +
+                                `or give the file more time with "-- physioflow:lock-timeout 30s" \\(or --lock-timeout\\)$`,
+                        ),
+                    );
+                    return true;
+                });
+                const waited = Date.now() - started;
+                assert.ok(waited >= 950 && waited < 15_000, `waited ${waited} ms`);
+                assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
+                assert.strictEqual(await notesColumn(), 0);
+                // Nothing queues behind a migration that gave up: writes to patients go through while the API's transaction is still open.
+                await client.query("INSERT INTO patients (id, full_name) VALUES (1, 'Nguyễn An')");
+            } finally {
+                await api.query("ROLLBACK").catch(() => undefined);
+                await api.end();
+            }
+
+            // The header raises this file's wait beyond the blocker's transaction; the run's default stays short.
+            fs.writeFileSync(path.join(dir, "004_patient_notes.sql"), "-- physioflow:lock-timeout 20s\n" + files["004_patient_notes.sql"]);
+            const blocker = await openReadingTransaction();
+            try {
+                const release = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => blocker.api.query("COMMIT"));
+                const started = Date.now();
+                const result = await migrateUp({ dir, connection: db.connection, lockTimeoutMs: 500 });
+                await release;
+                assert.ok(Date.now() - started >= 1400, "it waited for the reading transaction to end");
+                assert.deepStrictEqual(result.steps.map((s) => s.version), ["004"]);
+            } finally {
+                await blocker.api.end();
+            }
+            assert.deepStrictEqual(await versions(client), ["001", "002", "003", "004"]);
+            assert.strictEqual(await notesColumn(), 1);
+        });
+
+        it("applies the same limit to down scripts", async () => {
+            const dir = writeMigrationDir(threeMigrations());
+            await migrateUp({ dir, connection: db.connection });
+            const { api, pid } = await openReadingTransaction();
+            try {
+                await assert.rejects(
+                    migrateDown({ dir, connection: db.connection, to: "002", lockTimeoutMs: 300 }),
+                    new RegExp(`rollback/003_down\\.sql:1: gave up after lock_timeout 300 ms waiting for AccessExclusiveLock on patients, held by pid ${pid} "physioflow-api"`),
+                );
+            } finally {
+                await api.end();
+            }
+            assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
+        });
     });
 });

@@ -111,7 +111,21 @@ describe("validateMigrationSet", () => {
 
     it("refuses misspelled directives, naming the file and line", () => {
         assert.deepStrictEqual(messages({ ...threeMigrations(), "004_x.sql": "-- physioflow:notransaction\nSELECT 1;", "rollback/004_down.sql": "SELECT 1;" }), [
-            'migrations/004_x.sql: line 1: unknown directive "physioflow:notransaction" (known: no-transaction, allow-breaking)',
+            'migrations/004_x.sql: line 1: unknown directive "physioflow:notransaction" (known: no-transaction, allow-breaking, lock-timeout, statement-timeout)',
         ]);
+    });
+
+    it("refuses SET lock_timeout or statement_timeout in a file: the runner sets them, the header changes them", () => {
+        const files = {
+            ...threeMigrations(),
+            "004_slow.sql": "SET lock_timeout = 0;\nSET LOCAL statement_timeout = '1h';\nALTER TABLE patients ADD COLUMN notes text;\n",
+            "rollback/004_down.sql": "ALTER TABLE patients DROP COLUMN notes;\n",
+        };
+        assert.deepStrictEqual(messages(files), [
+            'migrations/004_slow.sql: line 1: remove "SET lock_timeout"; the runner sets it before every file: put "-- physioflow:lock-timeout <duration>" in the header instead',
+            'migrations/004_slow.sql: line 2: remove "SET statement_timeout"; the runner sets it before every file: put "-- physioflow:statement-timeout <duration>" in the header instead',
+        ]);
+        files["004_slow.sql"] = "-- physioflow:lock-timeout 30s\n-- physioflow:statement-timeout 60m\nALTER TABLE patients ADD COLUMN notes text;\n";
+        assert.deepStrictEqual(messages(files), []);
     });
 });
