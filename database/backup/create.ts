@@ -5,13 +5,13 @@ import { ConnectionSettings, childProcessEnv } from "../connection";
 import { OperationError } from "../errors";
 import { readCurrentVersion } from "../migrations/history";
 import { Progress, formatBytes, formatDuration, silentProgress } from "../progress";
-import { packArchive } from "./archive";
+import { ensurePrivateDir, packArchive } from "./archive";
 import { backupArchiveName, checkEnvironmentName, checkLabel } from "./archiveName";
-import { BACKUP_FORMAT, BackupMetadata, DUMP_FILE, METADATA_FILE } from "./metadata";
+import { BACKUP_FORMAT, BackupMetadata, DUMP_FILE } from "./metadata";
 import { findPgTool, runTool } from "./pgTools";
 import { DEFAULT_KEEP, checkKeep, pruneBackups } from "./retention";
 import { S3Settings, UploadedBackup, uploadBackup } from "./s3";
-import { sha256File, verifyBackup } from "./verify";
+import { checkDump, verifyWrittenArchive } from "./verify";
 
 /** Options of `backup create`. */
 export interface CreateBackupOptions {
@@ -25,7 +25,7 @@ export interface CreateBackupOptions {
     label?: string;
     /** Image tags to record, e.g. { api: "v1.2.3" }. */
     imageTags?: Record<string, string>;
-    /** Keep this many newest archives per environment in `outDir`, pruning older ones after the new one verified. Default 10. */
+    /** Keep this many newest archives per environment in `outDir`, pruning older ones after the new one is verified (and uploaded, with `upload`). Default 10. */
     keep?: number;
     /** Upload the verified archive to this S3-compatible store. */
     upload?: S3Settings;
@@ -48,9 +48,11 @@ export interface CreatedBackup {
 }
 
 /**
- * pg_dump (custom format) → archive with metadata.json → full verify → prune
- * older archives → optional upload. An archive that fails verification is
- * deleted and nothing is pruned.
+ * pg_dump (custom format) → archive with metadata.json, hashed while it is
+ * written, while pg_restore checks the dump's TOC and migration version →
+ * the archive read back and checked against that → optional upload → prune
+ * older archives. An archive that fails verification is deleted; a failed
+ * verification or upload prunes nothing. Archives are 0600 in a 0700 folder.
  */
 export async function createBackup(options: CreateBackupOptions): Promise<CreatedBackup> {
     const progress = options.progress ?? silentProgress;
@@ -66,7 +68,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
     }));
     const pgDump = await findPgTool("pg_dump", server.major);
 
-    await fs.mkdir(options.outDir, { recursive: true });
+    const folder = await ensurePrivateDir(options.outDir);
+    if (folder.tightenedFrom !== undefined) {
+        progress.line(`backup: made ${options.outDir} private (was ${folder.tightenedFrom.toString(8)}, now 700): it holds patient data`);
+    } else if (folder.notOurs !== undefined) {
+        progress.line(`backup: warning: ${options.outDir} is mode ${folder.notOurs.toString(8)} and not this user's to make private; the archive itself is 600`);
+    }
     const archivePath = path.join(options.outDir, backupArchiveName({ environment, label, createdAt }));
     try {
         await fs.access(archivePath);
@@ -77,6 +84,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
         }
     }
     const workDir = await fs.mkdtemp(path.join(options.outDir, ".backup-"));
+    let metadata: BackupMetadata;
     try {
         const dumpPath = path.join(workDir, DUMP_FILE);
         const started = Date.now();
@@ -87,34 +95,56 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
         const size = (await fs.stat(dumpPath)).size;
         progress.line(`backup: pg_dump ${server.database} ... ${formatBytes(size)} in ${formatDuration(Date.now() - started)}`);
 
-        const metadata: BackupMetadata = {
-            format: BACKUP_FORMAT,
-            environment,
-            database: server.database,
-            label,
-            created_at: createdAt.toISOString(),
-            migration_version: server.migrationVersion,
-            image_tags: options.imageTags ?? {},
-            server_version: server.version,
-            pg_dump_version: pgDump.version,
-            dump_file: DUMP_FILE,
-            dump_size_bytes: size,
-            dump_sha256: await sha256File(dumpPath),
-        };
-        await fs.writeFile(path.join(workDir, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
-        await packArchive(workDir, archivePath);
+        // The dump's TOC and schema_migrations are checked while the archive is written; both read only the dump's header and one table.
+        const dumpChecks = checkDump(dumpPath, pgDump.major, server.migrationVersion).catch((error: Error) => error);
+        const packed = Date.now();
+        const written = await packArchive(
+            dumpPath,
+            (dump) => {
+                metadata = {
+                    format: BACKUP_FORMAT,
+                    environment,
+                    database: server.database,
+                    label,
+                    created_at: createdAt.toISOString(),
+                    migration_version: server.migrationVersion,
+                    image_tags: options.imageTags ?? {},
+                    server_version: server.version,
+                    pg_dump_version: pgDump.version,
+                    dump_file: DUMP_FILE,
+                    dump_size_bytes: dump.dumpSize,
+                    dump_sha256: dump.dumpSha256,
+                };
+                return `${JSON.stringify(metadata, null, 2)}\n`;
+            },
+            archivePath,
+        );
+        progress.line(`backup: wrote ${archivePath} (sha256 ${written.dumpSha256.slice(0, 12)}…) in ${formatDuration(Date.now() - packed)}`);
+        try {
+            const checked = await dumpChecks;
+            if (checked instanceof Error) {
+                throw checked;
+            }
+            // The archive as stored, read back: it must hold exactly the bytes pg_restore just read.
+            const report = await verifyWrittenArchive(archivePath, checked, progress);
+            metadata = report.metadata;
+        } catch (error) {
+            await fs.rm(archivePath, { force: true });
+            throw new OperationError(`the new backup failed verification and was deleted; nothing was pruned: ${(error as Error).message}`);
+        }
     } finally {
         await fs.rm(workDir, { recursive: true, force: true });
     }
 
-    let metadata: BackupMetadata;
-    try {
-        metadata = (await verifyBackup(archivePath, progress)).metadata;
-    } catch (error) {
-        await fs.rm(archivePath, { force: true });
-        throw new OperationError(`the new backup failed verification and was deleted; nothing was pruned: ${(error as Error).message}`);
+    // Retention only once the new archive is safely stored: verified here, and uploaded when asked to.
+    let uploaded: UploadedBackup | undefined;
+    if (options.upload) {
+        try {
+            uploaded = await uploadBackup(archivePath, metadata!, options.upload, progress);
+        } catch (error) {
+            throw new OperationError(`${(error as Error).message}; nothing was pruned`, { cause: error });
+        }
     }
     const pruned = await pruneBackups(options.outDir, keep, progress);
-    const uploaded = options.upload ? await uploadBackup(archivePath, metadata, options.upload, progress) : undefined;
-    return { archivePath, metadata, pruned, uploaded };
+    return { archivePath, metadata: metadata!, pruned, uploaded };
 }

@@ -19,6 +19,8 @@ import { sha256File } from "./verify";
 export const BACKUP_EXPIRY_DAYS = 30;
 /** ID of the lifecycle rule this tool maintains. */
 export const BACKUP_LIFECYCLE_RULE_ID = "physioflow-backups-expire";
+/** Key prefix of the archives in the bucket; the expiry rule covers only it, never the team's other objects. */
+export const DEFAULT_BACKUP_PREFIX = "physioflow-backups/";
 
 /** An S3-compatible store (MinIO in the team's setup), path-style addressing. */
 export interface S3Settings {
@@ -34,6 +36,8 @@ export interface S3Settings {
     region: string;
     /** Days after which the bucket's lifecycle rule expires archives. Default 30. */
     expiryDays?: number;
+    /** Key prefix of the archives, ending in "/"; the expiry rule is scoped to it. Default {@link DEFAULT_BACKUP_PREFIX}. */
+    prefix?: string;
 }
 
 /** Where an archive went. */
@@ -46,7 +50,8 @@ export interface UploadedBackup {
 
 /**
  * Reads S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY (or
- * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and S3_REGION (default us-east-1).
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), S3_REGION (default us-east-1) and
+ * S3_PREFIX (default physioflow-backups/).
  */
 export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Settings {
     const accessKeyId = env.S3_ACCESS_KEY_ID || env.AWS_ACCESS_KEY_ID;
@@ -65,7 +70,16 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Setti
         accessKeyId: accessKeyId!,
         secretAccessKey: secretAccessKey!,
         region: env.S3_REGION || env.AWS_REGION || "us-east-1",
+        prefix: checkPrefix(env.S3_PREFIX || DEFAULT_BACKUP_PREFIX),
     };
+}
+
+/** Throws a usage error unless `prefix` is a non-empty key prefix ending in "/" (an empty one would scope the expiry rule to the whole bucket). */
+export function checkPrefix(prefix: string): string {
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(prefix) || prefix.split("/").some((part) => /^\.+$/.test(part))) {
+        throw new UsageError(`S3_PREFIX must be a key prefix such as physioflow-backups/ (letters, digits, dots, dashes, underscores, ending in "/"), got "${prefix}"`);
+    }
+    return prefix;
 }
 
 /** An S3 client for these settings (path-style, checksums only where the API requires them). */
@@ -80,25 +94,29 @@ export function s3Client(settings: S3Settings): S3Client {
     });
 }
 
-/** The rule that expires every object in the bucket after `days`. */
-export function backupLifecycleRule(days: number): LifecycleRule {
-    return { ID: BACKUP_LIFECYCLE_RULE_ID, Status: "Enabled", Filter: { Prefix: "" }, Expiration: { Days: days } };
+/** The rule that expires the archives under `prefix` (and nothing else in the bucket) after `days`. */
+export function backupLifecycleRule(days: number, prefix: string = DEFAULT_BACKUP_PREFIX): LifecycleRule {
+    return { ID: BACKUP_LIFECYCLE_RULE_ID, Status: "Enabled", Filter: { Prefix: checkPrefix(prefix) }, Expiration: { Days: days } };
 }
 
-/** True when an enabled rule already expires the whole bucket after exactly `days`. */
-export function lifecycleExpiresAfter(rules: readonly LifecycleRule[], days: number): boolean {
+/**
+ * True when this tool's rule is in force exactly as wanted: enabled, scoped to `prefix` alone,
+ * expiring after `days`. An older rule of ours that covered the whole bucket does not count, so
+ * it gets replaced.
+ */
+export function lifecycleExpiresAfter(rules: readonly LifecycleRule[], days: number, prefix: string = DEFAULT_BACKUP_PREFIX): boolean {
     return rules.some((rule) => {
-        const prefix = rule.Filter?.Prefix ?? rule.Prefix ?? "";
+        const rulePrefix = rule.Filter?.Prefix ?? rule.Prefix ?? "";
         const unfiltered = !rule.Filter?.Tag && !rule.Filter?.And && rule.Filter?.ObjectSizeGreaterThan === undefined;
-        return rule.Status === "Enabled" && prefix === "" && unfiltered && rule.Expiration?.Days === days;
+        return rule.ID === BACKUP_LIFECYCLE_RULE_ID && rule.Status === "Enabled" && rulePrefix === prefix && unfiltered && rule.Expiration?.Days === days;
     });
 }
 
 /**
- * Makes sure the bucket exists and carries the expiry rule, keeping any other
- * rules it has. Returns the rules in force afterwards.
+ * Makes sure the bucket exists and carries the expiry rule for the archives'
+ * prefix, keeping any other rules it has. Returns the rules in force afterwards.
  */
-export async function ensureBackupBucket(client: S3Client, bucket: string, days: number): Promise<LifecycleRule[]> {
+export async function ensureBackupBucket(client: S3Client, bucket: string, days: number, prefix: string = DEFAULT_BACKUP_PREFIX): Promise<LifecycleRule[]> {
     try {
         await client.send(new HeadBucketCommand({ Bucket: bucket }));
     } catch (error) {
@@ -109,10 +127,10 @@ export async function ensureBackupBucket(client: S3Client, bucket: string, days:
         await client.send(new CreateBucketCommand({ Bucket: bucket }));
     }
     const existing = await readLifecycleRules(client, bucket);
-    if (lifecycleExpiresAfter(existing, days)) {
+    if (lifecycleExpiresAfter(existing, days, prefix)) {
         return existing;
     }
-    const rules = [...existing.filter((rule) => rule.ID !== BACKUP_LIFECYCLE_RULE_ID), backupLifecycleRule(days)];
+    const rules = [...existing.filter((rule) => rule.ID !== BACKUP_LIFECYCLE_RULE_ID), backupLifecycleRule(days, prefix)];
     await client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } }));
     return readLifecycleRules(client, bucket);
 }
@@ -131,9 +149,11 @@ export async function readLifecycleRules(client: S3Client, bucket: string): Prom
 }
 
 /**
- * Uploads a verified archive under its own file name, with its sha256 and
- * migration version as object metadata, after ensuring the bucket's expiry
- * rule; confirms the stored size with HEAD.
+ * Uploads a verified archive as `<prefix><file name>`, with its sha256 and
+ * migration version as object metadata, after ensuring the prefix's expiry
+ * rule; confirms the stored size with HEAD. No ACL is sent: the object gets
+ * the bucket's own (private unless the team opened the bucket), never a
+ * public-read one.
  */
 export async function uploadBackup(
     archivePath: string,
@@ -142,11 +162,12 @@ export async function uploadBackup(
     progress: Progress = silentProgress,
 ): Promise<UploadedBackup> {
     const client = s3Client(settings);
-    const key = path.basename(archivePath);
+    const prefix = checkPrefix(settings.prefix ?? DEFAULT_BACKUP_PREFIX);
+    const key = `${prefix}${path.basename(archivePath)}`;
     const started = Date.now();
     const where = `s3://${settings.bucket}/${key}${settings.endpoint ? ` at ${settings.endpoint}` : ""}`;
     try {
-        await ensureBackupBucket(client, settings.bucket, settings.expiryDays ?? BACKUP_EXPIRY_DAYS);
+        await ensureBackupBucket(client, settings.bucket, settings.expiryDays ?? BACKUP_EXPIRY_DAYS, prefix);
         const size = (await fs.stat(archivePath)).size;
         await client.send(
             new PutObjectCommand({

@@ -5,8 +5,8 @@ import * as path from "path";
 import { OperationError, UsageError } from "../errors";
 import { NO_VERSION } from "../migrations/files";
 import { Progress, formatBytes, formatDuration, silentProgress } from "../progress";
-import { unpackArchive } from "./archive";
-import { BackupMetadata, DUMP_FILE, METADATA_FILE, parseBackupMetadata } from "./metadata";
+import { ArchiveContents, readArchive } from "./archive";
+import { BackupMetadata, DUMP_FILE, parseBackupMetadata } from "./metadata";
 import { findPgTool, runTool } from "./pgTools";
 
 /** An archive that passed every check, unpacked in a temp dir until `cleanup()`. */
@@ -31,8 +31,8 @@ export type VerifyReport = Omit<VerifiedArchive, "cleanup" | "dumpPath">;
 /**
  * Re-checks an archive end to end: it unpacks to exactly metadata.json and
  * database.dump, the metadata is well-formed, the dump's size and sha256 match
- * it, `pg_restore --list` reads the dump, and the schema_migrations head inside
- * the dump equals metadata.migration_version.
+ * it (hashed while it is unpacked), `pg_restore --list` reads the dump, and the
+ * schema_migrations head inside the dump equals metadata.migration_version.
  */
 export async function verifyBackup(archivePath: string, progress: Progress = silentProgress): Promise<VerifyReport> {
     const verified = await openVerifiedArchive(archivePath, progress);
@@ -56,43 +56,88 @@ export async function openVerifiedArchive(archivePath: string, progress: Progres
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "physioflow-verify-"));
     const cleanup = () => fs.rm(workDir, { recursive: true, force: true });
     try {
-        await unpackArchive(archivePath, workDir);
-        const metadata = await readMetadata(archivePath, path.join(workDir, METADATA_FILE));
         const dumpPath = path.join(workDir, DUMP_FILE);
-        const dumpStat = await fs.stat(dumpPath);
-        if (dumpStat.size !== metadata.dump_size_bytes) {
-            throw new OperationError(
-                `${archivePath} is damaged: ${DUMP_FILE} is ${dumpStat.size} bytes but metadata.json says ${metadata.dump_size_bytes}; refusing it`,
-            );
-        }
-        const sha256 = await sha256File(dumpPath);
-        if (sha256 !== metadata.dump_sha256) {
-            throw new OperationError(`${archivePath} is damaged: sha256 of ${DUMP_FILE} is ${sha256} but metadata.json says ${metadata.dump_sha256}; refusing it`);
-        }
+        // One read of the archive: unpacked and hashed in the same pass.
+        const contents = await readArchive(archivePath, dumpPath);
+        const metadata = checkContents(archivePath, contents);
         const dumpMajor = Number(/(\d+)(?:\.\d+)?/.exec(metadata.pg_dump_version)?.[1] ?? 0);
-        const pgRestore = await findPgTool("pg_restore", dumpMajor);
-        let toc: string;
-        try {
-            toc = (await runTool(pgRestore, ["--list", dumpPath], { env: process.env })).stdout;
-        } catch (error) {
-            throw new OperationError(`${archivePath} is damaged: pg_restore cannot read its dump (${(error as Error).message})`);
-        }
-        const tocEntries = toc.split("\n").filter((line) => line.trim() !== "" && !line.startsWith(";")).length;
-        const data = await runTool(pgRestore, ["--data-only", "--table=schema_migrations", "--file=-", dumpPath], { env: process.env });
-        const dumpMigrationVersion = migrationVersionFromDumpSql(data.stdout);
-        if (dumpMigrationVersion !== metadata.migration_version) {
-            throw new OperationError(
-                `${archivePath}: metadata.json says migration version ${metadata.migration_version} but the dump's schema_migrations is at ${dumpMigrationVersion}; refusing a mismatching archive`,
-            );
-        }
+        const checked = await checkDump(dumpPath, dumpMajor, metadata.migration_version, archivePath);
         progress.line(
-            `backup: verified ${archivePath}: ${formatBytes(dumpStat.size)} dump, sha256 ok, ${tocEntries} TOC entries, migration ${dumpMigrationVersion}, in ${formatDuration(Date.now() - started)}`,
+            `backup: verified ${archivePath}: ${formatBytes(contents.dumpSize)} dump, sha256 ok, ${checked.tocEntries} TOC entries, migration ${checked.dumpMigrationVersion}, in ${formatDuration(Date.now() - started)}`,
         );
-        return { archivePath, metadata, dumpPath, tocEntries, dumpMigrationVersion, cleanup };
+        return { archivePath, metadata, dumpPath, ...checked, cleanup };
     } catch (error) {
         await cleanup();
         throw error;
     }
+}
+
+/** What pg_restore found in a dump. */
+export interface DumpCheck {
+    /** Number of entries in the dump's table of contents. */
+    tocEntries: number;
+    /** Migration head found in the dump's schema_migrations data ("000" if none). */
+    dumpMigrationVersion: string;
+}
+
+/**
+ * `pg_restore --list` reads the dump's TOC, and the schema_migrations head inside the dump must
+ * be `expectedVersion`. Both pg_restore runs go at once: they read the header and one table's data.
+ */
+export async function checkDump(dumpPath: string, dumpMajor: number, expectedVersion: string, archivePath = dumpPath): Promise<DumpCheck> {
+    const pgRestore = await findPgTool("pg_restore", dumpMajor);
+    const [toc, data] = await Promise.all([
+        runTool(pgRestore, ["--list", dumpPath], { env: process.env }).catch((error: Error) => {
+            throw new OperationError(`${archivePath} is damaged: pg_restore cannot read its dump (${error.message})`);
+        }),
+        runTool(pgRestore, ["--data-only", "--table=schema_migrations", "--file=-", dumpPath], { env: process.env }).catch((error: Error) => error),
+    ]);
+    if (data instanceof Error) {
+        throw data;
+    }
+    const tocEntries = toc.stdout.split("\n").filter((line) => line.trim() !== "" && !line.startsWith(";")).length;
+    const dumpMigrationVersion = migrationVersionFromDumpSql(data.stdout);
+    if (dumpMigrationVersion !== expectedVersion) {
+        throw new OperationError(
+            `${archivePath}: metadata.json says migration version ${expectedVersion} but the dump's schema_migrations is at ${dumpMigrationVersion}; refusing a mismatching archive`,
+        );
+    }
+    return { tocEntries, dumpMigrationVersion };
+}
+
+/**
+ * The check `backup create` runs on the archive it just wrote: the archive read back once
+ * (members, metadata, size and sha256 of the dump, nothing written to disk), with the TOC and
+ * migration checks `checked` that pg_restore already made on the dump the archive was written from
+ * (the same bytes when the sha256 matches).
+ */
+export async function verifyWrittenArchive(archivePath: string, checked: DumpCheck, progress: Progress = silentProgress): Promise<VerifyReport> {
+    const started = Date.now();
+    const contents = await readArchive(archivePath);
+    const metadata = checkContents(archivePath, contents);
+    if (checked.dumpMigrationVersion !== metadata.migration_version) {
+        throw new OperationError(`${archivePath}: metadata.json says migration version ${metadata.migration_version} but the dump's schema_migrations is at ${checked.dumpMigrationVersion}`);
+    }
+    progress.line(
+        `backup: verified ${archivePath}: ${formatBytes(contents.dumpSize)} dump, sha256 ok, ${checked.tocEntries} TOC entries, migration ${checked.dumpMigrationVersion}, in ${formatDuration(Date.now() - started)}`,
+    );
+    return { archivePath, metadata, ...checked };
+}
+
+/** The metadata of an archive whose dump matches it in size and sha256; throws naming the mismatch. */
+function checkContents(archivePath: string, contents: ArchiveContents): BackupMetadata {
+    const metadata = readMetadata(archivePath, contents.metadataJson);
+    if (contents.dumpSize !== metadata.dump_size_bytes) {
+        throw new OperationError(
+            `${archivePath} is damaged: ${DUMP_FILE} is ${contents.dumpSize} bytes but metadata.json says ${metadata.dump_size_bytes}; refusing it`,
+        );
+    }
+    if (contents.dumpSha256 !== metadata.dump_sha256) {
+        throw new OperationError(
+            `${archivePath} is damaged: sha256 of ${DUMP_FILE} is ${contents.dumpSha256} but metadata.json says ${metadata.dump_sha256}; refusing it`,
+        );
+    }
+    return metadata;
 }
 
 /**
@@ -125,10 +170,10 @@ export function migrationVersionFromDumpSql(sql: string): string {
     return head;
 }
 
-async function readMetadata(archivePath: string, file: string): Promise<BackupMetadata> {
+function readMetadata(archivePath: string, text: string): BackupMetadata {
     let json: unknown;
     try {
-        json = JSON.parse(await fs.readFile(file, "utf8"));
+        json = JSON.parse(text);
     } catch {
         throw new OperationError(`${archivePath} is damaged: metadata.json is not valid JSON`);
     }

@@ -124,8 +124,12 @@ describe("S3 settings and lifecycle", () => {
     it("reads S3_* (or AWS_*) settings, defaulting the region", () => {
         assert.deepStrictEqual(
             s3SettingsFromEnv({ S3_ENDPOINT: "http://127.0.0.1:9000", S3_BUCKET: "b", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" }),
-            { endpoint: "http://127.0.0.1:9000", bucket: "b", accessKeyId: "k", secretAccessKey: "s", region: "us-east-1" },
+            { endpoint: "http://127.0.0.1:9000", bucket: "b", accessKeyId: "k", secretAccessKey: "s", region: "us-east-1", prefix: "physioflow-backups/" },
         );
+        assert.strictEqual(s3SettingsFromEnv({ S3_BUCKET: "b", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s", S3_PREFIX: "team/db-backups/" }).prefix, "team/db-backups/");
+        for (const prefix of ["/", "backups", "a//b/", "../x/"]) {
+            assert.throws(() => s3SettingsFromEnv({ S3_BUCKET: "b", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s", S3_PREFIX: prefix }), /S3_PREFIX must be a key prefix such as physioflow-backups\//);
+        }
         assert.throws(
             () => s3SettingsFromEnv({ S3_ENDPOINT: "http://127.0.0.1:9000" }),
             (e: Error) =>
@@ -134,11 +138,16 @@ describe("S3 settings and lifecycle", () => {
         );
     });
 
-    it("recognizes a bucket-wide enabled expiry rule of the right age", () => {
+    it("recognizes its own enabled expiry rule of the right age, scoped to the backups' prefix only", () => {
+        assert.deepStrictEqual(backupLifecycleRule(30), { ID: "physioflow-backups-expire", Status: "Enabled", Filter: { Prefix: "physioflow-backups/" }, Expiration: { Days: 30 } });
+        assert.throws(() => backupLifecycleRule(30, ""), /S3_PREFIX must be a key prefix/);
         assert.strictEqual(lifecycleExpiresAfter([backupLifecycleRule(30)], 30), true);
+        assert.strictEqual(lifecycleExpiresAfter([backupLifecycleRule(30, "team/")], 30, "team/"), true);
         assert.strictEqual(lifecycleExpiresAfter([backupLifecycleRule(30)], 7), false);
         assert.strictEqual(lifecycleExpiresAfter([{ ...backupLifecycleRule(30), Status: "Disabled" }], 30), false);
         assert.strictEqual(lifecycleExpiresAfter([{ ...backupLifecycleRule(30), Filter: { Prefix: "dev/" } }], 30), false);
-        assert.strictEqual(lifecycleExpiresAfter([{ Status: "Enabled", Prefix: "", Expiration: { Days: 30 } }], 30), true);
+        // A whole-bucket rule (as earlier versions wrote) does not count: it would expire the team's other objects.
+        assert.strictEqual(lifecycleExpiresAfter([{ ...backupLifecycleRule(30), Filter: { Prefix: "" } }], 30), false);
+        assert.strictEqual(lifecycleExpiresAfter([{ Status: "Enabled", Prefix: "", Expiration: { Days: 30 } }], 30), false);
     });
 });

@@ -211,6 +211,40 @@ describe("backup and restore against PostgreSQL", function () {
         assert.deepStrictEqual(await snapshot(client), before);
     });
 
+    it("still verifies and restores an archive in the earlier layout (metadata.json first, deflated)", async () => {
+        const backup = await createBackup({ connection: db.connection, outDir, environment: "dev", label: "layout" });
+        const before = await snapshot(client);
+        // What createBackup wrote before the dump came first and gzip stopped recompressing it.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-oldlayout-"));
+        await tar.extract({ file: backup.archivePath, cwd: dir });
+        const old = path.join(outDir, "dev_earlier_20250101_000000.tar.gz");
+        await tar.create({ gzip: true, file: old, cwd: dir, portable: true }, ["metadata.json", "database.dump"]);
+        fs.rmSync(dir, { recursive: true, force: true });
+        const listed: string[] = [];
+        await tar.list({ file: old, onReadEntry: (entry) => listed.push(entry.path) });
+        assert.deepStrictEqual(listed, ["metadata.json", "database.dump"]);
+
+        assert.strictEqual((await verifyBackup(old)).metadata.dump_sha256, backup.metadata.dump_sha256);
+        await client.query("DELETE FROM audit_logs");
+        await restoreBackup({ archivePath: old, connection: db.connection, confirm: async () => true });
+        assert.deepStrictEqual(await snapshot(client), before);
+    });
+
+    it("writes the dump first and does not deflate it again (pg_dump already compressed it); tar -xzf reads it", async () => {
+        const backup = await createBackup({ connection: db.connection, outDir, environment: "dev", label: "layout" });
+        const listed: string[] = [];
+        await tar.list({ file: backup.archivePath, onReadEntry: (entry) => listed.push(entry.path) });
+        assert.deepStrictEqual(listed, ["database.dump", "metadata.json"]);
+        const dumpSize = backup.metadata.dump_size_bytes;
+        // Stored deflate blocks: the archive is the tar plus a few bytes per 64 kB.
+        assert.ok(fs.statSync(backup.archivePath).size >= dumpSize, `${fs.statSync(backup.archivePath).size} < ${dumpSize}`);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-gnutar-"));
+        const { execFileSync } = await import("child_process");
+        execFileSync("tar", ["-xzf", backup.archivePath, "-C", dir]);
+        assert.strictEqual(fs.statSync(path.join(dir, "database.dump")).size, dumpSize);
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
     it("keeps the newest N archives per environment, pruning only after the new one verified", async () => {
         const old = (day: number) => `dev_pre-deploy-v1.0.${day}_202601${String(day).padStart(2, "0")}_120000.tar.gz`;
         for (let day = 1; day <= 11; day++) {

@@ -38,7 +38,7 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
     afterEach(() => fs.rmSync(outDir, { recursive: true, force: true }));
     after(() => client?.destroy());
 
-    it("uploads the verified archive byte for byte and puts a 30-day expiry rule on a new bucket", async () => {
+    it("uploads the verified archive byte for byte under physioflow-backups/ and puts a 30-day expiry rule for that prefix on a new bucket", async () => {
         const bucket = newBucket();
         const backup = await createBackup({
             connection: db.connection,
@@ -47,7 +47,7 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
             label: "pre-deploy-v2.0.0",
             upload: s3SettingsFromEnv({ ...s3.env, S3_BUCKET: bucket }),
         });
-        const key = path.basename(backup.archivePath);
+        const key = `physioflow-backups/${path.basename(backup.archivePath)}`;
         assert.deepStrictEqual(backup.uploaded, { bucket, key, size: fs.statSync(backup.archivePath).size });
 
         const local = fs.readFileSync(backup.archivePath);
@@ -59,7 +59,7 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
         assert.strictEqual(sha256(remote), sha256(local));
 
         const rules = await readLifecycleRules(client, bucket);
-        const expiry = rules.filter((r) => r.Status === "Enabled" && r.Expiration?.Days === 30 && (r.Filter?.Prefix ?? r.Prefix ?? "") === "");
+        const expiry = rules.filter((r) => r.Status === "Enabled" && r.Expiration?.Days === 30 && (r.Filter?.Prefix ?? r.Prefix ?? "") === "physioflow-backups/");
         assert.strictEqual(expiry.length, 1, JSON.stringify(rules));
     });
 
@@ -77,7 +77,7 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
         await createBackup({ connection: db.connection, outDir, environment: "dev", label: "second", upload });
         const rules = await readLifecycleRules(client, bucket);
         const summary = rules.map((r) => [r.Filter?.Prefix ?? r.Prefix ?? "", r.Expiration?.Days]).sort();
-        assert.deepStrictEqual(summary, [["", 30], ["tmp/", 7]]);
+        assert.deepStrictEqual(summary, [["physioflow-backups/", 30], ["tmp/", 7]]);
     });
 
     it("uploads from the CLI with --upload and the S3_* environment", async () => {
@@ -93,10 +93,10 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
         const lines = run.stdout.trim().split("\n");
         const archive = lines[lines.length - 1];
         assert.match(path.basename(archive), /^dev_cli-upload_\d{8}_\d{6}\.tar\.gz$/);
-        assert.strictEqual(lines[lines.length - 2], `uploaded s3://${bucket}/${path.basename(archive)}`);
+        assert.strictEqual(lines[lines.length - 2], `uploaded s3://${bucket}/physioflow-backups/${path.basename(archive)}`);
         assert.match(run.stderr, /^backup: uploaded s3:\/\/.* at http:\/\/127\.0\.0\.1:\d+ \(/m);
         assert.ok(!run.stderr.includes(s3.secretAccessKey) && !run.stdout.includes(s3.secretAccessKey));
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: path.basename(archive) }));
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `physioflow-backups/${path.basename(archive)}` }));
         assert.strictEqual(head.ContentLength, fs.statSync(archive).size);
     });
 
