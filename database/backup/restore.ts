@@ -6,6 +6,7 @@ import { OperationError } from "../errors";
 import { readCurrentVersion } from "../migrations/history";
 import { Progress, formatDuration, silentProgress } from "../progress";
 import { findPgTool, runTool } from "./pgTools";
+import { createBackup } from "./create";
 import { BackupMetadata } from "./metadata";
 import { openVerifiedArchive } from "./verify";
 
@@ -19,6 +20,8 @@ export interface RestoreSummary {
     database: string;
     /** Migration version of the target before the restore. */
     currentVersion: string;
+    /** Where the safety backup of the target will go, when one is taken. */
+    safetyBackupDir?: string;
 }
 
 /** Options of `backup restore`. */
@@ -29,8 +32,18 @@ export interface RestoreOptions {
     connection: ConnectionSettings;
     /** Asked after every check passed and before anything changes; false cancels. */
     confirm: (summary: RestoreSummary) => Promise<boolean>;
-    /** Refuse archives of another environment (e.g. a prod archive into dev). */
+    /** The target's environment: an archive of another one (e.g. prod into dev) is refused unless `allowOtherEnvironment`. */
     expectEnvironment?: string;
+    /** Restore an archive whose environment differs from `expectEnvironment` (e.g. refreshing staging from prod). Default false. */
+    allowOtherEnvironment?: boolean;
+    /** Restore an archive taken of a database with another name than the target's. Default false: refused. */
+    allowOtherDatabase?: boolean;
+    /**
+     * Take a verified backup of the target (label "pre-restore") after the
+     * confirmation and before anything is replaced, into `outDir`; it never
+     * prunes older archives. Default: none, for callers that took their own.
+     */
+    safetyBackup?: { outDir: string; /** Default `expectEnvironment`, else "local". */ environment?: string };
     /** How long the restore waits for locks held by other sessions, in ms. Default 60 000. */
     lockTimeoutMs?: number;
     /** Progress lines. Default: silent. */
@@ -50,12 +63,15 @@ export interface RestoreReport {
     tables: number;
     /** Wall time of the restore itself. */
     durationMs: number;
+    /** The verified backup of the target as it was, when `safetyBackup` asked for one. */
+    safetyBackupPath?: string;
 }
 
 /**
  * Restores an archive into the target database as one transaction: verify
  * the archive (refusing a damaged or mismatching one before connecting for
- * writes), confirm, drop the schemas the dump holds (plus public) so nothing
+ * writes), refuse one of another database or environment unless allowed,
+ * confirm, take the safety backup when asked, drop the schemas the dump holds (plus public) so nothing
  * from after the backup survives, replay the dump, and check inside the same
  * transaction that schema_migrations is at the archive's version. Any failure
  * rolls everything back and leaves the target as it was.
@@ -65,15 +81,21 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
     const archive = await openVerifiedArchive(options.archivePath, progress);
     try {
         const { metadata } = archive;
-        if (options.expectEnvironment && options.expectEnvironment !== metadata.environment) {
+        if (options.expectEnvironment && options.expectEnvironment !== metadata.environment && !options.allowOtherEnvironment) {
             throw new OperationError(
-                `${options.archivePath} is a backup of "${metadata.environment}", not "${options.expectEnvironment}"; refusing to restore it`,
+                `${options.archivePath} is a backup of "${metadata.environment}", not "${options.expectEnvironment}"; refusing to restore it (--allow-other-env to restore it anyway)`,
             );
         }
         const target = await withClient(options.connection, "physioflow-restore", async (client) => ({
             ...(await serverMajorVersion(client)),
             currentVersion: await readCurrentVersion(client),
+            database: (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0].db,
         }));
+        if (metadata.database !== target.database && !options.allowOtherDatabase) {
+            throw new OperationError(
+                `${options.archivePath} is a backup of database "${metadata.database}", the target is "${target.database}"; refusing to restore it (--allow-other-database to restore it anyway)`,
+            );
+        }
         const dumpMajor = Number(/(\d+)(?:\.\d+)?/.exec(metadata.pg_dump_version)?.[1] ?? 0);
         // Same major for both: psql must understand every meta-command this pg_restore writes (e.g. \restrict).
         const toolMajor = Math.max(dumpMajor, target.major);
@@ -84,11 +106,28 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
             archivePath: options.archivePath,
             metadata,
             target: describeConnection(options.connection),
-            database: options.connection.database,
+            database: target.database,
             currentVersion: target.currentVersion,
+            safetyBackupDir: options.safetyBackup?.outDir,
         };
         if (!(await options.confirm(summary))) {
             throw new OperationError("restore cancelled; nothing was changed");
+        }
+        let safetyBackupPath: string | undefined;
+        if (options.safetyBackup) {
+            progress.line(`backup: safety backup of ${summary.database} as it is now, before it is replaced`);
+            const safety = await createBackup({
+                connection: options.connection,
+                outDir: options.safetyBackup.outDir,
+                environment: options.safetyBackup.environment ?? options.expectEnvironment,
+                label: "pre-restore",
+                // Never prune here: the archive being restored may be among the oldest in the same directory.
+                keep: Number.MAX_SAFE_INTEGER,
+                progress,
+            }).catch((error: Error) => {
+                throw new OperationError(`the safety backup of ${summary.database} failed, so nothing was restored: ${error.message}`, { cause: error });
+            });
+            safetyBackupPath = safety.archivePath;
         }
 
         const started = Date.now();
@@ -112,7 +151,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
             const hint = /lock timeout/i.test((error as Error).message)
                 ? "; other sessions hold locks: stop the API pods first (runbook: Rollback Procedures, scenario 2)"
                 : "";
-            throw new OperationError(`restore failed and was rolled back, ${summary.database} is unchanged: ${(error as Error).message}${hint}`);
+            const safety = safetyBackupPath ? `; safety backup ${safetyBackupPath}` : "";
+            throw new OperationError(`restore failed and was rolled back, ${summary.database} is unchanged: ${(error as Error).message}${hint}${safety}`);
         }
         const durationMs = Date.now() - started;
 
@@ -137,6 +177,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
             migrationVersion: after.version,
             tables: after.tables,
             durationMs,
+            safetyBackupPath,
         };
     } finally {
         await archive.cleanup();

@@ -4,6 +4,10 @@ import { parseVersionArgument } from "../migrations/plan";
 import { checkEnvironmentName, checkLabel } from "../backup/archiveName";
 import { parseImageTags } from "../backup/metadata";
 import { DEFAULT_KEEP, checkKeep } from "../backup/retention";
+import { DEFAULT_LOCK_TIMEOUT_MS, parseDurationMs } from "../migrations/timeouts";
+
+/** Where `migrate down` and `backup restore` put their safety backups without `--backup-out`. */
+export const DEFAULT_SAFETY_BACKUP_DIR = "backups";
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -23,13 +27,28 @@ export type Command = GlobalFlags &
               dir: string;
               to?: string;
               dryRun: boolean;
+              /** PostgreSQL lock_timeout per file (--lock-timeout, default 5s). */
               lockTimeoutMs: number;
+              /** Wait for another runner's advisory lock (--runner-wait, default 60s). */
+              runnerWaitMs: number;
               backupOut?: string;
               environment?: string;
               label?: string;
               tags?: Record<string, string>;
           }
-        | { command: "migrate down"; dir: string; to: string; dryRun: boolean; lockTimeoutMs: number }
+        | {
+              command: "migrate down";
+              dir: string;
+              to: string;
+              dryRun: boolean;
+              lockTimeoutMs: number;
+              runnerWaitMs: number;
+              /** Skip the typed confirmation (required without a terminal). */
+              yes: boolean;
+              /** Where the verified pre-down backup goes (default {@link DEFAULT_SAFETY_BACKUP_DIR}). */
+              backupOut: string;
+              environment?: string;
+          }
         | {
               command: "backup create";
               outDir: string;
@@ -40,7 +59,20 @@ export type Command = GlobalFlags &
               keep: number;
           }
         | { command: "backup verify"; file: string }
-        | { command: "backup restore"; file: string; yes: boolean; environment?: string; lockTimeoutMs: number }
+        | {
+              command: "backup restore";
+              file: string;
+              yes: boolean;
+              /** The target's environment; required unless allowOtherEnvironment. */
+              environment?: string;
+              lockTimeoutMs: number;
+              /** Restore an archive taken of a database with another name. */
+              allowOtherDatabase: boolean;
+              /** Restore an archive of another environment (or without --env). */
+              allowOtherEnvironment: boolean;
+              /** Where the safety backup of the target goes (default {@link DEFAULT_SAFETY_BACKUP_DIR}). */
+              backupOut: string;
+          }
         | { command: "backup prune"; dir: string; keep: number }
     );
 
@@ -48,6 +80,7 @@ type OptionSpec = Record<string, { type: "string" | "boolean" }>;
 
 const DIR: OptionSpec = { dir: { type: "string" } };
 const LOCK: OptionSpec = { "lock-timeout": { type: "string" } };
+const MIGRATE_WAITS: OptionSpec = { ...LOCK, "runner-wait": { type: "string" } };
 
 /** Parses `physioflow <args>`; throws a {@link UsageError} (exit 2) for anything it does not understand. */
 export function parseCommandLine(argv: readonly string[]): Command {
@@ -81,7 +114,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         case "migrate up": {
             const { values } = parse(name, rest, {
                 ...DIR,
-                ...LOCK,
+                ...MIGRATE_WAITS,
                 to: { type: "string" },
                 "dry-run": { type: "boolean" },
                 "backup-out": { type: "string" },
@@ -94,7 +127,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
                 dir: values.dir ?? "migrations",
                 to: values.to === undefined ? undefined : parseVersionArgument(values.to),
                 dryRun: Boolean(values["dry-run"]),
-                lockTimeoutMs: parseDuration(values["lock-timeout"] ?? "60s", "--lock-timeout"),
+                ...migrateWaits(values),
                 backupOut: values["backup-out"],
                 environment: values.env === undefined ? undefined : checkEnvironmentName(values.env),
                 label: values.label === undefined ? undefined : checkLabel(values.label),
@@ -103,7 +136,15 @@ export function parseCommandLine(argv: readonly string[]): Command {
             };
         }
         case "migrate down": {
-            const { values } = parse(name, rest, { ...DIR, ...LOCK, to: { type: "string" }, "dry-run": { type: "boolean" } }, 0);
+            const { values } = parse(name, rest, {
+                ...DIR,
+                ...MIGRATE_WAITS,
+                to: { type: "string" },
+                "dry-run": { type: "boolean" },
+                yes: { type: "boolean" },
+                "backup-out": { type: "string" },
+                env: { type: "string" },
+            }, 0);
             if (values.to === undefined) {
                 throw new UsageError('migrate down needs --to NNN (the version to go back to, "000" for none)');
             }
@@ -112,7 +153,10 @@ export function parseCommandLine(argv: readonly string[]): Command {
                 dir: values.dir ?? "migrations",
                 to: parseVersionArgument(values.to),
                 dryRun: Boolean(values["dry-run"]),
-                lockTimeoutMs: parseDuration(values["lock-timeout"] ?? "60s", "--lock-timeout"),
+                ...migrateWaits(values),
+                yes: Boolean(values.yes),
+                backupOut: values["backup-out"] ?? DEFAULT_SAFETY_BACKUP_DIR,
+                environment: values.env === undefined ? undefined : checkEnvironmentName(values.env),
                 ...global,
             };
         }
@@ -144,13 +188,28 @@ export function parseCommandLine(argv: readonly string[]): Command {
             return { command: name, file: positionals[0], ...global };
         }
         case "backup restore": {
-            const { values, positionals } = parse(name, rest, { ...LOCK, yes: { type: "boolean" }, env: { type: "string" } }, 1);
+            const { values, positionals } = parse(name, rest, {
+                ...LOCK,
+                yes: { type: "boolean" },
+                env: { type: "string" },
+                "allow-other-env": { type: "boolean" },
+                "allow-other-database": { type: "boolean" },
+                "backup-out": { type: "string" },
+            }, 1);
+            if (values.env === undefined && !values["allow-other-env"]) {
+                throw new UsageError(
+                    "backup restore needs --env ENV (the target's environment, e.g. dev), so an archive of another environment is refused; --allow-other-env restores without that check",
+                );
+            }
             return {
                 command: name,
                 file: positionals[0],
                 yes: Boolean(values.yes),
                 environment: values.env === undefined ? undefined : checkEnvironmentName(values.env),
                 lockTimeoutMs: parseDuration(values["lock-timeout"] ?? "60s", "--lock-timeout"),
+                allowOtherDatabase: Boolean(values["allow-other-database"]),
+                allowOtherEnvironment: Boolean(values["allow-other-env"]),
+                backupOut: values["backup-out"] ?? DEFAULT_SAFETY_BACKUP_DIR,
                 ...global,
             };
         }
@@ -172,12 +231,20 @@ export function globalFlags(argv: readonly string[]): GlobalFlags {
 
 /** "30s", "2m", "500ms" or plain seconds ("30") → milliseconds. */
 export function parseDuration(text: string, option: string): number {
-    const match = /^(\d+)(ms|s|m)?$/.exec(text);
-    if (!match) {
+    const ms = parseDurationMs(text);
+    if (ms === undefined) {
         throw new UsageError(`${option} must be a duration such as 30s, 2m or 500ms, got "${text}"`);
     }
-    const value = Number(match[1]);
-    return match[2] === "ms" ? value : match[2] === "m" ? value * 60_000 : value * 1000;
+    return ms;
+}
+
+/** --lock-timeout (PostgreSQL lock_timeout per file, above zero) and --runner-wait (another runner's advisory lock). */
+function migrateWaits(values: Record<string, string | undefined>): { lockTimeoutMs: number; runnerWaitMs: number } {
+    const lockTimeoutMs = parseDuration(values["lock-timeout"] ?? `${DEFAULT_LOCK_TIMEOUT_MS}ms`, "--lock-timeout");
+    if (lockTimeoutMs === 0) {
+        throw new UsageError("--lock-timeout must be above zero: a migration must never wait for a table lock without limit");
+    }
+    return { lockTimeoutMs, runnerWaitMs: parseDuration(values["runner-wait"] ?? "60s", "--runner-wait") };
 }
 
 function parseKeep(text: string): number {

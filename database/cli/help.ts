@@ -8,15 +8,16 @@ Commands:
   migrate validate               refuse-before-running checks, without running anything
   migrate up [--to NNN] [--dry-run] [--backup-out DIR]
                                  apply pending migrations (each in its own transaction)
-  migrate down --to NNN [--dry-run]
-                                 run down scripts newest first back to NNN ("000" for none)
+  migrate down --to NNN [--dry-run] [--yes] [--backup-out DIR]
+                                 confirm, back up, then run down scripts newest first back to NNN ("000" for none)
   migrate lint                   blue-green backward-compatibility lint of up-migrations
   migrate version                print the applied version (e.g. 005, or 000 for none)
   backup create --out DIR [--env ENV] [--label L] [--tags api=v1,web=v1] [--upload] [--keep N]
                                  pg_dump to DIR/<env>_<label>_<YYYYMMDD>_<HHMMSS>.tar.gz (path on stdout)
   backup verify FILE             re-check sha256, pg_restore --list and the migration version
-  backup restore FILE [--yes] [--env ENV]
-                                 verify, confirm, then replace the database with the archive
+  backup restore FILE --env ENV [--yes] [--backup-out DIR]
+                                 verify, check database and environment, confirm, back up the target,
+                                 then replace the database with the archive
   backup prune --dir DIR --keep N
                                  keep the newest N archives per environment
   deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
@@ -41,14 +42,21 @@ Options:
   --dir DIR             migrations directory (default: migrations); down scripts in DIR/rollback/
   --to NNN              up: stop at NNN; down: go back to NNN (required, "000" undoes everything)
   --dry-run             print the plan; change nothing (no lock, no schema_migrations table)
-  --lock-timeout T      wait at most T (e.g. 30s, 2m) for another runner's advisory lock (default 60s)
-  --backup-out DIR      up: take a verified backup into DIR before the first change
+  --lock-timeout T      each file's statements wait at most T (e.g. 5s, 30s, 500ms) for a table lock, then the
+                        file fails, rolled back, naming the session holding it (default 5s; PostgreSQL lock_timeout)
+  --runner-wait T       wait at most T for another migration runner's advisory lock (default 60s)
+  --backup-out DIR      up: take a verified backup into DIR before the first change;
+                        down: where its verified backup goes (default: backups, in the working directory)
+  --yes                 down: do not ask (required when there is no terminal)
   --env ENV, --label L, --tags api=v1.2.3,web=v1.2.3
-                        up with --backup-out: recorded in the backup (defaults: local, pre-migrate-<NNN>)
+                        recorded in the backup (defaults: local, pre-migrate-<NNN> for up, pre-down-<NNN> for down;
+                        down takes --env only)
 
 Files: DIR/NNN_description.sql and DIR/rollback/NNN_down.sql. Header directives:
   -- physioflow:no-transaction          run outside a transaction (CREATE INDEX CONCURRENTLY); one statement per file
   -- physioflow:allow-breaking <reason> let a blue-green-breaking change through the lint
+  -- physioflow:lock-timeout 30s         this file's lock_timeout instead of --lock-timeout
+  -- physioflow:statement-timeout 10m    this file's statement_timeout (default: none)
 `;
 
 /** `physioflow backup --help`. */
@@ -66,7 +74,12 @@ verify FILE             sha256, pg_restore --list, and schema_migrations in the 
 restore FILE            verify first (a damaged or mismatching archive is refused before the database is
                         touched), ask to type the database name (or --yes), restore in one transaction
   --yes                 do not ask (required when there is no terminal)
-  --env ENV             refuse an archive of another environment
+  --env ENV             the target's environment (required): an archive of another one is refused
+  --allow-other-env     restore an archive of another environment (then --env may be left out)
+  --allow-other-database
+                        restore an archive taken of a database with another name than the target's
+  --backup-out DIR      where the safety backup of the target goes, taken after the confirmation and
+                        before anything is replaced (default: backups, in the working directory)
   --lock-timeout T      wait at most T for locks held by other sessions (default 60s)
 prune --dir DIR --keep N
 `;

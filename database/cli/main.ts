@@ -3,6 +3,7 @@ import { Readable, Writable } from "stream";
 import type { RestoreSummary } from "../backup/restore";
 import { connectionFromEnv } from "../connection";
 import { OperationError, UsageError, exitCodeOf, oneLine } from "../errors";
+import { describeStep } from "../migrations/plan";
 import type { MigrateResult } from "../migrations/runner";
 import { Progress, formatDuration, silentProgress } from "../progress";
 import { Command, globalFlags, parseCommandLine } from "./args";
@@ -91,6 +92,7 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
                 to: command.to,
                 dryRun: command.dryRun,
                 lockTimeoutMs: command.lockTimeoutMs,
+                runnerWaitMs: command.runnerWaitMs,
                 progress,
                 beforeChanges: command.backupOut
                     ? async ({ to }) => {
@@ -111,13 +113,37 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
             return;
         }
         case "migrate down": {
+            if (!command.dryRun && !command.yes && !io.stdin.isTTY) {
+                throw new UsageError(`migrate down runs down scripts that may drop data and there is no terminal to confirm; re-run with --yes (or --dry-run to see the plan)`);
+            }
+            const connection = connectionFromEnv(io.env);
             const result = await (await runner()).migrateDown({
                 dir: command.dir,
-                connection: connectionFromEnv(io.env),
+                connection,
                 to: command.to,
                 dryRun: command.dryRun,
                 lockTimeoutMs: command.lockTimeoutMs,
+                runnerWaitMs: command.runnerWaitMs,
                 progress,
+                // Runs with the migration lock held and the plan known, before the first down script.
+                beforeChanges: async ({ from, to, steps }) => {
+                    if (!command.yes) {
+                        const plan = steps.map((step) => `  ${describeStep(step)}\n`).join("");
+                        const typed = await askToType(
+                            io,
+                            `About to take ${connection.database} from migration ${from} back to ${to}:\n${plan}` +
+                                `Down scripts may drop columns and tables with their data; a verified backup goes to ${command.backupOut} first. ` +
+                                `Type the database name (${connection.database}) to continue: `,
+                            connection.database,
+                        );
+                        if (!typed) {
+                            throw new OperationError("migrate down cancelled; nothing was changed");
+                        }
+                    }
+                    const { createBackup } = await import("../backup/create");
+                    const backup = await createBackup({ connection, outDir: command.backupOut, environment: command.environment, label: `pre-down-${to}`, progress });
+                    print(`backup ${backup.archivePath}`);
+                },
             });
             printResult(result, print);
             return;
@@ -157,10 +183,14 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
                 archivePath: command.file,
                 connection: connectionFromEnv(io.env),
                 expectEnvironment: command.environment,
+                allowOtherEnvironment: command.allowOtherEnvironment,
+                allowOtherDatabase: command.allowOtherDatabase,
+                safetyBackup: { outDir: command.backupOut, environment: command.environment },
                 lockTimeoutMs: command.lockTimeoutMs,
                 progress,
                 confirm: (summary) => confirmRestore(summary, command.yes, io),
             });
+            print(`safety backup ${report.safetyBackupPath}`);
             print(`restored ${report.database} from ${report.archivePath}: migration ${report.previousVersion} -> ${report.migrationVersion}, ${report.tables} tables`);
             return;
         }
@@ -192,16 +222,24 @@ async function confirmRestore(summary: RestoreSummary, yes: boolean, io: CliIo):
         throw new UsageError(`restore replaces ${summary.database} entirely and there is no terminal to confirm; re-run with --yes`);
     }
     const m = summary.metadata;
-    io.stderr.write(
+    return askToType(
+        io,
         `About to restore ${summary.archivePath}\n` +
             `  archive: ${m.environment}/${m.database} "${m.label}" taken ${m.created_at}, migration ${m.migration_version}\n` +
             `  target:  ${summary.target} (now at migration ${summary.currentVersion})\n` +
-            `Every table in the target's restored schemas is replaced. Type the database name (${summary.database}) to continue: `,
+            `Every table in the target's restored schemas is replaced (a verified safety backup goes to ${summary.safetyBackupDir} first). ` +
+            `Type the database name (${summary.database}) to continue: `,
+        summary.database,
     );
+}
+
+/** Writes `prompt` on stderr and reads one line from stdin; true when it is `expected`. */
+async function askToType(io: CliIo, prompt: string, expected: string): Promise<boolean> {
+    io.stderr.write(prompt);
     const rl = readline.createInterface({ input: io.stdin, terminal: false });
     const answer = await new Promise<string>((resolve) => rl.once("line", resolve).once("close", () => resolve("")));
     rl.close();
-    return answer.trim() === summary.database;
+    return answer.trim() === expected;
 }
 
 function processIo(): CliIo {

@@ -62,7 +62,7 @@ describe("physioflow CLI (real process)", function () {
         assert.strictEqual(run.code, 0);
         assert.match(run.stdout, /^Usage: physioflow <command>/);
         assert.match(run.stdout, /migrate up \[--to NNN\] \[--dry-run\]/);
-        assert.match(run.stdout, /backup restore FILE \[--yes\]/);
+        assert.match(run.stdout, /backup restore FILE --env ENV \[--yes\]/);
         assert.strictEqual(run.stderr, "");
     });
 
@@ -123,12 +123,19 @@ describe("physioflow CLI (real process)", function () {
         assertOneLineError(validate, 1, /refused to migrate: 1 problem: .*004_drop_name\.sql: has no down script/);
         assert.match(validate.stdout, /^refused: .*004_drop_name\.sql: has no down script/);
 
-        const down = await physioflow(["migrate", "down", "--dir", dir, "--to", "000"], db.env);
-        assertOneLineError(down, 1, /has no down script/);
-        fs.rmSync(path.join(dir, "004_drop_name.sql"));
-        const downOk = await physioflow(["migrate", "down", "--dir", dir, "--to", "000"], db.env);
-        assert.strictEqual(downOk.code, 0, downOk.stderr);
-        assert.strictEqual(lastLine(downOk.stdout), "database is now at 000 (was 002)");
+        const backups = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-cli-down-"));
+        try {
+            assertOneLineError(await physioflow(["migrate", "down", "--dir", dir, "--to", "000"], db.env), 2, /migrate down runs down scripts that may drop data and there is no terminal to confirm; re-run with --yes/);
+            const down = await physioflow(["migrate", "down", "--dir", dir, "--to", "000", "--yes", "--backup-out", backups], db.env);
+            assertOneLineError(down, 1, /has no down script/);
+            fs.rmSync(path.join(dir, "004_drop_name.sql"));
+            const downOk = await physioflow(["migrate", "down", "--dir", dir, "--to", "000", "--yes", "--backup-out", backups], db.env);
+            assert.strictEqual(downOk.code, 0, downOk.stderr);
+            assert.match(downOk.stdout, /^backup .*local_pre-down-000_\d{8}_\d{6}\.tar\.gz$/m);
+            assert.strictEqual(lastLine(downOk.stdout), "database is now at 000 (was 002)");
+        } finally {
+            fs.rmSync(backups, { recursive: true, force: true });
+        }
     });
 
     it("backs up (path as last stdout line, no password anywhere), refuses an unconfirmed restore without a terminal, restores with --yes", async () => {
@@ -154,12 +161,14 @@ describe("physioflow CLI (real process)", function () {
             const before = await snapshot(dataClient);
             await dataClient.query("DELETE FROM audit_logs");
             const changed = await snapshot(dataClient);
-            const refused = await physioflow(["backup", "restore", archive], data.env);
+            const refused = await physioflow(["backup", "restore", archive, "--env", "dev"], data.env);
             assertOneLineError(refused, 2, /restore replaces the database entirely and there is no terminal to confirm; re-run with --yes/);
             assert.deepStrictEqual(await snapshot(dataClient), changed);
 
-            const restored = await physioflow(["backup", "restore", archive, "--yes", "--env", "dev"], data.env);
+            const restored = await physioflow(["backup", "restore", archive, "--yes", "--env", "dev", "--backup-out", path.join(out, "safety")], data.env);
             assert.strictEqual(restored.code, 0, restored.stderr);
+            assert.match(restored.stdout, /^safety backup .*\/safety\/dev_pre-restore_\d{8}_\d{6}\.tar\.gz$/m);
+            fs.rmSync(path.join(out, "safety"), { recursive: true });
             assert.match(lastLine(restored.stdout), /^restored cli_backup_\d+_\d+ from .*: migration 006 -> 006, \d+ tables$/);
             assert.deepStrictEqual(await snapshot(dataClient), before);
 

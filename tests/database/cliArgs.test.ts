@@ -21,6 +21,7 @@ describe("CLI argument parsing", () => {
             to: "015",
             dryRun: true,
             lockTimeoutMs: 120_000,
+            runnerWaitMs: 60_000,
             backupOut: undefined,
             environment: undefined,
             label: undefined,
@@ -32,9 +33,25 @@ describe("CLI argument parsing", () => {
             dir: "migrations",
             to: "000",
             dryRun: false,
-            lockTimeoutMs: 60_000,
+            lockTimeoutMs: 5_000,
+            runnerWaitMs: 60_000,
+            yes: false,
+            backupOut: "backups",
+            environment: undefined,
             verbose: true,
             quiet: false,
+        });
+        assert.deepStrictEqual(parseCommandLine(["migrate", "down", "--to", "004", "--yes", "--backup-out", "/b", "--env", "dev", "--lock-timeout", "2s", "--runner-wait", "10s"]), {
+            command: "migrate down",
+            dir: "migrations",
+            to: "004",
+            dryRun: false,
+            lockTimeoutMs: 2_000,
+            runnerWaitMs: 10_000,
+            yes: true,
+            backupOut: "/b",
+            environment: "dev",
+            ...quiet,
         });
         assert.deepStrictEqual(parseCommandLine(["backup", "create", "--out", "/var/backups", "--env", "prod", "--label", "pre-deploy-v1.2.3", "--tags", "api=v1.2.3,web=v1.2.3", "--upload"]), {
             command: "backup create",
@@ -46,14 +63,28 @@ describe("CLI argument parsing", () => {
             keep: 10,
             ...quiet,
         });
-        assert.deepStrictEqual(parseCommandLine(["--quiet", "backup", "restore", "a.tar.gz", "--yes"]), {
+        assert.deepStrictEqual(parseCommandLine(["--quiet", "backup", "restore", "a.tar.gz", "--yes", "--env", "dev"]), {
             command: "backup restore",
             file: "a.tar.gz",
             yes: true,
-            environment: undefined,
+            environment: "dev",
             lockTimeoutMs: 60_000,
+            allowOtherDatabase: false,
+            allowOtherEnvironment: false,
+            backupOut: "backups",
             verbose: false,
             quiet: true,
+        });
+        assert.deepStrictEqual(parseCommandLine(["backup", "restore", "a.tar.gz", "--allow-other-env", "--allow-other-database", "--backup-out", "/safety"]), {
+            command: "backup restore",
+            file: "a.tar.gz",
+            yes: false,
+            environment: undefined,
+            lockTimeoutMs: 60_000,
+            allowOtherDatabase: true,
+            allowOtherEnvironment: true,
+            backupOut: "/safety",
+            ...quiet,
         });
         assert.deepStrictEqual(parseCommandLine(["backup", "prune", "--dir", "/b", "--keep", "3"]), { command: "backup prune", dir: "/b", keep: 3, ...quiet });
         assert.deepStrictEqual(parseCommandLine(["backup", "verify", "x.tar.gz"]), { command: "backup verify", file: "x.tar.gz", ...quiet });
@@ -81,7 +112,13 @@ describe("CLI argument parsing", () => {
         usageError(["backup", "create", "--out", "d", "--keep", "0"], '--keep must be a whole number of at least 1, got "0"');
         usageError(["backup", "verify"], "backup verify needs a FILE argument");
         usageError(["backup", "prune", "--dir", "d"], "backup prune needs --dir DIR and --keep N");
-        usageError(["backup", "restore", "a", "--lock-timeout", "soon"], '--lock-timeout must be a duration such as 30s, 2m or 500ms, got "soon"');
+        usageError(["backup", "restore", "a", "--env", "dev", "--lock-timeout", "soon"], '--lock-timeout must be a duration such as 30s, 2m or 500ms, got "soon"');
+        usageError(
+            ["backup", "restore", "a", "--yes"],
+            "backup restore needs --env ENV (the target's environment, e.g. dev), so an archive of another environment is refused; --allow-other-env restores without that check",
+        );
+        usageError(["migrate", "up", "--lock-timeout", "0"], "--lock-timeout must be above zero: a migration must never wait for a table lock without limit");
+        usageError(["migrate", "down", "--to", "001", "--runner-wait", "later"], '--runner-wait must be a duration such as 30s, 2m or 500ms, got "later"');
     });
 
     it("reads durations", () => {

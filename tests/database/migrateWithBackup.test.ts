@@ -55,7 +55,7 @@ describe("migrate up --backup-out (backup always precedes the migration)", funct
             assert.deepStrictEqual([third.code, third.stdout], [0, "nothing to do: database is at 006\n"]);
             assert.strictEqual(fs.readdirSync(out).length, 2);
 
-            const restore = await run(["backup", "restore", secondArchive, "--yes", "--quiet"], db.env);
+            const restore = await run(["backup", "restore", secondArchive, "--yes", "--env", "dev", "--backup-out", path.join(out, "safety"), "--quiet"], db.env);
             assert.strictEqual(restore.code, 0, restore.stderr);
             const version = await run(["migrate", "version"], db.env);
             assert.strictEqual(version.stdout, "003\n");
