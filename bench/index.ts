@@ -25,7 +25,7 @@ interface BenchArgs {
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-    const args: BenchArgs = { sizeMb: 200, rounds: 5, withSwitch: false, skipEngine: false, out: REPORT };
+    const args: BenchArgs = { sizeMb: 100, rounds: 5, withSwitch: false, skipEngine: false, out: REPORT };
     for (let i = 0; i < argv.length; i++) {
         const value = () => {
             if (argv[i + 1] === undefined) throw new Error(`${argv[i]} needs a value`);
@@ -86,7 +86,7 @@ function renderReport(input: { args: BenchArgs; database: DatabaseBenchResult; e
     const lines = [
         "# Benchmarks",
         "",
-        `\`npm run bench${input.args.sizeMb === 200 ? "" : ` -- --size ${input.args.sizeMb}`}\` on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}), ${date}; ` +
+        `\`npm run bench${input.args.sizeMb === 100 ? "" : ` -- --size ${input.args.sizeMb}`}\` on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}), ${date}; ` +
             `generated database ${(database.databaseBytes / 1e6).toFixed(0)} MB, its \`pg_dump -Fc\` ${(database.dumpBytes / 1e6).toFixed(0)} MB; ` +
             `PostgreSQL, engine and control plane on 127.0.0.1; whole run ${input.minutes.toFixed(1)} min. ` +
             "Medians of paired rounds (A and B alternate, after one unmeasured run of each); ratio A/B.",
