@@ -95,7 +95,7 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
             name: "restore vs pg_restore --single-transaction",
             a: { label: "`physioflow backup restore` (one transaction, into an empty database)", run: async () => {
                 const db = await emptyDatabase();
-                await restoreBackup({ archivePath: lastArchive, connection: db.connection, confirm: async () => true });
+                await restoreBackup({ archivePath: lastArchive, connection: db.connection, confirm: async () => true, allowOtherDatabase: true });
                 await dropDatabase(server, db);
             } },
             b: { label: "`pg_restore --single-transaction` (into an empty database)", run: async () => {
