@@ -145,18 +145,20 @@ export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSet
 
 /**
  * What is left to do to get `tag` live, from the settings as they are: a fresh release, the rest
- * of one a killed deploy left (released and warm: switch; switched and still warm: watch and
- * finish), or a refusal when the tag is already live and finished.
+ * of one a killed deploy left (released and warm: from the release, which then changes nothing;
+ * switched and still warm: the switch again, in case its update was cut short, then the watch
+ * and the finish), or a refusal when the tag is already live and finished. `switched`: the
+ * settings already have `tag` on the active color.
  */
-export function planDeploy(settings: ReleaseSettings, tag: string): { steps: StepName[]; resumed: boolean } {
+export function planDeploy(settings: ReleaseSettings, tag: string): { steps: StepName[]; resumed: boolean; switched: boolean } {
     const active = settings.activeColor;
     const inactive = otherColor(active);
     if (settings.tags[active] === tag) {
-        if (settings.inactiveWarm) return { steps: ["watch", "finish"], resumed: true };
+        if (settings.inactiveWarm) return { steps: ["switch", "watch", "finish"], resumed: true, switched: true };
         throw new DeployRefusedError(`${tag} is already live on ${active}; nothing to deploy`);
     }
     const resumed = settings.tags[inactive] === tag && settings.inactiveWarm;
-    return { steps: ["release", "switch", "watch", "finish"], resumed };
+    return { steps: ["release", "switch", "watch", "finish"], resumed, switched: false };
 }
 
 /** Runs a release of `tag` on `target`. Resolves to what happened; `ok` false on a failed step or a rollback. */
@@ -166,12 +168,15 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         throw new DeployRefusedError(`"${tag}" is not a valid image tag; use letters, digits, '_', '.', '-', e.g. v1.2.3`);
     }
     const lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose: `deploy ${tag}` });
-    if (lock.tookOverFrom) out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
     try {
+        if (lock.tookOverFrom) {
+            out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
+            await clearAbandonedUpdate(target.stack, out);
+        }
         const settings = await readReleaseSettings(target.stack);
         const plan = planDeploy(settings, tag);
         // After a resumed switch the new color is the active one.
-        const from = plan.steps[0] === "watch" ? otherColor(settings.activeColor) : settings.activeColor;
+        const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
         const to = otherColor(from);
         const result: DeployResult = { ok: false, tag, from, to, steps: [] };
         const tell = async (notification: Notification) => {
@@ -269,6 +274,17 @@ function configOf(step: StepName, tag: string, from: Color, to: Color): Record<s
         case "finish": return { inactiveWarm: "false" };
         default: throw new Error(`no config for step ${step}`);
     }
+}
+
+/**
+ * After taking over the deploy lock of a release command that was killed: the stack's own update
+ * lock, if that command died inside an update, is stale too (`pulumi cancel` removes it; nothing
+ * else releases stack updates while the deploy lock is held). Says what it did.
+ */
+export async function clearAbandonedUpdate(stack: auto.Stack, out: (line: string) => void): Promise<void> {
+    // With no update in progress, pulumi cancel changes nothing and succeeds.
+    await stack.cancel();
+    out("stack: cleared any update lock the abandoned command left (pulumi cancel)");
 }
 
 /** Sets `config`, previews (printing the diff), then applies: one step of a release. Returns the previewed change lines. */

@@ -3,7 +3,7 @@
  * stack's namespace. Taking it is a create (the API server refuses a second one); the holder
  * renews it while it works and deletes it when done. A Lease nobody renewed for its duration was
  * left by a killed deploy and is taken over (with optimistic concurrency, so two takers cannot
- * both win).
+ * both win); so is, at once, a Lease held by a process of this machine that no longer exists.
  */
 import * as os from "os";
 import { Kubectl } from "./clusterState";
@@ -59,7 +59,8 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
         const renewed = Date.parse(current.spec?.renewTime ?? current.spec?.acquireTime ?? current.metadata.creationTimestamp);
         const duration = current.spec?.leaseDurationSeconds ?? durationSeconds;
         const other = current.spec?.holderIdentity ?? "(unknown)";
-        if (now().getTime() - renewed < duration * 1000) {
+        const gone = holderGone(other);
+        if (now().getTime() - renewed < duration * 1000 && !gone) {
             throw new DeployLockedError(
                 `another deploy holds ${namespace}: ${other}, since ${current.spec?.acquireTime ?? "?"} (Lease ${deployLockName}, renewed ${Math.round((now().getTime() - renewed) / 1000)} s ago); wait for it to finish`);
         }
@@ -69,7 +70,7 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
         } catch (replaceError) {
             throw new DeployLockedError(`another deploy took over the abandoned lock of ${namespace} first: ${(replaceError as Error).message}`);
         }
-        tookOverFrom = other;
+        tookOverFrom = gone ? `${other} (its process is gone)` : other;
     }
 
     let released = false;
@@ -96,6 +97,24 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
     };
 }
 
+/**
+ * True when `holder` (`user@host pid N: …`, as written by {@link acquireDeployLock}) names a
+ * process of this machine that no longer runs: its deploy was killed, its Lease need not expire.
+ */
+export function holderGone(holder: string, hostname = os.hostname(), alive = processAlive): boolean {
+    const match = /^[^@\s]+@(\S+) pid (\d+):/.exec(holder);
+    return match !== null && match[1] === hostname && Number(match[2]) !== process.pid && !alive(Number(match[2]));
+}
+
+function processAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (error) {
+        return (error as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
 /** Who holds the deploy lock of `namespace` and whether it is stale; undefined when free. */
 export async function readDeployLock(kubectl: Kubectl, namespace: string, now = new Date()): Promise<{ holder: string; since: string; stale: boolean } | undefined> {
     let current: any;
@@ -109,7 +128,7 @@ export async function readDeployLock(kubectl: Kubectl, namespace: string, now = 
     return {
         holder: current.spec?.holderIdentity ?? "(unknown)",
         since: current.spec?.acquireTime ?? current.metadata.creationTimestamp,
-        stale: now.getTime() - renewed >= (current.spec?.leaseDurationSeconds ?? 60) * 1000,
+        stale: now.getTime() - renewed >= (current.spec?.leaseDurationSeconds ?? 60) * 1000 || holderGone(current.spec?.holderIdentity ?? ""),
     };
 }
 

@@ -8,7 +8,7 @@
  */
 import { Color, otherColor } from "../components/colors";
 import { readClusterState } from "./clusterState";
-import { elapsed, oneLine, readReleaseSettings, ReleaseTarget, StepResult, update } from "./deploy";
+import { clearAbandonedUpdate, elapsed, oneLine, readReleaseSettings, ReleaseTarget, StepResult, update } from "./deploy";
 import { acquireDeployLock, DeployLock, DeployLockedError } from "./deployLock";
 import { notify } from "./notify";
 
@@ -30,6 +30,10 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
     let lock: DeployLock | undefined;
     try {
         lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose: options.emergency ? "emergency rollback" : "rollback" });
+        if (lock.tookOverFrom) {
+            out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
+            await clearAbandonedUpdate(target.stack, out);
+        }
     } catch (error) {
         // An emergency does not wait for a deploy (that deploy may be the emergency).
         if (!(options.emergency && error instanceof DeployLockedError)) throw error;

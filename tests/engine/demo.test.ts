@@ -9,7 +9,7 @@ describe("npm run demo", () => {
         this.timeout(10 * 60 * 1000);
         await testEngine(); // builds the engine (and the control plane) first when missing
         const lines: string[] = [];
-        await runDemo(path.resolve(__dirname, "..", ".."), { watchSeconds: 3, out: line => lines.push(line) });
+        await runDemo(path.resolve(__dirname, "..", ".."), { watchSeconds: 10, out: line => lines.push(line) });
         const text = lines.join("\n");
         const headings = lines.filter(line => line.startsWith("=== ")).map(line => line.slice(4, 7));
         assert.deepStrictEqual(headings, ["1/4", "2/4", "3/4", "4/4", "phy"], text);

@@ -1,7 +1,8 @@
 /**
  * `deploy` (release/deploy.ts) on the real engine and a real control plane: the release cycle as
- * stack updates, the smoke gate, the watch's automatic rollback, the deploy lock, and a deploy
- * resumed after one stopped between steps.
+ * stack updates, the smoke gate, the watch's automatic rollback, the deploy lock, a deploy
+ * resumed after one stopped between steps, and one killed outright in the middle of its switch.
+ * The database half is in deployDatabase.test.ts, the watch's other signals in deployWatch.test.ts.
  */
 import * as assert from "assert";
 import * as http from "http";
@@ -11,17 +12,12 @@ import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy"
 import { DeployLockedError, deployLockName } from "../../release/deployLock";
 import { changedSteps } from "../../release/engineEvents";
 import { rollback } from "../../release/rollback";
-import { restoreRollback } from "../../release/restoreRollback";
 import { formatStatus, readStatus } from "../../release/status";
 import { Cluster, startCluster } from "../../testbed/cluster";
-import { crashLoopStage, failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
+import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
-import { metricsServer } from "../support/metricsServer";
-import { PrometheusServer, startPrometheus } from "../../testbed/prometheus";
-import { freshDatabase } from "../support/postgres";
-import { currentMigrationVersion, migrateUp } from "../../database";
-import * as fs from "fs";
-import * as os from "os";
+import { spawn } from "child_process";
+import * as readline from "readline";
 import * as path from "path";
 
 const namespace = "physioflow-local";
@@ -237,199 +233,43 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         }
     });
 
-    describe("with the stack's database (PostgreSQL), migrated by the deploy as local's is", () => {
-        let dbTarget: ReleaseTarget;
-        let migrationsDir: string;
-        let backupDir: string;
-        let connection: Awaited<ReturnType<typeof freshDatabase>>["connection"];
-        before(async function () {
-            this.timeout(2 * 60 * 1000);
-            const db = await freshDatabase("deploy");
-            connection = db.connection;
-            const work = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-deploy-db-"));
-            migrationsDir = path.join(work, "migrations");
-            backupDir = path.join(work, "backups");
-            fs.cpSync(path.join(__dirname, "../../migrations"), migrationsDir, { recursive: true });
-            await migrateUp({ dir: migrationsDir, connection });
-            // The stack records what the database is at (npm run local does the same).
-            await s.set({ migrationTarget: "006" });
-            await s.up();
-            dbTarget = {
-                ...target,
-                database: { connection, migrationsDir, backupDir, environment: "local", migratesOutsideStack: true },
-                useMigrationVersion: version => s.set({ migrationTarget: version }),
-            };
+    it("a deploy killed outright during its switch (its Pulumi CLI with it) leaves the live Services on ready pods; the next deploy takes its lock over at once, clears the stack's update lock and finishes", async function () {
+        this.timeout(4 * 60 * 1000);
+        const samplers = apps.map(app => sampleReadyEndpoints(cluster, namespace, app));
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "../support/deployChild.ts"), JSON.stringify({
+            stack: s.dirs, kubectl: path.join(cluster.binDir, "kubectl"), kubeconfig: cluster.kubeconfigPath, namespace, tag: "v7.0.0", watchSeconds: 3,
+        })], { detached: true, stdio: ["ignore", "pipe", "inherit"], cwd: path.join(__dirname, "..", "..") });
+        const childLines: string[] = [];
+        const exited = new Promise(resolve => child.on("exit", resolve));
+        let ended = false;
+        readline.createInterface({ input: child.stdout! }).on("line", line => {
+            childLines.push(line);
+            if (/^(result|error): /.test(line)) ended = true;
         });
+        // Killed once its switch update has moved a live Service: inside `pulumi up`.
+        for (;;) {
+            assert.ok(!ended, `the deploy ended before it could be killed:\n${childLines.join("\n")}`);
+            const selector = (await cluster.getJson(["service", "physioflow-api", "-n", namespace])).spec.selector.version;
+            if (selector === "blue") break;
+            await new Promise(resolve => setTimeout(resolve, 20));
+        }
+        process.kill(-child.pid!, "SIGKILL");
+        await exited;
+        const samples = await Promise.all(samplers.map(sampler => sampler.stop()));
+        samples.forEach((appSamples, i) => assert.ok(appSamples.length > 0 && appSamples.every(sample => sample.ready > 0), `${apps[i]} served no ready pod at some point`));
+        const abandoned = await readStatus(target);
+        assert.ok(abandoned.lock?.stale, `the killed deploy's lock counts as abandoned at once: ${JSON.stringify(abandoned.lock)}`);
 
-        it("a pending migration that would break the live color, or that the runner would refuse, stops the deploy before any backup or change", async () => {
-            fs.writeFileSync(path.join(migrationsDir, "007_drop_patient_notes.sql"), "ALTER TABLE patients DROP COLUMN notes;\n");
-            await assert.rejects(deploy(dbTarget, "v5.0.0", { watch }), (error: Error) => error instanceof DeployRefusedError &&
-                /^the migrations would be refused: .*007_drop_patient_notes\.sql: has no down script; .*; nothing changed, no backup taken$/.test(error.message));
-            fs.writeFileSync(path.join(migrationsDir, "rollback/007_down.sql"), "SELECT 1;\n");
-            const before = await s.stack.getAllConfig();
-            const lines: string[] = [];
-            try {
-                await assert.rejects(deploy(dbTarget, "v5.0.0", { watch, out: line => lines.push(line) }), (error: Error) =>
-                    error instanceof DeployRefusedError && /^pending migration would break the live color: .*007_drop_patient_notes\.sql:1 \[ban-drop-column\] .*; nothing changed, no backup taken/.test(error.message));
-                assert.ok(lines.some(line => /^migrations: FAIL +.*007_drop_patient_notes\.sql/.test(line)), lines.join("\n"));
-                assert.deepStrictEqual(await s.stack.getAllConfig(), before);
-                assert.strictEqual(fs.existsSync(backupDir) ? fs.readdirSync(backupDir).length : 0, 0, "no backup");
-                assert.strictEqual(await currentMigrationVersion(connection), "006");
-                await noLock();
-            } finally {
-                fs.rmSync(path.join(migrationsDir, "007_drop_patient_notes.sql"));
-                fs.rmSync(path.join(migrationsDir, "rollback/007_down.sql"));
-            }
-        });
-
-        it("a release with a pending migration: verified backup, migration, both colors smoke-tested at the new version, switch", async function () {
-            this.timeout(3 * 60 * 1000);
-            fs.cpSync(path.join(__dirname, "../../demo/migrations/007_demo_patient_release_note.sql"), path.join(migrationsDir, "007_demo_patient_release_note.sql"));
-            fs.cpSync(path.join(__dirname, "../../demo/migrations/rollback/007_down.sql"), path.join(migrationsDir, "rollback/007_down.sql"));
-            const lines: string[] = [];
-            const result = await deploy(dbTarget, "v5.0.0", { watch, out: line => lines.push(line) });
-            assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
-            assert.ok(lines.includes("migrations: database at 006; 1 migration(s) pending to 007: 007_demo_patient_release_note.sql"), lines.join("\n"));
-            const backups = fs.readdirSync(backupDir).filter(name => name.endsWith(".tar.gz"));
-            assert.strictEqual(backups.length, 1, backups.join(", "));
-            assert.match(backups[0], /pre-deploy-v5\.0\.0/);
-            assert.deepStrictEqual({ ...result.migrations, backup: path.basename(result.migrations!.backup!) }, { from: "006", to: "007", pending: ["007"], backup: backups[0] });
-            // The backup came first: before the migration line.
-            const backupAt = lines.findIndex(line => /^  backup: /.test(line));
-            const migratedAt = lines.findIndex(line => /^  migrate: applied .*007_demo_patient_release_note\.sql/.test(line));
-            assert.ok(backupAt !== -1 && backupAt < migratedAt, lines.join("\n"));
-            assert.strictEqual(await currentMigrationVersion(connection), "007");
-            const state = await readClusterState(cluster.kubectl, namespace);
-            assert.strictEqual((await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data.version, "007");
-            // The live color of the time (green) was smoke-tested again at 007 in the release step, before the switch; the new one too.
-            const release = result.steps[0].changes.join("\n");
-            for (const color of ["blue", "green"]) assert.match(release, new RegExp(`^\\S+ +Job +physioflow-smoke-${color}\\b`, "m"), release);
-            assert.deepStrictEqual([state.jobs["physioflow-smoke-blue"]?.migrationVersion, state.jobs["physioflow-smoke-blue"]?.status], ["007", "succeeded"]);
-            assert.strictEqual(state.services["physioflow-api"].selector.version, "blue");
-            await noLock();
-        });
-
-        it("status shows the database's migration version beside the ConfigMap's and the stack's, and flags a database ahead of them", async () => {
-            const lines = formatStatus(await readStatus(dbTarget));
-            assert.ok(lines.includes("  migration      007 in the database, 007 in ConfigMap migration-version, 007 in the stack output"), lines.join("\n"));
-            fs.writeFileSync(path.join(migrationsDir, "008_patient_flag.sql"), "ALTER TABLE patients ADD COLUMN flagged boolean;\n");
-            fs.writeFileSync(path.join(migrationsDir, "rollback/008_down.sql"), "ALTER TABLE patients DROP COLUMN flagged;\n");
-            await migrateUp({ dir: migrationsDir, connection });
-            const flagged = formatStatus(await readStatus(dbTarget)).filter(line => line.startsWith("!"));
-            assert.deepStrictEqual(flagged, ["! migration      008 in the database, 007 in ConfigMap migration-version, 007 in the stack output"]);
-            assert.deepStrictEqual(formatStatus(await readStatus(target)).filter(line => line.startsWith("!")), [], "without a database the line is as before");
-        });
-
-        it("rollback --restore: verify, safety backup, API off the database, restore, then the color of the archive's tag goes live at the archive's version", async function () {
-            this.timeout(3 * 60 * 1000);
-            const archive = path.join(backupDir, fs.readdirSync(backupDir).find(name => /pre-deploy-v5\.0\.0.*\.tar\.gz$/.test(name))!);
-            // Another environment's archive is refused before anything changes.
-            const foreign = await restoreRollback({ ...dbTarget, database: { ...dbTarget.database!, environment: "prod" } }, archive);
-            assert.strictEqual(foreign.ok, false);
-            assert.match(foreign.error!, /is a backup of "local", not "prod"; nothing changed$/);
-            assert.strictEqual(await currentMigrationVersion(connection), "008");
-            await noLock();
-
-            const lines: string[] = [];
-            let apiPodsDuringRestore: Promise<number> | undefined;
-            const result = await restoreRollback(dbTarget, archive, {
-                out: line => {
-                    lines.push(line);
-                    if (line.startsWith("restore: ")) {
-                        apiPodsDuringRestore = cluster.getJson(["pods", "-n", namespace, "-l", "app=physioflow-api"]).then(list => list.items.length);
-                    }
-                },
-            });
-            assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
-            assert.deepStrictEqual(result.steps.map(step => step.step), ["verify", "backup", "restore", "switch"]);
-            assert.deepStrictEqual([result.from, result.to, result.migrationVersion], ["blue", "green", "006"]);
-            assert.ok(lines.includes("api: off the database (physioflow-api-blue 1 -> 0, physioflow-api-green 0 -> 0)"), lines.join("\n"));
-            assert.strictEqual(await apiPodsDuringRestore, 0, "no API pod while the database was replaced");
-            assert.strictEqual(await currentMigrationVersion(connection), "006");
-            assert.match(path.basename(result.safetyBackup!), /pre-restore/);
-            assert.ok(fs.existsSync(result.safetyBackup!));
-            const state = await live("green");
-            assert.strictEqual(state.deployments["physioflow-api-green"].image, "registry.local:5000/physioflow-api:v2.0.0");
-            assert.strictEqual((await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data.version, "006");
-            assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack matches the cluster after the scale down and back");
-            assert.deepStrictEqual(events().slice(-1), ["restore-rollback blue->green"]);
-            await noLock();
-        });
-    });
-
-    describe("the watch's other signals: restarts of crash-looping pods, and the error rate from a real Prometheus", () => {
-        const app = metricsServer(namespace);
-        let prometheus: PrometheusServer;
-        const errorRateQuery = `sum(rate(http_requests_total{namespace="${namespace}",code=~"5.."}[10s]))`;
-        before(async function () {
-            this.timeout(60_000);
-            await new Promise<void>(resolve => app.server.listen(0, "127.0.0.1", resolve));
-            app.setRate("200", 20);
-            app.setRate("500", 0.2);
-            prometheus = await startPrometheus({ targets: [{ job: "physioflow-api", url: app.url() }], intervalSeconds: 1 });
-            await prometheus.waitForTarget(app.url());
-        });
-        after(async () => {
-            await prometheus?.stop();
-            app.server.close();
-        });
-
-        it("crash-looping new pods during the watch: their restarts roll the deploy back to the still-warm old color", async function () {
-            this.timeout(3 * 60 * 1000);
-            const lines: string[] = [];
-            const result = await deploy(target, "v6.0.0", {
-                watch: { seconds: 30, intervalMs: 300 },
-                out: line => {
-                    lines.push(line);
-                    if (line.startsWith("watch: ")) {
-                        void cluster.kubectl(["apply", "-f", "-"], crashLoopStage("test-blue-crashes", { version: "blue" }, { intervalMs: 500 }))
-                            .then(() => cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=blue,app!=physioflow-smoke", "physioflow-test/crash=true"]));
-                    }
-                },
-            });
-            try {
-                assert.strictEqual(result.ok, false, lines.join("\n"));
-                assert.deepStrictEqual(result.steps.map(step => step.step), ["release", "switch", "watch", "rollback"]);
-                assert.match(result.rolledBack!.reason, /^\d+ container restart\(s\) of blue's pods since the switch \(allowed: 0\)$/);
-                const state = await live("green");
-                for (const app of apps) assert.strictEqual(state.services[app].selector.version, "green");
-                await noLock();
-            } finally {
-                await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-blue-crashes"]);
-            }
-        });
-
-        it("a watch that cannot read the error rate is refused before anything changes", async () => {
-            await s.set({ prometheusUrl: "http://127.0.0.1:9/", errorRateQuery, errorRateThreshold: "1" });
-            const before = await s.stack.getAllConfig();
-            await assert.rejects(deploy(target, "v6.0.1", { watch }), (error: Error) => error instanceof DeployRefusedError &&
-                /^the watch cannot read the error rate: Prometheus at http:\/\/127\.0\.0\.1:9\/ is unreachable: .*; nothing changed$/.test(error.message));
-            assert.deepStrictEqual(await s.stack.getAllConfig(), before);
-            await noLock();
-        });
-
-        it("an error rate above the threshold during the watch rolls back by itself, and says what Prometheus saw", async function () {
-            this.timeout(3 * 60 * 1000);
-            await s.set({ prometheusUrl: prometheus.url });
-            const lines: string[] = [];
-            const result = await deploy(target, "v6.0.1", {
-                watch: { seconds: 60, intervalMs: 500 },
-                out: line => {
-                    lines.push(line);
-                    // After the switch the new color answers 5xx: 20 a second.
-                    if (line.startsWith("watch: ")) app.setRate("500", 20);
-                },
-            });
-            app.setRate("500", 0.2);
-            assert.strictEqual(result.ok, false, lines.join("\n"));
-            assert.ok(lines.some(line => /^error rate: [\d.e-]+\/s now \(rolls back above 1\/s; query: /.test(line)), lines.join("\n"));
-            assert.ok(lines.includes("watch: blue for 60 s: readiness and restarts, error rate"), lines.join("\n"));
-            assert.deepStrictEqual(result.steps.map(step => step.step), ["release", "switch", "watch", "rollback"]);
-            assert.match(result.rolledBack!.reason, /^error rate [\d.]+\/s above 1\/s \(query: sum\(rate\(http_requests_total/);
-            await live("green");
-            assert.deepStrictEqual(events().slice(-2), ["switch green->blue", "automatic-rollback blue->green"]);
-            await noLock();
-            await s.stack.removeAllConfig(["physioflow:prometheusUrl", "physioflow:errorRateQuery", "physioflow:errorRateThreshold"]);
-        });
+        const lines: string[] = [];
+        const result = await deploy(target, "v7.0.0", { watch, out: line => lines.push(line) });
+        assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}\n--- killed deploy:\n${childLines.join("\n")}`);
+        assert.ok(lines.some(line => /^lock: took over the abandoned deploy lock of .*: deploy v7\.0\.0 \(its process is gone\)$/.test(line)), lines.join("\n"));
+        assert.ok(lines.includes("resuming a deploy of v7.0.0 that stopped before its end (switch, watch, finish left)"), lines.join("\n"));
+        assert.deepStrictEqual(result.steps.map(step => step.step), ["switch", "watch", "finish"]);
+        const state = await live("blue");
+        assert.strictEqual(state.deployments["physioflow-api-blue"].image, "registry.local:5000/physioflow-api:v7.0.0");
+        assert.strictEqual(state.deployments["physioflow-api-green"].replicas, 0);
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack matches the cluster");
+        await noLock();
     });
 });

@@ -6,15 +6,15 @@ describe("deploy plan, from the stack's settings as they are", () => {
         ({ activeColor: "blue", tags: { blue: "v1", green: "v1" }, inactiveWarm: false, replicas: 1, ...over });
 
     it("a new tag: every step", () => {
-        assert.deepStrictEqual(planDeploy(settings({}), "v2"), { steps: ["release", "switch", "watch", "finish"], resumed: false });
+        assert.deepStrictEqual(planDeploy(settings({}), "v2"), { steps: ["release", "switch", "watch", "finish"], resumed: false, switched: false });
     });
     it("released and warm but not switched: resumed from the release (which then changes nothing)", () => {
         assert.deepStrictEqual(planDeploy(settings({ tags: { blue: "v1", green: "v2" }, inactiveWarm: true }), "v2"),
-            { steps: ["release", "switch", "watch", "finish"], resumed: true });
+            { steps: ["release", "switch", "watch", "finish"], resumed: true, switched: false });
     });
-    it("switched and still warm: resumed at the watch", () => {
+    it("switched and still warm: the switch again (its update may have been cut short; done, it changes nothing), then the watch", () => {
         assert.deepStrictEqual(planDeploy(settings({ activeColor: "green", tags: { blue: "v1", green: "v2" }, inactiveWarm: true }), "v2"),
-            { steps: ["watch", "finish"], resumed: true });
+            { steps: ["switch", "watch", "finish"], resumed: true, switched: true });
     });
     it("already live and finished: refused", () => {
         assert.throws(() => planDeploy(settings({ activeColor: "green", tags: { blue: "v1", green: "v2" } }), "v2"),

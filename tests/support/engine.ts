@@ -36,6 +36,8 @@ export interface TestClusterStack {
     renderDir: string;
     /** The `dbPassword` secret the stack holds. */
     dbPassword: string;
+    /** Where the stack lives, to open it again from another process (tests/support/deployChild.ts). */
+    dirs: { stackName: string; workDir: string; stateDir: string; pulumiHome: string; passphrase: string };
     preview(): Promise<Operation<auto.PreviewResult>>;
     up(): Promise<Operation<auto.UpResult>>;
     /** Runs `up` that must fail; returns the error and the events. */
@@ -58,14 +60,14 @@ export async function createTestClusterStack(name: string, target: { kubeconfig:
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `physioflow-engine-${name}-`));
     const renderDir = path.join(dir, "manifests");
     const stateDir = path.join(dir, "state");
-    const stack = await openClusterStack({
-        engine: await testEngine(),
+    const dirs = {
         stackName: name,
         workDir: path.join(dir, "project"),
         stateDir,
         pulumiHome: path.join(dir, "pulumi-home"),
         passphrase: crypto.randomBytes(16).toString("hex"),
-    });
+    };
+    const stack = await openClusterStack({ engine: await testEngine(), ...dirs });
     const dbPassword = `db-${crypto.randomBytes(12).toString("hex")}`;
     const config: auto.ConfigMap = {
         "physioflow:dbPassword": { value: dbPassword, secret: true },
@@ -84,6 +86,7 @@ export async function createTestClusterStack(name: string, target: { kubeconfig:
     };
     return {
         stack,
+        dirs,
         renderDir,
         dbPassword,
         preview: () => withEvents(onEvent => stack.preview({ onEvent })),
