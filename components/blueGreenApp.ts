@@ -18,8 +18,10 @@ export interface BlueGreenAppArgs {
     inactiveReplicas?: number;
     /** Container port the app listens on, also the Services' port. */
     port: number;
-    /** HTTP path of the readiness and liveness probes. */
+    /** HTTP path of the startup and readiness probes (liveness is a TCP check of `port`). */
     healthPath: string;
+    /** Probe thresholds. Default: 120 s to start, 3 failed readiness checks, 3 failed liveness checks. */
+    probes?: { startupTimeoutSeconds: number; readinessFailureThreshold: number; livenessFailureThreshold: number };
     /** Environment variables, delivered through the ConfigMap `<name>-config`. Default none. */
     env?: Record<string, pulumi.Input<string>>;
     /** Secret whose keys are added to the environment (e.g. `physioflow-secrets`). Default none. */
@@ -122,6 +124,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 replicas: this.replicas[color],
                 port: args.port,
                 healthPath: args.healthPath,
+                probes: args.probes ?? { startupTimeoutSeconds: 120, readinessFailureThreshold: 3, livenessFailureThreshold: 3 },
                 // By name, with dependsOn below: a changed ConfigMap is replaced by the provider, and a
                 // Deployment taking its name from that output would be deleted and recreated with it.
                 configMapName: configMapName,

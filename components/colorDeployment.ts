@@ -14,7 +14,10 @@ export interface ColorDeploymentSpecArgs {
     tag: pulumi.Input<string>;
     replicas: number;
     port: number;
+    /** Path the startup and readiness probes call (it may check the database). */
     healthPath: string;
+    /** Probe thresholds (the stack's `startupTimeoutSeconds`, `readinessFailureThreshold`, `livenessFailureThreshold`). */
+    probes: { startupTimeoutSeconds: number; readinessFailureThreshold: number; livenessFailureThreshold: number };
     /** ConfigMap whose keys become environment variables. */
     configMapName: pulumi.Input<string>;
     /** Secret whose keys become environment variables, if any. */
@@ -51,13 +54,8 @@ export function colorLabels(app: string, color: Color): { app: string; version: 
  */
 export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.input.apps.v1.DeploymentSpec {
     const labels = colorLabels(args.app, args.color);
-    const probe = (initialDelaySeconds: number, periodSeconds: number) => ({
-        httpGet: { path: args.healthPath, port: args.port },
-        initialDelaySeconds,
-        periodSeconds,
-        timeoutSeconds: 3,
-        failureThreshold: 3,
-    });
+    const health = { httpGet: { path: args.healthPath, port: args.port }, timeoutSeconds: 3 };
+    const startupPeriodSeconds = 5;
     const envFrom: k8s.types.input.core.v1.EnvFromSource[] = [{ configMapRef: { name: args.configMapName } }];
     if (args.secretName !== undefined) envFrom.push({ secretRef: { name: args.secretName } });
 
@@ -83,8 +81,12 @@ export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.in
                     image: pulumi.interpolate`${args.image}:${args.tag}`,
                     ports: [{ name: "http", containerPort: args.port }],
                     envFrom,
-                    readinessProbe: probe(5, 5),
-                    livenessProbe: probe(20, 10),
+                    // Until the first health check passes, no other probe runs: a slow start is not a restart.
+                    startupProbe: { ...health, periodSeconds: startupPeriodSeconds, failureThreshold: Math.ceil(args.probes.startupTimeoutSeconds / startupPeriodSeconds) },
+                    // Readiness may depend on the database: a blip takes pods out of their Services, nothing more.
+                    readinessProbe: { ...health, periodSeconds: 5, failureThreshold: args.probes.readinessFailureThreshold },
+                    // Liveness never does: only a process that stopped accepting connections is restarted.
+                    livenessProbe: { tcpSocket: { port: args.port }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: args.probes.livenessFailureThreshold },
                     resources: args.resources,
                     securityContext: {
                         allowPrivilegeEscalation: false,

@@ -68,11 +68,32 @@ export interface StackConfig {
     /** Migration version to apply (three digits); undefined means the newest file. */
     migrationTarget?: string;
     /**
+     * Health checks and resources of each app's containers (components/colorDeployment.ts): the
+     * startup and readiness probes call `healthPath` (it may check the database); liveness only
+     * checks that the process accepts connections, so a database blip never restarts pods.
+     */
+    probes: {
+        /** Seconds a new pod has to pass its first health check (startup probe) before it is restarted. */
+        startupTimeoutSeconds: number;
+        /** Failed readiness checks in a row before a pod leaves its Services. */
+        readinessFailureThreshold: number;
+        /** Failed liveness checks (TCP) in a row before a container is restarted. */
+        livenessFailureThreshold: number;
+    };
+    /** Per app: the readiness/startup path and the container resources. */
+    apps: Record<"api" | "web", { healthPath: string; resources: ContainerResources }>;
+    /**
      * How long a color's pods may take to become ready in a release or a switch before the update
      * fails (and the live Service stays where it is). Seconds; default 300.
      */
     readinessTimeoutSeconds: number;
     kubernetes: { kubeconfig?: string; context?: string; renderYamlToDirectory?: string };
+}
+
+/** Container resources: requests and limits of cpu and memory (Kubernetes quantities). */
+export interface ContainerResources {
+    requests: { cpu: string; memory: string };
+    limits: { cpu?: string; memory: string };
 }
 
 /** A configuration mistake, worded as one line that names the key, the value and what is allowed. */
@@ -94,6 +115,7 @@ export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] 
 const plainKeys = [
     "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas", "inactiveWarm",
     "smokeImage", "smokeChecks", "notifyWebhookUrl", "prometheusUrl", "errorRateQuery", "errorRateThreshold",
+    "apiHealthPath", "webHealthPath", "apiResources", "webResources", "startupTimeoutSeconds", "readinessFailureThreshold", "livenessFailureThreshold",
     "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
     "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "migrationTarget", "readinessTimeoutSeconds", "kubeconfig", "kubeContext", "renderYamlTo",
 ];
@@ -201,6 +223,15 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         },
         migrationTarget,
         readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
+        probes: {
+            startupTimeoutSeconds: integer(raw, "startupTimeoutSeconds", 120, 10, 3600),
+            readinessFailureThreshold: integer(raw, "readinessFailureThreshold", 3, 1, 30),
+            livenessFailureThreshold: integer(raw, "livenessFailureThreshold", 3, 1, 30),
+        },
+        apps: {
+            api: { healthPath: matching(raw, "apiHealthPath", pathPattern, "a path like /health", "/health"), resources: parseResources(raw, "apiResources") },
+            web: { healthPath: matching(raw, "webHealthPath", pathPattern, "a path like /", "/"), resources: parseResources(raw, "webResources") },
+        },
         kubernetes: { kubeconfig: raw.kubeconfig, context: raw.kubeContext, renderYamlToDirectory: raw.renderYamlTo },
     };
 }
@@ -214,6 +245,34 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
  */
 export function defaultErrorRateQuery(namespace: string): string {
     return `sum(rate(http_requests_total{namespace="${namespace}",code=~"5.."}[1m]))`;
+}
+
+/** The containers' resources unless a stack sets `apiResources`/`webResources`. */
+export const defaultResources = "requests.cpu=100m,requests.memory=128Mi,limits.cpu=500m,limits.memory=512Mi";
+const quantityPattern = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
+const pathPattern = /^\/[A-Za-z0-9._~\/-]*$/;
+
+/**
+ * `requests.cpu=100m,requests.memory=128Mi,limits.memory=512Mi` (`limits.cpu` optional): keys
+ * not given keep their default; a memory limit below its request is refused.
+ */
+function parseResources(raw: RawConfig, key: string): ContainerResources {
+    const values: Record<string, string> = {};
+    for (const part of defaultResources.split(",")) values[part.split("=")[0]] = part.split("=")[1];
+    const text = raw[key];
+    if (text !== undefined) {
+        for (const part of text.split(",")) {
+            const [name, value, extra] = part.trim().split("=");
+            if (!["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"].includes(name) || value === undefined || extra !== undefined || !quantityPattern.test(value)) {
+                throw new ConfigError(`physioflow:${key} is "${text}"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi`);
+            }
+            values[name] = value;
+        }
+    }
+    return {
+        requests: { cpu: values["requests.cpu"], memory: values["requests.memory"] },
+        limits: { cpu: values["limits.cpu"], memory: values["limits.memory"] },
+    };
 }
 
 /** The watch's error-rate settings: all three, or none (the query and threshold need the URL). */

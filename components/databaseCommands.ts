@@ -26,6 +26,24 @@ export function migrateCommand(cli: string, dir: string, target: string): string
     return `${cli} migrate up --dir ${dir} --to ${target} && ${cli} migrate version --dir ${dir}`;
 }
 
+/**
+ * The backup's `update` command: what a change of credentials or backup settings alone runs
+ * instead of a new backup (only the migration target or files trigger one). It prints the newest
+ * archive of this label already in the folder, so the stack's `lastBackup` output stays true.
+ * Archive names sort by time: `<env>_<label>_<YYYYMMDD>_<HHMMSS>.tar.gz`.
+ */
+export function latestBackupCommand(args: { backupDir: string; environment: string; label: string }): string {
+    return `ls -1 "${args.backupDir}"/${args.environment}_${args.label}_????????_??????.tar.gz 2>/dev/null | sort | tail -n 1`;
+}
+
+/**
+ * The migration's `update` command: `migrate version` alone, which applies nothing and prints the
+ * applied version (so a password rotation proves the new password and changes no schema).
+ */
+export function migrateVersionCommand(cli: string, dir: string): string {
+    return `${cli} migrate version --dir ${dir}`;
+}
+
 /** The last non-empty line of a command's stdout. */
 export function lastLine(stdout: string): string {
     const lines = stdout.split("\n").map(l => l.trim()).filter(l => l !== "");

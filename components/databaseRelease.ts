@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { backupCommand, defaultCli, lastLine, migrateCommand } from "./databaseCommands";
+import { backupCommand, defaultCli, lastLine, latestBackupCommand, migrateCommand, migrateVersionCommand } from "./databaseCommands";
 
 export interface DatabaseReleaseArgs {
     /** Environment name, recorded in the backup archive's name and metadata. */
@@ -39,8 +39,11 @@ export interface DatabaseReleaseArgs {
 
 /**
  * Backup, then migrate: both run only when the migration target or the migration files change
- * (their `triggers`), and never in a preview. A failed backup stops the update before the
- * migration; a failed migration stops it before any Deployment that depends on this component.
+ * (their `triggers` replace them), and never in a preview. Any other change of their inputs (a
+ * rotated password, other backup settings) is an in-place update that runs read-only commands:
+ * the newest archive is reported again and `migrate version` is run, so nothing is backed up or
+ * migrated and the preview says `update`, not `replace`. A failed backup stops the update before
+ * the migration; a failed migration stops it before any Deployment that depends on this component.
  */
 export class DatabaseRelease extends pulumi.ComponentResource {
     /** The migration version the database is at after this update (from `migrate version`). */
@@ -72,21 +75,18 @@ export class DatabaseRelease extends pulumi.ComponentResource {
             S3_SECRET_ACCESS_KEY: pulumi.secret(upload.secretAccessKey),
         };
 
+        const label = `pre-migrate-${args.migrationTarget}`;
         const backup = new command.local.Command(`${name}-backup`, {
             // Nothing here changes on a release or a color flip, so neither re-runs the backup.
-            create: backupCommand({
-                cli,
-                backupDir: args.backupDir,
-                environment: args.environment,
-                label: `pre-migrate-${args.migrationTarget}`,
-                upload: upload !== undefined,
-            }),
+            create: backupCommand({ cli, backupDir: args.backupDir, environment: args.environment, label, upload: upload !== undefined }),
+            update: latestBackupCommand({ backupDir: args.backupDir, environment: args.environment, label }),
             environment: { ...environment, ...uploadEnvironment },
             triggers,
         }, { parent: this });
 
         const migrate = new command.local.Command(`${name}-migrate`, {
             create: migrateCommand(cli, args.migrationsDir, args.migrationTarget),
+            update: migrateVersionCommand(cli, args.migrationsDir),
             environment,
             triggers,
         }, { parent: this, dependsOn: [backup] });

@@ -50,6 +50,7 @@ export function deployApps(args: DeployAppsArgs) {
         // live color included. The Deployments still wait for the namespace and its Secret.
         secretName: namespaceSecretName,
         readinessTimeoutSeconds: settings.readinessTimeoutSeconds,
+        probes: settings.probes,
     };
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 
@@ -57,7 +58,8 @@ export function deployApps(args: DeployAppsArgs) {
         ...shared,
         image: `${settings.imageRegistry}/physioflow-api`,
         port: apiPort,
-        healthPath: "/health",
+        healthPath: settings.apps.api.healthPath,
+        resources: settings.apps.api.resources,
         env: apiEnvironment(settings, apiPort),
     }, appOptions);
 
@@ -65,7 +67,8 @@ export function deployApps(args: DeployAppsArgs) {
         ...shared,
         image: `${settings.imageRegistry}/physioflow-web`,
         port: webPort,
-        healthPath: "/",
+        healthPath: settings.apps.web.healthPath,
+        resources: settings.apps.web.resources,
         env: webEnvironment(settings, webPort),
         runAsUser: 1001,
     }, appOptions);

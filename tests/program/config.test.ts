@@ -118,6 +118,26 @@ describe("stack config", () => {
             'physioflow:errorRateQuery is " "; it must be a PromQL query such as sum(rate(http_requests_total{code=~"5.."}[1m]))');
     });
 
+    it("probes and resources per stack: defaults, overrides, and bad values refused", () => {
+        const defaults = parseStackConfig(raw("prod"));
+        assert.deepStrictEqual(defaults.probes, { startupTimeoutSeconds: 120, readinessFailureThreshold: 3, livenessFailureThreshold: 3 });
+        assert.deepStrictEqual(defaults.apps.api, { healthPath: "/health", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } } });
+        assert.strictEqual(defaults.apps.web.healthPath, "/");
+        const set = parseStackConfig(raw("prod", {
+            apiHealthPath: "/health/ready", startupTimeoutSeconds: "300", readinessFailureThreshold: "5", livenessFailureThreshold: "6",
+            apiResources: "requests.cpu=250m,limits.memory=1Gi",
+        }));
+        assert.deepStrictEqual(set.probes, { startupTimeoutSeconds: 300, readinessFailureThreshold: 5, livenessFailureThreshold: 6 });
+        assert.deepStrictEqual(set.apps.api, { healthPath: "/health/ready", resources: { requests: { cpu: "250m", memory: "128Mi" }, limits: { cpu: "500m", memory: "1Gi" } } });
+        refused(raw("dev", { apiResources: "cpu=1" }),
+            'physioflow:apiResources is "cpu=1"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi');
+        refused(raw("dev", { webResources: "limits.memory=lots" }),
+            'physioflow:webResources is "limits.memory=lots"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi');
+        refused(raw("dev", { apiHealthPath: "health" }), 'physioflow:apiHealthPath is "health"; it must be a path like /health');
+        refused(raw("dev", { livenessFailureThreshold: "0" }), 'physioflow:livenessFailureThreshold is "0"; it must be a whole number from 1 to 30');
+        refused(raw("dev", { startupTimeoutSeconds: "5" }), 'physioflow:startupTimeoutSeconds is "5"; it must be a whole number from 10 to 3600');
+    });
+
     it("release defaults: the inactive color is not warm; the smoke test checks the API's health and the web root with curl", () => {
         const settings = parseStackConfig(raw("prod", {}));
         assert.strictEqual(settings.inactiveWarm, false);

@@ -2,9 +2,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backupCommand, lastLine, migrateCommand } from "../../components/databaseCommands";
+import { execFileSync } from "child_process";
+import { backupCommand, lastLine, latestBackupCommand, migrateCommand, migrateVersionCommand } from "../../components/databaseCommands";
 import { migrationsChecksum, resolveMigrationTarget } from "../../components/migrationFiles";
-import { isSecretInput } from "../support/inputDiff";
+import { diffRuns, isSecretInput } from "../support/inputDiff";
 import { find, ProgramRun, runProgram, stackConfigWithSecrets } from "../support/programRun";
 
 const Command = "command:local:Command";
@@ -23,6 +24,27 @@ describe("database command lines", () => {
     it("migrate up, then the version alone", () => {
         assert.strictEqual(migrateCommand("node bin/physioflow.js", "migrations", "015"),
             "node bin/physioflow.js migrate up --dir migrations --to 015 && node bin/physioflow.js migrate version --dir migrations");
+    });
+
+    it("the read-only commands an in-place update runs: the newest archive of the label (run by a real shell), and migrate version", () => {
+        assert.strictEqual(latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015" }),
+            'ls -1 "$HOME/physioflow-backups/dev"/dev_pre-migrate-015_????????_??????.tar.gz 2>/dev/null | sort | tail -n 1');
+        assert.strictEqual(migrateVersionCommand("node bin/physioflow.js", "migrations"), "node bin/physioflow.js migrate version --dir migrations");
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-latest-"));
+        const dir = path.join(home, "physioflow-backups", "dev");
+        const run = () => execFileSync("sh", ["-c", latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015" })],
+            { env: { ...process.env, HOME: home }, encoding: "utf8" });
+        try {
+            assert.strictEqual(run(), "", "no folder yet: nothing, and no failure");
+            fs.mkdirSync(dir, { recursive: true });
+            for (const name of ["dev_pre-migrate-015_20261101_090000.tar.gz", "dev_pre-migrate-015_20261128_101500.tar.gz",
+                "dev_pre-migrate-016_20261129_000000.tar.gz", "prod_pre-migrate-015_20261129_000000.tar.gz", "dev_pre-migrate-015_20261129_000000.tar.gz.partial"]) {
+                fs.writeFileSync(path.join(dir, name), "");
+            }
+            assert.strictEqual(run(), `${dir}/dev_pre-migrate-015_20261128_101500.tar.gz\n`);
+        } finally {
+            fs.rmSync(home, { recursive: true, force: true });
+        }
     });
 
     it("the last non-empty stdout line", () => {
@@ -65,7 +87,24 @@ describe("database in the stack", () => {
         const triggers = [target, migrationsChecksum(repoMigrations)];
         assert.deepStrictEqual(backup.triggers, triggers);
         assert.deepStrictEqual(migrate.triggers, triggers);
+        // Any other change (a rotated password, backup settings) updates in place with read-only commands.
+        assert.strictEqual(backup.update, latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: `pre-migrate-${target}` }));
+        assert.strictEqual(migrate.update, migrateVersionCommand("node bin/physioflow.js", "migrations"));
         assert.strictEqual(migrate.delete, undefined, "a migration has no automatic undo");
+    });
+
+    it("a rotated password or other backup settings update the commands in place (read-only), they never re-run the backup or migration", async () => {
+        const rotated = await runProgram("dev", stackConfigWithSecrets("dev", { dbPassword: "pw-dev-rotated", backupDir: "/srv/physioflow-backups" }));
+        for (const name of ["physioflow_dev-release-backup", "physioflow_dev-release-migrate"]) {
+            const before = find(run, Command, name);
+            const after = find(rotated, Command, name);
+            // Only `triggers` replace a Command (the SDK's replaceOnChanges), and so run `create`; they are unchanged.
+            assert.deepStrictEqual(after.inputs.triggers, before.inputs.triggers, name);
+            assert.deepStrictEqual(after.options.replaceOnChanges, ["triggers[*]"], name);
+            const changed = diffRuns(run, rotated).filter(change => change.resource === `${Command}/${name}`).map(change => change.path.split(".")[0]);
+            assert.ok(changed.length > 0 && changed.every(key => ["environment", "create", "update"].includes(key)), `${name}: ${changed.join(", ")}`);
+        }
+        assert.strictEqual(find(rotated, Command, "physioflow_dev-release-migrate").inputs.update, migrateVersionCommand("node bin/physioflow.js", "migrations"));
     });
 
     it("the password reaches the commands only as a secret environment variable", () => {

@@ -68,9 +68,12 @@ for (const [stack, want] of Object.entries(expected)) {
                 const c = pod.containers[0];
                 const port = app === "physioflow-api" ? 7011 : 3000;
                 const health = app === "physioflow-api" ? "/health" : "/";
-                assert.deepStrictEqual(c.readinessProbe.httpGet, { path: health, port });
-                assert.deepStrictEqual(c.livenessProbe.httpGet, { path: health, port });
-                assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
+                // Startup and readiness call the health path (it may check the database); liveness is TCP only,
+                // so a database blip takes pods out of their Services but never restarts them.
+                assert.deepStrictEqual(c.startupProbe, { httpGet: { path: health, port }, timeoutSeconds: 3, periodSeconds: 5, failureThreshold: 24 });
+                assert.deepStrictEqual(c.readinessProbe, { httpGet: { path: health, port }, timeoutSeconds: 3, periodSeconds: 5, failureThreshold: 3 });
+                assert.deepStrictEqual(c.livenessProbe, { tcpSocket: { port }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 });
+                assert.deepStrictEqual(c.resources, { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } });
                 assert.strictEqual(pod.securityContext.runAsNonRoot, true);
                 assert.strictEqual(c.securityContext.allowPrivilegeEscalation, false);
                 assert.deepStrictEqual(c.envFrom, [{ configMapRef: { name: `${app}-config` } }, { secretRef: { name: "physioflow-secrets" } }]);
