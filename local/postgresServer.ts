@@ -12,7 +12,7 @@
  * `postgres` system user through runuser, on files that user owns.
  * A missing binary fails loudly with what to install; it never skips.
  */
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as net from "net";
@@ -167,6 +167,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
                 }
             }
         }
+        if (!kept) startWatchdog(binDir, dataDir, scratch, runAs);
         const env = {
             PGHOST: "127.0.0.1",
             PGPORT: String(port),
@@ -215,6 +216,18 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
         stopSync();
         throw error;
     }
+}
+
+/**
+ * A temp server outlives a test process that is killed outright (a mocha worker ended by its pool,
+ * a SIGKILL): its exit hook never runs. A detached shell polls that process and, once it is gone,
+ * stops the server and deletes its files (the control plane has the same watchdog, cluster.sh).
+ */
+function startWatchdog(binDir: string, dataDir: string, scratch: string, runAs: { uid: number; gid: number } | undefined): void {
+    const pgCtl = `${runAs ? "runuser -u postgres -- " : ""}'${path.join(binDir, "pg_ctl")}'`;
+    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
+        `[ -f '${dataDir}/postmaster.pid' ] && ${pgCtl} stop -D '${dataDir}' -m immediate >/dev/null 2>&1; rm -rf '${scratch}'`;
+    spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
 }
 
 /** Stops a server an interrupted run left running on a kept data dir, if any (`pg_ctl stop -m fast`). */

@@ -1,9 +1,10 @@
 import * as assert from "assert";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { startPostgres } from "../../local/postgresServer";
+import { loopbackPortIsFree, startPostgres } from "../../local/postgresServer";
 
 describe("a PostgreSQL kept in a data dir (npm run local)", () => {
     let dir: string;
@@ -37,5 +38,30 @@ describe("a PostgreSQL kept in a data dir (npm run local)", () => {
             await second.stop();
         }
         assert.ok(fs.existsSync(path.join(dir, "postgres", "server.log")), "no server log beside the data dir");
+    });
+});
+
+describe("a temp PostgreSQL whose owner process is killed outright", () => {
+    it("is stopped by its watchdog and its files deleted, as no exit hook runs", async function () {
+        this.timeout(60_000);
+        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e",
+            `require("./local/postgresServer").startPostgres().then(s => { console.log(s.port); setInterval(() => undefined, 1000); })`],
+        { cwd: path.join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
+        const port = Number(await new Promise<string>((resolve, reject) => {
+            child.stdout!.once("data", chunk => resolve(String(chunk).trim()));
+            child.once("exit", code => reject(new Error(`the owner exited (${code}) before its server started`)));
+        }));
+        const scratch = () => fs.readdirSync(os.tmpdir()).filter(name => name.startsWith("physioflow-pg-"))
+            .filter(name => fs.existsSync(path.join(os.tmpdir(), name, "data", "postmaster.pid")) &&
+                fs.readFileSync(path.join(os.tmpdir(), name, "data", "postmaster.pid"), "utf8").split("\n")[3] === String(port));
+        assert.strictEqual(await loopbackPortIsFree(port), false, "the server listens");
+        const [dir] = scratch();
+        assert.ok(dir, "its temp dir holds the running server");
+        child.kill("SIGKILL");
+        const deadline = Date.now() + 20_000;
+        while (!(await loopbackPortIsFree(port)) || fs.existsSync(path.join(os.tmpdir(), dir))) {
+            assert.ok(Date.now() < deadline, `the server on ${port} still runs, or ${dir} is still there, 20 s after its owner was killed`);
+            await new Promise(resolve => setTimeout(resolve, 250));
+        }
     });
 });
