@@ -65,7 +65,10 @@ async function main(): Promise<void> {
         switchTable = run.stdout.trim();
     }
     const report = renderReport({ args, database, engine, switchTable, minutes: (Date.now() - started) / 60_000 });
-    fs.writeFileSync(args.out, report);
+    // The figures from before the backup was reworked stay in the file, under their own heading.
+    const previous = fs.existsSync(args.out) ? fs.readFileSync(args.out, "utf8") : "";
+    const before = previous.indexOf("\n## Before");
+    fs.writeFileSync(args.out, before === -1 ? report : `${report.trimEnd()}\n${previous.slice(before)}`);
     process.stdout.write(report);
     log(`bench: written to ${path.relative(process.cwd(), args.out)}`);
 }
