@@ -21,9 +21,11 @@ export interface AppDatabaseArgs {
 }
 
 /**
- * The application database, its role and grants, per environment. The database is protected and
- * retained: no stack change or `pulumi destroy` can drop patients' data; removing it is a manual
- * decision (unprotect, then delete).
+ * The application database, its role and grants, per environment. The database and the role are
+ * protected and retained, the grant protected: no stack change or `pulumi destroy` can drop
+ * patients' data, and none can drop the role that owns every table (dropping it runs REASSIGN /
+ * DROP OWNED). A password change is an update, which protection allows; a rename or a delete
+ * is a manual decision (unprotect, then change).
  */
 export class AppDatabase extends pulumi.ComponentResource {
     public readonly databaseName: pulumi.Output<string>;
@@ -44,7 +46,7 @@ export class AppDatabase extends pulumi.ComponentResource {
             name: args.user,
             login: true,
             password: args.password,
-        }, { parent: this, provider });
+        }, { parent: this, provider, protect: true, retainOnDelete: true });
 
         const database = new postgresql.Database(name, {
             name: args.databaseName,
@@ -58,7 +60,7 @@ export class AppDatabase extends pulumi.ComponentResource {
             role: role.name,
             objectType: "database",
             privileges: ["CONNECT", "CREATE", "TEMPORARY"],
-        }, { parent: this, provider });
+        }, { parent: this, provider, protect: true });
 
         this.databaseName = database.name;
         this.user = role.name;

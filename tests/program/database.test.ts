@@ -163,4 +163,14 @@ describe("database in the stack", () => {
         const grant = find(run, "postgresql:index/grant:Grant", "physioflow_dev-emr-database").inputs;
         assert.deepStrictEqual([grant.database, grant.role, grant.objectType], ["physioflow_dev", "emr", "database"]);
     });
+
+    it("the database and the role that owns its tables are protected and retained, the grant protected: no update or destroy drops them", () => {
+        const options = (type: string, name: string) => {
+            const o = find(run, type, name).options;
+            return { protect: o.protect ?? false, retainOnDelete: o.retainOnDelete ?? false };
+        };
+        assert.deepStrictEqual(options("postgresql:index/database:Database", "physioflow_dev"), { protect: true, retainOnDelete: true });
+        assert.deepStrictEqual(options("postgresql:index/role:Role", "physioflow_dev-emr"), { protect: true, retainOnDelete: true });
+        assert.deepStrictEqual(options("postgresql:index/grant:Grant", "physioflow_dev-emr-database"), { protect: true, retainOnDelete: false });
+    });
 });
