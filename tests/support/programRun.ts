@@ -36,9 +36,17 @@ export interface ProgramRun {
 const repoRoot = path.resolve(__dirname, "..", "..");
 const programPath = path.join(repoRoot, "index.ts");
 
-/** Resolves an Output (or anything) in a test; the one way tests read Outputs. */
-export function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
-    return new Promise(resolve => pulumi.output(value).apply(v => { resolve(v as T); return v; }));
+/**
+ * Resolves an Output (or anything) in a test; the one way tests read Outputs. Rejects when the
+ * value failed or is unknown, where an `apply` callback would never run and the test would only
+ * time out.
+ */
+export async function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
+    // `promise()` and `isKnown` are the SDK's own (internal) accessors of an Output's value.
+    const output = pulumi.output(value) as unknown as { promise(): Promise<T>; isKnown: Promise<boolean> };
+    const [resolved, known] = await Promise.all([output.promise(), output.isKnown]);
+    if (!known) throw new Error("the Output's value is unknown (as in a preview); promiseOf needs a known value");
+    return resolved;
 }
 
 /** The `config:` map of a stack file in the repo, e.g. `Pulumi.prod.yaml`. */
