@@ -66,6 +66,10 @@ command -v shellcheck >/dev/null || { [ "$(id -u)" = 0 ] && apt-get update -qq &
     fail "shellcheck is missing; install it (sudo apt-get install shellcheck) and run again"
 bash scripts/actionlint.sh build >/dev/null || fail "building actionlint failed (see above)"
 
+step "GNU time (npm run bench reads peak memory with it)"
+[ -x /usr/bin/time ] || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq time >/dev/null; } ||
+    fail "/usr/bin/time is missing; install it (sudo apt-get install time) and run again"
+
 step "npm packages"
 npm ci --no-audit --no-fund || fail "npm ci failed"
 
