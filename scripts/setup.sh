@@ -8,6 +8,7 @@
 #     scheduler, kubectl, kwok; built from Go modules, cached)
 #   actionlint and shellcheck, which the tests run over .github/workflows/ (actionlint built from
 #     Go modules, cached; shellcheck from apt)
+#   GNU time (apt), for npm run bench's peak memory
 #   the npm packages (npm ci; install scripts are off, see .npmrc)
 # Each step is skipped when already done; a failure names the step.
 set -euo pipefail
