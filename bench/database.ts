@@ -159,7 +159,7 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
 function recordPhases(runs: Map<string, number[]>, started: number, marks: { text: string; at: number }[], ended: number): void {
     let previous = started;
     for (const mark of [...marks, { text: "after the last line (prune, return)", at: ended }]) {
-        const phase = mark.text.replace(/ in [0-9.]+ m?s.*$/, "").replace(/[0-9.]+ (B|kB|MB|GB)/g, "N").replace(/\/\S+/g, "FILE").replace(/round-\d+/g, "").slice(0, 70);
+        const phase = mark.text.replace(/ in [0-9.]+ m?s.*$/, "").replace(/[0-9.]+ (B|kB|MB|GB)/g, "N").replace(/\/\S+/g, "FILE").replace(/round-\d+/g, "").replace(/sha256 [0-9a-f]+…?/g, "sha256 …").slice(0, 70);
         const list = runs.get(phase) ?? [];
         list.push(mark.at - previous);
         runs.set(phase, list);
