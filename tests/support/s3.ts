@@ -58,6 +58,19 @@ export function findS3ServerBinary(): string {
 
 /** Starts a new server. Most suites want {@link sharedS3Server}. */
 export async function startS3Server(): Promise<TestS3Server> {
+    // Free ports are picked, released, then bound by the server: with test files running in
+    // parallel another process can take one in between. A server that fails to start is retried
+    // on new ports.
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await startS3ServerOnce();
+        } catch (error) {
+            if (attempt >= 3 || /is not built/.test((error as Error).message)) throw error;
+        }
+    }
+}
+
+async function startS3ServerOnce(): Promise<TestS3Server> {
     const binary = findS3ServerBinary();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-s3-"));
     const dataDir = path.join(root, "data");
@@ -96,14 +109,19 @@ export async function startS3Server(): Promise<TestS3Server> {
         `-s3.localSocket=${path.join(root, "s3.sock")}`,
     ];
     const log = fs.openSync(path.join(root, "server.log"), "a");
-    const child: ChildProcess = spawn(binary, args, { stdio: ["ignore", log, log], cwd: root });
+    // Its per-port Unix sockets go to its own folder, not a /tmp shared with other test servers.
+    const child: ChildProcess = spawn(binary, args, { stdio: ["ignore", log, log], cwd: root, env: { ...process.env, TMPDIR: root } });
     fs.closeSync(log);
+    // Should this process be killed outright (no exit hook runs), a detached watchdog stops the server.
+    spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${child.pid} 2>/dev/null; rm -rf '${root}'`],
+        { detached: true, stdio: "ignore" }).unref();
     let exited = false;
     child.on("exit", () => (exited = true));
 
-    // SeaweedFS also opens a Unix socket per gRPC port in the temp dir; remove them with the server.
-    const sockets = Object.entries({ master: masterGrpc, volume: volumeGrpc, filer: filerGrpc, s3: s3Grpc }).map(([kind, port]) =>
-        path.join(os.tmpdir(), `seaweedfs-${kind}-grpc-${port}.sock`),
+    // SeaweedFS also opens a Unix socket per gRPC port in its temp dir (root, by TMPDIR; /tmp for a
+    // build that ignores TMPDIR); remove them with the server.
+    const sockets = Object.entries({ master: masterGrpc, volume: volumeGrpc, filer: filerGrpc, s3: s3Grpc }).flatMap(([kind, port]) =>
+        [os.tmpdir(), root].map(dir => path.join(dir, `seaweedfs-${kind}-grpc-${port}.sock`)),
     );
     let stopped = false;
     const cleanup = () => {
