@@ -10,7 +10,7 @@ import * as auto from "@pulumi/pulumi/automation";
 import { Color, isColor, otherColor } from "../components/colors";
 import type { ConnectionSettings } from "../database/connection";
 import { ClusterState, Kubectl, readClusterState } from "./clusterState";
-import { acquireDeployLock } from "./deployLock";
+import { acquireDeployLock, DeployLock } from "./deployLock";
 import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
 import { notify, Notification } from "./notify";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
@@ -167,12 +167,8 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
         throw new DeployRefusedError(`"${tag}" is not a valid image tag; use letters, digits, '_', '.', '-', e.g. v1.2.3`);
     }
-    const lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose: `deploy ${tag}` });
+    const lock = await takeReleaseLock(target, `deploy ${tag}`, out);
     try {
-        if (lock.tookOverFrom) {
-            out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
-            await clearAbandonedUpdate(target.stack, out);
-        }
         const settings = await readReleaseSettings(target.stack);
         const plan = planDeploy(settings, tag);
         // After a resumed switch the new color is the active one.
@@ -277,14 +273,24 @@ function configOf(step: StepName, tag: string, from: Color, to: Color): Record<s
 }
 
 /**
- * After taking over the deploy lock of a release command that was killed: the stack's own update
- * lock, if that command died inside an update, is stale too (`pulumi cancel` removes it; nothing
- * else releases stack updates while the deploy lock is held). Says what it did.
+ * The deploy lock for one release command (deploy, rollback). When it was taken over from a
+ * command that was killed, the stack's own update lock, if that command died inside an update,
+ * is stale too: `pulumi cancel` removes it (nothing else runs stack updates while the deploy lock
+ * is held; with no update in progress it changes nothing). Says what it did.
  */
-export async function clearAbandonedUpdate(stack: auto.Stack, out: (line: string) => void): Promise<void> {
-    // With no update in progress, pulumi cancel changes nothing and succeeds.
-    await stack.cancel();
-    out("stack: cleared any update lock the abandoned command left (pulumi cancel)");
+export async function takeReleaseLock(target: ReleaseTarget, purpose: string, out: (line: string) => void): Promise<DeployLock> {
+    const lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose });
+    if (lock.tookOverFrom) {
+        out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
+        try {
+            await target.stack.cancel();
+        } catch (error) {
+            await lock.release();
+            throw error;
+        }
+        out("stack: cleared any update lock the abandoned command left (pulumi cancel)");
+    }
+    return lock;
 }
 
 /** Sets `config`, previews (printing the diff), then applies: one step of a release. Returns the previewed change lines. */

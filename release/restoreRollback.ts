@@ -11,8 +11,7 @@ import * as path from "path";
 import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import { Kubectl } from "./clusterState";
-import { clearAbandonedUpdate, elapsed, oneLine, readReleaseSettings, ReleaseTarget, update } from "./deploy";
-import { acquireDeployLock } from "./deployLock";
+import { elapsed, oneLine, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
 import { notify } from "./notify";
 import type { RollbackResult } from "./rollback";
 
@@ -43,11 +42,7 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
     const out = options.out ?? (() => undefined);
     const db = target.database;
     if (db === undefined) throw new Error("rollback --restore needs the stack's database (dbHost, dbName, dbUser and the dbPassword secret in its config)");
-    const lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose: `rollback --restore ${path.basename(archivePath)}` });
-    if (lock.tookOverFrom) {
-        out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
-        await clearAbandonedUpdate(target.stack, out).catch(async error => { await lock.release(); throw error; });
-    }
+    const lock = await takeReleaseLock(target, `rollback --restore ${path.basename(archivePath)}`, out);
     const settings = await readReleaseSettings(target.stack).catch(async error => { await lock.release(); throw error; });
     const from = settings.activeColor;
     const result: RestoreRollbackResult = { ok: false, from, to: otherColor(from), steps: [] };

@@ -8,8 +8,8 @@
  */
 import { Color, otherColor } from "../components/colors";
 import { readClusterState } from "./clusterState";
-import { clearAbandonedUpdate, elapsed, oneLine, readReleaseSettings, ReleaseTarget, StepResult, update } from "./deploy";
-import { acquireDeployLock, DeployLock, DeployLockedError } from "./deployLock";
+import { elapsed, oneLine, readReleaseSettings, ReleaseTarget, StepResult, takeReleaseLock, update } from "./deploy";
+import { DeployLock, DeployLockedError } from "./deployLock";
 import { notify } from "./notify";
 
 /** The live Services the release code moves. */
@@ -29,11 +29,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
     const out = options.out ?? (() => undefined);
     let lock: DeployLock | undefined;
     try {
-        lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose: options.emergency ? "emergency rollback" : "rollback" });
-        if (lock.tookOverFrom) {
-            out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
-            await clearAbandonedUpdate(target.stack, out);
-        }
+        lock = await takeReleaseLock(target, options.emergency ? "emergency rollback" : "rollback", out);
     } catch (error) {
         // An emergency does not wait for a deploy (that deploy may be the emergency).
         if (!(options.emergency && error instanceof DeployLockedError)) throw error;
