@@ -12,7 +12,7 @@ import type { ConnectionSettings } from "../database/connection";
 import { ClusterState, Kubectl, readClusterState } from "./clusterState";
 import { acquireDeployLock, DeployLock } from "./deployLock";
 import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
-import { notify, Notification } from "./notify";
+import { Notification, tellTeam } from "./notify";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
 import { parseErrorRate } from "../components/config";
 import { backupAndMigrate, describePendingMigrations, readPendingMigrations, refuseBreakingMigrations } from "./releaseDatabase";
@@ -175,10 +175,7 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
         const to = otherColor(from);
         const result: DeployResult = { ok: false, tag, from, to, steps: [] };
-        const tell = async (notification: Notification) => {
-            const failed = await notify(settings.notifyWebhookUrl, notification);
-            if (failed) out(`  warning: ${failed}`);
-        };
+        const tell = (notification: Notification) => tellTeam(settings.notifyWebhookUrl, notification, line => out(`  ${line}`));
         if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
         const watch: WatchOptions = { ...options.watch, errorRate: options.watch.errorRate ?? settings.errorRate };
         if (watch.errorRate && plan.steps.includes("watch")) {

@@ -31,3 +31,9 @@ export async function notify(url: string | undefined, notification: Notification
         return `notification not delivered: ${(error as Error).message}`;
     }
 }
+
+/** {@link notify}, a failed delivery printed through `out` as a warning: what the release commands do. */
+export async function tellTeam(url: string | undefined, notification: Notification, out: (line: string) => void): Promise<void> {
+    const failed = await notify(url, notification);
+    if (failed) out(`warning: ${failed}`);
+}

@@ -12,7 +12,7 @@ import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import { Kubectl } from "./clusterState";
 import { elapsed, oneLine, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
-import { notify } from "./notify";
+import { tellTeam } from "./notify";
 import type { RollbackResult } from "./rollback";
 
 /** The API Deployments: the app that holds database connections. */
@@ -89,11 +89,10 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
         const changes = await update(target, { migrationTarget: version, activeColor: to, inactiveWarm: "false" }, out);
         result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
         result.ok = true;
-        const failed = await notify(settings.notifyWebhookUrl, {
+        await tellTeam(settings.notifyWebhookUrl, {
             event: "restore-rollback", namespace: target.namespace, from, to,
             text: `${target.namespace}: database restored from ${path.basename(archivePath)} (migration ${version}); ${to} is live`,
-        });
-        if (failed) out(`warning: ${failed}`);
+        }, out);
         return result;
     } catch (error) {
         result.error = oneLine(error);

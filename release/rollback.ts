@@ -10,7 +10,7 @@ import { Color, otherColor } from "../components/colors";
 import { readClusterState } from "./clusterState";
 import { elapsed, oneLine, readReleaseSettings, ReleaseTarget, StepResult, takeReleaseLock, update } from "./deploy";
 import { DeployLock, DeployLockedError } from "./deployLock";
-import { notify } from "./notify";
+import { tellTeam } from "./notify";
 
 /** The live Services the release code moves. */
 export const liveServices = ["physioflow-api", "physioflow-web"];
@@ -78,11 +78,10 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
                 () => update(target, { activeColor: to, inactiveWarm: "true" }, out), "done");
         }
         result.ok = true;
-        const failed = await notify(settings.notifyWebhookUrl, {
+        await tellTeam(settings.notifyWebhookUrl, {
             event: options.emergency ? "emergency-rollback" : "rollback", namespace: target.namespace, from, to,
             text: `${target.namespace}: ${options.emergency ? "emergency rollback" : "rollback"}, live traffic switched from ${from} to ${to}`,
-        });
-        if (failed) out(`warning: ${failed}`);
+        }, out);
         return result;
     } catch (error) {
         result.error = oneLine(error);
