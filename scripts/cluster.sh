@@ -399,6 +399,8 @@ cmd_start() {
 		[ "$tries" -lt 3 ] || { [ "${PHYSIOFLOW_CLUSTER_KEEP:-0}" = 1 ] || rm -rf "$DIR"; die "start" "the control plane did not come up 3 times (logs: $DIR/logs when PHYSIOFLOW_CLUSTER_KEEP=1)"; }
 		say "start: the control plane did not come up, trying again with other ports"
 		[ "$had_data" = 1 ] || rm -rf "$DIR/etcd"
+		# stop_servers stopped the owner's watchdog too: the retried cluster needs its own.
+		[ -z "$owner" ] || start_watchdog "$owner" "$keep"
 	done
 	say "start: cluster ready in $((($(date +%s%N) - t0) / 1000000)) ms; KUBECONFIG=$DIR/kubeconfig"
 	echo "$DIR"
