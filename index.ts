@@ -2,13 +2,13 @@
 // return what a person needs as the stack's outputs.
 import * as path from "path";
 import {
-    AppDatabase, DatabaseRelease, deployApps, guardReleaseStep, loadStackConfig, migrationsChecksum, resolveMigrationTarget,
+    AppDatabase, DatabaseRelease, deployApps, guardReleaseStep, loadStackConfig, migrationsChecksum, resolveMigrationTarget, settingsByColor,
 } from "./components";
 
 export = async () => {
     const { settings, secrets } = loadStackConfig();
-    // Before any resource: the live color's tag is never changed in place.
-    await guardReleaseStep(settings);
+    // Before any resource: the live color's tag and password are never changed in place.
+    const previous = await guardReleaseStep(settings, secrets.credentialDigests);
 
     const migrationsDir = "migrations";
     const migrationsPath = path.join(__dirname, migrationsDir);
@@ -23,6 +23,7 @@ export = async () => {
         databaseName: db.name,
         user: db.user,
         password: secrets.dbPassword,
+        colorPasswords: secrets.colorDbPasswords,
     });
 
     const release = new DatabaseRelease(`${db.name}-release`, {
@@ -42,7 +43,13 @@ export = async () => {
 
     const apps = deployApps({
         settings,
-        dbPassword: secrets.dbPassword,
+        credentials: {
+            blue: { user: database.colorUsers.blue, password: secrets.colorDbPasswords.blue },
+            green: { user: database.colorUsers.green, password: secrets.colorDbPasswords.green },
+        },
+        credentialDigests: secrets.credentialDigests,
+        // The live color keeps the settings it was released with; a release gives the other the stack's.
+        colorSettings: settingsByColor(previous, settings),
         migrationVersion: release.appliedVersion,
         dependsOn: [release],
     });

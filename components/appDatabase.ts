@@ -1,5 +1,7 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
+import { loginRole } from "./colorCredentials";
+import { Color, colors } from "./colors";
 
 export interface AppDatabaseArgs {
     /** PostgreSQL server host. */
@@ -16,8 +18,10 @@ export interface AppDatabaseArgs {
     databaseName: string;
     /** The application role (owner of the database, e.g. `emr`). */
     user: string;
-    /** The application role's password (a secret). */
+    /** The owner role's password (a secret); migrations and backups log in with it. */
     password: pulumi.Input<string>;
+    /** Each color's login role's password (secrets): the apps of a color log in as `<user>_<color>`. */
+    colorPasswords: Record<Color, pulumi.Input<string>>;
 }
 
 /**
@@ -26,10 +30,18 @@ export interface AppDatabaseArgs {
  * patients' data, and none can drop the role that owns every table (dropping it runs REASSIGN /
  * DROP OWNED). A password change is an update, which protection allows; a rename or a delete
  * is a manual decision (unprotect, then change).
+ *
+ * The apps do not log in as the owner: each color has its own login role, `<user>_blue` and
+ * `<user>_green`, a member of the owner that becomes it at login (`SET ROLE` through the role's
+ * `role` setting), so it works on the owner's tables as the owner and what it creates belongs to
+ * the owner. A color's password changes only its own role: the other color's logins go on. They
+ * are protected and retained too: deleting one would log a color's pods out.
  */
 export class AppDatabase extends pulumi.ComponentResource {
     public readonly databaseName: pulumi.Output<string>;
     public readonly user: pulumi.Output<string>;
+    /** The login role of each color's pods. */
+    public readonly colorUsers: Record<Color, pulumi.Output<string>>;
 
     constructor(name: string, args: AppDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("physioflow:db:AppDatabase", name, {}, opts);
@@ -62,8 +74,18 @@ export class AppDatabase extends pulumi.ComponentResource {
             privileges: ["CONNECT", "CREATE", "TEMPORARY"],
         }, { parent: this, provider, protect: true });
 
+        const colorRoles = Object.fromEntries(colors.map(color => [color, new postgresql.Role(`${name}-${loginRole(args.user, color)}`, {
+            name: loginRole(args.user, color),
+            login: true,
+            password: args.colorPasswords[color],
+            roles: [role.name],
+            inherit: true,
+            assumeRole: role.name,
+        }, { parent: this, provider, dependsOn: [database], protect: true, retainOnDelete: true })])) as Record<Color, postgresql.Role>;
+
         this.databaseName = database.name;
         this.user = role.name;
-        this.registerOutputs({ databaseName: this.databaseName, user: this.user });
+        this.colorUsers = { blue: colorRoles.blue.name, green: colorRoles.green.name };
+        this.registerOutputs({ databaseName: this.databaseName, user: this.user, colorUsers: this.colorUsers });
     }
 }

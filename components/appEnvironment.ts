@@ -1,6 +1,9 @@
 import { StackConfig } from "./config";
 
-/** Non-secret environment of the API pods (the secret part comes from `physioflow-secrets`). */
+/**
+ * Non-secret environment of the API pods. The database login (`DATABASE_USER`, `POSTGRES_PASSWORD`)
+ * is the color's own and comes from its Secret (components/appNamespace.ts).
+ */
 export function apiEnvironment(settings: StackConfig, port: number): Record<string, string> {
     return {
         APP_ENV: settings.environment,
@@ -8,7 +11,6 @@ export function apiEnvironment(settings: StackConfig, port: number): Record<stri
         DATABASE_HOST: settings.database.host,
         DATABASE_PORT: String(settings.database.port),
         DATABASE_NAME: settings.database.name,
-        DATABASE_USER: settings.database.user,
         KEYCLOAK_URL: settings.keycloak.url,
         KEYCLOAK_REALM: settings.keycloak.realm,
         KEYCLOAK_CLIENT_ID: settings.keycloak.clientId,

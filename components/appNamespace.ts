@@ -1,27 +1,42 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Color, colors } from "./colors";
+
+/** A color's database login, for its Secret. */
+export interface ColorCredential {
+    /** The color's login role (`DATABASE_USER`). */
+    user: pulumi.Input<string>;
+    /** Its password (`POSTGRES_PASSWORD`); a secret Output. */
+    password: pulumi.Input<string>;
+}
 
 export interface AppNamespaceArgs {
     /** Environment name, put on the Namespace as a label. */
     environment: string;
-    /** Keys of the Secret `physioflow-secrets`; values must be secret Outputs. */
-    secrets: Record<string, pulumi.Input<string>>;
+    /** Each color's database login, in the color's Secret. */
+    credentials: Record<Color, ColorCredential>;
     /** Migration version recorded in the ConfigMap `migration-version` (runbook Appendix B). */
     migrationVersion: pulumi.Input<string>;
 }
 
-/** Name of the Secret both apps read their credentials from (the runbook's `physioflow-secrets`). */
+/** Prefix of each color's Secret, `physioflow-secrets-<color>-<suffix>` (the runbook's `physioflow-secrets`, one per color). */
 export const secretName = "physioflow-secrets";
 
 /**
- * The namespace and what both apps share in it: the Secret `physioflow-secrets` and the ConfigMap
- * `migration-version`. The Namespace is retained if the stack is destroyed, so a mistaken
- * `pulumi destroy` cannot take other objects in it (or their volumes) with it.
+ * The namespace and what the apps share in it: a Secret per color with that color's database login
+ * and the ConfigMap `migration-version`. The Namespace is retained if the stack is destroyed, so a
+ * mistaken `pulumi destroy` cannot take other objects in it (or their volumes) with it.
+ *
+ * Each Secret's name has a suffix the engine picks: a changed credential is a new Secret, created
+ * before the old one is deleted, and the new name in the color's pod template rolls that color's
+ * pods, and no other's (a fixed name would be replaced delete-first, taking every Deployment that
+ * uses it along).
  */
 export class AppNamespace extends pulumi.ComponentResource {
     /** The namespace's name, as an Output so that users of it depend on it. */
     public readonly name: pulumi.Output<string>;
-    public readonly secretName: pulumi.Output<string>;
+    /** Each color's Secret. */
+    public readonly secretNames: Record<Color, pulumi.Output<string>>;
     public readonly migrationVersion: pulumi.Output<string>;
 
     constructor(name: string, args: AppNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -31,12 +46,16 @@ export class AppNamespace extends pulumi.ComponentResource {
         }, { parent: this, retainOnDelete: true });
         this.name = namespace.metadata.name;
 
-        const secret = new k8s.core.v1.Secret(secretName, {
-            metadata: { name: secretName, namespace: this.name },
-            type: "Opaque",
-            stringData: args.secrets,
-        }, { parent: this });
-        this.secretName = secret.metadata.name;
+        const secretNames = {} as Record<Color, pulumi.Output<string>>;
+        for (const color of colors) {
+            const secret = new k8s.core.v1.Secret(`${secretName}-${color}`, {
+                metadata: { namespace: this.name, labels: { "app.kubernetes.io/part-of": "physioflow", version: color } },
+                type: "Opaque",
+                stringData: { DATABASE_USER: args.credentials[color].user, POSTGRES_PASSWORD: args.credentials[color].password },
+            }, { parent: this });
+            secretNames[color] = secret.metadata.name;
+        }
+        this.secretNames = secretNames;
 
         const versionMap = new k8s.core.v1.ConfigMap("migration-version", {
             metadata: { name: "migration-version", namespace: this.name },
@@ -44,6 +63,6 @@ export class AppNamespace extends pulumi.ComponentResource {
         }, { parent: this });
         this.migrationVersion = versionMap.data.apply(data => data.version);
 
-        this.registerOutputs({ name: this.name, secretName: this.secretName, migrationVersion: this.migrationVersion });
+        this.registerOutputs({ name: this.name, secretNames: this.secretNames, migrationVersion: this.migrationVersion });
     }
 }

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { colorDeploymentSpec, colorLabels, rolloutWaitFor } from "./colorDeployment";
+import { AppSettings } from "./colorSettings";
 import { Color, colors, otherColor, replicasByColor } from "./colors";
 
 export interface BlueGreenAppArgs {
@@ -18,16 +19,14 @@ export interface BlueGreenAppArgs {
     inactiveReplicas?: number;
     /** Container port the app listens on, also the Services' port. */
     port: number;
-    /** HTTP path of the startup and readiness probes (liveness is a TCP check of `port`). */
-    healthPath: string;
-    /** Probe thresholds. Default: 120 s to start, 3 failed readiness checks, 3 failed liveness checks. */
-    probes?: { startupTimeoutSeconds: number; readinessFailureThreshold: number; livenessFailureThreshold: number };
-    /** Environment variables, delivered through the ConfigMap `<name>-config`. Default none. */
-    env?: Record<string, pulumi.Input<string>>;
-    /** Secret whose keys are added to the environment (e.g. `physioflow-secrets`). Default none. */
-    secretName?: pulumi.Input<string>;
-    /** Container requests and limits. Default 100m/128Mi requested, 500m/512Mi limit. */
-    resources?: k8s.types.input.core.v1.ResourceRequirements;
+    /**
+     * What each color runs with: environment (delivered through the color's ConfigMap
+     * `<name>-config-<color>-<suffix>`), health path, probe thresholds and resources. The live
+     * color's are the ones it was released with (components/colorSettings.ts).
+     */
+    settings: Record<Color, AppSettings>;
+    /** Each color's Secret, whose keys are added to the environment (its database login). Default none. */
+    secretNames?: Record<Color, pulumi.Input<string>>;
     /** UID (and GID) the container runs as. Default 1000. */
     runAsUser?: number;
     /**
@@ -41,11 +40,6 @@ export interface BlueGreenAppArgs {
 export const patchForceAnnotation = "pulumi.com/patchForce";
 /** The provider's readiness conditions for a resource, replacing its built-in await. */
 export const waitForAnnotation = "pulumi.com/waitFor";
-
-const defaultResources = {
-    requests: { cpu: "100m", memory: "128Mi" },
-    limits: { cpu: "500m", memory: "512Mi" },
-};
 
 /**
  * One app as two Deployments, `<name>-blue` and `<name>-green`, behind a live Service `<name>`
@@ -71,6 +65,8 @@ export class BlueGreenApp extends pulumi.ComponentResource {
     public liveService!: k8s.core.v1.Service;
     public previewService!: k8s.core.v1.Service;
     public readonly colorServices = {} as Record<Color, k8s.core.v1.Service>;
+    /** Each color's ConfigMap (its environment). */
+    public readonly configMaps = {} as Record<Color, k8s.core.v1.ConfigMap>;
     public liveServiceName!: pulumi.Output<string>;
     public previewServiceName!: pulumi.Output<string>;
     private readonly name: string;
@@ -99,11 +95,14 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         const awaitTimeout = `${readinessTimeoutSeconds + 10}s`;
 
         const metadata = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels: { app: name } });
-        const configMapName = `${name}-config`;
-        const configMap = new k8s.core.v1.ConfigMap(configMapName, {
-            metadata: metadata(configMapName),
-            data: args.env ?? {},
-        }, { parent: this });
+        // A suffix the engine picks: changed settings are a new ConfigMap, created before the old one
+        // is deleted, and its new name in the color's pod template rolls that color's pods only.
+        for (const color of colors) {
+            this.configMaps[color] = new k8s.core.v1.ConfigMap(`${name}-config-${color}`, {
+                metadata: { namespace: args.namespace, labels: { app: name, version: color } },
+                data: args.settings[color].env,
+            }, { parent: this });
+        }
 
         // The stack decides which color is live and how many pods each has. A hand `kubectl patch` or
         // `kubectl scale` (the runbook's emergency moves) takes those fields over; `pulumi refresh`
@@ -123,17 +122,15 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 tag: args.tags[color],
                 replicas: this.replicas[color],
                 port: args.port,
-                healthPath: args.healthPath,
-                probes: args.probes ?? { startupTimeoutSeconds: 120, readinessFailureThreshold: 3, livenessFailureThreshold: 3 },
-                // By name, with dependsOn below: a changed ConfigMap is replaced by the provider, and a
-                // Deployment taking its name from that output would be deleted and recreated with it.
-                configMapName: configMapName,
-                secretName: args.secretName,
-                resources: args.resources ?? defaultResources,
+                healthPath: args.settings[color].healthPath,
+                probes: args.settings[color].probes,
+                configMapName: this.configMaps[color].metadata.name,
+                secretName: args.secretNames?.[color],
+                resources: args.settings[color].resources,
                 runAsUser: args.runAsUser ?? 1000,
                 readinessTimeoutSeconds,
             }),
-        }, { parent: this, dependsOn: [configMap, ...dependsOn], customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
+        }, { parent: this, dependsOn, customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
 
         const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn: pulumi.Resource[] = []) =>
             new k8s.core.v1.Service(serviceName, {

@@ -108,7 +108,7 @@ export class ConfigError extends Error {
 export type RawConfig = Record<string, string | undefined>;
 
 /** The secrets a stack must have; each is set with `pulumi config set --secret <key> <value>`. */
-export const requiredSecrets = ["dbPassword", "dbAdminPassword"] as const;
+export const requiredSecrets = ["dbPassword", "dbAdminPassword", "blueDbPassword", "greenDbPassword"] as const;
 /** Secrets needed only when `backupS3Endpoint` is set. */
 export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
 

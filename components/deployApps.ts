@@ -1,19 +1,20 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { apiEnvironment, webEnvironment } from "./appEnvironment";
-import { AppNamespace, secretName as namespaceSecretName } from "./appNamespace";
+import { AppNamespace, ColorCredential } from "./appNamespace";
 import { BlueGreenApp } from "./blueGreenApp";
+import { apiPort, ColorSettings, settingsDigest, stackColorSettings, webPort } from "./colorSettings";
 import { Color } from "./colors";
 import { StackConfig } from "./config";
 import { SmokeTest } from "./smokeTest";
 
-export const apiPort = 7011;
-export const webPort = 3000;
-
 export interface DeployAppsArgs {
     settings: StackConfig;
-    /** The apps' database password (a secret), for `physioflow-secrets`. */
-    dbPassword: pulumi.Input<string>;
+    /** Each color's database login (its role and password), for the color's Secret. */
+    credentials: Record<Color, ColorCredential>;
+    /** {@link credentialDigest} of each color's password, kept as a secret output for the next update's check. */
+    credentialDigests: Record<Color, string>;
+    /** The settings each color runs with (components/colorSettings.ts settingsByColor). */
+    colorSettings: Record<Color, ColorSettings>;
     /** Version recorded in the `migration-version` ConfigMap. */
     migrationVersion: pulumi.Input<string>;
     /** What the Deployments must wait for (the migration): the new color may need the new schema. */
@@ -34,7 +35,7 @@ export function deployApps(args: DeployAppsArgs) {
 
     const namespace = new AppNamespace(settings.namespace, {
         environment: settings.environment,
-        secrets: { POSTGRES_PASSWORD: args.dbPassword },
+        credentials: args.credentials,
         migrationVersion: args.migrationVersion,
     }, { provider });
 
@@ -45,12 +46,8 @@ export function deployApps(args: DeployAppsArgs) {
         replicas: settings.replicas,
         // Warm: the inactive color runs as many pods as the live one (a release, and the watch after a switch).
         inactiveReplicas: settings.inactiveWarm ? settings.replicas : settings.inactiveReplicas,
-        // By name, not by the Secret's output: the provider replaces a changed Secret (delete, then
-        // create), and the engine would replace every Deployment that takes a value from it, the
-        // live color included. The Deployments still wait for the namespace and its Secret.
-        secretName: namespaceSecretName,
+        secretNames: namespace.secretNames,
         readinessTimeoutSeconds: settings.readinessTimeoutSeconds,
-        probes: settings.probes,
     };
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 
@@ -58,18 +55,14 @@ export function deployApps(args: DeployAppsArgs) {
         ...shared,
         image: `${settings.imageRegistry}/physioflow-api`,
         port: apiPort,
-        healthPath: settings.apps.api.healthPath,
-        resources: settings.apps.api.resources,
-        env: apiEnvironment(settings, apiPort),
+        settings: { blue: args.colorSettings.blue.api, green: args.colorSettings.green.api },
     }, appOptions);
 
     const web = new BlueGreenApp("physioflow-web", {
         ...shared,
         image: `${settings.imageRegistry}/physioflow-web`,
         port: webPort,
-        healthPath: settings.apps.web.healthPath,
-        resources: settings.apps.web.resources,
-        env: webEnvironment(settings, webPort),
+        settings: { blue: args.colorSettings.blue.web, green: args.colorSettings.green.web },
         runAsUser: 1001,
     }, appOptions);
 
@@ -80,6 +73,8 @@ export function deployApps(args: DeployAppsArgs) {
         color,
         tag: settings.tags[color],
         migrationVersion: namespace.migrationVersion,
+        // The color's settings and login by name: new ones are new objects, and re-run the test.
+        release: pulumi.interpolate`${api.configMaps[color].metadata.name},${web.configMaps[color].metadata.name},${namespace.secretNames[color]}`,
         image: settings.smoke.image,
         checks: settings.smoke.checks,
         urls: { api: api.colorUrl(color), web: web.colorUrl(color) },
@@ -107,5 +102,9 @@ export function deployApps(args: DeployAppsArgs) {
         },
         urls: { web: settings.webUrl, api: settings.apiUrl },
         migrationVersion: namespace.migrationVersion,
+        // What each color runs with, read by the next update (settings flow like a tag).
+        colorSettings: args.colorSettings,
+        settingsDigest: settingsDigest(stackColorSettings(settings)),
+        credentialDigests: pulumi.secret(args.credentialDigests),
     };
 }

@@ -1,11 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
+import { checkCredentialStep, parseCredentialDigests } from "./colorCredentials";
+import { parseColorSettings, PreviousSettings } from "./colorSettings";
 import { Color, isColor, otherColor } from "./colors";
 import { ConfigError, StackConfig } from "./config";
 
 /** What the last successful update of the stack left live, from its outputs. */
-export interface PreviousRelease {
+export interface PreviousRelease extends PreviousSettings {
     activeColor: Color;
     tags: Record<Color, string>;
+    /** Digests of each color's database password at that update (a secret output). */
+    credentialDigests?: Partial<Record<Color, string>>;
 }
 
 /**
@@ -31,16 +35,30 @@ export function checkReleaseStep(previous: PreviousRelease | undefined, settings
 /** Reads {@link PreviousRelease} from the stack's own last outputs; undefined before its first update. */
 export async function readPreviousRelease(): Promise<PreviousRelease | undefined> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const [activeColor, tags] = await Promise.all([self.getOutputDetails("activeColor"), self.getOutputDetails("tags")]);
+    const [activeColor, tags, colorSettings, digest, credentials] = await Promise.all(
+        ["activeColor", "tags", "colorSettings", "settingsDigest", "credentialDigests"].map(name => self.getOutputDetails(name)));
     const color = activeColor.value;
     if (typeof color !== "string" || !isColor(color) || typeof tags.value !== "object" || tags.value === null) return undefined;
-    return { activeColor: color, tags: tags.value as Record<Color, string> };
+    return {
+        activeColor: color,
+        tags: tags.value as Record<Color, string>,
+        colorSettings: parseColorSettings(colorSettings.value),
+        settingsDigest: typeof digest.value === "string" ? digest.value : undefined,
+        credentialDigests: parseCredentialDigests(credentials.secretValue ?? credentials.value),
+    };
 }
 
-/** {@link checkReleaseStep} against the stack's last outputs; a refusal stops the program with one line before any resource. */
-export async function guardReleaseStep(settings: StackConfig): Promise<void> {
+/**
+ * {@link checkReleaseStep} and {@link checkCredentialStep} against the stack's last outputs; a
+ * refusal stops the program with one line before any resource. Returns what the last update left,
+ * for the colors' settings (components/colorSettings.ts).
+ */
+export async function guardReleaseStep(settings: StackConfig, credentialDigests: Record<Color, string>): Promise<PreviousRelease | undefined> {
     try {
-        checkReleaseStep(await readPreviousRelease(), settings);
+        const previous = await readPreviousRelease();
+        checkReleaseStep(previous, settings);
+        checkCredentialStep(previous, credentialDigests);
+        return previous;
     } catch (err) {
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
         throw err;

@@ -10,6 +10,8 @@ export interface SmokeTestArgs {
     tag: pulumi.Input<string>;
     /** The database's migration version; a new version re-runs the test (the schema changed under the color). */
     migrationVersion: pulumi.Input<string>;
+    /** What else the color runs with (its ConfigMaps' and Secret's names); a change re-runs the test. */
+    release: pulumi.Input<string>;
     /** Image with POSIX sh and curl. */
     image: string;
     checks: readonly SmokeCheck[];
@@ -27,8 +29,9 @@ export const smokeAppLabel = "physioflow-smoke";
  * One color's smoke test: a Job, `physioflow-smoke-<color>`, that runs the checks against the
  * color's own Services once its Deployments are ready; the provider awaits the Job, so an update
  * fails where the test fails and nothing that depends on it (the live Services, for the active
- * color) moves. The tag and migration version are part of the Job's pod template: a change to
- * either replaces the Job, which runs the test again; otherwise it is not re-run.
+ * color) moves. The tag, the migration version and the color's settings and login (by the names of
+ * their objects) are part of the Job's pod template: a change to any replaces the Job, which runs
+ * the test again; otherwise it is not re-run.
  */
 export class SmokeTest extends pulumi.ComponentResource {
     public readonly job: k8s.batch.v1.Job;
@@ -47,7 +50,7 @@ export class SmokeTest extends pulumi.ComponentResource {
                 template: {
                     metadata: {
                         labels,
-                        annotations: { "physioflow/tag": args.tag, "physioflow/migration-version": args.migrationVersion },
+                        annotations: { "physioflow/tag": args.tag, "physioflow/migration-version": args.migrationVersion, "physioflow/release": args.release },
                     },
                     spec: {
                         restartPolicy: "Never",

@@ -6,7 +6,7 @@
 import * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as path from "path";
-import { deployApps, guardReleaseStep, loadStackConfig } from "../components";
+import { deployApps, guardReleaseStep, loadStackConfig, loginRole, settingsByColor } from "../components";
 import { PulumiEngine } from "./engine";
 
 export interface ClusterStackOptions {
@@ -28,14 +28,23 @@ export interface ClusterStackOptions {
     migrationVersion?: string;
 }
 
-/** The cluster half of index.ts, as it runs there minus the database resources. */
+/**
+ * The cluster half of index.ts, as it runs there minus the database resources (the colors' login
+ * roles are named as AppDatabase names them).
+ */
 export function clusterProgram(migrationVersion?: string): auto.PulumiFn {
     return async () => {
         const { settings, secrets } = loadStackConfig();
-        await guardReleaseStep(settings);
+        const previous = await guardReleaseStep(settings, secrets.credentialDigests);
+        const user = settings.database.user;
         return deployApps({
             settings,
-            dbPassword: secrets.dbPassword,
+            credentials: {
+                blue: { user: loginRole(user, "blue"), password: secrets.colorDbPasswords.blue },
+                green: { user: loginRole(user, "green"), password: secrets.colorDbPasswords.green },
+            },
+            credentialDigests: secrets.credentialDigests,
+            colorSettings: settingsByColor(previous, settings),
             migrationVersion: migrationVersion ?? settings.migrationTarget ?? "000",
         });
     };

@@ -86,12 +86,21 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
         const initial: auto.ConfigMap = {
             "physioflow:dbPassword": { value: crypto.randomBytes(16).toString("hex"), secret: true },
             "physioflow:dbAdminPassword": { value: crypto.randomBytes(16).toString("hex"), secret: true },
+            "physioflow:blueDbPassword": { value: crypto.randomBytes(16).toString("hex"), secret: true },
+            "physioflow:greenDbPassword": { value: crypto.randomBytes(16).toString("hex"), secret: true },
         };
         const defaults = localStackSettings({ kubeconfig: paths.kubeconfig, backupDir: paths.backups, dbPort: await freeLoopbackPort() });
         for (const [key, value] of Object.entries(defaults)) initial[`physioflow:${key}`] = { value };
         await stack.setAllConfig(initial);
         all = await stack.getAllConfig();
         out(`config: new local stack (${rel(path.join(paths.project, `Pulumi.${stackName}.yaml`))}), secrets generated`);
+    }
+    // A stack made by an older version lacks the colors' own passwords (their login roles): add them.
+    const missing = ["blueDbPassword", "greenDbPassword"].filter(key => all[`physioflow:${key}`] === undefined);
+    if (missing.length > 0) {
+        await stack.setAllConfig(Object.fromEntries(missing.map(key => [`physioflow:${key}`, { value: crypto.randomBytes(16).toString("hex"), secret: true }])));
+        all = await stack.getAllConfig();
+        out(`config: ${missing.join(" and ")} generated`);
     }
     const current: Record<string, string> = {};
     for (const [key, { value, secret }] of Object.entries(all)) {

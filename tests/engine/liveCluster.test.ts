@@ -47,15 +47,18 @@ describe("the cluster half on the real engine and a real control plane", functio
             "BlueGreenApp/physioflow-api create",
             "BlueGreenApp/physioflow-web create",
             "ConfigMap/migration-version create",
-            "ConfigMap/physioflow-api-config create",
-            "ConfigMap/physioflow-web-config create",
+            "ConfigMap/physioflow-api-config-blue create",
+            "ConfigMap/physioflow-api-config-green create",
+            "ConfigMap/physioflow-web-config-blue create",
+            "ConfigMap/physioflow-web-config-green create",
             "Deployment/physioflow-api-blue create",
             "Deployment/physioflow-api-green create",
             "Deployment/physioflow-web-blue create",
             "Deployment/physioflow-web-green create",
             "Job/physioflow-smoke-blue create",
             "Namespace/physioflow-local create",
-            "Secret/physioflow-secrets create",
+            "Secret/physioflow-secrets-blue create",
+            "Secret/physioflow-secrets-green create",
             "Service/physioflow-api create",
             "Service/physioflow-api-blue create",
             "Service/physioflow-api-green create",
@@ -83,20 +86,29 @@ describe("the cluster half on the real engine and a real control plane", functio
             assert.deepStrictEqual(live.deployments[`${app}-blue`], { image: `registry.local:5000/${app}:v1.0.0`, replicas: 1, readyReplicas: 1, observed: true });
             assert.deepStrictEqual(live.deployments[`${app}-green`], { image: `registry.local:5000/${app}:v1.0.0`, replicas: 0, readyReplicas: 0, observed: true });
         }
-        const secret = await cluster.getJson(["secret", "physioflow-secrets", "-n", namespace]);
-        assert.strictEqual(Buffer.from(secret.data.POSTGRES_PASSWORD, "base64").toString(), s.dbPassword);
-
-        // The password as the program passes it and as the provider stores it (base64 in `data`).
-        const stateFile = s.stateFile();
-        for (const form of [s.dbPassword, Buffer.from(s.dbPassword).toString("base64")]) {
-            assert.ok(!stateFile.includes(form), `the state file holds the database password in plaintext (${form === s.dbPassword ? "as is" : "base64"})`);
+        for (const color of ["blue", "green"] as const) {
+            // Each color logs in as its own role with its own password; the owner's password stays out of the cluster.
+            const secret = await colorSecret(color);
+            assert.deepStrictEqual(secret.data, { DATABASE_USER: `physioflow_${color}`, POSTGRES_PASSWORD: s.colorPasswords[color] });
+            assert.match(secret.name, new RegExp(`^physioflow-secrets-${color}-[a-z0-9]{8}$`));
         }
-        const stored = (JSON.parse(stateFile).checkpoint.latest.resources as any[]).find(r => r.type === "kubernetes:core/v1:Secret");
-        for (const field of [stored.inputs.data, stored.outputs.data]) {
-            assert.strictEqual(field[secretSig], "1b47061264138c4ac30d75fd1eb44270", "the Secret's data is not stored as a Pulumi secret");
+
+        // The passwords as the program passes them and as the provider stores them (base64 in `data`).
+        const stateFile = s.stateFile();
+        for (const password of [s.colorPasswords.blue, s.colorPasswords.green]) {
+            for (const form of [password, Buffer.from(password).toString("base64")]) {
+                assert.ok(!stateFile.includes(form), `the state file holds a database password in plaintext (${form === password ? "as is" : "base64"})`);
+            }
+        }
+        const stored = (JSON.parse(stateFile).checkpoint.latest.resources as any[]).filter(r => r.type === "kubernetes:core/v1:Secret");
+        assert.strictEqual(stored.length, 2);
+        for (const field of stored.flatMap(secret => [secret.inputs.data, secret.outputs.data])) {
+            assert.strictEqual(field[secretSig], "1b47061264138c4ac30d75fd1eb44270", "a Secret's data is not stored as a Pulumi secret");
         }
         const settingsFile = fs.readFileSync(path.join(s.stack.workspace.workDir, "Pulumi.livetest.yaml"), "utf8");
-        assert.ok(!settingsFile.includes(s.dbPassword), "the database password is in the stack settings file in plaintext");
+        for (const password of [s.dbPassword, s.colorPasswords.blue, s.colorPasswords.green]) {
+            assert.ok(!settingsFile.includes(password), "a database password is in the stack settings file in plaintext");
+        }
     });
 
     it("release: a new tag for the inactive color updates exactly its Deployments; the live Services stay on blue", async () => {
@@ -286,36 +298,116 @@ describe("the cluster half on the real engine and a real control plane", functio
         assert.deepStrictEqual(await state(), before);
     });
 
-    it("fixed-name objects the provider replaces (migration-version, physioflow-secrets, an app's ConfigMap) are replaced with no conflict and no Deployment or pod touched", async () => {
+    it("migration-version (a fixed name) is replaced with no conflict and no Deployment or pod touched; the owner's password changes nothing in the cluster", async () => {
         const deploymentsBefore = await deploymentIdentities(cluster);
-        await s.set({ migrationTarget: "005", keycloakUrl: "http://keycloak-2.example.test" });
+        await s.set({ migrationTarget: "005" });
         await s.stack.setConfig("physioflow:dbPassword", { value: "rotated-db-password", secret: true });
+        const preview = await s.preview();
+        assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
+            "ConfigMap/migration-version create-replacement [data.version]",
+            "ConfigMap/migration-version delete-replaced",
+            "ConfigMap/migration-version replace [data.version]",
+            // The new migration version re-runs the live color's smoke test (delete, then create: a fixed
+            // name). The version comes from the replaced ConfigMap, unknown in a preview: no paths shown.
+            "Job/physioflow-smoke-blue create-replacement",
+            "Job/physioflow-smoke-blue delete-replaced",
+            "Job/physioflow-smoke-blue replace",
+        ], "a replaced ConfigMap takes Deployments with it, or the owner's password reached the cluster");
+        await s.up();
+        assert.deepStrictEqual((await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data, { version: "005" });
+        assert.deepStrictEqual(await deploymentIdentities(cluster), deploymentsBefore);
+        await serving("blue", 1, 0);
+    });
+
+    it("a password rotation and a settings change reach only the inactive color, are smoke-tested there and take traffic with a switch; a switch back returns to the old settings; the live color's password cannot change in place; blue's Deployments and pods are never touched", async () => {
+        const blueBefore = colorIdentities(await deploymentIdentities(cluster), "blue");
+        const blueSecretBefore = await colorSecret("blue");
+        const blueConfigBefore = await colorConfig("physioflow-api", "blue");
+        const greenSecretBefore = await colorSecret("green");
+        await s.set({ keycloakUrl: "http://keycloak-2.example.test", inactiveWarm: "true" });
+        await s.stack.setConfig("physioflow:greenDbPassword", { value: "green-rotated", secret: true });
         try {
             const preview = await s.preview();
-            const replaced = (name: string, paths: string) =>
-                [`${name} create-replacement [${paths}]`, `${name} delete-replaced`, `${name} replace [${paths}]`];
+            // Green gets pods (warm), and its pod template the new objects' names: that is what rolls its pods.
+            const greenPods = `metadata.annotations["pulumi.com/waitFor"], spec.replicas, ` +
+                "spec.template.spec.containers[0].envFrom[0].configMapRef.name, spec.template.spec.containers[0].envFrom[1].secretRef.name";
             assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
-                ...replaced("ConfigMap/migration-version", "data.version"),
-                ...replaced("ConfigMap/physioflow-api-config", "data.KEYCLOAK_URL"),
-                ...replaced("ConfigMap/physioflow-web-config", "data.NEXT_PUBLIC_KEYCLOAK_URL"),
-                // The new migration version re-runs the live color's smoke test (delete, then create: a fixed
-                // name). The version comes from the replaced ConfigMap, unknown in a preview: no paths shown.
-                "Job/physioflow-smoke-blue create-replacement",
-                "Job/physioflow-smoke-blue delete-replaced",
-                "Job/physioflow-smoke-blue replace",
-                ...replaced("Secret/physioflow-secrets", "data.POSTGRES_PASSWORD"),
-            ], "a replaced ConfigMap or Secret takes Deployments with it");
+                "ConfigMap/physioflow-api-config-green create-replacement [data.KEYCLOAK_URL]",
+                "ConfigMap/physioflow-api-config-green delete-replaced",
+                "ConfigMap/physioflow-api-config-green replace [data.KEYCLOAK_URL]",
+                "ConfigMap/physioflow-web-config-green create-replacement [data.NEXT_PUBLIC_KEYCLOAK_URL]",
+                "ConfigMap/physioflow-web-config-green delete-replaced",
+                "ConfigMap/physioflow-web-config-green replace [data.NEXT_PUBLIC_KEYCLOAK_URL]",
+                `Deployment/physioflow-api-green update [${greenPods}]`,
+                `Deployment/physioflow-web-green update [${greenPods}]`,
+                "Job/physioflow-smoke-green create",
+                "Secret/physioflow-secrets-green create-replacement [data.POSTGRES_PASSWORD]",
+                "Secret/physioflow-secrets-green delete-replaced",
+                "Secret/physioflow-secrets-green replace [data.POSTGRES_PASSWORD]",
+                "SmokeTest/physioflow-smoke-green create",
+            ]);
             await s.up();
-            assert.deepStrictEqual((await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data, { version: "005" });
-            const secret = await cluster.getJson(["secret", "physioflow-secrets", "-n", namespace]);
-            assert.strictEqual(Buffer.from(secret.data.POSTGRES_PASSWORD, "base64").toString(), "rotated-db-password");
-            assert.deepStrictEqual(await deploymentIdentities(cluster), deploymentsBefore);
-            await serving("blue", 1, 0);
+            await serving("blue", 1, 1);
+            assert.deepStrictEqual(colorIdentities(await deploymentIdentities(cluster), "blue"), blueBefore);
+            assert.deepStrictEqual(await colorSecret("blue"), blueSecretBefore);
+            assert.deepStrictEqual(await colorConfig("physioflow-api", "blue"), blueConfigBefore);
+            const greenSecret = await colorSecret("green");
+            assert.notStrictEqual(greenSecret.name, greenSecretBefore.name, "a new credential is a new Secret (its pods roll onto it)");
+            assert.deepStrictEqual(greenSecret.data, { DATABASE_USER: "physioflow_green", POSTGRES_PASSWORD: "green-rotated" });
+            const greenConfig = await colorConfig("physioflow-api", "green");
+            assert.strictEqual(greenConfig.data.KEYCLOAK_URL, "http://keycloak-2.example.test");
+            const greenDeployment = await cluster.getJson(["deployment", "physioflow-api-green", "-n", namespace]);
+            assert.deepStrictEqual(greenDeployment.spec.template.spec.containers[0].envFrom,
+                [{ configMapRef: { name: greenConfig.name } }, { secretRef: { name: greenSecret.name } }]);
+            const smoke = await cluster.getJson(["job", "physioflow-smoke-green", "-n", namespace]);
+            assert.strictEqual(smoke.status.succeeded, 1);
+            assert.ok(smoke.spec.template.metadata.annotations["physioflow/release"].includes(greenSecret.name));
+
+            // The switch: traffic to green, with its new settings and login; blue stays warm with its old ones.
+            await s.set({ activeColor: "green" });
+            await s.up();
+            await serving("green", 1, 1);
+            assert.deepStrictEqual(colorIdentities(await deploymentIdentities(cluster), "blue"), blueBefore);
+
+            // A switch back is a flip of selectors: blue serves again with the settings it was released with.
+            await s.set({ activeColor: "blue" });
+            const back = await s.preview();
+            assert.ok(describeSteps(changedSteps(back.steps)).every(step => !/^(ConfigMap|Secret|Deployment)\//.test(step)),
+                `a switch back changes settings or pods: ${describeSteps(changedSteps(back.steps)).join("; ")}`);
+            await s.up();
+            await serving("blue", 1, 1);
+            assert.deepStrictEqual(await colorConfig("physioflow-api", "blue"), blueConfigBefore);
+            assert.deepStrictEqual(colorIdentities(await deploymentIdentities(cluster), "blue"), blueBefore);
+            assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "a switch back left something pending");
+
+            // The live color's password is refused before anything changes.
+            await s.stack.setConfig("physioflow:blueDbPassword", { value: "blue-rotated-in-place", secret: true });
+            const refused = await s.failingUp();
+            assert.deepStrictEqual(changedSteps(refused.steps), []);
+            assert.match(diagnostics(refused.events, "error").join("\n"), /^physioflow:blueDbPassword changed while blue is live: blue's pods would lose their database login/);
+            assert.deepStrictEqual(await colorSecret("blue"), blueSecretBefore);
         } finally {
-            await s.set({ keycloakUrl: "http://keycloak.example.test" });
+            await s.stack.setConfig("physioflow:blueDbPassword", { value: s.colorPasswords.blue, secret: true });
+            await s.set({ activeColor: "blue", inactiveWarm: "false", keycloakUrl: "http://keycloak.example.test" });
         }
         await s.up();
+        await serving("blue", 1, 0);
+        assert.deepStrictEqual(colorIdentities(await deploymentIdentities(cluster), "blue"), blueBefore);
     });
+
+    /** A color's Secret (labelled by AppNamespace): its engine-given name and its decoded data. */
+    const colorSecret = async (color: string) => {
+        const items = (await cluster.getJson(["secrets", "-n", namespace, "-l", `app.kubernetes.io/part-of=physioflow,version=${color}`])).items as any[];
+        assert.strictEqual(items.length, 1, `${items.length} Secrets of ${color}`);
+        const data = Object.fromEntries(Object.entries(items[0].data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+        return { name: items[0].metadata.name as string, data };
+    };
+    /** An app's ConfigMap of a color: its engine-given name and data. */
+    const colorConfig = async (app: string, color: string) => {
+        const items = (await cluster.getJson(["configmaps", "-n", namespace, "-l", `app=${app},version=${color}`])).items as any[];
+        assert.strictEqual(items.length, 1, `${items.length} ConfigMaps of ${app} ${color}`);
+        return { name: items[0].metadata.name as string, data: items[0].data as Record<string, string> };
+    };
 
     it("a hand edit of a live Service (the runbook's kubectl patch) shows as drift after a refresh, and up restores the declared color without a conflict", async () => {
         await cluster.kubectl(["patch", "svc", "physioflow-api", "-n", namespace, "-p", '{"spec":{"selector":{"version":"green"}}}']);
@@ -395,6 +487,15 @@ async function deploymentIdentities(cluster: Cluster): Promise<Record<string, un
     return {
         deployments: Object.fromEntries(deployments.map(d => [d.metadata.name, `${d.metadata.uid}@${d.metadata.generation}`])),
         pods: pods.map(p => p.metadata.uid).sort(),
+        podsByName: pods.map(p => [p.metadata.name, p.metadata.uid]).sort(),
+    };
+}
+
+/** The part of {@link deploymentIdentities} that is one color's: its Deployments and their pods. */
+function colorIdentities(identities: Record<string, any>, color: string): Record<string, unknown> {
+    return {
+        deployments: Object.fromEntries(Object.entries(identities.deployments).filter(([name]) => name.endsWith(`-${color}`))),
+        pods: (identities.podsByName as [string, string][]).filter(([name]) => name.includes(`-${color}-`)).map(([, uid]) => uid).sort(),
     };
 }
 

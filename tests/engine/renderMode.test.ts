@@ -21,12 +21,15 @@ describe("the cluster half rendered to a folder (renderYamlTo)", function () {
 
     it("writes every object of both colors, with the live Services on the active color", async () => {
         await s.up();
-        const rendered = readRenderedObjects(s.renderDir).map(o => `${o.kind}/${o.name}`).sort();
+        // Each color's ConfigMaps and Secret have a suffix the engine picks (8 characters), shown here as -*.
+        const rendered = readRenderedObjects(s.renderDir).map(o => `${o.kind}/${o.name.replace(/-(blue|green)-[a-z0-9]{8}$/, "-$1-*")}`).sort();
         assert.deepStrictEqual(rendered, [
-            "ConfigMap/migration-version", "ConfigMap/physioflow-api-config", "ConfigMap/physioflow-web-config",
+            "ConfigMap/migration-version",
+            "ConfigMap/physioflow-api-config-blue-*", "ConfigMap/physioflow-api-config-green-*",
+            "ConfigMap/physioflow-web-config-blue-*", "ConfigMap/physioflow-web-config-green-*",
             "Deployment/physioflow-api-blue", "Deployment/physioflow-api-green", "Deployment/physioflow-web-blue", "Deployment/physioflow-web-green",
             "Job/physioflow-smoke-blue",
-            "Namespace/physioflow-local", "Secret/physioflow-secrets",
+            "Namespace/physioflow-local", "Secret/physioflow-secrets-blue-*", "Secret/physioflow-secrets-green-*",
             "Service/physioflow-api", "Service/physioflow-api-blue", "Service/physioflow-api-green", "Service/physioflow-api-preview",
             "Service/physioflow-web", "Service/physioflow-web-blue", "Service/physioflow-web-green", "Service/physioflow-web-preview",
         ]);

@@ -6,7 +6,7 @@ import { execFileSync } from "child_process";
 import { backupCommand, lastLine, latestBackupCommand, migrateCommand, migrateVersionCommand } from "../../components/databaseCommands";
 import { migrationsChecksum, resolveMigrationTarget } from "../../components/migrationFiles";
 import { diffRuns, isSecretInput } from "../support/inputDiff";
-import { find, ProgramRun, runProgram, stackConfigWithSecrets } from "../support/programRun";
+import { defaultSecretKeys, find, ProgramRun, runProgram, stackConfigWithSecrets } from "../support/programRun";
 
 const Command = "command:local:Command";
 const repoMigrations = path.resolve(__dirname, "..", "..", "migrations");
@@ -125,7 +125,7 @@ describe("database in the stack", () => {
             backupS3Bucket: "physioflow-backups-prod",
             backupS3AccessKeyId: "ak",
             backupS3SecretAccessKey: "sk",
-        }), { secretKeys: ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:backupS3AccessKeyId", "physioflow:backupS3SecretAccessKey"] });
+        }), { secretKeys: [...defaultSecretKeys, "physioflow:backupS3AccessKeyId", "physioflow:backupS3SecretAccessKey"] });
         const backup = find(withUpload, Command, "physioflow_prod-release-backup").inputs;
         // The exact command line: the store's credentials are not on it.
         assert.strictEqual(backup.create,

@@ -27,7 +27,7 @@ describe("smoke gate in the stack", () => {
         }
     });
 
-    it("the smoke Job runs the checks once against the color's own Services, with the tag and migration version in its pod template", async () => {
+    it("the smoke Job runs the checks once against the color's own Services, with the tag, migration version and the color's settings and login in its pod template", async () => {
         const run = await runProgram("dev", stackConfigWithSecrets("dev", {
             activeColor: "blue", blueTag: "v1.2.2", smokeImage: "registry.example.test/tools/curl:8.11.1",
             smokeChecks: "api:/health=200, web:/=200, api:/api/patients=401",
@@ -39,7 +39,12 @@ describe("smoke gate in the stack", () => {
         assert.strictEqual(job.spec.activeDeadlineSeconds, 120);
         assert.strictEqual(job.spec.ttlSecondsAfterFinished, undefined, "a Job removed by its TTL would be drift");
         const pod = job.spec.template;
-        assert.deepStrictEqual(pod.metadata.annotations, { "physioflow/tag": "v1.2.2", "physioflow/migration-version": "006" });
+        assert.deepStrictEqual(pod.metadata.annotations, {
+            "physioflow/tag": "v1.2.2",
+            "physioflow/migration-version": "006",
+            // The color's settings and login, by their objects' names: new ones re-run the test.
+            "physioflow/release": "physioflow-api-config-blue-0a1b2c3d,physioflow-web-config-blue-0a1b2c3d,physioflow-secrets-blue-0a1b2c3d",
+        });
         assert.strictEqual(pod.spec.restartPolicy, "Never");
         assert.strictEqual(pod.spec.securityContext.runAsNonRoot, true);
         const container = pod.spec.containers[0];

@@ -2,6 +2,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { isSecretInput } from "../support/inputDiff";
 import { find, ProgramRun, runProgram, stackConfigWithSecrets } from "../support/programRun";
+import { Color, otherColor } from "../../components/colors";
 
 const Deployment = "kubernetes:apps/v1:Deployment";
 const Service = "kubernetes:core/v1:Service";
@@ -63,7 +64,7 @@ for (const [stack, want] of Object.entries(expected)) {
                 }
             });
 
-            it(`${app}: probes, resources, non-root pods, env from ConfigMap and physioflow-secrets`, () => {
+            it(`${app}: probes, resources, non-root pods, env from the color's own ConfigMap and Secret`, () => {
                 const pod = find(run, Deployment, `${app}-blue`).inputs.spec.template.spec;
                 const c = pod.containers[0];
                 const port = app === "physioflow-api" ? 7011 : 3000;
@@ -76,7 +77,18 @@ for (const [stack, want] of Object.entries(expected)) {
                 assert.deepStrictEqual(c.resources, { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } });
                 assert.strictEqual(pod.securityContext.runAsNonRoot, true);
                 assert.strictEqual(c.securityContext.allowPrivilegeEscalation, false);
-                assert.deepStrictEqual(c.envFrom, [{ configMapRef: { name: `${app}-config` } }, { secretRef: { name: "physioflow-secrets" } }]);
+                // Each color reads its own objects, by the names the engine gave them (mocks: the resource name + a suffix).
+                for (const color of ["blue", "green"] as Color[]) {
+                    assert.deepStrictEqual(find(run, Deployment, `${app}-${color}`).inputs.spec.template.spec.containers[0].envFrom,
+                        [{ configMapRef: { name: `${app}-config-${color}-0a1b2c3d` } }, { secretRef: { name: `physioflow-secrets-${color}-0a1b2c3d` } }]);
+                    const cm = find(run, ConfigMap, `${app}-config-${color}`);
+                    assert.strictEqual(cm.inputs.metadata.name, undefined, "a fixed name would be replaced delete-first, with every Deployment using it");
+                    assert.deepStrictEqual(cm.inputs.metadata.labels, { app, version: color });
+                    assert.deepStrictEqual(cm.options.dependsOn, [`kubernetes:core/v1:Namespace/${want.namespace}`]);
+                    assert.ok(find(run, Deployment, `${app}-${color}`).options.dependsOn.includes(`kubernetes:core/v1:ConfigMap/${app}-config-${color}`));
+                    assert.ok(find(run, Deployment, `${app}-${color}`).options.dependsOn.includes(`kubernetes:core/v1:Secret/physioflow-secrets-${color}`));
+                    assert.ok(!find(run, Deployment, `${app}-${color}`).options.dependsOn.includes(`kubernetes:core/v1:ConfigMap/${app}-config-${otherColor(color)}`));
+                }
             });
 
             it(`${app}: a PodDisruptionBudget only when replicas > 1`, () => {
@@ -87,19 +99,27 @@ for (const [stack, want] of Object.entries(expected)) {
         }
 
         it("the API's environment names the stack's database and Keycloak", () => {
-            const data = find(run, ConfigMap, "physioflow-api-config").inputs.data;
-            assert.strictEqual(data.DATABASE_NAME, want.db);
-            assert.strictEqual(data.DATABASE_USER, "emr");
-            assert.strictEqual(data.KEYCLOAK_REALM, want.realm);
-            assert.strictEqual(data.PORT, "7011");
-            assert.ok(!Object.values(data).includes(`pw-${stack}`), "the password must not be in a ConfigMap");
+            for (const color of ["blue", "green"] as Color[]) {
+                const data = find(run, ConfigMap, `physioflow-api-config-${color}`).inputs.data;
+                assert.strictEqual(data.DATABASE_NAME, want.db);
+                assert.strictEqual(data.DATABASE_USER, undefined, "the login is the color's own, in its Secret");
+                assert.strictEqual(data.KEYCLOAK_REALM, want.realm);
+                assert.strictEqual(data.PORT, "7011");
+                assert.ok(!JSON.stringify(data).includes("pw-"), "no password in a ConfigMap");
+            }
         });
 
-        it("the database password reaches the cluster only as a secret", () => {
-            const secret = find(run, "kubernetes:core/v1:Secret", "physioflow-secrets").inputs;
-            assert.strictEqual(secret.metadata.name, "physioflow-secrets");
-            assert.ok(isSecretInput(secret.stringData), "stringData must be a secret");
-            assert.deepStrictEqual(secret.stringData.value, { POSTGRES_PASSWORD: `pw-${stack}` });
+        it("each color's database login (its own role and password) reaches the cluster only as that color's Secret; the owner's password not at all", () => {
+            for (const color of ["blue", "green"] as Color[]) {
+                const secret = find(run, "kubernetes:core/v1:Secret", `physioflow-secrets-${color}`);
+                assert.strictEqual(secret.inputs.metadata.name, undefined, "a fixed name would be replaced delete-first, with every Deployment using it");
+                assert.strictEqual(secret.inputs.metadata.namespace, want.namespace);
+                assert.ok(isSecretInput(secret.inputs.stringData), "stringData must be a secret");
+                assert.deepStrictEqual(secret.inputs.stringData.value, { DATABASE_USER: `emr_${color}`, POSTGRES_PASSWORD: `${color}-pw-${stack}` });
+                assert.strictEqual(secret.options.parent, `physioflow:k8s:AppNamespace/${want.namespace}`);
+            }
+            const cluster = run.resources.filter(r => r.type.startsWith("kubernetes:"));
+            assert.ok(!JSON.stringify(cluster.map(r => r.inputs)).includes(`"pw-${stack}"`), "the owner's password must not reach the cluster");
         });
 
         it("the migration-version ConfigMap is in the namespace", () => {
@@ -121,8 +141,16 @@ for (const [stack, want] of Object.entries(expected)) {
             assert.strictEqual(o.namespaceName, want.namespace);
             assert.ok(!JSON.stringify(o).includes(`pw-${stack}`), "no output carries the password");
             for (const [key, value] of Object.entries(run.exports)) {
-                assert.strictEqual(await pulumi.isSecret(pulumi.output(value)), false, `${key} is readable without --show-secrets`);
+                // The password digests the next update checks the live color's password against stay secret.
+                assert.strictEqual(await pulumi.isSecret(pulumi.output(value)), key === "credentialDigests", `${key}: secret or not`);
             }
+            assert.deepStrictEqual(Object.keys(o.credentialDigests), ["blue", "green"]);
+            assert.notStrictEqual(o.credentialDigests.blue, o.credentialDigests.green);
+            assert.ok(!JSON.stringify(o.credentialDigests).includes("pw-"));
+            // What each color runs with, for the next update (settings flow like a tag).
+            assert.deepStrictEqual(o.colorSettings.blue, o.colorSettings.green);
+            assert.strictEqual(o.colorSettings.blue.api.env.KEYCLOAK_REALM, want.realm);
+            assert.match(o.settingsDigest, /^[0-9a-f]{16}$/);
         });
     });
 }

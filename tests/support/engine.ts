@@ -36,6 +36,8 @@ export interface TestClusterStack {
     renderDir: string;
     /** The `dbPassword` secret the stack holds. */
     dbPassword: string;
+    /** The `blueDbPassword` and `greenDbPassword` secrets it was created with. */
+    colorPasswords: { blue: string; green: string };
     /** Where the stack lives, to open it again from another process (tests/support/deployChild.ts). */
     dirs: { stackName: string; workDir: string; stateDir: string; pulumiHome: string; passphrase: string };
     preview(): Promise<Operation<auto.PreviewResult>>;
@@ -69,9 +71,12 @@ export async function createTestClusterStack(name: string, target: { kubeconfig:
     };
     const stack = await openClusterStack({ engine: await testEngine(), ...dirs });
     const dbPassword = `db-${crypto.randomBytes(12).toString("hex")}`;
+    const colorPasswords = { blue: `blue-${crypto.randomBytes(12).toString("hex")}`, green: `green-${crypto.randomBytes(12).toString("hex")}` };
     const config: auto.ConfigMap = {
         "physioflow:dbPassword": { value: dbPassword, secret: true },
         "physioflow:dbAdminPassword": { value: `admin-${crypto.randomBytes(12).toString("hex")}`, secret: true },
+        "physioflow:blueDbPassword": { value: colorPasswords.blue, secret: true },
+        "physioflow:greenDbPassword": { value: colorPasswords.green, secret: true },
     };
     const where = "kubeconfig" in target ? { kubeconfig: target.kubeconfig } : { renderDir };
     for (const [key, value] of Object.entries(localStackSettings({ ...where, backupDir: path.join(dir, "backups"), dbPort: 5432 }))) {
@@ -89,6 +94,7 @@ export async function createTestClusterStack(name: string, target: { kubeconfig:
         dirs,
         renderDir,
         dbPassword,
+        colorPasswords,
         preview: () => withEvents(onEvent => stack.preview({ onEvent })),
         up: () => withEvents(onEvent => stack.up({ onEvent })),
         failingUp: () => withEvents(async onEvent => {

@@ -58,7 +58,8 @@ export function stackFileConfig(stack: string): Record<string, string> {
 
 /** A stack file's settings plus the secrets a real stack would hold encrypted. */
 export function stackConfigWithSecrets(stack: string, overrides: Record<string, string | undefined> = {}) {
-    const config: Record<string, string> = { ...stackFileConfig(stack), "physioflow:dbPassword": `pw-${stack}`, "physioflow:dbAdminPassword": `admin-${stack}` };
+    const config: Record<string, string> = { ...stackFileConfig(stack), "physioflow:dbPassword": `pw-${stack}`, "physioflow:dbAdminPassword": `admin-${stack}`,
+        "physioflow:blueDbPassword": `blue-pw-${stack}`, "physioflow:greenDbPassword": `green-pw-${stack}` };
     for (const [key, value] of Object.entries(overrides)) {
         if (value === undefined) delete config[`physioflow:${key}`];
         else config[`physioflow:${key}`] = value;
@@ -95,9 +96,14 @@ if (!mockMonitor.__physioflowRecordsOptions) {
     mockMonitor.__physioflowRecordsOptions = true;
 }
 
+/** The config keys a stack holds as secrets, by default. */
+export const defaultSecretKeys = ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:blueDbPassword", "physioflow:greenDbPassword"];
+
 /** What a previous update of the stack left as outputs (the program reads them through a StackReference to itself). */
 export interface RunOptions {
     previousOutputs?: Record<string, unknown>;
+    /** Which of them were secret outputs. */
+    previousSecretOutputNames?: string[];
     secretKeys?: string[];
 }
 
@@ -107,17 +113,17 @@ export interface RunOptions {
  */
 export async function runProgram(stack: string, config: Record<string, string>, options: RunOptions = {}): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
-    const secretKeys = options.secretKeys ?? ["physioflow:dbPassword", "physioflow:dbAdminPassword"];
+    const secretKeys = options.secretKeys ?? defaultSecretKeys;
     await pulumi.runtime.setMocks({
         newResource(args) {
             if (args.type === "pulumi:pulumi:StackReference") {
                 // A read (readResource), not a registration: no options to record.
-                return { id: args.inputs.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: [] } };
+                return { id: args.inputs.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: options.previousSecretOutputNames ?? [] } };
             }
             const recorded = optionsOfRequest.get(`${args.type}/${args.name}`);
             if (recorded === undefined) throw new Error(`no options recorded for ${args.type}/${args.name}`);
             resources.push({ type: args.type, name: args.name, inputs: args.inputs, options: recorded });
-            return { id: `${args.name}-id`, state: { ...args.inputs, ...commandOutputs(args.type, args.inputs) } };
+            return { id: `${args.name}-id`, state: { ...args.inputs, ...autoName(args.type, args.name, args.inputs), ...commandOutputs(args.type, args.inputs) } };
         },
         call: args => args.inputs,
     }, "physioflow", stack, false, "organization");
@@ -126,13 +132,19 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     delete require.cache[require.resolve(programPath)];
     const module: Record<string, any> = await import(programPath);
     // index.ts is an async program: its default export returns the stack outputs.
-    const exports: Record<string, any> = typeof module.default === "function" ? await module.default() : module;
+    const exported: Record<string, any> = typeof module.default === "function" ? await module.default() : module;
     const outputs: Record<string, any> = {};
-    for (const [key, value] of Object.entries(exports)) {
+    for (const [key, value] of Object.entries(exported)) {
         outputs[key] = await promiseOf(value);
     }
     await (pulumi.runtime as any).waitForRPCs();
-    return { resources, outputs, exports };
+    return { resources, outputs, exports: exported };
+}
+
+/** The name the kubernetes provider would give an object without one: its resource name and a suffix. */
+function autoName(type: string, name: string, inputs: any): Record<string, unknown> {
+    if (!type.startsWith("kubernetes:") || inputs.metadata === undefined || inputs.metadata.name !== undefined) return {};
+    return { metadata: { ...inputs.metadata, name: `${name}-0a1b2c3d` } };
 }
 
 /** What the CLI would print, so outputs derived from a command's stdout resolve under mocks. */
