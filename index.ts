@@ -24,6 +24,7 @@ export = async () => {
         user: db.user,
         password: secrets.dbPassword,
         colorPasswords: secrets.colorDbPasswords,
+        importExisting: settings.importExisting,
     });
 
     const release = new DatabaseRelease(`${db.name}-release`, {

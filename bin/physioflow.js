@@ -16,8 +16,8 @@ require("ts-node").register({
 });
 
 const argv = process.argv.slice(2);
-// `deploy`, `rollback`, `status` and `verify` are the release code's (release/cli.ts); everything else is the database CLI's.
-const run = ["deploy", "rollback", "status", "verify"].includes(argv[0]) ? () => require("../release/cli").releaseMain(argv, path.join(__dirname, "..")) : () => require("../database/cli/main").main(argv);
+// `deploy`, `rollback`, `status`, `verify` and `import` are the release code's (release/cli.ts); everything else is the database CLI's.
+const run = ["deploy", "rollback", "status", "verify", "import"].includes(argv[0]) ? () => require("../release/cli").releaseMain(argv, path.join(__dirname, "..")) : () => require("../database/cli/main").main(argv);
 
 run().then(
     (code) => {

@@ -22,6 +22,12 @@ export interface AppDatabaseArgs {
     password: pulumi.Input<string>;
     /** Each color's login role's password (secrets): the apps of a color log in as `<user>_<color>`. */
     colorPasswords: Record<Color, pulumi.Input<string>>;
+    /**
+     * Adopt the existing database and owner role of these names (the `import` resource option)
+     * instead of creating them. The owner's password cannot be read back: it is left out of the
+     * import and set by the next update. Default false.
+     */
+    importExisting?: boolean;
 }
 
 /**
@@ -58,13 +64,13 @@ export class AppDatabase extends pulumi.ComponentResource {
             name: args.user,
             login: true,
             password: args.password,
-        }, { parent: this, provider, protect: true, retainOnDelete: true });
+        }, { parent: this, provider, protect: true, retainOnDelete: true, ...(args.importExisting ? { import: args.user, ignoreChanges: ["password"] } : {}) });
 
         const database = new postgresql.Database(name, {
             name: args.databaseName,
             owner: role.name,
             encoding: "UTF8",
-        }, { parent: this, provider, protect: true, retainOnDelete: true });
+        }, { parent: this, provider, protect: true, retainOnDelete: true, ...(args.importExisting ? { import: args.databaseName } : {}) });
 
         // The owner has these already; granting them explicitly keeps them if ownership moves.
         new postgresql.Grant(`${name}-${args.user}-database`, {

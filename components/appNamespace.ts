@@ -17,6 +17,8 @@ export interface AppNamespaceArgs {
     credentials: Record<Color, ColorCredential>;
     /** Migration version recorded in the ConfigMap `migration-version` (runbook Appendix B). */
     migrationVersion: pulumi.Input<string>;
+    /** Adopt an existing namespace of this name (its labels are set by the next update). Default false. */
+    importExisting?: boolean;
 }
 
 /** Prefix of each color's Secret, `physioflow-secrets-<color>-<suffix>` (the runbook's `physioflow-secrets`, one per color). */
@@ -43,7 +45,12 @@ export class AppNamespace extends pulumi.ComponentResource {
         super("physioflow:k8s:AppNamespace", name, {}, opts);
         const namespace = new k8s.core.v1.Namespace(name, {
             metadata: { name, labels: { "app.kubernetes.io/part-of": "physioflow", environment: args.environment } },
-        }, { parent: this, retainOnDelete: true });
+        }, {
+            parent: this,
+            retainOnDelete: true,
+            // An import must match what exists; the labels the team's namespace lacks are added by the next update.
+            ...(args.importExisting ? { import: name, ignoreChanges: ["metadata.labels"] } : {}),
+        });
         this.name = namespace.metadata.name;
 
         const secretNames = {} as Record<Color, pulumi.Output<string>>;

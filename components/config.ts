@@ -33,6 +33,12 @@ export interface StackConfig {
      * instant. Unset, the inactive color has `inactiveReplicas`.
      */
     inactiveWarm: boolean;
+    /**
+     * Adopt the team's existing namespace, database and owner role instead of creating them (the
+     * `import` resource option), for a stack's first `up`; `npx physioflow import <stack>` sets it
+     * for that one update. Default false.
+     */
+    importExisting: boolean;
     /** The smoke test each color with pods must pass (components/smokeTest.ts). */
     smoke: { image: string; checks: SmokeCheck[] };
     /** Where the release commands post a JSON message on a switch and a rollback (e.g. a Slack webhook); unset: none. */
@@ -113,7 +119,7 @@ export const requiredSecrets = ["dbPassword", "dbAdminPassword", "blueDbPassword
 export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
 
 const plainKeys = [
-    "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas", "inactiveWarm",
+    "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas", "inactiveWarm", "importExisting",
     "smokeImage", "smokeChecks", "notifyWebhookUrl", "prometheusUrl", "errorRateQuery", "errorRateThreshold",
     "apiHealthPath", "webHealthPath", "apiResources", "webResources", "startupTimeoutSeconds", "readinessFailureThreshold", "livenessFailureThreshold",
     "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
@@ -163,6 +169,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     const replicas = integer(raw, "replicas", 1, 1);
     const inactiveReplicas = integer(raw, "inactiveReplicas", 0, 0);
     const inactiveWarm = raw.inactiveWarm === undefined ? false : oneOf(raw, "inactiveWarm", ["true", "false"]) === "true";
+    const importExisting = raw.importExisting === undefined ? false : oneOf(raw, "importExisting", ["true", "false"]) === "true";
     let smokeChecks: SmokeCheck[];
     try {
         smokeChecks = parseSmokeChecks(raw.smokeChecks ?? defaultSmokeChecks);
@@ -192,6 +199,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         replicas,
         inactiveReplicas,
         inactiveWarm,
+        importExisting,
         smoke: {
             image: matching(raw, "smokeImage", imagePattern, "an image reference with a tag, e.g. curlimages/curl:8.11.1", defaultSmokeImage),
             checks: smokeChecks,

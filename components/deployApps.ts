@@ -36,6 +36,7 @@ export function deployApps(args: DeployAppsArgs) {
     const namespace = new AppNamespace(settings.namespace, {
         environment: settings.environment,
         credentials: args.credentials,
+        importExisting: settings.importExisting,
         migrationVersion: args.migrationVersion,
     }, { provider });
 

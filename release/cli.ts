@@ -22,7 +22,44 @@ export interface ReleaseIo {
     repoRoot: string;
 }
 
-export const releaseCommands = ["deploy", "rollback", "status", "verify"];
+export const releaseCommands = ["deploy", "rollback", "status", "verify", "import"];
+
+export const IMPORT_HELP = `usage: physioflow import <stack> [--yes]
+
+A stack's first pulumi up over what the team already runs (docs/database.md, "Importing what
+exists"): adopts the existing namespace, database and owner role (dbUser) instead of creating
+them, and creates the rest. Prints the preview first, then asks for the stack's name to be typed
+unless --yes; refused once the stack has resources. Afterwards it shows what the next pulumi up
+still changes (the namespace's labels, the owner's password). <stack>: local, dev, staging or prod.`;
+
+/** \`physioflow import <stack>\`; exit 0 when adopted, 1 when it failed or was refused, 2 on bad input. */
+export async function importCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        io.stdout.write(`${IMPORT_HELP}\n`);
+        return 0;
+    }
+    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
+        if (flag !== "--yes") throw new UsageError(`unknown option ${flag}; see physioflow import --help`);
+    }
+    const positional = argv.filter(arg => !arg.startsWith("-"));
+    if (positional.length !== 1) throw new UsageError("import needs a stack: physioflow import <stack>");
+    const stackName = positional[0];
+    checkStackName(stackName);
+    if (!argv.includes("--yes") && !io.stdin.isTTY) throw new UsageError("import needs a confirmation and there is no terminal; re-run with --yes");
+    const out = (line: string) => io.stderr.write(`${line}\n`);
+    const opened = await openReleaseTarget(stackName, io.repoRoot, out);
+    const { importExisting } = await import("./importExisting");
+    try {
+        const result = await importExisting(opened.target.stack, {
+            out,
+            confirm: argv.includes("--yes") ? undefined : () => confirm(io, `Adopt these objects into ${stackName} and create the rest? Type ${stackName} to continue: `, stackName, "import"),
+        });
+        if (!result.ok) out(`import failed: ${result.error}`);
+        return result.ok ? 0 : 1;
+    } finally {
+        await opened.close();
+    }
+}
 
 export const STATUS_HELP = `usage: physioflow status <stack> [--json]
 
@@ -243,11 +280,12 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     return result.ok ? 0 : 1;
 }
 
-/** `physioflow deploy|rollback|status|verify ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
+/** `physioflow deploy|rollback|status|verify|import ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
 export async function releaseMain(argv: readonly string[], repoRoot: string, io: Partial<ReleaseIo> = {}): Promise<number> {
     const full: ReleaseIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, repoRoot, ...io };
     try {
         if (argv[0] === "status") return await statusCommand(argv.slice(1), full);
+        if (argv[0] === "import") return await importCommand(argv.slice(1), full);
         if (argv[0] === "verify") {
             const { verifyCommand } = await import("./verify");
             return await verifyCommand(argv.slice(1), full, (stackName, out) => {

@@ -27,6 +27,7 @@ Commands:
                                  when asked (physioflow rollback --help)
   status <stack> [--json]        the stack beside its cluster, disagreements flagged (physioflow status --help)
   verify <stack> [--json]        the runbook's post-deployment checks (physioflow verify --help)
+  import <stack> [--yes]         a stack's first up over the existing namespace, database and role (physioflow import --help)
 
 Run "physioflow migrate --help" or "physioflow backup --help" for options.
 

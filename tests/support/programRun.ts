@@ -15,6 +15,8 @@ export interface RecordedOptions {
     ignoreChanges: string[];
     replaceOnChanges: string[];
     customTimeouts?: { create?: string; update?: string; delete?: string };
+    /** The `import` option: the ID of an existing object the resource adopts. */
+    importId?: string;
 }
 
 /** One resource as the program registered it. */
@@ -90,6 +92,7 @@ if (!mockMonitor.__physioflowRecordsOptions) {
             replaceOnChanges: req.getReplaceonchangesList(),
             customTimeouts: timeouts && (timeouts.create || timeouts.update || timeouts.pb_delete)
                 ? { create: timeouts.create || undefined, update: timeouts.update || undefined, delete: timeouts.pb_delete || undefined } : undefined,
+            importId: req.getImportid() || undefined,
         });
         return register.call(this, req, callback);
     };
