@@ -4,7 +4,10 @@
  * ready/desired pods, what the live Services select and serve, the smoke tests, the migration
  * version (ConfigMap and stack output), the last backup, and any deploy in progress.
  */
+import { settingsDigest, stackColorSettings } from "../components/colorSettings";
 import { Color, colors } from "../components/colors";
+import { parseStackConfig } from "../components/config";
+import { plainValues } from "../components/loadConfig";
 import { ClusterState, readClusterState } from "./clusterState";
 import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
 import { readDeployLock } from "./deployLock";
@@ -22,10 +25,12 @@ export interface StackStatus {
     lock?: { holder: string; since: string; stale: boolean };
     /** The database's migration version (`schema_migrations`), when the command reaches the database; or why it could not be read. */
     database?: { version: string } | { error: string };
+    /** Digest of the settings the stack's config asks for (components/colorSettings.ts); undefined when the config does not parse. */
+    stackSettingsDigest?: string;
 }
 
 export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
-    const [settings, outputs, cluster, configMap, lock, database] = await Promise.all([
+    const [settings, outputs, cluster, configMap, lock, database, config] = await Promise.all([
         readReleaseSettings(target.stack),
         target.stack.outputs(),
         readClusterState(target.kubectl, target.namespace),
@@ -33,7 +38,15 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         readDeployLock(target.kubectl, target.namespace),
         target.database === undefined ? undefined : currentMigrationVersion(target.database.connection)
             .then(version => ({ version }), (error: unknown) => ({ error: oneLine(error) })),
+        target.stack.getAllConfig(),
     ]);
+    let stackSettingsDigest: string | undefined;
+    try {
+        const plain = Object.fromEntries(Object.entries(config).filter(([, v]) => !v.secret).map(([k, v]) => [k, v.value]));
+        stackSettingsDigest = settingsDigest(stackColorSettings(parseStackConfig(plainValues(plain))));
+    } catch {
+        stackSettingsDigest = undefined; // a config the program would refuse: the program says why
+    }
     return {
         settings,
         outputs: Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.value])),
@@ -41,6 +54,7 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         configMapVersion: configMap?.data?.version,
         lock,
         database,
+        stackSettingsDigest,
     };
 }
 
@@ -83,6 +97,13 @@ export function formatStatus(status: StackStatus): string[] {
         && (db === undefined || dbVersion === status.configMapVersion),
         `migration      ${db === undefined ? "" : dbVersion !== undefined ? `${dbVersion} in the database, ` : `database unreadable (${(db as { error: string }).error}), `}` +
         `${status.configMapVersion ?? "(no ConfigMap)"} in ConfigMap migration-version${outputVersion !== undefined ? `, ${outputVersion} in the stack output` : ""}`);
+    const colorSettings = outputs.colorSettings as Record<Color, Parameters<typeof settingsDigest>[0]> | undefined;
+    if (colorSettings !== undefined && status.stackSettingsDigest !== undefined) {
+        // Not a disagreement: the live color keeps its settings until a release to the other color and a switch.
+        const describe = (color: Color) => colorSettings[color] === undefined ? "unknown"
+            : settingsDigest(colorSettings[color]) === status.stackSettingsDigest ? "the stack's" : "older than the stack's";
+        lines.push(`  settings       ${colors.map(color => `${color}${color === active ? " (active)" : ""}: ${describe(color)}`).join("; ")}`);
+    }
     lines.push(`  last backup    ${(outputs.lastBackup as string | undefined) ?? "(none recorded by the stack)"}`);
     if (status.lock === undefined) lines.push("  deploy         none in progress");
     else flag(!status.lock.stale, `deploy         ${status.lock.stale ? "abandoned (the next deploy or rollback takes its lock over): " : "in progress: "}${status.lock.holder}, since ${status.lock.since}`);

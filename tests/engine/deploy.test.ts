@@ -224,6 +224,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         assert.ok(lines.includes("  active color   green in the config"), lines.join("\n"));
         assert.ok(lines.some(line => /^  live service   physioflow-api +selects green; 1 ready endpoint\(s\): green$/.test(line)), lines.join("\n"));
         assert.ok(lines.includes("  deploy         none in progress"));
+        assert.ok(lines.includes("  settings       blue: the stack's; green (active): the stack's"), lines.join("\n"));
         await cluster.kubectl(["patch", "service", "physioflow-web", "-n", namespace, "--type", "merge", "-p", '{"spec":{"selector":{"version":"blue"}}}']);
         try {
             const flagged = formatStatus(await readStatus(target)).filter(line => line.startsWith("!"));

@@ -1,5 +1,8 @@
 import * as assert from "assert";
+import { settingsDigest, stackColorSettings } from "../../components/colorSettings";
+import { parseStackConfig } from "../../components/config";
 import { formatStatus, StackStatus } from "../../release/status";
+import { stackFileConfig } from "../support/programRun";
 
 const healthy = (): StackStatus => ({
     settings: { activeColor: "green", tags: { blue: "v1", green: "v2" }, inactiveWarm: true, replicas: 1 },
@@ -64,5 +67,21 @@ describe("physioflow status lines", () => {
         status.database = { error: "connect ECONNREFUSED 127.0.0.1:5432" };
         assert.deepStrictEqual(formatStatus(status).filter(line => line.startsWith("!")),
             ["! migration      database unreadable (connect ECONNREFUSED 127.0.0.1:5432), 006 in ConfigMap migration-version, 006 in the stack output"]);
+    });
+
+    it("says which colors run the stack's settings and which older ones (not a disagreement: the live color keeps its own until a release and a switch)", () => {
+        const raw = (overrides: Record<string, string>) => parseStackConfig({
+            ...Object.fromEntries(Object.entries(stackFileConfig("prod")).map(([k, v]) => [k.replace(/^physioflow:/, ""), v])), ...overrides,
+        });
+        const old = stackColorSettings(raw({}));
+        const current = stackColorSettings(raw({ keycloakUrl: "https://keycloak-2.example.test" }));
+        const status = healthy();
+        status.outputs.colorSettings = { blue: current, green: old };
+        status.stackSettingsDigest = settingsDigest(current);
+        const lines = formatStatus(status);
+        assert.ok(lines.includes("  settings       blue: the stack's; green (active): older than the stack's"), lines.join("\n"));
+        assert.ok(lines.every(line => !line.startsWith("!")));
+        // Nothing recorded (a stack updated before per-color settings): no line.
+        assert.ok(formatStatus(healthy()).every(line => !line.includes("settings ")));
     });
 });
