@@ -43,10 +43,10 @@ describe("npm run local", function () {
         assert.ok(database.some(line => /^backup: \.local\/backups\/local_pre-migrate-006_\d{8}_\d{6}\.tar\.gz \(verified\)$/.test(line)), database.join("\n"));
         assert.ok(database.indexOf("migrated 000 -> 006") > database.findIndex(line => line.startsWith("backup: .local")));
         const preview = section(lines, "2. preview");
-        assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 24);
+        assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 27);
         assert.ok(preview.includes("0 unchanged"));
         const up = section(lines, "3. up");
-        assert.match(up[up.length - 1], /^24 created in \d+\.\d s$/);
+        assert.match(up[up.length - 1], /^27 created in \d+\.\d s$/);
         // The rollout as the API server reported it, while the update ran.
         assert.ok(up.some(line => /^\+\d+\.\ds Deployment physioflow-api-blue: registry\.local:5000\/physioflow-api:v1\.0\.0, 1\/1 ready$/.test(line)), up.join("\n"));
         assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> blue \(1 ready: blue\)$/.test(line)), up.join("\n"));
@@ -81,7 +81,7 @@ describe("npm run local", function () {
             "~ Service physioflow-web-preview    update  spec.selector.version",
             "- SmokeTest physioflow-smoke-blue   delete",
             "+ SmokeTest physioflow-smoke-green  create",
-            "14 unchanged",
+            "17 unchanged",
         ]);
         const up = section(lines, "3. up");
         assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> green \(1 ready: green\)$/.test(line)), up.join("\n"));
