@@ -395,6 +395,37 @@ describe("the cluster half on the real engine and a real control plane", functio
         assert.deepStrictEqual(colorIdentities(await deploymentIdentities(cluster), "blue"), blueBefore);
     });
 
+    it("probes as the API server stores them (startup and readiness on the health path, liveness a TCP check only); a new threshold is a setting: it reaches only the inactive color", async () => {
+        const blueBefore = colorIdentities(await deploymentIdentities(cluster), "blue");
+        const container = async (name: string) => (await cluster.getJson(["deployment", name, "-n", namespace])).spec.template.spec.containers[0];
+        const probes = (c: any) => ({
+            startup: [c.startupProbe.httpGet?.path, c.startupProbe.httpGet?.port, c.startupProbe.periodSeconds, c.startupProbe.failureThreshold],
+            readiness: [c.readinessProbe.httpGet?.path, c.readinessProbe.httpGet?.port, c.readinessProbe.failureThreshold],
+            liveness: [c.livenessProbe.tcpSocket?.port, c.livenessProbe.httpGet, c.livenessProbe.failureThreshold],
+        });
+        assert.deepStrictEqual(probes(await container("physioflow-api-blue")),
+            { startup: ["/health", 7011, 5, 24], readiness: ["/health", 7011, 3], liveness: [7011, undefined, 3] });
+        assert.deepStrictEqual(probes(await container("physioflow-web-blue")),
+            { startup: ["/", 3000, 5, 24], readiness: ["/", 3000, 3], liveness: [3000, undefined, 3] });
+
+        await s.set({ startupTimeoutSeconds: "300" });
+        try {
+            assert.deepStrictEqual(describeSteps(changedSteps((await s.preview()).steps)), [
+                "Deployment/physioflow-api-green update [spec.template.spec.containers[0].startupProbe.failureThreshold]",
+                "Deployment/physioflow-web-green update [spec.template.spec.containers[0].startupProbe.failureThreshold]",
+            ]);
+            await s.up();
+            assert.strictEqual((await container("physioflow-api-green")).startupProbe.failureThreshold, 60);
+            assert.strictEqual((await container("physioflow-api-blue")).startupProbe.failureThreshold, 24);
+            assert.deepStrictEqual(colorIdentities(await deploymentIdentities(cluster), "blue"), blueBefore);
+        } finally {
+            await s.set({ startupTimeoutSeconds: "120" });
+        }
+        await s.up();
+        assert.deepStrictEqual(changedSteps((await s.preview()).steps), []);
+        assert.strictEqual((await container("physioflow-api-green")).startupProbe.failureThreshold, 24);
+    });
+
     /** A color's Secret (labelled by AppNamespace): its engine-given name and its decoded data. */
     const colorSecret = async (color: string) => {
         const items = (await cluster.getJson(["secrets", "-n", namespace, "-l", `app.kubernetes.io/part-of=physioflow,version=${color}`])).items as any[];
