@@ -10,6 +10,7 @@ import { describeConnection } from "../../database/connection";
 import { UsageError } from "../../database/errors";
 import { BlockingSession, describeBlockers } from "../../database/migrations/blockers";
 import { readCurrentVersion } from "../../database/migrations/history";
+import { MigrationSet } from "../../database/migrations/load";
 import { PlanStep, describeStep, parseVersionArgument, planDown, planUp, versionAfter } from "../../database/migrations/plan";
 import {
     MigrationFailedError,
@@ -72,9 +73,13 @@ describe("describeBlockers: who a migration statement waited for", () => {
 });
 
 describe("migration plans: edges", () => {
-    const set = migrationSet({
-        ...threeMigrations(),
-        "rollback/002_down.sql": "-- physioflow:no-transaction\nDROP TABLE therapists;\n",
+    // In beforeEach, not at load time, which StrykerJS would count as static (a restart per change).
+    let set: MigrationSet;
+    beforeEach(() => {
+        set = migrationSet({
+            ...threeMigrations(),
+            "rollback/002_down.sql": "-- physioflow:no-transaction\nDROP TABLE therapists;\n",
+        });
     });
 
     it("an up target of 000, or of the head whose file is gone, plans nothing instead of refusing", () => {
