@@ -227,7 +227,10 @@ function startWatchdog(binDir: string, dataDir: string, scratch: string, runAs: 
     const pgCtl = `${runAs ? "runuser -u postgres -- " : ""}'${path.join(binDir, "pg_ctl")}'`;
     const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
         `[ -f '${dataDir}/postmaster.pid' ] && ${pgCtl} stop -D '${dataDir}' -m immediate >/dev/null 2>&1; rm -rf '${scratch}'`;
-    spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
+    // The loop runs in a background subshell whose parent exits at once, so it belongs to init rather
+    // than to this process: a runner that kills this process's whole tree (StrykerJS kills a test
+    // runner with tree-kill, by parent pid) does not take the watchdog with it.
+    spawn("sh", ["-c", `(${script}) </dev/null >/dev/null 2>&1 &`], { detached: true, stdio: "ignore" }).unref();
 }
 
 /** Stops a server an interrupted run left running on a kept data dir, if any (`pg_ctl stop -m fast`). */

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -42,8 +42,8 @@ describe("a PostgreSQL kept in a data dir (npm run local)", () => {
 });
 
 describe("a temp PostgreSQL whose owner process is killed outright", () => {
-    it("is stopped by its watchdog and its files deleted, as no exit hook runs", async function () {
-        this.timeout(60_000);
+    /** A node process that starts a temp server and keeps running, and the server's port and temp dir. */
+    async function startOwner(): Promise<{ child: ChildProcess; port: number; dir: string }> {
         const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e",
             `require("./local/postgresServer").startPostgres().then(s => { console.log(s.port); setInterval(() => undefined, 1000); })`],
         { cwd: path.join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
@@ -51,17 +51,58 @@ describe("a temp PostgreSQL whose owner process is killed outright", () => {
             child.stdout!.once("data", chunk => resolve(String(chunk).trim()));
             child.once("exit", code => reject(new Error(`the owner exited (${code}) before its server started`)));
         }));
-        const scratch = () => fs.readdirSync(os.tmpdir()).filter(name => name.startsWith("physioflow-pg-"))
+        // A failed check must not leave the owner (and its server) running.
+        const owned = (check: () => void) => {
+            try {
+                check();
+            } catch (error) {
+                child.kill("SIGKILL");
+                throw error;
+            }
+        };
+        const listening = !(await loopbackPortIsFree(port));
+        owned(() => assert.ok(listening, "the server listens"));
+        const [dir] = fs.readdirSync(os.tmpdir()).filter(name => name.startsWith("physioflow-pg-"))
             .filter(name => fs.existsSync(path.join(os.tmpdir(), name, "data", "postmaster.pid")) &&
                 fs.readFileSync(path.join(os.tmpdir(), name, "data", "postmaster.pid"), "utf8").split("\n")[3] === String(port));
-        assert.strictEqual(await loopbackPortIsFree(port), false, "the server listens");
-        const [dir] = scratch();
-        assert.ok(dir, "its temp dir holds the running server");
-        child.kill("SIGKILL");
+        owned(() => assert.ok(dir, "its temp dir holds the running server"));
+        return { child, port, dir };
+    }
+
+    async function waitUntilStoppedAndDeleted(port: number, dir: string): Promise<void> {
         const deadline = Date.now() + 20_000;
         while (!(await loopbackPortIsFree(port)) || fs.existsSync(path.join(os.tmpdir(), dir))) {
             assert.ok(Date.now() < deadline, `the server on ${port} still runs, or ${dir} is still there, 20 s after its owner was killed`);
             await new Promise(resolve => setTimeout(resolve, 250));
         }
+    }
+
+    /** Every descendant of `pid` (by parent pid, as tree-kill finds them), deepest last. */
+    function descendants(pid: number): number[] {
+        // ps exits 1 when the process has no children.
+        const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout.split("\n")
+            .map(line => Number(line.trim())).filter(child => child > 0);
+        return children.flatMap(child => [child, ...descendants(child)]);
+    }
+
+    it("is stopped by its watchdog and its files deleted, as no exit hook runs", async function () {
+        this.timeout(60_000);
+        const { child, port, dir } = await startOwner();
+        child.kill("SIGKILL");
+        await waitUntilStoppedAndDeleted(port, dir);
+    });
+
+    it("is stopped by its watchdog when the owner's whole process tree is killed (as StrykerJS ends a test runner)", async function () {
+        this.timeout(60_000);
+        const { child, port, dir } = await startOwner();
+        const tree = [child.pid!, ...descendants(child.pid!)];
+        for (const pid of tree) {
+            try {
+                process.kill(pid, "SIGKILL");
+            } catch {
+                // already gone
+            }
+        }
+        await waitUntilStoppedAndDeleted(port, dir);
     });
 });

@@ -1,0 +1,82 @@
+// @ts-check
+/**
+ * Mutation testing (StrykerJS), run by hand with `npm run test:mutation` — not part of `npm test` or
+ * CI. Each part mutates one folder and runs only the tests that exercise it (the engine suites start
+ * a control plane and take many minutes; they are never run here). The part comes from
+ * STRYKER_PART, which the npm scripts set:
+ *
+ *   components  components/**\/*.ts against tests/program/ (the program under Pulumi's mocks)
+ *   migrations  database/migrations/**\/*.ts against the tests/database/ suites that run the
+ *               migration runner, its plan, validation and files (a real PostgreSQL, started once
+ *               per test-runner process by tests/support/postgres.ts)
+ */
+
+const parts = {
+    components: {
+        mutate: ["components/**/*.ts"],
+        spec: ["tests/program/*.test.ts"],
+        thresholds: { high: 95, low: 90, break: 90 },
+        tsconfigFile: "tsconfig.mutation-components.json",
+        // The program tests run index.ts in before hooks, which StrykerJS counts as static coverage:
+        // ignoring static mutants would ignore most of components/, so they run (slowly: a fresh
+        // test process each).
+        ignoreStatic: false,
+    },
+    migrations: {
+        mutate: ["database/migrations/**/*.ts"],
+        // The pure suites first: a mutant they kill never reaches the slower database suites (mocha
+        // bails on the first failure). The CLI suites that also migrate (migrateWithBackup,
+        // downAndRestoreSafety) are left out: they run the same runner through pg_dump and
+        // pg_restore (~10 s a run here) behind the CLI; migrateRunner drives the runner directly.
+        spec: [
+            "tests/database/migrationFiles.test.ts",
+            "tests/database/planMigrations.test.ts",
+            "tests/database/validateMigrations.test.ts",
+            "tests/database/migrationsMutants*.test.ts",
+            "tests/database/lint.test.ts",
+            "tests/database/migrateRunner.test.ts",
+            "tests/database/seededMigrations.test.ts",
+        ],
+        thresholds: { high: 90, low: 80, break: 80 },
+        tsconfigFile: "tsconfig.mutation-migrations.json",
+        // Static mutants (module-level constants: the file-name and statement regexes, SQL texts) each
+        // need a fresh test process, a fresh PostgreSQL and every test (~30 s each here): ignored.
+        ignoreStatic: true,
+    },
+};
+
+const partName = process.env.STRYKER_PART ?? "";
+const part = parts[/** @type {keyof typeof parts} */ (partName)];
+if (!part) {
+    throw new Error(`STRYKER_PART must be one of ${Object.keys(parts).join(", ")} (got "${partName}"): use npm run test:mutation:components or test:mutation:migrations`);
+}
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+    packageManager: "npm",
+    testRunner: "mocha",
+    mochaOptions: {
+        // Not .mocharc.json: it runs every suite, in parallel workers Stryker cannot instrument.
+        "no-config": true,
+        require: ["ts-node/register/transpile-only"],
+        extension: ["ts"],
+        spec: part.spec,
+    },
+    checkers: ["typescript"],
+    tsconfigFile: part.tsconfigFile,
+    mutate: part.mutate,
+    coverageAnalysis: "perTest",
+    // Two cores, shared with other test runs.
+    concurrency: 2,
+    // The database suites talk to a real PostgreSQL: leave room for a busy machine.
+    timeoutMS: 10000,
+    thresholds: part.thresholds,
+    ignoreStatic: part.ignoreStatic,
+    reporters: ["clear-text", "html", "json", "progress"],
+    htmlReporter: { fileName: `reports/mutation/${partName}.html` },
+    jsonReporter: { fileName: `reports/mutation/${partName}.json` },
+    clearTextReporter: { allowColor: false, logTests: false },
+    ignorePatterns: [".local", "backups", "reports"],
+    tempDirName: ".stryker-tmp",
+    cleanTempDir: true,
+};

@@ -1,0 +1,55 @@
+/**
+ * DatabaseRelease on its own: the stack config already refuses a bad migrationTarget, so the
+ * component's own check is never reached through the program (npm run test:mutation:components).
+ */
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+
+describe("DatabaseRelease refuses a migration target that is not three digits", () => {
+    const created: { name: string; inputs: any }[] = [];
+    before(async () => {
+        await pulumi.runtime.setMocks({
+            newResource: (args) => {
+                created.push({ name: args.name, inputs: args.inputs });
+                return { id: `${args.name}-id`, state: args.inputs };
+            },
+            call: (args) => args.inputs,
+        }, "physioflow", "dev", false);
+    });
+
+    it("names the component and the value, before any command is declared", async () => {
+        const { DatabaseRelease } = await import("../../components/databaseRelease");
+        const args = {
+            environment: "dev", host: "127.0.0.1", port: 5432, database: "physioflow_dev", user: "emr", password: "pw", sslMode: "disable",
+            migrationsDir: "migrations", migrationsChecksum: "abc", backupDir: "/srv/backups",
+        };
+        for (const target of ["15", "0015", "01a", " 015", ""]) {
+            assert.throws(() => new DatabaseRelease("physioflow-db", { ...args, migrationTarget: target }), (err: Error) => {
+                assert.ok(err instanceof pulumi.ResourceError, String(err));
+                assert.strictEqual(err.message, `physioflow-db: migrationTarget is "${target}"; use a three-digit version like 015`);
+                return true;
+            });
+        }
+        assert.ok(new DatabaseRelease("physioflow-db-ok", { ...args, migrationTarget: "015" }) instanceof pulumi.ComponentResource);
+        await (pulumi.runtime as any).waitForRPCs();
+    });
+
+    it("uploads the backup only when an S3 store is given, with its settings in the environment", async () => {
+        const { DatabaseRelease } = await import("../../components/databaseRelease");
+        const args = {
+            environment: "dev", host: "127.0.0.1", port: 5432, database: "physioflow_dev", user: "emr", password: "pw", sslMode: "disable",
+            migrationsDir: "migrations", migrationsChecksum: "abc", backupDir: "/srv/backups", migrationTarget: "015",
+        };
+        new DatabaseRelease("local-only", args);
+        new DatabaseRelease("uploaded", { ...args, backupUpload: { endpoint: "http://s3", bucket: "b", region: "r", accessKeyId: "id", secretAccessKey: "key" } });
+        await (pulumi.runtime as any).waitForRPCs();
+        const backup = (name: string) => created.find((r) => r.name === `${name}-backup`)!.inputs;
+        // The environment holds secrets, so the mocks see it as a secret value: { <signature>, value }.
+        const environment = (name: string) => backup(name).environment.value;
+        assert.strictEqual(backup("local-only").create, 'node bin/physioflow.js backup create --out "/srv/backups" --env dev --label pre-migrate-015');
+        assert.strictEqual(backup("uploaded").create, 'node bin/physioflow.js backup create --out "/srv/backups" --env dev --label pre-migrate-015 --upload');
+        assert.deepStrictEqual(Object.keys(environment("local-only")).sort(), ["PGDATABASE", "PGHOST", "PGPASSWORD", "PGPORT", "PGSSLMODE", "PGUSER"]);
+        assert.strictEqual(environment("uploaded").S3_ENDPOINT, "http://s3");
+        assert.strictEqual(environment("uploaded").S3_BUCKET, "b");
+    });
+});

@@ -1,0 +1,88 @@
+import * as assert from "assert";
+import { parseSmokeChecks, smokeApps, smokeScript, smokeUrlVariable } from "../../components/smokeChecks";
+
+/** parseSmokeChecks must refuse `text` with exactly `message`. */
+function refused(text: string, message: string): void {
+    assert.throws(() => parseSmokeChecks(text), (err: Error) => {
+        assert.strictEqual(err.message, message);
+        return true;
+    });
+}
+
+describe("smoke checks: parsing app:path=status", () => {
+    it("names each app's URL variable after the app", () => {
+        assert.deepStrictEqual(smokeApps, ["api", "web"]);
+        assert.strictEqual(smokeUrlVariable("api"), "PHYSIOFLOW_API_URL");
+        assert.strictEqual(smokeUrlVariable("web"), "PHYSIOFLOW_WEB_URL");
+    });
+
+    it("trims entries and skips empty ones, keeping their order", () => {
+        assert.deepStrictEqual(parseSmokeChecks(" web:/=200 , ,api:/health=204,"), [
+            { app: "web", path: "/", status: 200 },
+            { app: "api", path: "/health", status: 204 },
+        ]);
+        refused(" , ,", "list at least one check as app:path=status, e.g. api:/health=200");
+    });
+
+    it("takes the last = as the status separator, so a query string may hold =", () => {
+        assert.deepStrictEqual(parseSmokeChecks("api:/api/patients?page=1&sort=name=401"), [
+            { app: "api", path: "/api/patients?page=1&sort=name", status: 401 },
+        ]);
+    });
+
+    it("accepts the URL path characters the shell leaves alone", () => {
+        const path = "/a-Z_0.9~/?q=1&r=%20:+@"; // "," separates entries
+        assert.deepStrictEqual(parseSmokeChecks(`web:${path}=302`), [{ app: "web", path, status: 302 }]);
+    });
+
+    it("refuses anything around the app:path=status shape", () => {
+        for (const entry of ["1api:/=200", "api:/=2001", "api:/=20", "api:/=abc", "Api:/=200", "api:=200", "api /:=200", ":/=200"]) {
+            refused(entry, `"${entry}" is not app:path=status, e.g. api:/health=200`);
+        }
+    });
+
+    it("refuses a path the shell would interpret, or one that does not start with /", () => {
+        for (const entry of ["api:x/y=200", "api:/a;b=200", "api:/a$b=200", "api:/a`b=200", "api:/a\"b=200", "api:/a(b)=200", "api:/a*=200"]) {
+            refused(entry, `"${entry}" has a path that is not a plain URL path starting with /`);
+        }
+    });
+
+    it("accepts statuses 100 to 599 only", () => {
+        assert.deepStrictEqual(parseSmokeChecks("api:/=100,api:/=599").map(c => c.status), [100, 599]);
+        refused("api:/=099", '"api:/=099" expects status 099, not an HTTP status');
+        refused("api:/=600", '"api:/=600" expects status 600, not an HTTP status');
+    });
+
+    it("refuses an app other than api and web, naming the apps", () => {
+        refused("apis:/=200", '"apis:/=200" names app "apis"; apps: api, web');
+    });
+});
+
+describe("smoke checks: the shell script", () => {
+    it("is exactly this script: each check retried up to the given attempts, one line per check, exit 1 on any failure", () => {
+        const script = smokeScript([{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 302 }], 5);
+        assert.strictEqual(script, [
+            "set -u",
+            "failed=0",
+            "check() {",
+            '  url="$1$2"; expected="$3"; attempt=1',
+            "  while :; do",
+            "    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \"$url\") || true",
+            '    if [ "$code" = "$expected" ]; then echo "ok   $url: $code"; return 0; fi',
+            '    if [ "$attempt" -ge 5 ]; then echo "FAIL $url: got ${code:-no answer}, expected $expected (after $attempt attempts)"; failed=1; return 0; fi',
+            "    attempt=$((attempt + 1)); sleep 2",
+            "  done",
+            "}",
+            "check \"$PHYSIOFLOW_API_URL\" '/health' 200",
+            "check \"$PHYSIOFLOW_WEB_URL\" '/' 302",
+            'if [ "$failed" -ne 0 ]; then echo "smoke test failed"; exit 1; fi',
+            'echo "smoke test passed"',
+            "",
+        ].join("\n"));
+    });
+
+    it("tries each check 3 times unless told otherwise", () => {
+        const script = smokeScript([{ app: "api", path: "/health", status: 200 }]);
+        assert.ok(script.includes('if [ "$attempt" -ge 3 ]; then'), script);
+    });
+});
