@@ -6,6 +6,9 @@
  * STRYKER_PART, which the npm scripts set:
  *
  *   components  components/**\/*.ts against tests/program/ (the program under Pulumi's mocks)
+ *   rules       the release rules (each color's settings and password, the live color's guards:
+ *               components/colorSettings.ts, colorCredentials.ts, releaseGuard.ts) against their
+ *               own tests: minutes, where the whole components part takes over an hour
  *   migrations  database/migrations/**\/*.ts against the tests/database/ suites that run the
  *               migration runner, its plan, validation and files (a real PostgreSQL, started once
  *               per test-runner process by tests/support/postgres.ts)
@@ -20,6 +23,13 @@ const parts = {
         // The program tests run index.ts in before hooks, which StrykerJS counts as static coverage:
         // ignoring static mutants would ignore most of components/, so they run (slowly: a fresh
         // test process each).
+        ignoreStatic: false,
+    },
+    rules: {
+        mutate: ["components/colorSettings.ts", "components/colorCredentials.ts", "components/releaseGuard.ts"],
+        spec: ["tests/program/colorSettings.test.ts", "tests/program/smokeGate.test.ts", "tests/program/stacks.test.ts"],
+        thresholds: { high: 95, low: 90, break: 90 },
+        tsconfigFile: "tsconfig.mutation-components.json",
         ignoreStatic: false,
     },
     migrations: {

@@ -93,9 +93,14 @@ function isObject(value: unknown): value is Record<string, any> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * JSON with every object's keys sorted and undefined members left out (as the stack's outputs
+ * leave them out: settings read back must digest as they did when they were written). Settings
+ * hold no arrays.
+ */
 function canonicalJson(value: unknown): string {
-    if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
     if (isObject(value)) {
+        // Stryker disable next-line StringLiteral: each member is a JSON key and value, so members read back unambiguously without a separator too
         return `{${Object.keys(value).sort().filter(k => value[k] !== undefined).map(k => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
     }
     return JSON.stringify(value);

@@ -35,16 +35,27 @@ export function checkReleaseStep(previous: PreviousRelease | undefined, settings
 /** Reads {@link PreviousRelease} from the stack's own last outputs; undefined before its first update. */
 export async function readPreviousRelease(): Promise<PreviousRelease | undefined> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const [activeColor, tags, colorSettings, digest, credentials] = await Promise.all(
-        ["activeColor", "tags", "colorSettings", "settingsDigest", "credentialDigests"].map(name => self.getOutputDetails(name)));
-    const color = activeColor.value;
-    if (typeof color !== "string" || !isColor(color) || typeof tags.value !== "object" || tags.value === null) return undefined;
+    const names = ["activeColor", "tags", "colorSettings", "settingsDigest", "credentialDigests"];
+    const details = await Promise.all(names.map(name => self.getOutputDetails(name)));
+    return parsePreviousRelease(Object.fromEntries(names.map((name, i) => [name, details[i]])));
+}
+
+/**
+ * {@link PreviousRelease} from output details as a StackReference gives them (`value`, or
+ * `secretValue` for a secret output); undefined without a valid active color and tags. Pure.
+ */
+export function parsePreviousRelease(details: Record<string, { value?: unknown; secretValue?: unknown } | undefined>): PreviousRelease | undefined {
+    const color = details.activeColor?.value;
+    const tags = details.tags?.value;
+    if (typeof color !== "string" || !isColor(color) || typeof tags !== "object" || tags === null) return undefined;
+    const digest = details.settingsDigest?.value;
+    const credentials = details.credentialDigests;
     return {
         activeColor: color,
-        tags: tags.value as Record<Color, string>,
-        colorSettings: parseColorSettings(colorSettings.value),
-        settingsDigest: typeof digest.value === "string" ? digest.value : undefined,
-        credentialDigests: parseCredentialDigests(credentials.secretValue ?? credentials.value),
+        tags: tags as Record<Color, string>,
+        colorSettings: parseColorSettings(details.colorSettings?.value),
+        settingsDigest: typeof digest === "string" ? digest : undefined,
+        credentialDigests: parseCredentialDigests(credentials?.secretValue ?? credentials?.value),
     };
 }
 

@@ -5,8 +5,9 @@
  * then the program under mocks, each update reading the last one's outputs as the real one does.
  */
 import * as assert from "assert";
-import { checkCredentialStep, credentialDigest } from "../../components/colorCredentials";
-import { ColorSettings, settingsByColor, settingsDigest, stackColorSettings } from "../../components/colorSettings";
+import { checkCredentialStep, credentialDigest, parseCredentialDigests } from "../../components/colorCredentials";
+import { ColorSettings, parseColorSettings, settingsByColor, settingsDigest, stackColorSettings } from "../../components/colorSettings";
+import { checkReleaseStep, parsePreviousRelease } from "../../components/releaseGuard";
 import { parseStackConfig } from "../../components/config";
 import { diffRuns } from "../support/inputDiff";
 import { defaultSecretKeys, find, ProgramRun, runProgram, stackConfigWithSecrets, stackFileConfig } from "../support/programRun";
@@ -177,5 +178,72 @@ describe("settings and passwords in the program, update after update", () => {
             ]);
             assert.strictEqual(role.options.parent, "physioflow:db:AppDatabase/physioflow_prod");
         }
+    });
+});
+
+describe("reading the last update's outputs back (parsePreviousRelease and its parts)", () => {
+    const settings = stackColorSettings(raw());
+    const outputs = (overrides: Record<string, unknown> = {}) => ({
+        activeColor: { value: "green" },
+        tags: { value: { blue: "v1", green: "v2" } },
+        colorSettings: { value: { blue: settings, green: settings } },
+        settingsDigest: { value: "0123456789abcdef" },
+        credentialDigests: { secretValue: { blue: "b", green: "g" } },
+        ...overrides,
+    });
+
+    it("reads every recorded part, the digests from the secret value", () => {
+        assert.deepStrictEqual(parsePreviousRelease(outputs()), {
+            activeColor: "green", tags: { blue: "v1", green: "v2" }, colorSettings: { blue: settings, green: settings },
+            settingsDigest: "0123456789abcdef", credentialDigests: { blue: "b", green: "g" },
+        });
+        // An output that was not secret (an older state) is read from its value.
+        assert.deepStrictEqual(parsePreviousRelease(outputs({ credentialDigests: { value: { blue: "b" } } }))!.credentialDigests, { blue: "b" });
+    });
+
+    it("no valid active color or tags: no previous release (a first update)", () => {
+        for (const broken of [{ activeColor: undefined }, { activeColor: { value: 1 } }, { activeColor: { value: "purple" } },
+            { tags: undefined }, { tags: { value: null } }, { tags: { value: "v1" } }]) {
+            assert.strictEqual(parsePreviousRelease(outputs(broken)), undefined, JSON.stringify(broken));
+        }
+    });
+
+    it("anything not shaped like settings or digests reads as not recorded", () => {
+        const read = (overrides: Record<string, unknown>) => parsePreviousRelease(outputs(overrides))!;
+        assert.strictEqual(read({ settingsDigest: { value: 5 } }).settingsDigest, undefined);
+        assert.strictEqual(read({ colorSettings: undefined }).colorSettings, undefined);
+        assert.strictEqual(read({ credentialDigests: undefined }).credentialDigests, undefined);
+        for (const value of [null, "x", {}, { blue: null }, { blue: "x" }, { purple: settings }]) {
+            assert.strictEqual(parseColorSettings(value), undefined, JSON.stringify(value));
+        }
+        const app = settings.api;
+        const broken = [{ ...app, env: undefined }, { ...app, env: "A=1" }, { ...app, healthPath: 5 }, { ...app, resources: null }, { ...app, probes: undefined }, "x", null];
+        for (const bad of broken) {
+            assert.deepStrictEqual(parseColorSettings({ blue: { api: bad, web: app }, green: settings }), { green: settings }, `api ${JSON.stringify(bad)}`);
+            assert.deepStrictEqual(parseColorSettings({ blue: { api: app, web: bad }, green: settings }), { green: settings }, `web ${JSON.stringify(bad)}`);
+        }
+        for (const value of [null, "x", 3, {}, { blue: 1 }, { purple: "p" }]) {
+            assert.strictEqual(parseCredentialDigests(value), undefined, JSON.stringify(value));
+        }
+        assert.deepStrictEqual(parseCredentialDigests({ blue: "b", green: 7 }), { blue: "b" });
+    });
+
+    it("settings read back from the outputs (an undefined member left out, as JSON leaves it) digest as they did", () => {
+        const withoutCpuLimit = { ...settings, api: { ...settings.api, resources: { ...settings.api.resources, limits: { cpu: undefined, memory: "512Mi" } } } };
+        assert.strictEqual(settingsDigest(JSON.parse(JSON.stringify(withoutCpuLimit))), settingsDigest(withoutCpuLimit));
+        assert.notStrictEqual(settingsDigest(withoutCpuLimit), settingsDigest(settings));
+    });
+});
+
+describe("the guards' edges", () => {
+    it("the tag guard: switching away from the live color may change its tag; a live color with no recorded tag is not guarded", () => {
+        const settings = raw({ activeColor: "green", blueTag: "v0.9.0", greenTag: "v1.2.3" });
+        checkReleaseStep({ activeColor: "blue", tags: { blue: "v1.2.2", green: "v1.2.3" } }, settings);
+        checkReleaseStep({ activeColor: "green", tags: { blue: "v1.2.2" } as Record<"blue" | "green", string> }, settings);
+        assert.throws(() => checkReleaseStep({ activeColor: "green", tags: { blue: "v1.2.2", green: "v1.0.0" } }, settings), /physioflow:greenTag v1.0.0 -> v1.2.3/);
+    });
+
+    it("the password guard: a live color with no recorded digest (a state from before) is not guarded", () => {
+        checkCredentialStep({ activeColor: "blue", credentialDigests: { green: "g" } }, { blue: credentialDigest("new"), green: "g" });
     });
 });
