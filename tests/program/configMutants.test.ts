@@ -49,6 +49,7 @@ describe("stack config: every default of a minimal stack", () => {
             replicas: 1,
             inactiveReplicas: 0,
             inactiveWarm: false,
+            importExisting: false,
             smoke: { image: "curlimages/curl:8.11.1", checks: [{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }] },
             notifyWebhookUrl: undefined,
             errorRate: undefined,
@@ -231,14 +232,15 @@ describe("stack config: secrets", () => {
 
     it("needs the database passwords, and the S3 keys only when backups are uploaded", () => {
         const asked: string[] = [];
+        const passwords = ["dbPassword", "dbAdminPassword", "blueDbPassword", "greenDbPassword"];
         checkSecretsPresent((key) => (asked.push(key), true), settings(false));
-        assert.deepStrictEqual(asked, ["dbPassword", "dbAdminPassword"]);
+        assert.deepStrictEqual(asked, passwords);
         asked.length = 0;
         checkSecretsPresent((key) => (asked.push(key), true));
-        assert.deepStrictEqual(asked, ["dbPassword", "dbAdminPassword"]);
+        assert.deepStrictEqual(asked, passwords);
         asked.length = 0;
         checkSecretsPresent((key) => (asked.push(key), true), settings(true));
-        assert.deepStrictEqual(asked, ["dbPassword", "dbAdminPassword", "backupS3AccessKeyId", "backupS3SecretAccessKey"]);
+        assert.deepStrictEqual(asked, [...passwords, "backupS3AccessKeyId", "backupS3SecretAccessKey"]);
     });
 
     it("names the first missing secret and how to set it", () => {
