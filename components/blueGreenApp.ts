@@ -30,6 +30,11 @@ export interface BlueGreenAppArgs {
     /** UID (and GID) the container runs as. Default 1000. */
     runAsUser?: number;
     /**
+     * What both colors' Deployments wait for (the migration: the new color may need the new schema).
+     * A component's own `dependsOn` does not reach its children, so it is passed here. Default none.
+     */
+    deploymentsDependOn?: pulumi.Resource[];
+    /**
      * Seconds a color's pods may take to become ready before its update fails: the Deployments'
      * `progressDeadlineSeconds` and the provider's await. Default 300.
      */
@@ -130,7 +135,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 runAsUser: args.runAsUser ?? 1000,
                 readinessTimeoutSeconds,
             }),
-        }, { parent: this, dependsOn, customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
+        }, { parent: this, dependsOn: [...(args.deploymentsDependOn ?? []), ...dependsOn], customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
 
         const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn: pulumi.Resource[] = []) =>
             new k8s.core.v1.Service(serviceName, {

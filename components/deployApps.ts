@@ -48,6 +48,7 @@ export function deployApps(args: DeployAppsArgs) {
         // Warm: the inactive color runs as many pods as the live one (a release, and the watch after a switch).
         inactiveReplicas: settings.inactiveWarm ? settings.replicas : settings.inactiveReplicas,
         secretNames: namespace.secretNames,
+        deploymentsDependOn: args.dependsOn,
         readinessTimeoutSeconds: settings.readinessTimeoutSeconds,
     };
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };

@@ -93,6 +93,23 @@ describe("database in the stack", () => {
         assert.strictEqual(migrate.delete, undefined, "a migration has no automatic undo");
     });
 
+    it("order: the migration waits for the backup, each color's Deployments for the migration; both commands belong to the DatabaseRelease", () => {
+        const backup = find(run, Command, "physioflow_dev-release-backup").options;
+        const migrate = find(run, Command, "physioflow_dev-release-migrate").options;
+        assert.strictEqual(backup.parent, "physioflow:db:DatabaseRelease/physioflow_dev-release");
+        assert.strictEqual(migrate.parent, "physioflow:db:DatabaseRelease/physioflow_dev-release");
+        assert.ok(migrate.dependsOn.includes("command:local:Command/physioflow_dev-release-backup"), `migrate waits for ${migrate.dependsOn.join(", ")}`);
+        assert.ok(!backup.dependsOn.includes("command:local:Command/physioflow_dev-release-migrate"));
+        for (const deployment of ["physioflow-api-blue", "physioflow-api-green", "physioflow-web-blue", "physioflow-web-green"]) {
+            const waitsFor = find(run, "kubernetes:apps/v1:Deployment", deployment).options.dependsOn;
+            assert.ok(waitsFor.includes("command:local:Command/physioflow_dev-release-migrate") || waitsFor.includes("physioflow:db:DatabaseRelease/physioflow_dev-release"),
+                `${deployment} waits for ${waitsFor.join(", ")}`);
+        }
+        // What the component registers as its outputs is what index.ts exports.
+        assert.match(run.outputs.lastBackup, /\.tar\.gz$/);
+        assert.match(run.outputs.migrationVersion, /^\d{3}$/);
+    });
+
     it("a rotated password or other backup settings update the commands in place (read-only), they never re-run the backup or migration", async () => {
         const rotated = await runProgram("dev", stackConfigWithSecrets("dev", { dbPassword: "pw-dev-rotated", backupDir: "/srv/physioflow-backups" }));
         for (const name of ["physioflow_dev-release-backup", "physioflow_dev-release-migrate"]) {
