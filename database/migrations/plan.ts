@@ -1,5 +1,5 @@
 import { UsageError } from "../errors";
-import { MigrationFile, NO_VERSION, RollbackFile, VERSION_PATTERN } from "./files";
+import { MigrationFile, NO_VERSION, RollbackFile, VERSION_PATTERN, highestVersion } from "./files";
 import { MigrationSet } from "./load";
 import { AppliedMigration, headVersion } from "./validate";
 
@@ -40,7 +40,7 @@ export function parseVersionArgument(value: string, option = "--to"): string {
  */
 export function planUp(set: MigrationSet, applied: readonly AppliedMigration[], target?: string): UpStep[] {
     const head = headVersion(applied);
-    const newest = set.migrations.reduce((last, m) => (m.version > last ? m.version : last), NO_VERSION);
+    const newest = highestVersion(set.migrations.map((m) => m.version));
     const to = target ?? newest;
     if (target !== undefined) {
         if (target < head) {
@@ -87,7 +87,7 @@ export function versionAfter(steps: readonly PlanStep[], applied: readonly Appli
             versions.delete(step.version);
         }
     }
-    return [...versions].reduce((max, v) => (v > max ? v : max), NO_VERSION);
+    return highestVersion(versions);
 }
 
 /** One line per step, for `--dry-run` and progress. */

@@ -8,7 +8,7 @@ import { summarizeLintFailures } from "../lint/rules";
 import { Progress, formatDuration, silentProgress } from "../progress";
 import { SqlStatement, lineOfPosition, splitStatements } from "../sql/splitStatements";
 import { BlockerWatch, describeBlockers } from "./blockers";
-import { LOCK_TIMEOUT_DIRECTIVE, MigrationDirectives, NO_VERSION, STATEMENT_TIMEOUT_DIRECTIVE } from "./files";
+import { LOCK_TIMEOUT_DIRECTIVE, MigrationDirectives, STATEMENT_TIMEOUT_DIRECTIVE, highestVersion } from "./files";
 import { deleteApplied, ensureHistoryTable, readApplied, recordApplied } from "./history";
 import { MigrationSet, loadMigrationSet } from "./load";
 import { acquireMigrationLock, releaseMigrationLock } from "./lock";
@@ -159,7 +159,7 @@ export async function migrationStatus(options: MigrationOptions): Promise<Migrat
         const state = !row ? "pending" : !file ? "file-missing" : row.checksum !== null && row.checksum !== file.checksum ? "edited" : "applied";
         rows.push({ version, name: file?.name ?? row?.name ?? "", state, path: file?.path, appliedAt: row?.appliedAt, executionMs: row?.executionMs });
     }
-    const newest = set.migrations.reduce((max, m) => (m.version > max ? m.version : max), NO_VERSION);
+    const newest = highestVersion(set.migrations.map((m) => m.version));
     return { current: headVersion(applied), newest, rows, problems };
 }
 

@@ -1,6 +1,6 @@
 import * as path from "path";
 import { splitStatements } from "../sql/splitStatements";
-import { LOCK_TIMEOUT_DIRECTIVE, NO_VERSION, MigrationFile, RollbackFile, STATEMENT_TIMEOUT_DIRECTIVE } from "./files";
+import { LOCK_TIMEOUT_DIRECTIVE, NO_VERSION, MigrationFile, RollbackFile, STATEMENT_TIMEOUT_DIRECTIVE, highestVersion } from "./files";
 import { MigrationSet, ROLLBACK_SUBDIR } from "./load";
 
 /** A row of `schema_migrations`. */
@@ -112,7 +112,7 @@ export function validateMigrationSet(set: MigrationSet, applied: readonly Applie
 
 /** Highest applied version, or "000". */
 export function headVersion(applied: readonly AppliedMigration[]): string {
-    return applied.reduce((head, row) => (row.version > head ? row.version : head), NO_VERSION);
+    return highestVersion(applied.map((row) => row.version));
 }
 
 function checkStatements(file: MigrationFile | RollbackFile, add: (filePath: string, message: string) => void): void {
@@ -160,7 +160,7 @@ function groupByVersion<T extends { version: string }>(files: readonly T[]): Map
 }
 
 function lastVersion(migrations: readonly MigrationFile[], head: string): string {
-    return migrations.reduce((last, m) => (m.version > last ? m.version : last), head);
+    return highestVersion(migrations.map((m) => m.version), head);
 }
 
 function short(checksum: string): string {
