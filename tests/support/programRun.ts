@@ -33,6 +33,8 @@ export interface ProgramRun {
     outputs: Record<string, any>;
     /** The stack outputs as the program exported them (for checking secrecy). */
     exports: Record<string, any>;
+    /** Each component's registered outputs by `type/name`, as the engine receives them (secrets marked). */
+    componentOutputs: Map<string, Record<string, unknown>>;
 }
 
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -96,8 +98,16 @@ if (!mockMonitor.__physioflowRecordsOptions) {
         });
         return register.call(this, req, callback);
     };
+    // A component's registerOutputs: what `pulumi stack export` shows for it.
+    const registerOutputs = mockMonitor.registerResourceOutputs;
+    mockMonitor.registerResourceOutputs = function (req: any, callback: any) {
+        componentOutputsOfRun?.set(urnName(req.getUrn()), req.getOutputs()?.toJavaScript() ?? {});
+        return registerOutputs.call(this, req, callback);
+    };
     mockMonitor.__physioflowRecordsOptions = true;
 }
+/** Where the running program's component outputs go. */
+let componentOutputsOfRun: Map<string, Record<string, unknown>> | undefined;
 
 /** The config keys a stack holds as secrets, by default. */
 export const defaultSecretKeys = ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:blueDbPassword", "physioflow:greenDbPassword"];
@@ -116,6 +126,8 @@ export interface RunOptions {
  */
 export async function runProgram(stack: string, config: Record<string, string>, options: RunOptions = {}): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
+    const componentOutputs = new Map<string, Record<string, unknown>>();
+    componentOutputsOfRun = componentOutputs;
     const secretKeys = options.secretKeys ?? defaultSecretKeys;
     await pulumi.runtime.setMocks({
         newResource(args) {
@@ -141,7 +153,7 @@ export async function runProgram(stack: string, config: Record<string, string>, 
         outputs[key] = await promiseOf(value);
     }
     await (pulumi.runtime as any).waitForRPCs();
-    return { resources, outputs, exports: exported };
+    return { resources, outputs, exports: exported, componentOutputs };
 }
 
 /** The name the kubernetes provider would give an object without one: its resource name and a suffix. */
