@@ -6,6 +6,9 @@
  * STRYKER_PART, which the npm scripts set:
  *
  *   components  components/**\/*.ts against tests/program/ (the program under Pulumi's mocks)
+ *   config      components/config.ts against the config suites (the program suite is not needed:
+ *               the parsing is tested directly)
+ *   program     components/ but config.ts against tests/program/
  *   rules       the release rules (each color's settings and password, the live color's guards:
  *               components/colorSettings.ts, colorCredentials.ts, releaseGuard.ts) against their
  *               own tests: minutes, where the whole components part takes over an hour
@@ -28,6 +31,24 @@ const parts = {
     rules: {
         mutate: ["components/colorSettings.ts", "components/colorCredentials.ts", "components/releaseGuard.ts"],
         spec: ["tests/program/colorSettings.test.ts", "tests/program/smokeGate.test.ts", "tests/program/stacks.test.ts"],
+        thresholds: { high: 95, low: 90, break: 90 },
+        tsconfigFile: "tsconfig.mutation-components.json",
+        ignoreStatic: false,
+    },
+    config: {
+        // The stack's settings: parsing and checking every key (module-level tables and patterns,
+        // static mutants) against the config suites, seconds a run where the whole program suite
+        // takes half a minute. components/ minus this file is the "program" part.
+        mutate: ["components/config.ts"],
+        spec: ["tests/program/config.test.ts", "tests/program/configMutants.test.ts", "tests/program/stackFiles.test.ts"],
+        thresholds: { high: 95, low: 90, break: 90 },
+        tsconfigFile: "tsconfig.mutation-components.json",
+        ignoreStatic: false,
+    },
+    program: {
+        // The Pulumi components, rules and helpers but config.ts, against the program suite.
+        mutate: ["components/**/*.ts", "!components/config.ts"],
+        spec: ["tests/program/*.test.ts"],
         thresholds: { high: 95, low: 90, break: 90 },
         tsconfigFile: "tsconfig.mutation-components.json",
         ignoreStatic: false,
@@ -85,6 +106,9 @@ export default {
     reporters: ["clear-text", "html", "json", "progress"],
     htmlReporter: { fileName: `reports/mutation/${partName}.html` },
     jsonReporter: { fileName: `reports/mutation/${partName}.json` },
+    // Kept between runs: a run after a change re-tests only the mutants the change can affect.
+    incremental: true,
+    incrementalFile: `reports/mutation/${partName}-incremental.json`,
     clearTextReporter: { allowColor: false, logTests: false },
     ignorePatterns: [".local", "backups", "reports"],
     tempDirName: ".stryker-tmp",

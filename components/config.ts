@@ -270,8 +270,9 @@ function parseResources(raw: RawConfig, key: string): ContainerResources {
     const text = raw[key];
     if (text !== undefined) {
         for (const part of text.split(",")) {
-            const [name, value, extra] = part.trim().split("=");
-            if (!["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"].includes(name) || value === undefined || extra !== undefined || !quantityPattern.test(value)) {
+            // No "=": an empty quantity, which the pattern refuses.
+            const [name, value = "", extra] = part.trim().split("=");
+            if (!["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"].includes(name) || extra !== undefined || !quantityPattern.test(value)) {
                 throw new ConfigError(`physioflow:${key} is "${text}"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi`);
             }
             values[name] = value;

@@ -202,9 +202,12 @@ describe("stack config: the limits of each value", () => {
     it("resources: each key may be set alone, with spaces around pairs; decimals and binary units", () => {
         assert.deepStrictEqual(accepted({ webResources: " limits.cpu=1.5 , requests.memory=1Gi,limits.memory=2Gi,requests.cpu=250m" }).apps.web.resources,
             { requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "1.5", memory: "2Gi" } });
+        // More than one decimal digit.
+        assert.deepStrictEqual(accepted({ webResources: "limits.cpu=0.25,requests.memory=1.75Gi,limits.memory=2Gi" }).apps.web.resources,
+            { requests: { cpu: "100m", memory: "1.75Gi" }, limits: { cpu: "0.25", memory: "2Gi" } });
         const message = (value: string) =>
             `physioflow:apiResources is "${value}"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi`;
-        for (const bad of ["requests.cpu", "requests.cpu=1=2", "requests.cpu=1.", "requests.cpu=m", "requests.cpu=1 m", "requests.cpu=1Xi", "limits.disk=1"]) {
+        for (const bad of ["requests.cpu", "requests.cpu=1=2", "requests.cpu=1.", "requests.cpu=m", "requests.cpu=1 m", "requests.cpu=1Xi", "limits.disk=1", "requests.cpu=x100m", "requests.memory=-128Mi"]) {
             refused(raw({ apiResources: bad }), message(bad));
         }
     });
@@ -247,5 +250,16 @@ describe("stack config: secrets", () => {
         assert.throws(() => checkSecretsPresent((key) => key !== "backupS3SecretAccessKey", settings(true)), (err: Error) =>
             err instanceof ConfigError &&
             err.message === "physioflow:backupS3SecretAccessKey is not set; set it as a secret: pulumi config set --secret backupS3SecretAccessKey <value>");
+    });
+});
+
+describe("stack config: importExisting", () => {
+    it("is false unless set; true or false; anything else refused in one line", () => {
+        assert.ok(knownKeys.includes("importExisting"));
+        assert.strictEqual(accepted({}).importExisting, false);
+        assert.strictEqual(accepted({ importExisting: "true" }).importExisting, true);
+        assert.strictEqual(accepted({ importExisting: "false" }).importExisting, false);
+        refused(raw({ importExisting: "yes" }), 'physioflow:importExisting is "yes"; allowed values: true, false');
+        refused(raw({ importExisting: "" }), 'physioflow:importExisting is ""; allowed values: true, false');
     });
 });
