@@ -17,6 +17,8 @@ export interface RecordedOptions {
     customTimeouts?: { create?: string; update?: string; delete?: string };
     /** The `import` option: the ID of an existing object the resource adopts. */
     importId?: string;
+    /** The provider a custom resource is created with (given or inherited from its parent), as `type/name`; undefined for the default provider. */
+    provider?: string;
 }
 
 /** One resource as the program registered it. */
@@ -95,6 +97,8 @@ if (!mockMonitor.__physioflowRecordsOptions) {
             customTimeouts: timeouts && (timeouts.create || timeouts.update || timeouts.pb_delete)
                 ? { create: timeouts.create || undefined, update: timeouts.update || undefined, delete: timeouts.pb_delete || undefined } : undefined,
             importId: req.getImportid() || undefined,
+            // A provider reference is "<urn>::<id>".
+            provider: req.getProvider() ? urnName(req.getProvider().split("::").slice(0, -1).join("::")) : undefined,
         });
         return register.call(this, req, callback);
     };
