@@ -12,6 +12,8 @@
  *   rules       the release rules (each color's settings and password, the live color's guards:
  *               components/colorSettings.ts, colorCredentials.ts, releaseGuard.ts) against their
  *               own tests: minutes, where the whole components part takes over an hour
+ *   migration-files  database/migrations/ files, load, plan, timeouts, validate against the suites
+ *               that need no database (minutes)
  *   migrations  database/migrations/**\/*.ts against the tests/database/ suites that run the
  *               migration runner, its plan, validation and files (a real PostgreSQL, started once
  *               per test-runner process by tests/support/postgres.ts)
@@ -59,6 +61,21 @@ const parts = {
         // coverage credits module-level constants (an annotation name, a label) to that one test
         // alone and runs only it; such a change then "survives" although the golden copies fail.
         coverageAnalysis: "all",
+    },
+    "migration-files": {
+        // The pure half of database/migrations/ (reading a folder, headers, timeouts, plans,
+        // validation) against the suites that need no database: minutes. A change only the runner's
+        // database suites notice shows here as survived; the "migrations" part runs those too.
+        mutate: ["database/migrations/{files,load,plan,timeouts,validate}.ts"],
+        spec: [
+            "tests/database/migrationFiles.test.ts",
+            "tests/database/planMigrations.test.ts",
+            "tests/database/validateMigrations.test.ts",
+            "tests/database/migrationsMutantsFiles.test.ts",
+        ],
+        thresholds: { high: 90, low: 80, break: 80 },
+        tsconfigFile: "tsconfig.mutation-migrations.json",
+        ignoreStatic: false,
     },
     migrations: {
         mutate: ["database/migrations/**/*.ts"],
