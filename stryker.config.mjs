@@ -1,17 +1,16 @@
 // @ts-check
 /**
  * Mutation testing (StrykerJS), run by hand with `npm run test:mutation` — not part of `npm test` or
- * CI. Each part mutates one folder and runs only the tests that exercise it (the engine suites start
+ * CI. Each part mutates part of a folder and runs only the tests that exercise it (the engine suites start
  * a control plane and take many minutes; they are never run here). The part comes from
  * STRYKER_PART, which the npm scripts set:
  *
- *   components  components/**\/*.ts against tests/program/ (the program under Pulumi's mocks)
  *   config      components/config.ts against the config suites (the program suite is not needed:
  *               the parsing is tested directly)
  *   program     components/ but config.ts against tests/program/
  *   rules       the release rules (each color's settings and password, the live color's guards:
  *               components/colorSettings.ts, colorCredentials.ts, releaseGuard.ts) against their
- *               own tests: minutes, where the whole components part takes over an hour
+ *               own tests: minutes, where the program part takes about an hour
  *   migration-files  database/migrations/ files, load, plan, timeouts, validate against the suites
  *               that need no database (minutes)
  *   migrations  database/migrations/**\/*.ts against the tests/database/ suites that run the
@@ -20,16 +19,6 @@
  */
 
 const parts = {
-    components: {
-        mutate: ["components/**/*.ts"],
-        spec: ["tests/program/*.test.ts"],
-        thresholds: { high: 95, low: 90, break: 90 },
-        tsconfigFile: "tsconfig.mutation-components.json",
-        // The program tests run index.ts in before hooks, which StrykerJS counts as static coverage:
-        // ignoring static mutants would ignore most of components/, so they run (slowly: a fresh
-        // test process each).
-        ignoreStatic: false,
-    },
     rules: {
         mutate: ["components/colorSettings.ts", "components/colorCredentials.ts", "components/releaseGuard.ts"],
         spec: ["tests/program/colorSettings.test.ts", "tests/program/smokeGate.test.ts", "tests/program/stacks.test.ts"],
@@ -103,7 +92,7 @@ const parts = {
 const partName = process.env.STRYKER_PART ?? "";
 const part = parts[/** @type {keyof typeof parts} */ (partName)];
 if (!part) {
-    throw new Error(`STRYKER_PART must be one of ${Object.keys(parts).join(", ")} (got "${partName}"): use npm run test:mutation:components or test:mutation:migrations`);
+    throw new Error(`STRYKER_PART must be one of ${Object.keys(parts).join(", ")} (got "${partName}"): use one of the npm run test:mutation:* scripts`);
 }
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
