@@ -91,7 +91,8 @@ describe("importing the team's role and database: the next preview changes no at
     this.timeout(120_000);
     let db: TestDatabase;
     let admin: Client;
-    const owner = `emr${process.pid}`;
+    // Unique on the shared server (colorLogins.test.ts uses emr<pid>, in the same worker process).
+    const owner = `emr_import${process.pid}`;
     const made: string[] = [];
     let inputs: { role: Record<string, unknown>; database: Record<string, unknown> };
 
