@@ -41,7 +41,7 @@ export async function acquireMigrationLock(client: ClientBase, wait: LockWait): 
         }
         if (waited >= wait.timeoutMs) {
             throw new OperationError(
-                `another migration runner holds the migration lock (${await describeHolder(client)}); gave up after ${formatDuration(waited)}; retry when it finishes or raise --lock-timeout`,
+                `another migration runner holds the migration lock (${await describeHolder(client)}); gave up after ${formatDuration(waited)}; retry when it finishes or raise --runner-wait`,
             );
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(wait.pollMs ?? 250, Math.max(1, wait.timeoutMs - waited))));
