@@ -6,10 +6,11 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
-import { describeConnection } from "../../database/connection";
+import { describeConnection, pgClientConfig } from "../../database/connection";
 import { UsageError } from "../../database/errors";
 import { BlockingSession, describeBlockers } from "../../database/migrations/blockers";
 import { readCurrentVersion } from "../../database/migrations/history";
+import { MIGRATION_LOCK } from "../../database/migrations/lock";
 import { MigrationSet } from "../../database/migrations/load";
 import { PlanStep, describeStep, parseVersionArgument, planDown, planUp, versionAfter } from "../../database/migrations/plan";
 import {
@@ -311,6 +312,75 @@ describe("migration runner: what it reports, against PostgreSQL", function () {
             ["003", "pending", undefined, undefined],
         ]);
         assert.deepStrictEqual([pending.current, pending.newest, pending.problems], ["000", "003", []]);
+    });
+
+    it("says once that it waits for another runner, naming it, and goes on when that runner lets go", async () => {
+        const dir = writeMigrationDir(threeMigrations());
+        const holder = new Client(pgClientConfig(db.connection, "physioflow-other-runner"));
+        await holder.connect();
+        try {
+            const holderPid = (await holder.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+            await holder.query("SELECT pg_advisory_lock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]);
+            const letGo = new Promise((resolve) => setTimeout(resolve, 800)).then(() =>
+                holder.query("SELECT pg_advisory_unlock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]),
+            );
+            const progress = collect();
+            const result = await migrateUp({ dir, connection: db.connection, progress, runnerWaitMs: 20_000 });
+            await letGo;
+            assert.deepStrictEqual(result.steps.map((s) => s.version), ["001", "002", "003"]);
+            const waits = progress.lines.filter((line) => line.includes("waiting for the migration lock"));
+            assert.strictEqual(waits.length, 1, progress.lines.join("\n"));
+            assert.match(
+                progress.lines[0],
+                new RegExp(`^migrate: waiting for the migration lock held by pid ${holderPid} "physioflow-other-runner", connected since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z \\(up to 20\\.0 s\\)$`),
+            );
+        } finally {
+            await holder.end();
+        }
+    });
+
+    it("still migrates when the blocker watch gets no connection (role at its connection limit), and says the blocker was not caught", async () => {
+        // The watch opens a second session; a role limited to one connection has none to spare.
+        const role = `migrate_one_conn${process.pid}`;
+        await client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'one-connection' CONNECTION LIMIT 1`);
+        await client.query(`ALTER DATABASE ${client.database} OWNER TO ${role}`);
+        await client.query(`ALTER SCHEMA public OWNER TO ${role}`);
+        const connection = { ...db.connection, user: role, password: "one-connection" };
+        try {
+            const dir = writeMigrationDir({
+                ...threeMigrations(),
+                "004_patient_notes.sql": "ALTER TABLE patients ADD COLUMN notes text;\n",
+                "rollback/004_down.sql": "ALTER TABLE patients DROP COLUMN notes;\n",
+            });
+            const up = await migrateUp({ dir, connection, to: "003" });
+            assert.deepStrictEqual(up.steps.map((s) => s.version), ["001", "002", "003"]);
+            const api = new Client(pgClientConfig(db.connection, "physioflow-api"));
+            await api.connect();
+            try {
+                await api.query("BEGIN");
+                await api.query("SELECT count(*) FROM patients");
+                await assert.rejects(
+                    migrateUp({ dir, connection, lockTimeoutMs: 300 }),
+                    (error: Error) => {
+                        assert.strictEqual(
+                            error.message,
+                            `${dir}/004_patient_notes.sql:1: gave up after lock_timeout 300 ms waiting for a lock held by another session ` +
+                                `(it was not caught before the timeout; look in pg_stat_activity); rolled back, nothing from 004 was applied; ` +
+                                `retry once that session is done (or end it), or give the file more time with "-- physioflow:lock-timeout 30s" (or --lock-timeout)`,
+                        );
+                        return true;
+                    },
+                );
+            } finally {
+                await api.end();
+            }
+            assert.strictEqual(await currentMigrationVersion(connection), "003");
+        } finally {
+            await client.query(`ALTER SCHEMA public OWNER TO CURRENT_USER`);
+            await client.query(`ALTER DATABASE ${client.database} OWNER TO CURRENT_USER`);
+            await client.query(`DROP OWNED BY ${role}`);
+            await client.query(`DROP ROLE ${role}`);
+        }
     });
 
     it("an old scripts' table with a null checksum is applied, not edited", async () => {
