@@ -20,13 +20,13 @@ export interface BlockingSession {
 
 /** What a waiting migration statement was waiting for, and on whom. */
 export interface LockWaitSnapshot {
-    /** e.g. "AccessExclusiveLock on patients", or "a lock" when pg_locks did not say. */
+    /** e.g. "AccessExclusiveLock on patients", "ShareLock on a row changed or locked by transaction 812", or "a lock" when pg_locks did not say. */
     waitingFor: string;
     blockers: BlockingSession[];
 }
 
 const SNAPSHOT_SQL = `
-SELECT w.mode AS wanted_mode, w.locktype, w.relation::regclass::text AS relation,
+SELECT w.mode AS wanted_mode, w.locktype, w.relation::regclass::text AS relation, w.transactionid::text AS transaction_id,
        b.pid, b.application_name, b.state, b.query_start,
        (extract(epoch FROM now() - b.xact_start) * 1000)::bigint AS transaction_ms,
        left(regexp_replace(b.query, '\\s+', ' ', 'g'), 120) AS query,
@@ -34,7 +34,7 @@ SELECT w.mode AS wanted_mode, w.locktype, w.relation::regclass::text AS relation
          WHERE h.pid = b.pid AND h.granted AND h.relation IS NOT DISTINCT FROM w.relation) AS held_modes
   FROM unnest(pg_blocking_pids($1)) AS bp(pid)
   JOIN pg_stat_activity b ON b.pid = bp.pid
-  LEFT JOIN LATERAL (SELECT mode, locktype, relation FROM pg_locks WHERE pid = $1 AND NOT granted LIMIT 1) w ON true
+  LEFT JOIN LATERAL (SELECT mode, locktype, relation, transactionid FROM pg_locks WHERE pid = $1 AND NOT granted LIMIT 1) w ON true
  ORDER BY b.xact_start NULLS LAST, b.pid`;
 
 /**
@@ -99,7 +99,7 @@ export class BlockerWatch {
     private async snapshot(): Promise<LockWaitSnapshot> {
         const result = await this.client!.query(SNAPSHOT_SQL, [this.pid]);
         const first = result.rows[0];
-        const waitingFor = first?.wanted_mode ? `${first.wanted_mode} on ${first.relation ?? first.locktype}` : "a lock";
+        const waitingFor = first?.wanted_mode ? `${first.wanted_mode} on ${lockTarget(first)}` : "a lock";
         return {
             waitingFor,
             blockers: result.rows.map((row) => ({
@@ -113,6 +113,17 @@ export class BlockerWatch {
             })),
         };
     }
+}
+
+/** What a waited-for lock is on: a table, a row (the transaction that changed or locked it), or the lock type. */
+function lockTarget(lock: { locktype: string; relation: string | null; transaction_id: string | null }): string {
+    if (lock.relation) {
+        return lock.relation;
+    }
+    if (lock.locktype === "transactionid" && lock.transaction_id) {
+        return `a row changed or locked by transaction ${lock.transaction_id}`;
+    }
+    return lock.locktype;
 }
 
 /** "pid 4242 "physioflow-api" (holds AccessShareLock; idle in transaction, transaction open 3.2 s; last query started 2026-...: SELECT ...)". */

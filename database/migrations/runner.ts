@@ -13,7 +13,7 @@ import { deleteApplied, ensureHistoryTable, readApplied, recordApplied } from ".
 import { MigrationSet, loadMigrationSet } from "./load";
 import { acquireMigrationLock, releaseMigrationLock } from "./lock";
 import { DownStep, PlanStep, UpStep, describeStep, planDown, planUp, versionAfter } from "./plan";
-import { DEFAULT_LOCK_TIMEOUT_MS, FileTimeouts, fileTimeouts, timeoutSettingsSql } from "./timeouts";
+import { FileTimeouts, fileTimeouts, timeoutSettingsSql } from "./timeouts";
 import { AppliedMigration, ValidationProblem, headVersion, validateMigrationSet } from "./validate";
 
 /** Where the migrations are and which database to run them against. */
@@ -240,13 +240,13 @@ async function execute(
     try {
         for (const [index, step] of steps.entries()) {
             const started = performance.now();
+            const directives = step.direction === "up" ? step.migration.directives : step.rollback.directives;
             const file: FileRun = {
                 path: result.steps[index].path,
                 version: step.version,
-                directives: step.direction === "up" ? step.migration.directives : step.rollback.directives,
-                timeouts: fileTimeouts(step.direction === "up" ? step.migration.directives : step.rollback.directives, {
-                    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-                }),
+                directives,
+                // The file's header, else the run's --lock-timeout, else DEFAULT_LOCK_TIMEOUT_MS.
+                timeouts: fileTimeouts(directives, { lockTimeoutMs: options.lockTimeoutMs }),
                 watch,
             };
             await client.query(timeoutSettingsSql(file.timeouts));

@@ -383,6 +383,53 @@ describe("migration runner: what it reports, against PostgreSQL", function () {
         }
     });
 
+    it("a data migration waiting for a row the API holds names the row's transaction and the session", async () => {
+        const dir = writeMigrationDir({
+            ...threeMigrations(),
+            "004_names.sql": "UPDATE patients SET full_name = upper(full_name) WHERE id = 1;\n",
+            "rollback/004_down.sql": "SELECT 1;\n",
+        });
+        await migrateUp({ dir, connection: db.connection, to: "003" });
+        await client.query("INSERT INTO patients (id, full_name) VALUES (1, 'An')");
+        const api = new Client(pgClientConfig(db.connection, "physioflow-api"));
+        await api.connect();
+        try {
+            const pid = (await api.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+            await api.query("BEGIN");
+            await api.query("SELECT full_name FROM patients WHERE id = 1 FOR UPDATE");
+            const xid = (await api.query("SELECT pg_current_xact_id()::text AS xid")).rows[0].xid;
+            await assert.rejects(migrateUp({ dir, connection: db.connection, lockTimeoutMs: 1000 }), (error: Error) => {
+                assert.match(
+                    error.message,
+                    new RegExp(
+                        `^${dir}/004_names\\.sql:1: gave up after lock_timeout 1\\.0 s waiting for ShareLock on a row changed or locked by transaction ${xid}, ` +
+                            `held by pid ${pid} "physioflow-api" \\(holds ExclusiveLock; idle in transaction, transaction open [0-9.]+ m?s; last query started [0-9T:.Z-]+: SELECT pg_current_xact_id\\(\\)::text AS xid\\); ` +
+                            `rolled back, nothing from 004 was applied;`,
+                    ),
+                );
+                return true;
+            });
+        } finally {
+            await api.end();
+        }
+        assert.strictEqual((await client.query("SELECT full_name FROM patients WHERE id = 1")).rows[0].full_name, "An");
+        assert.strictEqual(await currentMigrationVersion(db.connection), "003");
+    });
+
+    it("a dry run takes no migration lock: it plans at once while another runner holds it", async () => {
+        const dir = writeMigrationDir(threeMigrations());
+        const holder = await db.connect();
+        try {
+            await holder.query("SELECT pg_advisory_lock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]);
+            const plan = await migrateUp({ dir, connection: db.connection, dryRun: true, runnerWaitMs: 200 });
+            assert.deepStrictEqual(plan.steps.map((s) => s.version), ["001", "002", "003"]);
+            const down = await migrateDown({ dir, connection: db.connection, to: "000", dryRun: true, runnerWaitMs: 200 });
+            assert.deepStrictEqual(down.steps, []);
+        } finally {
+            await holder.end();
+        }
+    });
+
     it("an old scripts' table with a null checksum is applied, not edited", async () => {
         await client.query("CREATE TABLE schema_migrations (version text PRIMARY KEY, checksum text)");
         await client.query("CREATE TABLE patients (id bigint PRIMARY KEY, full_name text NOT NULL)");
