@@ -109,7 +109,8 @@ export function parseDirectives(sql: string): { directives: MigrationDirectives;
             }
             return;
         }
-        const match = /^--\s*physioflow:([A-Za-z-]+)\s*(.*)$/.exec(line);
+        // The line is trimmed and `\s*` takes the spaces after the name: the argument is the rest of the line as written.
+        const match = /^--\s*physioflow:([A-Za-z-]+)\s*(.*)/.exec(line);
         if (!match) {
             return;
         }
@@ -117,7 +118,7 @@ export function parseDirectives(sql: string): { directives: MigrationDirectives;
         if (name === NO_TRANSACTION_DIRECTIVE) {
             directives.transactional = false;
         } else if (name === ALLOW_BREAKING_DIRECTIVE) {
-            const reason = argument.trim();
+            const reason = argument;
             if (reason === "") {
                 problems.push(`${where}: "-- physioflow:allow-breaking" needs a reason, e.g. "-- physioflow:allow-breaking column unused since v1.4"`);
             } else {
@@ -127,7 +128,7 @@ export function parseDirectives(sql: string): { directives: MigrationDirectives;
             const ms = parseDurationMs(argument);
             if (ms === undefined || (name === LOCK_TIMEOUT_DIRECTIVE && ms === 0)) {
                 const expected = name === LOCK_TIMEOUT_DIRECTIVE ? "a duration above zero" : "a duration (0 for no limit)";
-                problems.push(`${where}: "-- physioflow:${name}" needs ${expected} such as 30s, 2m or 500ms, got "${argument.trim()}"`);
+                problems.push(`${where}: "-- physioflow:${name}" needs ${expected} such as 30s, 2m or 500ms, got "${argument}"`);
             } else if (name === LOCK_TIMEOUT_DIRECTIVE) {
                 directives.lockTimeoutMs = ms;
             } else {

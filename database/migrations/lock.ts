@@ -39,6 +39,7 @@ export async function acquireMigrationLock(client: ClientBase, wait: LockWait): 
             wait.progress?.line(`migrate: waiting for the migration lock held by ${await describeHolder(client)} (up to ${formatDuration(wait.timeoutMs)})`);
             announced = true;
         }
+        // Stryker disable next-line EqualityOperator: a millisecond more or less of waiting
         if (waited >= wait.timeoutMs) {
             throw new OperationError(
                 `another migration runner holds the migration lock (${await describeHolder(client)}); gave up after ${formatDuration(waited)}; retry when it finishes or raise --runner-wait`,

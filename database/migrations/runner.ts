@@ -18,8 +18,8 @@ import { AppliedMigration, ValidationProblem, headVersion, validateMigrationSet 
 
 /** Where the migrations are and which database to run them against. */
 export interface MigrationOptions {
-    /** Migrations directory; down scripts in `<dir>/rollback/`. Default "migrations". */
-    dir?: string;
+    /** Migrations directory; down scripts in `<dir>/rollback/` (the CLI's --dir, default "migrations"). */
+    dir: string;
     /** Target database. */
     connection: ConnectionSettings;
     /** Progress lines (stderr in the CLI). Default: silent. */
@@ -124,7 +124,7 @@ const APPLICATION_NAME = "physioflow-migrate";
 
 /** Applies pending migrations (to `to`, default the newest), each in its own transaction with its history row. */
 export async function migrateUp(options: MigrateUpOptions): Promise<MigrateResult> {
-    const set = await loadMigrationSet(options.dir ?? "migrations");
+    const set = await loadMigrationSet(options.dir);
     return withMigrationSession(options, set, async (client, applied) => {
         const steps = planUp(set, applied, options.to);
         if (options.lint !== false) {
@@ -136,19 +136,19 @@ export async function migrateUp(options: MigrateUpOptions): Promise<MigrateResul
 
 /** Runs down scripts newest first until the database is at `to`, deleting their history rows. */
 export async function migrateDown(options: MigrateDownOptions): Promise<MigrateResult> {
-    const set = await loadMigrationSet(options.dir ?? "migrations");
+    const set = await loadMigrationSet(options.dir);
     return withMigrationSession(options, set, async (client, applied) => execute(client, applied, planDown(set, applied, options.to), options));
 }
 
 /** Validates files against the database without changing anything; returns the problems (empty when fine). */
 export async function checkMigrations(options: MigrationOptions): Promise<ValidationProblem[]> {
-    const set = await loadMigrationSet(options.dir ?? "migrations");
+    const set = await loadMigrationSet(options.dir);
     return withClient(options.connection, APPLICATION_NAME, async (client) => validateMigrationSet(set, await readApplied(client)));
 }
 
 /** Applied, pending, edited and missing migrations, without changing anything. */
 export async function migrationStatus(options: MigrationOptions): Promise<MigrationStatus> {
-    const set = await loadMigrationSet(options.dir ?? "migrations");
+    const set = await loadMigrationSet(options.dir);
     const applied = await withClient(options.connection, APPLICATION_NAME, readApplied);
     const problems = validateMigrationSet(set, applied);
     const rows: MigrationStatusRow[] = [];
@@ -188,6 +188,7 @@ async function withMigrationSession(
             refuseInvalid(set, applied);
             return await work(client, applied);
         } finally {
+            // Stryker disable next-line BlockStatement: withClient ends the session next, which lets go of a session-level advisory lock too; released here so it never waits on the end
             await releaseMigrationLock(client).catch(() => undefined);
         }
     });
@@ -309,7 +310,7 @@ async function inTransactionIf(client: Client, transactional: boolean, file: str
     try {
         await client.query("COMMIT");
     } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
+        // A COMMIT that fails has already rolled the transaction back: the session is outside any transaction.
         throw new MigrationFailedError(
             `${file}: COMMIT failed: ${(error as Error).message}; rolled back, nothing from ${version} was applied`,
             file,
@@ -347,6 +348,7 @@ async function runStatement(client: Client, file: FileRun, statement: SqlStateme
             );
         }
         const detail = pgError.detail ? ` (${pgError.detail})` : "";
+        // Stryker disable next-line StringLiteral: every error the server sends has a SQLSTATE; only a connection lost without one (a crashed server) has none
         const code = pgError.code ? ` [SQLSTATE ${pgError.code}]` : "";
         const hint =
             pgError.code === QUERY_CANCELED && file.timeouts.statementTimeoutMs > 0

@@ -139,7 +139,7 @@ function checkStatements(file: MigrationFile | RollbackFile, add: (filePath: str
         if (TRANSACTION_CONTROL.test(statement.text)) {
             add(
                 file.path,
-                `line ${statement.line}: remove "${statement.text.split(/\s+/)[0]}"; the runner wraps each file in its own transaction (use -- physioflow:no-transaction to run without one)`,
+                `line ${statement.line}: remove "${statement.text.split(/\s/, 1)[0]}"; the runner wraps each file in its own transaction (use -- physioflow:no-transaction to run without one)`,
             );
         }
     }

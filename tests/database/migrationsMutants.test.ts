@@ -1,18 +1,16 @@
 /**
- * Behaviour of database/migrations/ pinned down precisely, where StrykerJS found a change to the
+ * Behaviour of database/migrations/ against PostgreSQL (the runner, its history table, its
+ * advisory lock, the blocker watch) pinned down precisely, where StrykerJS found a change to the
  * code that no other test noticed (npm run test:mutation:migrations).
  */
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { Client } from "pg";
+import { Client, ClientBase } from "pg";
 import { describeConnection, pgClientConfig } from "../../database/connection";
-import { UsageError } from "../../database/errors";
-import { BlockingSession, describeBlockers } from "../../database/migrations/blockers";
 import { readCurrentVersion } from "../../database/migrations/history";
-import { MIGRATION_LOCK } from "../../database/migrations/lock";
-import { MigrationSet } from "../../database/migrations/load";
-import { PlanStep, describeStep, parseVersionArgument, planDown, planUp, versionAfter } from "../../database/migrations/plan";
+import { MIGRATION_LOCK, acquireMigrationLock, releaseMigrationLock } from "../../database/migrations/lock";
+import { PlanStep } from "../../database/migrations/plan";
 import {
     MigrationFailedError,
     MigrationValidationError,
@@ -24,113 +22,7 @@ import {
 } from "../../database/migrations/runner";
 import { Progress } from "../../database/progress";
 import { TestDatabase, freshDatabase } from "../support/postgres";
-import { AppliedMigration } from "../../database/migrations/validate";
-import { appliedRows, migrationSet, threeMigrations, writeMigrationDir } from "./fixtures";
-
-describe("describeBlockers: who a migration statement waited for", () => {
-    const session = (overrides: Partial<BlockingSession>): BlockingSession => ({
-        pid: 4242,
-        applicationName: "",
-        state: null,
-        heldModes: null,
-        transactionMs: null,
-        queryStart: null,
-        query: null,
-        ...overrides,
-    });
-
-    it("says it did not catch the blocker when there was no sighting, or one without sessions", () => {
-        const missed = "a lock held by another session (it was not caught before the timeout; look in pg_stat_activity)";
-        assert.strictEqual(describeBlockers(undefined), missed);
-        assert.strictEqual(describeBlockers({ waitingFor: "AccessExclusiveLock on patients", blockers: [] }), missed);
-    });
-
-    it("names a session by pid alone when nothing else is known", () => {
-        assert.strictEqual(describeBlockers({ waitingFor: "a lock", blockers: [session({})] }), "a lock, held by pid 4242");
-    });
-
-    it("lists every mode held, the state and transaction age, and the last query with its start", () => {
-        const started = new Date("2026-11-29T08:00:00.000Z");
-        assert.strictEqual(
-            describeBlockers({
-                waitingFor: "AccessExclusiveLock on patients",
-                blockers: [
-                    session({ applicationName: "physioflow-api", heldModes: "AccessShareLock,RowExclusiveLock", state: "idle in transaction", transactionMs: 3200, queryStart: started, query: "SELECT 1" }),
-                    session({ pid: 7, state: "active", transactionMs: 20, queryStart: started }),
-                ],
-            }),
-            'AccessExclusiveLock on patients, held by pid 4242 "physioflow-api" ' +
-                "(holds AccessShareLock, RowExclusiveLock; idle in transaction, transaction open 3.2 s; last query started 2026-11-29T08:00:00.000Z: SELECT 1) " +
-                "and pid 7 (active, transaction open 20 ms; query started 2026-11-29T08:00:00.000Z)",
-        );
-    });
-
-    it("gives the transaction age without a state, and the state without a transaction", () => {
-        assert.strictEqual(
-            describeBlockers({ waitingFor: "a lock", blockers: [session({ transactionMs: 0 }), session({ pid: 5, state: "idle" })] }),
-            "a lock, held by pid 4242 (transaction open 0 ms) and pid 5 (idle)",
-        );
-    });
-});
-
-describe("migration plans: edges", () => {
-    // In beforeEach, not at load time, which StrykerJS would count as static (a restart per change).
-    let set: MigrationSet;
-    beforeEach(() => {
-        set = migrationSet({
-            ...threeMigrations(),
-            "rollback/002_down.sql": "-- physioflow:no-transaction\nDROP TABLE therapists;\n",
-        });
-    });
-
-    it("an up target of 000, or of the head whose file is gone, plans nothing instead of refusing", () => {
-        assert.deepStrictEqual(planUp(set, [], "000"), []);
-        const gone: AppliedMigration[] = [...appliedRows(set, ["001", "002", "003"]), { version: "004", name: "gone", checksum: null, appliedAt: null, executionMs: null }];
-        assert.deepStrictEqual(planUp(set, gone, "004"), []);
-    });
-
-    it("without a target, plans up to the newest file whatever the order of the set", () => {
-        const reversed = { ...set, migrations: [...set.migrations].reverse() };
-        assert.deepStrictEqual(planUp(reversed, appliedRows(set, ["001"])).map((s) => s.version), ["003", "002"]);
-        assert.deepStrictEqual(planUp({ ...set, migrations: [] }, []), []);
-    });
-
-    it("refuses to go down past a migration without a down script, naming the missing file", () => {
-        const withoutRollback = { ...set, rollbacks: set.rollbacks.filter((r) => r.version !== "003") };
-        assert.throws(() => planDown(withoutRollback, appliedRows(set, ["001", "002", "003"]), "001"), (e: Error) =>
-            e instanceof UsageError && e.message === "cannot go down past 003: migrations/rollback/003_down.sql is missing");
-        assert.throws(() => planDown(set, appliedRows(set, ["001"]), "002"), (e: Error) =>
-            e instanceof UsageError && e.message === '--to 002 is above the current version 001; use "migrate up --to 002" to go forward');
-    });
-
-    it("describes a down step without a recorded name, and one without a transaction", () => {
-        const applied: AppliedMigration[] = [
-            { version: "001", name: null, checksum: null, appliedAt: null, executionMs: null },
-            { version: "002", name: "therapists", checksum: null, appliedAt: null, executionMs: null },
-        ];
-        const steps = planDown(set, applied, "000");
-        assert.deepStrictEqual(steps.map((s) => [s.version, s.name]), [["002", "therapists"], ["001", ""]]);
-        assert.deepStrictEqual(steps.map(describeStep), [
-            "revert 002 (therapists) with migrations/rollback/002_down.sql WITHOUT a transaction (no-transaction)",
-            "revert 001 (unnamed) with migrations/rollback/001_down.sql in a transaction",
-        ]);
-        const [up] = planUp(set, []);
-        assert.strictEqual(describeStep(up), "apply migrations/001_patients.sql in a transaction");
-    });
-
-    it("the version after a plan is the highest version left, 000 when none", () => {
-        const applied = appliedRows(set, ["001", "002"]);
-        assert.strictEqual(versionAfter([], applied), "002");
-        assert.strictEqual(versionAfter(planDown(set, applied, "001"), applied), "001");
-        assert.strictEqual(versionAfter([], []), "000");
-    });
-
-    it("names the option in a bad version's message", () => {
-        assert.throws(() => parseVersionArgument("5", "--from"), (e: Error) =>
-            e instanceof UsageError && e.message === '--from must be a three-digit migration number such as 005, got "5"');
-        assert.throws(() => parseVersionArgument("5"), (e: Error) => e.message === '--to must be a three-digit migration number such as 005, got "5"');
-    });
-});
+import { threeMigrations, writeMigrationDir } from "./fixtures";
 
 describe("migration runner: what it reports, against PostgreSQL", function () {
     this.timeout(120_000);
@@ -196,6 +88,7 @@ describe("migration runner: what it reports, against PostgreSQL", function () {
             assert.ok(error instanceof MigrationFailedError);
             assert.strictEqual(error.name, "MigrationFailedError");
             assert.deepStrictEqual([error.file, error.line, error.sqlState], [`${dir}/004_seed.sql`, 2, "23505"]);
+            assert.strictEqual((error.cause as { code?: string }).code, "23505", "PostgreSQL's own error is kept as the cause");
             assert.strictEqual(
                 error.message,
                 `${dir}/004_seed.sql:2: duplicate key value violates unique constraint "patients_pkey" (Key (id)=(1) already exists.) [SQLSTATE 23505]; ` +
@@ -430,6 +323,145 @@ describe("migration runner: what it reports, against PostgreSQL", function () {
         }
     });
 
+    it("status lists versions in order whatever their source; a gone file without a recorded name has an empty name", async () => {
+        // The old scripts' table: versions only.
+        await client.query("CREATE TABLE schema_migrations (version text PRIMARY KEY)");
+        await client.query("INSERT INTO schema_migrations VALUES ('001'), ('005')");
+        const status = await migrationStatus({ dir: writeMigrationDir(threeMigrations()), connection: db.connection });
+        assert.deepStrictEqual(status.rows.map((r) => [r.version, r.name, r.state]), [
+            ["001", "patients", "applied"],
+            ["002", "therapists", "pending"],
+            ["003", "patient_phone", "pending"],
+            ["005", "", "file-missing"],
+        ]);
+    });
+
+    it("lint: false (the benchmarks' seeding) applies a file the blue-green lint refuses", async () => {
+        const dir = writeMigrationDir({
+            ...threeMigrations(),
+            "004_drop_phone.sql": "ALTER TABLE patients DROP COLUMN phone;\n",
+            "rollback/004_down.sql": "ALTER TABLE patients ADD COLUMN phone text;\n",
+        });
+        await assert.rejects(migrateUp({ dir, connection: db.connection, lint: true }), /breaks the color still serving traffic/);
+        const result = await migrateUp({ dir, connection: db.connection, lint: false });
+        assert.deepStrictEqual(result.steps.map((s) => s.version), ["001", "002", "003", "004"]);
+    });
+
+    it("an operator's cancel of a running migration rolls the file back, without blaming a statement_timeout it does not have", async () => {
+        const dir = writeMigrationDir({
+            "001_slow.sql": "CREATE TABLE slow (id int);\nSELECT pg_sleep(30);\n",
+            "rollback/001_down.sql": "DROP TABLE slow;\n",
+        });
+        const running = migrateUp({ dir, connection: db.connection });
+        const outcome = running.then(() => undefined, (error: Error) => error);
+        let cancelled = false;
+        for (let tries = 0; tries < 200 && !cancelled; tries++) {
+            const result = await client.query(
+                "SELECT pg_cancel_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'physioflow-migrate' AND query LIKE 'SELECT pg_sleep%' AND state = 'active'",
+            );
+            cancelled = result.rows.some((row) => row.ok);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.ok(cancelled, "the migration's pg_sleep was never seen running");
+        const error = await outcome;
+        assert.ok(error instanceof MigrationFailedError, String(error));
+        assert.strictEqual(
+            error.message,
+            `${dir}/001_slow.sql:2: canceling statement due to user request [SQLSTATE 57014]; rolled back, nothing from 001 was applied`,
+        );
+        assert.strictEqual((await client.query("SELECT to_regclass('slow')::text AS t")).rows[0].t, null);
+    });
+
+    it("a file with a statement_timeout that fails for another reason gets no statement_timeout hint", async () => {
+        const dir = writeMigrationDir({
+            "001_bad.sql": "-- physioflow:statement-timeout 10s\nSELECT * FROM no_such_table;\n",
+            "rollback/001_down.sql": "SELECT 1;\n",
+        });
+        await assert.rejects(migrateUp({ dir, connection: db.connection }), (error: Error) => {
+            assert.strictEqual(
+                error.message,
+                `${dir}/001_bad.sql:2: relation "no_such_table" does not exist [SQLSTATE 42P01]; rolled back, nothing from 001 was applied`,
+            );
+            return true;
+        });
+    });
+
+    it("a migration waiting for another session's advisory lock names the lock type", async () => {
+        const dir = writeMigrationDir({
+            "001_serialized.sql": "SELECT pg_advisory_xact_lock(4242);\n",
+            "rollback/001_down.sql": "SELECT 1;\n",
+        });
+        const other = new Client(pgClientConfig(db.connection, "physioflow-report"));
+        await other.connect();
+        try {
+            const pid = (await other.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+            await other.query("SELECT pg_advisory_lock(4242)");
+            await assert.rejects(
+                migrateUp({ dir, connection: db.connection, lockTimeoutMs: 1000 }),
+                new RegExp(
+                    `: ${dir}/001_serialized\\.sql:1: gave up after lock_timeout 1\\.0 s waiting for ExclusiveLock on advisory, held by pid ${pid} "physioflow-report" ` +
+                        // A session-level lock is held outside any transaction: no transaction age.
+                        `\\(holds ExclusiveLock; idle; last query started [0-9T:.Z-]+: SELECT pg_advisory_lock\\(4242\\)\\); rolled back`,
+                ),
+            );
+        } finally {
+            await other.end();
+        }
+    });
+
+    it("the blocker watch is a session of its own name while the migration runs, and nothing of it (session, timer, socket) is left after", async () => {
+        const dir = writeMigrationDir({
+            ...threeMigrations(),
+            "004_wait.sql": "SELECT pg_sleep(1.5);\n",
+            "rollback/004_down.sql": "SELECT 1;\n",
+        });
+        const sessions = async () =>
+            (await client.query("SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'physioflow-migrate%' ORDER BY 1")).rows.map((r) => r.name);
+        const handles = () => process.getActiveResourcesInfo().filter((kind) => kind !== "TTYWrap").sort();
+        // What this process holds after one whole run (its own test timers, the client's socket); the next run must add nothing to it.
+        await migrateUp({ dir, connection: db.connection, to: "003" });
+        const before = handles();
+        const running = migrateUp({ dir, connection: db.connection });
+        let seen: string[] = [];
+        for (let tries = 0; tries < 100 && seen.length < 2; tries++) {
+            seen = await sessions();
+            await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.deepStrictEqual(seen, ["physioflow-migrate", "physioflow-migrate-watch"]);
+        await running;
+        // A server process ends a moment after its client hangs up.
+        for (let tries = 0; tries < 100 && (await sessions()).length > 0; tries++) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.deepStrictEqual(await sessions(), []);
+        assert.deepStrictEqual(handles(), before, "a timer or socket left behind would keep the CLI from exiting");
+    });
+
+    it("does not lock schema_migrations to check its columns: a report holding it open does not stall the migration", async () => {
+        const dir = writeMigrationDir({
+            ...threeMigrations(),
+            "004_patient_notes.sql": "ALTER TABLE patients ADD COLUMN notes text;\n",
+            "rollback/004_down.sql": "ALTER TABLE patients DROP COLUMN notes;\n",
+        });
+        await migrateUp({ dir, connection: db.connection, to: "003" });
+        const report = new Client(pgClientConfig(db.connection, "physioflow-report"));
+        await report.connect();
+        try {
+            // The runbook's query, in a transaction left open.
+            await report.query("BEGIN");
+            await report.query("SELECT * FROM schema_migrations ORDER BY version DESC");
+            const outcome = await Promise.race([
+                migrateUp({ dir, connection: db.connection }).then((result) => result.steps.map((s) => s.version)),
+                new Promise((resolve) => setTimeout(() => resolve("still waiting after 10 s"), 10_000)),
+            ]);
+            assert.deepStrictEqual(outcome, ["004"]);
+        } finally {
+            await report.end();
+        }
+        // Stalled, the migration would still hold its lock and connection: end them.
+        await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'physioflow-migrate%'");
+    });
+
     it("an old scripts' table with a null checksum is applied, not edited", async () => {
         await client.query("CREATE TABLE schema_migrations (version text PRIMARY KEY, checksum text)");
         await client.query("CREATE TABLE patients (id bigint PRIMARY KEY, full_name text NOT NULL)");
@@ -444,5 +476,80 @@ describe("migration runner: what it reports, against PostgreSQL", function () {
         await migrateUp({ dir, connection: db.connection });
         const columns = (await client.query("SELECT attname FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")).rows;
         assert.deepStrictEqual(columns.map((c) => c.attname), ["version", "checksum", "name", "applied_at", "execution_ms", "applied_by"]);
+    });
+});
+
+describe("the migration advisory lock, against PostgreSQL", function () {
+    this.timeout(60_000);
+    let db: TestDatabase;
+    let client: Client;
+    beforeEach(async () => {
+        db = await freshDatabase("lock");
+        client = await db.connect();
+    });
+    afterEach(async () => {
+        await client.end();
+    });
+
+    /** The same session, counting its lock attempts; `busy` makes every attempt report the lock taken. */
+    const counting = (busy = false) => {
+        const counted = {
+            tries: 0,
+            query: (text: string, values?: unknown[]) => {
+                if (text.includes("pg_try_advisory_lock")) {
+                    counted.tries++;
+                    if (busy) {
+                        return Promise.resolve({ rows: [{ locked: false }] });
+                    }
+                }
+                return client.query(text, values);
+            },
+        };
+        return counted;
+    };
+
+    it("is let go by releaseMigrationLock: another session takes it at once", async () => {
+        await acquireMigrationLock(client, { timeoutMs: 1000 });
+        const other = await db.connect();
+        try {
+            const tryLock = async () =>
+                (await other.query("SELECT pg_try_advisory_lock($1, $2) AS locked", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key])).rows[0].locked;
+            assert.strictEqual(await tryLock(), false);
+            await releaseMigrationLock(client);
+            assert.strictEqual(await tryLock(), true);
+        } finally {
+            await other.end();
+        }
+    });
+
+    it("re-tries at its poll interval and never sleeps past its deadline", async () => {
+        const holder = await db.connect();
+        try {
+            await holder.query("SELECT pg_advisory_lock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]);
+            const polled = counting();
+            await assert.rejects(acquireMigrationLock(polled as unknown as ClientBase, { timeoutMs: 1000, pollMs: 100 }), /gave up after/);
+            assert.ok(polled.tries >= 4 && polled.tries <= 12, `${polled.tries} tries in 1 s at 100 ms`);
+
+            const slow = counting();
+            const started = Date.now();
+            await assert.rejects(acquireMigrationLock(slow as unknown as ClientBase, { timeoutMs: 300, pollMs: 5000 }), /gave up after/);
+            const waited = Date.now() - started;
+            assert.ok(waited >= 290 && waited < 3000, `gave up after ${waited} ms with a 300 ms deadline and a 5 s interval`);
+            assert.strictEqual(slow.tries, 2, "once at the start, once at the deadline");
+        } finally {
+            await holder.end();
+        }
+    });
+
+    it("says so when the holder let go between the attempt and the look at pg_locks", async () => {
+        const lines: string[] = [];
+        await assert.rejects(
+            acquireMigrationLock(counting(true) as unknown as ClientBase, { timeoutMs: 0, progress: { line: (text) => lines.push(text) } }),
+            (error: Error) => {
+                assert.match(error.message, /^another migration runner holds the migration lock \(a session that just let go\); gave up after \d+ ms; retry when it finishes or raise --runner-wait$/);
+                return true;
+            },
+        );
+        assert.deepStrictEqual(lines, ["migrate: waiting for the migration lock held by a session that just let go (up to 0 ms)"]);
     });
 });

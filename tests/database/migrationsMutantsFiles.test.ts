@@ -1,7 +1,7 @@
 /**
- * Reading a migrations directory, file headers and durations, pinned down where StrykerJS found a
- * change to database/migrations/ (load.ts, files.ts, timeouts.ts) that no other test noticed
- * (npm run test:mutation:migrations). Pure: temp directories, no database.
+ * Reading a migrations directory, file headers and durations, validation, plans and the blocker
+ * message, pinned down where StrykerJS found a change to database/migrations/ that no other test
+ * noticed (npm run test:mutation:migration-files and :migrations). Pure: temp directories, no database.
  */
 import * as assert from "assert";
 import * as fs from "fs";
@@ -9,7 +9,9 @@ import * as os from "os";
 import * as path from "path";
 import { UsageError } from "../../database/errors";
 import { highestVersion, migrationChecksum, parseDirectives } from "../../database/migrations/files";
-import { loadMigrationSet } from "../../database/migrations/load";
+import { BlockingSession, describeBlockers } from "../../database/migrations/blockers";
+import { MigrationSet, loadMigrationSet } from "../../database/migrations/load";
+import { describeStep, parseVersionArgument, planDown, planUp, versionAfter } from "../../database/migrations/plan";
 import { parseDurationMs } from "../../database/migrations/timeouts";
 import { AppliedMigration, validateMigrationSet } from "../../database/migrations/validate";
 import { appliedRows, migrationSet, threeMigrations } from "./fixtures";
@@ -73,6 +75,16 @@ describe("loadMigrationSet: what a migrations directory holds", () => {
         ]);
     });
 
+    it("a name must be the whole file name: a doubled extension or a prefix makes it malformed", async () => {
+        write("001_a.sql.sql", "SELECT 1;\n");
+        write("rollback/001_down.sql.sql", "SELECT 1;\n");
+        write("rollback/v002_down.sql", "SELECT 1;\n");
+        const set = await loadMigrationSet(dir);
+        assert.deepStrictEqual([set.migrations, set.rollbacks], [[], []]);
+        assert.deepStrictEqual(set.malformedMigrations, [path.join(dir, "001_a.sql.sql")]);
+        assert.deepStrictEqual(set.malformedRollbacks, [path.join(dir, "rollback", "001_down.sql.sql"), path.join(dir, "rollback", "v002_down.sql")]);
+    });
+
     it("no rollback folder, or a file in its place, means no down scripts", async () => {
         write("001_a.sql", "SELECT 1;\n");
         assert.deepStrictEqual((await loadMigrationSet(dir)).rollbacks, []);
@@ -122,6 +134,18 @@ describe("parseDirectives: header edges", () => {
             'line 2: directive "physioflow:lock-timeout" must be in the comment header before the first statement',
         ]);
         assert.deepStrictEqual(parseDirectives("SELECT 1;\n-- physioflow is our name\n").problems, []);
+    });
+});
+
+describe("parseDirectives: the argument", () => {
+    it("is what follows the name and its spaces, as written: a value glued on with = is shown back whole", () => {
+        assert.deepStrictEqual(parseDirectives("-- physioflow:lock-timeout=30s\nSELECT 1;\n").problems, [
+            'line 1: "-- physioflow:lock-timeout" needs a duration above zero such as 30s, 2m or 500ms, got "=30s"',
+        ]);
+        assert.deepStrictEqual(parseDirectives("--   physioflow:allow-breaking   column unused since v1.4   \nSELECT 1;\n").directives, {
+            transactional: true,
+            allowBreaking: "column unused since v1.4",
+        });
     });
 });
 
@@ -192,11 +216,197 @@ describe("validateMigrationSet: exact messages at the edges", () => {
     });
 });
 
+describe("validateMigrationSet: which statements a file refuses", () => {
+    const NOT_IN_TRANSACTION = 'this statement cannot run inside a transaction; put it alone in a file whose first line is "-- physioflow:no-transaction"';
+    /** The problems of a one-statement transactional file 001 (with a down script), without its path. */
+    const problems = (sql: string): string[] =>
+        validateMigrationSet(migrationSet({ "001_x.sql": `${sql}\n`, "rollback/001_down.sql": "SELECT 1;\n" }), []).map((p) =>
+            p.message.replace(/^migrations\/001_x\.sql: /, ""),
+        );
+
+    it("refuses each statement PostgreSQL runs only outside a transaction, however it is spaced", () => {
+        const outside = [
+            "CREATE INDEX CONCURRENTLY i ON t (id);",
+            "create  unique\n  index\t concurrently i on t (id);",
+            "DROP INDEX CONCURRENTLY i;",
+            "drop\n  index  concurrently i;",
+            "REINDEX TABLE CONCURRENTLY patients;",
+            "REINDEX (VERBOSE) INDEX\n  CONCURRENTLY i;",
+            "VACUUM patients;",
+            "VACUUM;",
+            "CREATE DATABASE x;",
+            "create  database x;",
+            "DROP DATABASE x;",
+            "drop\n database x;",
+            "ALTER SYSTEM SET work_mem = '8MB';",
+            "alter  system set work_mem = '8MB';",
+            "CREATE TABLESPACE ts LOCATION '/srv/ts';",
+            "create  tablespace ts location '/srv/ts';",
+            "DROP TABLESPACE ts;",
+            "drop  tablespace ts;",
+            "ALTER TABLE measurements DETACH PARTITION m2020 CONCURRENTLY;",
+            "alter  table measurements\n  detach  partition m2020\n  concurrently;",
+        ];
+        for (const sql of outside) {
+            assert.deepStrictEqual(problems(sql), [`line 1: ${NOT_IN_TRANSACTION}`], sql);
+        }
+    });
+
+    it("accepts their transactional forms, and the words inside other statements", () => {
+        const inside = [
+            "CREATE INDEX i ON t (id);",
+            "DROP INDEX i;",
+            "REINDEX INDEX i;",
+            "ALTER TABLE measurements DETACH PARTITION m2020;",
+            "ALTER TABLE measurements DETACH PARTITION m2020 FINALIZE;",
+            "COMMENT ON INDEX i IS 'to be replaced: create index concurrently, then drop index concurrently';",
+            "INSERT INTO notes (body) VALUES ('vacuum the waiting room; begin at the end; commit; rollback');",
+            "ALTER ROLE emr SET lock_timeout = '2s';",
+            "UPDATE settings SET statement_timeout = 0;",
+            "CREATE TABLE savepoints (id int);",
+        ];
+        for (const sql of inside) {
+            assert.deepStrictEqual(problems(sql), [], sql);
+        }
+    });
+
+    it("refuses transaction control and timeout settings at the start of a statement, however spaced", () => {
+        assert.deepStrictEqual(problems("PREPARE  TRANSACTION 'x';"), [
+            'line 1: remove "PREPARE"; the runner wraps each file in its own transaction (use -- physioflow:no-transaction to run without one)',
+        ]);
+        assert.deepStrictEqual(problems("start\n  transaction;"), [
+            'line 1: remove "start"; the runner wraps each file in its own transaction (use -- physioflow:no-transaction to run without one)',
+        ]);
+        assert.deepStrictEqual(problems("SET  lock_timeout = '1s';"), [
+            'line 1: remove "SET lock_timeout"; the runner sets it before every file: put "-- physioflow:lock-timeout <duration>" in the header instead',
+        ]);
+        assert.deepStrictEqual(problems("SET LOCAL   statement_timeout = 0;"), [
+            'line 1: remove "SET statement_timeout"; the runner sets it before every file: put "-- physioflow:statement-timeout <duration>" in the header instead',
+        ]);
+        assert.deepStrictEqual(problems("set session\n statement_timeout to 0;"), [
+            'line 1: remove "SET statement_timeout"; the runner sets it before every file: put "-- physioflow:statement-timeout <duration>" in the header instead',
+        ]);
+    });
+
+    it("an applied migration whose file is gone and whose name was never recorded is shown as NNN_*.sql", () => {
+        const set = migrationSet(threeMigrations());
+        const applied: AppliedMigration[] = [...appliedRows(set, ["001", "002", "003"]), { version: "004", name: null, checksum: null, appliedAt: null, executionMs: null }];
+        assert.deepStrictEqual(validateMigrationSet(set, applied), [
+            { path: "migrations/004_*.sql", message: "migrations/004_*.sql: migration 004 is applied to the database but its file is gone; restore the file (git history) before migrating" },
+        ]);
+    });
+});
+
 describe("highestVersion", () => {
     it("is the highest of the versions, the floor when none is higher, 000 by default", () => {
         assert.strictEqual(highestVersion(["002", "010", "009"]), "010");
         assert.strictEqual(highestVersion([]), "000");
         assert.strictEqual(highestVersion(["001"], "003"), "003");
         assert.strictEqual(highestVersion(new Set(["004", "003"]), "003"), "004");
+    });
+});
+
+describe("describeBlockers: who a migration statement waited for", () => {
+    const session = (overrides: Partial<BlockingSession>): BlockingSession => ({
+        pid: 4242,
+        applicationName: "",
+        state: null,
+        heldModes: null,
+        transactionMs: null,
+        queryStart: null,
+        query: null,
+        ...overrides,
+    });
+
+    it("says it did not catch the blocker when there was no sighting, or one without sessions", () => {
+        const missed = "a lock held by another session (it was not caught before the timeout; look in pg_stat_activity)";
+        assert.strictEqual(describeBlockers(undefined), missed);
+        assert.strictEqual(describeBlockers({ waitingFor: "AccessExclusiveLock on patients", blockers: [] }), missed);
+    });
+
+    it("names a session by pid alone when nothing else is known", () => {
+        assert.strictEqual(describeBlockers({ waitingFor: "a lock", blockers: [session({})] }), "a lock, held by pid 4242");
+    });
+
+    it("lists every mode held, the state and transaction age, and the last query with its start", () => {
+        const started = new Date("2026-11-29T08:00:00.000Z");
+        assert.strictEqual(
+            describeBlockers({
+                waitingFor: "AccessExclusiveLock on patients",
+                blockers: [
+                    session({ applicationName: "physioflow-api", heldModes: "AccessShareLock,RowExclusiveLock", state: "idle in transaction", transactionMs: 3200, queryStart: started, query: "SELECT 1" }),
+                    session({ pid: 7, state: "active", transactionMs: 20, queryStart: started }),
+                ],
+            }),
+            'AccessExclusiveLock on patients, held by pid 4242 "physioflow-api" ' +
+                "(holds AccessShareLock, RowExclusiveLock; idle in transaction, transaction open 3.2 s; last query started 2026-11-29T08:00:00.000Z: SELECT 1) " +
+                "and pid 7 (active, transaction open 20 ms; query started 2026-11-29T08:00:00.000Z)",
+        );
+    });
+
+    it("gives the transaction age without a state, and the state without a transaction", () => {
+        assert.strictEqual(
+            describeBlockers({ waitingFor: "a lock", blockers: [session({ transactionMs: 0 }), session({ pid: 5, state: "idle" })] }),
+            "a lock, held by pid 4242 (transaction open 0 ms) and pid 5 (idle)",
+        );
+    });
+});
+
+describe("migration plans: edges", () => {
+    // In beforeEach, not at load time, which StrykerJS would count as static (a restart per change).
+    let set: MigrationSet;
+    beforeEach(() => {
+        set = migrationSet({
+            ...threeMigrations(),
+            "rollback/002_down.sql": "-- physioflow:no-transaction\nDROP TABLE therapists;\n",
+        });
+    });
+
+    it("an up target of 000, or of the head whose file is gone, plans nothing instead of refusing", () => {
+        assert.deepStrictEqual(planUp(set, [], "000"), []);
+        const gone: AppliedMigration[] = [...appliedRows(set, ["001", "002", "003"]), { version: "004", name: "gone", checksum: null, appliedAt: null, executionMs: null }];
+        assert.deepStrictEqual(planUp(set, gone, "004"), []);
+    });
+
+    it("without a target, plans up to the newest file whatever the order of the set", () => {
+        const reversed = { ...set, migrations: [...set.migrations].reverse() };
+        assert.deepStrictEqual(planUp(reversed, appliedRows(set, ["001"])).map((s) => s.version), ["003", "002"]);
+        assert.deepStrictEqual(planUp({ ...set, migrations: [] }, []), []);
+    });
+
+    it("refuses to go down past a migration without a down script, naming the missing file", () => {
+        const withoutRollback = { ...set, rollbacks: set.rollbacks.filter((r) => r.version !== "003") };
+        assert.throws(() => planDown(withoutRollback, appliedRows(set, ["001", "002", "003"]), "001"), (e: Error) =>
+            e instanceof UsageError && e.message === "cannot go down past 003: migrations/rollback/003_down.sql is missing");
+        assert.throws(() => planDown(set, appliedRows(set, ["001"]), "002"), (e: Error) =>
+            e instanceof UsageError && e.message === '--to 002 is above the current version 001; use "migrate up --to 002" to go forward');
+    });
+
+    it("describes a down step without a recorded name, and one without a transaction", () => {
+        const applied: AppliedMigration[] = [
+            { version: "001", name: null, checksum: null, appliedAt: null, executionMs: null },
+            { version: "002", name: "therapists", checksum: null, appliedAt: null, executionMs: null },
+        ];
+        const steps = planDown(set, applied, "000");
+        assert.deepStrictEqual(steps.map((s) => [s.version, s.name]), [["002", "therapists"], ["001", ""]]);
+        assert.deepStrictEqual(steps.map(describeStep), [
+            "revert 002 (therapists) with migrations/rollback/002_down.sql WITHOUT a transaction (no-transaction)",
+            "revert 001 (unnamed) with migrations/rollback/001_down.sql in a transaction",
+        ]);
+        const [up] = planUp(set, []);
+        assert.strictEqual(describeStep(up), "apply migrations/001_patients.sql in a transaction");
+    });
+
+    it("the version after a plan is the highest version left, 000 when none", () => {
+        const applied = appliedRows(set, ["001", "002"]);
+        assert.strictEqual(versionAfter([], applied), "002");
+        assert.strictEqual(versionAfter(planDown(set, applied, "001"), applied), "001");
+        assert.strictEqual(versionAfter([], []), "000");
+    });
+
+    it("names the option in a bad version's message", () => {
+        assert.throws(() => parseVersionArgument("5", "--from"), (e: Error) =>
+            e instanceof UsageError && e.message === '--from must be a three-digit migration number such as 005, got "5"');
+        assert.throws(() => parseVersionArgument("5"), (e: Error) => e.message === '--to must be a three-digit migration number such as 005, got "5"');
     });
 });
