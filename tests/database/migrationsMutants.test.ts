@@ -536,6 +536,14 @@ describe("the migration advisory lock, against PostgreSQL", function () {
             const waited = Date.now() - started;
             assert.ok(waited >= 290 && waited < 3000, `gave up after ${waited} ms with a 300 ms deadline and a 5 s interval`);
             assert.strictEqual(slow.tries, 2, "once at the start, once at the deadline");
+
+            // The last sleep is what is left of the deadline, not a whole interval: 1.5 s + 0.5 s, not 1.5 s + 1.5 s.
+            const later = counting();
+            const laterStarted = Date.now();
+            await assert.rejects(acquireMigrationLock(later as unknown as ClientBase, { timeoutMs: 2000, pollMs: 1500 }), /gave up after/);
+            const laterWaited = Date.now() - laterStarted;
+            assert.ok(laterWaited >= 1990 && laterWaited < 2700, `gave up after ${laterWaited} ms with a 2 s deadline and a 1.5 s interval`);
+            assert.strictEqual(later.tries, 3);
         } finally {
             await holder.end();
         }
