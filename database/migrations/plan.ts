@@ -1,5 +1,5 @@
 import { UsageError } from "../errors";
-import { MigrationFile, NO_VERSION, RollbackFile, VERSION_PATTERN, highestVersion } from "./files";
+import { MigrationFile, RollbackFile, VERSION_PATTERN, highestVersion } from "./files";
 import { MigrationSet } from "./load";
 import { AppliedMigration, headVersion } from "./validate";
 
@@ -46,7 +46,8 @@ export function planUp(set: MigrationSet, applied: readonly AppliedMigration[], 
         if (target < head) {
             throw new UsageError(`--to ${target} is below the current version ${head}; use "migrate down --to ${target}" to go back`);
         }
-        if (target !== NO_VERSION && target !== head && !set.migrations.some((m) => m.version === target)) {
+        // 000 is either below the head (refused above) or the head itself.
+        if (target !== head && !set.migrations.some((m) => m.version === target)) {
             throw new UsageError(`--to ${target}: there is no migration ${target}_*.sql in ${set.dir} (newest is ${newest})`);
         }
     }

@@ -187,8 +187,7 @@ async function withMigrationSession(
             const applied = await readApplied(client);
             refuseInvalid(set, applied);
             return await work(client, applied);
-            // Stryker disable next-line BlockStatement: withClient ends the session next, which lets go of a session-level advisory lock too; released here so it never waits on the end
-        } finally {
+        } finally /* Stryker disable next-line BlockStatement: withClient ends the session next, which lets go of a session-level advisory lock too; released here so it never waits on the end */ {
             await releaseMigrationLock(client).catch(() => undefined);
         }
     });
