@@ -11,7 +11,7 @@ import { createBackup } from "../database/backup/create";
 import { restoreBackup } from "../database/backup/restore";
 import { verifyBackup } from "../database/backup/verify";
 import { migrateUp } from "../database/migrations/runner";
-import { PostgresServer, ServerDatabase } from "../local/postgresServer";
+import { PostgresServer, ServerDatabase } from "../devenv/postgresServer";
 import { fillDataset } from "./dataset";
 import { Measurement, pairedRounds } from "./measure";
 

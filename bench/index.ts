@@ -8,7 +8,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { startPostgres } from "../local/postgresServer";
+import { startPostgres } from "../devenv/postgresServer";
 import { benchDatabase, DatabaseBenchResult, median } from "./database";
 import { benchEngine, EngineBenchResult } from "./engine";
 import { Measurement } from "./measure";

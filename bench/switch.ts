@@ -9,8 +9,8 @@
  */
 import { spawnSync } from "child_process";
 import * as os from "os";
-import { startCluster } from "../testbed/cluster";
-import { onlyColor, watchEndpoints } from "../testbed/endpointWatch";
+import { startCluster } from "../devenv/cluster";
+import { onlyColor, watchEndpoints } from "../devenv/endpointWatch";
 import { createTestClusterStack } from "../tests/support/engine";
 
 const namespace = "physioflow-local";

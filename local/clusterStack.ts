@@ -7,7 +7,7 @@ import * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as path from "path";
 import { deployApps, guardReleaseStep, loadStackConfig, loginRole, settingsByColor } from "../components";
-import { PulumiEngine } from "./engine";
+import { PulumiEngine } from "../devenv/engine";
 
 export interface ClusterStackOptions {
     engine: PulumiEngine;

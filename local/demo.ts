@@ -12,7 +12,7 @@ import * as path from "path";
 import { deploy } from "../release/deploy";
 import { rollback } from "../release/rollback";
 import { formatStatus, readStatus } from "../release/status";
-import { neverReadyStage } from "../testbed/clusterFaults";
+import { neverReadyStage } from "../devenv/clusterFaults";
 import { openLocalReleaseTarget } from "./releaseTarget";
 import { runLocal } from "./run";
 

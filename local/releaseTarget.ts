@@ -6,11 +6,11 @@
 import * as fs from "fs";
 import { UsageError } from "../database/errors";
 import { ReleaseTarget } from "../release/deploy";
-import { startCluster } from "../testbed/cluster";
+import { startCluster } from "../devenv/cluster";
 import { clusterProgram, openClusterStack } from "./clusterStack";
-import { findEngine } from "./engine";
+import { findEngine } from "../devenv/engine";
 import { localPaths } from "./run";
-import { startPostgres } from "./postgresServer";
+import { startPostgres } from "../devenv/postgresServer";
 import { releaseDatabaseFromConfig } from "../release/releaseDatabase";
 
 export async function openLocalReleaseTarget(repoRoot: string, out: (line: string) => void): Promise<{ target: ReleaseTarget; close(): Promise<void> }> {

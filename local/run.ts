@@ -12,13 +12,13 @@ import * as path from "path";
 import { ConfigError } from "../components/config";
 import { createBackup, currentMigrationVersion, migrateUp } from "../database";
 import { clusterProgram, openClusterStack } from "./clusterStack";
-import { findEngine } from "./engine";
+import { findEngine } from "../devenv/engine";
 import { diagnostics, resourceSteps } from "../release/engineEvents";
 import { ensureAppDatabase } from "./localDatabase";
 import { applySettings, localStackSettings, managedKeys, parseSetting } from "./localStackConfig";
-import { freeLoopbackPort, loopbackPortIsFree, PostgresServer, startPostgres, stopPostgresIn } from "./postgresServer";
+import { freeLoopbackPort, loopbackPortIsFree, PostgresServer, startPostgres, stopPostgresIn } from "../devenv/postgresServer";
 import { followClusterState, readClusterState } from "../release/clusterState";
-import { Cluster, startCluster, stopClusterIn } from "../testbed/cluster";
+import { Cluster, startCluster, stopClusterIn } from "../devenv/cluster";
 import { formatState, formatSteps, summarizeSteps } from "./report";
 
 /** Where the local run keeps things; everything under `<repo>/.local`. */

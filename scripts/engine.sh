@@ -105,7 +105,7 @@ build_cli() {
 	local dir=$SRC/cli
 	mkdir -p "$dir"
 	cat >"$dir/go.mod" <<-EOF
-		module physioflow.local/engine/cli
+		module physioflow.devenv/engine/cli
 
 		go 1.25
 
@@ -129,7 +129,7 @@ build_langhost() {
 	local dir=$SRC/langhost
 	mkdir -p "$dir"
 	cat >"$dir/go.mod" <<-EOF
-		module physioflow.local/engine/langhost
+		module physioflow.devenv/engine/langhost
 
 		go 1.18
 

@@ -1,10 +1,10 @@
 /**
- * The failures testbed/clusterFaults.ts injects, played by kwok on a real control plane and read
+ * The failures devenv/clusterFaults.ts injects, played by kwok on a real control plane and read
  * back through the API server: what the watch after a switch will see.
  */
 import * as assert from "assert";
-import { Cluster, startCluster } from "../../testbed/cluster";
-import { crashLoopStage } from "../../testbed/clusterFaults";
+import { Cluster, startCluster } from "../../devenv/cluster";
+import { crashLoopStage } from "../../devenv/clusterFaults";
 
 const namespace = "faults";
 

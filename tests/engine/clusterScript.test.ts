@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { startCluster } from "../../testbed/cluster";
+import { startCluster } from "../../devenv/cluster";
 
 const script = path.resolve(__dirname, "..", "..", "scripts", "cluster.sh");
 

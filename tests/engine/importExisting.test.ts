@@ -8,7 +8,7 @@
 import * as assert from "assert";
 import { importExisting } from "../../release/importExisting";
 import { changedSteps, describeSteps } from "../../release/engineEvents";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster, startCluster } from "../../devenv/cluster";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 
 const namespace = "physioflow-local";

@@ -10,8 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { changedSteps, describeSteps, diagnostics, indexOf, timeline } from "../../release/engineEvents";
 import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
-import { Cluster, startCluster } from "../../testbed/cluster";
-import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../testbed/clusterFaults";
+import { Cluster, startCluster } from "../../devenv/cluster";
+import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../devenv/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 
 const namespace = "physioflow-local";

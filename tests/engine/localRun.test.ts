@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { localPaths, resetLocal, runLocal } from "../../local/run";
-import { clusterRunningIn } from "../../testbed/cluster";
+import { clusterRunningIn } from "../../devenv/cluster";
 import { testEngine } from "../support/engine";
 
 const repoRoot = path.resolve(__dirname, "..", "..");

@@ -16,8 +16,8 @@ import type { ReleaseIo } from "../../release/cli";
 import { Kubectl } from "../../release/clusterState";
 import { ReleaseDatabase, ReleaseTarget } from "../../release/deploy";
 import { verify, verifyCommand, verifyComponentLabel, VerifyResult } from "../../release/verify";
-import { Cluster, startCluster } from "../../testbed/cluster";
-import { failingPodStage } from "../../testbed/clusterFaults";
+import { Cluster, startCluster } from "../../devenv/cluster";
+import { failingPodStage } from "../../devenv/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 import { freshDatabase, TestDatabase } from "../support/postgres";
 

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { isBuildProgress, parseEngineEnvironment } from "../../local/engine";
+import { isBuildProgress, parseEngineEnvironment } from "../../devenv/engine";
 
 const marker = "--physioflow-engine--";
 const env = (vars: Record<string, string>) => Object.entries(vars).map(([k, v]) => `${k}=${v}\0`).join("");

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { loopbackPortIsFree, startPostgres } from "../../local/postgresServer";
+import { loopbackPortIsFree, startPostgres } from "../../devenv/postgresServer";
 
 describe("a PostgreSQL kept in a data dir (npm run local)", () => {
     let dir: string;
@@ -45,7 +45,7 @@ describe("a temp PostgreSQL whose owner process is killed outright", () => {
     /** A node process that starts a temp server and keeps running, and the server's port and temp dir. */
     async function startOwner(): Promise<{ child: ChildProcess; port: number; dir: string }> {
         const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e",
-            `require("./local/postgresServer").startPostgres().then(s => { console.log(s.port); setInterval(() => undefined, 1000); })`],
+            `require("./devenv/postgresServer").startPostgres().then(s => { console.log(s.port); setInterval(() => undefined, 1000); })`],
         { cwd: path.join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
         const port = Number(await new Promise<string>((resolve, reject) => {
             child.stdout!.once("data", chunk => resolve(String(chunk).trim()));

@@ -6,7 +6,7 @@
  */
 import { execFile } from "child_process";
 import { clusterProgram, openClusterStack } from "../../local/clusterStack";
-import { findEngine } from "../../local/engine";
+import { findEngine } from "../../devenv/engine";
 import { deploy } from "../../release/deploy";
 
 async function main(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * Throwaway stacks on the real Pulumi engine (scripts/engine.sh) for tests: the program's cluster
  * half as an inline program, state and PULUMI_HOME in a temp dir, deploying to a real control
- * plane (testbed/cluster.ts) or rendering manifests to a folder. No engine or cluster is an error
+ * plane (devenv/cluster.ts) or rendering manifests to a folder. No engine or cluster is an error
  * that says how to get one, never a skip.
  */
 import * as auto from "@pulumi/pulumi/automation";
@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { openClusterStack } from "../../local/clusterStack";
-import { findEngine, PulumiEngine } from "../../local/engine";
+import { findEngine, PulumiEngine } from "../../devenv/engine";
 import { ResourceStep, resourceSteps } from "../../release/engineEvents";
 import { localStackSettings } from "../../local/localStackConfig";
 

@@ -1,11 +1,11 @@
 /**
- * A real PostgreSQL server for tests (local/postgresServer.ts): initdb in a temp
+ * A real PostgreSQL server for tests (devenv/postgresServer.ts): initdb in a temp
  * dir, a free loopback port, stopped and deleted when the test process exits.
  * Nothing is mocked; a missing binary fails loudly with what to install.
  */
-import { PostgresServer, ServerDatabase, startPostgres } from "../../local/postgresServer";
+import { PostgresServer, ServerDatabase, startPostgres } from "../../devenv/postgresServer";
 
-export { findPostgresBinDir, startPostgres } from "../../local/postgresServer";
+export { findPostgresBinDir, startPostgres } from "../../devenv/postgresServer";
 
 /** A running test server. */
 export type TestPostgres = PostgresServer;

@@ -8,7 +8,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import { serviceServes, waitForClusterState } from "../../release/clusterState";
 import { ReleaseTarget } from "../../release/deploy";
-import { Cluster, startCluster } from "../../testbed/cluster";
+import { Cluster, startCluster } from "../../devenv/cluster";
 import { createTestClusterStack, TestClusterStack } from "./engine";
 
 export const namespace = "physioflow-local";

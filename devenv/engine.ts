@@ -6,7 +6,7 @@ import * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { runWithProgress } from "../testbed/processes";
+import { runWithProgress } from "./processes";
 
 /** The engine to run stacks with. */
 export interface PulumiEngine {
