@@ -10,7 +10,7 @@
 import { spawnSync } from "child_process";
 import * as os from "os";
 import { startCluster } from "../devenv/cluster";
-import { onlyColor, watchEndpoints } from "../devenv/endpointWatch";
+import { onlyColor, watchEndpoints } from "./endpointWatch";
 import { createTestClusterStack } from "../tests/support/engine";
 
 const namespace = "physioflow-local";
