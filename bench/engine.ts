@@ -3,8 +3,9 @@
  * stack under Pulumi's mocks, and a no-change `pulumi preview` of the local stack on the real engine
  * (rendering manifests, so no cluster is needed).
  */
-import { runProgram, stackConfigWithSecrets } from "../tests/support/programRun";
-import { createTestClusterStack } from "../tests/support/engine";
+import { runUnderMocks, stackConfigWithSecrets } from "./programUnderMocks";
+import { findEngine } from "../devenv/engine";
+import { createScratchClusterStack } from "../local/scratchStack";
 
 export interface EngineBenchResult {
     rows: { label: string; runs: number[] }[];
@@ -15,18 +16,20 @@ export async function benchEngine(options: { rounds: number; log: (line: string)
     for (const stack of ["dev", "staging", "prod"]) {
         const runs: number[] = [];
         let resources = 0;
-        await runProgram(stack, stackConfigWithSecrets(stack)); // unmeasured: module loading
+        await runUnderMocks(stack, stackConfigWithSecrets(stack)); // unmeasured: module loading
         for (let round = 0; round < options.rounds; round++) {
+            let registered = 0;
             const started = process.hrtime.bigint();
-            resources = (await runProgram(stack, stackConfigWithSecrets(stack))).resources.length;
+            await runUnderMocks(stack, stackConfigWithSecrets(stack), {}, () => registered++);
             runs.push(Number(process.hrtime.bigint() - started) / 1e6);
+            resources = registered;
         }
         options.log(`bench: program evaluation of ${stack}: ${runs.map((r) => r.toFixed(0)).join(", ")} ms`);
         rows.push({ label: `program evaluation under mocks, \`${stack}\` (${resources} resources registered)`, runs });
     }
 
     options.log("bench: no-change pulumi preview of the local stack (real engine, rendering) ...");
-    const stack = await createTestClusterStack("benchpreview", { render: true });
+    const stack = await createScratchClusterStack("benchpreview", { render: true }, await findEngine(options.log));
     try {
         await stack.up();
         const runs: number[] = [];

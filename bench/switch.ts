@@ -10,8 +10,9 @@
 import { spawnSync } from "child_process";
 import * as os from "os";
 import { startCluster } from "../devenv/cluster";
-import { onlyColor, watchEndpoints } from "../devenv/endpointWatch";
-import { createTestClusterStack } from "../tests/support/engine";
+import { onlyColor, watchEndpoints } from "./endpointWatch";
+import { findEngine } from "../devenv/engine";
+import { createScratchClusterStack } from "../local/scratchStack";
 
 const namespace = "physioflow-local";
 const service = "physioflow-api";
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     const log = (line: string) => process.stderr.write(`${line}\n`);
 
     const cluster = await startCluster({ progress: line => log(`cluster: ${line}`) });
-    const stack = await createTestClusterStack("benchswitch", { kubeconfig: cluster.kubeconfigPath });
+    const stack = await createScratchClusterStack("benchswitch", { kubeconfig: cluster.kubeconfigPath }, await findEngine(log));
     try {
         await stack.set({ inactiveReplicas: "1" });
         log("bench: first deploy (both colors warm)");

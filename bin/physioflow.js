@@ -16,8 +16,11 @@ require("ts-node").register({
 });
 
 const argv = process.argv.slice(2);
+// The `local` stack's target, for the release commands: loaded only for that stack (its engine lookup
+// and control plane are not needed otherwise), and passed in because release/ does not import local/.
+const openLocalTarget = (repoRoot, out) => require("../local/releaseTarget").openLocalReleaseTarget(repoRoot, out);
 // `deploy`, `rollback`, `status`, `verify` and `import` are the release code's (release/cli.ts); everything else is the database CLI's.
-const run = ["deploy", "rollback", "status", "verify", "import"].includes(argv[0]) ? () => require("../release/cli").releaseMain(argv, path.join(__dirname, "..")) : () => require("../database/cli/main").main(argv);
+const run = ["deploy", "rollback", "status", "verify", "import"].includes(argv[0]) ? () => require("../release/cli").releaseMain(argv, path.join(__dirname, ".."), { openLocalTarget }) : () => require("../database/cli/main").main(argv);
 
 run().then(
     (code) => {

@@ -1,9 +1,9 @@
 /**
- * Failures on the simulated cluster, and a way to watch what the live Service serves while they
- * happen. kwok plays every pod's lifecycle by Stages; a Stage of higher weight than its default
- * `pod-ready` takes over for the pods it selects.
+ * Failures on the simulated cluster: kwok plays every pod's lifecycle by Stages; a Stage of higher
+ * weight than its default `pod-ready` takes over for the pods it selects. The demo injects
+ * {@link neverReadyStage}; the failures only tests inject, and the sampler that watches the live
+ * Service while they happen, are in tests/support/clusterFaults.ts.
  */
-import { Cluster } from "./cluster";
 
 /**
  * A kwok Stage that starts the pods with `labels` as Running but never Ready (a readiness probe
@@ -32,7 +32,7 @@ export function neverReadyStage(name: string, labels: Record<string, string>, ph
  * A Stage (weight 10000, above kwok's defaults) for the live pods with `labels` in one of
  * `phases`, giving them the status `statusTemplate` (kwok's Go template, one line per entry).
  */
-function podStage(name: string, labels: Record<string, string>, phases: string[], statusTemplate: string[]): string {
+export function podStage(name: string, labels: Record<string, string>, phases: string[], statusTemplate: string[]): string {
     return JSON.stringify({
         apiVersion: "kwok.x-k8s.io/v1alpha1",
         kind: "Stage",
@@ -50,90 +50,4 @@ function podStage(name: string, labels: Record<string, string>, phases: string[]
             next: { statusTemplate: statusTemplate.join("\n") },
         },
     });
-}
-
-/** One look at a Service's EndpointSlices: how many ready endpoints, of which colors. */
-export interface EndpointSample {
-    at: number;
-    ready: number;
-    colors: string[];
-}
-
-/**
- * Reads `service`'s EndpointSlices over and over until `stop()`, which resolves to every sample
- * taken: proof of what the live Service served during an update, not just after it.
- */
-export function sampleReadyEndpoints(cluster: Cluster, namespace: string, service: string): { stop(): Promise<EndpointSample[]> } {
-    const samples: EndpointSample[] = [];
-    let running = true;
-    const loop = (async () => {
-        while (running) {
-            const slices = (await cluster.getJson(["endpointslices", "-n", namespace, "-l", `kubernetes.io/service-name=${service}`])).items as any[];
-            const ready = slices.flatMap(slice => (slice.endpoints ?? []) as any[]).filter(e => e.conditions?.ready === true);
-            // Pod names are <deployment>-<hash>-<suffix>, and the Deployments are <app>-<color>.
-            const colors = [...new Set(ready.map(e => /-(blue|green)-[a-z0-9]+-[a-z0-9]+$/.exec(e.targetRef?.name ?? "")?.[1] ?? "?"))].sort();
-            samples.push({ at: Date.now(), ready: ready.length, colors });
-        }
-    })();
-    return {
-        stop: async () => {
-            running = false;
-            await loop;
-            return samples;
-        },
-    };
-}
-
-/**
- * A kwok Stage that ends the pods with `labels` as Failed (their container exited 1): a smoke
- * test Job whose checks fail. Without it kwok completes every Job's pods successfully.
- */
-export function failingPodStage(name: string, labels: Record<string, string>): string {
-    return podStage(name, labels, ["Pending", "Running"], [
-        "{{ $now := Now }}",
-        "conditions:",
-        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
-        "- { type: Ready, status: \"False\", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }",
-        "containerStatuses:",
-        "{{ range .spec.containers }}",
-        "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: false, restartCount: 0, state: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } } }",
-        "{{ end }}",
-        "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
-        "phase: Failed",
-        "startTime: {{ $now | Quote }}",
-    ]);
-}
-
-/**
- * A kwok Stage that crash-loops the Running pods with `labels`: every `intervalMs` (default
- * 1000) each container's `restartCount` goes up by one, its last state is a terminated exit 1
- * and it waits in `CrashLoopBackOff`, the pod not Ready. Like the other Stages it starts on the
- * pod's next change (annotate it). It then keeps going by itself: its own update still matches
- * its selector, so kwok plays it again after the delay, until the Stage or the pod is deleted.
- * (The kubelet backs off 10 s, 20 s… up to 5 minutes between restarts; a fixed interval keeps
- * the tests short.)
- */
-export function crashLoopStage(name: string, labels: Record<string, string>, options: { intervalMs?: number } = {}): string {
-    const stage = JSON.parse(podStage(name, labels, ["Running"], [
-        "{{ $now := Now }}",
-        "{{ $previous := or .status.containerStatuses list }}",
-        "conditions:",
-        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
-        "- { type: Ready, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
-        "- { type: ContainersReady, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
-        "containerStatuses:",
-        "{{ range $index, $container := .spec.containers }}",
-        "{{ $restarts := 0 }}{{ if lt $index (len $previous) }}{{ $restarts = or (index $previous $index).restartCount 0 }}{{ end }}",
-        "- image: {{ $container.image | Quote }}",
-        "  name: {{ $container.name | Quote }}",
-        "  ready: false",
-        "  started: false",
-        "  restartCount: {{ add1 $restarts }}",
-        "  state: { waiting: { reason: CrashLoopBackOff, message: \"back-off restarting failed container\" } }",
-        "  lastState: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } }",
-        "{{ end }}",
-        "phase: Running",
-    ]));
-    stage.spec.delay = { durationMilliseconds: options.intervalMs ?? 1000 };
-    return JSON.stringify(stage);
 }

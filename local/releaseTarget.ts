@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import { UsageError } from "../database/errors";
-import { ReleaseTarget } from "../release/deploy";
+import { OpenedReleaseTarget } from "../release/deploy";
 import { startCluster } from "../devenv/cluster";
 import { clusterProgram, openClusterStack } from "./clusterStack";
 import { findEngine } from "../devenv/engine";
@@ -13,7 +13,7 @@ import { localPaths } from "./run";
 import { startPostgres } from "../devenv/postgresServer";
 import { releaseDatabaseFromConfig } from "../release/releaseDatabase";
 
-export async function openLocalReleaseTarget(repoRoot: string, out: (line: string) => void): Promise<{ target: ReleaseTarget; close(): Promise<void> }> {
+export async function openLocalReleaseTarget(repoRoot: string, out: (line: string) => void): Promise<OpenedReleaseTarget> {
     const paths = localPaths(repoRoot);
     if (!fs.existsSync(paths.passphrase) || !fs.existsSync(paths.kubeconfig)) {
         throw new UsageError("there is no local stack yet; run npm run local first");

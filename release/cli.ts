@@ -11,7 +11,7 @@ import * as path from "path";
 import * as readline from "readline";
 import { Readable, Writable } from "stream";
 import { UsageError } from "../database/errors";
-import { deploy, DeployResult } from "./deploy";
+import { deploy, DeployResult, OpenedReleaseTarget, OpenLocalTarget } from "./deploy";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
 
 export interface ReleaseIo {
@@ -20,6 +20,8 @@ export interface ReleaseIo {
     stdin: Readable & { isTTY?: boolean };
     /** The repository: where Pulumi.yaml, the stack files and `.local/` are. */
     repoRoot: string;
+    /** Opens the `local` stack; the commands on `local` need it (bin/physioflow.js passes local/releaseTarget.ts's). */
+    openLocalTarget?: OpenLocalTarget;
 }
 
 export const releaseCommands = ["deploy", "rollback", "status", "verify", "import"];
@@ -47,7 +49,7 @@ export async function importCommand(argv: readonly string[], io: ReleaseIo): Pro
     checkStackName(stackName);
     if (!argv.includes("--yes") && !io.stdin.isTTY) throw new UsageError("import needs a confirmation and there is no terminal; re-run with --yes");
     const out = (line: string) => io.stderr.write(`${line}\n`);
-    const opened = await openReleaseTarget(stackName, io.repoRoot, out);
+    const opened = await openReleaseTarget(stackName, io, out);
     const { importExisting } = await import("./importExisting");
     try {
         const result = await importExisting(opened.target.stack, {
@@ -80,7 +82,7 @@ export async function statusCommand(argv: readonly string[], io: ReleaseIo): Pro
     const positional = argv.filter(arg => !arg.startsWith("-"));
     if (positional.length !== 1) throw new UsageError("status needs a stack: physioflow status <stack>");
     checkStackName(positional[0]);
-    const opened = await openReleaseTarget(positional[0], io.repoRoot, line => io.stderr.write(`${line}\n`));
+    const opened = await openReleaseTarget(positional[0], io, line => io.stderr.write(`${line}\n`));
     const { formatStatus, readStatus } = await import("./status");
     try {
         const status = await readStatus(opened.target);
@@ -176,7 +178,7 @@ export async function deployCommand(argv: readonly string[], io: ReleaseIo): Pro
         throw new UsageError("deploy to prod not confirmed; nothing changed");
     }
     const out = (line: string) => io.stderr.write(`${line}\n`);
-    const opened = await openReleaseTarget(args.stack, io.repoRoot, out);
+    const opened = await openReleaseTarget(args.stack, io, out);
     let result: DeployResult;
     try {
         result = await deploy(opened.target, args.tag, { watch: { seconds: args.watchSeconds }, keepWarm: args.keepWarm, out });
@@ -202,11 +204,12 @@ async function confirm(io: ReleaseIo, question: string, expected: string, what =
 }
 
 /** The stack and its cluster, for the release code; `close()` stops what was started for it. */
-async function openReleaseTarget(stackName: string, repoRoot: string, out: (line: string) => void) {
+async function openReleaseTarget(stackName: string, io: ReleaseIo, out: (line: string) => void): Promise<OpenedReleaseTarget> {
+    const repoRoot = io.repoRoot;
     if (stackName === "local") {
-        // Loaded here: the local stack's pieces (engine lookup, control plane) are not needed otherwise.
-        const { openLocalReleaseTarget } = await import("../local/releaseTarget");
-        return openLocalReleaseTarget(repoRoot, out);
+        // A caller's mistake, not the user's: every entry point passes one.
+        if (io.openLocalTarget === undefined) throw new Error("the local stack cannot be opened: releaseMain was given no openLocalTarget (bin/physioflow.js passes local/releaseTarget.ts's)");
+        return io.openLocalTarget(repoRoot, out);
     }
     const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir: repoRoot });
     const config = await stack.getAllConfig();
@@ -262,7 +265,7 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
         throw new UsageError("rollback of prod not confirmed; nothing changed");
     }
     const out = (line: string) => io.stderr.write(`${line}\n`);
-    const opened = await openReleaseTarget(stackName, io.repoRoot, out);
+    const opened = await openReleaseTarget(stackName, io, out);
     let result;
     try {
         if (restore !== undefined) {
@@ -290,7 +293,7 @@ export async function releaseMain(argv: readonly string[], repoRoot: string, io:
             const { verifyCommand } = await import("./verify");
             return await verifyCommand(argv.slice(1), full, (stackName, out) => {
                 checkStackName(stackName);
-                return openReleaseTarget(stackName, repoRoot, out);
+                return openReleaseTarget(stackName, full, out);
             });
         }
         return argv[0] === "rollback" ? await rollbackCommand(argv.slice(1), full) : await deployCommand(argv.slice(1), full);

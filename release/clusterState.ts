@@ -88,16 +88,6 @@ export function clusterStateFrom(lists: { services: any[]; slices: any[]; pods: 
 }
 
 /**
- * True when the Service selects `color` and its endpoints hold exactly `replicas` ready pods, all
- * of that color: traffic has fully moved.
- */
-export function serviceServes(state: ClusterState, service: string, color: Color, replicas: number): boolean {
-    const s = state.services[service];
-    return s !== undefined && s.selector.version === color && s.readyPods.length === replicas &&
-        s.readyColors.length === (replicas > 0 ? 1 : 0) && (replicas === 0 || s.readyColors[0] === color);
-}
-
-/**
  * One line per Deployment, then per Job, then per Service, for people: `Deployment
  * physioflow-api-green: …, 1/1 ready`, `Job physioflow-smoke-green (v1.1.0, migration 006):
  * succeeded`, `Service physioflow-api -> green (1 ready: green)`. In the order of a switch: a
@@ -117,23 +107,6 @@ export function describeClusterState(state: ClusterState): string[] {
         lines.push(`Service ${name} -> ${s.selector.version ?? JSON.stringify(s.selector)} (${ready})`);
     }
     return lines;
-}
-
-/**
- * Reads the state until `done(state)` holds (the controllers settle within a second or two after
- * an update), or throws after `timeoutMs` with the last state described.
- */
-export async function waitForClusterState(kubectl: Kubectl, namespace: string, done: (state: ClusterState) => boolean,
-    { timeoutMs = 30_000, what = "the expected state" } = {}): Promise<ClusterState> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const state = await readClusterState(kubectl, namespace);
-        if (done(state)) return state;
-        if (Date.now() > deadline) {
-            throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; the cluster shows: ${describeClusterState(state).join("; ")}`);
-        }
-        await new Promise(resolve => setTimeout(resolve, 200));
-    }
 }
 
 /**

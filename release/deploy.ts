@@ -31,6 +31,19 @@ export interface ReleaseTarget {
     useMigrationVersion?: (version: string) => void | Promise<void>;
 }
 
+/** A release target opened for one command; `close()` stops what was started for it. */
+export interface OpenedReleaseTarget {
+    target: ReleaseTarget;
+    close(): Promise<void>;
+}
+
+/**
+ * Opens the `local` stack (the one `npm run local` keeps in `<repoRoot>/.local/`) as a release
+ * target. The entry points (bin/physioflow.js, scripts/preview-report.ts) pass
+ * local/releaseTarget.ts's `openLocalReleaseTarget`: local/ imports release/, never the reverse.
+ */
+export type OpenLocalTarget = (repoRoot: string, out: (line: string) => void) => Promise<OpenedReleaseTarget>;
+
 /** The stack's database as the release commands reach it. */
 export interface ReleaseDatabase {
     /** The application role's connection (the stack's dbHost, dbPort, dbName, dbUser, dbPassword, dbSslMode). */

@@ -1,6 +1,6 @@
 /**
  * Engine events of a preview or update, boiled down to what a person (or a test) asks: which
- * resources change, how, and in which order the engine worked on them. Pure.
+ * resources change and how. Pure.
  */
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
 
@@ -19,14 +19,6 @@ export interface ResourceStep {
     replaceBecause: string[];
 }
 
-/** When the engine started (`resourcePreEvent`) and finished (`resOutputsEvent`) a step, or a step failed. */
-export interface TimelineEntry {
-    phase: "start" | "done" | "failed";
-    type: string;
-    name: string;
-    op: OpType;
-}
-
 /** Every resource step, in the order the engine announced them. */
 export function resourceSteps(events: readonly EngineEvent[]): ResourceStep[] {
     return events.flatMap(event => {
@@ -43,23 +35,6 @@ export function changedSteps(steps: readonly ResourceStep[]): ResourceStep[] {
 /** `Type/name op [paths]` lines, sorted: the compact form tests compare against. */
 export function describeSteps(steps: readonly ResourceStep[]): string[] {
     return steps.map(step => `${shortType(step.type)}/${step.name} ${step.op}${step.diffs.length ? ` [${step.diffs.join(", ")}]` : ""}`).sort();
-}
-
-/** Start, finish and failure of every step, in event order. */
-export function timeline(events: readonly EngineEvent[]): TimelineEntry[] {
-    return events.flatMap((event): TimelineEntry[] => {
-        const entry = (phase: TimelineEntry["phase"], metadata: StepEventMetadata) =>
-            [{ phase, type: metadata.type, name: nameOf(metadata.urn), op: metadata.op }];
-        if (event.resourcePreEvent) return entry("start", event.resourcePreEvent.metadata);
-        if (event.resOutputsEvent) return entry("done", event.resOutputsEvent.metadata);
-        if (event.resOpFailedEvent) return entry("failed", event.resOpFailedEvent.metadata);
-        return [];
-    });
-}
-
-/** Index in a timeline of a step's phase; -1 when it is not there. */
-export function indexOf(entries: readonly TimelineEntry[], phase: TimelineEntry["phase"], type: string, name: string): number {
-    return entries.findIndex(e => e.phase === phase && e.type === type && e.name === name);
 }
 
 /** The engine's warnings and errors, each once, trimmed. */
@@ -99,7 +74,8 @@ function stepOf(metadata: StepEventMetadata): ResourceStep {
     };
 }
 
-function nameOf(urn: string): string {
+/** A resource's name: the last part of its URN. */
+export function nameOf(urn: string): string {
     return urn.split("::").pop() ?? urn;
 }
 

@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Writable } from "stream";
 import { OperationError, UsageError } from "../database/errors";
+import type { OpenLocalTarget } from "./deploy";
 import { formatPreviewReport, MigrationsLocation, previewFromOutput, previewStack, StackPreview, stackFileSetting, versionOrUndefined } from "./previewReport";
 
 export const PREVIEW_REPORT_HELP = `usage: npm run preview:report -- <stack>... [--preview-output [STACK=]FILE]... [--applied-version [STACK=]NNN]... [--out FILE]
@@ -94,6 +95,8 @@ export interface PreviewReportIo {
     stderr: Writable;
     /** The repository: Pulumi.yaml, the stack files, `migrations/` and `.local/`. */
     repoRoot: string;
+    /** Opens the `local` stack, to preview it (scripts/preview-report.ts passes local/releaseTarget.ts's). */
+    openLocalTarget?: OpenLocalTarget;
 }
 
 /** Runs the command; returns the exit code (0: report written). Errors are thrown for the caller to print as one line. */
@@ -128,9 +131,9 @@ export async function previewReportCommand(argv: readonly string[], io: PreviewR
 async function previewWithEngine(stackName: string, migrations: MigrationsLocation, io: PreviewReportIo): Promise<StackPreview> {
     const progress = (line: string) => io.stderr.write(`${line}\n`);
     if (stackName === "local") {
-        // Loaded here: the local stack's pieces (engine lookup, control plane) are not needed otherwise.
-        const { openLocalReleaseTarget } = await import("../local/releaseTarget");
-        const opened = await openLocalReleaseTarget(io.repoRoot, progress);
+        // A caller's mistake, not the user's: the entry point passes one.
+        if (io.openLocalTarget === undefined) throw new Error("the local stack cannot be opened: previewReportCommand was given no openLocalTarget (scripts/preview-report.ts passes local/releaseTarget.ts's)");
+        const opened = await io.openLocalTarget(io.repoRoot, progress);
         try {
             return await engineStep(stackName, () => previewStack(opened.target.stack, migrations));
         } finally {

@@ -7,7 +7,11 @@ const repoRoot = path.resolve(__dirname, "..");
 
 async function main(argv: string[]): Promise<number> {
     try {
-        return await previewReportCommand(argv, { stdout: process.stdout, stderr: process.stderr, repoRoot });
+        return await previewReportCommand(argv, {
+            stdout: process.stdout, stderr: process.stderr, repoRoot,
+            // Loaded only for the local stack: its pieces (engine lookup, control plane) are not needed otherwise.
+            openLocalTarget: async (root, out) => (await import("../local/releaseTarget")).openLocalReleaseTarget(root, out),
+        });
     } catch (error) {
         process.stderr.write(`preview:report: error: ${oneLine(error)}\n`);
         if ((argv.includes("--verbose") || argv.includes("-v")) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);

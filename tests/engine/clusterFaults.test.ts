@@ -1,10 +1,10 @@
 /**
- * The failures devenv/clusterFaults.ts injects, played by kwok on a real control plane and read
+ * The failures tests/support/clusterFaults.ts injects, played by kwok on a real control plane and read
  * back through the API server: what the watch after a switch will see.
  */
 import * as assert from "assert";
 import { Cluster, startCluster } from "../../devenv/cluster";
-import { crashLoopStage } from "../../devenv/clusterFaults";
+import { crashLoopStage } from "../support/clusterFaults";
 
 const namespace = "faults";
 

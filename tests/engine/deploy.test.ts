@@ -7,14 +7,16 @@
 import * as assert from "assert";
 import * as http from "http";
 import { AddressInfo } from "net";
-import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
+import { readClusterState } from "../../release/clusterState";
+import { serviceServes, waitForClusterState } from "../support/clusterWait";
 import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy";
 import { DeployLockedError, deployLockName } from "../../release/deployLock";
 import { changedSteps } from "../../release/engineEvents";
 import { rollback } from "../../release/rollback";
 import { formatStatus, readStatus } from "../../release/status";
 import { Cluster, startCluster } from "../../devenv/cluster";
-import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../devenv/clusterFaults";
+import { neverReadyStage } from "../../devenv/clusterFaults";
+import { failingPodStage, sampleReadyEndpoints } from "../support/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 import { spawn } from "child_process";
 import * as readline from "readline";

@@ -6,8 +6,8 @@
  */
 import * as assert from "assert";
 import { deploy, DeployRefusedError } from "../../release/deploy";
-import { crashLoopStage } from "../../devenv/clusterFaults";
-import { PrometheusServer, startPrometheus } from "../../devenv/prometheus";
+import { crashLoopStage } from "../support/clusterFaults";
+import { PrometheusServer, startPrometheus } from "../support/prometheus";
 import { metricsServer } from "../support/metricsServer";
 import { apps, namespace, releaseFixture } from "../support/releaseFixture";
 

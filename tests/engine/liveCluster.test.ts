@@ -8,10 +8,13 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { changedSteps, describeSteps, diagnostics, indexOf, timeline } from "../../release/engineEvents";
-import { readClusterState, serviceServes, waitForClusterState } from "../../release/clusterState";
+import { changedSteps, describeSteps, diagnostics } from "../../release/engineEvents";
+import { indexOf, timeline } from "../support/engineTimeline";
+import { readClusterState } from "../../release/clusterState";
+import { serviceServes, waitForClusterState } from "../support/clusterWait";
 import { Cluster, startCluster } from "../../devenv/cluster";
-import { failingPodStage, neverReadyStage, sampleReadyEndpoints } from "../../devenv/clusterFaults";
+import { neverReadyStage } from "../../devenv/clusterFaults";
+import { failingPodStage, sampleReadyEndpoints } from "../support/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 
 const namespace = "physioflow-local";

@@ -5,7 +5,7 @@
  */
 import * as assert from "assert";
 import { changedSteps, describeSteps } from "../../release/engineEvents";
-import { deploymentSummaries, directorySnapshot, readRenderedObjects, serviceSelectors } from "../../local/renderedManifests";
+import { deploymentSummaries, directorySnapshot, readRenderedObjects, serviceSelectors } from "../support/renderedManifests";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 
 const image = "spec.template.spec.containers[0].image";

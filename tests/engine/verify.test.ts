@@ -17,7 +17,7 @@ import { Kubectl } from "../../release/clusterState";
 import { ReleaseDatabase, ReleaseTarget } from "../../release/deploy";
 import { verify, verifyCommand, verifyComponentLabel, VerifyResult } from "../../release/verify";
 import { Cluster, startCluster } from "../../devenv/cluster";
-import { failingPodStage } from "../../devenv/clusterFaults";
+import { failingPodStage } from "../support/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 import { freshDatabase, TestDatabase } from "../support/postgres";
 

@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { PassThrough } from "stream";
 import { parseDeployArgs, releaseMain } from "../../release/cli";
+import { openLocalReleaseTarget } from "../../local/releaseTarget";
 
 describe("physioflow deploy arguments", () => {
     it("reads the stack, the tag and the options, with a 5-minute watch by default", () => {
@@ -32,7 +33,7 @@ describe("physioflow deploy, before it touches anything", () => {
         let err = "";
         stdout.on("data", d => { out += d; });
         stderr.on("data", d => { err += d; });
-        const code = await releaseMain(argv, repoRoot, { stdout, stderr, stdin });
+        const code = await releaseMain(argv, repoRoot, { stdout, stderr, stdin, openLocalTarget: openLocalReleaseTarget });
         return { code, out, err };
     };
 

@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { clusterStateFrom, describeClusterState, serviceServes } from "../../release/clusterState";
+import { clusterStateFrom, describeClusterState } from "../../release/clusterState";
+import { serviceServes } from "../support/clusterWait";
 
 const pod = (name: string, version: string) => ({ metadata: { name, labels: { app: "physioflow-api", version } } });
 const endpoint = (name: string, ready: boolean) => ({ conditions: { ready }, targetRef: { kind: "Pod", name } });

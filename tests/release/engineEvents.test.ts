@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { changedSteps, countOps, describeSteps, diagnostics, indexOf, resourceSteps, shortType, timeline } from "../../release/engineEvents";
+import { changedSteps, countOps, describeSteps, diagnostics, resourceSteps, shortType } from "../../release/engineEvents";
+import { indexOf, timeline } from "../support/engineTimeline";
 
 const urn = (type: string, name: string) => `urn:pulumi:local::physioflow::physioflow:k8s:BlueGreenApp$${type}::${name}`;
 const metadata = (op: string, type: string, name: string, detailedDiff?: Record<string, { diffKind: string; inputDiff: boolean }>) =>

@@ -1,5 +1,5 @@
 /**
- * The watch's error rate (release/errorRate.ts) read from a real Prometheus (devenv/prometheus.ts)
+ * The watch's error rate (release/errorRate.ts) read from a real Prometheus (tests/support/prometheus.ts)
  * that scrapes a loopback metrics endpoint whose counters the test drives.
  */
 import * as assert from "assert";
@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { defaultErrorRateQuery, errorRateBreach, queryErrorRate } from "../../release/errorRate";
-import { findPrometheusBinary, PrometheusServer, startPrometheus } from "../../devenv/prometheus";
+import { findPrometheusBinary, PrometheusServer, startPrometheus } from "../support/prometheus";
 import { metricsServer } from "../support/metricsServer";
 
 const namespace = "physioflow-test";
@@ -150,7 +150,7 @@ describe("queryErrorRate against a real Prometheus scraping a loopback app", fun
     });
 });
 
-describe("devenv/prometheus: the harness", function () {
+describe("tests/support/prometheus: the harness", function () {
     it("a missing binary fails saying to run npm run setup (never a skip)", () => {
         const saved = process.env.PHYSIOFLOW_PROMETHEUS_BIN;
         process.env.PHYSIOFLOW_PROMETHEUS_BIN = "/nonexistent/prometheus";

@@ -11,6 +11,7 @@ import * as path from "path";
 import { PassThrough } from "stream";
 import { parsePreviewOutput, REPORT_MARKER } from "../../release/previewReport";
 import { parsePreviewReportArgs, previewReportCommand } from "../../release/previewReportCommand";
+import { openLocalReleaseTarget } from "../../local/releaseTarget";
 
 const repoRoot = path.resolve(__dirname, "../..");
 const fixtureFile = path.join(__dirname, "fixtures", "pulumi-preview-diff.txt");
@@ -40,7 +41,7 @@ describe("preview:report arguments", () => {
     it("local before npm run local has made its stack says so", async () => {
         const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-no-local-"));
         try {
-            const io = { stdout: new PassThrough(), stderr: new PassThrough(), repoRoot: root };
+            const io = { stdout: new PassThrough(), stderr: new PassThrough(), repoRoot: root, openLocalTarget: openLocalReleaseTarget };
             await assert.rejects(previewReportCommand(["local"], io), { name: "UsageError", message: "there is no local stack yet; run npm run local first" });
         } finally {
             fs.rmSync(root, { recursive: true, force: true });

@@ -1,7 +1,12 @@
-import * as pulumi from "@pulumi/pulumi";
-import * as fs from "fs";
-import * as yaml from "js-yaml";
-import * as path from "path";
+/**
+ * The program (index.ts) run under Pulumi's mocks for the tests, recording every resource's inputs
+ * and the options the engine would receive. The run itself is bench/programUnderMocks.ts's, which
+ * `npm run bench` times.
+ */
+import { MockedRun, RunOptions, runUnderMocks } from "../../bench/programUnderMocks";
+
+export { defaultSecretKeys, promiseOf, stackConfigWithSecrets, stackFileConfig } from "../../bench/programUnderMocks";
+export type { RunOptions } from "../../bench/programUnderMocks";
 
 /** The resource options the engine would receive, as the mock monitor saw them. */
 export interface RecordedOptions {
@@ -29,48 +34,10 @@ export interface RecordedResource {
     options: RecordedOptions;
 }
 
-export interface ProgramRun {
+export interface ProgramRun extends MockedRun {
     resources: RecordedResource[];
-    /** The stack outputs, resolved. */
-    outputs: Record<string, any>;
-    /** The stack outputs as the program exported them (for checking secrecy). */
-    exports: Record<string, any>;
     /** Each component's registered outputs by `type/name`, as the engine receives them (secrets marked). */
     componentOutputs: Map<string, Record<string, unknown>>;
-}
-
-const repoRoot = path.resolve(__dirname, "..", "..");
-const programPath = path.join(repoRoot, "index.ts");
-
-/**
- * Resolves an Output (or anything) in a test; the one way tests read Outputs. Rejects when the
- * value failed or is unknown, where an `apply` callback would never run and the test would only
- * time out.
- */
-export async function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
-    // `promise()` and `isKnown` are the SDK's own (internal) accessors of an Output's value.
-    const output = pulumi.output(value) as unknown as { promise(): Promise<T>; isKnown: Promise<boolean> };
-    const [resolved, known] = await Promise.all([output.promise(), output.isKnown]);
-    if (!known) throw new Error("the Output's value is unknown (as in a preview); promiseOf needs a known value");
-    return resolved;
-}
-
-/** The `config:` map of a stack file in the repo, e.g. `Pulumi.prod.yaml`. */
-export function stackFileConfig(stack: string): Record<string, string> {
-    const file = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
-    return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, String(v)]));
-}
-
-/** A stack file's settings plus the secrets a real stack would hold encrypted. */
-export function stackConfigWithSecrets(stack: string, overrides: Record<string, string | undefined> = {}) {
-    const config: Record<string, string> = { ...stackFileConfig(stack), "physioflow:dbPassword": `pw-${stack}`, "physioflow:dbAdminPassword": `admin-${stack}`,
-        "physioflow:blueDbPassword": `blue-pw-${stack}`, "physioflow:greenDbPassword": `green-pw-${stack}` };
-    for (const [key, value] of Object.entries(overrides)) {
-        if (value === undefined) delete config[`physioflow:${key}`];
-        else config[`physioflow:${key}`] = value;
-    }
-    return config;
 }
 
 /** `type/name` of a URN, e.g. `kubernetes:batch/v1:Job/physioflow-smoke-blue`. */
@@ -113,17 +80,6 @@ if (!mockMonitor.__physioflowRecordsOptions) {
 /** Where the running program's component outputs go. */
 let componentOutputsOfRun: Map<string, Record<string, unknown>> | undefined;
 
-/** The config keys a stack holds as secrets, by default. */
-export const defaultSecretKeys = ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:blueDbPassword", "physioflow:greenDbPassword"];
-
-/** What a previous update of the stack left as outputs (the program reads them through a StackReference to itself). */
-export interface RunOptions {
-    previousOutputs?: Record<string, unknown>;
-    /** Which of them were secret outputs. */
-    previousSecretOutputNames?: string[];
-    secretKeys?: string[];
-}
-
 /**
  * Runs index.ts under Pulumi's mocks with the given config and records every resource's inputs
  * and options. The program is imported afresh each call, so one test can run it several times.
@@ -132,45 +88,12 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     const resources: RecordedResource[] = [];
     const componentOutputs = new Map<string, Record<string, unknown>>();
     componentOutputsOfRun = componentOutputs;
-    const secretKeys = options.secretKeys ?? defaultSecretKeys;
-    await pulumi.runtime.setMocks({
-        newResource(args) {
-            if (args.type === "pulumi:pulumi:StackReference") {
-                // A read (readResource), not a registration: no options to record.
-                return { id: args.inputs.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: options.previousSecretOutputNames ?? [] } };
-            }
-            const recorded = optionsOfRequest.get(`${args.type}/${args.name}`);
-            if (recorded === undefined) throw new Error(`no options recorded for ${args.type}/${args.name}`);
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, options: recorded });
-            return { id: `${args.name}-id`, state: { ...args.inputs, ...autoName(args.type, args.name, args.inputs), ...commandOutputs(args.type, args.inputs) } };
-        },
-        call: args => args.inputs,
-    }, "physioflow", stack, false, "organization");
-    pulumi.runtime.setAllConfig(config, secretKeys);
-
-    delete require.cache[require.resolve(programPath)];
-    const module: Record<string, any> = await import(programPath);
-    // index.ts is an async program: its default export returns the stack outputs.
-    const exported: Record<string, any> = typeof module.default === "function" ? await module.default() : module;
-    const outputs: Record<string, any> = {};
-    for (const [key, value] of Object.entries(exported)) {
-        outputs[key] = await promiseOf(value);
-    }
-    await (pulumi.runtime as any).waitForRPCs();
-    return { resources, outputs, exports: exported, componentOutputs };
-}
-
-/** The name the kubernetes provider would give an object without one: its resource name and a suffix. */
-function autoName(type: string, name: string, inputs: any): Record<string, unknown> {
-    if (!type.startsWith("kubernetes:") || inputs.metadata === undefined || inputs.metadata.name !== undefined) return {};
-    return { metadata: { ...inputs.metadata, name: `${name}-0a1b2c3d` } };
-}
-
-/** What the CLI would print, so outputs derived from a command's stdout resolve under mocks. */
-function commandOutputs(type: string, inputs: any): Record<string, string> {
-    if (type !== "command:local:Command") return {};
-    const target = /migrate up .*--to (\d{3})/.exec(inputs.create ?? "");
-    return { stdout: target ? `applied\n${target[1]}\n` : "/backups/dev_pre-deploy_20260101_000000.tar.gz\n", stderr: "" };
+    const { outputs, exports } = await runUnderMocks(stack, config, options, args => {
+        const recorded = optionsOfRequest.get(`${args.type}/${args.name}`);
+        if (recorded === undefined) throw new Error(`no options recorded for ${args.type}/${args.name}`);
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, options: recorded });
+    });
+    return { resources, outputs, exports, componentOutputs };
 }
 
 /** The recorded resource of a type and name; fails the test if it is not there. */

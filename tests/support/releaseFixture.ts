@@ -6,7 +6,7 @@
 import * as assert from "assert";
 import * as http from "http";
 import { AddressInfo } from "net";
-import { serviceServes, waitForClusterState } from "../../release/clusterState";
+import { serviceServes, waitForClusterState } from "./clusterWait";
 import { ReleaseTarget } from "../../release/deploy";
 import { Cluster, startCluster } from "../../devenv/cluster";
 import { createTestClusterStack, TestClusterStack } from "./engine";

@@ -1,6 +1,6 @@
 /**
  * Reads the manifests the kubernetes provider renders (`renderYamlToDirectory`): what a cluster
- * would have been sent. Used to show and test the result without a cluster.
+ * would have been sent. Used by the tests to check the result without a cluster.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";

@@ -1,7 +1,8 @@
 /**
  * Watches one Service's EndpointSlices through the API server's watch stream (HTTPS on
  * 127.0.0.1, the admin kubeconfig's certificates): the moment traffic has moved is seen when the
- * API server reports it, not at the next poll.
+ * API server reports it, not at the next poll. Only `npm run bench:switch` uses it (the tests read
+ * the endpoints with tests/support/clusterFaults.ts's sampler).
  */
 import * as fs from "fs";
 import * as https from "https";

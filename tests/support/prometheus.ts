@@ -1,6 +1,6 @@
 /**
  * A real Prometheus (Debian's `prometheus` package, installed by `npm run setup`) for the tests
- * and the demo: its own temp config and TSDB, its web API on a free 127.0.0.1 port, scraping
+ * (only they use it): its own temp config and TSDB, its web API on a free 127.0.0.1 port, scraping
  * only loopback targets. Stopped by `stop()` or when this process exits; its files go with it.
  * A missing binary fails saying to run `npm run setup`; it never skips.
  */

@@ -1,0 +1,107 @@
+/**
+ * The Pulumi program (index.ts) run under Pulumi's mocks: every resource it registers is handed to
+ * `onResource` and answered with its inputs (plus what the providers and the database CLI would
+ * report), so its outputs resolve without an engine. `npm run bench` times it; the program tests
+ * (tests/support/programRun.ts) record on top of it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+
+const repoRoot = path.resolve(__dirname, "..");
+const programPath = path.join(repoRoot, "index.ts");
+
+/**
+ * Resolves an Output (or anything) in a test; the one way tests read Outputs. Rejects when the
+ * value failed or is unknown, where an `apply` callback would never run and the test would only
+ * time out.
+ */
+export async function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
+    // `promise()` and `isKnown` are the SDK's own (internal) accessors of an Output's value.
+    const output = pulumi.output(value) as unknown as { promise(): Promise<T>; isKnown: Promise<boolean> };
+    const [resolved, known] = await Promise.all([output.promise(), output.isKnown]);
+    if (!known) throw new Error("the Output's value is unknown (as in a preview); promiseOf needs a known value");
+    return resolved;
+}
+
+/** The `config:` map of a stack file in the repo, e.g. `Pulumi.prod.yaml`. */
+export function stackFileConfig(stack: string): Record<string, string> {
+    const file = path.join(repoRoot, `Pulumi.${stack}.yaml`);
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+    return Object.fromEntries(Object.entries(doc.config ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+/** A stack file's settings plus the secrets a real stack would hold encrypted. */
+export function stackConfigWithSecrets(stack: string, overrides: Record<string, string | undefined> = {}) {
+    const config: Record<string, string> = { ...stackFileConfig(stack), "physioflow:dbPassword": `pw-${stack}`, "physioflow:dbAdminPassword": `admin-${stack}`,
+        "physioflow:blueDbPassword": `blue-pw-${stack}`, "physioflow:greenDbPassword": `green-pw-${stack}` };
+    for (const [key, value] of Object.entries(overrides)) {
+        if (value === undefined) delete config[`physioflow:${key}`];
+        else config[`physioflow:${key}`] = value;
+    }
+    return config;
+}
+
+/** The config keys a stack holds as secrets, by default. */
+export const defaultSecretKeys = ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:blueDbPassword", "physioflow:greenDbPassword"];
+
+/** What a previous update of the stack left as outputs (the program reads them through a StackReference to itself). */
+export interface RunOptions {
+    previousOutputs?: Record<string, unknown>;
+    /** Which of them were secret outputs. */
+    previousSecretOutputNames?: string[];
+    secretKeys?: string[];
+}
+
+/** The program's run: its stack outputs, resolved and as it exported them. */
+export interface MockedRun {
+    /** The stack outputs, resolved. */
+    outputs: Record<string, any>;
+    /** The stack outputs as the program exported them (for checking secrecy). */
+    exports: Record<string, any>;
+}
+
+/**
+ * Runs index.ts under Pulumi's mocks with the given config; `onResource` sees every resource it
+ * registers. The program is imported afresh each call, so it can run several times in a process.
+ */
+export async function runUnderMocks(stack: string, config: Record<string, string>, options: RunOptions = {},
+    onResource: (resource: pulumi.runtime.MockResourceArgs) => void = () => undefined): Promise<MockedRun> {
+    await pulumi.runtime.setMocks({
+        newResource(args) {
+            if (args.type === "pulumi:pulumi:StackReference") {
+                // A read (readResource), not a registration.
+                return { id: args.inputs.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: options.previousSecretOutputNames ?? [] } };
+            }
+            onResource(args);
+            return { id: `${args.name}-id`, state: { ...args.inputs, ...autoName(args.type, args.name, args.inputs), ...commandOutputs(args.type, args.inputs) } };
+        },
+        call: args => args.inputs,
+    }, "physioflow", stack, false, "organization");
+    pulumi.runtime.setAllConfig(config, options.secretKeys ?? defaultSecretKeys);
+
+    delete require.cache[require.resolve(programPath)];
+    const module: Record<string, any> = await import(programPath);
+    // index.ts is an async program: its default export returns the stack outputs.
+    const exported: Record<string, any> = typeof module.default === "function" ? await module.default() : module;
+    const outputs: Record<string, any> = {};
+    for (const [key, value] of Object.entries(exported)) {
+        outputs[key] = await promiseOf(value);
+    }
+    await (pulumi.runtime as any).waitForRPCs();
+    return { outputs, exports: exported };
+}
+
+/** The name the kubernetes provider would give an object without one: its resource name and a suffix. */
+function autoName(type: string, name: string, inputs: any): Record<string, unknown> {
+    if (!type.startsWith("kubernetes:") || inputs.metadata === undefined || inputs.metadata.name !== undefined) return {};
+    return { metadata: { ...inputs.metadata, name: `${name}-0a1b2c3d` } };
+}
+
+/** What the CLI would print, so outputs derived from a command's stdout resolve under mocks. */
+function commandOutputs(type: string, inputs: any): Record<string, string> {
+    if (type !== "command:local:Command") return {};
+    const target = /migrate up .*--to (\d{3})/.exec(inputs.create ?? "");
+    return { stdout: target ? `applied\n${target[1]}\n` : "/backups/dev_pre-deploy_20260101_000000.tar.gz\n", stderr: "" };
+}

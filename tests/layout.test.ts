@@ -1,0 +1,95 @@
+/**
+ * The folders' layering (README, "Layout"), read from the import specifiers of every
+ * .ts, .js and .mjs file: nothing outside tests/ imports from tests/ (test machinery stays apart
+ * from what users run), release/ never imports local/ (local/ drives release/, not the reverse),
+ * and devenv/ uses nothing of the product (components/, database/, release/, local/, index.ts).
+ * Specifiers are `import … from`, `export … from`, `import "…"`, `import("…")` and `require("…")`
+ * with a literal string; a path built at run time is not seen.
+ */
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+
+const repoRoot = path.resolve(__dirname, "..");
+
+/** Not scanned: tests/ itself, installed packages, Git's files, and what runs leave behind (all git-ignored). */
+const skipped = new Set(["node_modules", ".git", ".local", ".stryker-tmp", "reports", "backups", "dist"]);
+
+/** The source files outside tests/, as paths relative to the repository. */
+function sourceFiles(dir = ""): string[] {
+    return fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true }).flatMap(entry => {
+        const relative = path.posix.join(dir, entry.name);
+        if (entry.isDirectory()) return skipped.has(entry.name) || relative === "tests" ? [] : sourceFiles(relative);
+        return /\.(ts|js|mjs)$/.test(entry.name) ? [relative] : [];
+    });
+}
+
+/** The string specifiers a file imports, requires or re-exports. */
+function importSpecifiers(text: string): string[] {
+    const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|\bimport\s+)(["'`])([^"'`\n$]+)\1/g;
+    return [...text.matchAll(pattern)].map(match => match[2]);
+}
+
+/** The top folder (or file) of the repository a relative specifier in `file` resolves to; undefined for a package or a path outside the repository. */
+function target(file: string, specifier: string): string | undefined {
+    if (!specifier.startsWith(".")) return undefined;
+    const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier));
+    if (resolved.startsWith("..")) return undefined;
+    return resolved.split("/")[0];
+}
+
+const product = ["components", "database", "release", "local", "index", "index.ts"];
+
+/** Each import that breaks the layering, as `file imports specifier (why)`. */
+function layeringViolations(files: { path: string; text: string }[]): string[] {
+    return files.flatMap(file => {
+        const from = file.path.split("/")[0];
+        return importSpecifiers(file.text).flatMap(specifier => {
+            const to = target(file.path, specifier);
+            if (to === undefined) return [];
+            const broken = `${file.path} imports ${specifier}`;
+            if (to === "tests" && from !== "tests") return [`${broken} (only tests/ may use tests/)`];
+            if (from === "release" && to === "local") return [`${broken} (release/ must not import local/: local/ drives release/)`];
+            if (from === "devenv" && product.includes(to)) return [`${broken} (devenv/ uses nothing of the product)`];
+            return [];
+        });
+    });
+}
+
+describe("the folders' layering", () => {
+    it("sees imports of every form, and only relative ones that leave their folder the wrong way", () => {
+        assert.deepStrictEqual(importSpecifiers([
+            `import { a } from "../tests/support/engine";`,
+            `import * as b from '../release/deploy';`,
+            `export { c } from "./c";`,
+            `export type { D } from "../d";`,
+            `import "../side";`,
+            `const e = await import("../e");`,
+            "const f = require(`../f`);",
+            "const g = require(`${root}/g`);",
+        ].join("\n")), ["../tests/support/engine", "../release/deploy", "./c", "../d", "../side", "../e", "../f"]);
+        assert.deepStrictEqual(layeringViolations([
+            { path: "bench/engine.ts", text: `import { x } from "../tests/support/programRun";` },
+            { path: "bin/physioflow.js", text: `require("../tests/support/s3")` },
+            { path: "release/cli.ts", text: `const { y } = await import("../local/releaseTarget");` },
+            { path: "devenv/cluster.ts", text: `import { z } from "../components";\nimport { w } from "../database/errors";\nimport { v } from "./processes";` },
+            { path: "local/run.ts", text: `import { deploy } from "../release/deploy";\nimport { startCluster } from "../devenv/cluster";` },
+            { path: "tests/support/engine.ts", text: `import { a } from "./programRun";\nimport { b } from "../../local/clusterStack";` },
+            { path: "index.ts", text: `import * as pulumi from "@pulumi/pulumi";\nimport { c } from "./components";` },
+        ]), [
+            "bench/engine.ts imports ../tests/support/programRun (only tests/ may use tests/)",
+            "bin/physioflow.js imports ../tests/support/s3 (only tests/ may use tests/)",
+            "release/cli.ts imports ../local/releaseTarget (release/ must not import local/: local/ drives release/)",
+            "devenv/cluster.ts imports ../components (devenv/ uses nothing of the product)",
+            "devenv/cluster.ts imports ../database/errors (devenv/ uses nothing of the product)",
+        ]);
+    });
+
+    it("holds in the repository: nothing outside tests/ imports tests/, release/ not local/, devenv/ nothing of the product", () => {
+        const files = sourceFiles();
+        assert.ok(files.includes("bench/engine.ts") && files.includes("bin/physioflow.js") && files.includes("stryker.config.mjs"), `scanned: ${files.join(", ")}`);
+        assert.ok(!files.some(file => file.startsWith("tests/") || file.includes("node_modules/")));
+        const violations = layeringViolations(files.map(file => ({ path: file, text: fs.readFileSync(path.join(repoRoot, file), "utf8") })));
+        assert.deepStrictEqual(violations, [], `move the code to the folder that may hold it (README, "Layout"):\n${violations.join("\n")}`);
+    });
+});

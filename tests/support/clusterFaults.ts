@@ -1,0 +1,93 @@
+/**
+ * The failures only tests inject on the simulated cluster (kwok Stages built with
+ * devenv/clusterFaults.ts's `podStage`, beside the one the demo injects there), and a sampler of
+ * what the live Service serves while they happen.
+ */
+import { Cluster } from "../../devenv/cluster";
+import { podStage } from "../../devenv/clusterFaults";
+
+/** One look at a Service's EndpointSlices: how many ready endpoints, of which colors. */
+export interface EndpointSample {
+    at: number;
+    ready: number;
+    colors: string[];
+}
+
+/**
+ * Reads `service`'s EndpointSlices over and over until `stop()`, which resolves to every sample
+ * taken: proof of what the live Service served during an update, not just after it.
+ */
+export function sampleReadyEndpoints(cluster: Cluster, namespace: string, service: string): { stop(): Promise<EndpointSample[]> } {
+    const samples: EndpointSample[] = [];
+    let running = true;
+    const loop = (async () => {
+        while (running) {
+            const slices = (await cluster.getJson(["endpointslices", "-n", namespace, "-l", `kubernetes.io/service-name=${service}`])).items as any[];
+            const ready = slices.flatMap(slice => (slice.endpoints ?? []) as any[]).filter(e => e.conditions?.ready === true);
+            // Pod names are <deployment>-<hash>-<suffix>, and the Deployments are <app>-<color>.
+            const colors = [...new Set(ready.map(e => /-(blue|green)-[a-z0-9]+-[a-z0-9]+$/.exec(e.targetRef?.name ?? "")?.[1] ?? "?"))].sort();
+            samples.push({ at: Date.now(), ready: ready.length, colors });
+        }
+    })();
+    return {
+        stop: async () => {
+            running = false;
+            await loop;
+            return samples;
+        },
+    };
+}
+
+/**
+ * A kwok Stage that ends the pods with `labels` as Failed (their container exited 1): a smoke
+ * test Job whose checks fail. Without it kwok completes every Job's pods successfully.
+ */
+export function failingPodStage(name: string, labels: Record<string, string>): string {
+    return podStage(name, labels, ["Pending", "Running"], [
+        "{{ $now := Now }}",
+        "conditions:",
+        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: Ready, status: \"False\", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }",
+        "containerStatuses:",
+        "{{ range .spec.containers }}",
+        "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: false, restartCount: 0, state: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } } }",
+        "{{ end }}",
+        "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+        "phase: Failed",
+        "startTime: {{ $now | Quote }}",
+    ]);
+}
+
+/**
+ * A kwok Stage that crash-loops the Running pods with `labels`: every `intervalMs` (default
+ * 1000) each container's `restartCount` goes up by one, its last state is a terminated exit 1
+ * and it waits in `CrashLoopBackOff`, the pod not Ready. Like the other Stages it starts on the
+ * pod's next change (annotate it). It then keeps going by itself: its own update still matches
+ * its selector, so kwok plays it again after the delay, until the Stage or the pod is deleted.
+ * (The kubelet backs off 10 s, 20 s… up to 5 minutes between restarts; a fixed interval keeps
+ * the tests short.)
+ */
+export function crashLoopStage(name: string, labels: Record<string, string>, options: { intervalMs?: number } = {}): string {
+    const stage = JSON.parse(podStage(name, labels, ["Running"], [
+        "{{ $now := Now }}",
+        "{{ $previous := or .status.containerStatuses list }}",
+        "conditions:",
+        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: Ready, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: ContainersReady, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
+        "containerStatuses:",
+        "{{ range $index, $container := .spec.containers }}",
+        "{{ $restarts := 0 }}{{ if lt $index (len $previous) }}{{ $restarts = or (index $previous $index).restartCount 0 }}{{ end }}",
+        "- image: {{ $container.image | Quote }}",
+        "  name: {{ $container.name | Quote }}",
+        "  ready: false",
+        "  started: false",
+        "  restartCount: {{ add1 $restarts }}",
+        "  state: { waiting: { reason: CrashLoopBackOff, message: \"back-off restarting failed container\" } }",
+        "  lastState: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } }",
+        "{{ end }}",
+        "phase: Running",
+    ]));
+    stage.spec.delay = { durationMilliseconds: options.intervalMs ?? 1000 };
+    return JSON.stringify(stage);
+}
