@@ -1,6 +1,6 @@
 /**
  * Colors and the migration files' target and hash, pinned down where StrykerJS could change
- * components/colors.ts or components/migrationFiles.ts unnoticed (npm run test:mutation:components).
+ * components/colors.ts or components/migrationFiles.ts unnoticed (npm run test:mutation:program).
  */
 import * as assert from "assert";
 import * as crypto from "crypto";

@@ -1,6 +1,6 @@
 /**
  * The stack config's rules pinned down value by value, where StrykerJS found a change to
- * components/config.ts that no other test noticed (npm run test:mutation:components).
+ * components/config.ts that no other test noticed (npm run test:mutation:config).
  */
 import * as assert from "assert";
 import { checkSecretsPresent, ConfigError, defaultResources, knownKeys, parseErrorRate, parseStackConfig, RawConfig, StackConfig } from "../../components/config";

@@ -1,6 +1,6 @@
 /**
  * DatabaseRelease on its own: the stack config already refuses a bad migrationTarget, so the
- * component's own check is never reached through the program (npm run test:mutation:components).
+ * component's own check is never reached through the program (npm run test:mutation:program).
  */
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
