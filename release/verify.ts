@@ -10,6 +10,7 @@ import { Color, otherColor } from "../components/colors";
 import { defaultSmokeChecks, defaultSmokeImage } from "../components/config";
 import { parseSmokeChecks, SmokeApp, SmokeCheck, smokeScript, smokeUrlVariable } from "../components/smokeChecks";
 import { withClient } from "../database/client";
+import { usageLine } from "../database/cli/commands";
 import { messageOnOneLine, UsageError } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
 import type { ReleaseIo } from "./cli";
@@ -243,7 +244,7 @@ async function checkRowCounts(target: ReleaseTarget): Promise<VerifyCheck> {
     });
 }
 
-export const VERIFY_HELP = `usage: physioflow verify <stack> [--json]
+export const VERIFY_HELP = `usage: ${usageLine("verify")}
 
 The runbook's post-deployment checks, one line each: the active color's pods ready (and the
 inactive color's when it is warm); the stack's smokeChecks through the live Services, and the

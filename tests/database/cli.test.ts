@@ -67,7 +67,7 @@ describe("physioflow CLI (real process)", function () {
     });
 
     it("answers bad input with one line and exit 2", async () => {
-        assertOneLineError(await physioflow(["rollout"]), 2, /unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status" or "verify"/);
+        assertOneLineError(await physioflow(["rollout"]), 2, /unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import"/);
         // deploy is the release code's command (release/cli.ts), with its own one-line usage errors.
         assertOneLineError(await physioflow(["deploy"]), 2, /^physioflow: error: deploy needs a stack and a tag: physioflow deploy <stack> <tag>$/);
         assertOneLineError(await physioflow(["migrate", "up", "--to", "5"]), 2, /--to must be a three-digit migration number such as 005, got "5"/);
