@@ -284,105 +284,6 @@ describe("migration runner against PostgreSQL", function () {
         assert.deepStrictEqual(rows.map((r) => [r.version, r.has_checksum]), [["001", false], ["002", true], ["003", true]]);
     });
 
-    describe("lock_timeout: a migration never queues traffic behind a long transaction", () => {
-        const notesColumn = async () =>
-            (await client.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'patients' AND column_name = 'notes'")).rowCount;
-
-        /** A session like the API's: an open transaction that read patients (ACCESS SHARE held until it ends). */
-        async function openReadingTransaction(): Promise<{ api: Client; pid: number }> {
-            const api = new Client(pgClientConfig(db.connection, "physioflow-api"));
-            await api.connect();
-            const pid = (await api.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
-            await api.query("BEGIN");
-            await api.query("SELECT count(*) FROM patients");
-            return { api, pid };
-        }
-
-        it("fails the file after lock_timeout with nothing applied, naming the blocking session; the header gives a file more time", async () => {
-            const files = {
-                ...threeMigrations(),
-                "004_patient_notes.sql": "-- notes for the front desk\nALTER TABLE patients ADD COLUMN notes text;\n",
-                "rollback/004_down.sql": "ALTER TABLE patients DROP COLUMN notes;\n",
-            };
-            const dir = writeMigrationDir(files);
-            await migrateUp({ dir, connection: db.connection, to: "003" });
-
-            const { api, pid } = await openReadingTransaction();
-            try {
-                const started = Date.now();
-                await assert.rejects(migrateUp({ dir, connection: db.connection, lockTimeoutMs: 1000 }), (error: Error) => {
-                    assert.ok(error instanceof MigrationFailedError, String(error));
-                    assert.strictEqual(error.sqlState, "55P03");
-                    assert.match(
-                        error.message,
-                        new RegExp(
-                            `^${dir}/004_patient_notes\\.sql:2: gave up after lock_timeout 1\\.0 s waiting for AccessExclusiveLock on patients, ` +
-                                `held by pid ${pid} "physioflow-api" \\(holds AccessShareLock; idle in transaction, transaction open [0-9.]+ m?s; ` +
-                                `last query started \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: SELECT count\\(\\*\\) FROM patients\\); ` +
-                                `rolled back, nothing from 004 was applied; retry once that session is done \\(or end it\\), ` +
-                                `or give the file more time with "-- physioflow:lock-timeout 30s" \\(or --lock-timeout\\)$`,
-                        ),
-                    );
-                    return true;
-                });
-                const waited = Date.now() - started;
-                assert.ok(waited >= 950 && waited < 15_000, `waited ${waited} ms`);
-                assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
-                assert.strictEqual(await notesColumn(), 0);
-                // Nothing queues behind a migration that gave up: writes to patients go through while the API's transaction is still open.
-                await client.query("INSERT INTO patients (id, full_name) VALUES (1, 'Nguyễn An')");
-            } finally {
-                await api.query("ROLLBACK").catch(() => undefined);
-                await api.end();
-            }
-
-            // The header raises this file's wait beyond the blocker's transaction; the run's default stays short.
-            fs.writeFileSync(path.join(dir, "004_patient_notes.sql"), "-- physioflow:lock-timeout 20s\n" + files["004_patient_notes.sql"]);
-            const blocker = await openReadingTransaction();
-            try {
-                const release = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => blocker.api.query("COMMIT"));
-                const started = Date.now();
-                const result = await migrateUp({ dir, connection: db.connection, lockTimeoutMs: 500 });
-                await release;
-                assert.ok(Date.now() - started >= 1400, "it waited for the reading transaction to end");
-                assert.deepStrictEqual(result.steps.map((s) => s.version), ["004"]);
-            } finally {
-                await blocker.api.end();
-            }
-            assert.deepStrictEqual(await versions(client), ["001", "002", "003", "004"]);
-            assert.strictEqual(await notesColumn(), 1);
-        });
-
-        it("applies the same limit to down scripts", async () => {
-            const dir = writeMigrationDir(threeMigrations());
-            await migrateUp({ dir, connection: db.connection });
-            const { api, pid } = await openReadingTransaction();
-            try {
-                await assert.rejects(
-                    migrateDown({ dir, connection: db.connection, to: "002", lockTimeoutMs: 300 }),
-                    new RegExp(`rollback/003_down\\.sql:1: gave up after lock_timeout 300 ms waiting for AccessExclusiveLock on patients, held by pid ${pid} "physioflow-api"`),
-                );
-            } finally {
-                await api.end();
-            }
-            assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
-        });
-    });
-});
-
-describe("migration runner: what it reports, against PostgreSQL", function () {
-    this.timeout(120_000);
-    let db: TestDatabase;
-    let client: Client;
-
-    beforeEach(async () => {
-        db = await freshDatabase("reports");
-        client = await db.connect();
-    });
-    afterEach(async () => {
-        await client.end();
-    });
-
     const collect = (): Progress & { lines: string[] } => {
         const lines: string[] = [];
         return { lines, line: (text) => lines.push(text) };
@@ -823,87 +724,161 @@ describe("migration runner: what it reports, against PostgreSQL", function () {
         const columns = (await client.query("SELECT attname FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")).rows;
         assert.deepStrictEqual(columns.map((c) => c.attname), ["version", "checksum", "name", "applied_at", "execution_ms", "applied_by"]);
     });
-});
 
-describe("the migration advisory lock, against PostgreSQL", function () {
-    this.timeout(60_000);
-    let db: TestDatabase;
-    let client: Client;
-    beforeEach(async () => {
-        db = await freshDatabase("lock");
-        client = await db.connect();
-    });
-    afterEach(async () => {
-        await client.end();
+    describe("lock_timeout: a migration never queues traffic behind a long transaction", () => {
+        const notesColumn = async () =>
+            (await client.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'patients' AND column_name = 'notes'")).rowCount;
+
+        /** A session like the API's: an open transaction that read patients (ACCESS SHARE held until it ends). */
+        async function openReadingTransaction(): Promise<{ api: Client; pid: number }> {
+            const api = new Client(pgClientConfig(db.connection, "physioflow-api"));
+            await api.connect();
+            const pid = (await api.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+            await api.query("BEGIN");
+            await api.query("SELECT count(*) FROM patients");
+            return { api, pid };
+        }
+
+        it("fails the file after lock_timeout with nothing applied, naming the blocking session; the header gives a file more time", async () => {
+            const files = {
+                ...threeMigrations(),
+                "004_patient_notes.sql": "-- notes for the front desk\nALTER TABLE patients ADD COLUMN notes text;\n",
+                "rollback/004_down.sql": "ALTER TABLE patients DROP COLUMN notes;\n",
+            };
+            const dir = writeMigrationDir(files);
+            await migrateUp({ dir, connection: db.connection, to: "003" });
+
+            const { api, pid } = await openReadingTransaction();
+            try {
+                const started = Date.now();
+                await assert.rejects(migrateUp({ dir, connection: db.connection, lockTimeoutMs: 1000 }), (error: Error) => {
+                    assert.ok(error instanceof MigrationFailedError, String(error));
+                    assert.strictEqual(error.sqlState, "55P03");
+                    assert.match(
+                        error.message,
+                        new RegExp(
+                            `^${dir}/004_patient_notes\\.sql:2: gave up after lock_timeout 1\\.0 s waiting for AccessExclusiveLock on patients, ` +
+                                `held by pid ${pid} "physioflow-api" \\(holds AccessShareLock; idle in transaction, transaction open [0-9.]+ m?s; ` +
+                                `last query started \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: SELECT count\\(\\*\\) FROM patients\\); ` +
+                                `rolled back, nothing from 004 was applied; retry once that session is done \\(or end it\\), ` +
+                                `or give the file more time with "-- physioflow:lock-timeout 30s" \\(or --lock-timeout\\)$`,
+                        ),
+                    );
+                    return true;
+                });
+                const waited = Date.now() - started;
+                assert.ok(waited >= 950 && waited < 15_000, `waited ${waited} ms`);
+                assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
+                assert.strictEqual(await notesColumn(), 0);
+                // Nothing queues behind a migration that gave up: writes to patients go through while the API's transaction is still open.
+                await client.query("INSERT INTO patients (id, full_name) VALUES (1, 'Nguyễn An')");
+            } finally {
+                await api.query("ROLLBACK").catch(() => undefined);
+                await api.end();
+            }
+
+            // The header raises this file's wait beyond the blocker's transaction; the run's default stays short.
+            fs.writeFileSync(path.join(dir, "004_patient_notes.sql"), "-- physioflow:lock-timeout 20s\n" + files["004_patient_notes.sql"]);
+            const blocker = await openReadingTransaction();
+            try {
+                const release = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => blocker.api.query("COMMIT"));
+                const started = Date.now();
+                const result = await migrateUp({ dir, connection: db.connection, lockTimeoutMs: 500 });
+                await release;
+                assert.ok(Date.now() - started >= 1400, "it waited for the reading transaction to end");
+                assert.deepStrictEqual(result.steps.map((s) => s.version), ["004"]);
+            } finally {
+                await blocker.api.end();
+            }
+            assert.deepStrictEqual(await versions(client), ["001", "002", "003", "004"]);
+            assert.strictEqual(await notesColumn(), 1);
+        });
+
+        it("applies the same limit to down scripts", async () => {
+            const dir = writeMigrationDir(threeMigrations());
+            await migrateUp({ dir, connection: db.connection });
+            const { api, pid } = await openReadingTransaction();
+            try {
+                await assert.rejects(
+                    migrateDown({ dir, connection: db.connection, to: "002", lockTimeoutMs: 300 }),
+                    new RegExp(`rollback/003_down\\.sql:1: gave up after lock_timeout 300 ms waiting for AccessExclusiveLock on patients, held by pid ${pid} "physioflow-api"`),
+                );
+            } finally {
+                await api.end();
+            }
+            assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
+        });
     });
 
-    /** The same session, counting its lock attempts; `busy` makes every attempt report the lock taken. */
-    const counting = (busy = false) => {
-        const counted = {
-            tries: 0,
-            query: (text: string, values?: unknown[]) => {
-                if (text.includes("pg_try_advisory_lock")) {
-                    counted.tries++;
-                    if (busy) {
-                        return Promise.resolve({ rows: [{ locked: false }] });
+    describe("the migration advisory lock", () => {
+        /** The same session, counting its lock attempts; `busy` makes every attempt report the lock taken. */
+        const counting = (busy = false) => {
+            const counted = {
+                tries: 0,
+                query: (text: string, values?: unknown[]) => {
+                    if (text.includes("pg_try_advisory_lock")) {
+                        counted.tries++;
+                        if (busy) {
+                            return Promise.resolve({ rows: [{ locked: false }] });
+                        }
                     }
-                }
-                return client.query(text, values);
-            },
+                    return client.query(text, values);
+                },
+            };
+            return counted;
         };
-        return counted;
-    };
 
-    it("is let go by releaseMigrationLock: another session takes it at once", async () => {
-        await acquireMigrationLock(client, { timeoutMs: 1000 });
-        const other = await db.connect();
-        try {
-            const tryLock = async () =>
-                (await other.query("SELECT pg_try_advisory_lock($1, $2) AS locked", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key])).rows[0].locked;
-            assert.strictEqual(await tryLock(), false);
-            await releaseMigrationLock(client);
-            assert.strictEqual(await tryLock(), true);
-        } finally {
-            await other.end();
-        }
-    });
+        it("is let go by releaseMigrationLock: another session takes it at once", async () => {
+            await acquireMigrationLock(client, { timeoutMs: 1000 });
+            const other = await db.connect();
+            try {
+                const tryLock = async () =>
+                    (await other.query("SELECT pg_try_advisory_lock($1, $2) AS locked", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key])).rows[0].locked;
+                assert.strictEqual(await tryLock(), false);
+                await releaseMigrationLock(client);
+                assert.strictEqual(await tryLock(), true);
+            } finally {
+                await other.end();
+            }
+        });
 
-    it("re-tries at its poll interval and never sleeps past its deadline", async () => {
-        const holder = await db.connect();
-        try {
-            await holder.query("SELECT pg_advisory_lock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]);
-            const polled = counting();
-            await assert.rejects(acquireMigrationLock(polled as unknown as ClientBase, { timeoutMs: 1000, pollMs: 100 }), /gave up after/);
-            assert.ok(polled.tries >= 4 && polled.tries <= 12, `${polled.tries} tries in 1 s at 100 ms`);
+        it("re-tries at its poll interval and never sleeps past its deadline", async () => {
+            const holder = await db.connect();
+            try {
+                await holder.query("SELECT pg_advisory_lock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]);
+                const polled = counting();
+                await assert.rejects(acquireMigrationLock(polled as unknown as ClientBase, { timeoutMs: 1000, pollMs: 100 }), /gave up after/);
+                assert.ok(polled.tries >= 4 && polled.tries <= 12, `${polled.tries} tries in 1 s at 100 ms`);
 
-            const slow = counting();
-            const started = Date.now();
-            await assert.rejects(acquireMigrationLock(slow as unknown as ClientBase, { timeoutMs: 300, pollMs: 5000 }), /gave up after/);
-            const waited = Date.now() - started;
-            assert.ok(waited >= 290 && waited < 3000, `gave up after ${waited} ms with a 300 ms deadline and a 5 s interval`);
-            assert.strictEqual(slow.tries, 2, "once at the start, once at the deadline");
+                const slow = counting();
+                const started = Date.now();
+                await assert.rejects(acquireMigrationLock(slow as unknown as ClientBase, { timeoutMs: 300, pollMs: 5000 }), /gave up after/);
+                const waited = Date.now() - started;
+                assert.ok(waited >= 290 && waited < 3000, `gave up after ${waited} ms with a 300 ms deadline and a 5 s interval`);
+                assert.strictEqual(slow.tries, 2, "once at the start, once at the deadline");
 
-            // The last sleep is what is left of the deadline, not a whole interval: 1.5 s + 0.5 s, not 1.5 s + 1.5 s.
-            const later = counting();
-            const laterStarted = Date.now();
-            await assert.rejects(acquireMigrationLock(later as unknown as ClientBase, { timeoutMs: 2000, pollMs: 1500 }), /gave up after/);
-            const laterWaited = Date.now() - laterStarted;
-            assert.ok(laterWaited >= 1990 && laterWaited < 2700, `gave up after ${laterWaited} ms with a 2 s deadline and a 1.5 s interval`);
-            assert.strictEqual(later.tries, 3);
-        } finally {
-            await holder.end();
-        }
-    });
+                // The last sleep is what is left of the deadline, not a whole interval: 1.5 s + 0.5 s, not 1.5 s + 1.5 s.
+                const later = counting();
+                const laterStarted = Date.now();
+                await assert.rejects(acquireMigrationLock(later as unknown as ClientBase, { timeoutMs: 2000, pollMs: 1500 }), /gave up after/);
+                const laterWaited = Date.now() - laterStarted;
+                assert.ok(laterWaited >= 1990 && laterWaited < 2700, `gave up after ${laterWaited} ms with a 2 s deadline and a 1.5 s interval`);
+                assert.strictEqual(later.tries, 3);
+            } finally {
+                await holder.end();
+            }
+        });
 
-    it("says so when the holder let go between the attempt and the look at pg_locks", async () => {
-        const lines: string[] = [];
-        await assert.rejects(
-            acquireMigrationLock(counting(true) as unknown as ClientBase, { timeoutMs: 0, progress: { line: (text) => lines.push(text) } }),
-            (error: Error) => {
-                assert.match(error.message, /^another migration runner holds the migration lock \(a session that just let go\); gave up after \d+ ms; retry when it finishes or raise --runner-wait$/);
-                return true;
-            },
-        );
-        assert.deepStrictEqual(lines, ["migrate: waiting for the migration lock held by a session that just let go (up to 0 ms)"]);
+        it("says so when the holder let go between the attempt and the look at pg_locks", async () => {
+            const lines: string[] = [];
+            await assert.rejects(
+                acquireMigrationLock(counting(true) as unknown as ClientBase, { timeoutMs: 0, progress: { line: (text) => lines.push(text) } }),
+                (error: Error) => {
+                    assert.match(error.message, /^another migration runner holds the migration lock \(a session that just let go\); gave up after \d+ ms; retry when it finishes or raise --runner-wait$/);
+                    return true;
+                },
+            );
+            assert.deepStrictEqual(lines, ["migrate: waiting for the migration lock held by a session that just let go (up to 0 ms)"]);
+        });
     });
 });
