@@ -1,15 +1,14 @@
 import * as assert from "assert";
 import { GetObjectCommand, HeadObjectCommand, PutBucketLifecycleConfigurationCommand, CreateBucketCommand } from "@aws-sdk/client-s3";
-import { execFile } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createBackup } from "../../database/backup/create";
 import { readLifecycleRules, s3SettingsFromEnv } from "../../database/backup/s3";
+import { runBinary } from "../support/cliRun";
 import { s3BackupFixture } from "../support/s3Backups";
 
-const ROOT = path.join(__dirname, "..", "..");
 
 function sha256(bytes: Buffer): string {
     return createHash("sha256").update(bytes).digest("hex");
@@ -68,13 +67,7 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
 
     it("uploads from the CLI with --upload and the S3_* environment", async () => {
         const bucket = f.newBucket();
-        const env: NodeJS.ProcessEnv = { ...process.env, ...f.db.env, ...f.s3.env, S3_BUCKET: bucket };
-        delete env.DATABASE_URL;
-        const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-            execFile("node", [path.join(ROOT, "bin", "physioflow.js"), "backup", "create", "--out", outDir, "--env", "dev", "--label", "cli-upload", "--upload"], { cwd: ROOT, env, timeout: 120_000 }, (error, stdout, stderr) =>
-                resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
-            );
-        });
+        const run = await runBinary(["backup", "create", "--out", outDir, "--env", "dev", "--label", "cli-upload", "--upload"], { ...f.db.env, ...f.s3.env, S3_BUCKET: bucket });
         assert.strictEqual(run.code, 0, run.stderr);
         const lines = run.stdout.trim().split("\n");
         const archive = lines[lines.length - 1];
