@@ -5,11 +5,10 @@
 import * as assert from "assert";
 import { physioflowCommands, usageLine } from "../../database/cli/commands";
 import { releaseCommands } from "../../release/cli";
-import { CapturedStreams, runInProcess } from "../support/cliRun";
+import { physioflow as dispatch } from "../../bin/physioflow";
+import { runInProcess } from "../support/cliRun";
 
-// Plain JavaScript without types: what it exports is declared here.
-const bin = require("../../bin/physioflow.js") as { physioflow(argv: string[], streams?: CapturedStreams): Promise<number> };
-const physioflow = (argv: string[]) => runInProcess((streams) => bin.physioflow(argv, streams));
+const physioflow = (argv: string[]) => runInProcess((streams) => dispatch(argv, streams));
 
 describe("physioflow's command list", () => {
     for (const ask of [["help"], ["--help"], []]) {
