@@ -31,7 +31,7 @@ const parts = {
         // static mutants) against the config suites, seconds a run where the whole program suite
         // takes half a minute. components/ minus this file is the "program" part.
         mutate: ["components/config.ts"],
-        spec: ["tests/program/config.test.ts", "tests/program/configMutants.test.ts", "tests/program/stackFiles.test.ts"],
+        spec: ["tests/program/config.test.ts", "tests/program/stackFiles.test.ts"],
         thresholds: { high: 95, low: 90, break: 90 },
         tsconfigFile: "tsconfig.mutation-components.json",
         ignoreStatic: false,
@@ -60,7 +60,6 @@ const parts = {
             "tests/database/migrationFiles.test.ts",
             "tests/database/planMigrations.test.ts",
             "tests/database/validateMigrations.test.ts",
-            "tests/database/migrationsMutantsFiles.test.ts",
         ],
         thresholds: { high: 90, low: 80, break: 80 },
         tsconfigFile: "tsconfig.mutation-migrations.json",
@@ -76,7 +75,7 @@ const parts = {
             "tests/database/migrationFiles.test.ts",
             "tests/database/planMigrations.test.ts",
             "tests/database/validateMigrations.test.ts",
-            "tests/database/migrationsMutants*.test.ts",
+            "tests/database/migrationBlockers.test.ts",
             "tests/database/lint.test.ts",
             "tests/database/migrateRunner.test.ts",
             "tests/database/seededMigrations.test.ts",

@@ -32,8 +32,12 @@ export function exitCodeOf(error: unknown): number {
     return 1;
 }
 
-/** The error's message folded onto one line. */
-export function oneLine(error: unknown): string {
+/**
+ * An error's message (or any text) folded onto one line, for a CLI's `error:` line or a field of a
+ * report: each line break and the spaces around it become one space. For the failing resource and
+ * reason out of a Pulumi engine error, see engineErrorSummary in release/deploy.ts.
+ */
+export function messageOnOneLine(error: unknown): string {
     const text = error instanceof Error ? error.message : String(error);
     return text.replace(/\s*\n\s*/g, " ").trim();
 }

@@ -15,10 +15,10 @@
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
+import { freeLoopbackPort } from "./freePorts";
 
 export interface PostgresServerOptions {
     /** Keep the cluster in this directory between runs (created with initdb when it has none). Default: a temp dir deleted on stop. */
@@ -289,27 +289,4 @@ function listDirs(dir: string): string[] {
     } catch {
         return [];
     }
-}
-
-/** A loopback port nothing listens on right now. */
-export function freeLoopbackPort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.unref();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
-}
-
-/** True when nothing listens on 127.0.0.1:port. */
-export function loopbackPortIsFree(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const server = net.createServer();
-        server.unref();
-        server.once("error", () => resolve(false));
-        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
 }

@@ -12,9 +12,9 @@ import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { freeLoopbackPorts } from "./freePorts";
 
 /** A running S3 server. */
 export interface S3Server {
@@ -198,25 +198,6 @@ async function waitUntilReady(client: () => S3Client, hasExited: () => boolean, 
     }
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").slice(-3000) : "";
     throw new Error(`the S3 server did not become ready (${hasExited() ? "it exited" : "timeout"}; last error: ${lastError})\n${log}`);
-}
-
-async function freeLoopbackPorts(count: number): Promise<number[]> {
-    const servers: net.Server[] = [];
-    const ports: number[] = [];
-    try {
-        while (ports.length < count) {
-            const server = net.createServer();
-            await new Promise<void>((resolve, reject) => {
-                server.once("error", reject);
-                server.listen(0, "127.0.0.1", () => resolve());
-            });
-            servers.push(server);
-            ports.push((server.address() as net.AddressInfo).port);
-        }
-    } finally {
-        await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-    }
-    return ports;
 }
 
 /** For `bash tests/support/install-s3-server.sh` users: the path it prints. */

@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
 import { Readable, Writable } from "stream";
+import { commandGroups, sideOf, usageLine } from "../database/cli/commands";
 import { UsageError } from "../database/errors";
 import { deploy, DeployResult, OpenedReleaseTarget, OpenLocalTarget } from "./deploy";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
@@ -24,9 +25,10 @@ export interface ReleaseIo {
     openLocalTarget?: OpenLocalTarget;
 }
 
-export const releaseCommands = ["deploy", "rollback", "status", "verify", "import"];
+/** The commands this file runs (bin/physioflow.js hands them here), from the one list in database/cli/commands.ts. */
+export const releaseCommands = commandGroups.filter((group) => sideOf(group) === "release");
 
-export const IMPORT_HELP = `usage: physioflow import <stack> [--yes]
+export const IMPORT_HELP = `usage: ${usageLine("import")}
 
 A stack's first pulumi up over what the team already runs (docs/database.md, "Importing what
 exists"): adopts the existing namespace, database and owner role (dbUser) instead of creating
@@ -63,7 +65,7 @@ export async function importCommand(argv: readonly string[], io: ReleaseIo): Pro
     }
 }
 
-export const STATUS_HELP = `usage: physioflow status <stack> [--json]
+export const STATUS_HELP = `usage: ${usageLine("status")}
 
 The stack's settings and last outputs beside what its cluster does: active color and tags,
 each Deployment's ready/desired pods, what the live Services select and serve, the smoke tests,
@@ -94,7 +96,7 @@ export async function statusCommand(argv: readonly string[], io: ReleaseIo): Pro
     }
 }
 
-export const ROLLBACK_HELP = `usage: physioflow rollback <stack> [--emergency | --restore FILE] [--yes] [--json]
+export const ROLLBACK_HELP = `usage: ${usageLine("rollback")}
 
 Switches the live Services to the other color, keeping the current one warm. A color with no
 ready pods is first brought up through the stack (readiness and smoke test), never switched to
@@ -110,7 +112,7 @@ cold. <stack>: local, dev, staging or prod.
                   name to be typed unless --yes
   --yes           no confirmation`;
 
-export const DEPLOY_HELP = `usage: physioflow deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
+export const DEPLOY_HELP = `usage: ${usageLine("deploy")}
 
 Releases <tag> as stack updates, each previewed before it is applied: the tag to the inactive
 color (warm, behind its smoke test), the switch of the live Services, a watch of the new color
@@ -283,7 +285,7 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     return result.ok ? 0 : 1;
 }
 
-/** `physioflow deploy|rollback|status|verify|import ...` as the bin script runs it: one line on stderr for errors, the exit code returned. */
+/** `physioflow <release command> ...` ({@link releaseCommands}) as the bin script runs it: one line on stderr for errors, the exit code returned. */
 export async function releaseMain(argv: readonly string[], repoRoot: string, io: Partial<ReleaseIo> = {}): Promise<number> {
     const full: ReleaseIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, repoRoot, ...io };
     try {
@@ -296,7 +298,9 @@ export async function releaseMain(argv: readonly string[], repoRoot: string, io:
                 return openReleaseTarget(stackName, full, out);
             });
         }
-        return argv[0] === "rollback" ? await rollbackCommand(argv.slice(1), full) : await deployCommand(argv.slice(1), full);
+        if (argv[0] === "rollback") return await rollbackCommand(argv.slice(1), full);
+        if (argv[0] === "deploy") return await deployCommand(argv.slice(1), full);
+        throw new UsageError(`"${argv[0] ?? ""}" is not a release command; release commands: ${releaseCommands.join(", ")} (see physioflow --help)`);
     } catch (error) {
         full.stderr.write(`physioflow: error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);
         return error instanceof UsageError ? 2 : 1;

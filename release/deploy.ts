@@ -249,7 +249,7 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                     await tell({ event: "switch", namespace: target.namespace, from, to, tag, text: `${target.namespace}: live traffic switched from ${from} to ${to} (${tag})` });
                 }
             } catch (error) {
-                const message = oneLine(error);
+                const message = engineErrorSummary(error);
                 result.steps.push({ step, changes: [], seconds: elapsed(started), result: `failed: ${message}` });
                 result.error = `${step} failed: ${message}`;
                 return result;
@@ -390,8 +390,9 @@ export function elapsed(started: number): number {
 /**
  * One line from an engine error (its output is long): the failing resource's name and the first
  * reason given for it, e.g. `physioflow-smoke-blue: the Kubernetes API server reported that ...`.
+ * Any other error gives its first line (to fold a whole message, see messageOnOneLine in database/errors.ts).
  */
-export function oneLine(error: unknown): string {
+export function engineErrorSummary(error: unknown): string {
     const message = error instanceof Error ? error.message : String(error);
     const lines = message.split("\n").map(line => line.trim()).filter(Boolean);
     let at = lines.findIndex(line => /^\* /.test(line));

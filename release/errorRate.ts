@@ -7,6 +7,8 @@
  * (NaN, e.g. a ratio with no requests) is an error, never "healthy"; +Inf is a breach.
  */
 
+import { messageOnOneLine } from "../database/errors";
+
 // The default query is a setting's default, so it lives with the settings.
 export { defaultErrorRateQuery } from "../components/config";
 
@@ -35,7 +37,7 @@ export async function queryErrorRate(prometheusUrl: string, query: string, optio
     } catch (error) {
         const err = error as Error & { cause?: { message?: string; code?: string } };
         if (err.name === "TimeoutError") throw new Error(`${where} did not answer within ${timeoutMs / 1000} s`);
-        throw new Error(`${where} is unreachable: ${oneLine(err.cause?.message ?? err.message)}`);
+        throw new Error(`${where} is unreachable: ${messageOnOneLine(err.cause?.message ?? err.message)}`);
     }
     const text = await response.text();
     let body: any;
@@ -44,7 +46,7 @@ export async function queryErrorRate(prometheusUrl: string, query: string, optio
     } catch {
         throw new Error(`${where} answered HTTP ${response.status} with something other than its API's JSON; is prometheusUrl the server's base URL?`);
     }
-    if (body?.status === "error") throw new Error(`${where} refused the error-rate query ${query}: ${oneLine(String(body.error))}`);
+    if (body?.status === "error") throw new Error(`${where} refused the error-rate query ${query}: ${messageOnOneLine(String(body.error))}`);
     if (!response.ok || body?.status !== "success") {
         throw new Error(`${where} answered HTTP ${response.status} without a result; is prometheusUrl the server's base URL?`);
     }
@@ -87,8 +89,4 @@ function parseSampleValue(raw: unknown): number {
 function formatRate(value: number): string {
     if (!Number.isFinite(value)) return String(value);
     return String(Number(value.toPrecision(3)));
-}
-
-function oneLine(text: string): string {
-    return text.replace(/\s+/g, " ").trim();
 }

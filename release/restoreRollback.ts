@@ -11,7 +11,7 @@ import * as path from "path";
 import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import { Kubectl } from "./clusterState";
-import { elapsed, oneLine, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
+import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
 import { tellTeam } from "./notify";
 import type { RollbackResult } from "./rollback";
 
@@ -95,7 +95,7 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
         }, out);
         return result;
     } catch (error) {
-        result.error = oneLine(error);
+        result.error = engineErrorSummary(error);
         return result;
     } finally {
         await lock.release();

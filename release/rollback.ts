@@ -8,7 +8,7 @@
  */
 import { Color, otherColor } from "../components/colors";
 import { readClusterState } from "./clusterState";
-import { elapsed, oneLine, readReleaseSettings, ReleaseTarget, StepResult, takeReleaseLock, update } from "./deploy";
+import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, StepResult, takeReleaseLock, update } from "./deploy";
 import { DeployLock, DeployLockedError } from "./deployLock";
 import { tellTeam } from "./notify";
 
@@ -84,7 +84,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         }, out);
         return result;
     } catch (error) {
-        result.error = oneLine(error);
+        result.error = engineErrorSummary(error);
         return result;
     } finally {
         await lock?.release();

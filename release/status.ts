@@ -13,7 +13,7 @@ import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
 import { readDeployLock } from "./deployLock";
 import { liveServices } from "./rollback";
 import { currentMigrationVersion } from "../database";
-import { oneLine } from "../database/errors";
+import { messageOnOneLine } from "../database/errors";
 
 export interface StackStatus {
     settings: ReleaseSettings;
@@ -37,7 +37,7 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(JSON.parse, () => undefined),
         readDeployLock(target.kubectl, target.namespace),
         target.database === undefined ? undefined : currentMigrationVersion(target.database.connection)
-            .then(version => ({ version }), (error: unknown) => ({ error: oneLine(error) })),
+            .then(version => ({ version }), (error: unknown) => ({ error: messageOnOneLine(error) })),
         target.stack.getAllConfig(),
     ]);
     let stackSettingsDigest: string | undefined;

@@ -10,7 +10,8 @@ import { Color, otherColor } from "../components/colors";
 import { defaultSmokeChecks, defaultSmokeImage } from "../components/config";
 import { parseSmokeChecks, SmokeApp, SmokeCheck, smokeScript, smokeUrlVariable } from "../components/smokeChecks";
 import { withClient } from "../database/client";
-import { oneLine, UsageError } from "../database/errors";
+import { usageLine } from "../database/cli/commands";
+import { messageOnOneLine, UsageError } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
 import type { ReleaseIo } from "./cli";
 import { ClusterState, Kubectl, readClusterState } from "./clusterState";
@@ -55,7 +56,7 @@ export async function verify(target: ReleaseTarget, options: VerifyOptions = {})
         try {
             checks.push(await check());
         } catch (error) {
-            checks.push({ name, ok: false, detail: oneLine(error) });
+            checks.push({ name, ok: false, detail: messageOnOneLine(error) });
         }
     };
     await run("pods ready", () => checkPodsReady(settings, cluster));
@@ -161,7 +162,7 @@ async function checkHealth(target: ReleaseTarget, activeColor: Color, cluster: C
         if (outcome === "succeeded") return { name: "health", ok: true, detail: `${checks.length} check(s) through ${services.join(", ")}` };
         // The Job is deleted below, so its log is read now.
         const log = await target.kubectl(["logs", `job/${name}`, "-n", target.namespace, "--all-containers", "--prefix"])
-            .then(text => text.trim(), error => `(its log could not be read: ${oneLine(error)})`);
+            .then(text => text.trim(), error => `(its log could not be read: ${messageOnOneLine(error)})`);
         for (const line of log.split("\n")) out(`health: ${line}`);
         const failures = log.split("\n").filter(line => /(^|\s)FAIL /.test(line));
         return {
@@ -243,7 +244,7 @@ async function checkRowCounts(target: ReleaseTarget): Promise<VerifyCheck> {
     });
 }
 
-export const VERIFY_HELP = `usage: physioflow verify <stack> [--json]
+export const VERIFY_HELP = `usage: ${usageLine("verify")}
 
 The runbook's post-deployment checks, one line each: the active color's pods ready (and the
 inactive color's when it is warm); the stack's smokeChecks through the live Services, and the

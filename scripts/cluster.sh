@@ -144,12 +144,9 @@ POD_CIDR=10.244.0.0/16
 SERVICE_CIDR=10.96.0.0/16
 NODE_NAME=kwok-node-0
 
+FREE_PORTS_JS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/devenv/freePorts.js
 free_ports() { # free_ports N: N distinct free loopback ports, held open together while picked
-	node -e '
-		const net = require("net"); const n = Number(process.argv[1]); const servers = [];
-		const next = () => { if (servers.length === n) { console.log(servers.map(s => s.address().port).join(" ")); servers.forEach(s => s.close()); return; }
-			const s = net.createServer(); s.listen(0, "127.0.0.1", () => { servers.push(s); next(); }); };
-		next();' "$1"
+	node "$FREE_PORTS_JS" "$1"
 }
 
 # launch NAME BINARY ARGS…: a server in its own session, its output in DIR/logs/NAME.log, its pid in DIR/pids/NAME

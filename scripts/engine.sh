@@ -275,7 +275,7 @@ stop_postgres() {
 }
 
 free_port() {
-	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+	node "$REPO_ROOT/devenv/freePorts.js" 1
 }
 
 CHECK_DIR=

@@ -1,7 +1,7 @@
 // `npm run local`: run the program for real on this machine (docs/local.md).
 import * as path from "path";
 import { ConfigError } from "../components/config";
-import { exitCodeOf, oneLine } from "../database/errors";
+import { exitCodeOf, messageOnOneLine } from "../database/errors";
 import { localUsage, parseLocalArgs } from "../local/args";
 import { resetLocal, runLocal } from "../local/run";
 
@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
 function errorLine(error: unknown): string {
     const text = error instanceof Error ? error.message : String(error);
     const engineError = text.split("\n").map(line => line.trim()).find(line => line.startsWith("error: "));
-    return engineError ? `pulumi: ${engineError.slice("error: ".length)}` : oneLine(error);
+    return engineError ? `pulumi: ${engineError.slice("error: ".length)}` : messageOnOneLine(error);
 }
 
 // Ctrl-C: exit through process.exit so the PostgreSQL this run started is stopped (its exit hook).

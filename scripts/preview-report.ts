@@ -1,6 +1,6 @@
 // `npm run preview:report -- <stack>...`: the pull-request preview report as Markdown (README, "Pull requests").
 import * as path from "path";
-import { exitCodeOf, oneLine } from "../database/errors";
+import { exitCodeOf, messageOnOneLine } from "../database/errors";
 import { previewReportCommand } from "../release/previewReportCommand";
 
 const repoRoot = path.resolve(__dirname, "..");
@@ -13,7 +13,7 @@ async function main(argv: string[]): Promise<number> {
             openLocalTarget: async (root, out) => (await import("../local/releaseTarget")).openLocalReleaseTarget(root, out),
         });
     } catch (error) {
-        process.stderr.write(`preview:report: error: ${oneLine(error)}\n`);
+        process.stderr.write(`preview:report: error: ${messageOnOneLine(error)}\n`);
         if ((argv.includes("--verbose") || argv.includes("-v")) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
         return exitCodeOf(error);
     }

@@ -1,5 +1,6 @@
 import { parseArgs } from "util";
 import { UsageError } from "../errors";
+import { actionsOf, expectedGroups, sideOf } from "./commands";
 import { parseVersionArgument } from "../migrations/plan";
 import { checkEnvironmentName, checkLabel } from "../backup/archiveName";
 import { parseImageTags } from "../backup/metadata";
@@ -89,13 +90,17 @@ export function parseCommandLine(argv: readonly string[]): Command {
     if (group === undefined || group === "--help" || group === "-h" || group === "help") {
         return { command: "help", ...global };
     }
+    if (sideOf(group) === undefined) {
+        throw new UsageError(`unknown command "${group}"; expected ${expectedGroups()} (see physioflow --help)`);
+    }
     if (group !== "migrate" && group !== "backup") {
-        throw new UsageError(`unknown command "${group}"; expected "migrate", "backup", "deploy", "rollback", "status" or "verify" (see physioflow --help)`);
+        // bin/physioflow.js hands the release commands to release/cli.ts; only a direct call lands here.
+        throw new UsageError(`"${group}" is a release command, run by release/cli.ts (bin/physioflow.js dispatches it)`);
     }
     if (action === undefined || action === "--help" || action === "-h" || action === "help") {
         return { command: "help", topic: group, ...global };
     }
-    const known = group === "migrate" ? ["status", "validate", "up", "down", "lint", "version"] : ["create", "verify", "restore", "prune"];
+    const known = actionsOf(group);
     if (!known.includes(action)) {
         throw new UsageError(`unknown command "${group} ${action}"; expected one of: ${known.map((k) => `${group} ${k}`).join(", ")}`);
     }

@@ -1,35 +1,14 @@
-/** `physioflow --help`. */
+import { commandListText } from "./commands";
+
+/** `physioflow --help`: the commands come from ./commands.ts. */
 export const MAIN_HELP = `Usage: physioflow <command> [options]
 
 Database migrations, blue-green lint, backups and restores for PhysioFlow, and releases.
 
 Commands:
-  migrate status                 applied, pending, edited and missing migrations
-  migrate validate               refuse-before-running checks, without running anything
-  migrate up [--to NNN] [--dry-run] [--backup-out DIR]
-                                 apply pending migrations (each in its own transaction)
-  migrate down --to NNN [--dry-run] [--yes] [--backup-out DIR]
-                                 confirm, back up, then run down scripts newest first back to NNN ("000" for none)
-  migrate lint                   blue-green backward-compatibility lint of up-migrations
-  migrate version                print the applied version (e.g. 005, or 000 for none)
-  backup create --out DIR [--env ENV] [--label L] [--tags api=v1,web=v1] [--upload] [--keep N]
-                                 pg_dump to DIR/<env>_<label>_<YYYYMMDD>_<HHMMSS>.tar.gz (path on stdout)
-  backup verify FILE             re-check sha256, pg_restore --list and the migration version
-  backup restore FILE --env ENV [--yes] [--backup-out DIR]
-                                 verify, check database and environment, confirm, back up the target,
-                                 then replace the database with the archive
-  backup prune --dir DIR --keep N
-                                 keep the newest N archives per environment
-  deploy <stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]
-                                 release a tag blue-green as previewed stack updates (physioflow deploy --help)
-  rollback <stack> [--emergency | --restore FILE] [--yes] [--json]
-                                 switch the live Services to the other color, with a database restore
-                                 when asked (physioflow rollback --help)
-  status <stack> [--json]        the stack beside its cluster, disagreements flagged (physioflow status --help)
-  verify <stack> [--json]        the runbook's post-deployment checks (physioflow verify --help)
-  import <stack> [--yes]         a stack's first up over the existing namespace, database and role (physioflow import --help)
+${commandListText()}
 
-Run "physioflow migrate --help" or "physioflow backup --help" for options.
+Run "physioflow migrate --help", "physioflow backup --help" or "physioflow <command> --help" for options.
 
 Connection: DATABASE_URL, or PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
 Global options: --verbose (stack traces on errors), --quiet (no progress on stderr).

@@ -2,7 +2,7 @@ import * as readline from "readline";
 import { Readable, Writable } from "stream";
 import type { RestoreSummary } from "../backup/restore";
 import { connectionFromEnv } from "../connection";
-import { OperationError, UsageError, exitCodeOf, oneLine } from "../errors";
+import { OperationError, UsageError, exitCodeOf, messageOnOneLine } from "../errors";
 import { describeStep } from "../migrations/plan";
 import type { MigrateResult } from "../migrations/runner";
 import { Progress, formatDuration, silentProgress } from "../progress";
@@ -30,7 +30,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         await run(command, io, print, progress);
         return 0;
     } catch (error) {
-        io.stderr.write(`physioflow: error: ${oneLine(error)}\n`);
+        io.stderr.write(`physioflow: error: ${messageOnOneLine(error)}\n`);
         if (globalFlags(argv).verbose) {
             io.stderr.write(`${stackOf(error)}\n`);
         }

@@ -1,15 +1,13 @@
 import * as assert from "assert";
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createBackup } from "../../database/backup/create";
 import { BACKUP_LIFECYCLE_RULE_ID, readLifecycleRules, s3SettingsFromEnv } from "../../database/backup/s3";
-import { migrateUp } from "../../database/migrations/runner";
-import { TestDatabase, freshDatabase } from "../support/postgres";
-import { TestS3Server, sharedS3Server } from "../support/s3";
+import { TestS3Server } from "../support/s3";
+import { s3BackupFixture } from "../support/s3Backups";
 
-const ROOT = path.join(__dirname, "..", "..");
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 
 /** An unsigned GET, as anyone on the network would send it. */
@@ -21,31 +19,19 @@ async function anonymousGet(s3: TestS3Server, bucket: string, key: string): Prom
 
 describe("backups of patient data stay private, and retention removes only what is safely stored", function () {
     this.timeout(240_000);
-    let s3: TestS3Server;
-    let client: S3Client;
-    let db: TestDatabase;
+    const f = s3BackupFixture("privacy");
     let root: string;
-    let bucketCounter = 0;
-    const newBucket = () => `physioflow-privacy-test-${process.pid}-${++bucketCounter}`;
-
-    before(async () => {
-        s3 = await sharedS3Server();
-        client = s3.client();
-        db = await freshDatabase("privacy");
-        await migrateUp({ dir: path.join(ROOT, "migrations"), connection: db.connection });
-    });
     beforeEach(() => {
         root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-privacy-"));
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
-    after(() => client?.destroy());
 
     it("writes the archive 0600 in a 0700 folder even under umask 000", async () => {
         const outDir = path.join(root, "backups", "dev");
         const previous = process.umask(0o000);
         let archivePath: string;
         try {
-            archivePath = (await createBackup({ connection: db.connection, outDir, environment: "dev" })).archivePath;
+            archivePath = (await createBackup({ connection: f.db.connection, outDir, environment: "dev" })).archivePath;
         } finally {
             process.umask(previous);
         }
@@ -62,21 +48,21 @@ describe("backups of patient data stay private, and retention removes only what 
         fs.writeFileSync(path.join(outDir, "dev_older_20260101_000000.tar.gz"), "older archive");
         fs.chmodSync(path.join(outDir, "dev_older_20260101_000000.tar.gz"), 0o644);
         const lines: string[] = [];
-        const backup = await createBackup({ connection: db.connection, outDir, environment: "dev", progress: { line: (l) => lines.push(l) } });
+        const backup = await createBackup({ connection: f.db.connection, outDir, environment: "dev", progress: { line: (l) => lines.push(l) } });
         assert.strictEqual(mode(outDir).toString(8), "700");
         assert.strictEqual(mode(backup.archivePath).toString(8), "600");
         assert.ok(lines.some((l) => /made .* private \(was 755, now 700\)/.test(l)), lines.join("\n"));
     });
 
     it("uploads without a public ACL: an unsigned GET of the archive is refused", async () => {
-        const bucket = newBucket();
-        const backup = await createBackup({ connection: db.connection, outDir: path.join(root, "up"), environment: "dev", upload: s3SettingsFromEnv({ ...s3.env, S3_BUCKET: bucket }) });
+        const bucket = f.newBucket();
+        const backup = await createBackup({ connection: f.db.connection, outDir: path.join(root, "up"), environment: "dev", upload: s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket }) });
         const key = backup.uploaded!.key;
-        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-        assert.strictEqual(await anonymousGet(s3, bucket, key), 403);
+        await f.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        assert.strictEqual(await anonymousGet(f.s3, bucket, key), 403);
         // The check can fail: an object stored with a public-read ACL in the same bucket is served to anyone.
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: "public/probe.txt", Body: "public", ACL: "public-read" }));
-        const probe = await anonymousGet(s3, bucket, "public/probe.txt");
+        await f.client.send(new PutObjectCommand({ Bucket: bucket, Key: "public/probe.txt", Body: "public", ACL: "public-read" }));
+        const probe = await anonymousGet(f.s3, bucket, "public/probe.txt");
         if (probe !== 200) {
             // This server does not serve public-read objects at all; the 403 above still proves the archive is not readable anonymously.
             assert.strictEqual(probe, 403);
@@ -84,27 +70,27 @@ describe("backups of patient data stay private, and retention removes only what 
     });
 
     it("scopes the 30-day expiry rule to the backups' prefix, leaving the team's other objects alone", async () => {
-        const bucket = newBucket();
-        await client.send(new CreateBucketCommand({ Bucket: bucket }));
+        const bucket = f.newBucket();
+        await f.client.send(new CreateBucketCommand({ Bucket: bucket }));
         // An older version of this tool put a whole-bucket rule under the same ID: it must be replaced.
-        await client.send(new PutBucketLifecycleConfigurationCommand({
+        await f.client.send(new PutBucketLifecycleConfigurationCommand({
             Bucket: bucket,
             LifecycleConfiguration: { Rules: [
                 { ID: BACKUP_LIFECYCLE_RULE_ID, Status: "Enabled", Filter: { Prefix: "" }, Expiration: { Days: 30 } },
                 { ID: "tmp-7d", Status: "Enabled", Filter: { Prefix: "tmp/" }, Expiration: { Days: 7 } },
             ] },
         }));
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: "reports/2026-01.pdf", Body: "the team's report" }));
-        const backup = await createBackup({ connection: db.connection, outDir: path.join(root, "up"), environment: "dev", upload: s3SettingsFromEnv({ ...s3.env, S3_BUCKET: bucket }) });
+        await f.client.send(new PutObjectCommand({ Bucket: bucket, Key: "reports/2026-01.pdf", Body: "the team's report" }));
+        const backup = await createBackup({ connection: f.db.connection, outDir: path.join(root, "up"), environment: "dev", upload: s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket }) });
 
         assert.strictEqual(backup.uploaded!.key, `physioflow-backups/${path.basename(backup.archivePath)}`);
-        const rules = await readLifecycleRules(client, bucket);
+        const rules = await readLifecycleRules(f.client, bucket);
         const summary = rules.map((r) => [r.ID, r.Filter?.Prefix ?? r.Prefix ?? "", r.Expiration?.Days]).sort();
         assert.deepStrictEqual(summary, [[BACKUP_LIFECYCLE_RULE_ID, "physioflow-backups/", 30], ["tmp-7d", "tmp/", 7]]);
         assert.ok(rules.every((r) => (r.Filter?.Prefix ?? r.Prefix ?? "") !== ""), "no rule may cover the whole bucket");
-        const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+        const listed = await f.client.send(new ListObjectsV2Command({ Bucket: bucket }));
         assert.deepStrictEqual(listed.Contents?.map((o) => o.Key).sort(), [backup.uploaded!.key, "reports/2026-01.pdf"].sort());
-        await client.send(new GetObjectCommand({ Bucket: bucket, Key: "reports/2026-01.pdf" }));
+        await f.client.send(new GetObjectCommand({ Bucket: bucket, Key: "reports/2026-01.pdf" }));
     });
 
     it("prunes old archives only after the upload succeeded: a refused upload prunes nothing", async () => {
@@ -112,14 +98,14 @@ describe("backups of patient data stay private, and retention removes only what 
         fs.mkdirSync(outDir);
         const older = ["dev_a_20260101_000000.tar.gz", "dev_b_20260102_000000.tar.gz"];
         for (const name of older) fs.writeFileSync(path.join(outDir, name), "older archive");
-        const upload = { ...s3SettingsFromEnv({ ...s3.env, S3_BUCKET: newBucket() }), secretAccessKey: "wrong-secret" };
-        await assert.rejects(createBackup({ connection: db.connection, outDir, environment: "dev", label: "refused", keep: 1, upload }), /upload to s3:\/\/.* failed: .*; nothing was pruned/);
+        const upload = { ...s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: f.newBucket() }), secretAccessKey: "wrong-secret" };
+        await assert.rejects(createBackup({ connection: f.db.connection, outDir, environment: "dev", label: "refused", keep: 1, upload }), /upload to s3:\/\/.* failed: .*; nothing was pruned/);
         const left = fs.readdirSync(outDir).sort();
         assert.strictEqual(left.length, 3, left.join(", "));
         assert.ok(older.every((name) => left.includes(name)), left.join(", "));
 
-        const bucket = newBucket();
-        const backup = await createBackup({ connection: db.connection, outDir, environment: "dev", label: "stored", keep: 1, upload: s3SettingsFromEnv({ ...s3.env, S3_BUCKET: bucket }) });
+        const bucket = f.newBucket();
+        const backup = await createBackup({ connection: f.db.connection, outDir, environment: "dev", label: "stored", keep: 1, upload: s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket }) });
         assert.strictEqual(backup.pruned.length, 3);
         assert.deepStrictEqual(fs.readdirSync(outDir), [path.basename(backup.archivePath)]);
     });

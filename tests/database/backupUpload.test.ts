@@ -1,17 +1,14 @@
 import * as assert from "assert";
-import { GetObjectCommand, HeadObjectCommand, PutBucketLifecycleConfigurationCommand, CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { execFile } from "child_process";
+import { GetObjectCommand, HeadObjectCommand, PutBucketLifecycleConfigurationCommand, CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createBackup } from "../../database/backup/create";
 import { readLifecycleRules, s3SettingsFromEnv } from "../../database/backup/s3";
-import { migrateUp } from "../../database/migrations/runner";
-import { TestDatabase, freshDatabase } from "../support/postgres";
-import { TestS3Server, sharedS3Server } from "../support/s3";
+import { runBinary } from "../support/cliRun";
+import { s3BackupFixture } from "../support/s3Backups";
 
-const ROOT = path.join(__dirname, "..", "..");
 
 function sha256(bytes: Buffer): string {
     return createHash("sha256").update(bytes).digest("hex");
@@ -19,90 +16,72 @@ function sha256(bytes: Buffer): string {
 
 describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", function () {
     this.timeout(240_000);
-    let s3: TestS3Server;
-    let client: S3Client;
-    let db: TestDatabase;
+    const f = s3BackupFixture("upload");
     let outDir: string;
-    let bucketCounter = 0;
-    const newBucket = () => `physioflow-backups-test-${process.pid}-${++bucketCounter}`;
-
-    before(async () => {
-        s3 = await sharedS3Server();
-        client = s3.client();
-        db = await freshDatabase("upload");
-        await migrateUp({ dir: path.join(ROOT, "migrations"), connection: db.connection });
-    });
     beforeEach(() => {
         outDir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-upload-"));
     });
     afterEach(() => fs.rmSync(outDir, { recursive: true, force: true }));
-    after(() => client?.destroy());
 
     it("uploads the verified archive byte for byte under physioflow-backups/ and puts a 30-day expiry rule for that prefix on a new bucket", async () => {
-        const bucket = newBucket();
+        const bucket = f.newBucket();
         const backup = await createBackup({
-            connection: db.connection,
+            connection: f.db.connection,
             outDir,
             environment: "staging",
             label: "pre-deploy-v2.0.0",
-            upload: s3SettingsFromEnv({ ...s3.env, S3_BUCKET: bucket }),
+            upload: s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket }),
         });
         const key = `physioflow-backups/${path.basename(backup.archivePath)}`;
         assert.deepStrictEqual(backup.uploaded, { bucket, key, size: fs.statSync(backup.archivePath).size });
 
         const local = fs.readFileSync(backup.archivePath);
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        const head = await f.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
         assert.strictEqual(head.ContentLength, local.length);
         assert.deepStrictEqual(head.Metadata, { "archive-sha256": sha256(local), "migration-version": "006", environment: "staging" });
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const object = await f.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         const remote = Buffer.from(await object.Body!.transformToByteArray());
         assert.strictEqual(sha256(remote), sha256(local));
 
-        const rules = await readLifecycleRules(client, bucket);
+        const rules = await readLifecycleRules(f.client, bucket);
         const expiry = rules.filter((r) => r.Status === "Enabled" && r.Expiration?.Days === 30 && (r.Filter?.Prefix ?? r.Prefix ?? "") === "physioflow-backups/");
         assert.strictEqual(expiry.length, 1, JSON.stringify(rules));
     });
 
     it("adds the expiry rule to an existing bucket without dropping its other rules, and does not duplicate it", async () => {
-        const bucket = newBucket();
-        await client.send(new CreateBucketCommand({ Bucket: bucket }));
-        await client.send(
+        const bucket = f.newBucket();
+        await f.client.send(new CreateBucketCommand({ Bucket: bucket }));
+        await f.client.send(
             new PutBucketLifecycleConfigurationCommand({
                 Bucket: bucket,
                 LifecycleConfiguration: { Rules: [{ ID: "tmp-7d", Status: "Enabled", Filter: { Prefix: "tmp/" }, Expiration: { Days: 7 } }] },
             }),
         );
-        const upload = s3SettingsFromEnv({ ...s3.env, S3_BUCKET: bucket });
-        await createBackup({ connection: db.connection, outDir, environment: "dev", label: "first", upload });
-        await createBackup({ connection: db.connection, outDir, environment: "dev", label: "second", upload });
-        const rules = await readLifecycleRules(client, bucket);
+        const upload = s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket });
+        await createBackup({ connection: f.db.connection, outDir, environment: "dev", label: "first", upload });
+        await createBackup({ connection: f.db.connection, outDir, environment: "dev", label: "second", upload });
+        const rules = await readLifecycleRules(f.client, bucket);
         const summary = rules.map((r) => [r.Filter?.Prefix ?? r.Prefix ?? "", r.Expiration?.Days]).sort();
         assert.deepStrictEqual(summary, [["physioflow-backups/", 30], ["tmp/", 7]]);
     });
 
     it("uploads from the CLI with --upload and the S3_* environment", async () => {
-        const bucket = newBucket();
-        const env: NodeJS.ProcessEnv = { ...process.env, ...db.env, ...s3.env, S3_BUCKET: bucket };
-        delete env.DATABASE_URL;
-        const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-            execFile("node", [path.join(ROOT, "bin", "physioflow.js"), "backup", "create", "--out", outDir, "--env", "dev", "--label", "cli-upload", "--upload"], { cwd: ROOT, env, timeout: 120_000 }, (error, stdout, stderr) =>
-                resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
-            );
-        });
+        const bucket = f.newBucket();
+        const run = await runBinary(["backup", "create", "--out", outDir, "--env", "dev", "--label", "cli-upload", "--upload"], { ...f.db.env, ...f.s3.env, S3_BUCKET: bucket });
         assert.strictEqual(run.code, 0, run.stderr);
         const lines = run.stdout.trim().split("\n");
         const archive = lines[lines.length - 1];
         assert.match(path.basename(archive), /^dev_cli-upload_\d{8}_\d{6}\.tar\.gz$/);
         assert.strictEqual(lines[lines.length - 2], `uploaded s3://${bucket}/physioflow-backups/${path.basename(archive)}`);
         assert.match(run.stderr, /^backup: uploaded s3:\/\/.* at http:\/\/127\.0\.0\.1:\d+ \(/m);
-        assert.ok(!run.stderr.includes(s3.secretAccessKey) && !run.stdout.includes(s3.secretAccessKey));
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `physioflow-backups/${path.basename(archive)}` }));
+        assert.ok(!run.stderr.includes(f.s3.secretAccessKey) && !run.stdout.includes(f.s3.secretAccessKey));
+        const head = await f.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `physioflow-backups/${path.basename(archive)}` }));
         assert.strictEqual(head.ContentLength, fs.statSync(archive).size);
     });
 
     it("fails the backup command when the store refuses the upload, keeping the local archive", async () => {
-        const upload = { ...s3SettingsFromEnv({ ...s3.env, S3_BUCKET: newBucket() }), secretAccessKey: "wrong-secret" };
-        await assert.rejects(createBackup({ connection: db.connection, outDir, environment: "dev", upload }), /upload to s3:\/\/.* failed: .*; the local archive .* is kept/);
+        const upload = { ...s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: f.newBucket() }), secretAccessKey: "wrong-secret" };
+        await assert.rejects(createBackup({ connection: f.db.connection, outDir, environment: "dev", upload }), /upload to s3:\/\/.* failed: .*; the local archive .* is kept/);
         assert.strictEqual(fs.readdirSync(outDir).filter((f) => f.endsWith(".tar.gz")).length, 1);
     });
 });

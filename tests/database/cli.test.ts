@@ -4,34 +4,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
+import { CliRun, runBinary } from "../support/cliRun";
 import { TestDatabase, freshDatabase } from "../support/postgres";
 import { threeMigrations, writeMigrationDir } from "./fixtures";
 import { insertClinicData, snapshot } from "./seedData";
 
 const ROOT = path.join(__dirname, "..", "..");
-const BIN = path.join(ROOT, "bin", "physioflow.js");
 
-interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
+/** The real CLI as a child process, with no terminal on stdin. */
+const physioflow = runBinary;
 
-/** Runs the real CLI as a child process, with no terminal on stdin. */
-function physioflow(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<Run> {
-    const base = { ...process.env };
-    for (const key of ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "DATABASE_URL"]) {
-        delete base[key];
-    }
-    return new Promise((resolve) => {
-        const child = execFile("node", [BIN, ...args], { cwd, env: { ...base, ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
-            resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-        });
-        child.stdin?.end();
-    });
-}
-
-function assertOneLineError(run: Run, code: number, pattern: RegExp): void {
+function assertOneLineError(run: CliRun, code: number, pattern: RegExp): void {
     assert.strictEqual(run.code, code, `exit code; stderr: ${run.stderr}`);
     const lines = run.stderr.split("\n").filter((l) => l !== "");
     assert.strictEqual(lines.length, 1, `expected one stderr line, got:\n${run.stderr}`);
@@ -67,7 +50,7 @@ describe("physioflow CLI (real process)", function () {
     });
 
     it("answers bad input with one line and exit 2", async () => {
-        assertOneLineError(await physioflow(["rollout"]), 2, /unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status" or "verify"/);
+        assertOneLineError(await physioflow(["rollout"]), 2, /unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import"/);
         // deploy is the release code's command (release/cli.ts), with its own one-line usage errors.
         assertOneLineError(await physioflow(["deploy"]), 2, /^physioflow: error: deploy needs a stack and a tag: physioflow deploy <stack> <tag>$/);
         assertOneLineError(await physioflow(["migrate", "up", "--to", "5"]), 2, /--to must be a three-digit migration number such as 005, got "5"/);
@@ -190,7 +173,7 @@ describe("physioflow CLI (real process)", function () {
     });
 
     it("runs as `npx physioflow` from the project root", async () => {
-        const run = await new Promise<Run>((resolve) => {
+        const run = await new Promise<CliRun>((resolve) => {
             execFile("npx", ["--no-install", "physioflow", "--help"], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) =>
                 resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
             );

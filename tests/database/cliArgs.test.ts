@@ -98,7 +98,7 @@ describe("CLI argument parsing", () => {
     });
 
     it("refuses bad input with a usage error naming what is wrong", () => {
-        usageError(["rollout"], 'unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status" or "verify" (see physioflow --help)');
+        usageError(["rollout"], 'unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import" (see physioflow --help)');
         usageError(["migrate", "sideways"], 'unknown command "migrate sideways"; expected one of: migrate status, migrate validate, migrate up, migrate down, migrate lint, migrate version');
         usageError(["migrate", "up", "--to", "15"], '--to must be a three-digit migration number such as 005, got "15"');
         usageError(["migrate", "down"], 'migrate down needs --to NNN (the version to go back to, "000" for none)');

@@ -9,36 +9,19 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { Readable, Writable } from "stream";
 import { main, verifyBackup } from "../../database";
+import { CliRun, runInProcess } from "../support/cliRun";
 import { TestDatabase, freshDatabase } from "../support/postgres";
 import { insertClinicData, snapshot } from "./seedData";
 
 const SEEDED = path.join(__dirname, "..", "..", "migrations");
 
-interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
+/** The database CLI in-process; `typed` set means a terminal on stdin that answers with it. */
+function physioflow(argv: string[], env: Record<string, string>, typed?: string): Promise<CliRun> {
+    return runInProcess((streams) => main(argv, { ...streams, env }), typed);
 }
 
-/** The CLI in-process; `typed` set means a terminal on stdin that answers with it. */
-async function physioflow(argv: string[], env: Record<string, string>, typed?: string): Promise<Run> {
-    let stdout = "";
-    let stderr = "";
-    const sink = (append: (s: string) => void) =>
-        new Writable({
-            write(chunk, _encoding, done) {
-                append(String(chunk));
-                done();
-            },
-        });
-    const stdin = Object.assign(Readable.from(typed === undefined ? [] : [`${typed}\n`]), { isTTY: typed !== undefined });
-    const code = await main(argv, { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), stdin, env });
-    return { code, stdout, stderr };
-}
-
-function assertOneLineError(run: Run, code: number, pattern: RegExp): void {
+function assertOneLineError(run: CliRun, code: number, pattern: RegExp): void {
     assert.strictEqual(run.code, code, `exit code; stderr: ${run.stderr}`);
     const lines = run.stderr.split("\n").filter((l) => l !== "");
     assert.strictEqual(lines.length, 1, run.stderr);

@@ -2,30 +2,15 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Readable, Writable } from "stream";
 import { main, verifyBackup } from "../../database";
+import { CliRun, runInProcess } from "../support/cliRun";
 import { freshDatabase } from "../support/postgres";
 
 const DIR = path.join(__dirname, "..", "..", "migrations");
 
-/** Runs the CLI in-process with captured streams and no terminal. */
-async function run(argv: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const sink = (append: (s: string) => void) =>
-        new Writable({
-            write(chunk, _encoding, done) {
-                append(String(chunk));
-                done();
-            },
-        });
-    const code = await main(argv, {
-        stdout: sink((s) => (stdout += s)),
-        stderr: sink((s) => (stderr += s)),
-        stdin: Readable.from([]),
-        env,
-    });
-    return { code, stdout, stderr };
+/** The database CLI in-process, with no terminal. */
+function run(argv: string[], env: Record<string, string>): Promise<CliRun> {
+    return runInProcess((streams) => main(argv, { ...streams, env }));
 }
 
 describe("migrate up --backup-out (backup always precedes the migration)", function () {

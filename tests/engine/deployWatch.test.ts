@@ -7,28 +7,15 @@
 import * as assert from "assert";
 import { deploy, DeployRefusedError } from "../../release/deploy";
 import { crashLoopStage } from "../support/clusterFaults";
-import { PrometheusServer, startPrometheus } from "../support/prometheus";
-import { metricsServer } from "../support/metricsServer";
+import { prometheusScrapingApp } from "../support/metricsServer";
 import { apps, namespace, releaseFixture } from "../support/releaseFixture";
 
 describe("the watch after a switch on the real engine and a real control plane: restarts of crash-looping pods, and the error rate from a real Prometheus", function () {
     const f = releaseFixture("deploywatchtest");
     const watch = { seconds: 3, intervalMs: 300 };
-    const app = metricsServer(namespace);
-    let prometheus: PrometheusServer;
+    const scraped = prometheusScrapingApp(namespace, { "200": 20, "500": 0.2 });
+    const { app } = scraped;
     const errorRateQuery = `sum(rate(http_requests_total{namespace="${namespace}",code=~"5.."}[10s]))`;
-    before(async function () {
-        this.timeout(60_000);
-        await new Promise<void>(resolve => app.server.listen(0, "127.0.0.1", resolve));
-        app.setRate("200", 20);
-        app.setRate("500", 0.2);
-        prometheus = await startPrometheus({ targets: [{ job: "physioflow-api", url: app.url() }], intervalSeconds: 1 });
-        await prometheus.waitForTarget(app.url());
-    });
-    after(async () => {
-        await prometheus?.stop();
-        app.server.close();
-    });
 
     it("crash-looping new pods during the watch: their restarts roll the deploy back to the still-warm old color", async function () {
         this.timeout(3 * 60 * 1000);
@@ -66,7 +53,7 @@ describe("the watch after a switch on the real engine and a real control plane: 
 
     it("an error rate above the threshold during the watch rolls back by itself, and says what Prometheus saw", async function () {
         this.timeout(3 * 60 * 1000);
-        await f.s.set({ prometheusUrl: prometheus.url });
+        await f.s.set({ prometheusUrl: scraped.prometheus.url });
         const lines: string[] = [];
         const result = await deploy(f.target, "v6.0.1", {
             watch: { seconds: 60, intervalMs: 500 },

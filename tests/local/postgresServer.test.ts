@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
-import { loopbackPortIsFree, startPostgres } from "../../devenv/postgresServer";
+import { loopbackPortIsFree } from "../../devenv/freePorts";
+import { startPostgres } from "../../devenv/postgresServer";
 
 describe("a PostgreSQL kept in a data dir (npm run local)", () => {
     let dir: string;

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ConfigError, parseStackConfig, RawConfig } from "../../components/config";
+import { checkSecretsPresent, ConfigError, defaultResources, knownKeys, parseErrorRate, parseStackConfig, RawConfig, StackConfig } from "../../components/config";
 import { plainValues } from "../../components/loadConfig";
 import { runProgram, stackConfigWithSecrets, stackFileConfig } from "../support/programRun";
 
@@ -9,16 +9,42 @@ function raw(stack: string, overrides: Record<string, string | undefined> = {}):
     return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
 }
 
+/** A complete, valid stack with only the required settings (like Pulumi.dev.yaml), with overrides; undefined removes a key. */
+function minimalStack(overrides: Record<string, string | undefined> = {}): RawConfig {
+    const values: Record<string, string | undefined> = {
+        environment: "dev",
+        activeColor: "blue",
+        blueTag: "v1.2.2",
+        imageRegistry: "registry.example.com",
+        webUrl: "https://physioflow.example.com",
+        apiUrl: "https://physioflow.example.com/api",
+        keycloakUrl: "https://keycloak.example.com",
+        keycloakRealm: "physioflow-dev",
+        keycloakClientId: "physioflow-web",
+        dbHost: "10.0.0.5",
+        dbName: "physioflow_dev",
+        dbUser: "emr",
+        ...overrides,
+    };
+    return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
+
+function accepted(overrides: Record<string, string | undefined>): StackConfig {
+    return parseStackConfig(minimalStack(overrides));
+}
+
+/** parseStackConfig must refuse `config` with a ConfigError of exactly `message`, on one line. */
 function refused(config: RawConfig, message: string): void {
     assert.throws(() => parseStackConfig(config), (err: Error) => {
         assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+        assert.strictEqual(err.name, "ConfigError");
         assert.strictEqual(err.message, message);
         assert.ok(!err.message.includes("\n"), "one line");
         return true;
     });
 }
 
-describe("stack config", () => {
+describe("stack config: the repo's stack files", () => {
     it("reads every stack file in the repo", () => {
         for (const stack of ["dev", "staging", "prod"]) {
             const settings = parseStackConfig(raw(stack));
@@ -29,14 +55,6 @@ describe("stack config", () => {
         }
         assert.strictEqual(parseStackConfig(raw("prod")).replicas, 2);
         assert.strictEqual(parseStackConfig(raw("dev")).replicas, 1);
-    });
-
-    it("defaults: namespace from the environment, inactive replicas 0, inactive tag = active tag", () => {
-        const settings = parseStackConfig(raw("dev", { namespace: undefined, inactiveReplicas: undefined, greenTag: undefined }));
-        assert.strictEqual(settings.namespace, "physioflow-dev");
-        assert.strictEqual(settings.inactiveReplicas, 0);
-        assert.deepStrictEqual(settings.tags, { blue: "v1.2.2", green: "v1.2.2" });
-        assert.strictEqual(settings.inactiveColor, "green");
     });
 
     it("refuses an activeColor that is not blue or green", () => {
@@ -73,11 +91,6 @@ describe("stack config", () => {
         refused(raw("prod", { replicas: "0" }), 'physioflow:replicas is "0"; it must be a whole number from 1 to 1000');
         refused(raw("prod", { replicas: "two" }), 'physioflow:replicas is "two"; it must be a whole number from 1 to 1000');
         refused(raw("prod", { inactiveReplicas: "-1" }), 'physioflow:inactiveReplicas is "-1"; it must be a whole number from 0 to 1000');
-    });
-
-    it("refuses unknown keys, so a typo cannot silently keep the old value", () => {
-        assert.throws(() => parseStackConfig(raw("dev", { activeColour: "green" })),
-            /^ConfigError: physioflow:activeColour is not a setting this program reads; known keys: environment, /);
     });
 
     it("refuses other bad values with the key named", () => {
@@ -137,22 +150,232 @@ describe("stack config", () => {
         refused(raw("dev", { livenessFailureThreshold: "0" }), 'physioflow:livenessFailureThreshold is "0"; it must be a whole number from 1 to 30');
         refused(raw("dev", { startupTimeoutSeconds: "5" }), 'physioflow:startupTimeoutSeconds is "5"; it must be a whole number from 10 to 3600');
     });
+});
 
-    it("release defaults: the inactive color is not warm; the smoke test checks the API's health and the web root with curl", () => {
-        const settings = parseStackConfig(raw("prod", {}));
-        assert.strictEqual(settings.inactiveWarm, false);
-        assert.deepStrictEqual(settings.smoke, {
-            image: "curlimages/curl:8.11.1",
-            checks: [{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }],
+describe("stack config: every default of a minimal stack", () => {
+    it("is exactly this", () => {
+        assert.deepStrictEqual(accepted({}), {
+            environment: "dev",
+            namespace: "physioflow-dev",
+            activeColor: "blue",
+            inactiveColor: "green",
+            tags: { blue: "v1.2.2", green: "v1.2.2" },
+            replicas: 1,
+            inactiveReplicas: 0,
+            inactiveWarm: false,
+            importExisting: false,
+            smoke: { image: "curlimages/curl:8.11.1", checks: [{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }] },
+            notifyWebhookUrl: undefined,
+            errorRate: undefined,
+            imageRegistry: "registry.example.com",
+            webUrl: "https://physioflow.example.com",
+            apiUrl: "https://physioflow.example.com/api",
+            keycloak: { url: "https://keycloak.example.com", realm: "physioflow-dev", clientId: "physioflow-web" },
+            database: { host: "10.0.0.5", port: 5432, name: "physioflow_dev", user: "emr", adminUser: "postgres", sslMode: "require" },
+            backupDir: "$HOME/physioflow-backups/dev",
+            backupUpload: undefined,
+            migrationTarget: undefined,
+            readinessTimeoutSeconds: 300,
+            probes: { startupTimeoutSeconds: 120, readinessFailureThreshold: 3, livenessFailureThreshold: 3 },
+            apps: {
+                api: { healthPath: "/health", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } } },
+                web: { healthPath: "/", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } } },
+            },
+            kubernetes: { kubeconfig: undefined, context: undefined, renderYamlToDirectory: undefined },
         });
-        assert.strictEqual(parseStackConfig(raw("prod", { inactiveWarm: "true" })).inactiveWarm, true);
+        assert.strictEqual(defaultResources, "requests.cpu=100m,requests.memory=128Mi,limits.cpu=500m,limits.memory=512Mi");
     });
 
-    it("database defaults: admin role postgres, sslmode require, backups under $HOME", () => {
-        const settings = parseStackConfig(raw("staging", { dbAdminUser: undefined, dbSslMode: undefined, backupDir: undefined }));
-        assert.strictEqual(settings.database.adminUser, "postgres");
-        assert.strictEqual(settings.database.sslMode, "require");
-        assert.strictEqual(settings.backupDir, "$HOME/physioflow-backups/staging");
+    it("takes every optional setting as given", () => {
+        const settings = accepted({
+            environment: "local", namespace: "clinic-1", activeColor: "green", greenTag: "v2", blueTag: "v1", inactiveWarm: "false",
+            notifyWebhookUrl: "http://hooks.example/x", dbPort: "6432", dbAdminUser: "admin", dbSslMode: "verify-full",
+            backupDir: "/srv/backups/clinic_1.x", migrationTarget: "015", kubeconfig: "/k/config", kubeContext: "kind", renderYamlTo: "out",
+            backupS3Endpoint: "http://127.0.0.1:8333", backupS3Bucket: "backups", smokeImage: "registry.example.com:5000/tools/curl:8",
+        });
+        assert.strictEqual(settings.namespace, "clinic-1");
+        assert.deepStrictEqual(settings.tags, { blue: "v1", green: "v2" });
+        assert.strictEqual(settings.inactiveColor, "blue");
+        assert.strictEqual(settings.inactiveWarm, false);
+        assert.strictEqual(accepted({ inactiveWarm: "true" }).inactiveWarm, true);
+        assert.strictEqual(settings.notifyWebhookUrl, "http://hooks.example/x");
+        assert.deepStrictEqual(settings.database, { host: "10.0.0.5", port: 6432, name: "physioflow_dev", user: "emr", adminUser: "admin", sslMode: "verify-full" });
+        assert.strictEqual(settings.backupDir, "/srv/backups/clinic_1.x");
+        assert.strictEqual(settings.migrationTarget, "015");
+        assert.deepStrictEqual(settings.kubernetes, { kubeconfig: "/k/config", context: "kind", renderYamlToDirectory: "out" });
+        assert.deepStrictEqual(settings.backupUpload, { endpoint: "http://127.0.0.1:8333", bucket: "backups", region: "us-east-1" });
+        assert.strictEqual(settings.smoke.image, "registry.example.com:5000/tools/curl:8");
+        assert.deepStrictEqual(accepted({ backupS3Endpoint: "https://s3.example", backupS3Bucket: "b", backupS3Region: "eu-1" }).backupUpload,
+            { endpoint: "https://s3.example", bucket: "b", region: "eu-1" });
+        for (const mode of ["disable", "require", "verify-ca", "verify-full"]) {
+            assert.strictEqual(accepted({ dbSslMode: mode }).database.sslMode, mode);
+        }
+        for (const environment of ["dev", "staging", "prod", "local"]) {
+            assert.strictEqual(accepted({ environment }).environment, environment);
+        }
+    });
+});
+
+describe("stack config: the limits of each value", () => {
+    it("unknown keys are refused with the whole list of known ones, so a typo cannot silently keep the old value", () => {
+        refused(minimalStack({ colour: "x" }), `physioflow:colour is not a setting this program reads; known keys: ${knownKeys.join(", ")}`);
+        assert.ok(knownKeys.includes("dbPassword") && knownKeys.includes("backupS3SecretAccessKey") && knownKeys.includes("renderYamlTo"));
+    });
+
+    it("whole numbers: the bounds are inclusive, anything else is refused", () => {
+        assert.strictEqual(accepted({ replicas: "1000" }).replicas, 1000);
+        assert.strictEqual(accepted({ replicas: " 3 " }).replicas, 3);
+        assert.strictEqual(accepted({ inactiveReplicas: "0" }).inactiveReplicas, 0);
+        assert.strictEqual(accepted({ dbPort: "1" }).database.port, 1);
+        assert.strictEqual(accepted({ dbPort: "65535" }).database.port, 65535);
+        assert.strictEqual(accepted({ readinessTimeoutSeconds: "10" }).readinessTimeoutSeconds, 10);
+        assert.strictEqual(accepted({ readinessTimeoutSeconds: "3600" }).readinessTimeoutSeconds, 3600);
+        for (const bad of ["1001", "1.5", "2x", "x2", "", "-"]) {
+            refused(minimalStack({ replicas: bad }), `physioflow:replicas is "${bad}"; it must be a whole number from 1 to 1000`);
+        }
+        refused(minimalStack({ readinessTimeoutSeconds: "3601" }), 'physioflow:readinessTimeoutSeconds is "3601"; it must be a whole number from 10 to 3600');
+        refused(minimalStack({ readinessFailureThreshold: "31" }), 'physioflow:readinessFailureThreshold is "31"; it must be a whole number from 1 to 30');
+        refused(minimalStack({ dbPort: "0" }), 'physioflow:dbPort is "0"; it must be a whole number from 1 to 65535');
+    });
+
+    it("tags: letters, digits, _ . - up to 128, starting with a letter, digit or _", () => {
+        assert.strictEqual(accepted({ blueTag: "_v1.2-rc.1" }).tags.blue, "_v1.2-rc.1");
+        assert.strictEqual(accepted({ blueTag: "a".repeat(128) }).tags.blue, "a".repeat(128));
+        assert.strictEqual(accepted({ environment: "local", blueTag: "latest" }).tags.blue, "latest");
+        const why = "not a valid image tag; use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-'), e.g. v1.2.3";
+        for (const bad of [".v1", "v 1", "v1!"]) {
+            refused(minimalStack({ blueTag: bad }), `physioflow:blueTag is "${bad}", ${why}`);
+        }
+        refused(minimalStack({ greenTag: "" }), `physioflow:greenTag is "", ${why}`);
+    });
+
+    it("namespace: a DNS label of at most 63 characters", () => {
+        assert.strictEqual(accepted({ namespace: "a" }).namespace, "a");
+        assert.strictEqual(accepted({ namespace: `a${"-".repeat(61)}b` }).namespace, `a${"-".repeat(61)}b`);
+        for (const bad of ["a".repeat(64), "-a", "a-", "a.b", "A"]) {
+            refused(minimalStack({ namespace: bad }), `physioflow:namespace is "${bad}"; it must be a DNS label (lowercase letters, digits, '-')`);
+        }
+    });
+
+    it("URLs: http or https, a host, then an optional path without spaces", () => {
+        for (const url of ["http://a", "https://a.example:8443", "https://a.example/x/y?z=1"]) {
+            assert.strictEqual(accepted({ webUrl: url }).webUrl, url);
+        }
+        for (const bad of ["ftp://a", "https://", "https:///x", "https://a b", "https://a/b c", " https://a", "xhttps://a"]) {
+            refused(minimalStack({ apiUrl: bad }), `physioflow:apiUrl is "${bad}"; it must be an http(s) URL`);
+        }
+        refused(minimalStack({ keycloakUrl: "keycloak" }), 'physioflow:keycloakUrl is "keycloak"; it must be an http(s) URL');
+        refused(minimalStack({ backupS3Endpoint: "s3.example", backupS3Bucket: "b" }), 'physioflow:backupS3Endpoint is "s3.example"; it must be an http(s) URL of the S3-compatible store');
+    });
+
+    it("registry and images: lowercase host, optional port and path; an image needs a tag", () => {
+        assert.strictEqual(accepted({ imageRegistry: "registry.example.com:5000/team/apps" }).imageRegistry, "registry.example.com:5000/team/apps");
+        for (const bad of ["Registry.example.com", "registry.example.com/", "registry:port", "https://registry.example.com", "registry.example.com/a b"]) {
+            refused(minimalStack({ imageRegistry: bad }), `physioflow:imageRegistry is "${bad}"; it must be a registry host with an optional port and path, e.g. registry.example.com`);
+        }
+        for (const bad of ["curl:latest extra", "Curl:8", "registry.example.com:5000/curl", "curl:.8", "x/curl:8/y"]) {
+            refused(minimalStack({ smokeImage: bad }), `physioflow:smokeImage is "${bad}"; it must be an image reference with a tag, e.g. curlimages/curl:8.11.1`);
+        }
+    });
+
+    it("required values: missing and blank are refused alike, naming how to set them", () => {
+        refused(minimalStack({ keycloakRealm: " " }), 'physioflow:keycloakRealm is " "; it is required (pulumi config set keycloakRealm <value>)');
+        refused(minimalStack({ keycloakClientId: undefined }), "physioflow:keycloakClientId is not set; it is required (pulumi config set keycloakClientId <value>)");
+        refused(minimalStack({ dbHost: "" }), 'physioflow:dbHost is ""; it is required (pulumi config set dbHost <value>)');
+        refused(minimalStack({ dbUser: undefined }), "physioflow:dbUser is not set; it is required (pulumi config set dbUser <value>)");
+        refused(minimalStack({ imageRegistry: undefined }), "physioflow:imageRegistry is not set; it is required (pulumi config set imageRegistry <value>)");
+        refused(minimalStack({ backupS3Endpoint: "https://s3.example" }), "physioflow:backupS3Bucket is not set; it is required (pulumi config set backupS3Bucket <value>)");
+        refused(minimalStack({ environment: undefined }), "physioflow:environment is not set; allowed values: dev, staging, prod, local");
+        refused(minimalStack({ blueTag: undefined }), "physioflow:blueTag is not set but blue is the active color and needs an image tag (pulumi config set blueTag v1.2.3)");
+    });
+
+    it("backupDir: letters, digits, _ . / - and $ only", () => {
+        assert.strictEqual(accepted({ backupDir: "$HOME/a-b/c_d.e" }).backupDir, "$HOME/a-b/c_d.e");
+        for (const bad of ["/a b", "/a'b", "", "/a\"b"]) {
+            refused(minimalStack({ backupDir: bad }), `physioflow:backupDir is "${bad}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`);
+        }
+    });
+
+    it("migrationTarget: exactly three digits", () => {
+        for (const bad of ["0015", "01", "01a", "a015"]) {
+            refused(minimalStack({ migrationTarget: bad }), `physioflow:migrationTarget is "${bad}"; it must be a three-digit migration version like 015`);
+        }
+    });
+
+    it("health paths: a plain path starting with /", () => {
+        assert.strictEqual(accepted({ webHealthPath: "/a-b/c_d.e~" }).apps.web.healthPath, "/a-b/c_d.e~");
+        for (const bad of ["/a b", "/a?b", "x/", "/a;"]) {
+            refused(minimalStack({ webHealthPath: bad }), `physioflow:webHealthPath is "${bad}"; it must be a path like /`);
+        }
+    });
+
+    it("smoke checks: the parser's message after the key and value", () => {
+        refused(minimalStack({ smokeChecks: "" }), 'physioflow:smokeChecks is ""; list at least one check as app:path=status, e.g. api:/health=200');
+        assert.deepStrictEqual(accepted({ smokeChecks: "web:/login=302" }).smoke.checks, [{ app: "web", path: "/login", status: 302 }]);
+    });
+
+    it("resources: each key may be set alone, with spaces around pairs; decimals and binary units", () => {
+        assert.deepStrictEqual(accepted({ webResources: " limits.cpu=1.5 , requests.memory=1Gi,limits.memory=2Gi,requests.cpu=250m" }).apps.web.resources,
+            { requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "1.5", memory: "2Gi" } });
+        // More than one decimal digit.
+        assert.deepStrictEqual(accepted({ webResources: "limits.cpu=0.25,requests.memory=1.75Gi,limits.memory=2Gi" }).apps.web.resources,
+            { requests: { cpu: "100m", memory: "1.75Gi" }, limits: { cpu: "0.25", memory: "2Gi" } });
+        const message = (value: string) =>
+            `physioflow:apiResources is "${value}"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi`;
+        for (const bad of ["requests.cpu", "requests.cpu=1=2", "requests.cpu=1.", "requests.cpu=m", "requests.cpu=1 m", "requests.cpu=1Xi", "limits.disk=1", "requests.cpu=x100m", "requests.memory=-128Mi"]) {
+            refused(minimalStack({ apiResources: bad }), message(bad));
+        }
+    });
+});
+
+describe("stack config: the watch's error rate", () => {
+    it("is read only with a Prometheus URL; a blank threshold or one below 0 is refused", () => {
+        assert.strictEqual(parseErrorRate({}, "ns"), undefined);
+        assert.deepStrictEqual(parseErrorRate({ prometheusUrl: "http://p:9090", errorRateThreshold: "2.5" }, "clinic"), {
+            prometheusUrl: "http://p:9090",
+            query: 'sum(rate(http_requests_total{namespace="clinic",code=~"5.."}[1m]))',
+            threshold: 2.5,
+        });
+        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateThreshold: " " }, "ns"),
+            { message: 'physioflow:errorRateThreshold is " "; it must be a number of errors per second, 0 or more (e.g. 0.1)' });
+        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateThreshold: "-0.01" }, "ns"),
+            { message: 'physioflow:errorRateThreshold is "-0.01"; it must be a number of errors per second, 0 or more (e.g. 0.1)' });
+        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateQuery: "" }, "ns"),
+            { message: 'physioflow:errorRateQuery is ""; it must be a PromQL query such as sum(rate(http_requests_total{code=~"5.."}[1m]))' });
+    });
+});
+
+describe("stack config: secrets", () => {
+    const settings = (upload: boolean) => accepted(upload ? { backupS3Endpoint: "https://s3.example", backupS3Bucket: "b" } : {});
+
+    it("needs the database passwords, and the S3 keys only when backups are uploaded", () => {
+        const asked: string[] = [];
+        const passwords = ["dbPassword", "dbAdminPassword", "blueDbPassword", "greenDbPassword"];
+        checkSecretsPresent((key) => (asked.push(key), true), settings(false));
+        assert.deepStrictEqual(asked, passwords);
+        asked.length = 0;
+        checkSecretsPresent((key) => (asked.push(key), true));
+        assert.deepStrictEqual(asked, passwords);
+        asked.length = 0;
+        checkSecretsPresent((key) => (asked.push(key), true), settings(true));
+        assert.deepStrictEqual(asked, [...passwords, "backupS3AccessKeyId", "backupS3SecretAccessKey"]);
+    });
+
+    it("names the first missing secret and how to set it", () => {
+        assert.throws(() => checkSecretsPresent((key) => key !== "backupS3SecretAccessKey", settings(true)), (err: Error) =>
+            err instanceof ConfigError &&
+            err.message === "physioflow:backupS3SecretAccessKey is not set; set it as a secret: pulumi config set --secret backupS3SecretAccessKey <value>");
+    });
+});
+
+describe("stack config: importExisting", () => {
+    it("is false unless set; true or false; anything else refused in one line", () => {
+        assert.ok(knownKeys.includes("importExisting"));
+        assert.strictEqual(accepted({}).importExisting, false);
+        assert.strictEqual(accepted({ importExisting: "true" }).importExisting, true);
+        assert.strictEqual(accepted({ importExisting: "false" }).importExisting, false);
+        refused(minimalStack({ importExisting: "yes" }), 'physioflow:importExisting is "yes"; allowed values: true, false');
+        refused(minimalStack({ importExisting: "" }), 'physioflow:importExisting is ""; allowed values: true, false');
     });
 });
 

@@ -2,9 +2,9 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PassThrough } from "stream";
 import { parseDeployArgs, releaseMain } from "../../release/cli";
 import { openLocalReleaseTarget } from "../../local/releaseTarget";
+import { runInProcess } from "../support/cliRun";
 
 describe("physioflow deploy arguments", () => {
     it("reads the stack, the tag and the options, with a 5-minute watch by default", () => {
@@ -25,28 +25,19 @@ describe("physioflow deploy arguments", () => {
 });
 
 describe("physioflow deploy, before it touches anything", () => {
-    const run = async (argv: string[], repoRoot = process.cwd(), isTTY = false) => {
-        const stdout = new PassThrough();
-        const stderr = new PassThrough();
-        const stdin = Object.assign(new PassThrough(), { isTTY });
-        let out = "";
-        let err = "";
-        stdout.on("data", d => { out += d; });
-        stderr.on("data", d => { err += d; });
-        const code = await releaseMain(argv, repoRoot, { stdout, stderr, stdin, openLocalTarget: openLocalReleaseTarget });
-        return { code, out, err };
-    };
+    const run = (argv: string[], repoRoot = process.cwd()) =>
+        runInProcess(streams => releaseMain(argv, repoRoot, { ...streams, openLocalTarget: openLocalReleaseTarget }));
 
     it("prod without --yes and without a terminal is refused (exit 2)", async () => {
         const result = await run(["deploy", "prod", "v1.3.0"]);
-        assert.deepStrictEqual(result, { code: 2, out: "", err: "physioflow: error: deploy to prod needs a confirmation and there is no terminal; re-run with --yes\n" });
+        assert.deepStrictEqual(result, { code: 2, stdout: "", stderr: "physioflow: error: deploy to prod needs a confirmation and there is no terminal; re-run with --yes\n" });
     });
 
     it("local before npm run local has made its stack says so (exit 2)", async () => {
         const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-no-local-"));
         try {
             const result = await run(["deploy", "local", "v1.1.0"], root);
-            assert.deepStrictEqual(result, { code: 2, out: "", err: "physioflow: error: there is no local stack yet; run npm run local first\n" });
+            assert.deepStrictEqual(result, { code: 2, stdout: "", stderr: "physioflow: error: there is no local stack yet; run npm run local first\n" });
         } finally {
             fs.rmSync(root, { recursive: true, force: true });
         }
@@ -55,26 +46,26 @@ describe("physioflow deploy, before it touches anything", () => {
     it("--help prints the usage", async () => {
         const result = await run(["deploy", "--help"]);
         assert.strictEqual(result.code, 0);
-        assert.match(result.out, /^usage: physioflow deploy <stack> <tag> \[--watch 5m\] \[--keep-warm\] \[--yes\] \[--json\]/);
+        assert.match(result.stdout, /^usage: physioflow deploy <stack> <tag> \[--watch 5m\] \[--keep-warm\] \[--yes\] \[--json\]/);
     });
 
     it("rollback: one stack, known options; prod asks unless --yes or --emergency, and without a terminal refuses", async () => {
-        assert.deepStrictEqual(await run(["rollback"]), { code: 2, out: "", err: "physioflow: error: rollback needs a stack: physioflow rollback <stack>\n" });
-        assert.deepStrictEqual(await run(["rollback", "prod", "--now"]), { code: 2, out: "", err: "physioflow: error: unknown option --now; see physioflow rollback --help\n" });
+        assert.deepStrictEqual(await run(["rollback"]), { code: 2, stdout: "", stderr: "physioflow: error: rollback needs a stack: physioflow rollback <stack>\n" });
+        assert.deepStrictEqual(await run(["rollback", "prod", "--now"]), { code: 2, stdout: "", stderr: "physioflow: error: unknown option --now; see physioflow rollback --help\n" });
         assert.deepStrictEqual(await run(["rollback", "prod"]),
-            { code: 2, out: "", err: "physioflow: error: rollback of prod needs a confirmation and there is no terminal; re-run with --yes\n" });
+            { code: 2, stdout: "", stderr: "physioflow: error: rollback of prod needs a confirmation and there is no terminal; re-run with --yes\n" });
         const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-no-local-"));
         try {
             // --emergency asks nothing: it goes straight to opening the stack.
             assert.deepStrictEqual(await run(["rollback", "local", "--emergency"], root),
-                { code: 2, out: "", err: "physioflow: error: there is no local stack yet; run npm run local first\n" });
+                { code: 2, stdout: "", stderr: "physioflow: error: there is no local stack yet; run npm run local first\n" });
         } finally {
             fs.rmSync(root, { recursive: true, force: true });
         }
     });
 
     it("rollback --restore: needs a file that exists, not with --emergency, and a typed confirmation on every stack unless --yes", async () => {
-        const error = (text: string) => ({ code: 2, out: "", err: `physioflow: error: ${text}\n` });
+        const error = (text: string) => ({ code: 2, stdout: "", stderr: `physioflow: error: ${text}\n` });
         assert.deepStrictEqual(await run(["rollback", "dev", "--restore"]), error("--restore needs a backup archive: --restore FILE"));
         const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-restore-args-"));
         try {

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { DeployRefusedError, oneLine, planDeploy, ReleaseSettings } from "../../release/deploy";
+import { DeployRefusedError, engineErrorSummary, planDeploy, ReleaseSettings } from "../../release/deploy";
 
 describe("deploy plan, from the stack's settings as they are", () => {
     const settings = (over: Partial<ReleaseSettings>): ReleaseSettings =>
@@ -30,11 +30,11 @@ describe("one line from an engine error", () => {
             "  kubernetes:batch/v1:Job (physioflow-smoke-blue):",
             '    error: resource "urn:pulumi:deploytest::physioflow::physioflow:k8s:SmokeTest$kubernetes:batch/v1:Job::physioflow-smoke-blue" was successfully created, but the Kubernetes API server reported that it failed to fully initialize or become live: Resource \'physioflow-smoke-blue\' was created but failed to initialize',
         ].join("\n");
-        assert.strictEqual(oneLine(new Error(message)),
+        assert.strictEqual(engineErrorSummary(new Error(message)),
             "physioflow-smoke-blue was successfully created, but the Kubernetes API server reported that it failed to fully initialize or become live: Resource 'physioflow-smoke-blue' was created but failed to initialize");
     });
     it("takes the first listed error when several occurred", () => {
         const message = ["error: update failed", "  kubernetes:apps/v1:Deployment (physioflow-api-green):", "    error: 2 errors occurred:", "    * timed out waiting for the condition", "    * another"].join("\n");
-        assert.strictEqual(oneLine(new Error(message)), "physioflow-api-green: timed out waiting for the condition");
+        assert.strictEqual(engineErrorSummary(new Error(message)), "physioflow-api-green: timed out waiting for the condition");
     });
 });

@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { defaultErrorRateQuery, errorRateBreach, queryErrorRate } from "../../release/errorRate";
-import { findPrometheusBinary, PrometheusServer, startPrometheus } from "../support/prometheus";
-import { metricsServer } from "../support/metricsServer";
+import { findPrometheusBinary, startPrometheus } from "../support/prometheus";
+import { prometheusScrapingApp } from "../support/metricsServer";
 
 const namespace = "physioflow-test";
 
@@ -54,45 +54,32 @@ describe("errorRateBreach: the watch's breach line", () => {
 });
 
 describe("queryErrorRate against a real Prometheus scraping a loopback app", function () {
-    const app = metricsServer(namespace);
-    let prometheus: PrometheusServer;
+    const scraped = prometheusScrapingApp(namespace, { "200": 20, "500": 0.5 });
+    const { app } = scraped;
     // The default query over 10 s instead of 1 minute: rate() divides by its window, so over a
     // minute the app's new series would read low for the test's first minute.
     const query = defaultErrorRateQuery(namespace).replace("[1m]", "[10s]");
     const threshold = 2;
 
-    before(async function () {
-        this.timeout(60_000);
-        await new Promise<void>(resolve => app.server.listen(0, "127.0.0.1", resolve));
-        app.setRate("200", 20);
-        app.setRate("500", 0.5);
-        prometheus = await startPrometheus({ targets: [{ job: "physioflow-api", url: app.url() }], intervalSeconds: 1 });
-        await prometheus.waitForTarget(app.url());
-    });
-    after(async () => {
-        await prometheus?.stop();
-        app.server.close();
-    });
-
     it("a low error rate reads below the threshold; raising the 500 counter's pace takes the rate above it", async function () {
         this.timeout(60_000);
         // Two scrapes are needed before rate() has a value: until then the vector is empty (0).
-        const low = await pollUntil(() => queryErrorRate(prometheus.url, query), value => value > 0, "a non-zero 5xx rate");
+        const low = await pollUntil(() => queryErrorRate(scraped.prometheus.url, query), value => value > 0, "a non-zero 5xx rate");
         assert.ok(low < threshold, `low error rate ${low}`);
         assert.strictEqual(errorRateBreach(low, threshold, query), undefined);
 
         app.setRate("500", 20);
         const started = Date.now();
-        const high = await pollUntil(() => queryErrorRate(prometheus.url, query), value => value > threshold, `a 5xx rate above ${threshold}/s`);
+        const high = await pollUntil(() => queryErrorRate(scraped.prometheus.url, query), value => value > threshold, `a 5xx rate above ${threshold}/s`);
         assert.match(errorRateBreach(high, threshold, query)!, /^error rate [\d.]+\/s above 2\/s \(query: sum\(rate\(http_requests_total\{namespace="physioflow-test",code=~"5\.\."\}\[10s\]\)\)\)$/);
         assert.ok(Date.now() - started < 10_000, `the breach took ${Date.now() - started} ms to show`);
     });
 
     it("a vector of several series is summed (the runbook's rate(http_requests_total[5m]): 200s and 500s)", async () => {
-        const runbook = await queryErrorRate(prometheus.url, "rate(http_requests_total[5m])");
+        const runbook = await queryErrorRate(scraped.prometheus.url, "rate(http_requests_total[5m])");
         const [ok, errors] = await Promise.all([
-            queryErrorRate(prometheus.url, 'rate(http_requests_total{code="200"}[5m])'),
-            queryErrorRate(prometheus.url, 'rate(http_requests_total{code="500"}[5m])'),
+            queryErrorRate(scraped.prometheus.url, 'rate(http_requests_total{code="200"}[5m])'),
+            queryErrorRate(scraped.prometheus.url, 'rate(http_requests_total{code="500"}[5m])'),
         ]);
         assert.ok(ok > 0 && errors > 0, `200s ${ok}/s, 500s ${errors}/s`);
         // Three instant queries a few ms apart can straddle a scrape: compare loosely.
@@ -100,24 +87,24 @@ describe("queryErrorRate against a real Prometheus scraping a loopback app", fun
     });
 
     it("an empty vector (no 503 ever counted) reads 0; a scalar reads as its value", async () => {
-        assert.strictEqual(await queryErrorRate(prometheus.url, `sum(rate(http_requests_total{code="503"}[5m]))`), 0);
-        assert.strictEqual(await queryErrorRate(prometheus.url, "2.5"), 2.5);
-        assert.strictEqual(await queryErrorRate(prometheus.url, "1/0"), Infinity);
+        assert.strictEqual(await queryErrorRate(scraped.prometheus.url, `sum(rate(http_requests_total{code="503"}[5m]))`), 0);
+        assert.strictEqual(await queryErrorRate(scraped.prometheus.url, "2.5"), 2.5);
+        assert.strictEqual(await queryErrorRate(scraped.prometheus.url, "1/0"), Infinity);
     });
 
     it("NaN, a range vector or a string is an error of one line, not a healthy rate", async () => {
-        await assert.rejects(queryErrorRate(prometheus.url, "0/0"),
+        await assert.rejects(queryErrorRate(scraped.prometheus.url, "0/0"),
             (error: Error) => /^the error-rate query 0\/0 gave NaN on Prometheus at http:\/\/127\.0\.0\.1:\d+ .*it must give a number$/.test(error.message));
-        await assert.rejects(queryErrorRate(prometheus.url, 'sum(rate(http_requests_total{code="200"}[5m])) / 0 * 0'),
+        await assert.rejects(queryErrorRate(scraped.prometheus.url, 'sum(rate(http_requests_total{code="200"}[5m])) / 0 * 0'),
             (error: Error) => /gave NaN on/.test(error.message));
-        await assert.rejects(queryErrorRate(prometheus.url, "http_requests_total[5m]"),
+        await assert.rejects(queryErrorRate(scraped.prometheus.url, "http_requests_total[5m]"),
             (error: Error) => /^the error-rate query http_requests_total\[5m\] gave a range vector \(a \[range\] outside rate\(\)\?\) on Prometheus at .*; it must give an instant vector or a scalar$/.test(error.message));
-        await assert.rejects(queryErrorRate(prometheus.url, '"x"'), /gave a string on Prometheus at .*; it must give an instant vector or a scalar$/);
+        await assert.rejects(queryErrorRate(scraped.prometheus.url, '"x"'), /gave a string on Prometheus at .*; it must give an instant vector or a scalar$/);
     });
 
     it("bad PromQL: Prometheus's own error, in one line", async () => {
         const bad = "sum(rate(http_requests_total[5m)";
-        await assert.rejects(queryErrorRate(prometheus.url, bad), (error: Error) => {
+        await assert.rejects(queryErrorRate(scraped.prometheus.url, bad), (error: Error) => {
             assert.match(error.message, /^Prometheus at http:\/\/127\.0\.0\.1:\d+ refused the error-rate query sum\(rate\(http_requests_total\[5m\): invalid parameter "query": .*parse error/);
             assert.doesNotMatch(error.message, /\n/);
             return true;
@@ -125,7 +112,7 @@ describe("queryErrorRate against a real Prometheus scraping a loopback app", fun
     });
 
     it("a base URL with a trailing slash works; a URL that is not Prometheus's API says so", async () => {
-        assert.strictEqual(await queryErrorRate(`${prometheus.url}/`, "2.5"), 2.5);
+        assert.strictEqual(await queryErrorRate(`${scraped.prometheus.url}/`, "2.5"), 2.5);
         const notPrometheus = app.url().replace(/\/metrics$/, "");
         await assert.rejects(queryErrorRate(notPrometheus, query),
             { message: `Prometheus at ${notPrometheus} answered HTTP 404 with something other than its API's JSON; is prometheusUrl the server's base URL?` });

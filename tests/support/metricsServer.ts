@@ -1,6 +1,7 @@
-/** A loopback app's metrics for the watch's error-rate tests (a real Prometheus scrapes it). */
+/** A loopback app's metrics for the watch's error-rate tests, and the Prometheus fixture that scrapes it. */
 import * as http from "http";
 import { AddressInfo } from "net";
+import { PrometheusServer, startPrometheus } from "./prometheus";
 
 /**
  * An app's `/metrics`: `http_requests_total` per status code, each counter growing at the rate
@@ -30,4 +31,32 @@ export function metricsServer(namespace: string) {
             counters[code].perSecond = perSecond;
         },
     };
+}
+
+/** What {@link prometheusScrapingApp} sets up; `prometheus` is set in the suite's `before` hook. */
+export interface ScrapedApp {
+    app: ReturnType<typeof metricsServer>;
+    prometheus: PrometheusServer;
+}
+
+/**
+ * The Prometheus fixture: declares the suite's hooks that serve an app's metrics on loopback, its
+ * counters growing at `rates` (requests per second by status code), and start a real Prometheus
+ * scraping it every second, up and with one scrape done before the first test; both stop after.
+ */
+export function prometheusScrapingApp(namespace: string, rates: Record<string, number>): ScrapedApp {
+    const scraped = { app: metricsServer(namespace) } as ScrapedApp;
+    before(async function () {
+        this.timeout(60_000);
+        const { app } = scraped;
+        await new Promise<void>(resolve => app.server.listen(0, "127.0.0.1", resolve));
+        for (const [code, perSecond] of Object.entries(rates)) app.setRate(code, perSecond);
+        scraped.prometheus = await startPrometheus({ targets: [{ job: "physioflow-api", url: app.url() }], intervalSeconds: 1 });
+        await scraped.prometheus.waitForTarget(app.url());
+    });
+    after(async () => {
+        await scraped.prometheus?.stop();
+        scraped.app.server.close();
+    });
+    return scraped;
 }

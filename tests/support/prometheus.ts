@@ -6,9 +6,9 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { freeLoopbackPort } from "../../devenv/freePorts";
 
 const defaultBinary = "/usr/bin/prometheus";
 
@@ -176,16 +176,4 @@ function lastLogLine(file: string): string {
 
 function sleep(ms: number): Promise<void> {
     return new Promise(resolve => setTimeout(resolve, ms));
-}
-
-function freeLoopbackPort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const probe = net.createServer();
-        probe.unref();
-        probe.on("error", reject);
-        probe.listen(0, "127.0.0.1", () => {
-            const { port } = probe.address() as net.AddressInfo;
-            probe.close(() => resolve(port));
-        });
-    });
 }

@@ -1,11 +1,12 @@
 /**
- * DatabaseRelease on its own: the stack config already refuses a bad migrationTarget, so the
- * component's own check is never reached through the program (npm run test:mutation:components).
+ * The DatabaseRelease component on its own, with the Pulumi mocks: its own checks and the backup
+ * command it declares. The stack config already refuses a bad migrationTarget, so the component's
+ * own check is never reached through the program (tests/program/database.test.ts).
  */
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 
-describe("DatabaseRelease refuses a migration target that is not three digits", () => {
+describe("DatabaseRelease on its own", () => {
     const created: { name: string; inputs: any }[] = [];
     before(async () => {
         await pulumi.runtime.setMocks({
@@ -17,7 +18,7 @@ describe("DatabaseRelease refuses a migration target that is not three digits", 
         }, "physioflow", "dev", false);
     });
 
-    it("names the component and the value, before any command is declared", async () => {
+    it("refuses a migration target that is not three digits, naming the component and the value, before any command is declared", async () => {
         const { DatabaseRelease } = await import("../../components/databaseRelease");
         const args = {
             environment: "dev", host: "127.0.0.1", port: 5432, database: "physioflow_dev", user: "emr", password: "pw", sslMode: "disable",

@@ -1,44 +1,23 @@
-/**
- * Colors and the migration files' target and hash, pinned down where StrykerJS could change
- * components/colors.ts or components/migrationFiles.ts unnoticed (npm run test:mutation:components).
- */
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { colors, isColor, otherColor, replicasByColor } from "../../components/colors";
-import { lastLine } from "../../components/databaseCommands";
 import { migrationsChecksum, newestMigrationVersion, resolveMigrationTarget } from "../../components/migrationFiles";
 
-describe("colors: the two and nothing else", () => {
-    it("are blue and green, in that order", () => {
-        assert.deepStrictEqual(colors, ["blue", "green"]);
-        assert.strictEqual(isColor("blue"), true);
-        assert.strictEqual(isColor("green"), true);
-        for (const other of ["", "Blue", "red", "blue "]) {
-            assert.strictEqual(isColor(other), false, other);
-        }
-    });
-
-    it("the inactive color gets the inactive count whichever color is active", () => {
-        assert.deepStrictEqual(replicasByColor("blue", 3, 1), { blue: 3, green: 1 });
-        assert.deepStrictEqual(replicasByColor("green", 3, 0), { blue: 0, green: 3 });
-        assert.strictEqual(otherColor(otherColor("green")), "green");
-    });
-});
-
-describe("migration files: target version and hash", () => {
+describe("migration files: the program's target version and hash of the folder", () => {
     let dir: string;
     beforeEach(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-migration-files-"));
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it("the newest version compares as text of three digits, whatever the order of the names", () => {
+    it("the target is the newest NNN_name.sql, compared as text of three digits, ignoring other files", () => {
+        assert.strictEqual(newestMigrationVersion(["001_initial_schema.sql", "010_b.sql", "002_a.sql", "rollback", "README.md", "9999_x.sql"]), "010");
         assert.strictEqual(newestMigrationVersion(["010_b.sql", "009_a.sql", "100_c.sql", "099_d.sql"]), "100");
-        assert.strictEqual(newestMigrationVersion(["README.md", "rollback"]), "000");
         assert.strictEqual(newestMigrationVersion(["001_a.sql"]), "001");
+        assert.strictEqual(newestMigrationVersion(["README.md", "rollback"]), "000");
+        assert.strictEqual(newestMigrationVersion([]), "000");
     });
 
     it("a folder that does not exist has no migrations: target 000 and the hash of nothing", () => {
@@ -64,18 +43,21 @@ describe("migration files: target version and hash", () => {
         assert.strictEqual(resolveMigrationTarget(undefined, dir), "002");
     });
 
-    it("a renamed file changes the hash even with the same contents", () => {
-        fs.writeFileSync(path.join(dir, "001_a.sql"), "A");
-        const before = migrationsChecksum(dir);
-        fs.renameSync(path.join(dir, "001_a.sql"), path.join(dir, "001_b.sql"));
-        assert.notStrictEqual(migrationsChecksum(dir), before);
-    });
-});
-
-describe("command output: the last non-empty line", () => {
-    it("trims it and skips blank lines, whatever the line endings' spaces", () => {
-        assert.strictEqual(lastLine("  015  \n   \n"), "015");
-        assert.strictEqual(lastLine("a\nb"), "b");
-        assert.strictEqual(lastLine("\n \n"), "");
+    it("the hash changes when a file is added, edited or renamed, not otherwise; a target given is kept", () => {
+        fs.mkdirSync(path.join(dir, "rollback"));
+        fs.writeFileSync(path.join(dir, "001_a.sql"), "create table a (id int);");
+        fs.writeFileSync(path.join(dir, "rollback", "001_down.sql"), "drop table a;");
+        const first = migrationsChecksum(dir);
+        assert.strictEqual(migrationsChecksum(dir), first);
+        fs.writeFileSync(path.join(dir, "rollback", "001_down.sql"), "drop table if exists a;");
+        const edited = migrationsChecksum(dir);
+        assert.notStrictEqual(edited, first);
+        fs.writeFileSync(path.join(dir, "002_b.sql"), "create table b (id int);");
+        const added = migrationsChecksum(dir);
+        assert.notStrictEqual(added, edited);
+        fs.renameSync(path.join(dir, "002_b.sql"), path.join(dir, "002_c.sql"));
+        assert.notStrictEqual(migrationsChecksum(dir), added, "same contents, another name");
+        assert.strictEqual(resolveMigrationTarget(undefined, dir), "002");
+        assert.strictEqual(resolveMigrationTarget("001", dir), "001");
     });
 });
