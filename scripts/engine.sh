@@ -38,9 +38,9 @@ K8S_PLUGIN_VERSION=4.24.2-alpha.1768448096+f47bc2d6
 K8S_VERSION_VAR=github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version
 
 # Plugins the SDKs in package.json ask for, and the versions they ask for.
-SDK_K8S_VERSION=4.32.0
+SDK_K8S_VERSION=4.34.2
 SDK_COMMAND_VERSION=1.2.1
-SDK_POSTGRESQL_VERSION=3.18.0
+SDK_POSTGRESQL_VERSION=3.18.1
 
 RECIPE=r1   # bump when a build recipe below changes, so caches rebuild
 CACHE_ROOT=${PHYSIOFLOW_ENGINE_CACHE:-$HOME/.cache/physioflow}
