@@ -4,11 +4,11 @@
  * and deleted afterwards. It supports PutBucketLifecycleConfiguration and
  * GetBucketLifecycleConfiguration for expiration-in-days rules.
  *
- * The binary is built by tests/support/install-s3-server.sh (run by .ci/run);
+ * The binary is built by scripts/s3-server.sh (run by npm run setup);
  * when it is missing the harness fails saying so, it never skips.
  */
 import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as net from "net";
@@ -31,7 +31,7 @@ export interface TestS3Server {
     stop(): Promise<void>;
 }
 
-const INSTALL_SCRIPT = path.join(__dirname, "install-s3-server.sh");
+const SERVER_SCRIPT = path.resolve(__dirname, "..", "..", "scripts", "s3-server.sh");
 
 // The pinned AWS SDK works on Node 20 but warns on stderr about future releases; keep test output readable.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -44,15 +44,13 @@ export function findS3ServerBinary(): string {
         }
         return process.env.PHYSIOFLOW_S3_SERVER_BIN;
     }
-    const script = fs.readFileSync(INSTALL_SCRIPT, "utf8");
-    const version = /^SEAWEEDFS_VERSION="([^"]+)"/m.exec(script)?.[1];
-    const cacheRoot = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
-    const cached = path.join(cacheRoot, "physioflow", "s3-server", version ?? "unknown", "weed");
-    if (fs.existsSync(cached)) {
-        return cached;
+    // The script knows the version and the cache root; `path` never builds.
+    const found = spawnSync("bash", [SERVER_SCRIPT, "path"], { encoding: "utf8" });
+    if (found.status === 0) {
+        return found.stdout.trim();
     }
     throw new Error(
-        `the S3 test server (SeaweedFS "weed" ${version}) is not built: run "bash tests/support/install-s3-server.sh" (needs Go; .ci/run does this), or set PHYSIOFLOW_S3_SERVER_BIN`,
+        `the S3 test server is not built (${found.stderr.trim().split("\n").pop()}), or set PHYSIOFLOW_S3_SERVER_BIN`,
     );
 }
 
@@ -224,9 +222,4 @@ async function freeLoopbackPorts(count: number): Promise<number[]> {
         await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     }
     return ports;
-}
-
-/** For `bash tests/support/install-s3-server.sh` users: the path it prints. */
-export function installS3Server(): string {
-    return execFileSync("bash", [INSTALL_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 }
