@@ -148,7 +148,7 @@ async function runCheck(engine: PulumiEngine, dir: string, project: string, part
     run = pulumi(["stack", "init", "check", "--non-interactive"], "init.log");
     if (!run.ok) throw new EngineCheckError("pulumi stack init failed", run.output);
     const up = pulumi(["up", "--yes", "--non-interactive", "--color", "never"], "up.log");
-    if (!up.ok) throw new EngineCheckError("pulumi up failed (log above)", up.output.replace(/^/gm, "    | "));
+    if (!up.ok) throw new EngineCheckError("pulumi up failed (log above)", up.output.trimEnd().replace(/^/gm, "    | "));
     if (!filesUnder(env.ENGINE_CHECK_RENDER_DIR).some(file => fs.readFileSync(file, "utf8").includes("hello from scripts/engine.sh"))) {
         throw new EngineCheckError(`the ConfigMap was not rendered to ${env.ENGINE_CHECK_RENDER_DIR}`);
     }
