@@ -5,11 +5,11 @@
  * GetBucketLifecycleConfiguration for expiration-in-days rules. The tests start
  * one per run (tests/support/s3.ts); the main job and the benches may start their own.
  *
- * The binary is built by tests/support/install-s3-server.sh (run by npm run setup);
+ * The binary is built by scripts/s3-server.sh (run by npm run setup);
  * when it is missing starting fails saying so, it never skips.
  */
 import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -32,7 +32,7 @@ export interface S3Server {
     stop(): Promise<void>;
 }
 
-const INSTALL_SCRIPT = path.join(__dirname, "..", "tests", "support", "install-s3-server.sh");
+const SERVER_SCRIPT = path.resolve(__dirname, "..", "scripts", "s3-server.sh");
 
 // The pinned AWS SDK works on Node 20 but warns on stderr about future releases; keep the output readable.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -45,15 +45,13 @@ export function findS3ServerBinary(): string {
         }
         return process.env.PHYSIOFLOW_S3_SERVER_BIN;
     }
-    const script = fs.readFileSync(INSTALL_SCRIPT, "utf8");
-    const version = /^SEAWEEDFS_VERSION="([^"]+)"/m.exec(script)?.[1];
-    const cacheRoot = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
-    const cached = path.join(cacheRoot, "physioflow", "s3-server", version ?? "unknown", "weed");
-    if (fs.existsSync(cached)) {
-        return cached;
+    // The script knows the version and the cache root; `path` never builds.
+    const found = spawnSync("bash", [SERVER_SCRIPT, "path"], { encoding: "utf8" });
+    if (found.status === 0) {
+        return found.stdout.trim();
     }
     throw new Error(
-        `the S3 server (SeaweedFS "weed" ${version}) is not built: run "bash tests/support/install-s3-server.sh" (needs Go; npm run setup does this), or set PHYSIOFLOW_S3_SERVER_BIN`,
+        `the S3 server is not built (${found.stderr.trim().split("\n").pop()}): run "bash scripts/s3-server.sh build" (needs Go; npm run setup does this), or set PHYSIOFLOW_S3_SERVER_BIN`,
     );
 }
 
@@ -198,9 +196,4 @@ async function waitUntilReady(client: () => S3Client, hasExited: () => boolean, 
     }
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").slice(-3000) : "";
     throw new Error(`the S3 server did not become ready (${hasExited() ? "it exited" : "timeout"}; last error: ${lastError})\n${log}`);
-}
-
-/** For `bash tests/support/install-s3-server.sh` users: the path it prints. */
-export function installS3Server(): string {
-    return execFileSync("bash", [INSTALL_SCRIPT], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 }

@@ -6,45 +6,45 @@
 # usage: bash scripts/actionlint.sh build   build it when missing (a second run does nothing); print its path
 #        bash scripts/actionlint.sh path    print its path; exit 1 with one line when it is not built
 #
-# environment: XDG_CACHE_HOME  cache root (default $HOME/.cache); the binary is
-#              <cache>/physioflow/actionlint-<version>/bin/actionlint
+# environment: PHYSIOFLOW_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/physioflow); the
+#              binary is <cache root>/actionlint-<version>/bin/actionlint
 set -euo pipefail
 
 ACTIONLINT_VERSION=1.7.12
 ACTIONLINT_PKG=github.com/rhysd/actionlint/cmd/actionlint
 
-DIR=${XDG_CACHE_HOME:-$HOME/.cache}/physioflow/actionlint-$ACTIONLINT_VERSION
-BIN=$DIR/bin/actionlint
+# The cache root, progress on stderr, one-line errors, cached steps.
+STEP_TAG=actionlint STEP_SCRIPT=actionlint.sh
+# shellcheck source-path=SCRIPTDIR source=go-build.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-build.sh"
 
-fail() { printf 'actionlint.sh: error: %s\n' "$*" >&2; exit 1; }
+DIR=$CACHE_ROOT/actionlint-$ACTIONLINT_VERSION
+BIN=$DIR/bin/actionlint
+LOGS=$DIR/logs
+
+# Into a temp GOBIN first, so an interrupted build never leaves a binary that looks built.
+build_actionlint() {
+    local partial=$DIR/bin.partial
+    rm -rf "$partial"
+    mkdir -p "$partial"
+    GOBIN=$partial go install -trimpath -ldflags "-s -w" "$ACTIONLINT_PKG@v$ACTIONLINT_VERSION"
+    rm -rf "${DIR:?}/bin"
+    mv "$partial" "$DIR/bin"
+}
 
 case "${1:-}" in
 path)
-    [ -x "$BIN" ] || fail "actionlint $ACTIONLINT_VERSION is not built ($BIN); run npm run setup"
+    [ -x "$BIN" ] || die "path" "actionlint $ACTIONLINT_VERSION is not built ($BIN); run npm run setup"
     printf '%s\n' "$BIN"
     ;;
 build)
-    if [ ! -x "$BIN" ]; then
-        if ! command -v go >/dev/null 2>&1; then
-            [ -x /usr/local/go/bin/go ] || fail "the go command is not installed (expected on PATH or at /usr/local/go/bin/go)"
-            PATH=/usr/local/go/bin:$PATH
-        fi
-        printf 'actionlint.sh: building actionlint %s from Go modules\n' "$ACTIONLINT_VERSION" >&2
-        start=$(date +%s)
-        # Into a temp GOBIN first, so an interrupted build never leaves a binary that looks built.
-        partial=$DIR/bin.partial
-        rm -rf "$partial"
-        mkdir -p "$partial"
-        GOBIN=$partial go install -trimpath -ldflags "-s -w" "$ACTIONLINT_PKG@v$ACTIONLINT_VERSION" ||
-            fail "go install $ACTIONLINT_PKG@v$ACTIONLINT_VERSION failed (see above)"
-        rm -rf "${DIR:?}/bin"
-        mv "$partial" "$DIR/bin"
-        printf 'actionlint.sh: done in %ss\n' "$(($(date +%s) - start))" >&2
-    fi
-    "$BIN" -version >/dev/null || fail "$BIN does not run; delete $DIR and run again"
+    lock_cache actionlint
+    maybe_build actionlint "$BIN" build_actionlint "actionlint $ACTIONLINT_VERSION ($ACTIONLINT_PKG)"
+    unlock_cache
+    "$BIN" -version >/dev/null || die "actionlint" "$BIN does not run; delete $DIR and run again"
     printf '%s\n' "$BIN"
     ;;
 *)
-    fail "usage: bash scripts/actionlint.sh build|path"
+    die "arguments" "usage: bash scripts/actionlint.sh build|path"
     ;;
 esac

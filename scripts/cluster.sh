@@ -11,7 +11,7 @@
 #             [--owner PID]                         …and stop it when process PID ends (a watchdog)
 #        bash scripts/cluster.sh stop [--keep] DIR  stop that cluster and delete DIR (--keep: keep its data to start again)
 #
-# environment: PHYSIOFLOW_CLUSTER_CACHE   cache root (default $HOME/.cache/physioflow)
+# environment: PHYSIOFLOW_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/physioflow)
 #              PHYSIOFLOW_CLUSTER_KEEP=1  `stop` keeps DIR (logs) instead of deleting it
 set -euo pipefail
 
@@ -23,18 +23,16 @@ ETCD_VERSION=3.7.3      # go.etcd.io/etcd/server/v3; Debian's etcd 3.4 is too ol
 KWOK_VERSION=0.8.0      # sigs.k8s.io/kwok
 RECIPE=r1               # bump when a build recipe below changes, so caches rebuild
 
-CACHE_ROOT=${PHYSIOFLOW_CLUSTER_CACHE:-${PHYSIOFLOW_ENGINE_CACHE:-$HOME/.cache/physioflow}}
+# The cache root, progress on stderr, one-line errors, cached steps.
+STEP_TAG=cluster STEP_SCRIPT=cluster.sh
+# shellcheck source-path=SCRIPTDIR source=go-build.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-build.sh"
+
 CLUSTER_DIR=$CACHE_ROOT/cluster-k8s$K8S_VERSION-etcd$ETCD_VERSION-kwok$KWOK_VERSION-$RECIPE
 BIN=$CLUSTER_DIR/bin
 SRC=$CLUSTER_DIR/src
 LOGS=$CLUSTER_DIR/logs
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-
-# Progress on stderr, one-line errors, timed steps, ensure_go.
-STEP_TAG=cluster STEP_SCRIPT=cluster.sh
-. "$(dirname "${BASH_SOURCE[0]}")/build-steps.sh"
-
-GO_BUILD=(go build -mod=mod -buildvcs=false -trimpath)
 
 # Kubernetes' go.mod replaces each staging module (k8s.io/api, k8s.io/client-go, …) with a path
 # inside its own repository, so `go install k8s.io/kubernetes/cmd/...@v1.37.2` refuses. Build from
@@ -96,7 +94,7 @@ build_kwok() {
 # From kwok's module: its Stage CRD and the stages of a healthy cluster (start applies them).
 copy_kwok_share() {
 	local mod share=$CLUSTER_DIR/share/kwok
-	mod=$(go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+	mod=$(go_mod_dir "sigs.k8s.io/kwok@v$KWOK_VERSION")
 	[ -d "$mod" ] || { echo "could not download sigs.k8s.io/kwok@v$KWOK_VERSION"; exit 1; }
 	rm -rf "$share"
 	mkdir -p "$share.tmp/crd" "$share.tmp/stages"
@@ -107,29 +105,18 @@ copy_kwok_share() {
 	mv "$share.tmp" "$share"
 }
 
-maybe_build() { # maybe_build STEP FILE FUNCTION WHAT: FILE (under the bin dir) is the step's finished product
-	if [ -e "$BIN/$2" ]; then
-		say "$1: already built, skipping"
-		TIMINGS+=("$1 cached")
-	else
-		say "$1: building $4 ..."
-		run_step "$1" "$3"
-	fi
-}
-
 ensure_built() {
 	ensure_go
 	mkdir -p "$BIN" "$SRC" "$LOGS"
-	exec 8>"$CACHE_ROOT/.cluster-lock"
-	flock -w 3600 8 || die "lock" "another scripts/cluster.sh build has held $CACHE_ROOT/.cluster-lock for an hour"
+	lock_cache cluster
 	local t0=$(date +%s)
 	say "cluster cache: $CLUSTER_DIR ($(go version | cut -d' ' -f3), $(nproc) cores)"
-	maybe_build etcd etcd build_etcd "etcd v$ETCD_VERSION (go.etcd.io/etcd/server/v3)"
-	maybe_build kwok kwok build_kwok "kwok v$KWOK_VERSION (sigs.k8s.io/kwok/cmd/kwok)"
-	maybe_build kwok-stages ../share/kwok/stages/pod-ready.yaml copy_kwok_share "kwok's Stage CRD and default stages"
-	maybe_build kubernetes kubectl build_kubernetes \
+	maybe_build etcd "$BIN/etcd" build_etcd "etcd v$ETCD_VERSION (go.etcd.io/etcd/server/v3)"
+	maybe_build kwok "$BIN/kwok" build_kwok "kwok v$KWOK_VERSION (sigs.k8s.io/kwok/cmd/kwok)"
+	maybe_build kwok-stages "$CLUSTER_DIR/share/kwok/stages/pod-ready.yaml" copy_kwok_share "kwok's Stage CRD and default stages"
+	maybe_build kubernetes "$BIN/kubectl" build_kubernetes \
 		"kube-apiserver, kube-controller-manager, kube-scheduler, kubectl v$K8S_VERSION (k8s.io/kubernetes; 10-20 min cold)"
-	flock -u 8
+	unlock_cache
 	rm -rf "$SRC"
 	say "timings: ${TIMINGS[*]}; ready in $(($(date +%s) - t0))s"
 }
@@ -417,7 +404,7 @@ cmd_stop() {
 main() {
 	local cmd=${1:-}
 	case "$cmd" in
-	build) mkdir -p "$CACHE_ROOT"; ensure_built; echo "$BIN" ;;
+	build) ensure_built; echo "$BIN" ;;
 	start) shift; cmd_start "$@" ;;
 	stop) shift; cmd_stop "$@" ;;
 	-h | --help | "") sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; [ -n "$cmd" ] ;;

@@ -50,7 +50,7 @@ else
 fi
 
 step "S3-compatible test server"
-bash tests/support/install-s3-server.sh >/dev/null || fail "building the S3 test server failed (see above)"
+bash scripts/s3-server.sh build >/dev/null || fail "building the S3 test server failed (see above)"
 
 step "Pulumi engine"
 bash scripts/engine.sh >/dev/null || fail "the Pulumi engine is not available (see above; docs/engine.md)"

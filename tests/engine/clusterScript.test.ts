@@ -13,7 +13,7 @@ describe("scripts/cluster.sh start and stop", () => {
     beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-cluster-script-")); });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
     const run = (args: string[]) => spawnSync("bash", [script, ...args], {
-        encoding: "utf8", env: { ...process.env, PHYSIOFLOW_CLUSTER_CACHE: path.join(dir, "empty-cache") },
+        encoding: "utf8", env: { ...process.env, PHYSIOFLOW_CACHE: path.join(dir, "empty-cache") },
     });
     const lastLine = (text: string) => text.trim().split("\n").pop();
 

@@ -27,6 +27,6 @@ describe("engine environment from scripts/engine.sh --env", () => {
         assert.ok(isBuildProgress("[engine] cli: building the pulumi CLI v3.248.0 (...) ..."));
         assert.ok(isBuildProgress("[engine] cli: done in 215s"));
         assert.ok(!isBuildProgress("[engine] WARNING: no pulumi-resource-command plugin: ..."));
-        assert.ok(!isBuildProgress("[engine] cli: pulumi already built, skipping"));
+        assert.ok(!isBuildProgress("[engine] cli: cached (/root/.cache/physioflow/engine-3.248.0-nodejs3.68.0-k8s-f47bc2d6f199-r1/bin/pulumi)"));
     });
 });
