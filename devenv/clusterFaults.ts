@@ -6,12 +6,12 @@
 import { Cluster } from "./cluster";
 
 /**
- * A kwok Stage that starts the pods with `labels` as Running but never Ready (a readiness probe
- * that keeps failing): what a broken release looks like to Kubernetes. With `phases`
- * `["Running"]` it takes pods that were ready out of readiness (an app that broke after its start).
+ * A kwok Stage that starts the pods with `labels` in `namespace` as Running but never Ready (a
+ * readiness probe that keeps failing): what a broken release looks like to Kubernetes. With
+ * `phases` `["Running"]` it takes pods that were ready out of readiness (an app that broke after its start).
  */
-export function neverReadyStage(name: string, labels: Record<string, string>, phases = ["Pending"]): string {
-    return podStage(name, labels, phases, [
+export function neverReadyStage(name: string, namespace: string, labels: Record<string, string>, phases = ["Pending"]): string {
+    return podStage(name, namespace, labels, phases, [
         "{{ $now := Now }}",
         "conditions:",
         "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
@@ -29,10 +29,12 @@ export function neverReadyStage(name: string, labels: Record<string, string>, ph
 }
 
 /**
- * A Stage (weight 10000, above kwok's defaults) for the live pods with `labels` in one of
- * `phases`, giving them the status `statusTemplate` (kwok's Go template, one line per entry).
+ * A Stage (weight 10000, above kwok's defaults) for the live pods with `labels` in `namespace` in
+ * one of `phases`, giving them the status `statusTemplate` (kwok's Go template, one line per entry).
+ * Stages are cluster-wide: without the namespace a Stage would also take the pods with the same
+ * labels in every other namespace (the test suites share a control plane, one namespace each).
  */
-function podStage(name: string, labels: Record<string, string>, phases: string[], statusTemplate: string[]): string {
+function podStage(name: string, namespace: string, labels: Record<string, string>, phases: string[], statusTemplate: string[]): string {
     return JSON.stringify({
         apiVersion: "kwok.x-k8s.io/v1alpha1",
         kind: "Stage",
@@ -42,6 +44,7 @@ function podStage(name: string, labels: Record<string, string>, phases: string[]
             selector: {
                 matchLabels: labels,
                 matchExpressions: [
+                    { key: ".metadata.namespace", operator: "In", values: [namespace] },
                     { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
                     { key: ".status.phase", operator: "In", values: phases },
                 ],
@@ -85,11 +88,11 @@ export function sampleReadyEndpoints(cluster: Cluster, namespace: string, servic
 }
 
 /**
- * A kwok Stage that ends the pods with `labels` as Failed (their container exited 1): a smoke
- * test Job whose checks fail. Without it kwok completes every Job's pods successfully.
+ * A kwok Stage that ends the pods with `labels` in `namespace` as Failed (their container exited
+ * 1): a smoke test Job whose checks fail. Without it kwok completes every Job's pods successfully.
  */
-export function failingPodStage(name: string, labels: Record<string, string>): string {
-    return podStage(name, labels, ["Pending", "Running"], [
+export function failingPodStage(name: string, namespace: string, labels: Record<string, string>): string {
+    return podStage(name, namespace, labels, ["Pending", "Running"], [
         "{{ $now := Now }}",
         "conditions:",
         "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
@@ -105,7 +108,7 @@ export function failingPodStage(name: string, labels: Record<string, string>): s
 }
 
 /**
- * A kwok Stage that crash-loops the Running pods with `labels`: every `intervalMs` (default
+ * A kwok Stage that crash-loops the Running pods with `labels` in `namespace`: every `intervalMs` (default
  * 1000) each container's `restartCount` goes up by one, its last state is a terminated exit 1
  * and it waits in `CrashLoopBackOff`, the pod not Ready. Like the other Stages it starts on the
  * pod's next change (annotate it). It then keeps going by itself: its own update still matches
@@ -113,8 +116,8 @@ export function failingPodStage(name: string, labels: Record<string, string>): s
  * (The kubelet backs off 10 s, 20 s… up to 5 minutes between restarts; a fixed interval keeps
  * the tests short.)
  */
-export function crashLoopStage(name: string, labels: Record<string, string>, options: { intervalMs?: number } = {}): string {
-    const stage = JSON.parse(podStage(name, labels, ["Running"], [
+export function crashLoopStage(name: string, namespace: string, labels: Record<string, string>, options: { intervalMs?: number } = {}): string {
+    const stage = JSON.parse(podStage(name, namespace, labels, ["Running"], [
         "{{ $now := Now }}",
         "{{ $previous := or .status.containerStatuses list }}",
         "conditions:",

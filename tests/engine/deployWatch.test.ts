@@ -9,10 +9,11 @@ import { deploy, DeployRefusedError } from "../../release/deploy";
 import { crashLoopStage } from "../../devenv/clusterFaults";
 import { PrometheusServer, startPrometheus } from "../../devenv/prometheus";
 import { metricsServer } from "../support/metricsServer";
-import { apps, namespace, releaseFixture } from "../support/releaseFixture";
+import { apps, releaseFixture } from "../support/releaseFixture";
 
 describe("the watch after a switch on the real engine and a real control plane: restarts of crash-looping pods, and the error rate from a real Prometheus", function () {
     const f = releaseFixture("deploywatchtest");
+    const namespace = f.namespace;
     const watch = { seconds: 3, intervalMs: 300 };
     const app = metricsServer(namespace);
     let prometheus: PrometheusServer;
@@ -38,7 +39,7 @@ describe("the watch after a switch on the real engine and a real control plane: 
             out: line => {
                 lines.push(line);
                 if (line.startsWith("watch: ")) {
-                    void f.cluster.kubectl(["apply", "-f", "-"], crashLoopStage("test-green-crashes", { version: "green" }, { intervalMs: 500 }))
+                    void f.cluster.kubectl(["apply", "-f", "-"], crashLoopStage("test-green-crashes", namespace, { version: "green" }, { intervalMs: 500 }))
                         .then(() => f.cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=green,app!=physioflow-smoke", "physioflow-test/crash=true"]));
                 }
             },
