@@ -6,12 +6,12 @@
  */
 
 /**
- * A kwok Stage that starts the pods with `labels` as Running but never Ready (a readiness probe
- * that keeps failing): what a broken release looks like to Kubernetes. With `phases`
- * `["Running"]` it takes pods that were ready out of readiness (an app that broke after its start).
+ * A kwok Stage that starts the pods with `labels` in `namespace` as Running but never Ready (a
+ * readiness probe that keeps failing): what a broken release looks like to Kubernetes. With
+ * `phases` `["Running"]` it takes pods that were ready out of readiness (an app that broke after its start).
  */
-export function neverReadyStage(name: string, labels: Record<string, string>, phases = ["Pending"]): string {
-    return podStage(name, labels, phases, [
+export function neverReadyStage(name: string, namespace: string, labels: Record<string, string>, phases = ["Pending"]): string {
+    return podStage(name, namespace, labels, phases, [
         "{{ $now := Now }}",
         "conditions:",
         "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
@@ -29,10 +29,12 @@ export function neverReadyStage(name: string, labels: Record<string, string>, ph
 }
 
 /**
- * A Stage (weight 10000, above kwok's defaults) for the live pods with `labels` in one of
- * `phases`, giving them the status `statusTemplate` (kwok's Go template, one line per entry).
+ * A Stage (weight 10000, above kwok's defaults) for the live pods with `labels` in `namespace` in
+ * one of `phases`, giving them the status `statusTemplate` (kwok's Go template, one line per entry).
+ * Stages are cluster-wide: without the namespace a Stage would also take the pods with the same
+ * labels in every other namespace (the test suites share a control plane, one namespace each).
  */
-export function podStage(name: string, labels: Record<string, string>, phases: string[], statusTemplate: string[]): string {
+export function podStage(name: string, namespace: string, labels: Record<string, string>, phases: string[], statusTemplate: string[]): string {
     return JSON.stringify({
         apiVersion: "kwok.x-k8s.io/v1alpha1",
         kind: "Stage",
@@ -42,6 +44,7 @@ export function podStage(name: string, labels: Record<string, string>, phases: s
             selector: {
                 matchLabels: labels,
                 matchExpressions: [
+                    { key: ".metadata.namespace", operator: "In", values: [namespace] },
                     { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
                     { key: ".status.phase", operator: "In", values: phases },
                 ],

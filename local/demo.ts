@@ -72,7 +72,7 @@ export async function runDemo(repoRoot: string, options: DemoOptions): Promise<v
                     if (!line.startsWith("watch: ")) return;
                     const color = /^watch: (blue|green) /.exec(line)![1];
                     out(`  (demo: a kwok Stage now makes ${color}'s pods unready)`);
-                    void target.kubectl(["apply", "-f", "-"], neverReadyStage(stage, { version: color }, ["Running"]))
+                    void target.kubectl(["apply", "-f", "-"], neverReadyStage(stage, target.namespace, { version: color }, ["Running"]))
                         .then(() => target.kubectl(["annotate", "pods", "-n", target.namespace, "-l", `version=${color},app!=physioflow-smoke`, "physioflow-demo/broken=true"]));
                 },
             }));

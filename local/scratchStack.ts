@@ -48,9 +48,10 @@ export interface ScratchClusterStack {
 
 /**
  * A new stack `name` with the local settings, its secrets set with `{ secret: true }`, deploying to
- * the cluster whose kubeconfig is `target.kubeconfig`, or rendering to a temp folder with `{ render: true }`.
+ * the cluster whose kubeconfig is `target.kubeconfig` (in `target.namespace`, default the local stack's
+ * `physioflow-local`), or rendering to a temp folder with `{ render: true }`.
  */
-export async function createScratchClusterStack(name: string, target: { kubeconfig: string } | { render: true }, engine: PulumiEngine): Promise<ScratchClusterStack> {
+export async function createScratchClusterStack(name: string, target: { kubeconfig: string; namespace?: string } | { render: true }, engine: PulumiEngine): Promise<ScratchClusterStack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `physioflow-engine-${name}-`));
     const renderDir = path.join(dir, "manifests");
     const stateDir = path.join(dir, "state");
@@ -74,6 +75,7 @@ export async function createScratchClusterStack(name: string, target: { kubeconf
     for (const [key, value] of Object.entries(localStackSettings({ ...where, backupDir: path.join(dir, "backups"), dbPort: 5432 }))) {
         config[`physioflow:${key}`] = { value };
     }
+    if ("namespace" in target && target.namespace !== undefined) config["physioflow:namespace"] = { value: target.namespace };
     await stack.setAllConfig(config);
 
     const withEvents = async <T>(operation: (onEvent: (e: auto.EngineEvent) => void) => Promise<T>): Promise<Operation<T>> => {

@@ -3,16 +3,19 @@
  * back through the API server: what the watch after a switch will see.
  */
 import * as assert from "assert";
-import { Cluster, startCluster } from "../../devenv/cluster";
+import { Cluster } from "../../devenv/cluster";
 import { crashLoopStage } from "../support/clusterFaults";
+import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "../support/sharedCluster";
 
-const namespace = "faults";
+const namespace = suiteNamespace("faults");
+/** A namespace beside it whose pods carry the same labels: a Stage must leave them alone. */
+const otherNamespace = `${namespace}-other`;
 
-/** A Deployment of `replicas` pods labelled `app: name` (kwok plays them; no image is pulled). */
-function deployment(name: string, replicas: number): string {
+/** A Deployment of `replicas` pods labelled `app: name` in `ns` (kwok plays them; no image is pulled). */
+function deployment(name: string, replicas: number, ns = namespace): string {
     const labels = { app: name };
     return JSON.stringify({
-        apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace },
+        apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace: ns },
         spec: {
             replicas, selector: { matchLabels: labels },
             template: {
@@ -23,11 +26,11 @@ function deployment(name: string, replicas: number): string {
     });
 }
 
-/** Waits until `check` holds of the pods labelled `app: name`, or fails with the last state seen. */
-async function waitForPods(cluster: Cluster, name: string, what: string, check: (pods: any[]) => boolean, timeoutMs = 60_000): Promise<any[]> {
+/** Waits until `check` holds of the pods labelled `app: name` in `ns`, or fails with the last state seen. */
+async function waitForPods(cluster: Cluster, name: string, what: string, check: (pods: any[]) => boolean, timeoutMs = 60_000, ns = namespace): Promise<any[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const pods = (await cluster.getJson(["pods", "-n", namespace, "-l", `app=${name}`])).items as any[];
+        const pods = (await cluster.getJson(["pods", "-n", ns, "-l", `app=${name}`])).items as any[];
         if (check(pods)) return pods;
         if (Date.now() > deadline) assert.fail(`${what} not seen within ${timeoutMs} ms; pods: ${JSON.stringify(pods.map(p => p.status))}`);
         await new Promise(resolve => setTimeout(resolve, 250));
@@ -42,21 +45,25 @@ describe("cluster faults on a real control plane (kwok Stages)", function () {
 
     before(async function () {
         this.timeout(60 * 60 * 1000); // builds what is missing first
-        cluster = await startCluster();
+        cluster = await sharedCluster();
         await cluster.kubectl(["create", "namespace", namespace]);
+        await cluster.kubectl(["create", "namespace", otherNamespace]);
     });
     after(async () => {
-        await cluster?.stop();
+        await removeSuiteNamespace(cluster, namespace);
+        await removeSuiteNamespace(cluster, otherNamespace);
     });
 
     it("crashLoopStage: ready pods start crash-looping on their next change; restartCount keeps rising, not ready, CrashLoopBackOff", async function () {
         this.timeout(2 * 60 * 1000);
         await cluster.kubectl(["apply", "-f", "-"], deployment("crashy", 2));
         await cluster.kubectl(["apply", "-f", "-"], deployment("steady", 1));
+        await cluster.kubectl(["apply", "-f", "-"], deployment("crashy", 1, otherNamespace));
         await waitForPods(cluster, "crashy", "2 ready pods", pods => pods.length === 2 && pods.every(ready));
         await waitForPods(cluster, "steady", "1 ready pod", pods => pods.length === 1 && pods.every(ready));
+        await waitForPods(cluster, "crashy", "1 ready pod", pods => pods.length === 1 && pods.every(ready), 60_000, otherNamespace);
 
-        await cluster.kubectl(["apply", "-f", "-"], crashLoopStage("test-crash-loop", { app: "crashy" }, { intervalMs: 500 }));
+        await cluster.kubectl(["apply", "-f", "-"], crashLoopStage("test-crash-loop", namespace, { app: "crashy" }, { intervalMs: 500 }));
         // Nothing changes until the pods do: kwok plays a Stage on a pod's next change.
         await cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "app=crashy", "physioflow-test/crash=true"]);
 
@@ -81,12 +88,17 @@ describe("cluster faults on a real control plane (kwok Stages)", function () {
         const deployment_ = await cluster.getJson(["deployment", "crashy", "-n", namespace]);
         assert.ok(!deployment_.status.readyReplicas, `readyReplicas ${deployment_.status.readyReplicas}`);
 
-        // The Stage selects by label only: the other Deployment's pod stays ready with no restart.
+        // The Stage selects by label and namespace: the other Deployment's pod, and the pod with the
+        // same label in another namespace, stay ready with no restart.
         await cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "app=steady", "physioflow-test/crash=true"]);
+        await cluster.kubectl(["annotate", "pods", "-n", otherNamespace, "-l", "app=crashy", "physioflow-test/crash=true"]);
         await new Promise(resolve => setTimeout(resolve, 1500));
         const [steady] = await waitForPods(cluster, "steady", "1 pod", pods => pods.length === 1);
         assert.strictEqual(ready(steady), true);
         assert.deepStrictEqual(restarts(steady), [0, 0]);
+        const [elsewhere] = await waitForPods(cluster, "crashy", "1 pod", pods => pods.length === 1, 60_000, otherNamespace);
+        assert.strictEqual(ready(elsewhere), true, "a pod with the Stage's labels in another namespace was taken");
+        assert.deepStrictEqual(restarts(elsewhere), [0, 0]);
 
         // Deleting the Stage stops the loop: the count stays where it is.
         await cluster.kubectl(["delete", "stage", "test-crash-loop"]);

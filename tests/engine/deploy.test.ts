@@ -5,27 +5,24 @@
  * The database half is in deployDatabase.test.ts, the watch's other signals in deployWatch.test.ts.
  */
 import * as assert from "assert";
-import * as http from "http";
-import { AddressInfo } from "net";
 import { readClusterState } from "../../release/clusterState";
-import { serviceServes, waitForClusterState } from "../support/clusterWait";
 import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy";
 import { DeployLockedError, deployLockName } from "../../release/deployLock";
 import { changedSteps } from "../../release/engineEvents";
 import { rollback } from "../../release/rollback";
 import { formatStatus, readStatus } from "../../release/status";
-import { Cluster, startCluster } from "../../devenv/cluster";
+import { Cluster } from "../../devenv/cluster";
 import { neverReadyStage } from "../../devenv/clusterFaults";
 import { failingPodStage, sampleReadyEndpoints } from "../support/clusterFaults";
-import { createTestClusterStack, TestClusterStack } from "../support/engine";
+import { TestClusterStack } from "../support/engine";
+import { apps, releaseFixture } from "../support/releaseFixture";
 import { spawn } from "child_process";
 import * as readline from "readline";
 import * as path from "path";
 
-const namespace = "physioflow-local";
-const apps = ["physioflow-api", "physioflow-web"];
-
 describe("deploy: the release cycle on the real engine and a real control plane", function () {
+    const f = releaseFixture("deploytest");
+    const { namespace, notifications, events, noLock, live } = f;
     let cluster: Cluster;
     let s: TestClusterStack;
     let target: ReleaseTarget;
@@ -37,33 +34,8 @@ describe("deploy: the release cycle on the real engine and a real control plane"
             spec: { holderIdentity: holder, leaseDurationSeconds: 60, acquireTime: at, renewTime: at },
         });
     };
-    const noLock = async () => assert.doesNotMatch(await cluster.kubectl(["get", "leases", "-n", namespace, "-o", "name"]), /physioflow-deploy/);
-    const live = (color: "blue" | "green") => waitForClusterState(cluster.kubectl, namespace,
-        st => apps.every(app => serviceServes(st, app, color, 1)), { what: `the live Services on ${color}` });
-
-    // The team's webhook (the runbook's Slack), as a loopback server.
-    const notifications: any[] = [];
-    const webhook = http.createServer((req, res) => {
-        let body = "";
-        req.on("data", chunk => { body += chunk; });
-        req.on("end", () => { notifications.push(JSON.parse(body)); res.writeHead(200).end(); });
-    });
-    const events = () => notifications.map(n => `${n.event} ${n.from}->${n.to}`);
-    beforeEach(() => { notifications.length = 0; });
-
-    before(async function () {
-        this.timeout(60 * 60 * 1000); // builds what is missing first
-        await new Promise<void>(resolve => webhook.listen(0, "127.0.0.1", resolve));
-        cluster = await startCluster();
-        s = await createTestClusterStack("deploytest", { kubeconfig: cluster.kubeconfigPath });
-        await s.set({ notifyWebhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook` });
-        await s.up(); // a first deploy: blue live with v1.0.0
-        target = { stack: s.stack, kubectl: cluster.kubectl, namespace };
-    });
-    after(async () => {
-        webhook.close();
-        await s?.remove();
-        await cluster?.stop();
+    before(() => {
+        ({ cluster, s, target } = f);
     });
 
     it("a good release: v2 to green warm behind its smoke test, switch (selectors only), watch, finish; an abandoned lock is taken over and released", async function () {
@@ -93,7 +65,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         assert.ok(samples.every(sample => sample.ready > 0), `the live Service had no ready endpoint during the deploy: ${JSON.stringify(samples)}`);
         await noLock();
         assert.deepStrictEqual(notifications, [{
-            event: "switch", namespace, from: "blue", to: "green", tag: "v2.0.0", text: "physioflow-local: live traffic switched from blue to green (v2.0.0)",
+            event: "switch", namespace, from: "blue", to: "green", tag: "v2.0.0", text: `${namespace}: live traffic switched from blue to green (v2.0.0)`,
         }]);
     });
 
@@ -104,7 +76,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         const before = await s.stack.getAllConfig();
         try {
             await assert.rejects(deploy(target, "v3.0.0", { watch }), (error: Error) =>
-                error instanceof DeployLockedError && /^another deploy holds physioflow-local: ops@laptop pid 4242: deploy v2\.1\.0, since .* \(Lease physioflow-deploy, renewed \d+ s ago\); wait for it to finish$/.test(error.message));
+                error instanceof DeployLockedError && new RegExp(`^another deploy holds ${namespace}: ops@laptop pid 4242: deploy v2\\.1\\.0, since .* \\(Lease physioflow-deploy, renewed \\d+ s ago\\); wait for it to finish$`).test(error.message));
             assert.deepStrictEqual(await s.stack.getAllConfig(), before);
         } finally {
             await cluster.kubectl(["delete", "lease", deployLockName, "-n", namespace]);
@@ -113,7 +85,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
 
     it("a failing smoke test stops the deploy at the release step: no switch, green stays live, the lock is released", async function () {
         this.timeout(3 * 60 * 1000);
-        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-blue-smoke-fails", { app: "physioflow-smoke", version: "blue" }));
+        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-blue-smoke-fails", namespace, { app: "physioflow-smoke", version: "blue" }));
         try {
             const result = await deploy(target, "v3.0.0", { watch });
             assert.strictEqual(result.ok, false);
@@ -137,7 +109,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
                 // After the switch, blue's pods break.
                 // (kwok plays a Stage on a pod's next change: the annotation is that change.)
                 if (line.startsWith("watch: ")) {
-                    void cluster.kubectl(["apply", "-f", "-"], neverReadyStage("test-blue-breaks", { version: "blue" }, ["Running"]))
+                    void cluster.kubectl(["apply", "-f", "-"], neverReadyStage("test-blue-breaks", namespace, { version: "blue" }, ["Running"]))
                         .then(() => cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=blue,app!=physioflow-smoke", "physioflow-test/broken=true"]));
                 }
             },

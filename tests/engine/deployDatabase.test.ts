@@ -15,10 +15,11 @@ import { changedSteps } from "../../release/engineEvents";
 import { restoreRollback } from "../../release/restoreRollback";
 import { formatStatus, readStatus } from "../../release/status";
 import { freshDatabase } from "../support/postgres";
-import { namespace, releaseFixture } from "../support/releaseFixture";
+import { releaseFixture } from "../support/releaseFixture";
 
 describe("deploy and rollback with the stack's database: a real PostgreSQL, migrated by the deploy as local's is", function () {
     const f = releaseFixture("deploydbtest");
+    const namespace = f.namespace;
     const watch = { seconds: 3, intervalMs: 300 };
     let dbTarget: ReleaseTarget;
     let migrationsDir: string;

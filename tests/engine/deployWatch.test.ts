@@ -8,10 +8,11 @@ import * as assert from "assert";
 import { deploy, DeployRefusedError } from "../../release/deploy";
 import { crashLoopStage } from "../support/clusterFaults";
 import { prometheusScrapingApp } from "../support/metricsServer";
-import { apps, namespace, releaseFixture } from "../support/releaseFixture";
+import { apps, releaseFixture } from "../support/releaseFixture";
 
 describe("the watch after a switch on the real engine and a real control plane: restarts of crash-looping pods, and the error rate from a real Prometheus", function () {
     const f = releaseFixture("deploywatchtest");
+    const namespace = f.namespace;
     const watch = { seconds: 3, intervalMs: 300 };
     const scraped = prometheusScrapingApp(namespace, { "200": 20, "500": 0.2 });
     const { app } = scraped;
@@ -25,7 +26,7 @@ describe("the watch after a switch on the real engine and a real control plane: 
             out: line => {
                 lines.push(line);
                 if (line.startsWith("watch: ")) {
-                    void f.cluster.kubectl(["apply", "-f", "-"], crashLoopStage("test-green-crashes", { version: "green" }, { intervalMs: 500 }))
+                    void f.cluster.kubectl(["apply", "-f", "-"], crashLoopStage("test-green-crashes", namespace, { version: "green" }, { intervalMs: 500 }))
                         .then(() => f.cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=green,app!=physioflow-smoke", "physioflow-test/crash=true"]));
                 }
             },

@@ -8,10 +8,11 @@
 import * as assert from "assert";
 import { importExisting } from "../../release/importExisting";
 import { changedSteps, describeSteps } from "../../release/engineEvents";
-import { Cluster, startCluster } from "../../devenv/cluster";
+import { Cluster } from "../../devenv/cluster";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
+import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "../support/sharedCluster";
 
-const namespace = "physioflow-local";
+const namespace = suiteNamespace("importtest");
 
 describe("physioflow import: a first up over the team's existing namespace", function () {
     let cluster: Cluster;
@@ -21,21 +22,21 @@ describe("physioflow import: a first up over the team's existing namespace", fun
 
     before(async function () {
         this.timeout(60 * 60 * 1000); // engine.sh and cluster.sh build what is missing first
-        cluster = await startCluster({ progress: line => process.stderr.write(`cluster: ${line}\n`) });
-        s = await createTestClusterStack("importtest", { kubeconfig: cluster.kubeconfigPath });
+        cluster = await sharedCluster();
+        s = await createTestClusterStack("importtest", { kubeconfig: cluster.kubeconfigPath, namespace });
         await cluster.kubectl(["create", "namespace", namespace]);
         await cluster.kubectl(["create", "secret", "generic", "physioflow-secrets", "-n", namespace, "--from-literal=POSTGRES_PASSWORD=team-password"]);
     });
     after(async () => {
         await s?.remove();
-        await cluster?.stop();
+        await removeSuiteNamespace(cluster, namespace);
     });
 
     it("a declined confirmation changes nothing and leaves no importExisting setting behind", async () => {
         const lines: string[] = [];
         const result = await importExisting(s.stack, { out: line => lines.push(line), confirm: async () => false });
         assert.deepStrictEqual(result, { ok: false, imported: [], pending: [], error: "not confirmed; nothing changed" });
-        assert.ok(lines.includes("  Namespace/physioflow-local import"), lines.join("\n"));
+        assert.ok(lines.includes(`  Namespace/${namespace} import`), lines.join("\n"));
         assert.strictEqual(await setting(), undefined);
         assert.deepStrictEqual(await s.stateResources(), []);
         assert.deepStrictEqual((await cluster.getJson(["deployments", "-n", namespace])).items, []);
@@ -46,10 +47,10 @@ describe("physioflow import: a first up over the team's existing namespace", fun
         const lines: string[] = [];
         const result = await importExisting(s.stack, { out: line => lines.push(line), confirm: async () => true });
         assert.strictEqual(result.error, undefined);
-        assert.deepStrictEqual(result.imported, ["Namespace/physioflow-local"]);
+        assert.deepStrictEqual(result.imported, [`Namespace/${namespace}`]);
         // What the team's namespace lacks is the next update's, shown by the preview the command ends with.
         assert.deepStrictEqual(result.pending, [
-            "Namespace/physioflow-local update [metadata.labels.environment, metadata.labels[\"app.kubernetes.io/part-of\"], metadata.labels[\"kubernetes.io/metadata.name\"]]",
+            `Namespace/${namespace} update [metadata.labels.environment, metadata.labels["app.kubernetes.io/part-of"], metadata.labels["kubernetes.io/metadata.name"]]`,
         ]);
         assert.strictEqual(await setting(), undefined, "the import setting stayed in the stack");
         const adopted = await namespaceObject();

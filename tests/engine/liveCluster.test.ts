@@ -12,12 +12,13 @@ import { changedSteps, describeSteps, diagnostics } from "../../release/engineEv
 import { indexOf, timeline } from "../support/engineTimeline";
 import { readClusterState } from "../../release/clusterState";
 import { serviceServes, waitForClusterState } from "../support/clusterWait";
-import { Cluster, startCluster } from "../../devenv/cluster";
+import { Cluster } from "../../devenv/cluster";
 import { neverReadyStage } from "../../devenv/clusterFaults";
 import { failingPodStage, sampleReadyEndpoints } from "../support/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
+import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "../support/sharedCluster";
 
-const namespace = "physioflow-local";
+const namespace = suiteNamespace("livetest");
 const secretSig = "4dabf18193072939515e22adb298388d";
 const image = "spec.template.spec.containers[0].image";
 const apps = ["physioflow-api", "physioflow-web"];
@@ -35,18 +36,18 @@ describe("the cluster half on the real engine and a real control plane", functio
 
     before(async function () {
         this.timeout(60 * 60 * 1000); // engine.sh and cluster.sh build what is missing first (~35 min cold)
-        cluster = await startCluster({ progress: line => process.stderr.write(`cluster: ${line}\n`) });
-        s = await createTestClusterStack("livetest", { kubeconfig: cluster.kubeconfigPath });
+        cluster = await sharedCluster();
+        s = await createTestClusterStack("livetest", { kubeconfig: cluster.kubeconfigPath, namespace });
     });
     after(async () => {
         await s?.remove();
-        await cluster?.stop();
+        await removeSuiteNamespace(cluster, namespace);
     });
 
     it("first deploy: both colors of both apps; the live Services' endpoints hold blue's ready pods; the password is encrypted in the state", async () => {
         const up = await s.up();
         assert.deepStrictEqual(describeSteps(changedSteps(up.steps)).filter(step => !step.startsWith("Stack/")), [
-            "AppNamespace/physioflow-local create",
+            `AppNamespace/${namespace} create`,
             "BlueGreenApp/physioflow-api create",
             "BlueGreenApp/physioflow-web create",
             "ConfigMap/migration-version create",
@@ -59,7 +60,7 @@ describe("the cluster half on the real engine and a real control plane", functio
             "Deployment/physioflow-web-blue create",
             "Deployment/physioflow-web-green create",
             "Job/physioflow-smoke-blue create",
-            "Namespace/physioflow-local create",
+            `Namespace/${namespace} create`,
             "Secret/physioflow-secrets-blue create",
             "Secret/physioflow-secrets-green create",
             "Service/physioflow-api create",
@@ -182,7 +183,7 @@ describe("the cluster half on the real engine and a real control plane", functio
         this.timeout(3 * 60 * 1000);
         await s.set({ readinessTimeoutSeconds: "15" });
         // The Stage first: kwok picks it up while the update below runs, before any green pod exists.
-        await cluster.kubectl(["apply", "-f", "-"], neverReadyStage("test-green-never-ready", { version: "green" }));
+        await cluster.kubectl(["apply", "-f", "-"], neverReadyStage("test-green-never-ready", namespace, { version: "green" }));
         await s.up();
         try {
             await s.set({ activeColor: "green", greenTag: "v1.2.0-broken" });
@@ -193,7 +194,7 @@ describe("the cluster half on the real engine and a real control plane", functio
             const samples = await sampler.stop();
             assert.ok(seconds >= 15 && seconds < 15 + 10 + 20, `up took ${seconds}s to fail; the readiness timeout is 15s`);
             assert.match(up.result.message,
-                /"physioflow-local\/physioflow-(api|web)-green" failed to fully initialize or become live: timed out waiting for the condition/, up.result.message);
+                new RegExp(`"${namespace}/physioflow-(api|web)-green" failed to fully initialize or become live: timed out waiting for the condition`), up.result.message);
 
             // The live Services never moved: blue serves, at full replicas; green has its pod, not ready.
             const live = await waitForClusterState(cluster.kubectl, namespace,
@@ -216,7 +217,7 @@ describe("the cluster half on the real engine and a real control plane", functio
 
     it("a failing smoke test stops the switch: green's pods are ready, its smoke test fails, the live Services never leave blue", async function () {
         this.timeout(3 * 60 * 1000);
-        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-green-smoke-fails", { app: "physioflow-smoke", version: "green" }));
+        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-green-smoke-fails", namespace, { app: "physioflow-smoke", version: "green" }));
         try {
             await s.set({ activeColor: "green" });
             const sampler = sampleReadyEndpoints(cluster, namespace, "physioflow-api");
@@ -249,7 +250,7 @@ describe("the cluster half on the real engine and a real control plane", functio
 
     it("after a migration the live color is smoke-tested again; when that fails the release stops and blue still serves", async function () {
         this.timeout(3 * 60 * 1000);
-        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-blue-smoke-fails", { app: "physioflow-smoke", version: "blue" }));
+        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-blue-smoke-fails", namespace, { app: "physioflow-smoke", version: "blue" }));
         const jobUrn = (await s.stateResources()).find(r => r.type === "kubernetes:batch/v1:Job" && r.urn.endsWith("::physioflow-smoke-blue")).urn;
         try {
             // A release that comes with a migration the live code cannot live with.

@@ -16,12 +16,13 @@ import type { ReleaseIo } from "../../release/cli";
 import { Kubectl } from "../../release/clusterState";
 import { ReleaseDatabase, ReleaseTarget } from "../../release/deploy";
 import { verify, verifyCommand, verifyComponentLabel, VerifyResult } from "../../release/verify";
-import { Cluster, startCluster } from "../../devenv/cluster";
+import { Cluster } from "../../devenv/cluster";
 import { failingPodStage } from "../support/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
+import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "../support/sharedCluster";
 import { freshDatabase, TestDatabase } from "../support/postgres";
 
-const namespace = "physioflow-local";
+const namespace = suiteNamespace("verifytest");
 const migrationsDir = path.resolve(__dirname, "..", "..", "migrations");
 // The version the stack records in its migration-version ConfigMap (clusterProgram takes migrationTarget).
 const stackVersion = "005";
@@ -67,8 +68,8 @@ describe("verify: the post-deployment checks on the real engine, a real control 
     before(async function () {
         this.timeout(60 * 60 * 1000); // builds what is missing first
         backupDir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-verify-backups-"));
-        cluster = await startCluster();
-        s = await createTestClusterStack("verifytest", { kubeconfig: cluster.kubeconfigPath });
+        cluster = await sharedCluster();
+        s = await createTestClusterStack("verifytest", { kubeconfig: cluster.kubeconfigPath, namespace });
         await s.set({ migrationTarget: stackVersion });
         await s.up(); // blue live with v1.0.0, green scaled down
         database = await migratedDatabase(stackVersion);
@@ -81,7 +82,7 @@ describe("verify: the post-deployment checks on the real engine, a real control 
     });
     after(async () => {
         await s?.remove();
-        await cluster?.stop();
+        await removeSuiteNamespace(cluster, namespace);
         if (backupDir) fs.rmSync(backupDir, { recursive: true, force: true });
     });
     beforeEach(() => { createdJobs.length = 0; });
@@ -111,7 +112,7 @@ describe("verify: the post-deployment checks on the real engine, a real control 
 
     it("a health check failing inside the cluster: the line names the Job; the Job is deleted", async function () {
         this.timeout(3 * 60 * 1000);
-        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-verify-fails", verifyComponentLabel));
+        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-verify-fails", namespace, verifyComponentLabel));
         try {
             const lines: string[] = [];
             const result = await verify(targetOn(database), { out: line => lines.push(line) });

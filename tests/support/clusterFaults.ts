@@ -39,11 +39,11 @@ export function sampleReadyEndpoints(cluster: Cluster, namespace: string, servic
 }
 
 /**
- * A kwok Stage that ends the pods with `labels` as Failed (their container exited 1): a smoke
+ * A kwok Stage that ends the pods with `labels` in `namespace` as Failed (their container exited 1): a smoke
  * test Job whose checks fail. Without it kwok completes every Job's pods successfully.
  */
-export function failingPodStage(name: string, labels: Record<string, string>): string {
-    return podStage(name, labels, ["Pending", "Running"], [
+export function failingPodStage(name: string, namespace: string, labels: Record<string, string>): string {
+    return podStage(name, namespace, labels, ["Pending", "Running"], [
         "{{ $now := Now }}",
         "conditions:",
         "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
@@ -59,7 +59,7 @@ export function failingPodStage(name: string, labels: Record<string, string>): s
 }
 
 /**
- * A kwok Stage that crash-loops the Running pods with `labels`: every `intervalMs` (default
+ * A kwok Stage that crash-loops the Running pods with `labels` in `namespace`: every `intervalMs` (default
  * 1000) each container's `restartCount` goes up by one, its last state is a terminated exit 1
  * and it waits in `CrashLoopBackOff`, the pod not Ready. Like the other Stages it starts on the
  * pod's next change (annotate it). It then keeps going by itself: its own update still matches
@@ -67,8 +67,8 @@ export function failingPodStage(name: string, labels: Record<string, string>): s
  * (The kubelet backs off 10 s, 20 s… up to 5 minutes between restarts; a fixed interval keeps
  * the tests short.)
  */
-export function crashLoopStage(name: string, labels: Record<string, string>, options: { intervalMs?: number } = {}): string {
-    const stage = JSON.parse(podStage(name, labels, ["Running"], [
+export function crashLoopStage(name: string, namespace: string, labels: Record<string, string>, options: { intervalMs?: number } = {}): string {
+    const stage = JSON.parse(podStage(name, namespace, labels, ["Running"], [
         "{{ $now := Now }}",
         "{{ $previous := or .status.containerStatuses list }}",
         "conditions:",

@@ -21,8 +21,9 @@ export type TestClusterStack = ScratchClusterStack;
 
 /**
  * A new stack `name` with the local settings and fresh secrets, deploying to the cluster whose
- * kubeconfig is `target.kubeconfig`, or rendering to a temp folder with `{ render: true }`.
+ * kubeconfig is `target.kubeconfig` (in `target.namespace`, default the local stack's
+ * `physioflow-local`), or rendering to a temp folder with `{ render: true }`.
  */
-export async function createTestClusterStack(name: string, target: { kubeconfig: string } | { render: true }): Promise<TestClusterStack> {
+export async function createTestClusterStack(name: string, target: { kubeconfig: string; namespace?: string } | { render: true }): Promise<TestClusterStack> {
     return createScratchClusterStack(name, target, await testEngine());
 }

@@ -1,20 +1,23 @@
 /**
- * What the release tests on the real engine share: a control plane of their own, a test stack
- * deployed once (blue live with v1.0.0), the team's webhook as a loopback server, and the checks
- * they all make (the live Services' color, no deploy lock left). Call it inside a `describe`.
+ * What the release tests on the real engine share: the worker's control plane
+ * (tests/support/sharedCluster.ts), a test stack deployed once in a namespace of its own (blue live
+ * with v1.0.0), the team's webhook as a loopback server, and the checks they all make (the live
+ * Services' color, no deploy lock left). Call it inside a `describe`.
  */
 import * as assert from "assert";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { serviceServes, waitForClusterState } from "./clusterWait";
 import { ReleaseTarget } from "../../release/deploy";
-import { Cluster, startCluster } from "../../devenv/cluster";
+import { Cluster } from "../../devenv/cluster";
 import { createTestClusterStack, TestClusterStack } from "./engine";
+import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "./sharedCluster";
 
-export const namespace = "physioflow-local";
 export const apps = ["physioflow-api", "physioflow-web"];
 
 export interface ReleaseFixture {
+    /** The stack's namespace, `physioflow-<stack name>`: known when the fixture is made. */
+    namespace: string;
     cluster: Cluster;
     s: TestClusterStack;
     target: ReleaseTarget;
@@ -36,7 +39,9 @@ export function releaseFixture(stackName: string): ReleaseFixture {
         req.on("data", chunk => { body += chunk; });
         req.on("end", () => { notifications.push(JSON.parse(body)); res.writeHead(200).end(); });
     });
+    const namespace = suiteNamespace(stackName);
     const fixture = {
+        namespace,
         notifications,
         events: () => notifications.map(n => `${n.event} ${n.from}->${n.to}`),
         noLock: async () => assert.doesNotMatch(await fixture.cluster.kubectl(["get", "leases", "-n", namespace, "-o", "name"]), /physioflow-deploy/),
@@ -47,8 +52,8 @@ export function releaseFixture(stackName: string): ReleaseFixture {
     before(async function () {
         this.timeout(60 * 60 * 1000); // builds what is missing first
         await new Promise<void>(resolve => webhook.listen(0, "127.0.0.1", resolve));
-        fixture.cluster = await startCluster();
-        fixture.s = await createTestClusterStack(stackName, { kubeconfig: fixture.cluster.kubeconfigPath });
+        fixture.cluster = await sharedCluster();
+        fixture.s = await createTestClusterStack(stackName, { kubeconfig: fixture.cluster.kubeconfigPath, namespace });
         await fixture.s.set({ notifyWebhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook` });
         await fixture.s.up(); // a first deploy: blue live with v1.0.0
         fixture.target = { stack: fixture.s.stack, kubectl: fixture.cluster.kubectl, namespace };
@@ -56,7 +61,7 @@ export function releaseFixture(stackName: string): ReleaseFixture {
     after(async () => {
         webhook.close();
         await fixture.s?.remove();
-        await fixture.cluster?.stop();
+        await removeSuiteNamespace(fixture.cluster, namespace);
     });
     return fixture;
 }
