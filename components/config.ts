@@ -181,7 +181,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         throw new ConfigError(`physioflow:namespace is "${namespace}"; it must be a DNS label (lowercase letters, digits, '-')`);
     }
     const backupDir = raw.backupDir ?? `$HOME/physioflow-backups/${environment}`;
-    if (!/^[A-Za-z0-9_.\/$-]+$/.test(backupDir)) {
+    if (!/^[A-Za-z0-9_./$-]+$/.test(backupDir)) {
         throw new ConfigError(`physioflow:backupDir is "${backupDir}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`);
     }
     const errorRate = parseErrorRate(raw, namespace);
@@ -258,7 +258,7 @@ export function defaultErrorRateQuery(namespace: string): string {
 /** The containers' resources unless a stack sets `apiResources`/`webResources`. */
 export const defaultResources = "requests.cpu=100m,requests.memory=128Mi,limits.cpu=500m,limits.memory=512Mi";
 const quantityPattern = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
-const pathPattern = /^\/[A-Za-z0-9._~\/-]*$/;
+const pathPattern = /^\/[A-Za-z0-9._~/-]*$/;
 
 /**
  * `requests.cpu=100m,requests.memory=128Mi,limits.memory=512Mi` (`limits.cpu` optional): keys

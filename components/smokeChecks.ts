@@ -20,7 +20,7 @@ export function smokeUrlVariable(app: SmokeApp): string {
 }
 
 // Nothing the shell would interpret: no quotes, spaces, `$` or backquotes.
-const pathPattern = /^\/[A-Za-z0-9._~\/?=&%:+,@-]*$/;
+const pathPattern = /^\/[A-Za-z0-9._~/?=&%:+,@-]*$/;
 
 /**
  * Parses `app:path=status,...` (e.g. `api:/health=200,web:/=200,api:/api/patients=401`).

@@ -20,8 +20,8 @@ export interface Cluster {
     kubeconfigPath: string;
     /** Directory of etcd, the Kubernetes servers, kubectl and kwok. */
     binDir: string;
-    /** Runs kubectl against this cluster; resolves to stdout, rejects with kubectl's error line. */
-    kubectl(args: readonly string[], input?: string): Promise<string>;
+    /** Runs kubectl against this cluster; resolves to stdout, rejects with kubectl's error line. A closure: pass it on as it is. */
+    kubectl: (args: readonly string[], input?: string) => Promise<string>;
     /** `kubectl get -o json`, parsed. */
     getJson(args: readonly string[]): Promise<any>;
     /** Stops the servers; deletes the directory unless `keep` (data kept for the next start). */

@@ -52,7 +52,7 @@ export async function findEngine(progress: (line: string) => void = () => undefi
     try {
         command = await auto.PulumiCommand.get({ root: cliRoot(pulumiPath) });
     } catch (error) {
-        throw new Error(`the Pulumi engine at ${pulumiPath} does not work: ${firstLine(error)}; ${howToFix}`);
+        throw new Error(`the Pulumi engine at ${pulumiPath} does not work: ${firstLine(error)}; ${howToFix}`, { cause: error });
     }
     const pluginsDir = path.join(process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi"), "plugins");
     return {

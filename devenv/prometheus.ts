@@ -155,7 +155,7 @@ async function waitForTarget(prometheusUrl: string, targetUrl: string, timeoutMs
     const deadline = Date.now() + timeoutMs;
     let seen = "not among its active targets";
     for (;;) {
-        const body = await (await fetch(`${prometheusUrl}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) })).json() as any;
+        const body = await (await fetch(`${prometheusUrl}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) })).json();
         const target = ((body?.data?.activeTargets ?? []) as any[]).find(t => t.scrapeUrl === targetUrl);
         if (target?.health === "up") return;
         if (target) seen = `health ${target.health}${target.lastError ? `: ${target.lastError}` : ""}`;

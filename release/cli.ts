@@ -210,7 +210,8 @@ async function openReleaseTarget(stackName: string, repoRoot: string, out: (line
     }
     const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir: repoRoot });
     const config = await stack.getAllConfig();
-    const get = (key: string) => config[`physioflow:${key}`]?.value;
+    // A key that is not set is absent from the record: say so in the type.
+    const get = (key: string): string | undefined => config[`physioflow:${key}`]?.value;
     const kubeArgs = [
         ...(get("kubeconfig") ? ["--kubeconfig", get("kubeconfig")!] : []),
         ...(get("kubeContext") ? ["--context", get("kubeContext")!] : []),

@@ -34,8 +34,8 @@ export async function queryErrorRate(prometheusUrl: string, query: string, optio
         response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
     } catch (error) {
         const err = error as Error & { cause?: { message?: string; code?: string } };
-        if (err.name === "TimeoutError") throw new Error(`${where} did not answer within ${timeoutMs / 1000} s`);
-        throw new Error(`${where} is unreachable: ${oneLine(err.cause?.message ?? err.message)}`);
+        if (err.name === "TimeoutError") throw new Error(`${where} did not answer within ${timeoutMs / 1000} s`, { cause: error });
+        throw new Error(`${where} is unreachable: ${oneLine(err.cause?.message ?? err.message)}`, { cause: error });
     }
     const text = await response.text();
     let body: any;

@@ -38,7 +38,7 @@ export async function importExisting(stack: auto.Stack, options: ImportOptions):
     if (existing.length > 0) {
         return { ok: false, imported: [], pending: [], error: `${stack.name} already has ${existing.length} resources in its state; import is for a stack's first up (use pulumi import for one object)` };
     }
-    let imported: string[] = [];
+    let imported: string[];
     await stack.setConfig(importSetting, { value: "true" });
     try {
         const events: auto.EngineEvent[] = [];

@@ -242,5 +242,7 @@ export function stackFileSetting(repoRoot: string, stackName: string, key: strin
     if (!fs.existsSync(file)) return undefined;
     const config = (yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined)?.config ?? {};
     const value = config[`physioflow:${key}`];
-    return value === undefined || value === null ? undefined : String(value);
+    if (value === undefined || value === null) return undefined;
+    // A structured setting (a YAML map or list) reads as `pulumi config get` prints it: JSON.
+    return typeof value === "object" ? JSON.stringify(value) : String(value as string | number | boolean);
 }

@@ -96,7 +96,8 @@ export async function backupAndMigrate(db: ReleaseDatabase, options: { tag: stri
  */
 export function releaseDatabaseFromConfig(all: Record<string, { value: string }>, repoRoot: string,
     options: { migratesOutsideStack: boolean; host?: string; port?: number }): ReleaseDatabase | undefined {
-    const get = (key: string) => all[`physioflow:${key}`]?.value;
+    // A key that is not set is absent from the record: say so in the type.
+    const get = (key: string): string | undefined => all[`physioflow:${key}`]?.value;
     const password = get("dbPassword");
     if (get("dbHost") === undefined || get("dbName") === undefined || get("dbUser") === undefined || password === undefined) return undefined;
     const environment = get("environment") ?? "local";

@@ -64,8 +64,10 @@ export function formatStatus(status: StackStatus): string[] {
     const lines: string[] = [];
     const active = settings.activeColor;
     const flag = (ok: boolean, text: string) => lines.push(`${ok ? " " : "!"} ${text}`);
-    flag(outputs.activeColor === undefined || outputs.activeColor === active,
-        `active color   ${active} in the config${outputs.activeColor !== undefined && outputs.activeColor !== active ? `, ${String(outputs.activeColor)} in the last update's outputs (an update is pending or failed)` : ""}`);
+    // An output is whatever the last update exported: shown as JSON unless it is the expected string.
+    const lastActive = outputs.activeColor === undefined || typeof outputs.activeColor === "string" ? outputs.activeColor : JSON.stringify(outputs.activeColor);
+    flag(lastActive === undefined || lastActive === active,
+        `active color   ${active} in the config${lastActive !== undefined && lastActive !== active ? `, ${lastActive} in the last update's outputs (an update is pending or failed)` : ""}`);
     const outputTags = outputs.tags as Record<Color, string> | undefined;
     for (const color of colors) {
         const tag = settings.tags[color];

@@ -38,4 +38,11 @@ function errorLine(error: unknown): string {
 // Ctrl-C: exit through process.exit so the PostgreSQL this run started is stopped (its exit hook).
 process.on("SIGINT", () => process.exit(130));
 process.on("SIGTERM", () => process.exit(143));
-main(process.argv.slice(2)).then(code => { process.exitCode = code; });
+// main answers every error with an exit code; the rejection handler is for a failure in that answer itself.
+main(process.argv.slice(2)).then(
+    code => { process.exitCode = code; },
+    error => {
+        process.stderr.write(`local: error: ${oneLine(error)}\n`);
+        process.exitCode = 1;
+    },
+);

@@ -15,4 +15,11 @@ async function main(argv: string[]): Promise<number> {
     }
 }
 
-main(process.argv.slice(2)).then(code => { process.exitCode = code; });
+// main answers every error with an exit code; the rejection handler is for a failure in that answer itself.
+main(process.argv.slice(2)).then(
+    code => { process.exitCode = code; },
+    error => {
+        process.stderr.write(`preview:report: error: ${oneLine(error)}\n`);
+        process.exitCode = 1;
+    },
+);

@@ -22,7 +22,7 @@ export interface VerifiedArchive {
     /** Migration head found in the dump's schema_migrations data ("000" if none). */
     dumpMigrationVersion: string;
     /** Deletes the unpacked files. */
-    cleanup(): Promise<void>;
+    cleanup: () => Promise<void>;
 }
 
 /** What `backup verify` reports. */

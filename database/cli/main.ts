@@ -1,4 +1,5 @@
 import * as readline from "readline";
+import { inspect } from "util";
 import { Readable, Writable } from "stream";
 import type { RestoreSummary } from "../backup/restore";
 import { connectionFromEnv } from "../connection";
@@ -250,7 +251,8 @@ function stackOf(error: unknown): string {
     const parts: string[] = [];
     let current: unknown = error;
     while (current) {
-        parts.push(current instanceof Error ? current.stack ?? current.message : String(current));
+        // A thrown non-Error (an object, a string) is shown as it is, not as "[object Object]".
+        parts.push(current instanceof Error ? current.stack ?? current.message : inspect(current));
         current = (current as { cause?: unknown }).cause;
         if (current) {
             parts.push("caused by:");

@@ -10,7 +10,7 @@ import { SquawkFinding } from "./rules";
  */
 export function squawkBinaryPath(): string {
     try {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded here, not imported, so that a missing platform binary becomes the one-line error below
         const squawk = require("squawk-cli/js/index.js") as { getBinaryPath(): string };
         return squawk.getBinaryPath();
     } catch (error) {

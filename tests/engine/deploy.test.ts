@@ -243,7 +243,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         const childLines: string[] = [];
         const exited = new Promise(resolve => child.on("exit", resolve));
         let ended = false;
-        readline.createInterface({ input: child.stdout! }).on("line", line => {
+        readline.createInterface({ input: child.stdout }).on("line", line => {
             childLines.push(line);
             if (/^(result|error): /.test(line)) ended = true;
         });

@@ -48,7 +48,7 @@ describe("a temp PostgreSQL whose owner process is killed outright", () => {
             `require("./devenv/postgresServer").startPostgres().then(s => { console.log(s.port); setInterval(() => undefined, 1000); })`],
         { cwd: path.join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
         const port = Number(await new Promise<string>((resolve, reject) => {
-            child.stdout!.once("data", chunk => resolve(String(chunk).trim()));
+            child.stdout.once("data", chunk => resolve(String(chunk).trim()));
             child.once("exit", code => reject(new Error(`the owner exited (${code}) before its server started`)));
         }));
         // A failed check must not leave the owner (and its server) running.

@@ -36,7 +36,7 @@ for (const stack of ["dev", "staging", "prod"]) {
             const run = await runProgram(stack, stackConfigWithSecrets(stack));
             const exported: Record<string, unknown> = {};
             for (const [key, value] of Object.entries(run.outputs)) {
-                exported[key] = isSecretInput(run.exports[key]) || (run.exports[key] && (await (run.exports[key] as any).isSecret)) ? "[secret]" : value;
+                exported[key] = isSecretInput(run.exports[key]) || (run.exports[key] && (await run.exports[key].isSecret)) ? "[secret]" : value;
             }
             // Through JSON, as the file holds it: undefined members dropped.
             const actual = JSON.parse(JSON.stringify(normalize({

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
@@ -81,7 +82,8 @@ export function urnName(urn: string): string {
 
 // The mocks API passes a resource's inputs but not its options; the monitor's request has both.
 const optionsOfRequest = new Map<string, RecordedOptions>();
-const mockMonitor = require("@pulumi/pulumi/runtime/mocks").MockMonitor.prototype;
+// Patched below: its methods are wrapped, and a marker keeps a second load of this file from wrapping twice.
+const mockMonitor = MockMonitor.prototype as any;
 if (!mockMonitor.__physioflowRecordsOptions) {
     const register = mockMonitor.registerResource;
     mockMonitor.registerResource = function (req: any, callback: any) {
