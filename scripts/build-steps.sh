@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/build-steps.sh — sourced by engine.sh and cluster.sh: progress lines, one-line errors and
 # timed build steps. The sourcing script sets STEP_TAG (e.g. engine), STEP_SCRIPT (e.g. engine.sh)
 # and LOGS (the folder of the step logs) first.

@@ -156,7 +156,7 @@ build_langhost() {
 build_kubernetes() {
 	local mod dir=$SRC/kubernetes
 	mod=$(go_mod_dir "$K8S_MODULE@$K8S_MODULE_VERSION")
-	[ -n "$mod" ] && [ -d "$mod" ] || { echo "could not download $K8S_MODULE@$K8S_MODULE_VERSION"; exit 1; }
+	[ -d "$mod" ] || { echo "could not download $K8S_MODULE@$K8S_MODULE_VERSION"; exit 1; }
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp -R "$mod/." "$dir/"
@@ -234,6 +234,7 @@ ensure_engine() {
 	PATH=$BIN:$PATH
 	for p in "command $SDK_COMMAND_VERSION github.com/pulumi/pulumi-command/provider" \
 		"postgresql $SDK_POSTGRESQL_VERSION github.com/pulumi/pulumi-postgresql/provider/v3"; do
+		# shellcheck disable=SC2086 # split on purpose: "name version module" becomes $1 $2 $3
 		set -- $p
 		if plugin_path resource "$1" "$2" >/dev/null; then
 			say "$1: using $(plugin_path resource "$1" "$2")"
@@ -255,8 +256,8 @@ PG_DIR=
 PG_BIN=
 start_postgres() { # start_postgres PORT — a throwaway PostgreSQL on 127.0.0.1:PORT, as user postgres
 	local port=$1
-	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-	[ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || { echo "no PostgreSQL server installed (apt-get install postgresql)"; return 1; }
+	PG_BIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	if [ ! -x "$PG_BIN/initdb" ]; then echo "no PostgreSQL server installed (apt-get install postgresql)"; return 1; fi
 	PG_DIR=$(mktemp -d /tmp/physioflow-engine-pg.XXXXXX)
 	chown postgres: "$PG_DIR"
 	# initdb refuses to run as root
@@ -285,8 +286,9 @@ cleanup_check() {
 }
 
 run_check() {
-	local step=check have_cmd=0 have_pg=0 pg_port= out
+	local step=check have_cmd=0 have_pg=0 pg_port='' out
 	[ -d "$REPO_ROOT/node_modules/@pulumi/pulumi" ] || die "$step" "$REPO_ROOT/node_modules is missing: run npm ci first"
+	# shellcheck source=/dev/null # written by the build (ensure_engine): the engine's PATH
 	. "$ENV_FILE"
 	plugin_path language nodejs >/dev/null || die "$step" "no pulumi-language-nodejs next to pulumi or on PATH"
 	plugin_path resource kubernetes "$SDK_K8S_VERSION" >/dev/null || die "$step" "no pulumi-resource-kubernetes plugin"
@@ -348,7 +350,8 @@ run_check() {
 	# Any download attempt would go through this dead proxy and fail loudly.
 	export HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost
 	cd "$proj"
-	local start=$(date +%s)
+	local start
+	start=$(date +%s)
 	say "check: $(command -v pulumi) $(pulumi version); project in $proj"
 	say "check: resources: kubernetes ConfigMap (renderYamlToDirectory)$([ "$have_cmd" = 1 ] && echo ', command.local.Command')$([ "$have_pg" = 1 ] && echo ', postgresql Role + Database')"
 	pulumi login "file://$CHECK_DIR/state" >"$CHECK_DIR/login.log" 2>&1 || { cat "$CHECK_DIR/login.log" >&2; die "$step" "pulumi login file:// failed"; }
@@ -366,6 +369,7 @@ run_check() {
 		[ "$out" = engine_check ] || die "$step" "the postgresql provider did not create the database"
 	fi
 	# The Automation API checks the CLI version before it does anything.
+	# shellcheck disable=SC2016 # JavaScript in single quotes: its ${...} are the script's own
 	out=$(node -e '
 		const { LocalWorkspace } = require("@pulumi/pulumi/automation");
 		(async () => {
@@ -380,7 +384,7 @@ run_check() {
 		die "$step" "pulumi destroy failed"
 	fi
 	if [ -n "$(ls -A "$PULUMI_HOME/plugins" 2>/dev/null)" ]; then
-		die "$step" "the engine installed plugins into $PULUMI_HOME/plugins: $(ls "$PULUMI_HOME/plugins" | tr '\n' ' ')"
+		die "$step" "the engine installed plugins into $PULUMI_HOME/plugins: $(find "$PULUMI_HOME/plugins" -mindepth 1 -maxdepth 1 -printf '%f ')"
 	fi
 	local warnings
 	warnings=$(grep -o 'warning: .*' "$CHECK_DIR/up.log" | sort -u | sed 's/^/    /' || true)
@@ -395,13 +399,14 @@ main() {
 	local mode=build
 	case "${1:-}" in
 	"") ;;
-	--env) mode=env ;;
+	--env) mode="env" ;;
 	--check) mode=check ;;
 	-h | --help) sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; return 0 ;;
 	*) die "arguments" "unknown option '$1' (try --help)" ;;
 	esac
 	mkdir -p "$CACHE_ROOT"
-	local t0=$(date +%s)
+	local t0
+	t0=$(date +%s)
 	ensure_engine
 	case $mode in
 	env) print_env_exports ;;
