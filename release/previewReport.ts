@@ -243,6 +243,7 @@ export function stackFileSetting(repoRoot: string, stackName: string, key: strin
     const config = (yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined)?.config ?? {};
     const value = config[`physioflow:${key}`];
     if (value === undefined || value === null) return undefined;
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value);
     // A structured setting (a YAML map or list) reads as `pulumi config get` prints it: JSON.
-    return typeof value === "object" ? JSON.stringify(value) : String(value as string | number | boolean);
+    return JSON.stringify(value);
 }
