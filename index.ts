@@ -2,7 +2,14 @@
 // return what a person needs as the stack's outputs.
 import * as path from "path";
 import {
-    AppDatabase, DatabaseRelease, deployApps, guardReleaseStep, loadStackConfig, migrationsChecksum, resolveMigrationTarget, settingsByColor,
+    AppDatabase,
+    DatabaseRelease,
+    deployApps,
+    guardReleaseStep,
+    loadStackConfig,
+    migrationsChecksum,
+    resolveMigrationTarget,
+    settingsByColor,
 } from "./components";
 
 export = async () => {

@@ -56,11 +56,7 @@ const parts = {
         // validation) against the suites that need no database: minutes. A change only the runner's
         // database suites notice shows here as survived; the "migrations" part runs those too.
         mutate: ["database/migrations/{files,load,plan,timeouts,validate}.ts"],
-        spec: [
-            "tests/database/migrationFiles.test.ts",
-            "tests/database/planMigrations.test.ts",
-            "tests/database/validateMigrations.test.ts",
-        ],
+        spec: ["tests/database/migrationFiles.test.ts", "tests/database/planMigrations.test.ts", "tests/database/validateMigrations.test.ts"],
         thresholds: { high: 90, low: 80, break: 80 },
         tsconfigFile: "tsconfig.mutation-migrations.json",
         ignoreStatic: false,

@@ -5,7 +5,7 @@
 import { createBackup } from "../database/backup/create";
 import { connectionFromEnv } from "../database/connection";
 
-createBackup({ connection: connectionFromEnv(), outDir: process.argv[2], environment: "bench", label: "peak-memory", keep: 1 }).catch((error) => {
+createBackup({ connection: connectionFromEnv(), outDir: process.argv[2], environment: "bench", label: "peak-memory", keep: 1 }).catch(error => {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exitCode = 1;
 });

@@ -62,16 +62,23 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
         let label = 0;
         const backup = await pairedRounds({
             name: "backup create vs pg_dump -Fc",
-            a: { label: "`physioflow backup create` (dump, archive, verified)", run: async () => {
-                const marks: { text: string; at: number }[] = [];
-                const started = Date.now();
-                const created = await createBackup({
-                    connection: source.connection, outDir: backupDir, environment: "bench", label: `round-${++label}`, keep: 1,
-                    progress: { line: (text) => marks.push({ text, at: Date.now() }) },
-                });
-                recordPhases(phaseRuns, started, marks, Date.now());
-                lastArchive = created.archivePath;
-            } },
+            a: {
+                label: "`physioflow backup create` (dump, archive, verified)",
+                run: async () => {
+                    const marks: { text: string; at: number }[] = [];
+                    const started = Date.now();
+                    const created = await createBackup({
+                        connection: source.connection,
+                        outDir: backupDir,
+                        environment: "bench",
+                        label: `round-${++label}`,
+                        keep: 1,
+                        progress: { line: text => marks.push({ text, at: Date.now() }) },
+                    });
+                    recordPhases(phaseRuns, started, marks, Date.now());
+                    lastArchive = created.archivePath;
+                },
+            },
             b: { label: "`pg_dump -Fc`", run: () => runCommand(tool("pg_dump"), ["-Fc", "--no-password", `--file=${rawDump}`], source.env) },
             rounds: options.rounds,
             log,
@@ -81,10 +88,13 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
         const verify = await pairedRounds({
             name: "backup verify vs pg_restore --list + sha256sum",
             a: { label: "`physioflow backup verify`", run: async () => void (await verifyBackup(lastArchive)) },
-            b: { label: "`pg_restore --list` + `sha256sum` of the dump", run: async () => {
-                await runCommand(tool("pg_restore"), ["--list", `--file=/dev/null`, rawDump], server.env);
-                await runCommand("sha256sum", [rawDump], server.env);
-            } },
+            b: {
+                label: "`pg_restore --list` + `sha256sum` of the dump",
+                run: async () => {
+                    await runCommand(tool("pg_restore"), ["--list", `--file=/dev/null`, rawDump], server.env);
+                    await runCommand("sha256sum", [rawDump], server.env);
+                },
+            },
             rounds: options.rounds,
             log,
         });
@@ -93,52 +103,74 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
         const emptyDatabase = () => server.createDatabase(`bench_restore_${++target}`);
         const restore = await pairedRounds({
             name: "restore vs pg_restore --single-transaction",
-            a: { label: "`physioflow backup restore` (one transaction, into an empty database)", run: async () => {
-                const db = await emptyDatabase();
-                await restoreBackup({ archivePath: lastArchive, connection: db.connection, confirm: async () => true, allowOtherDatabase: true });
-                await dropDatabase(server, db);
-            } },
-            b: { label: "`pg_restore --single-transaction` (into an empty database)", run: async () => {
-                const db = await emptyDatabase();
-                await runCommand(tool("pg_restore"), ["--single-transaction", "--no-owner", "--exit-on-error", "-d", db.name, rawDump], db.env);
-                await dropDatabase(server, db);
-            } },
+            a: {
+                label: "`physioflow backup restore` (one transaction, into an empty database)",
+                run: async () => {
+                    const db = await emptyDatabase();
+                    await restoreBackup({ archivePath: lastArchive, connection: db.connection, confirm: async () => true, allowOtherDatabase: true });
+                    await dropDatabase(server, db);
+                },
+            },
+            b: {
+                label: "`pg_restore --single-transaction` (into an empty database)",
+                run: async () => {
+                    const db = await emptyDatabase();
+                    await runCommand(tool("pg_restore"), ["--single-transaction", "--no-owner", "--exit-on-error", "-d", db.name, rawDump], db.env);
+                    await dropDatabase(server, db);
+                },
+            },
             rounds: options.rounds,
             log,
         });
         const parallelRestore = await pairedRounds({
             name: "pg_restore --jobs (reference)",
-            a: { label: "`pg_restore --single-transaction`", run: async () => {
-                const db = await emptyDatabase();
-                await runCommand(tool("pg_restore"), ["--single-transaction", "--no-owner", "--exit-on-error", "-d", db.name, rawDump], db.env);
-                await dropDatabase(server, db);
-            } },
-            b: { label: `\`pg_restore --jobs=${os.cpus().length}\` (no single transaction)`, run: async () => {
-                const db = await emptyDatabase();
-                await runCommand(tool("pg_restore"), [`--jobs=${os.cpus().length}`, "--no-owner", "--exit-on-error", "-d", db.name, rawDump], db.env);
-                await dropDatabase(server, db);
-            } },
+            a: {
+                label: "`pg_restore --single-transaction`",
+                run: async () => {
+                    const db = await emptyDatabase();
+                    await runCommand(tool("pg_restore"), ["--single-transaction", "--no-owner", "--exit-on-error", "-d", db.name, rawDump], db.env);
+                    await dropDatabase(server, db);
+                },
+            },
+            b: {
+                label: `\`pg_restore --jobs=${os.cpus().length}\` (no single transaction)`,
+                run: async () => {
+                    const db = await emptyDatabase();
+                    await runCommand(tool("pg_restore"), [`--jobs=${os.cpus().length}`, "--no-owner", "--exit-on-error", "-d", db.name, rawDump], db.env);
+                    await dropDatabase(server, db);
+                },
+            },
             rounds: options.rounds,
             log,
         });
 
         const migrationsDir = path.join(work, "migrations");
         await writeGeneratedMigrations(migrationsDir, 100);
-        const files = (await fs.readdir(migrationsDir)).filter((f) => f.endsWith(".sql")).sort();
+        const files = (await fs.readdir(migrationsDir)).filter(f => f.endsWith(".sql")).sort();
         const migrate = await pairedRounds({
             name: "migration runner vs psql -1 -f",
-            a: { label: "`physioflow migrate up` (100 files)", run: async () => {
-                const db = await emptyDatabase();
-                await migrateUp({ dir: migrationsDir, connection: db.connection });
-                await dropDatabase(server, db);
-            } },
-            b: { label: "`psql -1 -f` per file (100 files)", run: async () => {
-                const db = await emptyDatabase();
-                for (const file of files) {
-                    await runCommand(tool("psql"), ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-1", "-f", path.join(migrationsDir, file)], db.env);
-                }
-                await dropDatabase(server, db);
-            } },
+            a: {
+                label: "`physioflow migrate up` (100 files)",
+                run: async () => {
+                    const db = await emptyDatabase();
+                    await migrateUp({ dir: migrationsDir, connection: db.connection });
+                    await dropDatabase(server, db);
+                },
+            },
+            b: {
+                label: "`psql -1 -f` per file (100 files)",
+                run: async () => {
+                    const db = await emptyDatabase();
+                    for (const file of files) {
+                        await runCommand(
+                            tool("psql"),
+                            ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-1", "-f", path.join(migrationsDir, file)],
+                            db.env,
+                        );
+                    }
+                    await dropDatabase(server, db);
+                },
+            },
             rounds: options.rounds,
             log,
         });
@@ -159,7 +191,13 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
 function recordPhases(runs: Map<string, number[]>, started: number, marks: { text: string; at: number }[], ended: number): void {
     let previous = started;
     for (const mark of [...marks, { text: "after the last line (prune, return)", at: ended }]) {
-        const phase = mark.text.replace(/ in [0-9.]+ m?s.*$/, "").replace(/[0-9.]+ (B|kB|MB|GB)/g, "N").replace(/\/\S+/g, "FILE").replace(/round-\d+/g, "").replace(/sha256 [0-9a-f]+…?/g, "sha256 …").slice(0, 70);
+        const phase = mark.text
+            .replace(/ in [0-9.]+ m?s.*$/, "")
+            .replace(/[0-9.]+ (B|kB|MB|GB)/g, "N")
+            .replace(/\/\S+/g, "FILE")
+            .replace(/round-\d+/g, "")
+            .replace(/sha256 [0-9a-f]+…?/g, "sha256 …")
+            .slice(0, 70);
         const list = runs.get(phase) ?? [];
         list.push(mark.at - previous);
         runs.set(phase, list);
@@ -193,7 +231,9 @@ export function runCommand(command: string, args: string[], env: Record<string, 
         let stderr = "";
         child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
         child.on("error", reject);
-        child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(command)} failed (exit ${code}): ${stderr.trim().split("\n").pop()}`))));
+        child.on("close", code =>
+            code === 0 ? resolve() : reject(new Error(`${path.basename(command)} failed (exit ${code}): ${stderr.trim().split("\n").pop()}`)),
+        );
     });
 }
 

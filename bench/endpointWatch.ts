@@ -46,40 +46,57 @@ export async function watchEndpoints(kubeconfigPath: string, namespace: string, 
 
     const selector = encodeURIComponent(`kubernetes.io/service-name=${service}`);
     let opened: () => void;
-    const isOpen = new Promise<void>(resolve => { opened = resolve; });
-    const request = https.get({
-        host: server.hostname, port: server.port, ...tls,
-        path: `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?watch=1&labelSelector=${selector}&allowWatchBookmarks=false`,
-    }, response => {
-        let buffer = "";
-        response.setEncoding("utf8");
-        response.on("data", chunk => {
-            buffer += chunk;
-            let newline: number;
-            while ((newline = buffer.indexOf("\n")) >= 0) {
-                const line = buffer.slice(0, newline);
-                buffer = buffer.slice(newline + 1);
-                if (!line.trim()) continue;
-                const event = JSON.parse(line);
-                const name = event.object?.metadata?.name;
-                if (event.type === "DELETED") slices.delete(name);
-                else if (event.type === "ADDED" || event.type === "MODIFIED") slices.set(name, event.object);
-                check();
-            }
-        });
-        opened();
+    const isOpen = new Promise<void>(resolve => {
+        opened = resolve;
     });
+    const request = https.get(
+        {
+            host: server.hostname,
+            port: server.port,
+            ...tls,
+            path: `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?watch=1&labelSelector=${selector}&allowWatchBookmarks=false`,
+        },
+        response => {
+            let buffer = "";
+            response.setEncoding("utf8");
+            response.on("data", chunk => {
+                buffer += chunk;
+                let newline: number;
+                while ((newline = buffer.indexOf("\n")) >= 0) {
+                    const line = buffer.slice(0, newline);
+                    buffer = buffer.slice(newline + 1);
+                    if (!line.trim()) continue;
+                    const event = JSON.parse(line);
+                    const name = event.object?.metadata?.name;
+                    if (event.type === "DELETED") slices.delete(name);
+                    else if (event.type === "ADDED" || event.type === "MODIFIED") slices.set(name, event.object);
+                    check();
+                }
+            });
+            opened();
+        },
+    );
     request.on("error", () => undefined);
     await isOpen;
     // The watch starts with an ADDED event per existing slice; give them a moment to arrive.
     await new Promise(resolve => setTimeout(resolve, 300));
 
     return {
-        until: (done, timeoutMs = 60_000) => new Promise<number>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`the endpoints of ${service} did not reach the expected state in ${timeoutMs / 1000}s`)), timeoutMs);
-            waiters.push({ done, resolve: at => { clearTimeout(timer); resolve(at); } });
-            check();
-        }),
+        until: (done, timeoutMs = 60_000) =>
+            new Promise<number>((resolve, reject) => {
+                const timer = setTimeout(
+                    () => reject(new Error(`the endpoints of ${service} did not reach the expected state in ${timeoutMs / 1000}s`)),
+                    timeoutMs,
+                );
+                waiters.push({
+                    done,
+                    resolve: at => {
+                        clearTimeout(timer);
+                        resolve(at);
+                    },
+                });
+                check();
+            }),
         close: () => request.destroy(),
     };
 }

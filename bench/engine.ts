@@ -24,7 +24,7 @@ export async function benchEngine(options: { rounds: number; log: (line: string)
             runs.push(Number(process.hrtime.bigint() - started) / 1e6);
             resources = registered;
         }
-        options.log(`bench: program evaluation of ${stack}: ${runs.map((r) => r.toFixed(0)).join(", ")} ms`);
+        options.log(`bench: program evaluation of ${stack}: ${runs.map(r => r.toFixed(0)).join(", ")} ms`);
         rows.push({ label: `program evaluation under mocks, \`${stack}\` (${resources} resources registered)`, runs });
     }
 
@@ -41,7 +41,7 @@ export async function benchEngine(options: { rounds: number; log: (line: string)
             const changes = Object.entries(preview.result.changeSummary ?? {}).filter(([op, n]) => op !== "same" && op !== "read" && (n ?? 0) > 0);
             if (changes.length > 0) throw new Error(`the no-change preview wants changes: ${JSON.stringify(preview.result.changeSummary)}`);
         }
-        options.log(`bench: preview: ${runs.map((r) => r.toFixed(0)).join(", ")} ms`);
+        options.log(`bench: preview: ${runs.map(r => r.toFixed(0)).join(", ")} ms`);
         rows.push({ label: "no-change `pulumi preview` of the local stack (real engine, Automation API, rendering)", runs });
     } finally {
         await stack.remove();

@@ -32,12 +32,23 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
             return argv[++i];
         };
         switch (argv[i]) {
-            case "--size": args.sizeMb = Number(value()); break;
-            case "--rounds": args.rounds = Number(value()); break;
-            case "--with-switch": args.withSwitch = true; break;
-            case "--skip-engine": args.skipEngine = true; break;
-            case "--out": args.out = path.resolve(value()); break;
-            default: throw new Error(`unknown argument "${argv[i]}"; expected --size MB, --rounds N, --with-switch, --skip-engine or --out FILE`);
+            case "--size":
+                args.sizeMb = Number(value());
+                break;
+            case "--rounds":
+                args.rounds = Number(value());
+                break;
+            case "--with-switch":
+                args.withSwitch = true;
+                break;
+            case "--skip-engine":
+                args.skipEngine = true;
+                break;
+            case "--out":
+                args.out = path.resolve(value());
+                break;
+            default:
+                throw new Error(`unknown argument "${argv[i]}"; expected --size MB, --rounds N, --with-switch, --skip-engine or --out FILE`);
         }
     }
     if (!Number.isFinite(args.sizeMb) || args.sizeMb < 10 || args.sizeMb > 20_000) throw new Error("--size takes a number of MB from 10 to 20000");
@@ -109,7 +120,7 @@ function renderReport(input: { args: BenchArgs; database: DatabaseBenchResult; e
         "",
         "| span ending at | median |",
         "| --- | --- |",
-        ...database.backupPhases.map((p) => `| ${p.phase.replace(/\|/g, "\\|")} | ${ms(p.ms)} |`),
+        ...database.backupPhases.map(p => `| ${p.phase.replace(/\|/g, "\\|")} | ${ms(p.ms)} |`),
         "",
     ];
     if (engine) {
@@ -118,7 +129,7 @@ function renderReport(input: { args: BenchArgs; database: DatabaseBenchResult; e
             "",
             "| | median | rounds |",
             "| --- | --- | --- |",
-            ...engine.rows.map((r) => `| ${r.label} | ${ms(median(r.runs))} | ${r.runs.length} |`),
+            ...engine.rows.map(r => `| ${r.label} | ${ms(median(r.runs))} | ${r.runs.length} |`),
             "",
         );
     }
@@ -131,7 +142,7 @@ function renderReport(input: { args: BenchArgs; database: DatabaseBenchResult; e
 }
 
 if (require.main === module) {
-    main().catch((error) => {
+    main().catch(error => {
         process.stderr.write(`bench: error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);
         process.exitCode = 1;
     });

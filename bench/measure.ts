@@ -30,7 +30,9 @@ export async function pairedRounds(options: { name: string; a: Side; b: Side; ro
             await time(options.b, result.b.runs);
             await time(options.a, result.a.runs);
         }
-        options.log(`bench: ${options.name}: round ${round}/${options.rounds}: ${result.a.runs[round - 1].toFixed(0)} ms vs ${result.b.runs[round - 1].toFixed(0)} ms`);
+        options.log(
+            `bench: ${options.name}: round ${round}/${options.rounds}: ${result.a.runs[round - 1].toFixed(0)} ms vs ${result.b.runs[round - 1].toFixed(0)} ms`,
+        );
     }
     return result;
 }

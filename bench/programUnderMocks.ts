@@ -34,8 +34,13 @@ export function stackFileConfig(stack: string): Record<string, string> {
 
 /** A stack file's settings plus the secrets a real stack would hold encrypted. */
 export function stackConfigWithSecrets(stack: string, overrides: Record<string, string | undefined> = {}) {
-    const config: Record<string, string> = { ...stackFileConfig(stack), "physioflow:dbPassword": `pw-${stack}`, "physioflow:dbAdminPassword": `admin-${stack}`,
-        "physioflow:blueDbPassword": `blue-pw-${stack}`, "physioflow:greenDbPassword": `green-pw-${stack}` };
+    const config: Record<string, string> = {
+        ...stackFileConfig(stack),
+        "physioflow:dbPassword": `pw-${stack}`,
+        "physioflow:dbAdminPassword": `admin-${stack}`,
+        "physioflow:blueDbPassword": `blue-pw-${stack}`,
+        "physioflow:greenDbPassword": `green-pw-${stack}`,
+    };
     for (const [key, value] of Object.entries(overrides)) {
         if (value === undefined) delete config[`physioflow:${key}`];
         else config[`physioflow:${key}`] = value;
@@ -66,19 +71,35 @@ export interface MockedRun {
  * Runs index.ts under Pulumi's mocks with the given config; `onResource` sees every resource it
  * registers. The program is imported afresh each call, so it can run several times in a process.
  */
-export async function runUnderMocks(stack: string, config: Record<string, string>, options: RunOptions = {},
-    onResource: (resource: pulumi.runtime.MockResourceArgs) => void = () => undefined): Promise<MockedRun> {
-    await pulumi.runtime.setMocks({
-        newResource(args) {
-            if (args.type === "pulumi:pulumi:StackReference") {
-                // A read (readResource), not a registration.
-                return { id: args.inputs.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: options.previousSecretOutputNames ?? [] } };
-            }
-            onResource(args);
-            return { id: `${args.name}-id`, state: { ...args.inputs, ...autoName(args.type, args.name, args.inputs), ...commandOutputs(args.type, args.inputs) } };
+export async function runUnderMocks(
+    stack: string,
+    config: Record<string, string>,
+    options: RunOptions = {},
+    onResource: (resource: pulumi.runtime.MockResourceArgs) => void = () => undefined,
+): Promise<MockedRun> {
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                if (args.type === "pulumi:pulumi:StackReference") {
+                    // A read (readResource), not a registration.
+                    return {
+                        id: args.inputs.name,
+                        state: { ...args.inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: options.previousSecretOutputNames ?? [] },
+                    };
+                }
+                onResource(args);
+                return {
+                    id: `${args.name}-id`,
+                    state: { ...args.inputs, ...autoName(args.type, args.name, args.inputs), ...commandOutputs(args.type, args.inputs) },
+                };
+            },
+            call: args => args.inputs,
         },
-        call: args => args.inputs,
-    }, "physioflow", stack, false, "organization");
+        "physioflow",
+        stack,
+        false,
+        "organization",
+    );
     pulumi.runtime.setAllConfig(config, options.secretKeys ?? defaultSecretKeys);
 
     delete require.cache[require.resolve(programPath)];

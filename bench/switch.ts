@@ -39,8 +39,21 @@ async function main(): Promise<void> {
             // (a) kubectl patch, there and back, so the declared state stays true for (b)
             for (const target of [live === "blue" ? "green" : "blue", live]) {
                 const started = Date.now();
-                const result = spawnSync(`${cluster.binDir}/kubectl`, ["--kubeconfig", cluster.kubeconfigPath, "patch", "svc", service,
-                    "-n", namespace, "-p", JSON.stringify({ spec: { selector: { version: target } } })], { encoding: "utf8" });
+                const result = spawnSync(
+                    `${cluster.binDir}/kubectl`,
+                    [
+                        "--kubeconfig",
+                        cluster.kubeconfigPath,
+                        "patch",
+                        "svc",
+                        service,
+                        "-n",
+                        namespace,
+                        "-p",
+                        JSON.stringify({ spec: { selector: { version: target } } }),
+                    ],
+                    { encoding: "utf8" },
+                );
                 if (result.status !== 0) throw new Error(`kubectl patch failed: ${result.stderr.trim()}`);
                 patch.push((await watch.until(onlyColor(target, 1))) - started);
             }

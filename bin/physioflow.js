@@ -40,10 +40,10 @@ module.exports = { physioflow };
 
 if (require.main === module) {
     physioflow(process.argv.slice(2)).then(
-        (code) => {
+        code => {
             process.exitCode = code;
         },
-        (error) => {
+        error => {
             process.stderr.write(`physioflow: error: ${error && error.message ? error.message : error}\n`);
             process.exitCode = 1;
         },

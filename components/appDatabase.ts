@@ -51,43 +51,68 @@ export class AppDatabase extends pulumi.ComponentResource {
 
     constructor(name: string, args: AppDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("physioflow:db:AppDatabase", name, {}, opts);
-        const provider = new postgresql.Provider(`${name}-admin`, {
-            host: args.host,
-            port: args.port,
-            username: args.adminUser,
-            password: args.adminPassword,
-            sslmode: args.sslMode,
-            superuser: false,
-        }, { parent: this });
+        const provider = new postgresql.Provider(
+            `${name}-admin`,
+            {
+                host: args.host,
+                port: args.port,
+                username: args.adminUser,
+                password: args.adminPassword,
+                sslmode: args.sslMode,
+                superuser: false,
+            },
+            { parent: this },
+        );
 
-        const role = new postgresql.Role(`${name}-${args.user}`, {
-            name: args.user,
-            login: true,
-            password: args.password,
-        }, { parent: this, provider, protect: true, retainOnDelete: true, ...(args.importExisting ? { import: args.user, ignoreChanges: ["password"] } : {}) });
+        const role = new postgresql.Role(
+            `${name}-${args.user}`,
+            {
+                name: args.user,
+                login: true,
+                password: args.password,
+            },
+            { parent: this, provider, protect: true, retainOnDelete: true, ...(args.importExisting ? { import: args.user, ignoreChanges: ["password"] } : {}) },
+        );
 
-        const database = new postgresql.Database(name, {
-            name: args.databaseName,
-            owner: role.name,
-            encoding: "UTF8",
-        }, { parent: this, provider, protect: true, retainOnDelete: true, ...(args.importExisting ? { import: args.databaseName } : {}) });
+        const database = new postgresql.Database(
+            name,
+            {
+                name: args.databaseName,
+                owner: role.name,
+                encoding: "UTF8",
+            },
+            { parent: this, provider, protect: true, retainOnDelete: true, ...(args.importExisting ? { import: args.databaseName } : {}) },
+        );
 
         // The owner has these already; granting them explicitly keeps them if ownership moves.
-        new postgresql.Grant(`${name}-${args.user}-database`, {
-            database: database.name,
-            role: role.name,
-            objectType: "database",
-            privileges: ["CONNECT", "CREATE", "TEMPORARY"],
-        }, { parent: this, provider, protect: true });
+        new postgresql.Grant(
+            `${name}-${args.user}-database`,
+            {
+                database: database.name,
+                role: role.name,
+                objectType: "database",
+                privileges: ["CONNECT", "CREATE", "TEMPORARY"],
+            },
+            { parent: this, provider, protect: true },
+        );
 
-        const colorRoles = Object.fromEntries(colors.map(color => [color, new postgresql.Role(`${name}-${loginRole(args.user, color)}`, {
-            name: loginRole(args.user, color),
-            login: true,
-            password: args.colorPasswords[color],
-            roles: [role.name],
-            inherit: true,
-            assumeRole: role.name,
-        }, { parent: this, provider, dependsOn: [database], protect: true, retainOnDelete: true })])) as Record<Color, postgresql.Role>;
+        const colorRoles = Object.fromEntries(
+            colors.map(color => [
+                color,
+                new postgresql.Role(
+                    `${name}-${loginRole(args.user, color)}`,
+                    {
+                        name: loginRole(args.user, color),
+                        login: true,
+                        password: args.colorPasswords[color],
+                        roles: [role.name],
+                        inherit: true,
+                        assumeRole: role.name,
+                    },
+                    { parent: this, provider, dependsOn: [database], protect: true, retainOnDelete: true },
+                ),
+            ]),
+        ) as Record<Color, postgresql.Role>;
 
         this.databaseName = database.name;
         this.user = role.name;

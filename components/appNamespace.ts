@@ -43,31 +43,43 @@ export class AppNamespace extends pulumi.ComponentResource {
 
     constructor(name: string, args: AppNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("physioflow:k8s:AppNamespace", name, {}, opts);
-        const namespace = new k8s.core.v1.Namespace(name, {
-            metadata: { name, labels: { "app.kubernetes.io/part-of": "physioflow", environment: args.environment } },
-        }, {
-            parent: this,
-            retainOnDelete: true,
-            // An import must match what exists; the labels the team's namespace lacks are added by the next update.
-            ...(args.importExisting ? { import: name, ignoreChanges: ["metadata.labels"] } : {}),
-        });
+        const namespace = new k8s.core.v1.Namespace(
+            name,
+            {
+                metadata: { name, labels: { "app.kubernetes.io/part-of": "physioflow", environment: args.environment } },
+            },
+            {
+                parent: this,
+                retainOnDelete: true,
+                // An import must match what exists; the labels the team's namespace lacks are added by the next update.
+                ...(args.importExisting ? { import: name, ignoreChanges: ["metadata.labels"] } : {}),
+            },
+        );
         this.name = namespace.metadata.name;
 
         const secretNames = {} as Record<Color, pulumi.Output<string>>;
         for (const color of colors) {
-            const secret = new k8s.core.v1.Secret(`${secretName}-${color}`, {
-                metadata: { namespace: this.name, labels: { "app.kubernetes.io/part-of": "physioflow", version: color } },
-                type: "Opaque",
-                stringData: { DATABASE_USER: args.credentials[color].user, POSTGRES_PASSWORD: args.credentials[color].password },
-            }, { parent: this });
+            const secret = new k8s.core.v1.Secret(
+                `${secretName}-${color}`,
+                {
+                    metadata: { namespace: this.name, labels: { "app.kubernetes.io/part-of": "physioflow", version: color } },
+                    type: "Opaque",
+                    stringData: { DATABASE_USER: args.credentials[color].user, POSTGRES_PASSWORD: args.credentials[color].password },
+                },
+                { parent: this },
+            );
             secretNames[color] = secret.metadata.name;
         }
         this.secretNames = secretNames;
 
-        const versionMap = new k8s.core.v1.ConfigMap("migration-version", {
-            metadata: { name: "migration-version", namespace: this.name },
-            data: { version: args.migrationVersion },
-        }, { parent: this });
+        const versionMap = new k8s.core.v1.ConfigMap(
+            "migration-version",
+            {
+                metadata: { name: "migration-version", namespace: this.name },
+                data: { version: args.migrationVersion },
+            },
+            { parent: this },
+        );
         this.migrationVersion = versionMap.data.apply(data => data.version);
 
         this.registerOutputs({ name: this.name, secretNames: this.secretNames, migrationVersion: this.migrationVersion });

@@ -77,7 +77,12 @@ export class BlueGreenApp extends pulumi.ComponentResource {
     private readonly name: string;
     private readonly port: number;
     private readonly createInactive: (liveService: k8s.core.v1.Service) => k8s.apps.v1.Deployment;
-    private readonly createService: (name: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn?: pulumi.Resource[]) => k8s.core.v1.Service;
+    private readonly createService: (
+        name: string,
+        target: k8s.apps.v1.Deployment,
+        annotations: Record<string, string>,
+        dependsOn?: pulumi.Resource[],
+    ) => k8s.core.v1.Service;
     private readonly noAwait: Record<string, string>;
     private readonly pdb: () => unknown;
     private routed = false;
@@ -103,10 +108,14 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         // A suffix the engine picks: changed settings are a new ConfigMap, created before the old one
         // is deleted, and its new name in the color's pod template rolls that color's pods only.
         for (const color of colors) {
-            this.configMaps[color] = new k8s.core.v1.ConfigMap(`${name}-config-${color}`, {
-                metadata: { namespace: args.namespace, labels: { app: name, version: color } },
-                data: args.settings[color].env,
-            }, { parent: this });
+            this.configMaps[color] = new k8s.core.v1.ConfigMap(
+                `${name}-config-${color}`,
+                {
+                    metadata: { namespace: args.namespace, labels: { app: name, version: color } },
+                    data: args.settings[color].env,
+                },
+                { parent: this },
+            );
         }
 
         // The stack decides which color is live and how many pods each has. A hand `kubectl patch` or
@@ -114,39 +123,52 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         // shows it as drift and the next `up` takes them back instead of failing on a field-manager
         // conflict. To keep a hand switch, set activeColor to match it.
         const owned = { [patchForceAnnotation]: "true" };
-        const deployment = (color: Color, dependsOn: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
-            metadata: {
-                ...metadata(`${name}-${color}`),
-                labels: { app: name, version: color },
-                annotations: { ...owned, [waitForAnnotation]: rolloutWaitFor(this.replicas[color]) },
-            },
-            spec: colorDeploymentSpec({
-                app: name,
-                color,
-                image: args.image,
-                tag: args.tags[color],
-                replicas: this.replicas[color],
-                port: args.port,
-                healthPath: args.settings[color].healthPath,
-                probes: args.settings[color].probes,
-                configMapName: this.configMaps[color].metadata.name,
-                secretName: args.secretNames?.[color],
-                resources: args.settings[color].resources,
-                runAsUser: args.runAsUser ?? 1000,
-                readinessTimeoutSeconds,
-            }),
-        }, { parent: this, dependsOn: [...(args.deploymentsDependOn ?? []), ...dependsOn], customTimeouts: { create: awaitTimeout, update: awaitTimeout } });
+        const deployment = (color: Color, dependsOn: pulumi.Resource[]) =>
+            new k8s.apps.v1.Deployment(
+                `${name}-${color}`,
+                {
+                    metadata: {
+                        ...metadata(`${name}-${color}`),
+                        labels: { app: name, version: color },
+                        annotations: { ...owned, [waitForAnnotation]: rolloutWaitFor(this.replicas[color]) },
+                    },
+                    spec: colorDeploymentSpec({
+                        app: name,
+                        color,
+                        image: args.image,
+                        tag: args.tags[color],
+                        replicas: this.replicas[color],
+                        port: args.port,
+                        healthPath: args.settings[color].healthPath,
+                        probes: args.settings[color].probes,
+                        configMapName: this.configMaps[color].metadata.name,
+                        secretName: args.secretNames?.[color],
+                        resources: args.settings[color].resources,
+                        runAsUser: args.runAsUser ?? 1000,
+                        readinessTimeoutSeconds,
+                    }),
+                },
+                {
+                    parent: this,
+                    dependsOn: [...(args.deploymentsDependOn ?? []), ...dependsOn],
+                    customTimeouts: { create: awaitTimeout, update: awaitTimeout },
+                },
+            );
 
         const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn: pulumi.Resource[] = []) =>
-            new k8s.core.v1.Service(serviceName, {
-                metadata: { ...metadata(serviceName), annotations: { ...owned, ...annotations } },
-                spec: {
-                    type: "ClusterIP",
-                    // Taken from the Deployment's own pod labels, so the Service waits for that Deployment.
-                    selector: target.spec.template.metadata.labels,
-                    ports: [{ name: "http", port: args.port, targetPort: "http" }],
+            new k8s.core.v1.Service(
+                serviceName,
+                {
+                    metadata: { ...metadata(serviceName), annotations: { ...owned, ...annotations } },
+                    spec: {
+                        type: "ClusterIP",
+                        // Taken from the Deployment's own pod labels, so the Service waits for that Deployment.
+                        selector: target.spec.template.metadata.labels,
+                        ports: [{ name: "http", port: args.port, targetPort: "http" }],
+                    },
                 },
-            }, { parent: this, dependsOn });
+                { parent: this, dependsOn },
+            );
         // A color may have no pods; the color and preview Services do not wait for endpoints.
         const noAwait = { "pulumi.com/skipAwait": "true" };
 
@@ -154,19 +176,31 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         this.port = args.port;
         for (const color of colors) {
             const colorServiceName = `${name}-${color}`;
-            this.colorServices[color] = new k8s.core.v1.Service(colorServiceName, {
-                metadata: { ...metadata(colorServiceName), annotations: { ...owned, ...noAwait } },
-                spec: { type: "ClusterIP", selector: colorLabels(name, color), ports: [{ name: "http", port: args.port, targetPort: "http" }] },
-            }, { parent: this });
+            this.colorServices[color] = new k8s.core.v1.Service(
+                colorServiceName,
+                {
+                    metadata: { ...metadata(colorServiceName), annotations: { ...owned, ...noAwait } },
+                    spec: { type: "ClusterIP", selector: colorLabels(name, color), ports: [{ name: "http", port: args.port, targetPort: "http" }] },
+                },
+                { parent: this },
+            );
         }
         this.activeDeployment = deployment(this.activeColor, []);
         this.createInactive = (liveService: k8s.core.v1.Service) => deployment(this.inactiveColor, [liveService]);
         this.createService = service;
         this.noAwait = noAwait;
-        this.pdb = args.replicas > 1 ? () => new k8s.policy.v1.PodDisruptionBudget(name, {
-            metadata: metadata(name),
-            spec: { maxUnavailable: 1, selector: { matchLabels: { app: name } } },
-        }, { parent: this }) : () => undefined;
+        this.pdb =
+            args.replicas > 1
+                ? () =>
+                      new k8s.policy.v1.PodDisruptionBudget(
+                          name,
+                          {
+                              metadata: metadata(name),
+                              spec: { maxUnavailable: 1, selector: { matchLabels: { app: name } } },
+                          },
+                          { parent: this },
+                      )
+                : () => undefined;
     }
 
     /**

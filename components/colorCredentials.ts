@@ -30,8 +30,10 @@ export function credentialDigest(password: string): string {
  * would change under pods that keep logging in with the old one. A rotation goes to the other
  * color, which is then switched to. Pure; throws {@link ConfigError}.
  */
-export function checkCredentialStep(previous: { activeColor: Color; credentialDigests?: Partial<Record<Color, string>> } | undefined,
-    digests: Record<Color, string>): void {
+export function checkCredentialStep(
+    previous: { activeColor: Color; credentialDigests?: Partial<Record<Color, string>> } | undefined,
+    digests: Record<Color, string>,
+): void {
     const before = previous?.credentialDigests;
     if (previous === undefined || before === undefined) return;
     const live = previous.activeColor;
@@ -39,8 +41,9 @@ export function checkCredentialStep(previous: { activeColor: Color; credentialDi
     const other = otherColor(live);
     throw new ConfigError(
         `physioflow:${colorPasswordKey(live)} changed while ${live} is live: ${live}'s pods would lose their database login; ` +
-        `put the old value back and rotate ${other} first: pulumi config set --secret ${colorPasswordKey(other)} <new>, pulumi up, ` +
-        `pulumi config set activeColor ${other}, pulumi up; then ${live}'s (docs/database.md, "Rotating a password")`);
+            `put the old value back and rotate ${other} first: pulumi config set --secret ${colorPasswordKey(other)} <new>, pulumi up, ` +
+            `pulumi config set activeColor ${other}, pulumi up; then ${live}'s (docs/database.md, "Rotating a password")`,
+    );
 }
 
 /** Reads recorded digests back from an output value; anything else is undefined. */

@@ -37,9 +37,10 @@ export interface ColorDeploymentSpecArgs {
  * move on that, so the conditions are stated here.
  */
 export function rolloutWaitFor(replicas: number): string {
-    const conditions = replicas === 0
-        ? ["jsonpath={.spec.replicas}=0"]
-        : ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"].map(field => `jsonpath={.status.${field}}=${replicas}`);
+    const conditions =
+        replicas === 0
+            ? ["jsonpath={.spec.replicas}=0"]
+            : ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"].map(field => `jsonpath={.status.${field}}=${replicas}`);
     return JSON.stringify(conditions);
 }
 
@@ -76,24 +77,35 @@ export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.in
                     fsGroup: args.runAsUser,
                     seccompProfile: { type: "RuntimeDefault" },
                 },
-                containers: [{
-                    name: args.app,
-                    image: pulumi.interpolate`${args.image}:${args.tag}`,
-                    ports: [{ name: "http", containerPort: args.port }],
-                    envFrom,
-                    // Until the first health check passes, no other probe runs: a slow start is not a restart.
-                    startupProbe: { ...health, periodSeconds: startupPeriodSeconds, failureThreshold: Math.ceil(args.probes.startupTimeoutSeconds / startupPeriodSeconds) },
-                    // Readiness may depend on the database: a blip takes pods out of their Services, nothing more.
-                    readinessProbe: { ...health, periodSeconds: 5, failureThreshold: args.probes.readinessFailureThreshold },
-                    // Liveness never does: only a process that stopped accepting connections is restarted.
-                    livenessProbe: { tcpSocket: { port: args.port }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: args.probes.livenessFailureThreshold },
-                    resources: args.resources,
-                    securityContext: {
-                        allowPrivilegeEscalation: false,
-                        privileged: false,
-                        capabilities: { drop: ["ALL"] },
+                containers: [
+                    {
+                        name: args.app,
+                        image: pulumi.interpolate`${args.image}:${args.tag}`,
+                        ports: [{ name: "http", containerPort: args.port }],
+                        envFrom,
+                        // Until the first health check passes, no other probe runs: a slow start is not a restart.
+                        startupProbe: {
+                            ...health,
+                            periodSeconds: startupPeriodSeconds,
+                            failureThreshold: Math.ceil(args.probes.startupTimeoutSeconds / startupPeriodSeconds),
+                        },
+                        // Readiness may depend on the database: a blip takes pods out of their Services, nothing more.
+                        readinessProbe: { ...health, periodSeconds: 5, failureThreshold: args.probes.readinessFailureThreshold },
+                        // Liveness never does: only a process that stopped accepting connections is restarted.
+                        livenessProbe: {
+                            tcpSocket: { port: args.port },
+                            periodSeconds: 10,
+                            timeoutSeconds: 3,
+                            failureThreshold: args.probes.livenessFailureThreshold,
+                        },
+                        resources: args.resources,
+                        securityContext: {
+                            allowPrivilegeEscalation: false,
+                            privileged: false,
+                            capabilities: { drop: ["ALL"] },
+                        },
                     },
-                }],
+                ],
             },
         },
     };

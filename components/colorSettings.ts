@@ -32,8 +32,18 @@ export interface ColorSettings {
 /** The settings the stack's config asks for now (what a release gives the color it goes to). */
 export function stackColorSettings(settings: StackConfig): ColorSettings {
     return {
-        api: { env: apiEnvironment(settings, apiPort), healthPath: settings.apps.api.healthPath, resources: settings.apps.api.resources, probes: settings.probes },
-        web: { env: webEnvironment(settings, webPort), healthPath: settings.apps.web.healthPath, resources: settings.apps.web.resources, probes: settings.probes },
+        api: {
+            env: apiEnvironment(settings, apiPort),
+            healthPath: settings.apps.api.healthPath,
+            resources: settings.apps.api.resources,
+            probes: settings.probes,
+        },
+        web: {
+            env: webEnvironment(settings, webPort),
+            healthPath: settings.apps.web.healthPath,
+            resources: settings.apps.web.resources,
+            probes: settings.probes,
+        },
     };
 }
 
@@ -69,7 +79,7 @@ export function settingsByColor(previous: PreviousSettings | undefined, settings
     const released = previous.settingsDigest !== settingsDigest(desired) || previous.tags[other] !== settings.tags[other];
     const result = {
         [live]: recorded[live] ?? desired,
-        [other]: released ? desired : recorded[other] ?? desired,
+        [other]: released ? desired : (recorded[other] ?? desired),
     } as Record<Color, ColorSettings>;
     return Object.fromEntries(colors.map(color => [color, result[color]])) as Record<Color, ColorSettings>;
 }
@@ -101,7 +111,11 @@ function isObject(value: unknown): value is Record<string, any> {
 function canonicalJson(value: unknown): string {
     if (isObject(value)) {
         // Stryker disable next-line StringLiteral: each member is a JSON key and value, so members read back unambiguously without a separator too
-        return `{${Object.keys(value).sort().filter(k => value[k] !== undefined).map(k => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
+        return `{${Object.keys(value)
+            .sort()
+            .filter(k => value[k] !== undefined)
+            .map(k => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+            .join(",")}}`;
     }
     return JSON.stringify(value);
 }

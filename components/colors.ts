@@ -17,7 +17,5 @@ export function otherColor(color: Color): Color {
  * `inactiveReplicas` (0 is the runbook's "scale down old version"; more keeps it warm).
  */
 export function replicasByColor(activeColor: Color, replicas: number, inactiveReplicas: number): Record<Color, number> {
-    return activeColor === "blue"
-        ? { blue: replicas, green: inactiveReplicas }
-        : { blue: inactiveReplicas, green: replicas };
+    return activeColor === "blue" ? { blue: replicas, green: inactiveReplicas } : { blue: inactiveReplicas, green: replicas };
 }

@@ -119,11 +119,49 @@ export const requiredSecrets = ["dbPassword", "dbAdminPassword", "blueDbPassword
 export const uploadSecrets = ["backupS3AccessKeyId", "backupS3SecretAccessKey"] as const;
 
 const plainKeys = [
-    "environment", "namespace", "activeColor", "blueTag", "greenTag", "replicas", "inactiveReplicas", "inactiveWarm", "importExisting",
-    "smokeImage", "smokeChecks", "notifyWebhookUrl", "prometheusUrl", "errorRateQuery", "errorRateThreshold",
-    "apiHealthPath", "webHealthPath", "apiResources", "webResources", "startupTimeoutSeconds", "readinessFailureThreshold", "livenessFailureThreshold",
-    "imageRegistry", "webUrl", "apiUrl", "keycloakUrl", "keycloakRealm", "keycloakClientId",
-    "dbHost", "dbPort", "dbName", "dbUser", "dbAdminUser", "dbSslMode", "backupDir", "backupS3Endpoint", "backupS3Bucket", "backupS3Region", "migrationTarget", "readinessTimeoutSeconds", "kubeconfig", "kubeContext", "renderYamlTo",
+    "environment",
+    "namespace",
+    "activeColor",
+    "blueTag",
+    "greenTag",
+    "replicas",
+    "inactiveReplicas",
+    "inactiveWarm",
+    "importExisting",
+    "smokeImage",
+    "smokeChecks",
+    "notifyWebhookUrl",
+    "prometheusUrl",
+    "errorRateQuery",
+    "errorRateThreshold",
+    "apiHealthPath",
+    "webHealthPath",
+    "apiResources",
+    "webResources",
+    "startupTimeoutSeconds",
+    "readinessFailureThreshold",
+    "livenessFailureThreshold",
+    "imageRegistry",
+    "webUrl",
+    "apiUrl",
+    "keycloakUrl",
+    "keycloakRealm",
+    "keycloakClientId",
+    "dbHost",
+    "dbPort",
+    "dbName",
+    "dbUser",
+    "dbAdminUser",
+    "dbSslMode",
+    "backupDir",
+    "backupS3Endpoint",
+    "backupS3Bucket",
+    "backupS3Region",
+    "migrationTarget",
+    "readinessTimeoutSeconds",
+    "kubeconfig",
+    "kubeContext",
+    "renderYamlTo",
 ];
 /** Every key this program reads; anything else under `physioflow:` is a typo. */
 export const knownKeys: readonly string[] = [...plainKeys, ...requiredSecrets, ...uploadSecrets];
@@ -157,7 +195,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     const activeTag = raw[`${activeColor}Tag`];
     if (activeTag === undefined || activeTag.trim() === "") {
         throw new ConfigError(
-            `physioflow:${activeColor}Tag is ${describe(activeTag)} but ${activeColor} is the active color and needs an image tag (pulumi config set ${activeColor}Tag v1.2.3)`);
+            `physioflow:${activeColor}Tag is ${describe(activeTag)} but ${activeColor} is the active color and needs an image tag (pulumi config set ${activeColor}Tag v1.2.3)`,
+        );
     }
     // An unset inactive tag means both colors run the active release (e.g. on a first deploy).
     const inactiveTag = raw[`${inactiveColor}Tag`] ?? activeTag;
@@ -181,7 +220,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         throw new ConfigError(`physioflow:namespace is "${namespace}"; it must be a DNS label (lowercase letters, digits, '-')`);
     }
     const backupDir = raw.backupDir ?? `$HOME/physioflow-backups/${environment}`;
-    if (!/^[A-Za-z0-9_.\/$-]+$/.test(backupDir)) {
+    if (!/^[A-Za-z0-9_./$-]+$/.test(backupDir)) {
         throw new ConfigError(`physioflow:backupDir is "${backupDir}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`);
     }
     const errorRate = parseErrorRate(raw, namespace);
@@ -224,11 +263,14 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         },
         // Expanded by the shell that runs the backup, so the stack does not depend on who runs it.
         backupDir,
-        backupUpload: raw.backupS3Endpoint === undefined ? undefined : {
-            endpoint: matching(raw, "backupS3Endpoint", urlPattern, "an http(s) URL of the S3-compatible store"),
-            bucket: required(raw, "backupS3Bucket"),
-            region: raw.backupS3Region ?? "us-east-1",
-        },
+        backupUpload:
+            raw.backupS3Endpoint === undefined
+                ? undefined
+                : {
+                      endpoint: matching(raw, "backupS3Endpoint", urlPattern, "an http(s) URL of the S3-compatible store"),
+                      bucket: required(raw, "backupS3Bucket"),
+                      region: raw.backupS3Region ?? "us-east-1",
+                  },
         migrationTarget,
         readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
         probes: {
@@ -258,7 +300,7 @@ export function defaultErrorRateQuery(namespace: string): string {
 /** The containers' resources unless a stack sets `apiResources`/`webResources`. */
 export const defaultResources = "requests.cpu=100m,requests.memory=128Mi,limits.cpu=500m,limits.memory=512Mi";
 const quantityPattern = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
-const pathPattern = /^\/[A-Za-z0-9._~\/-]*$/;
+const pathPattern = /^\/[A-Za-z0-9._~/-]*$/;
 
 /**
  * `requests.cpu=100m,requests.memory=128Mi,limits.memory=512Mi` (`limits.cpu` optional): keys
@@ -274,7 +316,9 @@ function parseResources(raw: RawConfig, key: string): ContainerResources {
             // Stryker disable next-line StringLiteral: any default that is not a quantity is refused the same way; "" only gives the type
             const [name, value = "", extra] = part.trim().split("=");
             if (!["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"].includes(name) || extra !== undefined || !quantityPattern.test(value)) {
-                throw new ConfigError(`physioflow:${key} is "${text}"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi`);
+                throw new ConfigError(
+                    `physioflow:${key} is "${text}"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi`,
+                );
             }
             values[name] = value;
         }
@@ -289,7 +333,8 @@ function parseResources(raw: RawConfig, key: string): ContainerResources {
 export function parseErrorRate(raw: RawConfig, namespace: string): StackConfig["errorRate"] {
     if (raw.prometheusUrl === undefined) {
         for (const key of ["errorRateQuery", "errorRateThreshold"]) {
-            if (raw[key] !== undefined) throw new ConfigError(`physioflow:${key} is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove ${key}`);
+            if (raw[key] !== undefined)
+                throw new ConfigError(`physioflow:${key} is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove ${key}`);
         }
         return undefined;
     }
@@ -318,11 +363,13 @@ export function checkSecretsPresent(present: (key: string) => boolean, settings?
 function checkTag(key: string, tag: string, environment: Environment): void {
     if (!tagPattern.test(tag)) {
         throw new ConfigError(
-            `physioflow:${key} is "${tag}", not a valid image tag; use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-'), e.g. v1.2.3`);
+            `physioflow:${key} is "${tag}", not a valid image tag; use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-'), e.g. v1.2.3`,
+        );
     }
     if (tag === "latest" && pinnedEnvironments.includes(environment)) {
         throw new ConfigError(
-            `physioflow:${key} is "latest", which is not allowed in ${environment}: pin a release tag such as v1.2.3 so a rollback returns to known code`);
+            `physioflow:${key} is "latest", which is not allowed in ${environment}: pin a release tag such as v1.2.3 so a rollback returns to known code`,
+        );
     }
 }
 

@@ -46,6 +46,9 @@ export function migrateVersionCommand(cli: string, dir: string): string {
 
 /** The last non-empty line of a command's stdout. */
 export function lastLine(stdout: string): string {
-    const lines = stdout.split("\n").map(l => l.trim()).filter(l => l !== "");
+    const lines = stdout
+        .split("\n")
+        .map(l => l.trim())
+        .filter(l => l !== "");
     return lines.length === 0 ? "" : lines[lines.length - 1];
 }

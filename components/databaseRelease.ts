@@ -67,29 +67,39 @@ export class DatabaseRelease extends pulumi.ComponentResource {
         };
         const triggers = [args.migrationTarget, args.migrationsChecksum];
         const upload = args.backupUpload;
-        const uploadEnvironment: Record<string, pulumi.Input<string>> = upload === undefined ? {} : {
-            S3_ENDPOINT: upload.endpoint,
-            S3_BUCKET: upload.bucket,
-            S3_REGION: upload.region,
-            S3_ACCESS_KEY_ID: pulumi.secret(upload.accessKeyId),
-            S3_SECRET_ACCESS_KEY: pulumi.secret(upload.secretAccessKey),
-        };
+        const uploadEnvironment: Record<string, pulumi.Input<string>> = upload === undefined
+            ? {}
+            : {
+                  S3_ENDPOINT: upload.endpoint,
+                  S3_BUCKET: upload.bucket,
+                  S3_REGION: upload.region,
+                  S3_ACCESS_KEY_ID: pulumi.secret(upload.accessKeyId),
+                  S3_SECRET_ACCESS_KEY: pulumi.secret(upload.secretAccessKey),
+              };
 
         const label = `pre-migrate-${args.migrationTarget}`;
-        const backup = new command.local.Command(`${name}-backup`, {
-            // Nothing here changes on a release or a color flip, so neither re-runs the backup.
-            create: backupCommand({ cli, backupDir: args.backupDir, environment: args.environment, label, upload: upload !== undefined }),
-            update: latestBackupCommand({ backupDir: args.backupDir, environment: args.environment, label }),
-            environment: { ...environment, ...uploadEnvironment },
-            triggers,
-        }, { parent: this });
+        const backup = new command.local.Command(
+            `${name}-backup`,
+            {
+                // Nothing here changes on a release or a color flip, so neither re-runs the backup.
+                create: backupCommand({ cli, backupDir: args.backupDir, environment: args.environment, label, upload: upload !== undefined }),
+                update: latestBackupCommand({ backupDir: args.backupDir, environment: args.environment, label }),
+                environment: { ...environment, ...uploadEnvironment },
+                triggers,
+            },
+            { parent: this },
+        );
 
-        const migrate = new command.local.Command(`${name}-migrate`, {
-            create: migrateCommand(cli, args.migrationsDir, args.migrationTarget),
-            update: migrateVersionCommand(cli, args.migrationsDir),
-            environment,
-            triggers,
-        }, { parent: this, dependsOn: [backup] });
+        const migrate = new command.local.Command(
+            `${name}-migrate`,
+            {
+                create: migrateCommand(cli, args.migrationsDir, args.migrationTarget),
+                update: migrateVersionCommand(cli, args.migrationsDir),
+                environment,
+                triggers,
+            },
+            { parent: this, dependsOn: [backup] },
+        );
 
         this.backupArchive = backup.stdout.apply(lastLine);
         this.appliedVersion = migrate.stdout.apply(lastLine);

@@ -33,12 +33,16 @@ export function deployApps(args: DeployAppsArgs) {
         renderYamlToDirectory: settings.kubernetes.renderYamlToDirectory,
     });
 
-    const namespace = new AppNamespace(settings.namespace, {
-        environment: settings.environment,
-        credentials: args.credentials,
-        importExisting: settings.importExisting,
-        migrationVersion: args.migrationVersion,
-    }, { provider });
+    const namespace = new AppNamespace(
+        settings.namespace,
+        {
+            environment: settings.environment,
+            credentials: args.credentials,
+            importExisting: settings.importExisting,
+            migrationVersion: args.migrationVersion,
+        },
+        { provider },
+    );
 
     const shared = {
         namespace: namespace.name,
@@ -53,35 +57,48 @@ export function deployApps(args: DeployAppsArgs) {
     };
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 
-    const api = new BlueGreenApp("physioflow-api", {
-        ...shared,
-        image: `${settings.imageRegistry}/physioflow-api`,
-        port: apiPort,
-        settings: { blue: args.colorSettings.blue.api, green: args.colorSettings.green.api },
-    }, appOptions);
+    const api = new BlueGreenApp(
+        "physioflow-api",
+        {
+            ...shared,
+            image: `${settings.imageRegistry}/physioflow-api`,
+            port: apiPort,
+            settings: { blue: args.colorSettings.blue.api, green: args.colorSettings.green.api },
+        },
+        appOptions,
+    );
 
-    const web = new BlueGreenApp("physioflow-web", {
-        ...shared,
-        image: `${settings.imageRegistry}/physioflow-web`,
-        port: webPort,
-        settings: { blue: args.colorSettings.blue.web, green: args.colorSettings.green.web },
-        runAsUser: 1001,
-    }, appOptions);
+    const web = new BlueGreenApp(
+        "physioflow-web",
+        {
+            ...shared,
+            image: `${settings.imageRegistry}/physioflow-web`,
+            port: webPort,
+            settings: { blue: args.colorSettings.blue.web, green: args.colorSettings.green.web },
+            runAsUser: 1001,
+        },
+        appOptions,
+    );
 
     // Each color with pods has a smoke test; the active color's gates both apps' live Services, so
     // neither moves to a color whose API or web app fails its checks (and they move together).
-    const smokeTest = (color: Color, deployments: k8s.apps.v1.Deployment[]) => new SmokeTest(`physioflow-smoke-${color}`, {
-        namespace: namespace.name,
-        color,
-        tag: settings.tags[color],
-        migrationVersion: namespace.migrationVersion,
-        // The color's settings and login by name: new ones are new objects, and re-run the test.
-        release: pulumi.interpolate`${api.configMaps[color].metadata.name},${web.configMaps[color].metadata.name},${namespace.secretNames[color]}`,
-        image: settings.smoke.image,
-        checks: settings.smoke.checks,
-        urls: { api: api.colorUrl(color), web: web.colorUrl(color) },
-        dependsOn: [...deployments, api.colorServices[color], web.colorServices[color]],
-    }, { provider });
+    const smokeTest = (color: Color, deployments: k8s.apps.v1.Deployment[]) =>
+        new SmokeTest(
+            `physioflow-smoke-${color}`,
+            {
+                namespace: namespace.name,
+                color,
+                tag: settings.tags[color],
+                migrationVersion: namespace.migrationVersion,
+                // The color's settings and login by name: new ones are new objects, and re-run the test.
+                release: pulumi.interpolate`${api.configMaps[color].metadata.name},${web.configMaps[color].metadata.name},${namespace.secretNames[color]}`,
+                image: settings.smoke.image,
+                checks: settings.smoke.checks,
+                urls: { api: api.colorUrl(color), web: web.colorUrl(color) },
+                dependsOn: [...deployments, api.colorServices[color], web.colorServices[color]],
+            },
+            { provider },
+        );
     const gate = smokeTest(settings.activeColor, [api.activeDeployment, web.activeDeployment]);
     api.routeTraffic([gate]);
     web.routeTraffic([gate]);

@@ -1,9 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { colorPasswordKey, credentialDigest } from "./colorCredentials";
 import { Color, colors } from "./colors";
-import {
-    checkSecretsPresent, ConfigError, parseStackConfig, RawConfig, requiredSecrets, StackConfig, uploadSecrets,
-} from "./config";
+import { checkSecretsPresent, ConfigError, parseStackConfig, RawConfig, requiredSecrets, StackConfig, uploadSecrets } from "./config";
 
 const namespace = "physioflow";
 

@@ -26,8 +26,13 @@ export function migrationsChecksum(dir: string): string {
         const folder = path.join(dir, sub);
         if (!fs.existsSync(folder)) continue;
         // Stryker disable next-line MethodExpression: Node's readdirSync already returns names sorted (libuv's scandir sorts by strcmp), the same order for ASCII names; kept so the hash never depends on it
-        for (const file of fs.readdirSync(folder).filter(f => f.endsWith(".sql")).sort()) {
-            hash.update(`${sub}/${file}\0`).update(fs.readFileSync(path.join(folder, file))).update("\0");
+        for (const file of fs
+            .readdirSync(folder)
+            .filter(f => f.endsWith(".sql"))
+            .sort()) {
+            hash.update(`${sub}/${file}\0`)
+                .update(fs.readFileSync(path.join(folder, file)))
+                .update("\0");
         }
     }
     return hash.digest("hex");

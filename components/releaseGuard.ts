@@ -28,8 +28,9 @@ export function checkReleaseStep(previous: PreviousRelease | undefined, settings
     const other = otherColor(live);
     throw new ConfigError(
         `physioflow:${live}Tag ${before} -> ${after} would replace the live color's pods in place (${live} is active); ` +
-        `release to ${other} instead: pulumi config set ${live}Tag ${before} && pulumi config set ${other}Tag ${after}, ` +
-        `pulumi up, then pulumi config set activeColor ${other}`);
+            `release to ${other} instead: pulumi config set ${live}Tag ${before} && pulumi config set ${other}Tag ${after}, ` +
+            `pulumi up, then pulumi config set activeColor ${other}`,
+    );
 }
 
 /** Reads {@link PreviousRelease} from the stack's own last outputs; undefined before its first update. */

@@ -20,14 +20,17 @@ export function smokeUrlVariable(app: SmokeApp): string {
 }
 
 // Nothing the shell would interpret: no quotes, spaces, `$` or backquotes.
-const pathPattern = /^\/[A-Za-z0-9._~\/?=&%:+,@-]*$/;
+const pathPattern = /^\/[A-Za-z0-9._~/?=&%:+,@-]*$/;
 
 /**
  * Parses `app:path=status,...` (e.g. `api:/health=200,web:/=200,api:/api/patients=401`).
  * Throws an Error whose message says what is wrong with which entry.
  */
 export function parseSmokeChecks(text: string): SmokeCheck[] {
-    const entries = text.split(",").map(entry => entry.trim()).filter(entry => entry !== "");
+    const entries = text
+        .split(",")
+        .map(entry => entry.trim())
+        .filter(entry => entry !== "");
     if (entries.length === 0) throw new Error("list at least one check as app:path=status, e.g. api:/health=200");
     return entries.map(entry => {
         const match = /^([a-z]+):(\S+)=(\d{3})$/.exec(entry);

@@ -41,43 +41,53 @@ export class SmokeTest extends pulumi.ComponentResource {
         const timeoutSeconds = args.timeoutSeconds ?? 120;
         const labels = { app: smokeAppLabel, version: args.color };
         const jobName = `physioflow-smoke-${args.color}`;
-        this.job = new k8s.batch.v1.Job(jobName, {
-            metadata: { name: jobName, namespace: args.namespace, labels },
-            spec: {
-                // One run decides; the script retries each check itself.
-                backoffLimit: 0,
-                activeDeadlineSeconds: timeoutSeconds,
-                template: {
-                    metadata: {
-                        labels,
-                        annotations: { "physioflow/tag": args.tag, "physioflow/migration-version": args.migrationVersion, "physioflow/release": args.release },
-                    },
-                    spec: {
-                        restartPolicy: "Never",
-                        automountServiceAccountToken: false,
-                        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
-                        containers: [{
-                            name: "smoke",
-                            image: args.image,
-                            command: ["/bin/sh", "-c", smokeScript(args.checks)],
-                            env: [
-                                ...(Object.keys(args.urls) as SmokeApp[]).map(app => ({ name: smokeUrlVariable(app), value: args.urls[app] })),
-                                { name: "PHYSIOFLOW_TAG", value: args.tag },
-                                { name: "PHYSIOFLOW_MIGRATION_VERSION", value: args.migrationVersion },
+        this.job = new k8s.batch.v1.Job(
+            jobName,
+            {
+                metadata: { name: jobName, namespace: args.namespace, labels },
+                spec: {
+                    // One run decides; the script retries each check itself.
+                    backoffLimit: 0,
+                    activeDeadlineSeconds: timeoutSeconds,
+                    template: {
+                        metadata: {
+                            labels,
+                            annotations: {
+                                "physioflow/tag": args.tag,
+                                "physioflow/migration-version": args.migrationVersion,
+                                "physioflow/release": args.release,
+                            },
+                        },
+                        spec: {
+                            restartPolicy: "Never",
+                            automountServiceAccountToken: false,
+                            securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                            containers: [
+                                {
+                                    name: "smoke",
+                                    image: args.image,
+                                    command: ["/bin/sh", "-c", smokeScript(args.checks)],
+                                    env: [
+                                        ...(Object.keys(args.urls) as SmokeApp[]).map(app => ({ name: smokeUrlVariable(app), value: args.urls[app] })),
+                                        { name: "PHYSIOFLOW_TAG", value: args.tag },
+                                        { name: "PHYSIOFLOW_MIGRATION_VERSION", value: args.migrationVersion },
+                                    ],
+                                    resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+                                    securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ["ALL"] } },
+                                },
                             ],
-                            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
-                            securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ["ALL"] } },
-                        }],
+                        },
                     },
                 },
             },
-        }, {
-            parent: this,
-            dependsOn: args.dependsOn,
-            // A fixed name: the old run must go before the new one is created.
-            deleteBeforeReplace: true,
-            customTimeouts: { create: `${timeoutSeconds + 30}s`, update: `${timeoutSeconds + 30}s` },
-        });
+            {
+                parent: this,
+                dependsOn: args.dependsOn,
+                // A fixed name: the old run must go before the new one is created.
+                deleteBeforeReplace: true,
+                customTimeouts: { create: `${timeoutSeconds + 30}s`, update: `${timeoutSeconds + 30}s` },
+            },
+        );
         this.registerOutputs({ jobName: this.job.metadata.name });
     }
 }

@@ -9,14 +9,7 @@ export { OperationError, UsageError } from "./errors";
 export type { Progress } from "./progress";
 export { silentProgress, stderrProgress } from "./progress";
 
-export type {
-    MigrateDownOptions,
-    MigrateResult,
-    MigrateUpOptions,
-    MigrationOptions,
-    MigrationStatus,
-    MigrationStatusRow,
-} from "./migrations/runner";
+export type { MigrateDownOptions, MigrateResult, MigrateUpOptions, MigrationOptions, MigrationStatus, MigrationStatusRow } from "./migrations/runner";
 export {
     MigrationFailedError,
     MigrationValidationError,

@@ -6,7 +6,7 @@ export interface Progress {
 
 /** Writes progress lines to stderr. */
 export const stderrProgress: Progress = {
-    line: (text) => process.stderr.write(`${text}\n`),
+    line: text => process.stderr.write(`${text}\n`),
 };
 
 /** Drops progress lines (library use, `--quiet`). */

@@ -20,8 +20,8 @@ export interface Cluster {
     kubeconfigPath: string;
     /** Directory of etcd, the Kubernetes servers, kubectl and kwok. */
     binDir: string;
-    /** Runs kubectl against this cluster; resolves to stdout, rejects with kubectl's error line. */
-    kubectl(args: readonly string[], input?: string): Promise<string>;
+    /** Runs kubectl against this cluster; resolves to stdout, rejects with kubectl's error line. A closure: pass it on as it is. */
+    kubectl: (args: readonly string[], input?: string) => Promise<string>;
     /** `kubectl get -o json`, parsed. */
     getJson(args: readonly string[]): Promise<any>;
     /** Stops the servers; deletes the directory unless `keep` (data kept for the next start). */
@@ -51,14 +51,19 @@ export async function startCluster(options: { dir?: string; progress?: (line: st
     const onExit = () => stopNow(options.dir !== undefined);
     process.on("exit", onExit);
 
-    const kubectl = (args: readonly string[], input?: string) => new Promise<string>((resolve, reject) => {
-        const child = execFile(path.join(binDir, "kubectl"), ["--kubeconfig", kubeconfigPath, ...args],
-            { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-                if (error) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
-                else resolve(stdout);
-            });
-        if (input !== undefined) child.stdin!.end(input);
-    });
+    const kubectl = (args: readonly string[], input?: string) =>
+        new Promise<string>((resolve, reject) => {
+            const child = execFile(
+                path.join(binDir, "kubectl"),
+                ["--kubeconfig", kubeconfigPath, ...args],
+                { maxBuffer: 64 * 1024 * 1024 },
+                (error, stdout, stderr) => {
+                    if (error) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
+                    else resolve(stdout);
+                },
+            );
+            if (input !== undefined) child.stdin!.end(input);
+        });
     return {
         dir,
         kubeconfigPath,

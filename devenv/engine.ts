@@ -36,10 +36,11 @@ export async function findEngine(progress: (line: string) => void = () => undefi
         'exports=$(bash "$0" --env) || exit $?',
         'eval "$exports"',
         `env -0; printf '%s\\0' ${marker}`,
-        'command -v pulumi || true',
+        "command -v pulumi || true",
     ].join("\n");
-    const { status, stdout, stderr } = await runWithProgress("bash", ["-c", script, path.join(repoRoot, "scripts", "engine.sh")],
-        line => { if (isBuildProgress(line)) progress(line); });
+    const { status, stdout, stderr } = await runWithProgress("bash", ["-c", script, path.join(repoRoot, "scripts", "engine.sh")], line => {
+        if (isBuildProgress(line)) progress(line);
+    });
     const howToFix = 'run "npm run engine" (docs/engine.md)';
     if (status !== 0) {
         throw new Error(`the Pulumi engine is not available: ${lastLine(stderr) || `scripts/engine.sh exited with ${status}`}; ${howToFix}`);
@@ -52,7 +53,7 @@ export async function findEngine(progress: (line: string) => void = () => undefi
     try {
         command = await auto.PulumiCommand.get({ root: cliRoot(pulumiPath) });
     } catch (error) {
-        throw new Error(`the Pulumi engine at ${pulumiPath} does not work: ${firstLine(error)}; ${howToFix}`);
+        throw new Error(`the Pulumi engine at ${pulumiPath} does not work: ${firstLine(error)}; ${howToFix}`, { cause: error });
     }
     const pluginsDir = path.join(process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi"), "plugins");
     return {
@@ -74,10 +75,16 @@ export function parseEngineEnvironment(output: string): { env: Record<string, st
     if (after === undefined || rest === undefined) {
         throw new Error("unexpected output from scripts/engine.sh --env (the environment was not printed)");
     }
-    const parse = (list: string) => new Map(list.split("\0").filter(entry => entry.includes("=")).map(entry => {
-        const at = entry.indexOf("=");
-        return [entry.slice(0, at), entry.slice(at + 1)] as const;
-    }));
+    const parse = (list: string) =>
+        new Map(
+            list
+                .split("\0")
+                .filter(entry => entry.includes("="))
+                .map(entry => {
+                    const at = entry.indexOf("=");
+                    return [entry.slice(0, at), entry.slice(at + 1)] as const;
+                }),
+        );
     const old = parse(before);
     const env: Record<string, string> = {};
     for (const [key, value] of parse(after)) {

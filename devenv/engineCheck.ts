@@ -17,7 +17,10 @@ import { PostgresServer, startPostgres } from "./postgresServer";
 
 /** A failed check: `message` is its one line; `details` (a log) is worth printing before it. */
 export class EngineCheckError extends Error {
-    constructor(message: string, readonly details?: string) {
+    constructor(
+        message: string,
+        readonly details?: string,
+    ) {
         super(message);
     }
 }
@@ -38,7 +41,10 @@ export interface PluginPlaces {
  */
 export function findPlugin(kind: "language" | "resource", name: string, version: string, places: PluginPlaces): string | undefined {
     const exe = `pulumi-${kind}-${name}`;
-    const candidates = places.pathVariable.split(":").filter(dir => dir !== "").map(dir => path.join(dir, exe));
+    const candidates = places.pathVariable
+        .split(":")
+        .filter(dir => dir !== "")
+        .map(dir => path.join(dir, exe));
     if (kind === "language") candidates.push(path.join(path.dirname(realPath(places.pulumiPath)), exe));
     const found = candidates.find(isExecutable);
     if (found !== undefined) return found;
@@ -54,7 +60,7 @@ export function engineCheckProgram(parts: { command: boolean; postgresql: boolea
         'import * as k8s from "@pulumi/kubernetes";',
         "",
         "// No cluster: the provider writes the manifests to a directory instead.",
-        "const render = new k8s.Provider(\"render\", { renderYamlToDirectory: process.env.ENGINE_CHECK_RENDER_DIR! });",
+        'const render = new k8s.Provider("render", { renderYamlToDirectory: process.env.ENGINE_CHECK_RENDER_DIR! });',
         'const cm = new k8s.core.v1.ConfigMap("engine-check", {',
         '    metadata: { name: "engine-check", namespace: "default" },',
         '    data: { greeting: "hello from scripts/engine.sh" },',
@@ -91,7 +97,9 @@ export function engineCheckProgram(parts: { command: boolean; postgresql: boolea
  */
 export async function checkEngine(repoRoot: string, say: (line: string) => void, keep = false): Promise<void> {
     // scripts/engine.sh --check has built what was missing already: this lookup takes a second.
-    const engine = await findEngine().catch(error => { throw new EngineCheckError((error as Error).message); });
+    const engine = await findEngine().catch(error => {
+        throw new EngineCheckError((error as Error).message);
+    });
     const places = { pathVariable: engine.env.PATH ?? process.env.PATH ?? "", pulumiPath: engine.pulumiPath, pluginsDir: engine.pluginsDir };
     const sdkVersion = (name: string) => readSdkPluginVersion(repoRoot, name);
     if (!findPlugin("language", "nodejs", engine.version, places)) throw new EngineCheckError("no pulumi-language-nodejs next to pulumi or on PATH");
@@ -118,8 +126,14 @@ export async function checkEngine(repoRoot: string, say: (line: string) => void,
     }
 }
 
-async function runCheck(engine: PulumiEngine, dir: string, project: string, parts: { command: boolean; postgresql: boolean },
-    server: PostgresServer | undefined, say: (line: string) => void): Promise<void> {
+async function runCheck(
+    engine: PulumiEngine,
+    dir: string,
+    project: string,
+    parts: { command: boolean; postgresql: boolean },
+    server: PostgresServer | undefined,
+    say: (line: string) => void,
+): Promise<void> {
     const home = path.join(dir, "home");
     const env: Record<string, string> = {
         ...engine.env,
@@ -129,7 +143,9 @@ async function runCheck(engine: PulumiEngine, dir: string, project: string, part
         ENGINE_CHECK_RENDER_DIR: path.join(dir, "rendered"),
         PULUMI_NODEJS_TRANSPILE_ONLY: "true", // type checking is npm run build's job; keeps this fast
         // Any download attempt would go through this dead proxy and fail loudly.
-        HTTPS_PROXY: "http://127.0.0.1:9", HTTP_PROXY: "http://127.0.0.1:9", NO_PROXY: "127.0.0.1,localhost",
+        HTTPS_PROXY: "http://127.0.0.1:9",
+        HTTP_PROXY: "http://127.0.0.1:9",
+        NO_PROXY: "127.0.0.1,localhost",
         ...(server ? { ENGINE_CHECK_PG_PORT: String(server.port), ENGINE_CHECK_PG_USER: server.user, ENGINE_CHECK_PG_PASSWORD: server.password } : {}),
     };
     const pulumi = (args: string[], log: string) => {
@@ -140,7 +156,9 @@ async function runCheck(engine: PulumiEngine, dir: string, project: string, part
     };
     const start = Date.now();
     say(`check: ${engine.pulumiPath} v${engine.version}; project in ${project}`);
-    say(`check: resources: kubernetes ConfigMap (renderYamlToDirectory)${parts.command ? ", command.local.Command" : ""}${parts.postgresql ? ", postgresql Role + Database" : ""}`);
+    say(
+        `check: resources: kubernetes ConfigMap (renderYamlToDirectory)${parts.command ? ", command.local.Command" : ""}${parts.postgresql ? ", postgresql Role + Database" : ""}`,
+    );
     const pluginsBefore = listDir(path.join(home, "plugins"));
 
     let run = pulumi(["login", env.PULUMI_BACKEND_URL], "login.log");

@@ -33,7 +33,7 @@ async function freeLoopbackPorts(count) {
             ports.push(/** @type {net.AddressInfo} */ (server.address()).port);
         }
     } finally {
-        await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+        await Promise.all(servers.map(server => new Promise(resolve => server.close(resolve))));
     }
     return ports;
 }
@@ -52,7 +52,7 @@ async function freeLoopbackPort() {
  * @returns {Promise<boolean>}
  */
 function loopbackPortIsFree(port) {
-    return new Promise((resolve) => {
+    return new Promise(resolve => {
         const server = net.createServer();
         server.unref();
         server.once("error", () => resolve(false));
@@ -69,8 +69,8 @@ if (require.main === module) {
         process.exit(2);
     }
     freeLoopbackPorts(count).then(
-        (ports) => console.log(ports.join(" ")),
-        (error) => {
+        ports => console.log(ports.join(" ")),
+        error => {
             process.stderr.write(`freePorts: ${error.message}\n`);
             process.exit(1);
         },

@@ -76,11 +76,11 @@ export function findPostgresBinDir(): { binDir: string; major: number } {
     const candidates = fromEnv
         ? [fromEnv]
         : listDirs("/usr/lib/postgresql")
-              .filter((name) => /^\d+$/.test(name))
+              .filter(name => /^\d+$/.test(name))
               .sort((a, b) => Number(b) - Number(a))
-              .map((name) => path.join("/usr/lib/postgresql", name, "bin"));
+              .map(name => path.join("/usr/lib/postgresql", name, "bin"));
     for (const binDir of candidates) {
-        if (required.every((tool) => fs.existsSync(path.join(binDir, tool)))) {
+        if (required.every(tool => fs.existsSync(path.join(binDir, tool)))) {
             const version = execFileSync(path.join(binDir, "pg_ctl"), ["--version"], { encoding: "utf8" });
             const major = Number(/(\d+)(?:\.\d+)?/.exec(version)?.[1]);
             return { binDir, major };
@@ -184,7 +184,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
             binDir,
             created,
             env,
-            createDatabase: async (name) => {
+            createDatabase: async name => {
                 if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
                     throw new Error(`database name must be a plain lower-case identifier, got "${name}"`);
                 }
@@ -225,7 +225,8 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
  */
 function startWatchdog(binDir: string, dataDir: string, scratch: string, runAs: { uid: number; gid: number } | undefined): void {
     const pgCtl = `${runAs ? "runuser -u postgres -- " : ""}'${path.join(binDir, "pg_ctl")}'`;
-    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
+    const script =
+        `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
         `[ -f '${dataDir}/postmaster.pid' ] && ${pgCtl} stop -D '${dataDir}' -m immediate >/dev/null 2>&1; rm -rf '${scratch}'`;
     // The loop runs in a background subshell whose parent exits at once, so it belongs to init rather
     // than to this process: a runner that kills this process's whole tree (StrykerJS kills a test
@@ -267,7 +268,9 @@ function postgresSystemUser(): { uid: number; gid: number } {
 function checkReachable(dir: string): void {
     const result = spawnSync("runuser", ["-u", "postgres", "--", "test", "-x", path.dirname(dir)], { stdio: "ignore" });
     if (result.status !== 0) {
-        throw new Error(`the postgres system user cannot reach ${dir} (a parent directory is not world-executable); move the repository or chmod o+x its parents`);
+        throw new Error(
+            `the postgres system user cannot reach ${dir} (a parent directory is not world-executable); move the repository or chmod o+x its parents`,
+        );
     }
 }
 

@@ -79,7 +79,15 @@ async function startS3ServerOnce(): Promise<S3Server> {
     const configFile = path.join(root, "s3.json");
     fs.writeFileSync(
         configFile,
-        JSON.stringify({ identities: [{ name: "physioflow-test", credentials: [{ accessKey: accessKeyId, secretKey: secretAccessKey }], actions: ["Admin", "Read", "Write", "List", "Tagging"] }] }),
+        JSON.stringify({
+            identities: [
+                {
+                    name: "physioflow-test",
+                    credentials: [{ accessKey: accessKeyId, secretKey: secretAccessKey }],
+                    actions: ["Admin", "Read", "Write", "List", "Tagging"],
+                },
+            ],
+        }),
     );
     const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = await freeLoopbackPorts(8);
     const args = [
@@ -112,8 +120,10 @@ async function startS3ServerOnce(): Promise<S3Server> {
     const child: ChildProcess = spawn(binary, args, { stdio: ["ignore", log, log], cwd: root, env: { ...process.env, TMPDIR: root } });
     fs.closeSync(log);
     // Should this process be killed outright (no exit hook runs), a detached watchdog stops the server.
-    spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${child.pid} 2>/dev/null; rm -rf '${root}'`],
-        { detached: true, stdio: "ignore" }).unref();
+    spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${child.pid} 2>/dev/null; rm -rf '${root}'`], {
+        detached: true,
+        stdio: "ignore",
+    }).unref();
     let exited = false;
     child.on("exit", () => (exited = true));
 
@@ -147,8 +157,7 @@ async function startS3ServerOnce(): Promise<S3Server> {
 
     const endpoint = `http://127.0.0.1:${s3}`;
     const region = "us-east-1";
-    const client = () =>
-        new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+    const client = () => new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
     try {
         await waitUntilReady(client, () => exited, path.join(root, "server.log"));
     } catch (error) {
@@ -168,7 +177,7 @@ async function startS3ServerOnce(): Promise<S3Server> {
                 child.kill("SIGTERM");
                 const deadline = Date.now() + 3000;
                 while (!exited && Date.now() < deadline) {
-                    await new Promise((resolve) => setTimeout(resolve, 100));
+                    await new Promise(resolve => setTimeout(resolve, 100));
                 }
             }
             stopSync();
@@ -192,7 +201,7 @@ async function waitUntilReady(client: () => S3Client, hasExited: () => boolean, 
         } finally {
             probe.destroy();
         }
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        await new Promise(resolve => setTimeout(resolve, 250));
     }
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").slice(-3000) : "";
     throw new Error(`the S3 server did not become ready (${hasExited() ? "it exited" : "timeout"}; last error: ${lastError})\n${log}`);

@@ -57,23 +57,26 @@ export async function openClusterStack(options: ClusterStackOptions): Promise<au
     }
     linkPlugins(options.engine, options.pulumiHome);
     const backendUrl = `file://${path.resolve(options.stateDir)}`;
-    return auto.LocalWorkspace.createOrSelectStack({
-        stackName: options.stackName,
-        projectName: "physioflow",
-        program: clusterProgram(options.migrationVersion),
-    }, {
-        workDir: options.workDir,
-        pulumiHome: options.pulumiHome,
-        pulumiCommand: options.engine.command,
-        projectSettings: { name: "physioflow", runtime: "nodejs", backend: { url: backendUrl } },
-        envVars: {
-            ...options.engine.env,
-            PULUMI_BACKEND_URL: backendUrl,
-            PULUMI_CONFIG_PASSPHRASE: options.passphrase,
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
+    return auto.LocalWorkspace.createOrSelectStack(
+        {
+            stackName: options.stackName,
+            projectName: "physioflow",
+            program: clusterProgram(options.migrationVersion),
         },
-    });
+        {
+            workDir: options.workDir,
+            pulumiHome: options.pulumiHome,
+            pulumiCommand: options.engine.command,
+            projectSettings: { name: "physioflow", runtime: "nodejs", backend: { url: backendUrl } },
+            envVars: {
+                ...options.engine.env,
+                PULUMI_BACKEND_URL: backendUrl,
+                PULUMI_CONFIG_PASSPHRASE: options.passphrase,
+                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+                PULUMI_SKIP_UPDATE_CHECK: "true",
+            },
+        },
+    );
 }
 
 /**

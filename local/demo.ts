@@ -35,7 +35,10 @@ export async function runDemo(repoRoot: string, options: DemoOptions): Promise<v
     const product = path.join(repoRoot, "migrations");
     for (const file of fs.readdirSync(product).filter(f => f.endsWith(".sql"))) link(product, file);
     for (const file of fs.readdirSync(path.join(product, "rollback"))) link(product, path.join("rollback", file));
-    const heading = (text: string) => { out(""); out(`=== ${text}`); };
+    const heading = (text: string) => {
+        out("");
+        out(`=== ${text}`);
+    };
     const timed = async <T>(what: string, action: () => Promise<T>) => {
         const started = Date.now();
         const result = await action();
@@ -53,8 +56,10 @@ export async function runDemo(repoRoot: string, options: DemoOptions): Promise<v
         const opened = await openLocalReleaseTarget(root, line => out(`  ${line}`));
         try {
             const { target } = opened;
-            heading("2/4 physioflow deploy local v1.1.0 with a demo migration (007): lint, backup, migrate, release warm behind the smoke test " +
-                "(the live color smoke-tested again at 007), switch, watch, finish");
+            heading(
+                "2/4 physioflow deploy local v1.1.0 with a demo migration (007): lint, backup, migrate, release warm behind the smoke test " +
+                    "(the live color smoke-tested again at 007), switch, watch, finish",
+            );
             const good = await timed("deploy v1.1.0", () => deploy(target, "v1.1.0", { watch, out: line => out(`  ${line}`) }));
             if (!good.ok) throw new Error(`the demo's good release failed: ${good.error ?? good.rolledBack?.reason}`);
             if (good.migrations?.to !== "007") throw new Error(`the demo's release did not migrate to 007 (${JSON.stringify(good.migrations)})`);
@@ -65,17 +70,30 @@ export async function runDemo(repoRoot: string, options: DemoOptions): Promise<v
 
             heading("4/4 physioflow deploy local v1.2.0, and its pods break during the watch: automatic rollback");
             const stage = "demo-breaks-after-switch";
-            const bad = await timed("deploy v1.2.0", () => deploy(target, "v1.2.0", {
-                watch,
-                out: line => {
-                    out(`  ${line}`);
-                    if (!line.startsWith("watch: ")) return;
-                    const color = /^watch: (blue|green) /.exec(line)![1];
-                    out(`  (demo: a kwok Stage now makes ${color}'s pods unready)`);
-                    void target.kubectl(["apply", "-f", "-"], neverReadyStage(stage, target.namespace, { version: color }, ["Running"]))
-                        .then(() => target.kubectl(["annotate", "pods", "-n", target.namespace, "-l", `version=${color},app!=physioflow-smoke`, "physioflow-demo/broken=true"]));
-                },
-            }));
+            const bad = await timed("deploy v1.2.0", () =>
+                deploy(target, "v1.2.0", {
+                    watch,
+                    out: line => {
+                        out(`  ${line}`);
+                        if (!line.startsWith("watch: ")) return;
+                        const color = /^watch: (blue|green) /.exec(line)![1];
+                        out(`  (demo: a kwok Stage now makes ${color}'s pods unready)`);
+                        void target
+                            .kubectl(["apply", "-f", "-"], neverReadyStage(stage, target.namespace, { version: color }, ["Running"]))
+                            .then(() =>
+                                target.kubectl([
+                                    "annotate",
+                                    "pods",
+                                    "-n",
+                                    target.namespace,
+                                    "-l",
+                                    `version=${color},app!=physioflow-smoke`,
+                                    "physioflow-demo/broken=true",
+                                ]),
+                            );
+                    },
+                }),
+            );
             await target.kubectl(["delete", "stage.kwok.x-k8s.io", stage, "--ignore-not-found"]);
             if (bad.ok || !bad.rolledBack) throw new Error("the demo's broken release was not rolled back");
             out(`  rolled back: ${bad.rolledBack.reason}; exit code of physioflow deploy: 1`);

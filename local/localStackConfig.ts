@@ -63,11 +63,16 @@ export function parseSetting(text: string): [string, string] {
  * Applies `--set` changes to the stack's current settings and validates the result as the program
  * would, so a bad value is refused before anything runs or is saved.
  */
-export function applySettings(current: Record<string, string>, changes: readonly [string, string][]): { settings: Record<string, string>; config: StackConfig } {
+export function applySettings(
+    current: Record<string, string>,
+    changes: readonly [string, string][],
+): { settings: Record<string, string>; config: StackConfig } {
     const settings = { ...current };
     for (const [key, value] of changes) {
         if (secretKeys.includes(key)) {
-            throw new ConfigError(`physioflow:${key} is a secret and cannot be --set: npm run local generates the secrets it needs; npm run local -- --reset starts over`);
+            throw new ConfigError(
+                `physioflow:${key} is a secret and cannot be --set: npm run local generates the secrets it needs; npm run local -- --reset starts over`,
+            );
         }
         if (key in managedKeys) {
             throw new ConfigError(`physioflow:${key} cannot be --set: npm run local manages it (${managedKeys[key]}); npm run local -- --reset starts over`);

@@ -23,7 +23,11 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
     let stopPostgres = async () => undefined as void;
     try {
         const stack = await openClusterStack({
-            engine, stackName: "local", workDir: paths.project, stateDir: paths.state, pulumiHome: paths.pulumiHome,
+            engine,
+            stackName: "local",
+            workDir: paths.project,
+            stateDir: paths.state,
+            pulumiHome: paths.pulumiHome,
             passphrase: fs.readFileSync(paths.passphrase, "utf8").trim(),
         });
         const config = await stack.getAllConfig();
@@ -33,16 +37,24 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
         stack.workspace.program = clusterProgram(version);
         const get = (key: string) => config[`physioflow:${key}`]?.value;
         const server = await startPostgres({
-            dataDir: paths.postgresData, logFile: paths.postgresLog, port: Number(get("dbPort")),
-            user: get("dbAdminUser") ?? "postgres", password: get("dbAdminPassword"),
+            dataDir: paths.postgresData,
+            logFile: paths.postgresLog,
+            port: Number(get("dbPort")),
+            user: get("dbAdminUser") ?? "postgres",
+            password: get("dbAdminPassword"),
         });
         stopPostgres = () => server.stop();
         const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: true, host: server.host, port: server.port });
         out(`local: control plane started from ${paths.cluster}, PostgreSQL from ${paths.postgresData}; migration version ${version}`);
         return {
             target: {
-                stack, kubectl: cluster.kubectl, namespace, database,
-                useMigrationVersion: (migrated: string) => { stack.workspace.program = clusterProgram(migrated); },
+                stack,
+                kubectl: cluster.kubectl,
+                namespace,
+                database,
+                useMigrationVersion: (migrated: string) => {
+                    stack.workspace.program = clusterProgram(migrated);
+                },
             },
             close: async () => {
                 await stopPostgres();

@@ -19,7 +19,9 @@ export function formatState(state: LocalState): string[] {
     const serving = (service: string) => {
         const s = cluster.services[service];
         if (!s) return "(not in the cluster)";
-        const selects = `selects ${Object.entries(s.selector).map(([k, v]) => `${k}=${v}`).join(",")}`;
+        const selects = `selects ${Object.entries(s.selector)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(",")}`;
         const ready = s.readyPods.length === 0 ? "no ready endpoints" : `${s.readyPods.length} ready endpoint(s): ${s.readyColors.join(", ")}`;
         return `${selects}; ${ready}`;
     };
@@ -32,8 +34,10 @@ export function formatState(state: LocalState): string[] {
         ["active color", `${outputs.activeColor} (inactive: ${outputs.inactiveColor})`],
         ["tags", `${tag("blue")}, ${tag("green")}`],
         ...services.map((name, i): [string, string] => [i === 0 ? "services" : "", `${name.padEnd(width)}  ${serving(name)}`]),
-        ...deployments.map(([name, d], i): [string, string] =>
-            [i === 0 ? "deployments" : "", `${name.padEnd(dWidth)}  ${d.readyReplicas}/${d.replicas} ready  ${d.image}`]),
+        ...deployments.map(([name, d], i): [string, string] => [
+            i === 0 ? "deployments" : "",
+            `${name.padEnd(dWidth)}  ${d.readyReplicas}/${d.replicas} ready  ${d.image}`,
+        ]),
         ["migration", `${outputs.migrationVersion} in ConfigMap migration-version; database at ${state.databaseVersion}`],
         ["namespace", `${outputs.namespaceName} (environment ${outputs.environment})`],
     ];

@@ -99,7 +99,9 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
     // A stack made by an older version lacks the colors' own passwords (their login roles): add them.
     const missing = ["blueDbPassword", "greenDbPassword"].filter(key => all[`physioflow:${key}`] === undefined);
     if (missing.length > 0) {
-        await stack.setAllConfig(Object.fromEntries(missing.map(key => [`physioflow:${key}`, { value: crypto.randomBytes(16).toString("hex"), secret: true }])));
+        await stack.setAllConfig(
+            Object.fromEntries(missing.map(key => [`physioflow:${key}`, { value: crypto.randomBytes(16).toString("hex"), secret: true }])),
+        );
         all = await stack.getAllConfig();
         out(`config: ${missing.join(" and ")} generated`);
     }
@@ -108,13 +110,17 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
         if (key.startsWith("physioflow:") && !secret) current[key.slice("physioflow:".length)] = value;
     }
     if (current.renderYamlTo !== undefined) {
-        throw new ConfigError(".local/ was made by an npm run local that rendered manifests instead of deploying to a cluster; start over with npm run local -- --reset");
+        throw new ConfigError(
+            ".local/ was made by an npm run local that rendered manifests instead of deploying to a cluster; start over with npm run local -- --reset",
+        );
     }
     const { config } = applySettings(current, changes);
     const changed: auto.ConfigMap = {};
     // Settings that describe this machine follow it (e.g. kubeconfig after the repository moved).
     const machine = localStackSettings({ kubeconfig: paths.kubeconfig, backupDir: paths.backups, dbPort: config.database.port });
-    const owned = Object.keys(managedKeys).filter(key => key in machine).map(key => [key, machine[key]] as [string, string]);
+    const owned = Object.keys(managedKeys)
+        .filter(key => key in machine)
+        .map(key => [key, machine[key]] as [string, string]);
     for (const [key, value] of [...owned, ...changes]) {
         if (current[key] !== value) {
             changed[`physioflow:${key}`] = { value };
@@ -130,22 +136,37 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
         throw new ConfigError(`127.0.0.1:${db.port} (physioflow:dbPort) is in use by another program; pick a free port: npm run local -- --set dbPort=<port>`);
     }
     const server: PostgresServer = await startPostgres({
-        dataDir: paths.postgresData, logFile: paths.postgresLog, port: db.port, user: db.adminUser, password: secret("dbAdminPassword"),
+        dataDir: paths.postgresData,
+        logFile: paths.postgresLog,
+        port: db.port,
+        user: db.adminUser,
+        password: secret("dbAdminPassword"),
     });
     out(`postgres: PostgreSQL ${server.major} on 127.0.0.1:${server.port}, data in ${rel(paths.postgresData)}${server.created ? " (new)" : ""}`);
     let cluster: Cluster | undefined;
     try {
         const hadCluster = fs.existsSync(path.join(paths.cluster, "etcd"));
         const clusterStarted = Date.now();
-        cluster = await startCluster({ dir: paths.cluster, progress: line => { if (/: building |: done in /.test(line)) out(`cluster: ${line}`); } });
-        out(`cluster: Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler; kwok node) on 127.0.0.1, ` +
-            `ready in ${((Date.now() - clusterStarted) / 1000).toFixed(1)} s, data in ${rel(paths.cluster)}${hadCluster ? "" : " (new)"}`);
+        cluster = await startCluster({
+            dir: paths.cluster,
+            progress: line => {
+                if (/: building |: done in /.test(line)) out(`cluster: ${line}`);
+            },
+        });
+        out(
+            `cluster: Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler; kwok node) on 127.0.0.1, ` +
+                `ready in ${((Date.now() - clusterStarted) / 1000).toFixed(1)} s, data in ${rel(paths.cluster)}${hadCluster ? "" : " (new)"}`,
+        );
         out("");
         out("1. database: role and database (AppDatabase), backup, then migrate (DatabaseRelease)");
-        out("   done here through database/index.ts, outside the engine: the stack's command and postgresql plugins cannot be built on this machine (docs/engine.md)");
+        out(
+            "   done here through database/index.ts, outside the engine: the stack's command and postgresql plugins cannot be built on this machine (docs/engine.md)",
+        );
         const appDatabase = await ensureAppDatabase({
             admin: { host: server.host, port: server.port, user: server.user, password: server.password },
-            database: db.name, user: db.user, password: secret("dbPassword"),
+            database: db.name,
+            user: db.user,
+            password: secret("dbPassword"),
         });
         out(`   ${appDatabase}`);
         const connection = { host: server.host, port: server.port, user: db.user, password: secret("dbPassword"), database: db.name };
@@ -157,16 +178,22 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
             progress,
             beforeChanges: async ({ to }) => {
                 const backup = await createBackup({
-                    connection, outDir: path.join(repoRoot, paths.backups), environment: config.environment,
-                    label: `pre-migrate-${to}`, imageTags: { api: config.tags[config.activeColor], web: config.tags[config.activeColor] }, progress,
+                    connection,
+                    outDir: path.join(repoRoot, paths.backups),
+                    environment: config.environment,
+                    label: `pre-migrate-${to}`,
+                    imageTags: { api: config.tags[config.activeColor], web: config.tags[config.activeColor] },
+                    progress,
                 });
                 out(`   backup: ${path.relative(repoRoot, backup.archivePath)} (verified)`);
             },
         });
         const applied = await currentMigrationVersion(connection);
-        out(migrated.steps.length === 0
-            ? `   nothing to apply: at ${applied}; no backup needed (the stack's backup and migrate run only when migrations change)`
-            : `   migrated ${migrated.from} -> ${migrated.to}`);
+        out(
+            migrated.steps.length === 0
+                ? `   nothing to apply: at ${applied}; no backup needed (the stack's backup and migrate run only when migrations change)`
+                : `   migrated ${migrated.from} -> ${migrated.to}`,
+        );
 
         out("");
         out(`2. preview (engine): the cluster half, deployApps() with migration version ${applied}`);
@@ -193,11 +220,13 @@ export async function runLocal(repoRoot: string, sets: readonly string[], out: (
         out("");
         out("4. state");
         const outputs = Object.fromEntries(Object.entries(up.outputs).map(([key, o]) => [key, o.value]));
-        indent(formatState({
-            outputs,
-            cluster: await readClusterState(cluster.kubectl, config.namespace),
-            databaseVersion: applied,
-        }));
+        indent(
+            formatState({
+                outputs,
+                cluster: await readClusterState(cluster.kubectl, config.namespace),
+                databaseVersion: applied,
+            }),
+        );
     } finally {
         out("");
         if (cluster !== undefined) {

@@ -51,7 +51,11 @@ export interface ScratchClusterStack {
  * the cluster whose kubeconfig is `target.kubeconfig` (in `target.namespace`, default the local stack's
  * `physioflow-local`), or rendering to a temp folder with `{ render: true }`.
  */
-export async function createScratchClusterStack(name: string, target: { kubeconfig: string; namespace?: string } | { render: true }, engine: PulumiEngine): Promise<ScratchClusterStack> {
+export async function createScratchClusterStack(
+    name: string,
+    target: { kubeconfig: string; namespace?: string } | { render: true },
+    engine: PulumiEngine,
+): Promise<ScratchClusterStack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `physioflow-engine-${name}-`));
     const renderDir = path.join(dir, "manifests");
     const stateDir = path.join(dir, "state");
@@ -91,14 +95,15 @@ export async function createScratchClusterStack(name: string, target: { kubeconf
         colorPasswords,
         preview: () => withEvents(onEvent => stack.preview({ onEvent })),
         up: () => withEvents(onEvent => stack.up({ onEvent })),
-        failingUp: () => withEvents(async onEvent => {
-            try {
-                await stack.up({ onEvent });
-            } catch (error) {
-                return error as Error;
-            }
-            throw new Error("pulumi up succeeded but was expected to fail");
-        }),
+        failingUp: () =>
+            withEvents(async onEvent => {
+                try {
+                    await stack.up({ onEvent });
+                } catch (error) {
+                    return error as Error;
+                }
+                throw new Error("pulumi up succeeded but was expected to fail");
+            }),
         set: async settings => {
             const changes: auto.ConfigMap = {};
             for (const [key, value] of Object.entries(settings)) changes[`physioflow:${key}`] = { value };

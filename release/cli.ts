@@ -26,7 +26,7 @@ export interface ReleaseIo {
 }
 
 /** The commands this file runs (bin/physioflow.js hands them here), from the one list in database/cli/commands.ts. */
-export const releaseCommands = commandGroups.filter((group) => sideOf(group) === "release");
+export const releaseCommands = commandGroups.filter(group => sideOf(group) === "release");
 
 export const IMPORT_HELP = `usage: ${usageLine("import")}
 
@@ -56,7 +56,9 @@ export async function importCommand(argv: readonly string[], io: ReleaseIo): Pro
     try {
         const result = await importExisting(opened.target.stack, {
             out,
-            confirm: argv.includes("--yes") ? undefined : () => confirm(io, `Adopt these objects into ${stackName} and create the rest? Type ${stackName} to continue: `, stackName, "import"),
+            confirm: argv.includes("--yes")
+                ? undefined
+                : () => confirm(io, `Adopt these objects into ${stackName} and create the rest? Type ${stackName} to continue: `, stackName, "import"),
         });
         if (!result.ok) out(`import failed: ${result.error}`);
         return result.ok ? 0 : 1;
@@ -190,14 +192,19 @@ export async function deployCommand(argv: readonly string[], io: ReleaseIo): Pro
     if (args.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     out("");
     for (const step of result.steps) out(`${step.step.padEnd(8)} ${step.seconds.toFixed(1).padStart(6)} s  ${step.result}`);
-    out(result.ok ? `${args.tag} is live on ${result.to}`
-        : result.rolledBack ? `rolled back: ${result.rolledBack.reason}; ${result.from} is live`
-        : `${result.error}; ${result.from} is still live`);
+    out(
+        result.ok
+            ? `${args.tag} is live on ${result.to}`
+            : result.rolledBack
+              ? `rolled back: ${result.rolledBack.reason}; ${result.from} is live`
+              : `${result.error}; ${result.from} is still live`,
+    );
     return result.ok ? 0 : 1;
 }
 
 async function confirm(io: ReleaseIo, question: string, expected: string, what = "deploy to prod"): Promise<boolean> {
-    if (!io.stdin.isTTY) throw new UsageError(`${what === "rollback" ? "rollback of prod" : what} needs a confirmation and there is no terminal; re-run with --yes`);
+    if (!io.stdin.isTTY)
+        throw new UsageError(`${what === "rollback" ? "rollback of prod" : what} needs a confirmation and there is no terminal; re-run with --yes`);
     io.stderr.write(question);
     const rl = readline.createInterface({ input: io.stdin, terminal: false });
     const answer = await new Promise<string>(resolve => rl.once("line", resolve).once("close", () => resolve("")));
@@ -210,23 +217,23 @@ async function openReleaseTarget(stackName: string, io: ReleaseIo, out: (line: s
     const repoRoot = io.repoRoot;
     if (stackName === "local") {
         // A caller's mistake, not the user's: every entry point passes one.
-        if (io.openLocalTarget === undefined) throw new Error("the local stack cannot be opened: releaseMain was given no openLocalTarget (bin/physioflow.js passes local/releaseTarget.ts's)");
+        if (io.openLocalTarget === undefined)
+            throw new Error("the local stack cannot be opened: releaseMain was given no openLocalTarget (bin/physioflow.js passes local/releaseTarget.ts's)");
         return io.openLocalTarget(repoRoot, out);
     }
     const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir: repoRoot });
     const config = await stack.getAllConfig();
-    const get = (key: string) => config[`physioflow:${key}`]?.value;
-    const kubeArgs = [
-        ...(get("kubeconfig") ? ["--kubeconfig", get("kubeconfig")!] : []),
-        ...(get("kubeContext") ? ["--context", get("kubeContext")!] : []),
-    ];
-    const kubectl = (args: readonly string[], input?: string) => new Promise<string>((resolve, reject) => {
-        const child = execFile("kubectl", [...kubeArgs, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-            if (error) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
-            else resolve(stdout);
+    // A key that is not set is absent from the record: say so in the type.
+    const get = (key: string): string | undefined => config[`physioflow:${key}`]?.value;
+    const kubeArgs = [...(get("kubeconfig") ? ["--kubeconfig", get("kubeconfig")!] : []), ...(get("kubeContext") ? ["--context", get("kubeContext")!] : [])];
+    const kubectl = (args: readonly string[], input?: string) =>
+        new Promise<string>((resolve, reject) => {
+            const child = execFile("kubectl", [...kubeArgs, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+                if (error) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
+                else resolve(stdout);
+            });
+            if (input !== undefined) child.stdin!.end(input);
         });
-        if (input !== undefined) child.stdin!.end(input);
-    });
     if (!fs.existsSync(path.join(repoRoot, "Pulumi.yaml"))) throw new UsageError(`${repoRoot} has no Pulumi.yaml; run physioflow deploy from the repository`);
     // The stack's update backs up and migrates (DatabaseRelease); the commands only read and lint.
     const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: false });
@@ -256,14 +263,30 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     checkStackName(stackName);
     const emergency = flags.has("--emergency");
     if (restore !== undefined) {
-        if (emergency) throw new UsageError("--restore and --emergency do not go together: a restore takes the API off the database; roll back with --emergency first, then restore");
+        if (emergency)
+            throw new UsageError(
+                "--restore and --emergency do not go together: a restore takes the API off the database; roll back with --emergency first, then restore",
+            );
         restore = path.resolve(restore);
         if (!fs.existsSync(restore)) throw new UsageError(`${restore}: no such backup archive`);
         // A restore replaces the stack's data, on every stack: a typed confirmation or --yes.
-        if (!flags.has("--yes") && !(await confirm(io, `Replace ${stackName}'s database with ${path.basename(restore)} and switch colors? Type ${stackName} to continue: `, stackName, "rollback --restore"))) {
+        if (
+            !flags.has("--yes") &&
+            !(await confirm(
+                io,
+                `Replace ${stackName}'s database with ${path.basename(restore)} and switch colors? Type ${stackName} to continue: `,
+                stackName,
+                "rollback --restore",
+            ))
+        ) {
             throw new UsageError(`rollback --restore of ${stackName} not confirmed; nothing changed`);
         }
-    } else if (stackName === "prod" && !emergency && !flags.has("--yes") && !(await confirm(io, "Switch prod's live Services to the other color? Type prod to continue: ", "prod", "rollback"))) {
+    } else if (
+        stackName === "prod" &&
+        !emergency &&
+        !flags.has("--yes") &&
+        !(await confirm(io, "Switch prod's live Services to the other color? Type prod to continue: ", "prod", "rollback"))
+    ) {
         throw new UsageError("rollback of prod not confirmed; nothing changed");
     }
     const out = (line: string) => io.stderr.write(`${line}\n`);
@@ -281,7 +304,11 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
         await opened.close();
     }
     if (flags.has("--json")) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    out(result.ok ? `${result.to} is live${result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : ""}` : `rollback failed: ${result.error}; ${result.from} is still live`);
+    out(
+        result.ok
+            ? `${result.to} is live${result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : ""}`
+            : `rollback failed: ${result.error}; ${result.from} is still live`,
+    );
     return result.ok ? 0 : 1;
 }
 

@@ -45,7 +45,11 @@ export interface ClusterState {
 export async function readClusterState(kubectl: Kubectl, namespace: string): Promise<ClusterState> {
     const list = async (kind: string) => JSON.parse(await kubectl(["get", kind, "-n", namespace, "-o", "json"])).items as any[];
     const [services, slices, pods, deployments, jobs] = await Promise.all([
-        list("services"), list("endpointslices.discovery.k8s.io"), list("pods"), list("deployments.apps"), list("jobs.batch"),
+        list("services"),
+        list("endpointslices.discovery.k8s.io"),
+        list("pods"),
+        list("deployments.apps"),
+        list("jobs.batch"),
     ]);
     return clusterStateFrom({ services, slices, pods, deployments, jobs });
 }
@@ -114,8 +118,7 @@ export function describeClusterState(state: ClusterState): string[] {
  * {@link describeClusterState} that is new since the previous reading, with the seconds since
  * the start: a rollout as it happens (`+0.8s Deployment physioflow-api-green: …, 1/1 ready`).
  */
-export function followClusterState(kubectl: Kubectl, namespace: string, report: (line: string) => void,
-    intervalMs = 250): { stop(): Promise<void> } {
+export function followClusterState(kubectl: Kubectl, namespace: string, report: (line: string) => void, intervalMs = 250): { stop(): Promise<void> } {
     const started = Date.now();
     let running = true;
     const loop = (async () => {
@@ -135,5 +138,10 @@ export function followClusterState(kubectl: Kubectl, namespace: string, report: 
             await new Promise(resolve => setTimeout(resolve, intervalMs));
         }
     })();
-    return { stop: async () => { running = false; await loop; } };
+    return {
+        stop: async () => {
+            running = false;
+            await loop;
+        },
+    };
 }

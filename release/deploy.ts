@@ -229,8 +229,15 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                     const changes = await update(target, { activeColor: from }, out);
                     result.steps.push({ step: "rollback", changes, seconds: elapsed(rollbackStarted), result: `live on ${from} again` });
                     result.rolledBack = { reason: breach };
-                    await tell({ event: "automatic-rollback", namespace: target.namespace, from: to, to: from, tag, reason: breach,
-                        text: `${target.namespace}: ${tag} on ${to} rolled back automatically to ${from}: ${breach}` });
+                    await tell({
+                        event: "automatic-rollback",
+                        namespace: target.namespace,
+                        from: to,
+                        to: from,
+                        tag,
+                        reason: breach,
+                        text: `${target.namespace}: ${tag} on ${to} rolled back automatically to ${from}: ${breach}`,
+                    });
                     return result;
                 }
                 if (step === "finish" && options.keepWarm) {
@@ -246,7 +253,14 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                 const changes = await update(target, configOf(step, tag, from, to), out);
                 result.steps.push({ step, changes, seconds: elapsed(started), result: "done" });
                 if (step === "switch") {
-                    await tell({ event: "switch", namespace: target.namespace, from, to, tag, text: `${target.namespace}: live traffic switched from ${from} to ${to} (${tag})` });
+                    await tell({
+                        event: "switch",
+                        namespace: target.namespace,
+                        from,
+                        to,
+                        tag,
+                        text: `${target.namespace}: live traffic switched from ${from} to ${to} (${tag})`,
+                    });
                 }
             } catch (error) {
                 const message = engineErrorSummary(error);
@@ -264,21 +278,30 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
 
 function describeStep(step: StepName, tag: string, from: Color, to: Color, options: DeployOptions): string {
     switch (step) {
-        case "release": return `${tag} to ${to}, warm, behind its smoke test (${from} stays live)`;
-        case "switch": return `live Services to ${to} (${from} stays warm)`;
-        case "watch": return `${to} for ${options.watch.seconds} s: readiness and restarts${options.watch.errorRate ? ", error rate" : ""}`;
-        case "finish": return options.keepWarm ? `${from} stays warm` : `${from} to its inactive replicas`;
-        default: return "";
+        case "release":
+            return `${tag} to ${to}, warm, behind its smoke test (${from} stays live)`;
+        case "switch":
+            return `live Services to ${to} (${from} stays warm)`;
+        case "watch":
+            return `${to} for ${options.watch.seconds} s: readiness and restarts${options.watch.errorRate ? ", error rate" : ""}`;
+        case "finish":
+            return options.keepWarm ? `${from} stays warm` : `${from} to its inactive replicas`;
+        default:
+            return "";
     }
 }
 
 /** The config a step sets. */
 function configOf(step: StepName, tag: string, from: Color, to: Color): Record<string, string> {
     switch (step) {
-        case "release": return { [`${to}Tag`]: tag, inactiveWarm: "true" };
-        case "switch": return { activeColor: to };
-        case "finish": return { inactiveWarm: "false" };
-        default: throw new Error(`no config for step ${step}`);
+        case "release":
+            return { [`${to}Tag`]: tag, inactiveWarm: "true" };
+        case "switch":
+            return { activeColor: to };
+        case "finish":
+            return { inactiveWarm: "false" };
+        default:
+            throw new Error(`no config for step ${step}`);
     }
 }
 
@@ -325,8 +348,13 @@ export async function update(target: ReleaseTarget, config: Record<string, strin
  * watch began, or (with `options.errorRate`) an error rate above its threshold on two readings in
  * a row, or unreadable on three. Resolves to the breach, described, or undefined.
  */
-export async function watchColor(target: ReleaseTarget, color: Color, replicas: number, options: WatchOptions,
-    out: (line: string) => void): Promise<string | undefined> {
+export async function watchColor(
+    target: ReleaseTarget,
+    color: Color,
+    replicas: number,
+    options: WatchOptions,
+    out: (line: string) => void,
+): Promise<string | undefined> {
     const intervalMs = options.intervalMs ?? 1000;
     const maxRestarts = options.maxRestarts ?? 0;
     const restarts = async () => {
@@ -394,13 +422,18 @@ export function elapsed(started: number): number {
  */
 export function engineErrorSummary(error: unknown): string {
     const message = error instanceof Error ? error.message : String(error);
-    const lines = message.split("\n").map(line => line.trim()).filter(Boolean);
+    const lines = message
+        .split("\n")
+        .map(line => line.trim())
+        .filter(Boolean);
     let at = lines.findIndex(line => /^\* /.test(line));
     if (at === -1) at = lines.findIndex(line => /^error: /.test(line) && !/^error: (update|preview) failed$/.test(line) && !/errors? occurred/.test(line));
     if (at === -1) return lines[0] ?? message;
     const reason = lines[at].replace(/^(\* |error: )/, "");
     // The resource the engine reported it under: the nearest `type (name):` line above, not the stack's.
-    const resource = lines.slice(0, at).reverse()
+    const resource = lines
+        .slice(0, at)
+        .reverse()
         .map(line => /^([\w-]+:[\w/.-]+:\w+) \(([^)]+)\):$/.exec(line))
         .find(match => match && match[1] !== "pulumi:pulumi:Stack")?.[2];
     // The engine names resources by URN; a person knows them by name.

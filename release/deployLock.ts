@@ -43,12 +43,13 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
     const durationSeconds = options.durationSeconds ?? 60;
     const now = options.now ?? (() => new Date());
     const holder = `${os.userInfo().username}@${os.hostname()} pid ${process.pid}: ${options.purpose}`;
-    const lease = (resourceVersion?: string) => JSON.stringify({
-        apiVersion: "coordination.k8s.io/v1",
-        kind: "Lease",
-        metadata: { name: deployLockName, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
-        spec: { holderIdentity: holder, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now()), renewTime: microTime(now()) },
-    });
+    const lease = (resourceVersion?: string) =>
+        JSON.stringify({
+            apiVersion: "coordination.k8s.io/v1",
+            kind: "Lease",
+            metadata: { name: deployLockName, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+            spec: { holderIdentity: holder, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now()), renewTime: microTime(now()) },
+        });
 
     let tookOverFrom: string | undefined;
     try {
@@ -62,7 +63,8 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
         const gone = holderGone(other);
         if (now().getTime() - renewed < duration * 1000 && !gone) {
             throw new DeployLockedError(
-                `another deploy holds ${namespace}: ${other}, since ${current.spec?.acquireTime ?? "?"} (Lease ${deployLockName}, renewed ${Math.round((now().getTime() - renewed) / 1000)} s ago); wait for it to finish`);
+                `another deploy holds ${namespace}: ${other}, since ${current.spec?.acquireTime ?? "?"} (Lease ${deployLockName}, renewed ${Math.round((now().getTime() - renewed) / 1000)} s ago); wait for it to finish`,
+            );
         }
         // Abandoned: replace it, but only the version we read (a concurrent taker makes this fail).
         try {
@@ -74,10 +76,22 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
     }
 
     let released = false;
-    const renew = setInterval(() => {
-        kubectl(["patch", "lease", deployLockName, "-n", namespace, "--type", "merge", "-p",
-            JSON.stringify({ spec: { renewTime: microTime(now()) } })]).catch(() => undefined);
-    }, options.renewEveryMs ?? durationSeconds * 250);
+    const renew = setInterval(
+        () => {
+            kubectl([
+                "patch",
+                "lease",
+                deployLockName,
+                "-n",
+                namespace,
+                "--type",
+                "merge",
+                "-p",
+                JSON.stringify({ spec: { renewTime: microTime(now()) } }),
+            ]).catch(() => undefined);
+        },
+        options.renewEveryMs ?? durationSeconds * 250,
+    );
     renew.unref();
     return {
         holder,
@@ -116,7 +130,11 @@ function processAlive(pid: number): boolean {
 }
 
 /** Who holds the deploy lock of `namespace` and whether it is stale; undefined when free. */
-export async function readDeployLock(kubectl: Kubectl, namespace: string, now = new Date()): Promise<{ holder: string; since: string; stale: boolean } | undefined> {
+export async function readDeployLock(
+    kubectl: Kubectl,
+    namespace: string,
+    now = new Date(),
+): Promise<{ holder: string; since: string; stale: boolean } | undefined> {
     let current: any;
     try {
         current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));

@@ -39,8 +39,7 @@ export function describeSteps(steps: readonly ResourceStep[]): string[] {
 
 /** The engine's warnings and errors, each once, trimmed. */
 export function diagnostics(events: readonly EngineEvent[], severity: "warning" | "error"): string[] {
-    const messages = events.flatMap(event =>
-        event.diagnosticEvent?.severity === severity ? [event.diagnosticEvent.message.trim()] : []);
+    const messages = events.flatMap(event => (event.diagnosticEvent?.severity === severity ? [event.diagnosticEvent.message.trim()] : []));
     return [...new Set(messages)];
 }
 
@@ -62,8 +61,12 @@ function stepOf(metadata: StepEventMetadata): ResourceStep {
     const detailed = metadata.detailedDiff ?? undefined;
     const diffs = detailed ? Object.keys(detailed) : (metadata.diffs ?? []);
     const replaceBecause = detailed
-        ? Object.entries(detailed).filter(([, d]) => d.diffKind.endsWith("-replace")).map(([key]) => key)
-        : (metadata.op.includes("replace") ? metadata.keys ?? [] : []);
+        ? Object.entries(detailed)
+              .filter(([, d]) => d.diffKind.endsWith("-replace"))
+              .map(([key]) => key)
+        : metadata.op.includes("replace")
+          ? (metadata.keys ?? [])
+          : [];
     return {
         urn: metadata.urn,
         type: metadata.type,
@@ -80,7 +83,13 @@ export function nameOf(urn: string): string {
 }
 
 const symbols: Record<string, string> = {
-    create: "+", update: "~", delete: "-", replace: "+-", "create-replacement": "++", "delete-replaced": "--", same: "=",
+    create: "+",
+    update: "~",
+    delete: "-",
+    replace: "+-",
+    "create-replacement": "++",
+    "delete-replaced": "--",
+    same: "=",
 };
 
 /**
@@ -90,8 +99,7 @@ const symbols: Record<string, string> = {
 export function formatSteps(steps: readonly ResourceStep[]): string[] {
     const shown = steps.filter(step => step.type !== "pulumi:pulumi:Stack" && step.op !== "read");
     // The engine works on independent resources concurrently, so its order varies: sort for reading.
-    const changed = shown.filter(step => step.op !== "same")
-        .sort((a, b) => `${shortType(a.type)} ${a.name}`.localeCompare(`${shortType(b.type)} ${b.name}`));
+    const changed = shown.filter(step => step.op !== "same").sort((a, b) => `${shortType(a.type)} ${a.name}`.localeCompare(`${shortType(b.type)} ${b.name}`));
     const width = Math.max(0, ...changed.map(step => `${shortType(step.type)} ${step.name}`.length));
     const lines = changed.map(step => {
         const what = `${shortType(step.type)} ${step.name}`.padEnd(width);
@@ -108,8 +116,11 @@ export function formatSteps(steps: readonly ResourceStep[]): string[] {
 export function summarizeSteps(steps: readonly ResourceStep[], tense: "will" | "did"): string {
     const counts = countOps(steps.filter(step => step.type !== "pulumi:pulumi:Stack" && step.op !== "read"));
     const words: Record<string, [string, string]> = {
-        create: ["to create", "created"], update: ["to update", "updated"], replace: ["to replace", "replaced"],
-        delete: ["to delete", "deleted"], same: ["unchanged", "unchanged"],
+        create: ["to create", "created"],
+        update: ["to update", "updated"],
+        replace: ["to replace", "replaced"],
+        delete: ["to delete", "deleted"],
+        same: ["unchanged", "unchanged"],
     };
     const order = ["create", "update", "replace", "delete"];
     const rank = (op: string) => (op === "same" ? 99 : order.includes(op) ? order.indexOf(op) : 50);

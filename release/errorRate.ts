@@ -36,8 +36,8 @@ export async function queryErrorRate(prometheusUrl: string, query: string, optio
         response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
     } catch (error) {
         const err = error as Error & { cause?: { message?: string; code?: string } };
-        if (err.name === "TimeoutError") throw new Error(`${where} did not answer within ${timeoutMs / 1000} s`);
-        throw new Error(`${where} is unreachable: ${messageOnOneLine(err.cause?.message ?? err.message)}`);
+        if (err.name === "TimeoutError") throw new Error(`${where} did not answer within ${timeoutMs / 1000} s`, { cause: error });
+        throw new Error(`${where} is unreachable: ${messageOnOneLine(err.cause?.message ?? err.message)}`, { cause: error });
     }
     const text = await response.text();
     let body: any;
@@ -53,7 +53,11 @@ export async function queryErrorRate(prometheusUrl: string, query: string, optio
 
     const { resultType, result } = body.data ?? {};
     const what = (labels: Record<string, string> | undefined) =>
-        labels && Object.keys(labels).length ? ` for {${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",")}}` : "";
+        labels && Object.keys(labels).length
+            ? ` for {${Object.entries(labels)
+                  .map(([k, v]) => `${k}="${v}"`)
+                  .join(",")}}`
+            : "";
     const valueOf = (sample: unknown, labels?: Record<string, string>) => {
         const value = parseSampleValue(Array.isArray(sample) ? sample[1] : undefined);
         if (Number.isNaN(value)) {
@@ -66,7 +70,9 @@ export async function queryErrorRate(prometheusUrl: string, query: string, optio
         return (result as { metric?: Record<string, string>; value: unknown }[]).reduce((sum, series) => sum + valueOf(series.value, series.metric), 0);
     }
     const kinds: Record<string, string> = { matrix: "a range vector (a [range] outside rate()?)", string: "a string" };
-    throw new Error(`the error-rate query ${query} gave ${kinds[resultType] ?? `a "${resultType}" result`} on ${where}; it must give an instant vector or a scalar`);
+    throw new Error(
+        `the error-rate query ${query} gave ${kinds[resultType] ?? `a "${resultType}" result`} on ${where}; it must give an instant vector or a scalar`,
+    );
 }
 
 /**

@@ -36,19 +36,32 @@ export async function importExisting(stack: auto.Stack, options: ImportOptions):
     const { out } = options;
     const existing = await managedResources(stack);
     if (existing.length > 0) {
-        return { ok: false, imported: [], pending: [], error: `${stack.name} already has ${existing.length} resources in its state; import is for a stack's first up (use pulumi import for one object)` };
+        return {
+            ok: false,
+            imported: [],
+            pending: [],
+            error: `${stack.name} already has ${existing.length} resources in its state; import is for a stack's first up (use pulumi import for one object)`,
+        };
     }
-    let imported: string[] = [];
+    let imported: string[];
     await stack.setConfig(importSetting, { value: "true" });
     try {
         const events: auto.EngineEvent[] = [];
         try {
             await stack.preview({ onEvent: event => events.push(event) });
         } catch (error) {
-            return { ok: false, imported: [], pending: [], error: `the preview failed: ${diagnostics(events, "error")[0] ?? (error as Error).message.split("\n")[0]}` };
+            return {
+                ok: false,
+                imported: [],
+                pending: [],
+                error: `the preview failed: ${diagnostics(events, "error")[0] ?? (error as Error).message.split("\n")[0]}`,
+            };
         }
         const steps = changedSteps(resourceSteps(events));
-        imported = steps.filter(step => step.op === "import").map(step => `${step.type.split(":").pop()}/${step.name}`).sort();
+        imported = steps
+            .filter(step => step.op === "import")
+            .map(step => `${step.type.split(":").pop()}/${step.name}`)
+            .sort();
         out(`import: ${imported.length} existing object(s) adopted, ${steps.filter(step => step.op === "create").length} created:`);
         for (const line of describeSteps(steps)) out(`  ${line}`);
         if (imported.length === 0) return { ok: false, imported, pending: [], error: "the preview adopts nothing; check namespace, dbName and dbUser" };
@@ -57,7 +70,12 @@ export async function importExisting(stack: auto.Stack, options: ImportOptions):
         try {
             await stack.up({ onEvent: event => upEvents.push(event) });
         } catch (error) {
-            return { ok: false, imported: [], pending: [], error: `the update failed: ${diagnostics(upEvents, "error")[0] ?? (error as Error).message.split("\n")[0]}` };
+            return {
+                ok: false,
+                imported: [],
+                pending: [],
+                error: `the update failed: ${diagnostics(upEvents, "error")[0] ?? (error as Error).message.split("\n")[0]}`,
+            };
         }
         out(`import: done; ${imported.join(", ")} now belong to the stack`);
     } finally {
@@ -66,6 +84,10 @@ export async function importExisting(stack: auto.Stack, options: ImportOptions):
     const after: auto.EngineEvent[] = [];
     await stack.preview({ onEvent: event => after.push(event) });
     const pending = describeSteps(changedSteps(resourceSteps(after)));
-    out(pending.length === 0 ? "import: pulumi preview shows no changes" : `import: the next pulumi up changes:\n${pending.map(line => `  ${line}`).join("\n")}`);
+    out(
+        pending.length === 0
+            ? "import: pulumi preview shows no changes"
+            : `import: the next pulumi up changes:\n${pending.map(line => `  ${line}`).join("\n")}`,
+    );
     return { ok: true, imported, pending };
 }

@@ -49,8 +49,9 @@ export interface StackPreview {
 
 /** Up-migrations above `appliedVersion` (all of them when it is unknown) and at most `migrationTarget` (no bound when unset). */
 export function pendingMigrations(migrations: readonly MigrationFile[], appliedVersion?: string, migrationTarget?: string): MigrationFile[] {
-    return migrations.filter(m =>
-        (appliedVersion === undefined || m.version > appliedVersion) && (migrationTarget === undefined || m.version <= migrationTarget));
+    return migrations.filter(
+        m => (appliedVersion === undefined || m.version > appliedVersion) && (migrationTarget === undefined || m.version <= migrationTarget),
+    );
 }
 
 // ESC [ ... final byte: colors and cursor moves (pulumi/actions leaves them in with color: auto).
@@ -87,7 +88,13 @@ export function parsePreviewOutput(text: string): { diff: string[]; summary?: st
     for (const line of at < 0 ? [] : kept.slice(at + 1)) {
         if (line.trim() === "") break;
         // `4 changes. 20 unchanged`: the total is the sum of the lines above it.
-        counts.push(line.trim().replace(/^[-+~]+/, "").trim().replace(/^\d+ changes?\. /, ""));
+        counts.push(
+            line
+                .trim()
+                .replace(/^[-+~]+/, "")
+                .trim()
+                .replace(/^\d+ changes?\. /, ""),
+        );
     }
     return counts.length ? { diff: kept, summary: counts.join(", ") } : { diff: kept };
 }
@@ -132,11 +139,13 @@ function lintVerdict(plan: MigrationPlan): string {
 /** One stack's section: the infrastructure diff, the pending migrations and their lint. */
 export function formatStackSection(preview: StackPreview, maxDiffChars = MAX_DIFF_CHARS): string[] {
     const plan = preview.migrations;
-    const applied = plan.appliedVersion === undefined
-        ? "unknown: all files listed"
-        : `${plan.appliedVersion} (the stack's last \`migrationVersion\` output)`;
-    const target = plan.migrationTarget !== undefined ? `${plan.migrationTarget} (\`migrationTarget\`)`
-        : plan.newestVersion !== undefined ? `${plan.newestVersion} (the newest file)` : "the newest file (there is none)";
+    const applied = plan.appliedVersion === undefined ? "unknown: all files listed" : `${plan.appliedVersion} (the stack's last \`migrationVersion\` output)`;
+    const target =
+        plan.migrationTarget !== undefined
+            ? `${plan.migrationTarget} (\`migrationTarget\`)`
+            : plan.newestVersion !== undefined
+              ? `${plan.newestVersion} (the newest file)`
+              : "the newest file (there is none)";
     const tail = preview.diff.length - preview.diff.findIndex(line => line.trim() === "Resources:");
     const lines = [
         `### \`${preview.stack}\``,
@@ -168,7 +177,10 @@ export function formatPreviewReport(previews: readonly StackPreview[], maxDiffCh
         "",
         "| stack | infrastructure | pending migrations | migration lint |",
         "| --- | --- | --- | --- |",
-        ...previews.map(p => `| \`${p.stack}\` | ${p.diff.length ? p.summary ?? "see below" : "**no preview**"} | ${versionList(p.migrations)} | ${lintVerdict(p.migrations)} |`),
+        ...previews.map(
+            p =>
+                `| \`${p.stack}\` | ${p.diff.length ? (p.summary ?? "see below") : "**no preview**"} | ${versionList(p.migrations)} | ${lintVerdict(p.migrations)} |`,
+        ),
     ];
     for (const preview of previews) lines.push("", ...formatStackSection(preview, maxDiffChars));
     return `${lines.join("\n")}\n`;
@@ -208,11 +220,13 @@ export function versionOrUndefined(value: unknown): string | undefined {
 export function oneStepPerReplace(steps: readonly ResourceStep[]): ResourceStep[] {
     const halves = ["create-replacement", "delete-replaced"];
     const union = (lists: string[][]) => [...new Set(lists.flat())].sort();
-    return steps.filter(step => !halves.includes(step.op)).map(step => {
-        if (step.op !== "replace") return step;
-        const parts = steps.filter(other => other.urn === step.urn);
-        return { ...step, diffs: union(parts.map(p => p.diffs)), replaceBecause: union(parts.map(p => p.replaceBecause)) };
-    });
+    return steps
+        .filter(step => !halves.includes(step.op))
+        .map(step => {
+            if (step.op !== "replace") return step;
+            const parts = steps.filter(other => other.urn === step.urn);
+            return { ...step, diffs: union(parts.map(p => p.diffs)), replaceBecause: union(parts.map(p => p.replaceBecause)) };
+        });
 }
 
 /**
@@ -225,14 +239,22 @@ export async function previewStack(stack: auto.Stack, migrations: MigrationsLoca
     const steps = oneStepPerReplace(resourceSteps(events));
     const outputs = await stack.outputs();
     const config = await stack.getAllConfig();
-    const plan = await readMigrationPlan(migrations,
-        versionOrUndefined(outputs.migrationVersion?.value), versionOrUndefined(config["physioflow:migrationTarget"]?.value));
+    const plan = await readMigrationPlan(
+        migrations,
+        versionOrUndefined(outputs.migrationVersion?.value),
+        versionOrUndefined(config["physioflow:migrationTarget"]?.value),
+    );
     return { stack: stack.name, summary: summarizeSteps(steps, "will"), diff: formatSteps(steps), migrations: plan };
 }
 
 /** A stack's section from the text of a `pulumi preview --diff` run, e.g. the pulumi/actions step's `output`. */
-export async function previewFromOutput(stackName: string, output: string, migrations: MigrationsLocation,
-    appliedVersion?: string, migrationTarget?: string): Promise<StackPreview> {
+export async function previewFromOutput(
+    stackName: string,
+    output: string,
+    migrations: MigrationsLocation,
+    appliedVersion?: string,
+    migrationTarget?: string,
+): Promise<StackPreview> {
     return { stack: stackName, ...parsePreviewOutput(output), migrations: await readMigrationPlan(migrations, appliedVersion, migrationTarget) };
 }
 
@@ -242,5 +264,8 @@ export function stackFileSetting(repoRoot: string, stackName: string, key: strin
     if (!fs.existsSync(file)) return undefined;
     const config = (yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined)?.config ?? {};
     const value = config[`physioflow:${key}`];
-    return value === undefined || value === null ? undefined : String(value);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value);
+    // A structured setting (a YAML map or list) reads as `pulumi config get` prints it: JSON.
+    return JSON.stringify(value);
 }

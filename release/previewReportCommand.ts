@@ -73,7 +73,8 @@ export function parsePreviewReportArgs(argv: readonly string[]): PreviewReportAr
         }
     }
     for (const stack of Object.keys(args.appliedVersions)) {
-        if (!(stack in args.previewOutputs)) throw new UsageError(`--applied-version for ${stack} needs --preview-output for ${stack} (a stack previewed here reports its own)`);
+        if (!(stack in args.previewOutputs))
+            throw new UsageError(`--applied-version for ${stack} needs --preview-output for ${stack} (a stack previewed here reports its own)`);
     }
     return args;
 }
@@ -83,10 +84,12 @@ function splitStackValue(option: string, value: string, stacks: readonly string[
     const at = value.indexOf("=");
     const prefix = at > 0 ? value.slice(0, at) : undefined;
     if (prefix !== undefined && REPORT_STACKS.includes(prefix)) {
-        if (!stacks.includes(prefix)) throw new UsageError(`${option} ${value} names stack "${prefix}", which is not in the stacks given (${stacks.join(", ")})`);
+        if (!stacks.includes(prefix))
+            throw new UsageError(`${option} ${value} names stack "${prefix}", which is not in the stacks given (${stacks.join(", ")})`);
         return [prefix, value.slice(at + 1)];
     }
-    if (stacks.length !== 1) throw new UsageError(`${option} ${value} names no stack; with several stacks write STACK=${option === "--preview-output" ? "FILE" : "NNN"}`);
+    if (stacks.length !== 1)
+        throw new UsageError(`${option} ${value} names no stack; with several stacks write STACK=${option === "--preview-output" ? "FILE" : "NNN"}`);
     return [stacks[0], value];
 }
 
@@ -117,10 +120,17 @@ export async function previewReportCommand(argv: readonly string[], io: PreviewR
     }
     const previews: StackPreview[] = [];
     for (const stack of args.stacks) {
-        previews.push(stack in texts
-            ? await previewFromOutput(stack, texts[stack], migrations, args.appliedVersions[stack],
-                versionOrUndefined(stackFileSetting(io.repoRoot, stack, "migrationTarget")))
-            : await previewWithEngine(stack, migrations, io));
+        previews.push(
+            stack in texts
+                ? await previewFromOutput(
+                      stack,
+                      texts[stack],
+                      migrations,
+                      args.appliedVersions[stack],
+                      versionOrUndefined(stackFileSetting(io.repoRoot, stack, "migrationTarget")),
+                  )
+                : await previewWithEngine(stack, migrations, io),
+        );
     }
     const report = formatPreviewReport(previews);
     if (args.out) fs.writeFileSync(args.out, report);
@@ -132,7 +142,10 @@ async function previewWithEngine(stackName: string, migrations: MigrationsLocati
     const progress = (line: string) => io.stderr.write(`${line}\n`);
     if (stackName === "local") {
         // A caller's mistake, not the user's: the entry point passes one.
-        if (io.openLocalTarget === undefined) throw new Error("the local stack cannot be opened: previewReportCommand was given no openLocalTarget (scripts/preview-report.ts passes local/releaseTarget.ts's)");
+        if (io.openLocalTarget === undefined)
+            throw new Error(
+                "the local stack cannot be opened: previewReportCommand was given no openLocalTarget (scripts/preview-report.ts passes local/releaseTarget.ts's)",
+            );
         const opened = await io.openLocalTarget(io.repoRoot, progress);
         try {
             return await engineStep(stackName, () => previewStack(opened.target.stack, migrations));
@@ -140,7 +153,8 @@ async function previewWithEngine(stackName: string, migrations: MigrationsLocati
             await opened.close();
         }
     }
-    if (!fs.existsSync(path.join(io.repoRoot, "Pulumi.yaml"))) throw new UsageError(`${io.repoRoot} has no Pulumi.yaml; run preview:report from the repository`);
+    if (!fs.existsSync(path.join(io.repoRoot, "Pulumi.yaml")))
+        throw new UsageError(`${io.repoRoot} has no Pulumi.yaml; run preview:report from the repository`);
     progress(`preview:report: previewing ${stackName} (pulumi preview through the Automation API)`);
     return engineStep(stackName, async () => previewStack(await auto.LocalWorkspace.selectStack({ stackName, workDir: io.repoRoot }), migrations));
 }
@@ -161,7 +175,10 @@ export function engineErrorLine(error: unknown): string {
     if (/spawn pulumi ENOENT/.test(text)) {
         return "the pulumi CLI is not on PATH; install it as for pulumi up (README, Prerequisites), or report from a saved preview with --preview-output FILE";
     }
-    const lines = text.split("\n").map(line => line.trim()).filter(Boolean);
+    const lines = text
+        .split("\n")
+        .map(line => line.trim())
+        .filter(Boolean);
     const engineError = lines.filter(line => line.startsWith("error: ")).pop();
     return engineError ? engineError.slice("error: ".length) : (lines[0] ?? "unknown error");
 }

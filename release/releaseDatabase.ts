@@ -29,9 +29,11 @@ export interface PendingMigrations {
 /** A pending migration would break the color that keeps serving during the release. */
 export class MigrationLintError extends Error {
     constructor(readonly pendingMigrations: PendingMigrations) {
-        super(`pending migration${pendingMigrations.pending.length === 1 ? "" : "s"} would break the live color: ` +
-            `${summarizeLintFailures(pendingMigrations.lint)}; nothing changed, no backup taken (make it backward compatible, ` +
-            `or add "-- physioflow:allow-breaking <reason>" to its header)`);
+        super(
+            `pending migration${pendingMigrations.pending.length === 1 ? "" : "s"} would break the live color: ` +
+                `${summarizeLintFailures(pendingMigrations.lint)}; nothing changed, no backup taken (make it backward compatible, ` +
+                `or add "-- physioflow:allow-breaking <reason>" to its header)`,
+        );
         this.name = "MigrationLintError";
     }
 }
@@ -39,9 +41,11 @@ export class MigrationLintError extends Error {
 /** Reads the database's version and lints the files a release would apply; changes nothing. */
 export async function readPendingMigrations(db: ReleaseDatabase): Promise<PendingMigrations> {
     const [set, current, problems] = await Promise.all([
-        loadMigrationSet(db.migrationsDir), currentMigrationVersion(db.connection), checkMigrations({ dir: db.migrationsDir, connection: db.connection }),
+        loadMigrationSet(db.migrationsDir),
+        currentMigrationVersion(db.connection),
+        checkMigrations({ dir: db.migrationsDir, connection: db.connection }),
     ]);
-    const newest = highestVersion(set.migrations.map((m) => m.version));
+    const newest = highestVersion(set.migrations.map(m => m.version));
     const target = db.migrationTarget ?? newest;
     const pending = set.migrations.filter(m => m.version > current && m.version <= target);
     return { current, target, pending, lint: await lintMigrationFiles(pending), problems: problems.map(problem => problem.message) };
@@ -68,8 +72,10 @@ export function refuseBreakingMigrations(p: PendingMigrations): void {
  * The release step's database half where the stack does not do it: a verified backup, then the
  * pending migrations (the runner lints again and takes its lock). Nothing pending: no backup.
  */
-export async function backupAndMigrate(db: ReleaseDatabase, options: { tag: string; liveTag: string; out: (line: string) => void }):
-    Promise<{ from: string; to: string; backup?: string }> {
+export async function backupAndMigrate(
+    db: ReleaseDatabase,
+    options: { tag: string; liveTag: string; out: (line: string) => void },
+): Promise<{ from: string; to: string; backup?: string }> {
     let backup: string | undefined;
     const progress = { line: (text: string) => options.out(text) };
     const migrated = await migrateUp({
@@ -79,8 +85,12 @@ export async function backupAndMigrate(db: ReleaseDatabase, options: { tag: stri
         progress,
         beforeChanges: async ({ to }) => {
             const created = await createBackup({
-                connection: db.connection, outDir: db.backupDir, environment: db.environment,
-                label: `pre-deploy-${options.tag}`, imageTags: { api: options.liveTag, web: options.liveTag }, progress,
+                connection: db.connection,
+                outDir: db.backupDir,
+                environment: db.environment,
+                label: `pre-deploy-${options.tag}`,
+                imageTags: { api: options.liveTag, web: options.liveTag },
+                progress,
             });
             backup = created.archivePath;
             options.out(`backup: ${created.archivePath} (verified), before migrating to ${to}`);
@@ -94,17 +104,25 @@ export async function backupAndMigrate(db: ReleaseDatabase, options: { tag: stri
  * `dbPassword` secret, `dbSslMode`, `backupDir` with `$HOME` expanded, `migrationTarget`).
  * `all` is what `stack.getAllConfig()` returns (secrets decrypted).
  */
-export function releaseDatabaseFromConfig(all: Record<string, { value: string }>, repoRoot: string,
-    options: { migratesOutsideStack: boolean; host?: string; port?: number }): ReleaseDatabase | undefined {
-    const get = (key: string) => all[`physioflow:${key}`]?.value;
+export function releaseDatabaseFromConfig(
+    all: Record<string, { value: string }>,
+    repoRoot: string,
+    options: { migratesOutsideStack: boolean; host?: string; port?: number },
+): ReleaseDatabase | undefined {
+    // A key that is not set is absent from the record: say so in the type.
+    const get = (key: string): string | undefined => all[`physioflow:${key}`]?.value;
     const password = get("dbPassword");
     if (get("dbHost") === undefined || get("dbName") === undefined || get("dbUser") === undefined || password === undefined) return undefined;
     const environment = get("environment") ?? "local";
     const backupDir = (get("backupDir") ?? `$HOME/physioflow-backups/${environment}`).replace(/^\$HOME(?=\/|$)/, process.env.HOME ?? "~");
     return {
         connection: {
-            host: options.host ?? get("dbHost")!, port: options.port ?? Number(get("dbPort") ?? 5432),
-            user: get("dbUser")!, password, database: get("dbName")!, sslmode: get("dbSslMode") ?? "require",
+            host: options.host ?? get("dbHost")!,
+            port: options.port ?? Number(get("dbPort") ?? 5432),
+            user: get("dbUser")!,
+            password,
+            database: get("dbName")!,
+            sslmode: get("dbSslMode") ?? "require",
         },
         migrationsDir: path.join(repoRoot, "migrations"),
         backupDir: path.resolve(repoRoot, backupDir),

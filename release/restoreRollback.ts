@@ -34,16 +34,25 @@ export function colorForArchive(tags: Record<Color, string>, active: Color, arch
     if (tag === undefined) return otherColor(active);
     if (tags[otherColor(active)] === tag) return otherColor(active);
     if (tags[active] === tag) return active;
-    throw new Error(`${archive} was taken while ${tag} was live, but blue runs ${tags.blue} and green ${tags.green}; ` +
-        `release ${tag} to the inactive color first (physioflow deploy), or restore with physioflow backup restore`);
+    throw new Error(
+        `${archive} was taken while ${tag} was live, but blue runs ${tags.blue} and green ${tags.green}; ` +
+            `release ${tag} to the inactive color first (physioflow deploy), or restore with physioflow backup restore`,
+    );
 }
 
-export async function restoreRollback(target: ReleaseTarget, archivePath: string, options: { out?: (line: string) => void } = {}): Promise<RestoreRollbackResult> {
+export async function restoreRollback(
+    target: ReleaseTarget,
+    archivePath: string,
+    options: { out?: (line: string) => void } = {},
+): Promise<RestoreRollbackResult> {
     const out = options.out ?? (() => undefined);
     const db = target.database;
     if (db === undefined) throw new Error("rollback --restore needs the stack's database (dbHost, dbName, dbUser and the dbPassword secret in its config)");
     const lock = await takeReleaseLock(target, `rollback --restore ${path.basename(archivePath)}`, out);
-    const settings = await readReleaseSettings(target.stack).catch(async error => { await lock.release(); throw error; });
+    const settings = await readReleaseSettings(target.stack).catch(async error => {
+        await lock.release();
+        throw error;
+    });
     const from = settings.activeColor;
     const result: RestoreRollbackResult = { ok: false, from, to: otherColor(from), steps: [] };
     const progress = { line: (text: string) => out(`  ${text}`) };
@@ -57,14 +66,20 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
         const to = colorForArchive(settings.tags, from, archive.metadata.image_tags, archivePath);
         result.to = to;
         const version = archive.metadata.migration_version;
-        out(`  ${archive.metadata.label} of ${archive.metadata.created_at}, migration ${version}, taken while ${archive.metadata.image_tags.api ?? "(no tag recorded)"} was live: ${to} runs ${settings.tags[to]}`);
+        out(
+            `  ${archive.metadata.label} of ${archive.metadata.created_at}, migration ${version}, taken while ${archive.metadata.image_tags.api ?? "(no tag recorded)"} was live: ${to} runs ${settings.tags[to]}`,
+        );
         result.steps.push({ step: "verify", changes: [], seconds: elapsed(started), result: "archive verified" });
 
         started = Date.now();
         out("backup: the database as it is now, before it is replaced");
         const safety = await createBackup({
-            connection: db.connection, outDir: db.backupDir, environment: db.environment, label: "pre-restore",
-            imageTags: { api: settings.tags[from], web: settings.tags[from] }, progress,
+            connection: db.connection,
+            outDir: db.backupDir,
+            environment: db.environment,
+            label: "pre-restore",
+            imageTags: { api: settings.tags[from], web: settings.tags[from] },
+            progress,
         });
         result.safetyBackup = safety.archivePath;
         out(`  ${safety.archivePath} (verified)`);
@@ -75,7 +90,11 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
         try {
             out(`restore: ${path.basename(archivePath)} into ${db.connection.database}, one transaction`);
             const restored = await restoreBackup({
-                archivePath, connection: db.connection, confirm: async () => true, expectEnvironment: db.environment, progress,
+                archivePath,
+                connection: db.connection,
+                confirm: async () => true,
+                expectEnvironment: db.environment,
+                progress,
             });
             result.migrationVersion = restored.migrationVersion;
         } finally {
@@ -89,10 +108,17 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
         const changes = await update(target, { migrationTarget: version, activeColor: to, inactiveWarm: "false" }, out);
         result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
         result.ok = true;
-        await tellTeam(settings.notifyWebhookUrl, {
-            event: "restore-rollback", namespace: target.namespace, from, to,
-            text: `${target.namespace}: database restored from ${path.basename(archivePath)} (migration ${version}); ${to} is live`,
-        }, out);
+        await tellTeam(
+            settings.notifyWebhookUrl,
+            {
+                event: "restore-rollback",
+                namespace: target.namespace,
+                from,
+                to,
+                text: `${target.namespace}: database restored from ${path.basename(archivePath)} (migration ${version}); ${to} is live`,
+            },
+            out,
+        );
         return result;
     } catch (error) {
         result.error = engineErrorSummary(error);
@@ -123,5 +149,9 @@ async function scaleApiToZero(kubectl: Kubectl, namespace: string, out: (line: s
 /** Gives the API Deployments back the replicas the stack declared (so the stack's state stays true). */
 async function scaleBack(kubectl: Kubectl, namespace: string, replicas: Record<string, number>, out: (line: string) => void): Promise<void> {
     for (const [name, count] of Object.entries(replicas)) await kubectl(["scale", "deployment", name, "-n", namespace, `--replicas=${count}`]);
-    out(`api: back on the database (${Object.entries(replicas).map(([name, count]) => `${name} ${count}`).join(", ")})`);
+    out(
+        `api: back on the database (${Object.entries(replicas)
+            .map(([name, count]) => `${name} ${count}`)
+            .join(", ")})`,
+    );
 }

@@ -48,14 +48,19 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
     try {
         const notReady = async () => {
             const state = await readClusterState(target.kubectl, target.namespace);
-            return liveServices.filter(app => (state.deployments[`${app}-${to}`]?.readyReplicas ?? 0) === 0)
+            return liveServices
+                .filter(app => (state.deployments[`${app}-${to}`]?.readyReplicas ?? 0) === 0)
                 .map(app => `${app}-${to} ${state.deployments[`${app}-${to}`]?.readyReplicas ?? 0}/${state.deployments[`${app}-${to}`]?.replicas ?? 0} ready`);
         };
         const cold = await notReady();
         if (cold.length > 0) {
             out(`${to} has no ready pods (${cold.join(", ")}): bringing it up through the stack first`);
-            await step("release", `${to} to full replicas, behind its smoke test (${from} stays live)`,
-                () => update(target, { inactiveWarm: "true" }, out), "done");
+            await step(
+                "release",
+                `${to} to full replicas, behind its smoke test (${from} stays live)`,
+                () => update(target, { inactiveWarm: "true" }, out),
+                "done",
+            );
             // Scaled already but broken (pods that do not get ready): the update changed nothing and waited for nothing.
             const stillCold = await notReady();
             if (stillCold.length > 0) {
@@ -65,23 +70,51 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         if (options.emergency) {
             const started = Date.now();
             out(`switch: patching the live Services to ${to} through the API`);
-            await Promise.all(liveServices.map(service => target.kubectl(["patch", "service", service, "-n", target.namespace,
-                "--type", "merge", "-p", JSON.stringify({ spec: { selector: { version: to } } })])));
+            await Promise.all(
+                liveServices.map(service =>
+                    target.kubectl([
+                        "patch",
+                        "service",
+                        service,
+                        "-n",
+                        target.namespace,
+                        "--type",
+                        "merge",
+                        "-p",
+                        JSON.stringify({ spec: { selector: { version: to } } }),
+                    ]),
+                ),
+            );
             result.patchMs = Date.now() - started;
             out(`  live Services select ${to} (${result.patchMs} ms)`);
-            result.steps.push({ step: "switch", changes: liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`), seconds: elapsed(started), result: "patched" });
+            result.steps.push({
+                step: "switch",
+                changes: liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`),
+                seconds: elapsed(started),
+                result: "patched",
+            });
             // The stack catches up: same selectors, nothing moves; the old color stays warm.
-            await step("rollback", `the stack's activeColor to ${to}, reconciled with what was patched`,
-                () => update(target, { activeColor: to, inactiveWarm: "true" }, out), "stack matches the cluster");
+            await step(
+                "rollback",
+                `the stack's activeColor to ${to}, reconciled with what was patched`,
+                () => update(target, { activeColor: to, inactiveWarm: "true" }, out),
+                "stack matches the cluster",
+            );
         } else {
-            await step("switch", `live Services to ${to} (${from} stays warm)`,
-                () => update(target, { activeColor: to, inactiveWarm: "true" }, out), "done");
+            await step("switch", `live Services to ${to} (${from} stays warm)`, () => update(target, { activeColor: to, inactiveWarm: "true" }, out), "done");
         }
         result.ok = true;
-        await tellTeam(settings.notifyWebhookUrl, {
-            event: options.emergency ? "emergency-rollback" : "rollback", namespace: target.namespace, from, to,
-            text: `${target.namespace}: ${options.emergency ? "emergency rollback" : "rollback"}, live traffic switched from ${from} to ${to}`,
-        }, out);
+        await tellTeam(
+            settings.notifyWebhookUrl,
+            {
+                event: options.emergency ? "emergency-rollback" : "rollback",
+                namespace: target.namespace,
+                from,
+                to,
+                text: `${target.namespace}: ${options.emergency ? "emergency rollback" : "rollback"}, live traffic switched from ${from} to ${to}`,
+            },
+            out,
+        );
         return result;
     } catch (error) {
         result.error = engineErrorSummary(error);

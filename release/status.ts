@@ -36,13 +36,21 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         readClusterState(target.kubectl, target.namespace),
         target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(JSON.parse, () => undefined),
         readDeployLock(target.kubectl, target.namespace),
-        target.database === undefined ? undefined : currentMigrationVersion(target.database.connection)
-            .then(version => ({ version }), (error: unknown) => ({ error: messageOnOneLine(error) })),
+        target.database === undefined
+            ? undefined
+            : currentMigrationVersion(target.database.connection).then(
+                  version => ({ version }),
+                  (error: unknown) => ({ error: messageOnOneLine(error) }),
+              ),
         target.stack.getAllConfig(),
     ]);
     let stackSettingsDigest: string | undefined;
     try {
-        const plain = Object.fromEntries(Object.entries(config).filter(([, v]) => !v.secret).map(([k, v]) => [k, v.value]));
+        const plain = Object.fromEntries(
+            Object.entries(config)
+                .filter(([, v]) => !v.secret)
+                .map(([k, v]) => [k, v.value]),
+        );
         stackSettingsDigest = settingsDigest(stackColorSettings(parseStackConfig(plainValues(plain))));
     } catch {
         stackSettingsDigest = undefined; // a config the program would refuse: the program says why
@@ -64,18 +72,27 @@ export function formatStatus(status: StackStatus): string[] {
     const lines: string[] = [];
     const active = settings.activeColor;
     const flag = (ok: boolean, text: string) => lines.push(`${ok ? " " : "!"} ${text}`);
-    flag(outputs.activeColor === undefined || outputs.activeColor === active,
-        `active color   ${active} in the config${outputs.activeColor !== undefined && outputs.activeColor !== active ? `, ${String(outputs.activeColor)} in the last update's outputs (an update is pending or failed)` : ""}`);
+    // An output is whatever the last update exported: shown as JSON unless it is the expected string.
+    const lastActive = outputs.activeColor === undefined || typeof outputs.activeColor === "string" ? outputs.activeColor : JSON.stringify(outputs.activeColor);
+    flag(
+        lastActive === undefined || lastActive === active,
+        `active color   ${active} in the config${lastActive !== undefined && lastActive !== active ? `, ${lastActive} in the last update's outputs (an update is pending or failed)` : ""}`,
+    );
     const outputTags = outputs.tags as Record<Color, string> | undefined;
     for (const color of colors) {
         const tag = settings.tags[color];
         const deployed = outputTags?.[color];
-        flag(deployed === undefined || deployed === tag,
-            `${color.padEnd(5)} tag      ${tag}${color === active ? " (active)" : settings.inactiveWarm ? " (warm)" : ""}${deployed !== undefined && deployed !== tag ? `; ${deployed} deployed` : ""}`);
+        flag(
+            deployed === undefined || deployed === tag,
+            `${color.padEnd(5)} tag      ${tag}${color === active ? " (active)" : settings.inactiveWarm ? " (warm)" : ""}${deployed !== undefined && deployed !== tag ? `; ${deployed} deployed` : ""}`,
+        );
     }
     for (const [name, d] of Object.entries(cluster.deployments).sort(([a], [b]) => a.localeCompare(b))) {
         const shouldServe = name.endsWith(`-${active}`);
-        flag(!shouldServe || (d.readyReplicas >= d.replicas && d.replicas > 0), `deployment     ${name.padEnd(22)} ${d.readyReplicas}/${d.replicas} ready  ${d.image}`);
+        flag(
+            !shouldServe || (d.readyReplicas >= d.replicas && d.replicas > 0),
+            `deployment     ${name.padEnd(22)} ${d.readyReplicas}/${d.replicas} ready  ${d.image}`,
+        );
     }
     for (const service of liveServices) {
         const s = cluster.services[service];
@@ -84,8 +101,10 @@ export function formatStatus(status: StackStatus): string[] {
             continue;
         }
         const selects = s.selector.version;
-        flag(selects === active && s.readyPods.length > 0 && s.readyColors.every(c => c === active),
-            `live service   ${service.padEnd(22)} selects ${selects}; ${s.readyPods.length} ready endpoint(s)${s.readyColors.length ? `: ${s.readyColors.join(", ")}` : ""}${selects !== active ? ` (the config says ${active})` : ""}`);
+        flag(
+            selects === active && s.readyPods.length > 0 && s.readyColors.every(c => c === active),
+            `live service   ${service.padEnd(22)} selects ${selects}; ${s.readyPods.length} ready endpoint(s)${s.readyColors.length ? `: ${s.readyColors.join(", ")}` : ""}${selects !== active ? ` (the config says ${active})` : ""}`,
+        );
     }
     for (const [name, j] of Object.entries(cluster.jobs).sort(([a], [b]) => a.localeCompare(b))) {
         flag(j.status !== "failed", `smoke test     ${name.padEnd(22)} ${j.status}${j.tag ? ` (${j.tag}, migration ${j.migrationVersion})` : ""}`);
@@ -93,19 +112,30 @@ export function formatStatus(status: StackStatus): string[] {
     const outputVersion = outputs.migrationVersion as string | undefined;
     const db = status.database;
     const dbVersion = db && "version" in db ? db.version : undefined;
-    flag(status.configMapVersion !== undefined && (outputVersion === undefined || outputVersion === status.configMapVersion)
-        && (db === undefined || dbVersion === status.configMapVersion),
+    flag(
+        status.configMapVersion !== undefined &&
+            (outputVersion === undefined || outputVersion === status.configMapVersion) &&
+            (db === undefined || dbVersion === status.configMapVersion),
         `migration      ${db === undefined ? "" : dbVersion !== undefined ? `${dbVersion} in the database, ` : `database unreadable (${(db as { error: string }).error}), `}` +
-        `${status.configMapVersion ?? "(no ConfigMap)"} in ConfigMap migration-version${outputVersion !== undefined ? `, ${outputVersion} in the stack output` : ""}`);
+            `${status.configMapVersion ?? "(no ConfigMap)"} in ConfigMap migration-version${outputVersion !== undefined ? `, ${outputVersion} in the stack output` : ""}`,
+    );
     const colorSettings = outputs.colorSettings as Record<Color, Parameters<typeof settingsDigest>[0]> | undefined;
     if (colorSettings !== undefined && status.stackSettingsDigest !== undefined) {
         // Not a disagreement: the live color keeps its settings until a release to the other color and a switch.
-        const describe = (color: Color) => colorSettings[color] === undefined ? "unknown"
-            : settingsDigest(colorSettings[color]) === status.stackSettingsDigest ? "the stack's" : "older than the stack's";
+        const describe = (color: Color) =>
+            colorSettings[color] === undefined
+                ? "unknown"
+                : settingsDigest(colorSettings[color]) === status.stackSettingsDigest
+                  ? "the stack's"
+                  : "older than the stack's";
         lines.push(`  settings       ${colors.map(color => `${color}${color === active ? " (active)" : ""}: ${describe(color)}`).join("; ")}`);
     }
     lines.push(`  last backup    ${(outputs.lastBackup as string | undefined) ?? "(none recorded by the stack)"}`);
     if (status.lock === undefined) lines.push("  deploy         none in progress");
-    else flag(!status.lock.stale, `deploy         ${status.lock.stale ? "abandoned (the next deploy or rollback takes its lock over): " : "in progress: "}${status.lock.holder}, since ${status.lock.since}`);
+    else
+        flag(
+            !status.lock.stale,
+            `deploy         ${status.lock.stale ? "abandoned (the next deploy or rollback takes its lock over): " : "in progress: "}${status.lock.holder}, since ${status.lock.since}`,
+        );
     return lines;
 }

@@ -40,7 +40,14 @@ export interface VerifyOptions {
 
 /** The tables migrations 001-005 create; each must exist, and its rows are counted exactly. */
 export const mainTables = [
-    "therapists", "patients", "appointments", "checklist_templates", "visit_checklists", "soap_notes", "bhyt_insurance_cards", "audit_logs",
+    "therapists",
+    "patients",
+    "appointments",
+    "checklist_templates",
+    "visit_checklists",
+    "soap_notes",
+    "bhyt_insurance_cards",
+    "audit_logs",
 ] as const;
 
 export const verifyComponentLabel = { "app.kubernetes.io/component": "verify" };
@@ -101,7 +108,14 @@ export interface HealthTarget {
  * The health Job: each target's container runs the smoke checks (components/smokeChecks.ts)
  * against its Services. One run decides (the script retries each check itself). Pure.
  */
-export function verifyJobManifest(args: { name: string; namespace: string; image: string; checks: readonly SmokeCheck[]; targets: HealthTarget[]; timeoutSeconds: number }) {
+export function verifyJobManifest(args: {
+    name: string;
+    namespace: string;
+    image: string;
+    checks: readonly SmokeCheck[];
+    targets: HealthTarget[];
+    timeoutSeconds: number;
+}) {
     const labels = { app: "physioflow-verify", ...verifyComponentLabel };
     return {
         apiVersion: "batch/v1",
@@ -136,22 +150,29 @@ export function verifyJobManifest(args: { name: string; namespace: string; image
  * The stack's smoke checks through the live Services, and through the preview Services when the
  * inactive color has pods, from a Job in the namespace; the Job is deleted on every path.
  */
-async function checkHealth(target: ReleaseTarget, activeColor: Color, cluster: ClusterState, timeoutSeconds: number,
-    out: (line: string) => void): Promise<VerifyCheck> {
+async function checkHealth(
+    target: ReleaseTarget,
+    activeColor: Color,
+    cluster: ClusterState,
+    timeoutSeconds: number,
+    out: (line: string) => void,
+): Promise<VerifyCheck> {
     const { image, checks } = await readSmokeSettings(target);
     const apps = [...new Set(checks.map(check => check.app))];
     const inactive = otherColor(activeColor);
     const previewToo = liveServices.every(app => (cluster.deployments[`${app}-${inactive}`]?.replicas ?? 0) > 0);
     const ports = await servicePorts(target);
     const services: string[] = [];
-    const targets: HealthTarget[] = (previewToo ? ["live", "preview"] as const : ["live"] as const).map(name => ({
+    const targets: HealthTarget[] = (previewToo ? (["live", "preview"] as const) : (["live"] as const)).map(name => ({
         name,
-        urls: Object.fromEntries(apps.map(app => {
-            const service = `physioflow-${app}${name === "preview" ? "-preview" : ""}`;
-            if (ports[service] === undefined) throw new Error(`Service ${service} is missing in ${target.namespace}`);
-            services.push(service);
-            return [app, `http://${service}:${ports[service]}`];
-        })),
+        urls: Object.fromEntries(
+            apps.map(app => {
+                const service = `physioflow-${app}${name === "preview" ? "-preview" : ""}`;
+                if (ports[service] === undefined) throw new Error(`Service ${service} is missing in ${target.namespace}`);
+                services.push(service);
+                return [app, `http://${service}:${ports[service]}`];
+            }),
+        ),
     }));
     const name = `physioflow-verify-${crypto.randomBytes(3).toString("hex")}`;
     const manifest = verifyJobManifest({ name, namespace: target.namespace, image, checks, targets, timeoutSeconds });
@@ -161,14 +182,17 @@ async function checkHealth(target: ReleaseTarget, activeColor: Color, cluster: C
         const outcome = await waitForJob(target.kubectl, target.namespace, name, (timeoutSeconds + 30) * 1000);
         if (outcome === "succeeded") return { name: "health", ok: true, detail: `${checks.length} check(s) through ${services.join(", ")}` };
         // The Job is deleted below, so its log is read now.
-        const log = await target.kubectl(["logs", `job/${name}`, "-n", target.namespace, "--all-containers", "--prefix"])
-            .then(text => text.trim(), error => `(its log could not be read: ${messageOnOneLine(error)})`);
+        const log = await target.kubectl(["logs", `job/${name}`, "-n", target.namespace, "--all-containers", "--prefix"]).then(
+            text => text.trim(),
+            error => `(its log could not be read: ${messageOnOneLine(error)})`,
+        );
         for (const line of log.split("\n")) out(`health: ${line}`);
         const failures = log.split("\n").filter(line => /(^|\s)FAIL /.test(line));
         return {
             name: "health",
             ok: false,
-            detail: `Job ${name} ${outcome} checking ${services.join(", ")}${failures.length ? `: ${failures.join("; ")}` : ""}; ` +
+            detail:
+                `Job ${name} ${outcome} checking ${services.join(", ")}${failures.length ? `: ${failures.join("; ")}` : ""}; ` +
                 `its log (kubectl logs job/${name} -n ${target.namespace} --all-containers) is printed above, read before the Job was deleted`,
         };
     } finally {
@@ -228,8 +252,9 @@ async function checkMigrationVersion(target: ReleaseTarget): Promise<VerifyCheck
 async function checkRowCounts(target: ReleaseTarget): Promise<VerifyCheck> {
     if (target.database === undefined) return { name: "row counts", ok: false, detail: noDatabase };
     return withClient(target.database.connection, "physioflow-verify", async client => {
-        const missing = (await client.query<{ name: string }>(
-            "SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(quote_ident(name)) IS NULL", [mainTables])).rows.map(row => row.name);
+        const missing = (
+            await client.query<{ name: string }>("SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(quote_ident(name)) IS NULL", [mainTables])
+        ).rows.map(row => row.name);
         const counts: string[] = [];
         for (const table of mainTables.filter(table => !missing.includes(table))) {
             // The names are the constants above, never input.

@@ -109,7 +109,8 @@ ensure_built() {
 	ensure_go
 	mkdir -p "$BIN" "$SRC" "$LOGS"
 	lock_cache cluster
-	local t0=$(date +%s)
+	local t0
+	t0=$(date +%s)
 	say "cluster cache: $CLUSTER_DIR ($(go version | cut -d' ' -f3), $(nproc) cores)"
 	maybe_build etcd "$BIN/etcd" build_etcd "etcd v$ETCD_VERSION (go.etcd.io/etcd/server/v3)"
 	maybe_build kwok "$BIN/kwok" build_kwok "kwok v$KWOK_VERSION (sigs.k8s.io/kwok/cmd/kwok)"
@@ -334,6 +335,7 @@ stop_servers() {
 # A cluster in a directory the caller named keeps its data; a temp one is deleted.
 start_watchdog() {
 	local owner=$1 keep=$2
+	# shellcheck disable=SC2016 # the watchdog's own script: $1..$4 are its arguments, not this shell's
 	setsid bash -c '
 		while kill -0 "$1" 2>/dev/null && [ -d "$2/pids" ]; do sleep 1; done
 		[ ! -d "$2/pids" ] || exec bash "$3" stop $4 "$2"' watchdog "$owner" "$DIR" "$REPO_SCRIPT" "$keep" </dev/null >/dev/null 2>&1 &
@@ -343,7 +345,7 @@ start_watchdog() {
 REPO_SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 
 cmd_start() {
-	local owner= keep=
+	local owner='' keep=
 	DIR=
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -373,7 +375,8 @@ cmd_start() {
 	fi
 	mkdir -p "$DIR/logs" "$DIR/pids"
 	[ -z "$owner" ] || start_watchdog "$owner" "$keep"
-	local t0=$(date +%s%N) tries=0 had_data=0
+	local t0 tries=0 had_data=0
+	t0=$(date +%s%N)
 	[ ! -d "$DIR/etcd" ] || had_data=1
 	[ -f "$DIR/pki/admin.crt" ] || make_pki || { stop_servers; die "start" "could not make the cluster's certificates with openssl"; }
 	# A port picked free can be taken before the server binds it: try again with new ports.

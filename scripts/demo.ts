@@ -5,7 +5,9 @@ import { runDemo } from "../local/demo";
 
 const repoRoot = path.resolve(__dirname, "..");
 runDemo(repoRoot, { out: line => process.stdout.write(`${line}\n`) }).then(
-    () => { process.exitCode = 0; },
+    () => {
+        process.exitCode = 0;
+    },
     error => {
         process.stderr.write(`demo: error: ${messageOnOneLine(error)}\n`);
         process.exitCode = 1;

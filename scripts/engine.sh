@@ -151,7 +151,7 @@ build_langhost() {
 build_kubernetes() {
 	local mod dir=$SRC/kubernetes
 	mod=$(go_mod_dir "$K8S_MODULE@$K8S_MODULE_VERSION")
-	[ -n "$mod" ] && [ -d "$mod" ] || { echo "could not download $K8S_MODULE@$K8S_MODULE_VERSION"; exit 1; }
+	[ -d "$mod" ] || { echo "could not download $K8S_MODULE@$K8S_MODULE_VERSION"; exit 1; }
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp -R "$mod/." "$dir/"
@@ -218,6 +218,7 @@ ensure_engine() {
 	PATH=$BIN:$PATH
 	for p in "command $SDK_COMMAND_VERSION github.com/pulumi/pulumi-command/provider" \
 		"postgresql $SDK_POSTGRESQL_VERSION github.com/pulumi/pulumi-postgresql/provider/v3"; do
+		# shellcheck disable=SC2086 # split on purpose: "name version module" becomes $1 $2 $3
 		set -- $p
 		if plugin_path resource "$1" "$2" >/dev/null; then
 			say "$1: using $(plugin_path resource "$1" "$2")"
@@ -252,13 +253,14 @@ main() {
 	local mode=build
 	case "${1:-}" in
 	"") ;;
-	--env) mode=env ;;
+	--env) mode="env" ;;
 	--check) mode=check ;;
 	-h | --help) sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; return 0 ;;
 	*) die "arguments" "unknown option '$1' (try --help)" ;;
 	esac
 	mkdir -p "$CACHE_ROOT"
-	local t0=$(date +%s)
+	local t0
+	t0=$(date +%s)
 	ensure_engine
 	case $mode in
 	env) print_env_exports ;;

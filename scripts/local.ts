@@ -31,11 +31,23 @@ async function main(argv: string[]): Promise<number> {
 /** One line: the engine's own error line when the engine failed, else the message folded. */
 function errorLine(error: unknown): string {
     const text = error instanceof Error ? error.message : String(error);
-    const engineError = text.split("\n").map(line => line.trim()).find(line => line.startsWith("error: "));
+    const engineError = text
+        .split("\n")
+        .map(line => line.trim())
+        .find(line => line.startsWith("error: "));
     return engineError ? `pulumi: ${engineError.slice("error: ".length)}` : messageOnOneLine(error);
 }
 
 // Ctrl-C: exit through process.exit so the PostgreSQL this run started is stopped (its exit hook).
 process.on("SIGINT", () => process.exit(130));
 process.on("SIGTERM", () => process.exit(143));
-main(process.argv.slice(2)).then(code => { process.exitCode = code; });
+// main answers every error with an exit code; the rejection handler is for a failure in that answer itself.
+main(process.argv.slice(2)).then(
+    code => {
+        process.exitCode = code;
+    },
+    error => {
+        process.stderr.write(`local: error: ${messageOnOneLine(error)}\n`);
+        process.exitCode = 1;
+    },
+);

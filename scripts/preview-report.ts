@@ -8,7 +8,9 @@ const repoRoot = path.resolve(__dirname, "..");
 async function main(argv: string[]): Promise<number> {
     try {
         return await previewReportCommand(argv, {
-            stdout: process.stdout, stderr: process.stderr, repoRoot,
+            stdout: process.stdout,
+            stderr: process.stderr,
+            repoRoot,
             // Loaded only for the local stack: its pieces (engine lookup, control plane) are not needed otherwise.
             openLocalTarget: async (root, out) => (await import("../local/releaseTarget")).openLocalReleaseTarget(root, out),
         });
@@ -19,4 +21,13 @@ async function main(argv: string[]): Promise<number> {
     }
 }
 
-main(process.argv.slice(2)).then(code => { process.exitCode = code; });
+// main answers every error with an exit code; the rejection handler is for a failure in that answer itself.
+main(process.argv.slice(2)).then(
+    code => {
+        process.exitCode = code;
+    },
+    error => {
+        process.stderr.write(`preview:report: error: ${messageOnOneLine(error)}\n`);
+        process.exitCode = 1;
+    },
+);

@@ -20,7 +20,7 @@ fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 step "PostgreSQL"
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v pg_dump >/dev/null; then
-    echo "already installed: $(ls -d /usr/lib/postgresql/*/ | tr '\n' ' ')" >&2
+    echo "already installed: $(printf '%s ' /usr/lib/postgresql/*/)" >&2
 elif [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq || fail "apt-get update failed"

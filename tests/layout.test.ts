@@ -58,36 +58,50 @@ function layeringViolations(files: { path: string; text: string }[]): string[] {
 
 describe("the folders' layering", () => {
     it("sees imports of every form, and only relative ones that leave their folder the wrong way", () => {
-        assert.deepStrictEqual(importSpecifiers([
-            `import { a } from "../tests/support/engine";`,
-            `import * as b from '../release/deploy';`,
-            `export { c } from "./c";`,
-            `export type { D } from "../d";`,
-            `import "../side";`,
-            `const e = await import("../e");`,
-            "const f = require(`../f`);",
-            "const g = require(`${root}/g`);",
-        ].join("\n")), ["../tests/support/engine", "../release/deploy", "./c", "../d", "../side", "../e", "../f"]);
-        assert.deepStrictEqual(layeringViolations([
-            { path: "bench/engine.ts", text: `import { x } from "../tests/support/programRun";` },
-            { path: "bin/physioflow.js", text: `require("../tests/support/s3")` },
-            { path: "release/cli.ts", text: `const { y } = await import("../local/releaseTarget");` },
-            { path: "devenv/cluster.ts", text: `import { z } from "../components";\nimport { w } from "../database/errors";\nimport { v } from "./processes";` },
-            { path: "local/run.ts", text: `import { deploy } from "../release/deploy";\nimport { startCluster } from "../devenv/cluster";` },
-            { path: "tests/support/engine.ts", text: `import { a } from "./programRun";\nimport { b } from "../../local/clusterStack";` },
-            { path: "index.ts", text: `import * as pulumi from "@pulumi/pulumi";\nimport { c } from "./components";` },
-        ]), [
-            "bench/engine.ts imports ../tests/support/programRun (only tests/ may use tests/)",
-            "bin/physioflow.js imports ../tests/support/s3 (only tests/ may use tests/)",
-            "release/cli.ts imports ../local/releaseTarget (release/ must not import local/: local/ drives release/)",
-            "devenv/cluster.ts imports ../components (devenv/ uses nothing of the product)",
-            "devenv/cluster.ts imports ../database/errors (devenv/ uses nothing of the product)",
-        ]);
+        assert.deepStrictEqual(
+            importSpecifiers(
+                [
+                    `import { a } from "../tests/support/engine";`,
+                    `import * as b from '../release/deploy';`,
+                    `export { c } from "./c";`,
+                    `export type { D } from "../d";`,
+                    `import "../side";`,
+                    `const e = await import("../e");`,
+                    "const f = require(`../f`);",
+                    "const g = require(`${root}/g`);",
+                ].join("\n"),
+            ),
+            ["../tests/support/engine", "../release/deploy", "./c", "../d", "../side", "../e", "../f"],
+        );
+        assert.deepStrictEqual(
+            layeringViolations([
+                { path: "bench/engine.ts", text: `import { x } from "../tests/support/programRun";` },
+                { path: "bin/physioflow.js", text: `require("../tests/support/s3")` },
+                { path: "release/cli.ts", text: `const { y } = await import("../local/releaseTarget");` },
+                {
+                    path: "devenv/cluster.ts",
+                    text: `import { z } from "../components";\nimport { w } from "../database/errors";\nimport { v } from "./processes";`,
+                },
+                { path: "local/run.ts", text: `import { deploy } from "../release/deploy";\nimport { startCluster } from "../devenv/cluster";` },
+                { path: "tests/support/engine.ts", text: `import { a } from "./programRun";\nimport { b } from "../../local/clusterStack";` },
+                { path: "index.ts", text: `import * as pulumi from "@pulumi/pulumi";\nimport { c } from "./components";` },
+            ]),
+            [
+                "bench/engine.ts imports ../tests/support/programRun (only tests/ may use tests/)",
+                "bin/physioflow.js imports ../tests/support/s3 (only tests/ may use tests/)",
+                "release/cli.ts imports ../local/releaseTarget (release/ must not import local/: local/ drives release/)",
+                "devenv/cluster.ts imports ../components (devenv/ uses nothing of the product)",
+                "devenv/cluster.ts imports ../database/errors (devenv/ uses nothing of the product)",
+            ],
+        );
     });
 
     it("holds in the repository: nothing outside tests/ imports tests/, release/ not local/, devenv/ nothing of the product", () => {
         const files = sourceFiles();
-        assert.ok(files.includes("bench/engine.ts") && files.includes("bin/physioflow.js") && files.includes("stryker.config.mjs"), `scanned: ${files.join(", ")}`);
+        assert.ok(
+            files.includes("bench/engine.ts") && files.includes("bin/physioflow.js") && files.includes("stryker.config.mjs"),
+            `scanned: ${files.join(", ")}`,
+        );
         assert.ok(!files.some(file => file.startsWith("tests/") || file.includes("node_modules/")));
         const violations = layeringViolations(files.map(file => ({ path: file, text: fs.readFileSync(path.join(repoRoot, file), "utf8") })));
         assert.deepStrictEqual(violations, [], `move the code to the folder that may hold it (README, "Layout"):\n${violations.join("\n")}`);

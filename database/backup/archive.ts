@@ -90,7 +90,7 @@ export async function readArchive(archivePath: string, dumpCopyPath?: string): P
     const pending: Promise<void>[] = [];
     const parser = new tar.Parser({
         strict: true,
-        onReadEntry: (entry) => {
+        onReadEntry: entry => {
             if (entry.type !== "File" || !MEMBERS.includes(entry.path) || seen.includes(entry.path)) {
                 unexpected.push(`${entry.path} (${entry.type})`);
                 entry.resume();
@@ -132,7 +132,7 @@ export async function readArchive(archivePath: string, dumpCopyPath?: string): P
     if (unexpected.length > 0) {
         throw new OperationError(`${archivePath} is not a PhysioFlow backup: unexpected entries ${unexpected.join(", ")}`);
     }
-    const missing = MEMBERS.filter((member) => !seen.includes(member));
+    const missing = MEMBERS.filter(member => !seen.includes(member));
     if (missing.length > 0) {
         throw new OperationError(`${archivePath} is not a complete PhysioFlow backup: missing ${missing.join(", ")}`);
     }

@@ -50,9 +50,7 @@ export function parseBackupArchiveName(fileName: string): ArchiveNameParts | und
         return undefined;
     }
     const [, environment, label, date, time] = match;
-    const createdAt = new Date(
-        `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${time.slice(0, 2)}:${time.slice(2, 4)}:${time.slice(4, 6)}Z`,
-    );
+    const createdAt = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${time.slice(0, 2)}:${time.slice(2, 4)}:${time.slice(4, 6)}Z`);
     if (Number.isNaN(createdAt.getTime())) {
         return undefined;
     }

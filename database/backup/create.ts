@@ -61,7 +61,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
     const keep = checkKeep(options.keep ?? DEFAULT_KEEP);
     const createdAt = new Date(Math.floor((options.now ?? (() => new Date()))().getTime() / 1000) * 1000);
 
-    const server = await withClient(options.connection, "physioflow-backup", async (client) => ({
+    const server = await withClient(options.connection, "physioflow-backup", async client => ({
         ...(await serverMajorVersion(client)),
         migrationVersion: await readCurrentVersion(client),
         database: (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0].db,
@@ -72,7 +72,9 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
     if (folder.tightenedFrom !== undefined) {
         progress.line(`backup: made ${options.outDir} private (was ${folder.tightenedFrom.toString(8)}, now 700): it holds patient data`);
     } else if (folder.notOurs !== undefined) {
-        progress.line(`backup: warning: ${options.outDir} is mode ${folder.notOurs.toString(8)} and not this user's to make private; the archive itself is 600`);
+        progress.line(
+            `backup: warning: ${options.outDir} is mode ${folder.notOurs.toString(8)} and not this user's to make private; the archive itself is 600`,
+        );
     }
     const archivePath = path.join(options.outDir, backupArchiveName({ environment, label, createdAt }));
     try {
@@ -100,7 +102,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
         const packed = Date.now();
         const written = await packArchive(
             dumpPath,
-            (dump) => {
+            dump => {
                 metadata = {
                     format: BACKUP_FORMAT,
                     environment,

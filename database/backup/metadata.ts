@@ -43,7 +43,10 @@ export interface BackupMetadata {
  */
 export function parseImageTags(text: string): Record<string, string> {
     const tags: Record<string, string> = {};
-    for (const pair of text.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    for (const pair of text
+        .split(",")
+        .map(p => p.trim())
+        .filter(p => p !== "")) {
         const match = /^([A-Za-z0-9._-]+)=([^\s,=]+)$/.exec(pair);
         if (!match) {
             throw new UsageError(`--tags must look like api=v1.2.3,web=v1.2.3, got "${pair}"`);
@@ -78,7 +81,7 @@ export function parseBackupMetadata(value: unknown): BackupMetadata {
         throw bad("created_at", "an ISO-8601 timestamp");
     }
     const tags = m.image_tags ?? {};
-    if (typeof tags !== "object" || tags === null || Array.isArray(tags) || Object.values(tags).some((t) => typeof t !== "string")) {
+    if (typeof tags !== "object" || tags === null || Array.isArray(tags) || Object.values(tags).some(t => typeof t !== "string")) {
         throw bad("image_tags", "an object of strings");
     }
     const size = m.dump_size_bytes;

@@ -27,8 +27,8 @@ export async function findPgTool(name: PgToolName, minMajor = 0, env: NodeJS.Pro
         candidates.push(path.join(env.PG_BIN_DIR, name));
     }
     const majors = listInstalledMajors();
-    const preferred = [...majors.filter((m) => m === minMajor), ...majors.filter((m) => m > minMajor).sort((a, b) => a - b)];
-    candidates.push(...preferred.map((m) => `/usr/lib/postgresql/${m}/bin/${name}`));
+    const preferred = [...majors.filter(m => m === minMajor), ...majors.filter(m => m > minMajor).sort((a, b) => a - b)];
+    candidates.push(...preferred.map(m => `/usr/lib/postgresql/${m}/bin/${name}`));
     candidates.push(name);
     let tooOld: PgTool | undefined;
     for (const candidate of candidates) {
@@ -89,7 +89,7 @@ export function runTool(tool: PgTool, args: readonly string[], options: RunToolO
         } else {
             child.stdin.end();
         }
-        child.on("error", (error) => reject(new OperationError(`could not run ${tool.path}: ${error.message}`)));
+        child.on("error", error => reject(new OperationError(`could not run ${tool.path}: ${error.message}`)));
         child.on("close", (code, signal) => {
             if (code === 0) {
                 resolve({ stdout, stderr });
@@ -98,9 +98,9 @@ export function runTool(tool: PgTool, args: readonly string[], options: RunToolO
             const name = path.basename(tool.path);
             const lastError = stderr
                 .split("\n")
-                .map((l) => l.trim())
-                .filter((l) => l !== "")
-                .filter((l) => /error|fatal|could not|invalid|does not exist/i.test(l))
+                .map(l => l.trim())
+                .filter(l => l !== "")
+                .filter(l => /error|fatal|could not|invalid|does not exist/i.test(l))
                 .pop();
             const message = (lastError ?? stderr.trim().split("\n").pop() ?? "").replace(/^\S+:\s*(error:\s*)?/i, "");
             reject(new OperationError(`${name} failed (${signal ?? `exit ${code}`}): ${message || "no error message"}`));
@@ -111,7 +111,7 @@ export function runTool(tool: PgTool, args: readonly string[], options: RunToolO
 function listInstalledMajors(): number[] {
     try {
         return readdirSync("/usr/lib/postgresql")
-            .filter((name) => /^\d+$/.test(name))
+            .filter(name => /^\d+$/.test(name))
             .map(Number)
             .sort((a, b) => b - a);
     } catch {
@@ -120,7 +120,7 @@ function listInstalledMajors(): number[] {
 }
 
 function probe(candidate: string): Promise<PgTool | undefined> {
-    return new Promise((resolve) => {
+    return new Promise(resolve => {
         execFile(candidate, ["--version"], { encoding: "utf8" }, (error, stdout) => {
             const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout ?? "");
             if (error || !match) {

@@ -86,7 +86,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
                 `${options.archivePath} is a backup of "${metadata.environment}", not "${options.expectEnvironment}"; refusing to restore it (--allow-other-env to restore it anyway)`,
             );
         }
-        const target = await withClient(options.connection, "physioflow-restore", async (client) => ({
+        const target = await withClient(options.connection, "physioflow-restore", async client => ({
             ...(await serverMajorVersion(client)),
             currentVersion: await readCurrentVersion(client),
             database: (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0].db,
@@ -140,7 +140,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
         const trailerPath = path.join(workDir, "restore-trailer.sql");
         await fs.writeFile(headerPath, restoreHeaderSql(schemasInToc(toc), options.lockTimeoutMs ?? 60_000));
         await fs.writeFile(trailerPath, restoreTrailerSql(metadata.migration_version));
-        progress.line(`backup: restoring ${options.archivePath} into ${summary.target} (at ${target.currentVersion}, archive at ${metadata.migration_version}) ...`);
+        progress.line(
+            `backup: restoring ${options.archivePath} into ${summary.target} (at ${target.currentVersion}, archive at ${metadata.migration_version}) ...`,
+        );
         try {
             await runTool(
                 psql,
@@ -156,18 +158,17 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
         }
         const durationMs = Date.now() - started;
 
-        const after = await withClient(options.connection, "physioflow-restore", async (client) => ({
+        const after = await withClient(options.connection, "physioflow-restore", async client => ({
             version: await readCurrentVersion(client),
             tables: Number(
-                (
-                    await client.query<{ n: string }>(
-                        "SELECT count(*) AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
-                    )
-                ).rows[0].n,
+                (await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0]
+                    .n,
             ),
         }));
         if (after.version !== metadata.migration_version) {
-            throw new OperationError(`restored ${summary.database} reports migration ${after.version}, archive says ${metadata.migration_version}; investigate before deploying`);
+            throw new OperationError(
+                `restored ${summary.database} reports migration ${after.version}, archive says ${metadata.migration_version}; investigate before deploying`,
+            );
         }
         progress.line(`backup: restored ${summary.database} to migration ${after.version} (${after.tables} tables) in ${formatDuration(durationMs)}`);
         return {
@@ -205,7 +206,7 @@ export function restoreHeaderSql(dumpSchemas: readonly string[], lockTimeoutMs: 
     const schemas = [...new Set(["public", ...dumpSchemas])].sort();
     const lines = [
         `SET lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))};`,
-        ...schemas.map((schema) => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE;`),
+        ...schemas.map(schema => `DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE;`),
     ];
     if (!dumpSchemas.includes("public")) {
         lines.push(

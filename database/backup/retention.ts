@@ -27,7 +27,7 @@ export function selectArchivesToPrune(fileNames: readonly string[], keep: number
     const prune: string[] = [];
     for (const list of byEnvironment.values()) {
         list.sort((a, b) => b.time - a.time || b.fileName.localeCompare(a.fileName));
-        prune.push(...list.slice(keep).map((entry) => entry.fileName));
+        prune.push(...list.slice(keep).map(entry => entry.fileName));
     }
     return prune.sort();
 }

@@ -76,8 +76,10 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Setti
 
 /** Throws a usage error unless `prefix` is a non-empty key prefix ending in "/" (an empty one would scope the expiry rule to the whole bucket). */
 export function checkPrefix(prefix: string): string {
-    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(prefix) || prefix.split("/").some((part) => /^\.+$/.test(part))) {
-        throw new UsageError(`S3_PREFIX must be a key prefix such as physioflow-backups/ (letters, digits, dots, dashes, underscores, ending in "/"), got "${prefix}"`);
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(prefix) || prefix.split("/").some(part => /^\.+$/.test(part))) {
+        throw new UsageError(
+            `S3_PREFIX must be a key prefix such as physioflow-backups/ (letters, digits, dots, dashes, underscores, ending in "/"), got "${prefix}"`,
+        );
     }
     return prefix;
 }
@@ -105,7 +107,7 @@ export function backupLifecycleRule(days: number, prefix: string = DEFAULT_BACKU
  * it gets replaced.
  */
 export function lifecycleExpiresAfter(rules: readonly LifecycleRule[], days: number, prefix: string = DEFAULT_BACKUP_PREFIX): boolean {
-    return rules.some((rule) => {
+    return rules.some(rule => {
         const rulePrefix = rule.Filter?.Prefix ?? rule.Prefix ?? "";
         const unfiltered = !rule.Filter?.Tag && !rule.Filter?.And && rule.Filter?.ObjectSizeGreaterThan === undefined;
         return rule.ID === BACKUP_LIFECYCLE_RULE_ID && rule.Status === "Enabled" && rulePrefix === prefix && unfiltered && rule.Expiration?.Days === days;
@@ -130,7 +132,7 @@ export async function ensureBackupBucket(client: S3Client, bucket: string, days:
     if (lifecycleExpiresAfter(existing, days, prefix)) {
         return existing;
     }
-    const rules = [...existing.filter((rule) => rule.ID !== BACKUP_LIFECYCLE_RULE_ID), backupLifecycleRule(days, prefix)];
+    const rules = [...existing.filter(rule => rule.ID !== BACKUP_LIFECYCLE_RULE_ID), backupLifecycleRule(days, prefix)];
     await client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules } }));
     return readLifecycleRules(client, bucket);
 }

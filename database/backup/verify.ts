@@ -22,7 +22,7 @@ export interface VerifiedArchive {
     /** Migration head found in the dump's schema_migrations data ("000" if none). */
     dumpMigrationVersion: string;
     /** Deletes the unpacked files. */
-    cleanup(): Promise<void>;
+    cleanup: () => Promise<void>;
 }
 
 /** What `backup verify` reports. */
@@ -95,7 +95,7 @@ export async function checkDump(dumpPath: string, dumpMajor: number, expectedVer
     if (data instanceof Error) {
         throw data;
     }
-    const tocEntries = toc.stdout.split("\n").filter((line) => line.trim() !== "" && !line.startsWith(";")).length;
+    const tocEntries = toc.stdout.split("\n").filter(line => line.trim() !== "" && !line.startsWith(";")).length;
     const dumpMigrationVersion = migrationVersionFromDumpSql(data.stdout);
     if (dumpMigrationVersion !== expectedVersion) {
         throw new OperationError(
@@ -116,7 +116,9 @@ export async function verifyWrittenArchive(archivePath: string, checked: DumpChe
     const contents = await readArchive(archivePath);
     const metadata = checkContents(archivePath, contents);
     if (checked.dumpMigrationVersion !== metadata.migration_version) {
-        throw new OperationError(`${archivePath}: metadata.json says migration version ${metadata.migration_version} but the dump's schema_migrations is at ${checked.dumpMigrationVersion}`);
+        throw new OperationError(
+            `${archivePath}: metadata.json says migration version ${metadata.migration_version} but the dump's schema_migrations is at ${checked.dumpMigrationVersion}`,
+        );
     }
     progress.line(
         `backup: verified ${archivePath}: ${formatBytes(contents.dumpSize)} dump, sha256 ok, ${checked.tocEntries} TOC entries, migration ${checked.dumpMigrationVersion}, in ${formatDuration(Date.now() - started)}`,
@@ -152,7 +154,10 @@ export function migrationVersionFromDumpSql(sql: string): string {
         if (column < 0) {
             const copy = /^COPY\s+(?:[\w"]+\.)?"?schema_migrations"?\s*\(([^)]*)\)\s+FROM\s+stdin;/i.exec(line);
             if (copy) {
-                column = copy[1].split(",").map((c) => c.trim().replace(/"/g, "")).indexOf("version");
+                column = copy[1]
+                    .split(",")
+                    .map(c => c.trim().replace(/"/g, ""))
+                    .indexOf("version");
                 if (column < 0) {
                     return head;
                 }
@@ -189,7 +194,7 @@ export function sha256File(file: string): Promise<string> {
     return new Promise((resolve, reject) => {
         const hash = createHash("sha256");
         createReadStream(file)
-            .on("data", (chunk) => hash.update(chunk))
+            .on("data", chunk => hash.update(chunk))
             .on("error", reject)
             .on("end", () => resolve(hash.digest("hex")));
     });

@@ -86,7 +86,7 @@ const MIGRATE_WAITS: OptionSpec = { ...LOCK, "runner-wait": { type: "string" } }
 /** Parses `physioflow <args>`; throws a {@link UsageError} (exit 2) for anything it does not understand. */
 export function parseCommandLine(argv: readonly string[]): Command {
     const global = globalFlags(argv);
-    const [group, action, ...rest] = argv.filter((arg) => arg !== "--verbose" && arg !== "--quiet");
+    const [group, action, ...rest] = argv.filter(arg => arg !== "--verbose" && arg !== "--quiet");
     if (group === undefined || group === "--help" || group === "-h" || group === "help") {
         return { command: "help", ...global };
     }
@@ -102,7 +102,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     }
     const known = actionsOf(group);
     if (!known.includes(action)) {
-        throw new UsageError(`unknown command "${group} ${action}"; expected one of: ${known.map((k) => `${group} ${k}`).join(", ")}`);
+        throw new UsageError(`unknown command "${group} ${action}"; expected one of: ${known.map(k => `${group} ${k}`).join(", ")}`);
     }
     if (rest.includes("--help") || rest.includes("-h")) {
         return { command: "help", topic: group, ...global };
@@ -117,16 +117,21 @@ export function parseCommandLine(argv: readonly string[]): Command {
             return { command: name, dir: values.dir ?? "migrations", ...global };
         }
         case "migrate up": {
-            const { values } = parse(name, rest, {
-                ...DIR,
-                ...MIGRATE_WAITS,
-                to: { type: "string" },
-                "dry-run": { type: "boolean" },
-                "backup-out": { type: "string" },
-                env: { type: "string" },
-                label: { type: "string" },
-                tags: { type: "string" },
-            }, 0);
+            const { values } = parse(
+                name,
+                rest,
+                {
+                    ...DIR,
+                    ...MIGRATE_WAITS,
+                    to: { type: "string" },
+                    "dry-run": { type: "boolean" },
+                    "backup-out": { type: "string" },
+                    env: { type: "string" },
+                    label: { type: "string" },
+                    tags: { type: "string" },
+                },
+                0,
+            );
             return {
                 command: name,
                 dir: values.dir ?? "migrations",
@@ -141,15 +146,20 @@ export function parseCommandLine(argv: readonly string[]): Command {
             };
         }
         case "migrate down": {
-            const { values } = parse(name, rest, {
-                ...DIR,
-                ...MIGRATE_WAITS,
-                to: { type: "string" },
-                "dry-run": { type: "boolean" },
-                yes: { type: "boolean" },
-                "backup-out": { type: "string" },
-                env: { type: "string" },
-            }, 0);
+            const { values } = parse(
+                name,
+                rest,
+                {
+                    ...DIR,
+                    ...MIGRATE_WAITS,
+                    to: { type: "string" },
+                    "dry-run": { type: "boolean" },
+                    yes: { type: "boolean" },
+                    "backup-out": { type: "string" },
+                    env: { type: "string" },
+                },
+                0,
+            );
             if (values.to === undefined) {
                 throw new UsageError('migrate down needs --to NNN (the version to go back to, "000" for none)');
             }
@@ -166,14 +176,19 @@ export function parseCommandLine(argv: readonly string[]): Command {
             };
         }
         case "backup create": {
-            const { values } = parse(name, rest, {
-                out: { type: "string" },
-                env: { type: "string" },
-                label: { type: "string" },
-                tags: { type: "string" },
-                upload: { type: "boolean" },
-                keep: { type: "string" },
-            }, 0);
+            const { values } = parse(
+                name,
+                rest,
+                {
+                    out: { type: "string" },
+                    env: { type: "string" },
+                    label: { type: "string" },
+                    tags: { type: "string" },
+                    upload: { type: "boolean" },
+                    keep: { type: "string" },
+                },
+                0,
+            );
             if (values.out === undefined) {
                 throw new UsageError("backup create needs --out DIR (where to write the archive)");
             }
@@ -193,14 +208,19 @@ export function parseCommandLine(argv: readonly string[]): Command {
             return { command: name, file: positionals[0], ...global };
         }
         case "backup restore": {
-            const { values, positionals } = parse(name, rest, {
-                ...LOCK,
-                yes: { type: "boolean" },
-                env: { type: "string" },
-                "allow-other-env": { type: "boolean" },
-                "allow-other-database": { type: "boolean" },
-                "backup-out": { type: "string" },
-            }, 1);
+            const { values, positionals } = parse(
+                name,
+                rest,
+                {
+                    ...LOCK,
+                    yes: { type: "boolean" },
+                    env: { type: "string" },
+                    "allow-other-env": { type: "boolean" },
+                    "allow-other-database": { type: "boolean" },
+                    "backup-out": { type: "string" },
+                },
+                1,
+            );
             if (values.env === undefined && !values["allow-other-env"]) {
                 throw new UsageError(
                     "backup restore needs --env ENV (the target's environment, e.g. dev), so an archive of another environment is refused; --allow-other-env restores without that check",

@@ -22,7 +22,12 @@ export interface PhysioflowCommand {
 export const physioflowCommands: readonly PhysioflowCommand[] = [
     { name: "migrate status", usage: "", summary: "applied, pending, edited and missing migrations", side: "database" },
     { name: "migrate validate", usage: "", summary: "refuse-before-running checks, without running anything", side: "database" },
-    { name: "migrate up", usage: "[--to NNN] [--dry-run] [--backup-out DIR]", summary: "apply pending migrations (each in its own transaction)", side: "database" },
+    {
+        name: "migrate up",
+        usage: "[--to NNN] [--dry-run] [--backup-out DIR]",
+        summary: "apply pending migrations (each in its own transaction)",
+        side: "database",
+    },
     {
         name: "migrate down",
         usage: "--to NNN [--dry-run] [--yes] [--backup-out DIR]",
@@ -68,21 +73,21 @@ export const physioflowCommands: readonly PhysioflowCommand[] = [
 ];
 
 /** The first words of the commands, in the list's order: migrate, backup, deploy, ... */
-export const commandGroups: readonly string[] = [...new Set(physioflowCommands.map((command) => command.name.split(" ")[0]))];
+export const commandGroups: readonly string[] = [...new Set(physioflowCommands.map(command => command.name.split(" ")[0]))];
 
 /** Which side runs `physioflow <group> ...`; undefined for a word that is no command. */
 export function sideOf(group: string | undefined): CommandSide | undefined {
-    return physioflowCommands.find((command) => command.name.split(" ")[0] === group)?.side;
+    return physioflowCommands.find(command => command.name.split(" ")[0] === group)?.side;
 }
 
 /** The second words of a group's commands: `migrate` has status, validate, up, down, lint, version. */
 export function actionsOf(group: string): string[] {
-    return physioflowCommands.filter((command) => command.name.startsWith(`${group} `)).map((command) => command.name.slice(group.length + 1));
+    return physioflowCommands.filter(command => command.name.startsWith(`${group} `)).map(command => command.name.slice(group.length + 1));
 }
 
 /** `physioflow <name> <usage>`, a command's usage line. */
 export function usageLine(name: string): string {
-    const command = physioflowCommands.find((c) => c.name === name);
+    const command = physioflowCommands.find(c => c.name === name);
     if (command === undefined) throw new Error(`no physioflow command "${name}" in database/cli/commands.ts`);
     return `physioflow ${command.name}${command.usage ? ` ${command.usage}` : ""}`;
 }
@@ -91,7 +96,7 @@ export function usageLine(name: string): string {
 export function commandListText(): string {
     const column = 33;
     return physioflowCommands
-        .map((command) => {
+        .map(command => {
             const left = `  ${usageLine(command.name).slice("physioflow ".length)}`;
             return left.length < column ? `${left.padEnd(column)}${command.summary}` : `${left}\n${" ".repeat(column)}${command.summary}`;
         })
@@ -100,6 +105,6 @@ export function commandListText(): string {
 
 /** The "unknown command" error's list of what exists: "migrate", "backup", ... or "import". */
 export function expectedGroups(): string {
-    const quoted = commandGroups.map((group) => `"${group}"`);
+    const quoted = commandGroups.map(group => `"${group}"`);
     return `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
 }

@@ -1,4 +1,5 @@
 import * as readline from "readline";
+import { inspect } from "util";
 import { Readable, Writable } from "stream";
 import type { RestoreSummary } from "../backup/restore";
 import { connectionFromEnv } from "../connection";
@@ -26,7 +27,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     const print = (line = "") => io.stdout.write(`${line}\n`);
     try {
         const command = parseCommandLine(argv);
-        const progress: Progress = command.quiet ? silentProgress : { line: (text) => io.stderr.write(`${text}\n`) };
+        const progress: Progress = command.quiet ? silentProgress : { line: text => io.stderr.write(`${text}\n`) };
         await run(command, io, print, progress);
         return 0;
     } catch (error) {
@@ -64,7 +65,7 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
         case "migrate validate": {
             const problems = await (await runner()).checkMigrations({ dir: command.dir, connection: connectionFromEnv(io.env) });
             if (problems.length > 0) {
-                problems.forEach((p) => print(`refused: ${p.message}`));
+                problems.forEach(p => print(`refused: ${p.message}`));
                 throw new (await runner()).MigrationValidationError(problems);
             }
             print(`ok: ${command.dir} is valid against the database`);
@@ -76,8 +77,8 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
             const { formatLintReport, summarizeLintFailures } = await import("../lint/rules");
             const set = await loadMigrationSet(command.dir);
             const reports = await lintMigrationFiles(set.migrations);
-            formatLintReport(reports).forEach((line) => print(line));
-            if (reports.some((r) => !r.ok)) {
+            formatLintReport(reports).forEach(line => print(line));
+            if (reports.some(r => !r.ok)) {
                 throw new OperationError(
                     `lint failed: ${summarizeLintFailures(reports)}; make it backward compatible or add "-- physioflow:allow-breaking <reason>"`,
                 );
@@ -86,7 +87,9 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
         }
         case "migrate up": {
             const connection = connectionFromEnv(io.env);
-            const result = await (await runner()).migrateUp({
+            const result = await (
+                await runner()
+            ).migrateUp({
                 dir: command.dir,
                 connection,
                 to: command.to,
@@ -114,10 +117,14 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
         }
         case "migrate down": {
             if (!command.dryRun && !command.yes && !io.stdin.isTTY) {
-                throw new UsageError(`migrate down runs down scripts that may drop data and there is no terminal to confirm; re-run with --yes (or --dry-run to see the plan)`);
+                throw new UsageError(
+                    `migrate down runs down scripts that may drop data and there is no terminal to confirm; re-run with --yes (or --dry-run to see the plan)`,
+                );
             }
             const connection = connectionFromEnv(io.env);
-            const result = await (await runner()).migrateDown({
+            const result = await (
+                await runner()
+            ).migrateDown({
                 dir: command.dir,
                 connection,
                 to: command.to,
@@ -128,7 +135,7 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
                 // Runs with the migration lock held and the plan known, before the first down script.
                 beforeChanges: async ({ from, to, steps }) => {
                     if (!command.yes) {
-                        const plan = steps.map((step) => `  ${describeStep(step)}\n`).join("");
+                        const plan = steps.map(step => `  ${describeStep(step)}\n`).join("");
                         const typed = await askToType(
                             io,
                             `About to take ${connection.database} from migration ${from} back to ${to}:\n${plan}` +
@@ -141,7 +148,13 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
                         }
                     }
                     const { createBackup } = await import("../backup/create");
-                    const backup = await createBackup({ connection, outDir: command.backupOut, environment: command.environment, label: `pre-down-${to}`, progress });
+                    const backup = await createBackup({
+                        connection,
+                        outDir: command.backupOut,
+                        environment: command.environment,
+                        label: `pre-down-${to}`,
+                        progress,
+                    });
                     print(`backup ${backup.archivePath}`);
                 },
             });
@@ -171,7 +184,9 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
             const { verifyBackup } = await import("../backup/verify");
             const report = await verifyBackup(command.file, progress);
             const m = report.metadata;
-            print(`ok ${command.file}: ${m.environment}/${m.database} "${m.label}" taken ${m.created_at}, migration ${m.migration_version}, ${report.tocEntries} TOC entries, sha256 ${m.dump_sha256}`);
+            print(
+                `ok ${command.file}: ${m.environment}/${m.database} "${m.label}" taken ${m.created_at}, migration ${m.migration_version}, ${report.tocEntries} TOC entries, sha256 ${m.dump_sha256}`,
+            );
             return;
         }
         case "backup restore": {
@@ -188,16 +203,18 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
                 safetyBackup: { outDir: command.backupOut, environment: command.environment },
                 lockTimeoutMs: command.lockTimeoutMs,
                 progress,
-                confirm: (summary) => confirmRestore(summary, command.yes, io),
+                confirm: summary => confirmRestore(summary, command.yes, io),
             });
             print(`safety backup ${report.safetyBackupPath}`);
-            print(`restored ${report.database} from ${report.archivePath}: migration ${report.previousVersion} -> ${report.migrationVersion}, ${report.tables} tables`);
+            print(
+                `restored ${report.database} from ${report.archivePath}: migration ${report.previousVersion} -> ${report.migrationVersion}, ${report.tables} tables`,
+            );
             return;
         }
         case "backup prune": {
             const { pruneBackups } = await import("../backup/retention");
             const deleted = await pruneBackups(command.dir, command.keep, progress);
-            deleted.forEach((file) => print(`pruned ${file}`));
+            deleted.forEach(file => print(`pruned ${file}`));
             return;
         }
     }
@@ -237,7 +254,7 @@ async function confirmRestore(summary: RestoreSummary, yes: boolean, io: CliIo):
 async function askToType(io: CliIo, prompt: string, expected: string): Promise<boolean> {
     io.stderr.write(prompt);
     const rl = readline.createInterface({ input: io.stdin, terminal: false });
-    const answer = await new Promise<string>((resolve) => rl.once("line", resolve).once("close", () => resolve("")));
+    const answer = await new Promise<string>(resolve => rl.once("line", resolve).once("close", () => resolve("")));
     rl.close();
     return answer.trim() === expected;
 }
@@ -250,7 +267,8 @@ function stackOf(error: unknown): string {
     const parts: string[] = [];
     let current: unknown = error;
     while (current) {
-        parts.push(current instanceof Error ? current.stack ?? current.message : String(current));
+        // A thrown non-Error (an object, a string) is shown as it is, not as "[object Object]".
+        parts.push(current instanceof Error ? (current.stack ?? current.message) : inspect(current));
         current = (current as { cause?: unknown }).cause;
         if (current) {
             parts.push("caused by:");

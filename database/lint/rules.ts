@@ -104,7 +104,7 @@ export function evaluateLint(path: string, findings: readonly SquawkFinding[], a
         });
     }
     violations.sort((a, b) => (a.severity === b.severity ? a.line - b.line : a.severity === "breaking" ? -1 : 1));
-    const breaking = violations.some((v) => v.severity === "breaking");
+    const breaking = violations.some(v => v.severity === "breaking");
     return {
         path,
         ok: !breaking || allowBreaking !== undefined,
@@ -117,7 +117,7 @@ export function evaluateLint(path: string, findings: readonly SquawkFinding[], a
 export function formatLintReport(reports: readonly FileLintReport[]): string[] {
     const lines: string[] = [];
     for (const report of reports) {
-        const breaking = report.violations.filter((v) => v.severity === "breaking").length;
+        const breaking = report.violations.filter(v => v.severity === "breaking").length;
         const status = !report.ok ? "FAIL" : report.allowedBecause ? "ALLOWED" : "ok";
         const suffix = report.allowedBecause ? ` (allow-breaking: ${report.allowedBecause})` : breaking > 0 ? ` (${breaking} breaking)` : "";
         lines.push(`${status.padEnd(7)} ${report.path}${suffix}`);
@@ -131,10 +131,10 @@ export function formatLintReport(reports: readonly FileLintReport[]): string[] {
 /** One line naming each failing file and its first breaking rule, for errors. */
 export function summarizeLintFailures(reports: readonly FileLintReport[]): string {
     return reports
-        .filter((r) => !r.ok)
-        .map((r) => {
-            const first = r.violations.find((v) => v.severity === "breaking")!;
-            const more = r.violations.filter((v) => v.severity === "breaking").length - 1;
+        .filter(r => !r.ok)
+        .map(r => {
+            const first = r.violations.find(v => v.severity === "breaking")!;
+            const more = r.violations.filter(v => v.severity === "breaking").length - 1;
             return `${r.path}:${first.line} [${first.rule}] ${first.message}${more > 0 ? ` (+${more} more)` : ""}`;
         })
         .join("; ");

@@ -10,7 +10,7 @@ import { SquawkFinding } from "./rules";
  */
 export function squawkBinaryPath(): string {
     try {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded here, not imported, so that a missing platform binary becomes the one-line error below
         const squawk = require("squawk-cli/js/index.js") as { getBinaryPath(): string };
         return squawk.getBinaryPath();
     } catch (error) {
@@ -48,8 +48,8 @@ export async function runSquawk(files: readonly string[], assumeInTransaction: b
     } catch {
         throw new OperationError(`squawk did not produce a report: ${(stderr || stdout).trim().split("\n")[0]}`);
     }
-    const byResolved = new Map(files.map((file) => [path.resolve(file), file]));
-    return raw.map((finding) => ({
+    const byResolved = new Map(files.map(file => [path.resolve(file), file]));
+    return raw.map(finding => ({
         file: byResolved.get(path.resolve(finding.file)) ?? finding.file,
         line: finding.line + 1,
         rule: finding.rule_name,

@@ -101,7 +101,7 @@ export class BlockerWatch {
         const waitingFor = first?.wanted_mode ? `${first.wanted_mode} on ${lockTarget(first)}` : "a lock";
         return {
             waitingFor,
-            blockers: result.rows.map((row) => ({
+            blockers: result.rows.map(row => ({
                 pid: row.pid,
                 applicationName: row.application_name,
                 state: row.state,
@@ -131,10 +131,11 @@ export function describeBlockers(snapshot: LockWaitSnapshot | undefined): string
     if (!snapshot || snapshot.blockers.length === 0) {
         return "a lock held by another session (it was not caught before the timeout; look in pg_stat_activity)";
     }
-    const sessions = snapshot.blockers.map((b) => {
+    const sessions = snapshot.blockers.map(b => {
         const details = [
             b.heldModes ? `holds ${b.heldModes.split(",").join(", ")}` : undefined,
-            [b.state ?? undefined, b.transactionMs !== null ? `transaction open ${formatDuration(b.transactionMs)}` : undefined].filter(Boolean).join(", ") || undefined,
+            [b.state ?? undefined, b.transactionMs !== null ? `transaction open ${formatDuration(b.transactionMs)}` : undefined].filter(Boolean).join(", ") ||
+                undefined,
             b.queryStart ? `${b.state === "active" ? "query" : "last query"} started ${b.queryStart.toISOString()}${b.query ? `: ${b.query}` : ""}` : undefined,
         ].filter(Boolean);
         return `pid ${b.pid}${b.applicationName ? ` "${b.applicationName}"` : ""}${details.length ? ` (${details.join("; ")})` : ""}`;

@@ -37,7 +37,7 @@ export async function ensureHistoryTable(client: ClientBase): Promise<void> {
         return;
     }
     const columns = await historyColumns(client);
-    if (!["name", "checksum", "applied_at", "execution_ms", "applied_by"].every((column) => columns.has(column))) {
+    if (!["name", "checksum", "applied_at", "execution_ms", "applied_by"].every(column => columns.has(column))) {
         await client.query(UPGRADE_HISTORY_TABLE);
     }
 }
@@ -53,7 +53,7 @@ export async function readApplied(client: ClientBase): Promise<AppliedMigration[
         `SELECT version::text AS version, ${pick("name")}, ${pick("checksum")}, ${pick("applied_at")}, ${pick("execution_ms")}
            FROM schema_migrations ORDER BY version`,
     );
-    return result.rows.map((row) => ({
+    return result.rows.map(row => ({
         version: row.version,
         name: row.name ?? null,
         checksum: row.checksum ?? null,
@@ -66,7 +66,7 @@ async function historyColumns(client: ClientBase): Promise<Set<string>> {
     const result = await client.query<{ attname: string }>(
         "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('schema_migrations') AND attnum > 0 AND NOT attisdropped",
     );
-    return new Set(result.rows.map((row) => row.attname));
+    return new Set(result.rows.map(row => row.attname));
 }
 
 /** The applied head, e.g. "005", or "000". */
@@ -80,10 +80,12 @@ export async function readCurrentVersion(client: ClientBase): Promise<string> {
 
 /** Records a migration as applied (inside the migration's own transaction when it has one). */
 export async function recordApplied(client: ClientBase, migration: MigrationFile, executionMs: number): Promise<void> {
-    await client.query(
-        "INSERT INTO schema_migrations (version, name, checksum, applied_at, execution_ms) VALUES ($1, $2, $3, now(), $4)",
-        [migration.version, migration.name, migration.checksum, Math.round(executionMs)],
-    );
+    await client.query("INSERT INTO schema_migrations (version, name, checksum, applied_at, execution_ms) VALUES ($1, $2, $3, now(), $4)", [
+        migration.version,
+        migration.name,
+        migration.checksum,
+        Math.round(executionMs),
+    ]);
 }
 
 /** Removes a reverted migration's row. */

@@ -1,14 +1,7 @@
 import { promises as fs } from "fs";
 import * as path from "path";
 import { UsageError } from "../errors";
-import {
-    MigrationFile,
-    RollbackFile,
-    migrationChecksum,
-    parseDirectives,
-    parseMigrationFileName,
-    parseRollbackFileName,
-} from "./files";
+import { MigrationFile, RollbackFile, migrationChecksum, parseDirectives, parseMigrationFileName, parseRollbackFileName } from "./files";
 
 /** Everything found in a migrations directory, including what is wrong with it. */
 export interface MigrationSet {
@@ -95,7 +88,7 @@ async function readSqlFileNames(dir: string): Promise<string[] | undefined> {
         }
         throw error;
     }
-    const names = entries.filter((entry) => entry.isFile() && entry.name.toLowerCase().endsWith(".sql")).map((entry) => entry.name);
+    const names = entries.filter(entry => entry.isFile() && entry.name.toLowerCase().endsWith(".sql")).map(entry => entry.name);
     // Stryker disable next-line MethodExpression: Node's readdir already returns names sorted (libuv's scandir sorts by strcmp); kept so the order never depends on it
     return names.sort();
 }

@@ -27,10 +27,7 @@ export async function acquireMigrationLock(client: ClientBase, wait: LockWait): 
     const started = Date.now();
     let announced = false;
     for (;;) {
-        const result = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS locked", [
-            MIGRATION_LOCK.namespace,
-            MIGRATION_LOCK.key,
-        ]);
+        const result = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS locked", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]);
         if (result.rows[0].locked) {
             return;
         }
@@ -45,7 +42,7 @@ export async function acquireMigrationLock(client: ClientBase, wait: LockWait): 
                 `another migration runner holds the migration lock (${await describeHolder(client)}); gave up after ${formatDuration(waited)}; retry when it finishes or raise --runner-wait`,
             );
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(wait.pollMs ?? 250, Math.max(1, wait.timeoutMs - waited))));
+        await new Promise(resolve => setTimeout(resolve, Math.min(wait.pollMs ?? 250, Math.max(1, wait.timeoutMs - waited))));
     }
 }
 

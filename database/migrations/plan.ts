@@ -40,21 +40,21 @@ export function parseVersionArgument(value: string, option = "--to"): string {
  */
 export function planUp(set: MigrationSet, applied: readonly AppliedMigration[], target?: string): UpStep[] {
     const head = headVersion(applied);
-    const newest = highestVersion(set.migrations.map((m) => m.version));
+    const newest = highestVersion(set.migrations.map(m => m.version));
     const to = target ?? newest;
     if (target !== undefined) {
         if (target < head) {
             throw new UsageError(`--to ${target} is below the current version ${head}; use "migrate down --to ${target}" to go back`);
         }
         // 000 is either below the head (refused above) or the head itself.
-        if (target !== head && !set.migrations.some((m) => m.version === target)) {
+        if (target !== head && !set.migrations.some(m => m.version === target)) {
             throw new UsageError(`--to ${target}: there is no migration ${target}_*.sql in ${set.dir} (newest is ${newest})`);
         }
     }
-    const appliedVersions = new Set(applied.map((row) => row.version));
+    const appliedVersions = new Set(applied.map(row => row.version));
     return set.migrations
-        .filter((m) => !appliedVersions.has(m.version) && m.version <= to)
-        .map((migration) => ({ direction: "up" as const, version: migration.version, migration }));
+        .filter(m => !appliedVersions.has(m.version) && m.version <= to)
+        .map(migration => ({ direction: "up" as const, version: migration.version, migration }));
 }
 
 /**
@@ -67,10 +67,10 @@ export function planDown(set: MigrationSet, applied: readonly AppliedMigration[]
         throw new UsageError(`--to ${target} is above the current version ${head}; use "migrate up --to ${target}" to go forward`);
     }
     return [...applied]
-        .filter((row) => row.version > target)
+        .filter(row => row.version > target)
         .sort((a, b) => b.version.localeCompare(a.version))
-        .map((row) => {
-            const rollback = set.rollbacks.find((r) => r.version === row.version);
+        .map(row => {
+            const rollback = set.rollbacks.find(r => r.version === row.version);
             if (!rollback) {
                 throw new UsageError(`cannot go down past ${row.version}: ${set.dir}/rollback/${row.version}_down.sql is missing`);
             }
@@ -80,7 +80,7 @@ export function planDown(set: MigrationSet, applied: readonly AppliedMigration[]
 
 /** Version the database is at after `steps` run on top of `applied`. */
 export function versionAfter(steps: readonly PlanStep[], applied: readonly AppliedMigration[]): string {
-    const versions = new Set(applied.map((row) => row.version));
+    const versions = new Set(applied.map(row => row.version));
     for (const step of steps) {
         if (step.direction === "up") {
             versions.add(step.version);

@@ -113,9 +113,7 @@ export class MigrationFailedError extends OperationError {
 /** Validation refused the migrations; `problems` holds every reason. */
 export class MigrationValidationError extends OperationError {
     constructor(readonly problems: ValidationProblem[]) {
-        super(
-            `refused to migrate: ${problems.length} problem${problems.length === 1 ? "" : "s"}: ${problems.map((p) => p.message).join("; ")}`,
-        );
+        super(`refused to migrate: ${problems.length} problem${problems.length === 1 ? "" : "s"}: ${problems.map(p => p.message).join("; ")}`);
         this.name = "MigrationValidationError";
     }
 }
@@ -143,7 +141,7 @@ export async function migrateDown(options: MigrateDownOptions): Promise<MigrateR
 /** Validates files against the database without changing anything; returns the problems (empty when fine). */
 export async function checkMigrations(options: MigrationOptions): Promise<ValidationProblem[]> {
     const set = await loadMigrationSet(options.dir);
-    return withClient(options.connection, APPLICATION_NAME, async (client) => validateMigrationSet(set, await readApplied(client)));
+    return withClient(options.connection, APPLICATION_NAME, async client => validateMigrationSet(set, await readApplied(client)));
 }
 
 /** Applied, pending, edited and missing migrations, without changing anything. */
@@ -152,20 +150,20 @@ export async function migrationStatus(options: MigrationOptions): Promise<Migrat
     const applied = await withClient(options.connection, APPLICATION_NAME, readApplied);
     const problems = validateMigrationSet(set, applied);
     const rows: MigrationStatusRow[] = [];
-    const versions = [...new Set([...applied.map((a) => a.version), ...set.migrations.map((m) => m.version)])].sort();
+    const versions = [...new Set([...applied.map(a => a.version), ...set.migrations.map(m => m.version)])].sort();
     for (const version of versions) {
-        const row = applied.find((a) => a.version === version);
-        const file = set.migrations.find((m) => m.version === version);
+        const row = applied.find(a => a.version === version);
+        const file = set.migrations.find(m => m.version === version);
         const state = !row ? "pending" : !file ? "file-missing" : row.checksum !== null && row.checksum !== file.checksum ? "edited" : "applied";
         rows.push({ version, name: file?.name ?? row?.name ?? "", state, path: file?.path, appliedAt: row?.appliedAt, executionMs: row?.executionMs });
     }
-    const newest = highestVersion(set.migrations.map((m) => m.version));
+    const newest = highestVersion(set.migrations.map(m => m.version));
     return { current: headVersion(applied), newest, rows, problems };
 }
 
 /** The applied head ("000" when none), read without changing anything. */
 export async function currentMigrationVersion(connection: ConnectionSettings): Promise<string> {
-    return withClient(connection, APPLICATION_NAME, async (client) => headVersion(await readApplied(client)));
+    return withClient(connection, APPLICATION_NAME, async client => headVersion(await readApplied(client)));
 }
 
 async function withMigrationSession(
@@ -174,7 +172,7 @@ async function withMigrationSession(
     work: (client: Client, applied: AppliedMigration[]) => Promise<MigrateResult>,
 ): Promise<MigrateResult> {
     const progress = options.progress ?? silentProgress;
-    return withClient(options.connection, APPLICATION_NAME, async (client) => {
+    return withClient(options.connection, APPLICATION_NAME, async client => {
         if (options.dryRun) {
             // A dry run takes no lock and creates nothing, not even schema_migrations.
             const applied = await readApplied(client);
@@ -201,8 +199,8 @@ function refuseInvalid(set: MigrationSet, applied: AppliedMigration[]): void {
 }
 
 async function refuseBreaking(steps: UpStep[]): Promise<void> {
-    const reports = await lintMigrationFiles(steps.map((s) => s.migration));
-    if (reports.some((r) => !r.ok)) {
+    const reports = await lintMigrationFiles(steps.map(s => s.migration));
+    if (reports.some(r => !r.ok)) {
         throw new OperationError(
             `refused to migrate: breaks the color still serving traffic: ${summarizeLintFailures(reports)}; make it backward compatible (expand now, contract in a later release) or add "-- physioflow:allow-breaking <reason>" to its header`,
         );
@@ -222,7 +220,7 @@ async function execute(
         from,
         to,
         dryRun: Boolean(options.dryRun),
-        steps: steps.map((step) => ({
+        steps: steps.map(step => ({
             direction: step.direction,
             version: step.version,
             path: step.direction === "up" ? step.migration.path : step.rollback.path,

@@ -37,10 +37,7 @@ export function timeoutSettingsSql(timeouts: FileTimeouts): string {
 }
 
 /** The file's header wins over the run's defaults. */
-export function fileTimeouts(
-    directives: { lockTimeoutMs?: number; statementTimeoutMs?: number },
-    defaults: Partial<FileTimeouts> = {},
-): FileTimeouts {
+export function fileTimeouts(directives: { lockTimeoutMs?: number; statementTimeoutMs?: number }, defaults: Partial<FileTimeouts> = {}): FileTimeouts {
     return {
         lockTimeoutMs: directives.lockTimeoutMs ?? defaults.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
         statementTimeoutMs: directives.statementTimeoutMs ?? defaults.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,

@@ -57,7 +57,13 @@ export function validateMigrationSet(set: MigrationSet, applied: readonly Applie
     for (const [version, files] of migrationsByVersion) {
         if (files.length > 1) {
             for (const file of files) {
-                add(file.path, `duplicate migration number ${version} (also ${files.filter((f) => f !== file).map((f) => f.path).join(", ")}); renumber one of them`);
+                add(
+                    file.path,
+                    `duplicate migration number ${version} (also ${files
+                        .filter(f => f !== file)
+                        .map(f => f.path)
+                        .join(", ")}); renumber one of them`,
+                );
             }
         }
         if (version === NO_VERSION) {
@@ -73,7 +79,7 @@ export function validateMigrationSet(set: MigrationSet, applied: readonly Applie
         checkStatements(migration, add);
     }
     for (const rollback of set.rollbacks) {
-        if (!migrationsByVersion.has(rollback.version) && !applied.some((row) => row.version === rollback.version)) {
+        if (!migrationsByVersion.has(rollback.version) && !applied.some(row => row.version === rollback.version)) {
             add(rollback.path, `down script for ${rollback.version}, but there is no migration ${rollback.version}_*.sql`);
         }
         checkStatements(rollback, add);
@@ -98,13 +104,10 @@ export function validateMigrationSet(set: MigrationSet, applied: readonly Applie
             }
         }
     }
-    const appliedVersions = new Set(applied.map((row) => row.version));
+    const appliedVersions = new Set(applied.map(row => row.version));
     for (const migration of set.migrations) {
         if (!appliedVersions.has(migration.version) && migration.version < head) {
-            add(
-                migration.path,
-                `is pending but older than the applied head ${head}; renumber it above ${lastVersion(set.migrations, head)}`,
-            );
+            add(migration.path, `is pending but older than the applied head ${head}; renumber it above ${lastVersion(set.migrations, head)}`);
         }
     }
     return problems.sort((a, b) => a.path.localeCompare(b.path) || a.message.localeCompare(b.message));
@@ -112,7 +115,7 @@ export function validateMigrationSet(set: MigrationSet, applied: readonly Applie
 
 /** Highest applied version, or "000". */
 export function headVersion(applied: readonly AppliedMigration[]): string {
-    return highestVersion(applied.map((row) => row.version));
+    return highestVersion(applied.map(row => row.version));
 }
 
 function checkStatements(file: MigrationFile | RollbackFile, add: (filePath: string, message: string) => void): void {
@@ -160,7 +163,10 @@ function groupByVersion<T extends { version: string }>(files: readonly T[]): Map
 }
 
 function lastVersion(migrations: readonly MigrationFile[], head: string): string {
-    return highestVersion(migrations.map((m) => m.version), head);
+    return highestVersion(
+        migrations.map(m => m.version),
+        head,
+    );
 }
 
 function short(checksum: string): string {

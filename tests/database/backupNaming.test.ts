@@ -16,7 +16,13 @@ describe("backup archive names", () => {
     });
 
     it("does not parse other file names", () => {
-        for (const other of ["notes.txt", "dev_x_2026021_103045.tar.gz", "dev_x_20260211_103045.tgz", "Dev_x_20260211_103045.tar.gz", "dev__20260211_103045.tar.gz"]) {
+        for (const other of [
+            "notes.txt",
+            "dev_x_2026021_103045.tar.gz",
+            "dev_x_20260211_103045.tgz",
+            "Dev_x_20260211_103045.tar.gz",
+            "dev__20260211_103045.tar.gz",
+        ]) {
             assert.strictEqual(parseBackupArchiveName(other), undefined, other);
         }
     });
@@ -40,7 +46,12 @@ describe("backup retention", () => {
             "dev_manual.tar.gz",
         ];
         assert.deepStrictEqual(selectArchivesToPrune(files, 2), ["dev_a_20260101_000000.tar.gz", "dev_c_20260102_000000.tar.gz"]);
-        assert.deepStrictEqual(selectArchivesToPrune(files, 1), ["dev_a_20260101_000000.tar.gz", "dev_b_20260103_000000.tar.gz", "dev_c_20260102_000000.tar.gz", "prod_a_20250101_000000.tar.gz"]);
+        assert.deepStrictEqual(selectArchivesToPrune(files, 1), [
+            "dev_a_20260101_000000.tar.gz",
+            "dev_b_20260103_000000.tar.gz",
+            "dev_c_20260102_000000.tar.gz",
+            "prod_a_20250101_000000.tar.gz",
+        ]);
         assert.deepStrictEqual(selectArchivesToPrune(files, 10), []);
         assert.throws(() => selectArchivesToPrune(files, 0), UsageError);
     });
@@ -126,20 +137,32 @@ describe("S3 settings and lifecycle", () => {
             s3SettingsFromEnv({ S3_ENDPOINT: "http://127.0.0.1:9000", S3_BUCKET: "b", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" }),
             { endpoint: "http://127.0.0.1:9000", bucket: "b", accessKeyId: "k", secretAccessKey: "s", region: "us-east-1", prefix: "physioflow-backups/" },
         );
-        assert.strictEqual(s3SettingsFromEnv({ S3_BUCKET: "b", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s", S3_PREFIX: "team/db-backups/" }).prefix, "team/db-backups/");
+        assert.strictEqual(
+            s3SettingsFromEnv({ S3_BUCKET: "b", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s", S3_PREFIX: "team/db-backups/" }).prefix,
+            "team/db-backups/",
+        );
         for (const prefix of ["/", "backups", "a//b/", "../x/"]) {
-            assert.throws(() => s3SettingsFromEnv({ S3_BUCKET: "b", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s", S3_PREFIX: prefix }), /S3_PREFIX must be a key prefix such as physioflow-backups\//);
+            assert.throws(
+                () => s3SettingsFromEnv({ S3_BUCKET: "b", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s", S3_PREFIX: prefix }),
+                /S3_PREFIX must be a key prefix such as physioflow-backups\//,
+            );
         }
         assert.throws(
             () => s3SettingsFromEnv({ S3_ENDPOINT: "http://127.0.0.1:9000" }),
             (e: Error) =>
                 e instanceof UsageError &&
-                e.message === "--upload needs S3_BUCKET, S3_ACCESS_KEY_ID (or AWS_ACCESS_KEY_ID), S3_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY) in the environment (and S3_ENDPOINT for MinIO)",
+                e.message ===
+                    "--upload needs S3_BUCKET, S3_ACCESS_KEY_ID (or AWS_ACCESS_KEY_ID), S3_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY) in the environment (and S3_ENDPOINT for MinIO)",
         );
     });
 
     it("recognizes its own enabled expiry rule of the right age, scoped to the backups' prefix only", () => {
-        assert.deepStrictEqual(backupLifecycleRule(30), { ID: "physioflow-backups-expire", Status: "Enabled", Filter: { Prefix: "physioflow-backups/" }, Expiration: { Days: 30 } });
+        assert.deepStrictEqual(backupLifecycleRule(30), {
+            ID: "physioflow-backups-expire",
+            Status: "Enabled",
+            Filter: { Prefix: "physioflow-backups/" },
+            Expiration: { Days: 30 },
+        });
         assert.throws(() => backupLifecycleRule(30, ""), /S3_PREFIX must be a key prefix/);
         assert.strictEqual(lifecycleExpiresAfter([backupLifecycleRule(30)], 30), true);
         assert.strictEqual(lifecycleExpiresAfter([backupLifecycleRule(30, "team/")], 30, "team/"), true);

@@ -58,7 +58,7 @@ describe("backup and restore against PostgreSQL", function () {
             environment: "dev",
             label: "pre-deploy-v1.2.3",
             imageTags: { api: "v1.2.3", web: "v1.2.3" },
-            progress: { line: (l) => lines.push(l) },
+            progress: { line: l => lines.push(l) },
             now: () => new Date("2026-02-11T10:30:45.678Z"),
         });
         assert.strictEqual(backup.archivePath, path.join(outDir, "dev_pre-deploy-v1.2.3_20260211_103045.tar.gz"));
@@ -84,10 +84,13 @@ describe("backup and restore against PostgreSQL", function () {
         assert.match(m.pg_dump_version, new RegExp(`^pg_dump \\(PostgreSQL\\) ${server.major}\\.`));
         assert.ok(m.dump_size_bytes > 1000);
         assert.match(m.dump_sha256, /^[0-9a-f]{64}$/);
-        assert.ok(lines.some((l) => new RegExp(`^backup: pg_dump ${db.name} \\.\\.\\. [0-9.]+ (kB|MB) in [0-9.]+ (ms|s)$`).test(l)), lines.join("\n"));
+        assert.ok(
+            lines.some(l => new RegExp(`^backup: pg_dump ${db.name} \\.\\.\\. [0-9.]+ (kB|MB) in [0-9.]+ (ms|s)$`).test(l)),
+            lines.join("\n"),
+        );
 
         const entries: string[] = [];
-        await tar.list({ file: backup.archivePath, onReadEntry: (e) => entries.push(e.path) });
+        await tar.list({ file: backup.archivePath, onReadEntry: e => entries.push(e.path) });
         assert.deepStrictEqual(entries.sort(), ["database.dump", "metadata.json"]);
         const report = await verifyBackup(backup.archivePath);
         assert.strictEqual(report.dumpMigrationVersion, "006");
@@ -111,7 +114,7 @@ describe("backup and restore against PostgreSQL", function () {
         const report = await restoreBackup({
             archivePath,
             connection: db.connection,
-            confirm: async (summary) => {
+            confirm: async summary => {
                 asked++;
                 assert.deepStrictEqual([summary.database, summary.currentVersion, summary.metadata.migration_version], [db.name, "007", "006"]);
                 return true;
@@ -131,7 +134,7 @@ describe("backup and restore against PostgreSQL", function () {
 
     it("refuses a damaged archive (sha256 mismatch) before touching the database", async () => {
         const { archivePath } = await createBackup({ connection: db.connection, outDir, environment: "dev" });
-        const damaged = await repack(archivePath, "dev_damaged_20260211_000000.tar.gz", (dir) => {
+        const damaged = await repack(archivePath, "dev_damaged_20260211_000000.tar.gz", dir => {
             const dump = path.join(dir, "database.dump");
             const bytes = fs.readFileSync(dump);
             bytes[Math.floor(bytes.length / 2)] ^= 0xff;
@@ -142,7 +145,9 @@ describe("backup and restore against PostgreSQL", function () {
         let asked = false;
         await assert.rejects(
             restoreBackup({ archivePath: damaged, connection: db.connection, confirm: async () => (asked = true) }),
-            new RegExp(`^OperationError: ${damaged.replace(/\./g, "\\.")} is damaged: sha256 of database.dump is [0-9a-f]{64} but metadata.json says [0-9a-f]{64}; refusing it$`),
+            new RegExp(
+                `^OperationError: ${damaged.replace(/\./g, "\\.")} is damaged: sha256 of database.dump is [0-9a-f]{64} but metadata.json says [0-9a-f]{64}; refusing it$`,
+            ),
         );
         assert.strictEqual(asked, false);
         assert.deepStrictEqual(await snapshot(client), before);
@@ -157,14 +162,16 @@ describe("backup and restore against PostgreSQL", function () {
         await assert.rejects(verifyBackup(truncated), /is damaged: /);
         await assert.rejects(restoreBackup({ archivePath: truncated, connection: db.connection, confirm: async () => true }), /is damaged: /);
 
-        const extra = await repack(archivePath, "dev_extra_20260211_000000.tar.gz", (dir) => fs.writeFileSync(path.join(dir, "evil.sql"), "DROP TABLE patients;"));
+        const extra = await repack(archivePath, "dev_extra_20260211_000000.tar.gz", dir =>
+            fs.writeFileSync(path.join(dir, "evil.sql"), "DROP TABLE patients;"),
+        );
         await assert.rejects(verifyBackup(extra), /is not a PhysioFlow backup: unexpected entries evil\.sql/);
         assert.strictEqual((await client.query("SELECT count(*)::int AS n FROM patients")).rows[0].n, 2);
     });
 
     it("refuses an archive whose metadata version does not match the dump, before touching the database", async () => {
         const { archivePath } = await createBackup({ connection: db.connection, outDir, environment: "dev" });
-        const mismatching = await repack(archivePath, "dev_mismatch_20260211_000000.tar.gz", (dir) => editMetadata(dir, (m) => (m.migration_version = "003")));
+        const mismatching = await repack(archivePath, "dev_mismatch_20260211_000000.tar.gz", dir => editMetadata(dir, m => (m.migration_version = "003")));
         await client.query("DELETE FROM audit_logs");
         const before = await snapshot(client);
         let asked = false;
@@ -221,7 +228,7 @@ describe("backup and restore against PostgreSQL", function () {
         await tar.create({ gzip: true, file: old, cwd: dir, portable: true }, ["metadata.json", "database.dump"]);
         fs.rmSync(dir, { recursive: true, force: true });
         const listed: string[] = [];
-        await tar.list({ file: old, onReadEntry: (entry) => listed.push(entry.path) });
+        await tar.list({ file: old, onReadEntry: entry => listed.push(entry.path) });
         assert.deepStrictEqual(listed, ["metadata.json", "database.dump"]);
 
         assert.strictEqual((await verifyBackup(old)).metadata.dump_sha256, backup.metadata.dump_sha256);
@@ -233,7 +240,7 @@ describe("backup and restore against PostgreSQL", function () {
     it("writes the dump first and does not deflate it again (pg_dump already compressed it); tar -xzf reads it", async () => {
         const backup = await createBackup({ connection: db.connection, outDir, environment: "dev", label: "layout" });
         const listed: string[] = [];
-        await tar.list({ file: backup.archivePath, onReadEntry: (entry) => listed.push(entry.path) });
+        await tar.list({ file: backup.archivePath, onReadEntry: entry => listed.push(entry.path) });
         assert.deepStrictEqual(listed, ["database.dump", "metadata.json"]);
         const dumpSize = backup.metadata.dump_size_bytes;
         // Stored deflate blocks: the archive is the tar plus a few bytes per 64 kB.
@@ -258,13 +265,19 @@ describe("backup and restore against PostgreSQL", function () {
         assert.strictEqual(fs.readdirSync(outDir).length, 13);
 
         const backup = await createBackup({ connection: db.connection, outDir, environment: "dev", keep: 10 });
-        assert.deepStrictEqual(backup.pruned.map((p) => path.basename(p)), [old(1), old(2)]);
+        assert.deepStrictEqual(
+            backup.pruned.map(p => path.basename(p)),
+            [old(1), old(2)],
+        );
         const left = fs.readdirSync(outDir).sort();
-        assert.deepStrictEqual(left, [
-            ...Array.from({ length: 9 }, (_, i) => old(i + 3)),
-            path.basename(backup.archivePath),
-            "notes.txt",
-            "prod_pre-deploy-v1.0.0_20250101_000000.tar.gz",
-        ].sort());
+        assert.deepStrictEqual(
+            left,
+            [
+                ...Array.from({ length: 9 }, (_, i) => old(i + 3)),
+                path.basename(backup.archivePath),
+                "notes.txt",
+                "prod_pre-deploy-v1.0.0_20250101_000000.tar.gz",
+            ].sort(),
+        );
     });
 });

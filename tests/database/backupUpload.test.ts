@@ -9,7 +9,6 @@ import { readLifecycleRules, s3SettingsFromEnv } from "../../database/backup/s3"
 import { runBinary } from "../support/cliRun";
 import { s3BackupFixture } from "../support/s3Backups";
 
-
 function sha256(bytes: Buffer): string {
     return createHash("sha256").update(bytes).digest("hex");
 }
@@ -44,7 +43,7 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
         assert.strictEqual(sha256(remote), sha256(local));
 
         const rules = await readLifecycleRules(f.client, bucket);
-        const expiry = rules.filter((r) => r.Status === "Enabled" && r.Expiration?.Days === 30 && (r.Filter?.Prefix ?? r.Prefix ?? "") === "physioflow-backups/");
+        const expiry = rules.filter(r => r.Status === "Enabled" && r.Expiration?.Days === 30 && (r.Filter?.Prefix ?? r.Prefix ?? "") === "physioflow-backups/");
         assert.strictEqual(expiry.length, 1, JSON.stringify(rules));
     });
 
@@ -61,13 +60,20 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
         await createBackup({ connection: f.db.connection, outDir, environment: "dev", label: "first", upload });
         await createBackup({ connection: f.db.connection, outDir, environment: "dev", label: "second", upload });
         const rules = await readLifecycleRules(f.client, bucket);
-        const summary = rules.map((r) => [r.Filter?.Prefix ?? r.Prefix ?? "", r.Expiration?.Days]).sort();
-        assert.deepStrictEqual(summary, [["physioflow-backups/", 30], ["tmp/", 7]]);
+        const summary = rules.map(r => [r.Filter?.Prefix ?? r.Prefix ?? "", r.Expiration?.Days]).sort();
+        assert.deepStrictEqual(summary, [
+            ["physioflow-backups/", 30],
+            ["tmp/", 7],
+        ]);
     });
 
     it("uploads from the CLI with --upload and the S3_* environment", async () => {
         const bucket = f.newBucket();
-        const run = await runBinary(["backup", "create", "--out", outDir, "--env", "dev", "--label", "cli-upload", "--upload"], { ...f.db.env, ...f.s3.env, S3_BUCKET: bucket });
+        const run = await runBinary(["backup", "create", "--out", outDir, "--env", "dev", "--label", "cli-upload", "--upload"], {
+            ...f.db.env,
+            ...f.s3.env,
+            S3_BUCKET: bucket,
+        });
         assert.strictEqual(run.code, 0, run.stderr);
         const lines = run.stdout.trim().split("\n");
         const archive = lines[lines.length - 1];
@@ -81,7 +87,10 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
 
     it("fails the backup command when the store refuses the upload, keeping the local archive", async () => {
         const upload = { ...s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: f.newBucket() }), secretAccessKey: "wrong-secret" };
-        await assert.rejects(createBackup({ connection: f.db.connection, outDir, environment: "dev", upload }), /upload to s3:\/\/.* failed: .*; the local archive .* is kept/);
-        assert.strictEqual(fs.readdirSync(outDir).filter((f) => f.endsWith(".tar.gz")).length, 1);
+        await assert.rejects(
+            createBackup({ connection: f.db.connection, outDir, environment: "dev", upload }),
+            /upload to s3:\/\/.* failed: .*; the local archive .* is kept/,
+        );
+        assert.strictEqual(fs.readdirSync(outDir).filter(f => f.endsWith(".tar.gz")).length, 1);
     });
 });

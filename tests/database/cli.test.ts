@@ -16,14 +16,14 @@ const physioflow = runBinary;
 
 function assertOneLineError(run: CliRun, code: number, pattern: RegExp): void {
     assert.strictEqual(run.code, code, `exit code; stderr: ${run.stderr}`);
-    const lines = run.stderr.split("\n").filter((l) => l !== "");
+    const lines = run.stderr.split("\n").filter(l => l !== "");
     assert.strictEqual(lines.length, 1, `expected one stderr line, got:\n${run.stderr}`);
     assert.match(lines[0], /^physioflow: error: /);
     assert.match(lines[0], pattern);
 }
 
 function lastLine(text: string): string {
-    const lines = text.split("\n").filter((l) => l.trim() !== "");
+    const lines = text.split("\n").filter(l => l.trim() !== "");
     return lines[lines.length - 1] ?? "";
 }
 
@@ -50,12 +50,20 @@ describe("physioflow CLI (real process)", function () {
     });
 
     it("answers bad input with one line and exit 2", async () => {
-        assertOneLineError(await physioflow(["rollout"]), 2, /unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import"/);
+        assertOneLineError(
+            await physioflow(["rollout"]),
+            2,
+            /unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import"/,
+        );
         // deploy is the release code's command (release/cli.ts), with its own one-line usage errors.
         assertOneLineError(await physioflow(["deploy"]), 2, /^physioflow: error: deploy needs a stack and a tag: physioflow deploy <stack> <tag>$/);
         assertOneLineError(await physioflow(["migrate", "up", "--to", "5"]), 2, /--to must be a three-digit migration number such as 005, got "5"/);
         assertOneLineError(await physioflow(["backup", "verify", "/nonexistent/dev_x_20260101_000000.tar.gz"]), 2, /backup archive not found: \/nonexistent\//);
-        assertOneLineError(await physioflow(["migrate", "status", "--dir", "/nonexistent/migrations"], db.env), 2, /migrations directory not found: \/nonexistent\/migrations/);
+        assertOneLineError(
+            await physioflow(["migrate", "status", "--dir", "/nonexistent/migrations"], db.env),
+            2,
+            /migrations directory not found: \/nonexistent\/migrations/,
+        );
         // The other usage errors come from the same parser; tests/database/cliArgs.test.ts covers them without a process each.
     });
 
@@ -108,7 +116,11 @@ describe("physioflow CLI (real process)", function () {
 
         const backups = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-cli-down-"));
         try {
-            assertOneLineError(await physioflow(["migrate", "down", "--dir", dir, "--to", "000"], db.env), 2, /migrate down runs down scripts that may drop data and there is no terminal to confirm; re-run with --yes/);
+            assertOneLineError(
+                await physioflow(["migrate", "down", "--dir", dir, "--to", "000"], db.env),
+                2,
+                /migrate down runs down scripts that may drop data and there is no terminal to confirm; re-run with --yes/,
+            );
             const down = await physioflow(["migrate", "down", "--dir", dir, "--to", "000", "--yes", "--backup-out", backups], db.env);
             assertOneLineError(down, 1, /has no down script/);
             fs.rmSync(path.join(dir, "004_drop_name.sql"));
@@ -129,7 +141,10 @@ describe("physioflow CLI (real process)", function () {
             const up = await physioflow(["migrate", "up"], data.env);
             assert.strictEqual(up.code, 0, up.stderr);
             await insertClinicData(dataClient);
-            const backup = await physioflow(["backup", "create", "--out", out, "--env", "dev", "--label", "pre-deploy-v1.2.3", "--tags", "api=v1.2.3,web=v1.2.3"], data.env);
+            const backup = await physioflow(
+                ["backup", "create", "--out", out, "--env", "dev", "--label", "pre-deploy-v1.2.3", "--tags", "api=v1.2.3,web=v1.2.3"],
+                data.env,
+            );
             assert.strictEqual(backup.code, 0, backup.stderr);
             const archive = lastLine(backup.stdout);
             assert.match(path.basename(archive), /^dev_pre-deploy-v1\.2\.3_\d{8}_\d{6}\.tar\.gz$/);
@@ -168,12 +183,14 @@ describe("physioflow CLI (real process)", function () {
 
     it("connects through DATABASE_URL as well as PG* variables", async () => {
         const { host, port, user, password, database } = db.connection;
-        const run = await physioflow(["migrate", "version"], { DATABASE_URL: `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/${database}` });
+        const run = await physioflow(["migrate", "version"], {
+            DATABASE_URL: `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/${database}`,
+        });
         assert.deepStrictEqual([run.code, run.stdout, run.stderr], [0, "000\n", ""]);
     });
 
     it("runs as `npx physioflow` from the project root", async () => {
-        const run = await new Promise<CliRun>((resolve) => {
+        const run = await new Promise<CliRun>(resolve => {
             execFile("npx", ["--no-install", "physioflow", "--help"], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) =>
                 resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
             );

@@ -3,18 +3,25 @@ import { parseCommandLine, parseDuration } from "../../database/cli/args";
 import { UsageError } from "../../database/errors";
 
 function usageError(argv: string[], message: string): void {
-    assert.throws(() => parseCommandLine(argv), (error: Error) => {
-        assert.ok(error instanceof UsageError, `${argv.join(" ")}: ${error}`);
-        assert.strictEqual(error.message, message);
-        return true;
-    });
+    assert.throws(
+        () => parseCommandLine(argv),
+        (error: Error) => {
+            assert.ok(error instanceof UsageError, `${argv.join(" ")}: ${error}`);
+            assert.strictEqual(error.message, message);
+            return true;
+        },
+    );
 }
 
 describe("CLI argument parsing", () => {
     it("parses every command with its defaults", () => {
         const quiet = { verbose: false, quiet: false };
         assert.deepStrictEqual(parseCommandLine(["migrate", "status"]), { command: "migrate status", dir: "migrations", ...quiet });
-        assert.deepStrictEqual(parseCommandLine(["migrate", "version", "--dir", "db/migrations"]), { command: "migrate version", dir: "db/migrations", ...quiet });
+        assert.deepStrictEqual(parseCommandLine(["migrate", "version", "--dir", "db/migrations"]), {
+            command: "migrate version",
+            dir: "db/migrations",
+            ...quiet,
+        });
         assert.deepStrictEqual(parseCommandLine(["migrate", "up", "--to", "015", "--dry-run", "--lock-timeout", "2m"]), {
             command: "migrate up",
             dir: "migrations",
@@ -41,28 +48,46 @@ describe("CLI argument parsing", () => {
             verbose: true,
             quiet: false,
         });
-        assert.deepStrictEqual(parseCommandLine(["migrate", "down", "--to", "004", "--yes", "--backup-out", "/b", "--env", "dev", "--lock-timeout", "2s", "--runner-wait", "10s"]), {
-            command: "migrate down",
-            dir: "migrations",
-            to: "004",
-            dryRun: false,
-            lockTimeoutMs: 2_000,
-            runnerWaitMs: 10_000,
-            yes: true,
-            backupOut: "/b",
-            environment: "dev",
-            ...quiet,
-        });
-        assert.deepStrictEqual(parseCommandLine(["backup", "create", "--out", "/var/backups", "--env", "prod", "--label", "pre-deploy-v1.2.3", "--tags", "api=v1.2.3,web=v1.2.3", "--upload"]), {
-            command: "backup create",
-            outDir: "/var/backups",
-            environment: "prod",
-            label: "pre-deploy-v1.2.3",
-            tags: { api: "v1.2.3", web: "v1.2.3" },
-            upload: true,
-            keep: 10,
-            ...quiet,
-        });
+        assert.deepStrictEqual(
+            parseCommandLine(["migrate", "down", "--to", "004", "--yes", "--backup-out", "/b", "--env", "dev", "--lock-timeout", "2s", "--runner-wait", "10s"]),
+            {
+                command: "migrate down",
+                dir: "migrations",
+                to: "004",
+                dryRun: false,
+                lockTimeoutMs: 2_000,
+                runnerWaitMs: 10_000,
+                yes: true,
+                backupOut: "/b",
+                environment: "dev",
+                ...quiet,
+            },
+        );
+        assert.deepStrictEqual(
+            parseCommandLine([
+                "backup",
+                "create",
+                "--out",
+                "/var/backups",
+                "--env",
+                "prod",
+                "--label",
+                "pre-deploy-v1.2.3",
+                "--tags",
+                "api=v1.2.3,web=v1.2.3",
+                "--upload",
+            ]),
+            {
+                command: "backup create",
+                outDir: "/var/backups",
+                environment: "prod",
+                label: "pre-deploy-v1.2.3",
+                tags: { api: "v1.2.3", web: "v1.2.3" },
+                upload: true,
+                keep: 10,
+                ...quiet,
+            },
+        );
         assert.deepStrictEqual(parseCommandLine(["--quiet", "backup", "restore", "a.tar.gz", "--yes", "--env", "dev"]), {
             command: "backup restore",
             file: "a.tar.gz",
@@ -98,21 +123,36 @@ describe("CLI argument parsing", () => {
     });
 
     it("refuses bad input with a usage error naming what is wrong", () => {
-        usageError(["rollout"], 'unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import" (see physioflow --help)');
-        usageError(["migrate", "sideways"], 'unknown command "migrate sideways"; expected one of: migrate status, migrate validate, migrate up, migrate down, migrate lint, migrate version');
+        usageError(
+            ["rollout"],
+            'unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import" (see physioflow --help)',
+        );
+        usageError(
+            ["migrate", "sideways"],
+            'unknown command "migrate sideways"; expected one of: migrate status, migrate validate, migrate up, migrate down, migrate lint, migrate version',
+        );
         usageError(["migrate", "up", "--to", "15"], '--to must be a three-digit migration number such as 005, got "15"');
         usageError(["migrate", "down"], 'migrate down needs --to NNN (the version to go back to, "000" for none)');
         usageError(["migrate", "up", "--bogus"], "migrate up: Unknown option '--bogus' (see physioflow migrate --help)");
         usageError(["migrate", "up", "--to"], "migrate up: Option '--to <value>' argument missing (see physioflow migrate --help)");
         usageError(["migrate", "status", "extra"], 'migrate status takes no arguments, got unexpected "extra"');
         usageError(["backup", "create"], "backup create needs --out DIR (where to write the archive)");
-        usageError(["backup", "create", "--out", "d", "--env", "Prod"], '--env must be lower-case letters, digits and dashes (e.g. dev, staging, prod), got "Prod"');
-        usageError(["backup", "create", "--out", "d", "--label", "a_b"], '--label must be letters, digits, dots and dashes (e.g. pre-deploy-v1.2.3), got "a_b"');
+        usageError(
+            ["backup", "create", "--out", "d", "--env", "Prod"],
+            '--env must be lower-case letters, digits and dashes (e.g. dev, staging, prod), got "Prod"',
+        );
+        usageError(
+            ["backup", "create", "--out", "d", "--label", "a_b"],
+            '--label must be letters, digits, dots and dashes (e.g. pre-deploy-v1.2.3), got "a_b"',
+        );
         usageError(["backup", "create", "--out", "d", "--tags", "api"], '--tags must look like api=v1.2.3,web=v1.2.3, got "api"');
         usageError(["backup", "create", "--out", "d", "--keep", "0"], '--keep must be a whole number of at least 1, got "0"');
         usageError(["backup", "verify"], "backup verify needs a FILE argument");
         usageError(["backup", "prune", "--dir", "d"], "backup prune needs --dir DIR and --keep N");
-        usageError(["backup", "restore", "a", "--env", "dev", "--lock-timeout", "soon"], '--lock-timeout must be a duration such as 30s, 2m or 500ms, got "soon"');
+        usageError(
+            ["backup", "restore", "a", "--env", "dev", "--lock-timeout", "soon"],
+            '--lock-timeout must be a duration such as 30s, 2m or 500ms, got "soon"',
+        );
         usageError(
             ["backup", "restore", "a", "--yes"],
             "backup restore needs --env ENV (the target's environment, e.g. dev), so an archive of another environment is refused; --allow-other-env restores without that check",
@@ -122,6 +162,9 @@ describe("CLI argument parsing", () => {
     });
 
     it("reads durations", () => {
-        assert.deepStrictEqual(["500ms", "30s", "30", "2m"].map((d) => parseDuration(d, "--x")), [500, 30_000, 30_000, 120_000]);
+        assert.deepStrictEqual(
+            ["500ms", "30s", "30", "2m"].map(d => parseDuration(d, "--x")),
+            [500, 30_000, 30_000, 120_000],
+        );
     });
 });

@@ -8,7 +8,7 @@ import { releaseCommands } from "../../release/cli";
 import { physioflow as dispatch } from "../../bin/physioflow";
 import { runInProcess } from "../support/cliRun";
 
-const physioflow = (argv: string[]) => runInProcess((streams) => dispatch(argv, streams));
+const physioflow = (argv: string[]) => runInProcess(streams => dispatch(argv, streams));
 
 describe("physioflow's command list", () => {
     for (const ask of [["help"], ["--help"], []]) {

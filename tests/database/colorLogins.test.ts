@@ -17,7 +17,14 @@ const migrationsDir = path.join(__dirname, "..", "..", "migrations");
 const Role = "postgresql:index/role:Role";
 
 /** A role's inputs as AppDatabase registers them. */
-interface RoleInputs { name: string; login: boolean; password: string; roles?: string[]; inherit?: boolean; assumeRole?: string }
+interface RoleInputs {
+    name: string;
+    login: boolean;
+    password: string;
+    roles?: string[];
+    inherit?: boolean;
+    assumeRole?: string;
+}
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
@@ -52,7 +59,11 @@ describe("each color's database login on a real PostgreSQL", function () {
             assert.ok(isSecretInput(recorded.password), `${name}: the password is not a secret`);
             return { ...recorded, password: recorded.password.value };
         };
-        roles = { owner: inputs(`physioflow_prod-emr${suffix}`), blue: inputs(`physioflow_prod-emr${suffix}_blue`), green: inputs(`physioflow_prod-emr${suffix}_green`) };
+        roles = {
+            owner: inputs(`physioflow_prod-emr${suffix}`),
+            blue: inputs(`physioflow_prod-emr${suffix}_blue`),
+            green: inputs(`physioflow_prod-emr${suffix}_green`),
+        };
         assert.deepStrictEqual([roles.blue.name, roles.green.name], [`emr${suffix}_blue`, `emr${suffix}_green`]);
 
         db = await freshDatabase("color_logins");

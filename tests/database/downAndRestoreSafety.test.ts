@@ -18,12 +18,12 @@ const SEEDED = path.join(__dirname, "..", "..", "migrations");
 
 /** The database CLI in-process; `typed` set means a terminal on stdin that answers with it. */
 function physioflow(argv: string[], env: Record<string, string>, typed?: string): Promise<CliRun> {
-    return runInProcess((streams) => main(argv, { ...streams, env }), typed);
+    return runInProcess(streams => main(argv, { ...streams, env }), typed);
 }
 
 function assertOneLineError(run: CliRun, code: number, pattern: RegExp): void {
     assert.strictEqual(run.code, code, `exit code; stderr: ${run.stderr}`);
-    const lines = run.stderr.split("\n").filter((l) => l !== "");
+    const lines = run.stderr.split("\n").filter(l => l !== "");
     assert.strictEqual(lines.length, 1, run.stderr);
     assert.match(lines[0], pattern);
 }
@@ -60,7 +60,12 @@ describe("migrate down and backup restore: confirmation and safety backups", fun
         );
         const declined = await physioflow(["migrate", "down", "--dir", SEEDED, "--to", "004", "--backup-out", backups], db.env, "not-the-name");
         assert.strictEqual(declined.code, 1, declined.stderr);
-        assert.match(declined.stderr, new RegExp(`About to take ${db.name} from migration 006 back to 004:\\n  revert 006 .*rollback/006_down\\.sql.*\\n  revert 005 .*rollback/005_down\\.sql`));
+        assert.match(
+            declined.stderr,
+            new RegExp(
+                `About to take ${db.name} from migration 006 back to 004:\\n  revert 006 .*rollback/006_down\\.sql.*\\n  revert 005 .*rollback/005_down\\.sql`,
+            ),
+        );
         assert.match(declined.stderr, /physioflow: error: migrate down cancelled; nothing was changed\n$/);
         assert.strictEqual(await version(db), "006");
         assert.deepStrictEqual(await snapshot(client), before);
@@ -114,12 +119,17 @@ describe("migrate down and backup restore: confirmation and safety backups", fun
             assertOneLineError(
                 await physioflow(["backup", "restore", archive, "--yes", "--env", "dev", "--backup-out", path.join(out, "safety"), "--quiet"], db.env),
                 1,
-                new RegExp(`is a backup of database "${other.name}", the target is "${db.name}"; refusing to restore it \\(--allow-other-database to restore it anyway\\)$`),
+                new RegExp(
+                    `is a backup of database "${other.name}", the target is "${db.name}"; refusing to restore it \\(--allow-other-database to restore it anyway\\)$`,
+                ),
             );
             assert.deepStrictEqual(await snapshot(client), before);
             assert.strictEqual(fs.existsSync(path.join(out, "safety")), false, "refused before the safety backup");
 
-            const allowed = await physioflow(["backup", "restore", archive, "--yes", "--env", "dev", "--allow-other-database", "--backup-out", path.join(out, "safety"), "--quiet"], db.env);
+            const allowed = await physioflow(
+                ["backup", "restore", archive, "--yes", "--env", "dev", "--allow-other-database", "--backup-out", path.join(out, "safety"), "--quiet"],
+                db.env,
+            );
             assert.strictEqual(allowed.code, 0, allowed.stderr);
             assert.strictEqual(await version(db), "003");
         } finally {
@@ -139,7 +149,10 @@ describe("migrate down and backup restore: confirmation and safety backups", fun
             1,
             /is a backup of "prod", not "dev"; refusing to restore it \(--allow-other-env to restore it anyway\)$/,
         );
-        const allowed = await physioflow(["backup", "restore", archive, "--yes", "--env", "dev", "--allow-other-env", "--backup-out", path.join(out, "safety"), "--quiet"], db.env);
+        const allowed = await physioflow(
+            ["backup", "restore", archive, "--yes", "--env", "dev", "--allow-other-env", "--backup-out", path.join(out, "safety"), "--quiet"],
+            db.env,
+        );
         assert.strictEqual(allowed.code, 0, allowed.stderr);
         assert.match(allowed.stdout, /^safety backup .*\/dev_pre-restore_\d{8}_\d{6}\.tar\.gz$/m);
     });
@@ -159,7 +172,7 @@ describe("migrate down and backup restore: confirmation and safety backups", fun
         assert.ok(run.stderr.indexOf("safety backup of") < run.stderr.indexOf("backup: restoring "), run.stderr);
         assert.notDeepStrictEqual(await snapshot(client), replaced);
 
-        await new Promise((resolve) => setTimeout(resolve, 1100)); // archive names have one-second resolution
+        await new Promise(resolve => setTimeout(resolve, 1100)); // archive names have one-second resolution
         const back = await physioflow(["backup", "restore", safety, "--yes", "--env", "dev", "--backup-out", safetyDir, "--quiet"], db.env);
         assert.strictEqual(back.code, 0, back.stderr);
         assert.deepStrictEqual(await snapshot(client), replaced);

@@ -45,8 +45,8 @@ export function threeMigrations(): Record<string, string> {
 
 /** schema_migrations rows for the given files, as if applied unchanged. */
 export function appliedRows(set: MigrationSet, versions: string[]): AppliedMigration[] {
-    return versions.map((version) => {
-        const file = set.migrations.find((m) => m.version === version);
+    return versions.map(version => {
+        const file = set.migrations.find(m => m.version === version);
         return { version, name: file?.name ?? "gone", checksum: file?.checksum ?? "0".repeat(64), appliedAt: new Date(0), executionMs: 1 };
     });
 }
@@ -57,7 +57,7 @@ const writtenDirs = new Set<string>();
 export function writeMigrationDir(files: Record<string, string>): string {
     const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "physioflow-migrations-"));
     if (writtenDirs.size === 0) {
-        process.once("exit", () => writtenDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+        process.once("exit", () => writtenDirs.forEach(d => fs.rmSync(d, { recursive: true, force: true })));
     }
     writtenDirs.add(dir);
     fs.mkdirSync(nodePath.join(dir, "rollback"));

@@ -13,19 +13,26 @@ async function lintOne(sql: string): Promise<FileLintReport> {
 }
 
 function breakingRules(report: FileLintReport): string[] {
-    return report.violations.filter((v) => v.severity === "breaking").map((v) => `${v.line}:${v.rule}`);
+    return report.violations.filter(v => v.severity === "breaking").map(v => `${v.line}:${v.rule}`);
 }
 
 describe("blue-green lint rules (pure)", () => {
     const finding = (line: number, rule: string): SquawkFinding => ({ file: "m/001_x.sql", line, rule, message: "squawk says" });
 
     it("fails on breaking rules, reports warnings, ignores style rules", () => {
-        const report = evaluateLint("m/001_x.sql", [finding(3, "prefer-robust-stmts"), finding(2, "require-concurrent-index-creation"), finding(1, "ban-drop-column")]);
-        assert.strictEqual(report.ok, false);
-        assert.deepStrictEqual(report.violations.map((v) => [v.line, v.rule, v.severity]), [
-            [1, "ban-drop-column", "breaking"],
-            [2, "require-concurrent-index-creation", "warning"],
+        const report = evaluateLint("m/001_x.sql", [
+            finding(3, "prefer-robust-stmts"),
+            finding(2, "require-concurrent-index-creation"),
+            finding(1, "ban-drop-column"),
         ]);
+        assert.strictEqual(report.ok, false);
+        assert.deepStrictEqual(
+            report.violations.map(v => [v.line, v.rule, v.severity]),
+            [
+                [1, "ban-drop-column", "breaking"],
+                [2, "require-concurrent-index-creation", "warning"],
+            ],
+        );
         assert.deepStrictEqual(formatLintReport([report]), [
             "FAIL    m/001_x.sql (1 breaking)",
             "        m/001_x.sql:1: breaking [ban-drop-column] drops a column the running (old) color still reads or writes",
@@ -65,7 +72,9 @@ describe("blue-green lint with squawk (real binary)", function () {
     }
 
     it("reports the line of the breaking statement in a longer file", async () => {
-        const report = await lintOne("-- expand and contract in one go (wrong)\nALTER TABLE patients ADD COLUMN mobile text;\n\nALTER TABLE patients DROP COLUMN phone;\n");
+        const report = await lintOne(
+            "-- expand and contract in one go (wrong)\nALTER TABLE patients ADD COLUMN mobile text;\n\nALTER TABLE patients DROP COLUMN phone;\n",
+        );
         assert.deepStrictEqual(breakingRules(report), ["4:ban-drop-column"]);
     });
 
@@ -77,8 +86,13 @@ describe("blue-green lint with squawk (real binary)", function () {
     });
 
     it("honors -- physioflow:allow-breaking <reason>", async () => {
-        const report = await lintOne("-- physioflow:allow-breaking phone moved to contacts in 014, unused since v1.3\nALTER TABLE patients DROP COLUMN phone;\n");
-        assert.deepStrictEqual([report.ok, report.allowedBecause, breakingRules(report)], [true, "phone moved to contacts in 014, unused since v1.3", ["2:ban-drop-column"]]);
+        const report = await lintOne(
+            "-- physioflow:allow-breaking phone moved to contacts in 014, unused since v1.3\nALTER TABLE patients DROP COLUMN phone;\n",
+        );
+        assert.deepStrictEqual(
+            [report.ok, report.allowedBecause, breakingRules(report)],
+            [true, "phone moved to contacts in 014, unused since v1.3", ["2:ban-drop-column"]],
+        );
     });
 
     it("leaves squawk's timeout rules to the runner, which sets lock_timeout and statement_timeout before every file", async () => {
@@ -86,7 +100,7 @@ describe("blue-green lint with squawk (real binary)", function () {
         const set = await loadMigrationSet(dir);
         // squawk itself (2.61) asks for the SETs under these names; a renamed rule would show up here.
         const raw = await runSquawk([set.migrations[0].path], true);
-        assert.deepStrictEqual(raw.map((f) => f.rule).sort(), Object.keys(RUNNER_HANDLED_RULES).sort());
+        assert.deepStrictEqual(raw.map(f => f.rule).sort(), Object.keys(RUNNER_HANDLED_RULES).sort());
         const [report] = await lintMigrationFiles(set.migrations);
         assert.deepStrictEqual([report.ok, report.violations], [true, []]);
     });

@@ -21,12 +21,12 @@ import { threeMigrations, writeMigrationDir } from "./fixtures";
 
 async function tables(client: Client): Promise<string[]> {
     const result = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
-    return result.rows.map((r) => r.tablename);
+    return result.rows.map(r => r.tablename);
 }
 
 async function versions(client: Client): Promise<string[]> {
     const result = await client.query("SELECT version FROM schema_migrations ORDER BY version");
-    return result.rows.map((r) => r.version);
+    return result.rows.map(r => r.version);
 }
 
 describe("migration runner against PostgreSQL", function () {
@@ -45,11 +45,18 @@ describe("migration runner against PostgreSQL", function () {
     it("applies pending migrations and records name, checksum, time in schema_migrations (runbook queries work)", async () => {
         const dir = writeMigrationDir(threeMigrations());
         const result = await migrateUp({ dir, connection: db.connection });
-        assert.deepStrictEqual([result.from, result.to, result.steps.map((s) => s.version)], ["000", "003", ["001", "002", "003"]]);
+        assert.deepStrictEqual([result.from, result.to, result.steps.map(s => s.version)], ["000", "003", ["001", "002", "003"]]);
         assert.deepStrictEqual(await tables(client), ["patients", "schema_migrations", "therapists"]);
 
         const rows = (await client.query("SELECT * FROM schema_migrations ORDER BY version DESC")).rows;
-        assert.deepStrictEqual(rows.map((r) => [r.version, r.name]), [["003", "patient_phone"], ["002", "therapists"], ["001", "patients"]]);
+        assert.deepStrictEqual(
+            rows.map(r => [r.version, r.name]),
+            [
+                ["003", "patient_phone"],
+                ["002", "therapists"],
+                ["001", "patients"],
+            ],
+        );
         for (const row of rows) {
             assert.match(row.checksum, /^[0-9a-f]{64}$/);
             assert.ok(row.applied_at instanceof Date);
@@ -133,7 +140,10 @@ describe("migration runner against PostgreSQL", function () {
             "004_bad_index.sql": "-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY bad_idx ON no_such_table (id);\n",
             "rollback/004_down.sql": "DROP INDEX IF EXISTS bad_idx;",
         });
-        await assert.rejects(migrateUp({ dir, connection: db.connection }), /004_bad_index\.sql:2: relation "no_such_table" does not exist .*ran without a transaction/);
+        await assert.rejects(
+            migrateUp({ dir, connection: db.connection }),
+            /004_bad_index\.sql:2: relation "no_such_table" does not exist .*ran without a transaction/,
+        );
         assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
     });
 
@@ -146,7 +156,9 @@ describe("migration runner against PostgreSQL", function () {
             const started = Date.now();
             await assert.rejects(
                 migrateUp({ dir, connection: db.connection, runnerWaitMs: 700 }),
-                new RegExp(`another migration runner holds the migration lock \\(pid ${holderPid}, .*gave up after .*; retry when it finishes or raise --runner-wait$`),
+                new RegExp(
+                    `another migration runner holds the migration lock \\(pid ${holderPid}, .*gave up after .*; retry when it finishes or raise --runner-wait$`,
+                ),
             );
             const waited = Date.now() - started;
             assert.ok(waited >= 650 && waited < 10_000, `waited ${waited} ms`);
@@ -175,11 +187,20 @@ describe("migration runner against PostgreSQL", function () {
         const dir = writeMigrationDir(threeMigrations());
         await migrateUp({ dir, connection: db.connection });
         const result = await migrateDown({ dir, connection: db.connection, to: "001" });
-        assert.deepStrictEqual(result.steps.map((s) => [s.direction, s.version]), [["down", "003"], ["down", "002"]]);
+        assert.deepStrictEqual(
+            result.steps.map(s => [s.direction, s.version]),
+            [
+                ["down", "003"],
+                ["down", "002"],
+            ],
+        );
         assert.deepStrictEqual(await versions(client), ["001"]);
         assert.deepStrictEqual(await tables(client), ["patients", "schema_migrations"]);
         const columns = await client.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'patients' ORDER BY 1");
-        assert.deepStrictEqual(columns.rows.map((r) => r.column_name), ["full_name", "id"]);
+        assert.deepStrictEqual(
+            columns.rows.map(r => r.column_name),
+            ["full_name", "id"],
+        );
         await migrateDown({ dir, connection: db.connection, to: "000" });
         assert.deepStrictEqual(await versions(client), []);
         assert.deepStrictEqual(await tables(client), ["schema_migrations"]);
@@ -190,7 +211,10 @@ describe("migration runner against PostgreSQL", function () {
         files["rollback/003_down.sql"] = "ALTER TABLE patients DROP COLUMN phone;\nALTER TABLE patients DROP COLUMN no_such_column;\n";
         const dir = writeMigrationDir(files);
         await migrateUp({ dir, connection: db.connection });
-        await assert.rejects(migrateDown({ dir, connection: db.connection, to: "002" }), /rollback\/003_down\.sql:2: column "no_such_column" of relation "patients" does not exist/);
+        await assert.rejects(
+            migrateDown({ dir, connection: db.connection, to: "002" }),
+            /rollback\/003_down\.sql:2: column "no_such_column" of relation "patients" does not exist/,
+        );
         assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
         const phone = await client.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'patients' AND column_name = 'phone'");
         assert.strictEqual(phone.rowCount, 1);
@@ -201,16 +225,22 @@ describe("migration runner against PostgreSQL", function () {
         const plan = await migrateUp({ dir, connection: db.connection, dryRun: true });
         assert.strictEqual(plan.dryRun, true);
         assert.deepStrictEqual([plan.from, plan.to], ["000", "003"]);
-        assert.deepStrictEqual(plan.steps.map((s) => s.description), [
-            `apply ${dir}/001_patients.sql in a transaction`,
-            `apply ${dir}/002_therapists.sql in a transaction`,
-            `apply ${dir}/003_patient_phone.sql in a transaction`,
-        ]);
+        assert.deepStrictEqual(
+            plan.steps.map(s => s.description),
+            [
+                `apply ${dir}/001_patients.sql in a transaction`,
+                `apply ${dir}/002_therapists.sql in a transaction`,
+                `apply ${dir}/003_patient_phone.sql in a transaction`,
+            ],
+        );
         assert.deepStrictEqual(await tables(client), []);
 
         await migrateUp({ dir, connection: db.connection });
         const downPlan = await migrateDown({ dir, connection: db.connection, to: "000", dryRun: true });
-        assert.deepStrictEqual(downPlan.steps.map((s) => s.version), ["003", "002", "001"]);
+        assert.deepStrictEqual(
+            downPlan.steps.map(s => s.version),
+            ["003", "002", "001"],
+        );
         assert.deepStrictEqual(await versions(client), ["001", "002", "003"]);
         assert.deepStrictEqual(await tables(client), ["patients", "schema_migrations", "therapists"]);
     });
@@ -234,14 +264,18 @@ describe("migration runner against PostgreSQL", function () {
         await migrateUp({ dir, connection: db.connection });
         fs.renameSync(path.join(dir, "003_patient_phone.sql"), path.join(dir, "004_patient_phone.sql"));
         fs.renameSync(path.join(dir, "rollback/003_down.sql"), path.join(dir, "rollback/004_down.sql"));
-        await assert.rejects(migrateUp({ dir, connection: db.connection }), /003_patient_phone\.sql: migration 003 is applied to the database but its file is gone/);
+        await assert.rejects(
+            migrateUp({ dir, connection: db.connection }),
+            /003_patient_phone\.sql: migration 003 is applied to the database but its file is gone/,
+        );
 
         await migrateDown({ dir: writeMigrationDir(files), connection: db.connection, to: "001" });
         const gap = writeMigrationDir(files);
         await migrateUp({ dir: gap, connection: db.connection, to: "001" });
-        await client.query("INSERT INTO schema_migrations (version, name, checksum, execution_ms) SELECT '003', 'patient_phone', checksum, 1 FROM (SELECT $1::text AS checksum) c", [
-            (await import("../../database/migrations/files")).migrationChecksum(files["003_patient_phone.sql"]),
-        ]);
+        await client.query(
+            "INSERT INTO schema_migrations (version, name, checksum, execution_ms) SELECT '003', 'patient_phone', checksum, 1 FROM (SELECT $1::text AS checksum) c",
+            [(await import("../../database/migrations/files")).migrationChecksum(files["003_patient_phone.sql"])],
+        );
         await assert.rejects(migrateUp({ dir: gap, connection: db.connection }), /002_therapists\.sql: is pending but older than the applied head 003/);
     });
 
@@ -258,7 +292,10 @@ describe("migration runner against PostgreSQL", function () {
         );
         assert.strictEqual((await client.query("SELECT to_regclass('schema_migrations') AS t")).rows[0].t, null);
 
-        fs.writeFileSync(path.join(dir, "004_drop_phone.sql"), "-- physioflow:allow-breaking phone moved to contacts in v1.3, unused since\n" + files["004_drop_phone.sql"]);
+        fs.writeFileSync(
+            path.join(dir, "004_drop_phone.sql"),
+            "-- physioflow:allow-breaking phone moved to contacts in v1.3, unused since\n" + files["004_drop_phone.sql"],
+        );
         await migrateUp({ dir, connection: db.connection });
         assert.deepStrictEqual(await versions(client), ["001", "002", "003", "004"]);
     });
@@ -269,7 +306,14 @@ describe("migration runner against PostgreSQL", function () {
         fs.appendFileSync(path.join(dir, "002_therapists.sql"), "-- edited\n");
         const status = await migrationStatus({ dir, connection: db.connection });
         assert.deepStrictEqual([status.current, status.newest], ["002", "003"]);
-        assert.deepStrictEqual(status.rows.map((r) => [r.version, r.state]), [["001", "applied"], ["002", "edited"], ["003", "pending"]]);
+        assert.deepStrictEqual(
+            status.rows.map(r => [r.version, r.state]),
+            [
+                ["001", "applied"],
+                ["002", "edited"],
+                ["003", "pending"],
+            ],
+        );
         assert.strictEqual(status.problems.length, 1);
     });
 
@@ -279,14 +323,24 @@ describe("migration runner against PostgreSQL", function () {
         await client.query("INSERT INTO schema_migrations VALUES ('001')");
         const dir = writeMigrationDir(threeMigrations());
         const result = await migrateUp({ dir, connection: db.connection });
-        assert.deepStrictEqual(result.steps.map((s) => s.version), ["002", "003"]);
+        assert.deepStrictEqual(
+            result.steps.map(s => s.version),
+            ["002", "003"],
+        );
         const rows = (await client.query("SELECT version, checksum IS NOT NULL AS has_checksum FROM schema_migrations ORDER BY version")).rows;
-        assert.deepStrictEqual(rows.map((r) => [r.version, r.has_checksum]), [["001", false], ["002", true], ["003", true]]);
+        assert.deepStrictEqual(
+            rows.map(r => [r.version, r.has_checksum]),
+            [
+                ["001", false],
+                ["002", true],
+                ["003", true],
+            ],
+        );
     });
 
     const collect = (): Progress & { lines: string[] } => {
         const lines: string[] = [];
-        return { lines, line: (text) => lines.push(text) };
+        return { lines, line: text => lines.push(text) };
     };
 
     it("says where it starts and each file it applied or reverted, with the step count", async () => {
@@ -294,7 +348,10 @@ describe("migration runner against PostgreSQL", function () {
         const progress = collect();
         const up = await migrateUp({ dir, connection: db.connection, progress, to: "002" });
         assert.strictEqual(up.dryRun, false);
-        assert.ok(up.steps.every((s) => Number.isInteger(s.executionMs) && s.executionMs! >= 0), JSON.stringify(up.steps));
+        assert.ok(
+            up.steps.every(s => Number.isInteger(s.executionMs) && s.executionMs! >= 0),
+            JSON.stringify(up.steps),
+        );
         const where = describeConnection(db.connection);
         assert.strictEqual(progress.lines.length, 3, progress.lines.join("\n"));
         assert.strictEqual(progress.lines[0], `migrate: ${where} at 000, 2 steps to 002`);
@@ -313,7 +370,7 @@ describe("migration runner against PostgreSQL", function () {
         const calls: { from: string; to: string; versions: string[]; tables: string | null }[] = [];
         const beforeChanges = async (plan: { from: string; to: string; steps: PlanStep[] }) => {
             const table = (await client.query("SELECT to_regclass('schema_migrations')::text AS t")).rows[0].t;
-            calls.push({ from: plan.from, to: plan.to, versions: plan.steps.map((s) => s.version), tables: table });
+            calls.push({ from: plan.from, to: plan.to, versions: plan.steps.map(s => s.version), tables: table });
         };
         await migrateUp({ dir, connection: db.connection, beforeChanges, dryRun: true });
         assert.deepStrictEqual(calls, []);
@@ -423,7 +480,10 @@ describe("migration runner against PostgreSQL", function () {
         assert.strictEqual(await readCurrentVersion(client), "002");
         fs.appendFileSync(path.join(dir, "001_patients.sql"), "-- edited\n");
         const problems = await checkMigrations({ dir, connection: db.connection });
-        assert.deepStrictEqual(problems.map((p) => p.path), [`${dir}/001_patients.sql`]);
+        assert.deepStrictEqual(
+            problems.map(p => p.path),
+            [`${dir}/001_patients.sql`],
+        );
         assert.match(problems[0].message, /was edited after it was applied/);
         await client.query("DELETE FROM schema_migrations");
         assert.strictEqual(await readCurrentVersion(client), "000");
@@ -436,21 +496,27 @@ describe("migration runner against PostgreSQL", function () {
         fs.rmSync(path.join(dir, "003_patient_phone.sql"));
         const status = await migrationStatus({ dir, connection: db.connection });
         assert.deepStrictEqual([status.current, status.newest], ["003", "002"]);
-        assert.deepStrictEqual(status.rows.map((r) => [r.version, r.name, r.state, r.path]), [
-            ["001", "patients", "applied", `${dir}/001_patients.sql`],
-            ["002", "therapists", "applied", `${dir}/002_therapists.sql`],
-            ["003", "patient_phone", "file-missing", undefined],
-        ]);
+        assert.deepStrictEqual(
+            status.rows.map(r => [r.version, r.name, r.state, r.path]),
+            [
+                ["001", "patients", "applied", `${dir}/001_patients.sql`],
+                ["002", "therapists", "applied", `${dir}/002_therapists.sql`],
+                ["003", "patient_phone", "file-missing", undefined],
+            ],
+        );
         for (const row of status.rows) {
             assert.ok(row.appliedAt instanceof Date, String(row.appliedAt));
             assert.ok(Number.isInteger(row.executionMs), String(row.executionMs));
         }
         const pending = await migrationStatus({ dir: writeMigrationDir(files), connection: (await freshDatabase("status")).connection });
-        assert.deepStrictEqual(pending.rows.map((r) => [r.version, r.state, r.appliedAt, r.executionMs]), [
-            ["001", "pending", undefined, undefined],
-            ["002", "pending", undefined, undefined],
-            ["003", "pending", undefined, undefined],
-        ]);
+        assert.deepStrictEqual(
+            pending.rows.map(r => [r.version, r.state, r.appliedAt, r.executionMs]),
+            [
+                ["001", "pending", undefined, undefined],
+                ["002", "pending", undefined, undefined],
+                ["003", "pending", undefined, undefined],
+            ],
+        );
         assert.deepStrictEqual([pending.current, pending.newest, pending.problems], ["000", "003", []]);
     });
 
@@ -461,18 +527,23 @@ describe("migration runner against PostgreSQL", function () {
         try {
             const holderPid = (await holder.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
             await holder.query("SELECT pg_advisory_lock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]);
-            const letGo = new Promise((resolve) => setTimeout(resolve, 800)).then(() =>
+            const letGo = new Promise(resolve => setTimeout(resolve, 800)).then(() =>
                 holder.query("SELECT pg_advisory_unlock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]),
             );
             const progress = collect();
             const result = await migrateUp({ dir, connection: db.connection, progress, runnerWaitMs: 20_000 });
             await letGo;
-            assert.deepStrictEqual(result.steps.map((s) => s.version), ["001", "002", "003"]);
-            const waits = progress.lines.filter((line) => line.includes("waiting for the migration lock"));
+            assert.deepStrictEqual(
+                result.steps.map(s => s.version),
+                ["001", "002", "003"],
+            );
+            const waits = progress.lines.filter(line => line.includes("waiting for the migration lock"));
             assert.strictEqual(waits.length, 1, progress.lines.join("\n"));
             assert.match(
                 progress.lines[0],
-                new RegExp(`^migrate: waiting for the migration lock held by pid ${holderPid} "physioflow-other-runner", connected since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z \\(up to 20\\.0 s\\)$`),
+                new RegExp(
+                    `^migrate: waiting for the migration lock held by pid ${holderPid} "physioflow-other-runner", connected since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z \\(up to 20\\.0 s\\)$`,
+                ),
             );
         } finally {
             await holder.end();
@@ -493,24 +564,24 @@ describe("migration runner against PostgreSQL", function () {
                 "rollback/004_down.sql": "ALTER TABLE patients DROP COLUMN notes;\n",
             });
             const up = await migrateUp({ dir, connection, to: "003" });
-            assert.deepStrictEqual(up.steps.map((s) => s.version), ["001", "002", "003"]);
+            assert.deepStrictEqual(
+                up.steps.map(s => s.version),
+                ["001", "002", "003"],
+            );
             const api = new Client(pgClientConfig(db.connection, "physioflow-api"));
             await api.connect();
             try {
                 await api.query("BEGIN");
                 await api.query("SELECT count(*) FROM patients");
-                await assert.rejects(
-                    migrateUp({ dir, connection, lockTimeoutMs: 300 }),
-                    (error: Error) => {
-                        assert.strictEqual(
-                            error.message,
-                            `${dir}/004_patient_notes.sql:1: gave up after lock_timeout 300 ms waiting for a lock held by another session ` +
-                                `(it was not caught before the timeout; look in pg_stat_activity); rolled back, nothing from 004 was applied; ` +
-                                `retry once that session is done (or end it), or give the file more time with "-- physioflow:lock-timeout 30s" (or --lock-timeout)`,
-                        );
-                        return true;
-                    },
-                );
+                await assert.rejects(migrateUp({ dir, connection, lockTimeoutMs: 300 }), (error: Error) => {
+                    assert.strictEqual(
+                        error.message,
+                        `${dir}/004_patient_notes.sql:1: gave up after lock_timeout 300 ms waiting for a lock held by another session ` +
+                            `(it was not caught before the timeout; look in pg_stat_activity); rolled back, nothing from 004 was applied; ` +
+                            `retry once that session is done (or end it), or give the file more time with "-- physioflow:lock-timeout 30s" (or --lock-timeout)`,
+                    );
+                    return true;
+                });
             } finally {
                 await api.end();
             }
@@ -562,7 +633,10 @@ describe("migration runner against PostgreSQL", function () {
         try {
             await holder.query("SELECT pg_advisory_lock($1, $2)", [MIGRATION_LOCK.namespace, MIGRATION_LOCK.key]);
             const plan = await migrateUp({ dir, connection: db.connection, dryRun: true, runnerWaitMs: 200 });
-            assert.deepStrictEqual(plan.steps.map((s) => s.version), ["001", "002", "003"]);
+            assert.deepStrictEqual(
+                plan.steps.map(s => s.version),
+                ["001", "002", "003"],
+            );
             const down = await migrateDown({ dir, connection: db.connection, to: "000", dryRun: true, runnerWaitMs: 200 });
             assert.deepStrictEqual(down.steps, []);
         } finally {
@@ -575,12 +649,15 @@ describe("migration runner against PostgreSQL", function () {
         await client.query("CREATE TABLE schema_migrations (version text PRIMARY KEY)");
         await client.query("INSERT INTO schema_migrations VALUES ('001'), ('005')");
         const status = await migrationStatus({ dir: writeMigrationDir(threeMigrations()), connection: db.connection });
-        assert.deepStrictEqual(status.rows.map((r) => [r.version, r.name, r.state]), [
-            ["001", "patients", "applied"],
-            ["002", "therapists", "pending"],
-            ["003", "patient_phone", "pending"],
-            ["005", "", "file-missing"],
-        ]);
+        assert.deepStrictEqual(
+            status.rows.map(r => [r.version, r.name, r.state]),
+            [
+                ["001", "patients", "applied"],
+                ["002", "therapists", "pending"],
+                ["003", "patient_phone", "pending"],
+                ["005", "", "file-missing"],
+            ],
+        );
     });
 
     it("lint: false (the benchmarks' seeding) applies a file the blue-green lint refuses", async () => {
@@ -591,7 +668,10 @@ describe("migration runner against PostgreSQL", function () {
         });
         await assert.rejects(migrateUp({ dir, connection: db.connection, lint: true }), /breaks the color still serving traffic/);
         const result = await migrateUp({ dir, connection: db.connection, lint: false });
-        assert.deepStrictEqual(result.steps.map((s) => s.version), ["001", "002", "003", "004"]);
+        assert.deepStrictEqual(
+            result.steps.map(s => s.version),
+            ["001", "002", "003", "004"],
+        );
     });
 
     it("an operator's cancel of a running migration rolls the file back, without blaming a statement_timeout it does not have", async () => {
@@ -600,14 +680,17 @@ describe("migration runner against PostgreSQL", function () {
             "rollback/001_down.sql": "DROP TABLE slow;\n",
         });
         const running = migrateUp({ dir, connection: db.connection });
-        const outcome = running.then(() => undefined, (error: Error) => error);
+        const outcome = running.then(
+            () => undefined,
+            (error: Error) => error,
+        );
         let cancelled = false;
         for (let tries = 0; tries < 200 && !cancelled; tries++) {
             const result = await client.query(
                 "SELECT pg_cancel_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'physioflow-migrate' AND query LIKE 'SELECT pg_sleep%' AND state = 'active'",
             );
-            cancelled = result.rows.some((row) => row.ok);
-            await new Promise((resolve) => setTimeout(resolve, 50));
+            cancelled = result.rows.some(row => row.ok);
+            await new Promise(resolve => setTimeout(resolve, 50));
         }
         assert.ok(cancelled, "the migration's pg_sleep was never seen running");
         const error = await outcome;
@@ -663,8 +746,14 @@ describe("migration runner against PostgreSQL", function () {
             "rollback/004_down.sql": "SELECT 1;\n",
         });
         const sessions = async () =>
-            (await client.query("SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'physioflow-migrate%' ORDER BY 1")).rows.map((r) => r.name);
-        const handles = () => process.getActiveResourcesInfo().filter((kind) => kind !== "TTYWrap").sort();
+            (await client.query("SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'physioflow-migrate%' ORDER BY 1")).rows.map(
+                r => r.name,
+            );
+        const handles = () =>
+            process
+                .getActiveResourcesInfo()
+                .filter(kind => kind !== "TTYWrap")
+                .sort();
         // What this process holds after one whole run (its own test timers, the client's socket); the next run must add nothing to it.
         await migrateUp({ dir, connection: db.connection, to: "003" });
         const before = handles();
@@ -672,13 +761,13 @@ describe("migration runner against PostgreSQL", function () {
         let seen: string[] = [];
         for (let tries = 0; tries < 100 && seen.length < 2; tries++) {
             seen = await sessions();
-            await new Promise((resolve) => setTimeout(resolve, 20));
+            await new Promise(resolve => setTimeout(resolve, 20));
         }
         assert.deepStrictEqual(seen, ["physioflow-migrate", "physioflow-migrate-watch"]);
         await running;
         // A server process ends a moment after its client hangs up.
         for (let tries = 0; tries < 100 && (await sessions()).length > 0; tries++) {
-            await new Promise((resolve) => setTimeout(resolve, 20));
+            await new Promise(resolve => setTimeout(resolve, 20));
         }
         assert.deepStrictEqual(await sessions(), []);
         assert.deepStrictEqual(handles(), before, "a timer or socket left behind would keep the CLI from exiting");
@@ -698,8 +787,8 @@ describe("migration runner against PostgreSQL", function () {
             await report.query("BEGIN");
             await report.query("SELECT * FROM schema_migrations ORDER BY version DESC");
             const outcome = await Promise.race([
-                migrateUp({ dir, connection: db.connection }).then((result) => result.steps.map((s) => s.version)),
-                new Promise((resolve) => setTimeout(() => resolve("still waiting after 10 s"), 10_000)),
+                migrateUp({ dir, connection: db.connection }).then(result => result.steps.map(s => s.version)),
+                new Promise(resolve => setTimeout(() => resolve("still waiting after 10 s"), 10_000)),
             ]);
             assert.deepStrictEqual(outcome, ["004"]);
         } finally {
@@ -715,14 +804,24 @@ describe("migration runner against PostgreSQL", function () {
         await client.query("INSERT INTO schema_migrations VALUES ('001', NULL)");
         const dir = writeMigrationDir(threeMigrations());
         const status = await migrationStatus({ dir, connection: db.connection });
-        assert.deepStrictEqual(status.rows.map((r) => [r.version, r.name, r.state, r.appliedAt, r.executionMs]), [
-            ["001", "patients", "applied", null, null],
-            ["002", "therapists", "pending", undefined, undefined],
-            ["003", "patient_phone", "pending", undefined, undefined],
-        ]);
+        assert.deepStrictEqual(
+            status.rows.map(r => [r.version, r.name, r.state, r.appliedAt, r.executionMs]),
+            [
+                ["001", "patients", "applied", null, null],
+                ["002", "therapists", "pending", undefined, undefined],
+                ["003", "patient_phone", "pending", undefined, undefined],
+            ],
+        );
         await migrateUp({ dir, connection: db.connection });
-        const columns = (await client.query("SELECT attname FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")).rows;
-        assert.deepStrictEqual(columns.map((c) => c.attname), ["version", "checksum", "name", "applied_at", "execution_ms", "applied_by"]);
+        const columns = (
+            await client.query(
+                "SELECT attname FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            )
+        ).rows;
+        assert.deepStrictEqual(
+            columns.map(c => c.attname),
+            ["version", "checksum", "name", "applied_at", "execution_ms", "applied_by"],
+        );
     });
 
     describe("lock_timeout: a migration never queues traffic behind a long transaction", () => {
@@ -781,12 +880,15 @@ describe("migration runner against PostgreSQL", function () {
             fs.writeFileSync(path.join(dir, "004_patient_notes.sql"), "-- physioflow:lock-timeout 20s\n" + files["004_patient_notes.sql"]);
             const blocker = await openReadingTransaction();
             try {
-                const release = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => blocker.api.query("COMMIT"));
+                const release = new Promise(resolve => setTimeout(resolve, 1500)).then(() => blocker.api.query("COMMIT"));
                 const started = Date.now();
                 const result = await migrateUp({ dir, connection: db.connection, lockTimeoutMs: 500 });
                 await release;
                 assert.ok(Date.now() - started >= 1400, "it waited for the reading transaction to end");
-                assert.deepStrictEqual(result.steps.map((s) => s.version), ["004"]);
+                assert.deepStrictEqual(
+                    result.steps.map(s => s.version),
+                    ["004"],
+                );
             } finally {
                 await blocker.api.end();
             }
@@ -801,7 +903,9 @@ describe("migration runner against PostgreSQL", function () {
             try {
                 await assert.rejects(
                     migrateDown({ dir, connection: db.connection, to: "002", lockTimeoutMs: 300 }),
-                    new RegExp(`rollback/003_down\\.sql:1: gave up after lock_timeout 300 ms waiting for AccessExclusiveLock on patients, held by pid ${pid} "physioflow-api"`),
+                    new RegExp(
+                        `rollback/003_down\\.sql:1: gave up after lock_timeout 300 ms waiting for AccessExclusiveLock on patients, held by pid ${pid} "physioflow-api"`,
+                    ),
                 );
             } finally {
                 await api.end();
@@ -872,9 +976,12 @@ describe("migration runner against PostgreSQL", function () {
         it("says so when the holder let go between the attempt and the look at pg_locks", async () => {
             const lines: string[] = [];
             await assert.rejects(
-                acquireMigrationLock(counting(true) as unknown as ClientBase, { timeoutMs: 0, progress: { line: (text) => lines.push(text) } }),
+                acquireMigrationLock(counting(true) as unknown as ClientBase, { timeoutMs: 0, progress: { line: text => lines.push(text) } }),
                 (error: Error) => {
-                    assert.match(error.message, /^another migration runner holds the migration lock \(a session that just let go\); gave up after \d+ ms; retry when it finishes or raise --runner-wait$/);
+                    assert.match(
+                        error.message,
+                        /^another migration runner holds the migration lock \(a session that just let go\); gave up after \d+ ms; retry when it finishes or raise --runner-wait$/,
+                    );
                     return true;
                 },
             );

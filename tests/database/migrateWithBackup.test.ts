@@ -10,7 +10,7 @@ const DIR = path.join(__dirname, "..", "..", "migrations");
 
 /** The database CLI in-process, with no terminal. */
 function run(argv: string[], env: Record<string, string>): Promise<CliRun> {
-    return runInProcess((streams) => main(argv, { ...streams, env }));
+    return runInProcess(streams => main(argv, { ...streams, env }));
 }
 
 describe("migrate up --backup-out (backup always precedes the migration)", function () {
@@ -27,7 +27,7 @@ describe("migrate up --backup-out (backup always precedes the migration)", funct
             assert.strictEqual((await verifyBackup(firstArchive)).metadata.migration_version, "000");
             assert.match(first.stderr, /backup: verified .*\nmigrate: .* at 000, 3 steps to 003/);
 
-            await new Promise((resolve) => setTimeout(resolve, 1100)); // archive names have one-second resolution
+            await new Promise(resolve => setTimeout(resolve, 1100)); // archive names have one-second resolution
             const second = await run(["migrate", "up", "--dir", DIR, "--backup-out", out, "--env", "dev", "--label", "pre-deploy-v1.2.4", "--quiet"], db.env);
             assert.strictEqual(second.code, 0, second.stderr);
             assert.strictEqual(second.stderr, "");
@@ -40,7 +40,10 @@ describe("migrate up --backup-out (backup always precedes the migration)", funct
             assert.deepStrictEqual([third.code, third.stdout], [0, "nothing to do: database is at 006\n"]);
             assert.strictEqual(fs.readdirSync(out).length, 2);
 
-            const restore = await run(["backup", "restore", secondArchive, "--yes", "--env", "dev", "--backup-out", path.join(out, "safety"), "--quiet"], db.env);
+            const restore = await run(
+                ["backup", "restore", secondArchive, "--yes", "--env", "dev", "--backup-out", path.join(out, "safety"), "--quiet"],
+                db.env,
+            );
             assert.strictEqual(restore.code, 0, restore.stderr);
             const version = await run(["migrate", "version"], db.env);
             assert.strictEqual(version.stdout, "003\n");

@@ -29,7 +29,14 @@ describe("describeBlockers: who a migration statement waited for", () => {
             describeBlockers({
                 waitingFor: "AccessExclusiveLock on patients",
                 blockers: [
-                    session({ applicationName: "physioflow-api", heldModes: "AccessShareLock,RowExclusiveLock", state: "idle in transaction", transactionMs: 3200, queryStart: started, query: "SELECT 1" }),
+                    session({
+                        applicationName: "physioflow-api",
+                        heldModes: "AccessShareLock,RowExclusiveLock",
+                        state: "idle in transaction",
+                        transactionMs: 3200,
+                        queryStart: started,
+                        query: "SELECT 1",
+                    }),
                     session({ pid: 7, state: "active", transactionMs: 20, queryStart: started }),
                 ],
             }),

@@ -65,11 +65,14 @@ describe("migration file conventions", () => {
     });
 
     it("refuses a timeout header that is not a duration, and a lock-timeout of zero", () => {
-        assert.deepStrictEqual(parseDirectives("-- physioflow:lock-timeout soon\n-- physioflow:lock-timeout 0\n-- physioflow:statement-timeout\nSELECT 1;").problems, [
-            'line 1: "-- physioflow:lock-timeout" needs a duration above zero such as 30s, 2m or 500ms, got "soon"',
-            'line 2: "-- physioflow:lock-timeout" needs a duration above zero such as 30s, 2m or 500ms, got "0"',
-            'line 3: "-- physioflow:statement-timeout" needs a duration (0 for no limit) such as 30s, 2m or 500ms, got ""',
-        ]);
+        assert.deepStrictEqual(
+            parseDirectives("-- physioflow:lock-timeout soon\n-- physioflow:lock-timeout 0\n-- physioflow:statement-timeout\nSELECT 1;").problems,
+            [
+                'line 1: "-- physioflow:lock-timeout" needs a duration above zero such as 30s, 2m or 500ms, got "soon"',
+                'line 2: "-- physioflow:lock-timeout" needs a duration above zero such as 30s, 2m or 500ms, got "0"',
+                'line 3: "-- physioflow:statement-timeout" needs a duration (0 for no limit) such as 30s, 2m or 500ms, got ""',
+            ],
+        );
     });
 
     it("builds the timeout settings run before each file, the header over the run's default", () => {
@@ -103,17 +106,39 @@ describe("loadMigrationSet: what a migrations directory holds", () => {
         assert.deepStrictEqual(set, {
             dir,
             migrations: [
-                { version: "001", name: "a", path: path.join(dir, "001_a.sql"), sql: "CREATE TABLE t (id int);\n",
-                    checksum: migrationChecksum("CREATE TABLE t (id int);\n"), directives: { transactional: true } },
-                { version: "002", name: "a", path: path.join(dir, "002_a.sql"), sql: "SELECT 2;\n",
-                    checksum: migrationChecksum("SELECT 2;\n"), directives: { transactional: true } },
-                { version: "002", name: "B", path: path.join(dir, "002_B.sql"), sql: "-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n",
-                    checksum: migrationChecksum("-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n"), directives: { transactional: false } },
+                {
+                    version: "001",
+                    name: "a",
+                    path: path.join(dir, "001_a.sql"),
+                    sql: "CREATE TABLE t (id int);\n",
+                    checksum: migrationChecksum("CREATE TABLE t (id int);\n"),
+                    directives: { transactional: true },
+                },
+                {
+                    version: "002",
+                    name: "a",
+                    path: path.join(dir, "002_a.sql"),
+                    sql: "SELECT 2;\n",
+                    checksum: migrationChecksum("SELECT 2;\n"),
+                    directives: { transactional: true },
+                },
+                {
+                    version: "002",
+                    name: "B",
+                    path: path.join(dir, "002_B.sql"),
+                    sql: "-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n",
+                    checksum: migrationChecksum("-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n"),
+                    directives: { transactional: false },
+                },
             ],
             rollbacks: [
                 { version: "001", path: path.join(dir, "rollback", "001_down.sql"), sql: "DROP TABLE t;\n", directives: { transactional: true } },
-                { version: "002", path: path.join(dir, "rollback", "002_down.sql"), sql: "-- physioflow:no-transaction\nDROP INDEX CONCURRENTLY i;\n",
-                    directives: { transactional: false } },
+                {
+                    version: "002",
+                    path: path.join(dir, "rollback", "002_down.sql"),
+                    sql: "-- physioflow:no-transaction\nDROP INDEX CONCURRENTLY i;\n",
+                    directives: { transactional: false },
+                },
             ],
             malformedMigrations: [],
             malformedRollbacks: [],
@@ -131,13 +156,25 @@ describe("loadMigrationSet: what a migrations directory holds", () => {
         write("rollback/001_undo.sql", "SELECT 1;\n");
         write("rollback/readme.md", "ignored");
         const set = await loadMigrationSet(dir);
-        assert.deepStrictEqual(set.migrations.map(m => m.path), [path.join(dir, "001_a.sql")]);
+        assert.deepStrictEqual(
+            set.migrations.map(m => m.path),
+            [path.join(dir, "001_a.sql")],
+        );
         assert.deepStrictEqual(set.malformedMigrations, [path.join(dir, "003_upper.SQL"), path.join(dir, "1_short.sql")]);
-        assert.deepStrictEqual(set.rollbacks.map(r => r.path), [path.join(dir, "rollback", "001_down.sql")]);
+        assert.deepStrictEqual(
+            set.rollbacks.map(r => r.path),
+            [path.join(dir, "rollback", "001_down.sql")],
+        );
         assert.deepStrictEqual(set.malformedRollbacks, [path.join(dir, "rollback", "001_undo.sql")]);
         assert.deepStrictEqual(set.directiveProblems, [
-            { path: path.join(dir, "001_a.sql"), problems: ['line 1: unknown directive "physioflow:no-transactions" (known: no-transaction, allow-breaking, lock-timeout, statement-timeout)'] },
-            { path: path.join(dir, "rollback", "001_down.sql"), problems: ['line 1: "-- physioflow:lock-timeout" needs a duration above zero such as 30s, 2m or 500ms, got "soon"'] },
+            {
+                path: path.join(dir, "001_a.sql"),
+                problems: ['line 1: unknown directive "physioflow:no-transactions" (known: no-transaction, allow-breaking, lock-timeout, statement-timeout)'],
+            },
+            {
+                path: path.join(dir, "rollback", "001_down.sql"),
+                problems: ['line 1: "-- physioflow:lock-timeout" needs a duration above zero such as 30s, 2m or 500ms, got "soon"'],
+            },
         ]);
     });
 
@@ -161,22 +198,27 @@ describe("loadMigrationSet: what a migrations directory holds", () => {
 
     it("a missing directory is a usage error naming it and --dir; an unreadable one is not hidden", async () => {
         const missing = path.join(dir, "nope");
-        await assert.rejects(loadMigrationSet(missing), (error: unknown) =>
-            error instanceof UsageError && error.message === `migrations directory not found: ${missing} (use --dir DIR)`);
+        await assert.rejects(
+            loadMigrationSet(missing),
+            (error: unknown) => error instanceof UsageError && error.message === `migrations directory not found: ${missing} (use --dir DIR)`,
+        );
         // A file given as the directory: the same usage error.
         write("file.sql", "SELECT 1;\n");
         await assert.rejects(loadMigrationSet(path.join(dir, "file.sql")), UsageError);
         // Any other error (a symlink loop: ELOOP) is thrown as it is, not taken for "not found".
         fs.symlinkSync(path.join(dir, "loop"), path.join(dir, "loop"));
-        await assert.rejects(loadMigrationSet(path.join(dir, "loop")), (error: NodeJS.ErrnoException) =>
-            !(error instanceof UsageError) && error.code === "ELOOP");
+        await assert.rejects(
+            loadMigrationSet(path.join(dir, "loop")),
+            (error: NodeJS.ErrnoException) => !(error instanceof UsageError) && error.code === "ELOOP",
+        );
     });
 });
 
 describe("parseDirectives: header edges", () => {
     it("blank lines and comments stay in the header; a directive after them counts", () => {
         assert.deepStrictEqual(parseDirectives("-- 005: split names\n\n   \n-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);"), {
-            directives: { transactional: false }, problems: [],
+            directives: { transactional: false },
+            problems: [],
         });
     });
 
@@ -190,7 +232,10 @@ describe("parseDirectives: header edges", () => {
     it("a directive may follow -- without a space, and indentation; it must start the comment", () => {
         assert.deepStrictEqual(parseDirectives("  --physioflow:no-transaction\nSELECT 1;").directives, { transactional: false });
         // "physioflow:" in the middle of a header comment is prose, not a directive.
-        assert.deepStrictEqual(parseDirectives("-- see -- physioflow:no-transaction in docs\nSELECT 1;"), { directives: { transactional: true }, problems: [] });
+        assert.deepStrictEqual(parseDirectives("-- see -- physioflow:no-transaction in docs\nSELECT 1;"), {
+            directives: { transactional: true },
+            problems: [],
+        });
         assert.deepStrictEqual(parseDirectives("-- physioflow:lock-timeout   30s   \nSELECT 1;").directives, { transactional: true, lockTimeoutMs: 30_000 });
     });
 

@@ -47,18 +47,23 @@ const roleInputsNotRead = ["name", "password"];
 
 /** A role as the catalog has it, in the provider's terms. */
 async function readRole(client: Client, name: string): Promise<RoleState> {
-    const { rows } = await client.query(`
+    const { rows } = await client.query(
+        `
         SELECT r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolinherit, r.rolcanlogin, r.rolreplication, r.rolbypassrls,
                r.rolconnlimit, COALESCE(r.rolvaliduntil::text, 'infinity') AS valid_until, COALESCE(r.rolconfig, '{}') AS config,
                ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1)::text[] AS roles
-          FROM pg_roles r WHERE r.rolname = $1`, [name]);
+          FROM pg_roles r WHERE r.rolname = $1`,
+        [name],
+    );
     assert.strictEqual(rows.length, 1, `role ${name} does not exist`);
     const row = rows[0];
-    const settings = new Map<string, string>((row.config as string[]).map(entry => {
-        const at = entry.indexOf("=");
-        return [entry.slice(0, at), entry.slice(at + 1)];
-    }));
-    const milliseconds = (value: string | undefined) => value === undefined ? 0 : /^\d+$/.test(value) ? Number(value) : value as unknown as number;
+    const settings = new Map<string, string>(
+        (row.config as string[]).map(entry => {
+            const at = entry.indexOf("=");
+            return [entry.slice(0, at), entry.slice(at + 1)];
+        }),
+    );
+    const milliseconds = (value: string | undefined) => (value === undefined ? 0 : /^\d+$/.test(value) ? Number(value) : (value as unknown as number));
     return {
         superuser: row.rolsuper,
         createDatabase: row.rolcreatedb,
@@ -125,12 +130,18 @@ describe("importing the team's role and database: the next preview changes no at
         assert.deepStrictEqual(roleDiff(await readRole(admin, owner), inputs.role), []);
 
         // The database: its owner and encoding as the program declares them.
-        const { rows } = await admin.query(`SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding,
-            datconnlimit, datallowconn, datistemplate FROM pg_database WHERE datname = $1`, [db.name]);
+        const { rows } = await admin.query(
+            `SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding,
+            datconnlimit, datallowconn, datistemplate FROM pg_database WHERE datname = $1`,
+            [db.name],
+        );
         assert.deepStrictEqual({ owner: inputs.database.owner, encoding: inputs.database.encoding }, { owner, encoding: "UTF8" });
         assert.deepStrictEqual(rows[0], { owner, encoding: "UTF8", datconnlimit: -1, datallowconn: true, datistemplate: false });
-        assert.deepStrictEqual(Object.keys(inputs.database).sort(), ["encoding", "name", "owner"],
-            "the program sets database attributes this test does not read back");
+        assert.deepStrictEqual(
+            Object.keys(inputs.database).sort(),
+            ["encoding", "name", "owner"],
+            "the program sets database attributes this test does not read back",
+        );
     });
 
     it("`CREATE USER` (the other way the team may have made it) reads back the same", async () => {
@@ -145,10 +156,7 @@ describe("importing the team's role and database: the next preview changes no at
         // silently, and the update would change only these two).
         const name = `${owner}_wider`;
         await makeRole(name, `CREATE ROLE ${ident(name)} WITH LOGIN CREATEDB CONNECTION LIMIT 20 PASSWORD 'x'`);
-        assert.deepStrictEqual(roleDiff(await readRole(admin, name), inputs.role), [
-            "createDatabase: true -> false",
-            "connectionLimit: 20 -> -1",
-        ]);
+        assert.deepStrictEqual(roleDiff(await readRole(admin, name), inputs.role), ["createDatabase: true -> false", "connectionLimit: 20 -> -1"]);
         await admin.query(`ALTER ROLE ${ident(name)} SET statement_timeout = 5000`);
         assert.deepStrictEqual(roleDiff(await readRole(admin, name), inputs.role), [
             "createDatabase: true -> false",

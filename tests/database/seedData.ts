@@ -28,10 +28,10 @@ export async function insertClinicData(client: Client): Promise<void> {
 
 /** Every row of every table in public, ordered, as JSON: equal snapshots mean equal data. */
 export async function snapshot(client: Client): Promise<Record<string, unknown[]>> {
-    const tables = (await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.tablename as string);
+    const tables = (await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map(r => r.tablename as string);
     const result: Record<string, unknown[]> = {};
     for (const table of tables) {
-        const rows = (await client.query(`SELECT * FROM "${table}"`)).rows.map((row) => JSON.stringify(row)).sort();
+        const rows = (await client.query(`SELECT * FROM "${table}"`)).rows.map(row => JSON.stringify(row)).sort();
         result[table] = rows;
     }
     return result;

@@ -20,7 +20,7 @@ describe("splitStatements", () => {
             "SELECT E'back\\'slash;';",
         ].join("\n");
         assert.deepStrictEqual(
-            splitStatements(sql).map((s) => s.text),
+            splitStatements(sql).map(s => s.text),
             [
                 "INSERT INTO t VALUES ('a;b', 'it''s;')",
                 'SELECT 1 AS "x;y"',
@@ -34,7 +34,8 @@ describe("splitStatements", () => {
     });
 
     it("keeps a BEGIN ATOMIC function body (with CASE ... END inside) as one statement", () => {
-        const sql = "CREATE FUNCTION g(x int) RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END;\n  SELECT 2;\nEND;\nSELECT 3;";
+        const sql =
+            "CREATE FUNCTION g(x int) RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END;\n  SELECT 2;\nEND;\nSELECT 3;";
         const statements = splitStatements(sql);
         assert.strictEqual(statements.length, 2);
         assert.ok(statements[0].text.endsWith("END"));
@@ -48,7 +49,7 @@ describe("splitStatements", () => {
 
     it("does not mistake positional parameters for dollar quotes", () => {
         assert.deepStrictEqual(
-            splitStatements("PREPARE p AS SELECT $1; SELECT 2;").map((s) => s.text),
+            splitStatements("PREPARE p AS SELECT $1; SELECT 2;").map(s => s.text),
             ["PREPARE p AS SELECT $1", "SELECT 2"],
         );
     });

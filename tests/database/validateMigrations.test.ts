@@ -6,7 +6,7 @@ function messages(files: Record<string, string>, applied: string[] = [], tamper?
     const set = migrationSet(files);
     const rows = appliedRows(set, applied);
     tamper?.(rows);
-    return validateMigrationSet(set, rows).map((p) => p.message);
+    return validateMigrationSet(set, rows).map(p => p.message);
 }
 
 describe("validateMigrationSet", () => {
@@ -43,13 +43,19 @@ describe("validateMigrationSet", () => {
         const set = migrationSet(files);
         const rows = appliedRows(set, ["001", "002"]);
         const edited = migrationSet({ ...files, "002_therapists.sql": "CREATE TABLE therapists (id bigint PRIMARY KEY);\n" });
-        const [problem, ...rest] = validateMigrationSet(edited, rows).map((p) => p.message);
+        const [problem, ...rest] = validateMigrationSet(edited, rows).map(p => p.message);
         assert.deepStrictEqual(rest, []);
-        assert.match(problem, /^migrations\/002_therapists\.sql: was edited after it was applied \(checksum [0-9a-f]{12} != applied [0-9a-f]{12}\); revert the edit and put the change in a new migration$/);
+        assert.match(
+            problem,
+            /^migrations\/002_therapists\.sql: was edited after it was applied \(checksum [0-9a-f]{12} != applied [0-9a-f]{12}\); revert the edit and put the change in a new migration$/,
+        );
     });
 
     it("does not compare checksums of rows written by older tools (null checksum)", () => {
-        assert.deepStrictEqual(messages(threeMigrations(), ["001"], (rows) => (rows[0].checksum = null)), []);
+        assert.deepStrictEqual(
+            messages(threeMigrations(), ["001"], rows => (rows[0].checksum = null)),
+            [],
+        );
     });
 
     it("refuses an applied version whose file is gone", () => {
@@ -58,9 +64,12 @@ describe("validateMigrationSet", () => {
         const rows = appliedRows(set, ["001", "002", "003"]);
         delete files["003_patient_phone.sql"];
         delete files["rollback/003_down.sql"];
-        assert.deepStrictEqual(validateMigrationSet(migrationSet(files), rows).map((p) => p.message), [
-            "migrations/003_patient_phone.sql: migration 003 is applied to the database but its file is gone; restore the file (git history) before migrating",
-        ]);
+        assert.deepStrictEqual(
+            validateMigrationSet(migrationSet(files), rows).map(p => p.message),
+            [
+                "migrations/003_patient_phone.sql: migration 003 is applied to the database but its file is gone; restore the file (git history) before migrating",
+            ],
+        );
     });
 
     it("refuses a pending file older than the applied head", () => {
@@ -83,7 +92,8 @@ describe("validateMigrationSet", () => {
             ...threeMigrations(),
             "004_tx.sql": "BEGIN;\nCREATE TABLE x (id int);\nCOMMIT;\n",
             "005_empty.sql": "-- nothing yet\n",
-            "006_index.sql": "-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY a ON patients (full_name);\nCREATE INDEX CONCURRENTLY b ON patients (phone);\n",
+            "006_index.sql":
+                "-- physioflow:no-transaction\nCREATE INDEX CONCURRENTLY a ON patients (full_name);\nCREATE INDEX CONCURRENTLY b ON patients (phone);\n",
             "rollback/004_down.sql": "DROP TABLE x;",
             "rollback/005_down.sql": "SELECT 1;",
             "rollback/006_down.sql": "-- physioflow:no-transaction\nDROP INDEX CONCURRENTLY a;",
@@ -110,9 +120,12 @@ describe("validateMigrationSet", () => {
     });
 
     it("refuses misspelled directives, naming the file and line", () => {
-        assert.deepStrictEqual(messages({ ...threeMigrations(), "004_x.sql": "-- physioflow:notransaction\nSELECT 1;", "rollback/004_down.sql": "SELECT 1;" }), [
-            'migrations/004_x.sql: line 1: unknown directive "physioflow:notransaction" (known: no-transaction, allow-breaking, lock-timeout, statement-timeout)',
-        ]);
+        assert.deepStrictEqual(
+            messages({ ...threeMigrations(), "004_x.sql": "-- physioflow:notransaction\nSELECT 1;", "rollback/004_down.sql": "SELECT 1;" }),
+            [
+                'migrations/004_x.sql: line 1: unknown directive "physioflow:notransaction" (known: no-transaction, allow-breaking, lock-timeout, statement-timeout)',
+            ],
+        );
     });
 
     it("refuses SET lock_timeout or statement_timeout in a file: the runner sets them, the header changes them", () => {
@@ -140,11 +153,14 @@ describe("validateMigrationSet: exact messages at the edges", () => {
             "002_b.sql": "SELECT 2;\n",
             "002_c.sql": "SELECT 3;\n",
         });
-        assert.deepStrictEqual(messages(set).filter(m => m.includes("duplicate")), [
-            "migrations/002_b.sql: duplicate migration number 002 (also migrations/002_c.sql, migrations/002_therapists.sql); renumber one of them",
-            "migrations/002_c.sql: duplicate migration number 002 (also migrations/002_b.sql, migrations/002_therapists.sql); renumber one of them",
-            "migrations/002_therapists.sql: duplicate migration number 002 (also migrations/002_b.sql, migrations/002_c.sql); renumber one of them",
-        ]);
+        assert.deepStrictEqual(
+            messages(set).filter(m => m.includes("duplicate")),
+            [
+                "migrations/002_b.sql: duplicate migration number 002 (also migrations/002_c.sql, migrations/002_therapists.sql); renumber one of them",
+                "migrations/002_c.sql: duplicate migration number 002 (also migrations/002_b.sql, migrations/002_therapists.sql); renumber one of them",
+                "migrations/002_therapists.sql: duplicate migration number 002 (also migrations/002_b.sql, migrations/002_c.sql); renumber one of them",
+            ],
+        );
     });
 
     it("a down script whose migration is applied but gone is not an orphan (only the missing file is reported)", () => {
@@ -166,7 +182,7 @@ describe("validateMigrationSet: exact messages at the edges", () => {
             "rollback/001_down.sql": "SELECT 1;\n",
         });
         assert.deepStrictEqual(messages(set), [
-            'migrations/001_a.sql: is marked no-transaction but has 2 statements; put each non-transactional statement in its own migration so a failure cannot leave it half-applied',
+            "migrations/001_a.sql: is marked no-transaction but has 2 statements; put each non-transactional statement in its own migration so a failure cannot leave it half-applied",
             'migrations/001_a.sql: line 2: remove "SET lock_timeout"; the runner sets it before every file: put "-- physioflow:lock-timeout <duration>" in the header instead',
             'migrations/001_a.sql: line 3: remove "COMMIT"; the runner wraps each file in its own transaction (use -- physioflow:no-transaction to run without one)',
         ]);
@@ -192,7 +208,7 @@ describe("validateMigrationSet: which statements a file refuses", () => {
     const NOT_IN_TRANSACTION = 'this statement cannot run inside a transaction; put it alone in a file whose first line is "-- physioflow:no-transaction"';
     /** The problems of a one-statement transactional file 001 (with a down script), without its path. */
     const problems = (sql: string): string[] =>
-        validateMigrationSet(migrationSet({ "001_x.sql": `${sql}\n`, "rollback/001_down.sql": "SELECT 1;\n" }), []).map((p) =>
+        validateMigrationSet(migrationSet({ "001_x.sql": `${sql}\n`, "rollback/001_down.sql": "SELECT 1;\n" }), []).map(p =>
             p.message.replace(/^migrations\/001_x\.sql: /, ""),
         );
 
@@ -262,9 +278,15 @@ describe("validateMigrationSet: which statements a file refuses", () => {
 
     it("an applied migration whose file is gone and whose name was never recorded is shown as NNN_*.sql", () => {
         const set = migrationSet(threeMigrations());
-        const applied: AppliedMigration[] = [...appliedRows(set, ["001", "002", "003"]), { version: "004", name: null, checksum: null, appliedAt: null, executionMs: null }];
+        const applied: AppliedMigration[] = [
+            ...appliedRows(set, ["001", "002", "003"]),
+            { version: "004", name: null, checksum: null, appliedAt: null, executionMs: null },
+        ];
         assert.deepStrictEqual(validateMigrationSet(set, applied), [
-            { path: "migrations/004_*.sql", message: "migrations/004_*.sql: migration 004 is applied to the database but its file is gone; restore the file (git history) before migrating" },
+            {
+                path: "migrations/004_*.sql",
+                message: "migrations/004_*.sql: migration 004 is applied to the database but its file is gone; restore the file (git history) before migrating",
+            },
         ]);
     });
 });

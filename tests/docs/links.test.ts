@@ -8,7 +8,14 @@ import * as fs from "fs";
 import * as path from "path";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
-const docFiles = ["README.md", ...fs.readdirSync(path.join(repoRoot, "docs")).filter(f => f.endsWith(".md")).sort().map(f => `docs/${f}`)];
+const docFiles = [
+    "README.md",
+    ...fs
+        .readdirSync(path.join(repoRoot, "docs"))
+        .filter(f => f.endsWith(".md"))
+        .sort()
+        .map(f => `docs/${f}`),
+];
 const scripts = Object.keys((JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
 const README_MAX_LINES = 170;
 
@@ -46,7 +53,11 @@ function splitMarkdown(markdown: string): MarkdownParts {
 /** The anchor GitHub gives a heading: its text lowercased, punctuation dropped, spaces as hyphens. */
 function githubAnchor(heading: string): string {
     const text = heading.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/[`*]/g, "");
-    return text.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    return text
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+        .replace(/\s/g, "-");
 }
 
 /** Every anchor of a file's headings, repeated ones numbered as GitHub does (`name`, `name-1`, ...). */

@@ -15,12 +15,20 @@ const otherNamespace = `${namespace}-other`;
 function deployment(name: string, replicas: number, ns = namespace): string {
     const labels = { app: name };
     return JSON.stringify({
-        apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace: ns },
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name, namespace: ns },
         spec: {
-            replicas, selector: { matchLabels: labels },
+            replicas,
+            selector: { matchLabels: labels },
             template: {
                 metadata: { labels },
-                spec: { containers: [{ name: "app", image: "example.invalid/app:1" }, { name: "sidecar", image: "example.invalid/sidecar:1" }] },
+                spec: {
+                    containers: [
+                        { name: "app", image: "example.invalid/app:1" },
+                        { name: "sidecar", image: "example.invalid/sidecar:1" },
+                    ],
+                },
             },
         },
     });
@@ -83,7 +91,10 @@ describe("cluster faults on a real control plane (kwok Stages)", function () {
                 assert.strictEqual(container.lastState.terminated?.exitCode, 1, JSON.stringify(container));
                 assert.strictEqual(container.lastState.terminated?.reason, "Error");
             }
-            assert.deepStrictEqual(pod.status.containerStatuses.map((c: any) => c.name), ["app", "sidecar"]);
+            assert.deepStrictEqual(
+                pod.status.containerStatuses.map((c: any) => c.name),
+                ["app", "sidecar"],
+            );
         }
         const deployment_ = await cluster.getJson(["deployment", "crashy", "-n", namespace]);
         assert.ok(!deployment_.status.readyReplicas, `readyReplicas ${deployment_.status.readyReplicas}`);

@@ -10,17 +10,24 @@ const script = path.resolve(__dirname, "..", "..", "scripts", "cluster.sh");
 
 describe("scripts/cluster.sh start and stop", () => {
     let dir: string;
-    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-cluster-script-")); });
-    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const run = (args: string[]) => spawnSync("bash", [script, ...args], {
-        encoding: "utf8", env: { ...process.env, PHYSIOFLOW_CACHE: path.join(dir, "empty-cache") },
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-cluster-script-"));
     });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const run = (args: string[]) =>
+        spawnSync("bash", [script, ...args], {
+            encoding: "utf8",
+            env: { ...process.env, PHYSIOFLOW_CACHE: path.join(dir, "empty-cache") },
+        });
     const lastLine = (text: string) => text.trim().split("\n").pop();
 
     it("start without the built binaries fails at once with a line that says how to build them, and starts nothing", () => {
         const result = run(["start", path.join(dir, "cluster")]);
         assert.strictEqual(result.status, 1);
-        assert.match(lastLine(result.stderr)!, /^cluster\.sh: error: step "start" failed: .*\/bin\/etcd is missing: run 'npm run cluster -- build' \(or npm run setup\) first$/);
+        assert.match(
+            lastLine(result.stderr)!,
+            /^cluster\.sh: error: step "start" failed: .*\/bin\/etcd is missing: run 'npm run cluster -- build' \(or npm run setup\) first$/,
+        );
         assert.ok(!fs.existsSync(path.join(dir, "cluster", "pids")));
     });
 
@@ -54,10 +61,17 @@ describe("scripts/cluster.sh start and stop", () => {
     it("a cluster started again from its kept data plays new pods at once: the new kwok holds the node's Lease", async function () {
         this.timeout(30 * 60 * 1000); // builds the control plane first when it is missing
         const clusterDir = path.join(dir, "kept");
-        const deployment = (replicas: number) => JSON.stringify({
-            apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d", namespace: "default" },
-            spec: { replicas, selector: { matchLabels: { app: "d" } }, template: { metadata: { labels: { app: "d" } }, spec: { containers: [{ name: "c", image: "example:1" }] } } },
-        });
+        const deployment = (replicas: number) =>
+            JSON.stringify({
+                apiVersion: "apps/v1",
+                kind: "Deployment",
+                metadata: { name: "d", namespace: "default" },
+                spec: {
+                    replicas,
+                    selector: { matchLabels: { app: "d" } },
+                    template: { metadata: { labels: { app: "d" } }, spec: { containers: [{ name: "c", image: "example:1" }] } },
+                },
+            });
         let cluster = await startCluster({ dir: clusterDir });
         try {
             await cluster.kubectl(["apply", "-f", "-"], deployment(1));
@@ -71,7 +85,10 @@ describe("scripts/cluster.sh start and stop", () => {
         try {
             // The old kwok's Lease would block the new one for its 40 s duration; no pod plays until then.
             const lease = await cluster.getJson(["lease", "-n", "kube-node-lease", "kwok-node-0"]);
-            assert.ok(Date.parse(lease.metadata.creationTimestamp) >= restarted, `the node Lease is from before the restart: ${lease.metadata.creationTimestamp}`);
+            assert.ok(
+                Date.parse(lease.metadata.creationTimestamp) >= restarted,
+                `the node Lease is from before the restart: ${lease.metadata.creationTimestamp}`,
+            );
             await cluster.kubectl(["scale", "deployment/d", "--replicas=1"]);
             await cluster.kubectl(["rollout", "status", "deployment/d", "--timeout=20s"]);
         } finally {

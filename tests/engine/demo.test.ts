@@ -14,15 +14,25 @@ describe("npm run demo", () => {
         const headings = lines.filter(line => line.startsWith("=== ")).map(line => line.slice(4, 7));
         assert.deepStrictEqual(headings, ["1/4", "2/4", "3/4", "4/4", "phy"], text);
         // The release's own database step: lint, a verified backup, then the migration.
-        assert.match(text, /migrations: database at 006; 1 migration\(s\) pending to 007: 007_demo_patient_release_note\.sql\n.*migrations: ok +\S*007_demo_patient_release_note\.sql/);
-        assert.match(text, /backup: \S+pre-deploy-v1\.1\.0\S* \(verified\), before migrating to 007[\s\S]*migrate: applied \S*007_demo_patient_release_note\.sql/);
+        assert.match(
+            text,
+            /migrations: database at 006; 1 migration\(s\) pending to 007: 007_demo_patient_release_note\.sql\n.*migrations: ok +\S*007_demo_patient_release_note\.sql/,
+        );
+        assert.match(
+            text,
+            /backup: \S+pre-deploy-v1\.1\.0\S* \(verified\), before migrating to 007[\s\S]*migrate: applied \S*007_demo_patient_release_note\.sql/,
+        );
         assert.match(text, /v1\.1\.0 to green, warm, behind its smoke test/);
         assert.match(text, /live Services select blue \(\d+ ms\)/);
         assert.match(text, /rolled back: physioflow-(api|web)-green 0\/1 ready/);
         // The status at the end: blue (v1.0.0) live, nothing flagged but the broken green's readiness is not live traffic.
         const status = lines.slice(lines.findIndex(line => line === "=== physioflow status local") + 1);
         assert.ok(status.includes("  active color   blue in the config"), status.join("\n"));
-        assert.deepStrictEqual(status.filter(line => line.startsWith("!")), [], status.join("\n"));
+        assert.deepStrictEqual(
+            status.filter(line => line.startsWith("!")),
+            [],
+            status.join("\n"),
+        );
         assert.ok(status.includes("  migration      007 in the database, 007 in ConfigMap migration-version, 007 in the stack output"), status.join("\n"));
     });
 });

@@ -30,7 +30,9 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     const lease = (holder: string, renewedSecondsAgo: number) => {
         const at = new Date(Date.now() - renewedSecondsAgo * 1000).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
         return JSON.stringify({
-            apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: deployLockName, namespace },
+            apiVersion: "coordination.k8s.io/v1",
+            kind: "Lease",
+            metadata: { name: deployLockName, namespace },
             spec: { holderIdentity: holder, leaseDurationSeconds: 60, acquireTime: at, renewTime: at },
         });
     };
@@ -47,36 +49,71 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         const samples = await sampler.stop();
         assert.strictEqual(result.ok, true, lines.join("\n"));
         assert.ok(lines.includes("lock: took over the abandoned deploy lock of ci@old-runner pid 1: deploy v1.9.0"), lines.join("\n"));
-        assert.deepStrictEqual(result.steps.map(step => `${step.step}: ${step.result}`), ["release: done", "switch: done", "watch: no breach", "finish: done"]);
+        assert.deepStrictEqual(
+            result.steps.map(step => `${step.step}: ${step.result}`),
+            ["release: done", "switch: done", "watch: no breach", "finish: done"],
+        );
         const [release, sw, , finish] = result.steps;
-        assert.deepStrictEqual(release.changes.filter(line => !/^\d+ unchanged$/.test(line)).map(line => line.split(/\s+/).slice(0, 3).join(" ")), [
-            "~ Deployment physioflow-api-green", "~ Deployment physioflow-web-green", "+ Job physioflow-smoke-green", "+ SmokeTest physioflow-smoke-green",
-        ]);
-        assert.deepStrictEqual(sw.changes.filter(line => !/^\d+ unchanged$/.test(line)).map(line => line.replace(/\s+/g, " ")), [
-            "~ Service physioflow-api update spec.selector.version", "~ Service physioflow-api-preview update spec.selector.version",
-            "~ Service physioflow-web update spec.selector.version", "~ Service physioflow-web-preview update spec.selector.version",
-        ]);
-        assert.ok(finish.changes.some(line => /^- Job physioflow-smoke-blue +delete$/.test(line)), finish.changes.join("\n"));
+        assert.deepStrictEqual(
+            release.changes.filter(line => !/^\d+ unchanged$/.test(line)).map(line => line.split(/\s+/).slice(0, 3).join(" ")),
+            ["~ Deployment physioflow-api-green", "~ Deployment physioflow-web-green", "+ Job physioflow-smoke-green", "+ SmokeTest physioflow-smoke-green"],
+        );
+        assert.deepStrictEqual(
+            sw.changes.filter(line => !/^\d+ unchanged$/.test(line)).map(line => line.replace(/\s+/g, " ")),
+            [
+                "~ Service physioflow-api update spec.selector.version",
+                "~ Service physioflow-api-preview update spec.selector.version",
+                "~ Service physioflow-web update spec.selector.version",
+                "~ Service physioflow-web-preview update spec.selector.version",
+            ],
+        );
+        assert.ok(
+            finish.changes.some(line => /^- Job physioflow-smoke-blue +delete$/.test(line)),
+            finish.changes.join("\n"),
+        );
         const state = await live("green");
         for (const app of apps) {
-            assert.deepStrictEqual(state.deployments[`${app}-green`], { image: `registry.local:5000/${app}:v2.0.0`, replicas: 1, readyReplicas: 1, observed: true });
+            assert.deepStrictEqual(state.deployments[`${app}-green`], {
+                image: `registry.local:5000/${app}:v2.0.0`,
+                replicas: 1,
+                readyReplicas: 1,
+                observed: true,
+            });
             assert.strictEqual(state.deployments[`${app}-blue`].replicas, 0);
         }
-        assert.ok(samples.every(sample => sample.ready > 0), `the live Service had no ready endpoint during the deploy: ${JSON.stringify(samples)}`);
+        assert.ok(
+            samples.every(sample => sample.ready > 0),
+            `the live Service had no ready endpoint during the deploy: ${JSON.stringify(samples)}`,
+        );
         await noLock();
-        assert.deepStrictEqual(notifications, [{
-            event: "switch", namespace, from: "blue", to: "green", tag: "v2.0.0", text: `${namespace}: live traffic switched from blue to green (v2.0.0)`,
-        }]);
+        assert.deepStrictEqual(notifications, [
+            {
+                event: "switch",
+                namespace,
+                from: "blue",
+                to: "green",
+                tag: "v2.0.0",
+                text: `${namespace}: live traffic switched from blue to green (v2.0.0)`,
+            },
+        ]);
     });
 
     it("refuses a tag already live, and a deploy while another holds the lock, changing nothing", async () => {
-        await assert.rejects(deploy(target, "v2.0.0", { watch }), (error: Error) =>
-            error instanceof DeployRefusedError && error.message === "v2.0.0 is already live on green; nothing to deploy");
+        await assert.rejects(
+            deploy(target, "v2.0.0", { watch }),
+            (error: Error) => error instanceof DeployRefusedError && error.message === "v2.0.0 is already live on green; nothing to deploy",
+        );
         await cluster.kubectl(["create", "-f", "-"], lease("ops@laptop pid 4242: deploy v2.1.0", 5));
         const before = await s.stack.getAllConfig();
         try {
-            await assert.rejects(deploy(target, "v3.0.0", { watch }), (error: Error) =>
-                error instanceof DeployLockedError && new RegExp(`^another deploy holds ${namespace}: ops@laptop pid 4242: deploy v2\\.1\\.0, since .* \\(Lease physioflow-deploy, renewed \\d+ s ago\\); wait for it to finish$`).test(error.message));
+            await assert.rejects(
+                deploy(target, "v3.0.0", { watch }),
+                (error: Error) =>
+                    error instanceof DeployLockedError &&
+                    new RegExp(
+                        `^another deploy holds ${namespace}: ops@laptop pid 4242: deploy v2\\.1\\.0, since .* \\(Lease physioflow-deploy, renewed \\d+ s ago\\); wait for it to finish$`,
+                    ).test(error.message),
+            );
             assert.deepStrictEqual(await s.stack.getAllConfig(), before);
         } finally {
             await cluster.kubectl(["delete", "lease", deployLockName, "-n", namespace]);
@@ -89,8 +126,15 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         try {
             const result = await deploy(target, "v3.0.0", { watch });
             assert.strictEqual(result.ok, false);
-            assert.deepStrictEqual(result.steps.map(step => step.step), ["release"]);
-            assert.match(result.error!, /^release failed: physioflow-smoke-blue was successfully created, but the Kubernetes API server reported that it failed to fully initialize or become live/, result.error);
+            assert.deepStrictEqual(
+                result.steps.map(step => step.step),
+                ["release"],
+            );
+            assert.match(
+                result.error!,
+                /^release failed: physioflow-smoke-blue was successfully created, but the Kubernetes API server reported that it failed to fully initialize or become live/,
+                result.error,
+            );
             const state = await live("green");
             for (const app of apps) assert.strictEqual(state.services[app].selector.version, "green");
             await noLock();
@@ -109,14 +153,20 @@ describe("deploy: the release cycle on the real engine and a real control plane"
                 // After the switch, blue's pods break.
                 // (kwok plays a Stage on a pod's next change: the annotation is that change.)
                 if (line.startsWith("watch: ")) {
-                    void cluster.kubectl(["apply", "-f", "-"], neverReadyStage("test-blue-breaks", namespace, { version: "blue" }, ["Running"]))
-                        .then(() => cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=blue,app!=physioflow-smoke", "physioflow-test/broken=true"]));
+                    void cluster
+                        .kubectl(["apply", "-f", "-"], neverReadyStage("test-blue-breaks", namespace, { version: "blue" }, ["Running"]))
+                        .then(() =>
+                            cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=blue,app!=physioflow-smoke", "physioflow-test/broken=true"]),
+                        );
                 }
             },
         });
         try {
             assert.strictEqual(result.ok, false, lines.join("\n"));
-            assert.deepStrictEqual(result.steps.map(step => step.step), ["release", "switch", "watch", "rollback"]);
+            assert.deepStrictEqual(
+                result.steps.map(step => step.step),
+                ["release", "switch", "watch", "rollback"],
+            );
             assert.match(result.rolledBack!.reason, /^physioflow-(api|web)-blue 0\/1 ready/);
             assert.match(result.steps[2].result, /^breach: /);
             assert.deepStrictEqual(events(), ["switch green->blue", "automatic-rollback blue->green"]);
@@ -125,7 +175,11 @@ describe("deploy: the release cycle on the real engine and a real control plane"
             // Blue is scaled but broken: even an emergency rollback refuses to send traffic to it.
             const refused = await rollback(target, { emergency: true });
             assert.strictEqual(refused.ok, false);
-            assert.match(refused.error!, /^refusing to switch to blue: it has no ready pods \(physioflow-api-blue 0\/1 ready, physioflow-web-blue 0\/1 ready\); green stays live$/, refused.error);
+            assert.match(
+                refused.error!,
+                /^refusing to switch to blue: it has no ready pods \(physioflow-api-blue 0\/1 ready, physioflow-web-blue 0\/1 ready\); green stays live$/,
+                refused.error,
+            );
             const after = await live("green");
             for (const app of apps) assert.strictEqual(after.services[app].selector.version, "green");
             await noLock();
@@ -166,8 +220,14 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         const lines: string[] = [];
         const emergency = await rollback(target, { emergency: true, out: line => lines.push(line) });
         assert.strictEqual(emergency.ok, true, `${emergency.error}\n${lines.join("\n")}`);
-        assert.ok(lines.includes("green has no ready pods (physioflow-api-green 0/0 ready, physioflow-web-green 0/0 ready): bringing it up through the stack first"), lines.join("\n"));
-        assert.deepStrictEqual(emergency.steps.map(step => step.step), ["release", "switch", "rollback"]);
+        assert.ok(
+            lines.includes("green has no ready pods (physioflow-api-green 0/0 ready, physioflow-web-green 0/0 ready): bringing it up through the stack first"),
+            lines.join("\n"),
+        );
+        assert.deepStrictEqual(
+            emergency.steps.map(step => step.step),
+            ["release", "switch", "rollback"],
+        );
         await live("green");
         assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack does not match the patched Services");
         await noLock();
@@ -176,17 +236,24 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         // Warm now: an emergency rollback is the patch alone, then the stack catching up.
         const again = await rollback(target, { emergency: true });
         assert.strictEqual(again.ok, true, again.error);
-        assert.deepStrictEqual(again.steps.map(step => step.step), ["switch", "rollback"]);
+        assert.deepStrictEqual(
+            again.steps.map(step => step.step),
+            ["switch", "rollback"],
+        );
         assert.ok(again.patchMs !== undefined && again.patchMs > 0);
         await live("blue");
         assert.deepStrictEqual(changedSteps((await s.preview()).steps), []);
 
         const normal = await rollback(target);
         assert.strictEqual(normal.ok, true, normal.error);
-        assert.deepStrictEqual(normal.steps.map(step => step.step), ["switch"]);
-        assert.deepStrictEqual(normal.steps[0].changes.filter(line => !/unchanged$/.test(line)).map(line => line.split(/\s+/).slice(0, 3).join(" ")), [
-            "~ Service physioflow-api", "~ Service physioflow-api-preview", "~ Service physioflow-web", "~ Service physioflow-web-preview",
-        ]);
+        assert.deepStrictEqual(
+            normal.steps.map(step => step.step),
+            ["switch"],
+        );
+        assert.deepStrictEqual(
+            normal.steps[0].changes.filter(line => !/unchanged$/.test(line)).map(line => line.split(/\s+/).slice(0, 3).join(" ")),
+            ["~ Service physioflow-api", "~ Service physioflow-api-preview", "~ Service physioflow-web", "~ Service physioflow-web-preview"],
+        );
         await live("green");
         await noLock();
         assert.deepStrictEqual(events(), ["emergency-rollback blue->green", "emergency-rollback green->blue", "rollback blue->green"]);
@@ -194,30 +261,64 @@ describe("deploy: the release cycle on the real engine and a real control plane"
 
     it("status shows the stack beside its cluster: nothing flagged after the rollbacks, a hand-patched Service flagged", async () => {
         const lines = formatStatus(await readStatus(target));
-        assert.deepStrictEqual(lines.filter(line => line.startsWith("!")), [], lines.join("\n"));
+        assert.deepStrictEqual(
+            lines.filter(line => line.startsWith("!")),
+            [],
+            lines.join("\n"),
+        );
         assert.ok(lines.includes("  active color   green in the config"), lines.join("\n"));
-        assert.ok(lines.some(line => /^  live service   physioflow-api +selects green; 1 ready endpoint\(s\): green$/.test(line)), lines.join("\n"));
+        assert.ok(
+            lines.some(line => /^  live service   physioflow-api +selects green; 1 ready endpoint\(s\): green$/.test(line)),
+            lines.join("\n"),
+        );
         assert.ok(lines.includes("  deploy         none in progress"));
         assert.ok(lines.includes("  settings       blue: the stack's; green (active): the stack's"), lines.join("\n"));
         await cluster.kubectl(["patch", "service", "physioflow-web", "-n", namespace, "--type", "merge", "-p", '{"spec":{"selector":{"version":"blue"}}}']);
         try {
             const flagged = formatStatus(await readStatus(target)).filter(line => line.startsWith("!"));
-            assert.deepStrictEqual(flagged.map(line => line.replace(/ready endpoint\(s\).*\(/, "… (")), ["! live service   physioflow-web         selects blue; 1 … (the config says green)"]);
+            assert.deepStrictEqual(
+                flagged.map(line => line.replace(/ready endpoint\(s\).*\(/, "… (")),
+                ["! live service   physioflow-web         selects blue; 1 … (the config says green)"],
+            );
         } finally {
-            await cluster.kubectl(["patch", "service", "physioflow-web", "-n", namespace, "--type", "merge", "-p", '{"spec":{"selector":{"version":"green"}}}']);
+            await cluster.kubectl([
+                "patch",
+                "service",
+                "physioflow-web",
+                "-n",
+                namespace,
+                "--type",
+                "merge",
+                "-p",
+                '{"spec":{"selector":{"version":"green"}}}',
+            ]);
         }
     });
 
     it("a deploy killed outright during its switch (its Pulumi CLI with it) leaves the live Services on ready pods; the next deploy takes its lock over at once, clears the stack's update lock and finishes", async function () {
         this.timeout(4 * 60 * 1000);
         const samplers = apps.map(app => sampleReadyEndpoints(cluster, namespace, app));
-        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "../support/deployChild.ts"), JSON.stringify({
-            stack: s.dirs, kubectl: path.join(cluster.binDir, "kubectl"), kubeconfig: cluster.kubeconfigPath, namespace, tag: "v7.0.0", watchSeconds: 3,
-        })], { detached: true, stdio: ["ignore", "pipe", "inherit"], cwd: path.join(__dirname, "..", "..") });
+        const child = spawn(
+            process.execPath,
+            [
+                "-r",
+                "ts-node/register/transpile-only",
+                path.join(__dirname, "../support/deployChild.ts"),
+                JSON.stringify({
+                    stack: s.dirs,
+                    kubectl: path.join(cluster.binDir, "kubectl"),
+                    kubeconfig: cluster.kubeconfigPath,
+                    namespace,
+                    tag: "v7.0.0",
+                    watchSeconds: 3,
+                }),
+            ],
+            { detached: true, stdio: ["ignore", "pipe", "inherit"], cwd: path.join(__dirname, "..", "..") },
+        );
         const childLines: string[] = [];
         const exited = new Promise(resolve => child.on("exit", resolve));
         let ended = false;
-        readline.createInterface({ input: child.stdout! }).on("line", line => {
+        readline.createInterface({ input: child.stdout }).on("line", line => {
             childLines.push(line);
             if (/^(result|error): /.test(line)) ended = true;
         });
@@ -231,16 +332,24 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         process.kill(-child.pid!, "SIGKILL");
         await exited;
         const samples = await Promise.all(samplers.map(sampler => sampler.stop()));
-        samples.forEach((appSamples, i) => assert.ok(appSamples.length > 0 && appSamples.every(sample => sample.ready > 0), `${apps[i]} served no ready pod at some point`));
+        samples.forEach((appSamples, i) =>
+            assert.ok(appSamples.length > 0 && appSamples.every(sample => sample.ready > 0), `${apps[i]} served no ready pod at some point`),
+        );
         const abandoned = await readStatus(target);
         assert.ok(abandoned.lock?.stale, `the killed deploy's lock counts as abandoned at once: ${JSON.stringify(abandoned.lock)}`);
 
         const lines: string[] = [];
         const result = await deploy(target, "v7.0.0", { watch, out: line => lines.push(line) });
         assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}\n--- killed deploy:\n${childLines.join("\n")}`);
-        assert.ok(lines.some(line => /^lock: took over the abandoned deploy lock of .*: deploy v7\.0\.0 \(its process is gone\)$/.test(line)), lines.join("\n"));
+        assert.ok(
+            lines.some(line => /^lock: took over the abandoned deploy lock of .*: deploy v7\.0\.0 \(its process is gone\)$/.test(line)),
+            lines.join("\n"),
+        );
         assert.ok(lines.includes("resuming a deploy of v7.0.0 that stopped before its end (switch, watch, finish left)"), lines.join("\n"));
-        assert.deepStrictEqual(result.steps.map(step => step.step), ["switch", "watch", "finish"]);
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["switch", "watch", "finish"],
+        );
         const state = await live("blue");
         assert.strictEqual(state.deployments["physioflow-api-blue"].image, "registry.local:5000/physioflow-api:v7.0.0");
         assert.strictEqual(state.deployments["physioflow-api-green"].replicas, 0);

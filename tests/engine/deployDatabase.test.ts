@@ -46,15 +46,30 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
 
     it("a pending migration that would break the live color, or that the runner would refuse, stops the deploy before any backup or change", async () => {
         fs.writeFileSync(path.join(migrationsDir, "007_drop_patient_notes.sql"), "ALTER TABLE patients DROP COLUMN notes;\n");
-        await assert.rejects(deploy(dbTarget, "v5.0.0", { watch }), (error: Error) => error instanceof DeployRefusedError &&
-            /^the migrations would be refused: .*007_drop_patient_notes\.sql: has no down script; .*; nothing changed, no backup taken$/.test(error.message));
+        await assert.rejects(
+            deploy(dbTarget, "v5.0.0", { watch }),
+            (error: Error) =>
+                error instanceof DeployRefusedError &&
+                /^the migrations would be refused: .*007_drop_patient_notes\.sql: has no down script; .*; nothing changed, no backup taken$/.test(
+                    error.message,
+                ),
+        );
         fs.writeFileSync(path.join(migrationsDir, "rollback/007_down.sql"), "SELECT 1;\n");
         const before = await f.s.stack.getAllConfig();
         const lines: string[] = [];
         try {
-            await assert.rejects(deploy(dbTarget, "v5.0.0", { watch, out: line => lines.push(line) }), (error: Error) =>
-                error instanceof DeployRefusedError && /^pending migration would break the live color: .*007_drop_patient_notes\.sql:1 \[ban-drop-column\] .*; nothing changed, no backup taken/.test(error.message));
-            assert.ok(lines.some(line => /^migrations: FAIL +.*007_drop_patient_notes\.sql/.test(line)), lines.join("\n"));
+            await assert.rejects(
+                deploy(dbTarget, "v5.0.0", { watch, out: line => lines.push(line) }),
+                (error: Error) =>
+                    error instanceof DeployRefusedError &&
+                    /^pending migration would break the live color: .*007_drop_patient_notes\.sql:1 \[ban-drop-column\] .*; nothing changed, no backup taken/.test(
+                        error.message,
+                    ),
+            );
+            assert.ok(
+                lines.some(line => /^migrations: FAIL +.*007_drop_patient_notes\.sql/.test(line)),
+                lines.join("\n"),
+            );
             assert.deepStrictEqual(await f.s.stack.getAllConfig(), before);
             assert.strictEqual(fs.existsSync(backupDir) ? fs.readdirSync(backupDir).length : 0, 0, "no backup");
             assert.strictEqual(await currentMigrationVersion(connection), "006");
@@ -67,7 +82,10 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
 
     it("a release with a pending migration: verified backup, migration, both colors smoke-tested at the new version, switch", async function () {
         this.timeout(3 * 60 * 1000);
-        fs.cpSync(path.join(__dirname, "../../demo/migrations/007_demo_patient_release_note.sql"), path.join(migrationsDir, "007_demo_patient_release_note.sql"));
+        fs.cpSync(
+            path.join(__dirname, "../../demo/migrations/007_demo_patient_release_note.sql"),
+            path.join(migrationsDir, "007_demo_patient_release_note.sql"),
+        );
         fs.cpSync(path.join(__dirname, "../../demo/migrations/rollback/007_down.sql"), path.join(migrationsDir, "rollback/007_down.sql"));
         const lines: string[] = [];
         const result = await deploy(dbTarget, "v5.0.0", { watch, out: line => lines.push(line) });
@@ -76,7 +94,10 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         const backups = fs.readdirSync(backupDir).filter(name => name.endsWith(".tar.gz"));
         assert.strictEqual(backups.length, 1, backups.join(", "));
         assert.match(backups[0], /pre-deploy-v5\.0\.0/);
-        assert.deepStrictEqual({ ...result.migrations, backup: path.basename(result.migrations!.backup!) }, { from: "006", to: "007", pending: ["007"], backup: backups[0] });
+        assert.deepStrictEqual(
+            { ...result.migrations, backup: path.basename(result.migrations!.backup!) },
+            { from: "006", to: "007", pending: ["007"], backup: backups[0] },
+        );
         // The backup came first: before the migration line.
         const backupAt = lines.findIndex(line => /^  backup: /.test(line));
         const migratedAt = lines.findIndex(line => /^  migrate: applied .*007_demo_patient_release_note\.sql/.test(line));
@@ -100,12 +121,19 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         await migrateUp({ dir: migrationsDir, connection });
         const flagged = formatStatus(await readStatus(dbTarget)).filter(line => line.startsWith("!"));
         assert.deepStrictEqual(flagged, ["! migration      008 in the database, 007 in ConfigMap migration-version, 007 in the stack output"]);
-        assert.deepStrictEqual(formatStatus(await readStatus(f.target)).filter(line => line.startsWith("!")), [], "without a database the line is as before");
+        assert.deepStrictEqual(
+            formatStatus(await readStatus(f.target)).filter(line => line.startsWith("!")),
+            [],
+            "without a database the line is as before",
+        );
     });
 
     it("rollback --restore: verify, safety backup, API off the database, restore, then the color of the archive's tag goes live at the archive's version", async function () {
         this.timeout(3 * 60 * 1000);
-        const archive = path.join(backupDir, fs.readdirSync(backupDir).find(name => /pre-deploy-v5\.0\.0.*\.tar\.gz$/.test(name))!);
+        const archive = path.join(
+            backupDir,
+            fs.readdirSync(backupDir).find(name => /pre-deploy-v5\.0\.0.*\.tar\.gz$/.test(name))!,
+        );
         // Another environment's archive is refused before anything changes.
         const foreign = await restoreRollback({ ...dbTarget, database: { ...dbTarget.database!, environment: "prod" } }, archive);
         assert.strictEqual(foreign.ok, false);
@@ -124,7 +152,10 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             },
         });
         assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
-        assert.deepStrictEqual(result.steps.map(step => step.step), ["verify", "backup", "restore", "switch"]);
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["verify", "backup", "restore", "switch"],
+        );
         assert.deepStrictEqual([result.from, result.to, result.migrationVersion], ["green", "blue", "006"]);
         assert.ok(lines.includes("api: off the database (physioflow-api-blue 0 -> 0, physioflow-api-green 1 -> 0)"), lines.join("\n"));
         assert.strictEqual(await apiPodsDuringRestore, 0, "no API pod while the database was replaced");
@@ -139,4 +170,3 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         await f.noLock();
     });
 });
-

@@ -26,14 +26,20 @@ describe("the watch after a switch on the real engine and a real control plane: 
             out: line => {
                 lines.push(line);
                 if (line.startsWith("watch: ")) {
-                    void f.cluster.kubectl(["apply", "-f", "-"], crashLoopStage("test-green-crashes", namespace, { version: "green" }, { intervalMs: 500 }))
-                        .then(() => f.cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=green,app!=physioflow-smoke", "physioflow-test/crash=true"]));
+                    void f.cluster
+                        .kubectl(["apply", "-f", "-"], crashLoopStage("test-green-crashes", namespace, { version: "green" }, { intervalMs: 500 }))
+                        .then(() =>
+                            f.cluster.kubectl(["annotate", "pods", "-n", namespace, "-l", "version=green,app!=physioflow-smoke", "physioflow-test/crash=true"]),
+                        );
                 }
             },
         });
         try {
             assert.strictEqual(result.ok, false, lines.join("\n"));
-            assert.deepStrictEqual(result.steps.map(step => step.step), ["release", "switch", "watch", "rollback"]);
+            assert.deepStrictEqual(
+                result.steps.map(step => step.step),
+                ["release", "switch", "watch", "rollback"],
+            );
             assert.match(result.rolledBack!.reason, /^\d+ container restart\(s\) of green's pods since the switch \(allowed: 0\)$/);
             const state = await f.live("blue");
             for (const app of apps) assert.strictEqual(state.services[app].selector.version, "blue");
@@ -46,8 +52,12 @@ describe("the watch after a switch on the real engine and a real control plane: 
     it("a watch that cannot read the error rate is refused before anything changes", async () => {
         await f.s.set({ prometheusUrl: "http://127.0.0.1:9/", errorRateQuery, errorRateThreshold: "1" });
         const before = await f.s.stack.getAllConfig();
-        await assert.rejects(deploy(f.target, "v6.0.1", { watch }), (error: Error) => error instanceof DeployRefusedError &&
-            /^the watch cannot read the error rate: Prometheus at http:\/\/127\.0\.0\.1:9\/ is unreachable: .*; nothing changed$/.test(error.message));
+        await assert.rejects(
+            deploy(f.target, "v6.0.1", { watch }),
+            (error: Error) =>
+                error instanceof DeployRefusedError &&
+                /^the watch cannot read the error rate: Prometheus at http:\/\/127\.0\.0\.1:9\/ is unreachable: .*; nothing changed$/.test(error.message),
+        );
         assert.deepStrictEqual(await f.s.stack.getAllConfig(), before);
         await f.noLock();
     });
@@ -66,9 +76,15 @@ describe("the watch after a switch on the real engine and a real control plane: 
         });
         app.setRate("500", 0.2);
         assert.strictEqual(result.ok, false, lines.join("\n"));
-        assert.ok(lines.some(line => /^error rate: [\d.e-]+\/s now \(rolls back above 1\/s; query: /.test(line)), lines.join("\n"));
+        assert.ok(
+            lines.some(line => /^error rate: [\d.e-]+\/s now \(rolls back above 1\/s; query: /.test(line)),
+            lines.join("\n"),
+        );
         assert.ok(lines.includes("watch: green for 60 s: readiness and restarts, error rate"), lines.join("\n"));
-        assert.deepStrictEqual(result.steps.map(step => step.step), ["release", "switch", "watch", "rollback"]);
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release", "switch", "watch", "rollback"],
+        );
         assert.match(result.rolledBack!.reason, /^error rate [\d.]+\/s above 1\/s \(query: sum\(rate\(http_requests_total/);
         await f.live("blue");
         assert.deepStrictEqual(f.events().slice(-2), ["switch blue->green", "automatic-rollback green->blue"]);
@@ -76,4 +92,3 @@ describe("the watch after a switch on the real engine and a real control plane: 
         await f.s.stack.removeAllConfig(["physioflow:prometheusUrl", "physioflow:errorRateQuery", "physioflow:errorRateThreshold"]);
     });
 });
-

@@ -66,8 +66,10 @@ describe("physioflow import: a first up over the team's existing namespace", fun
         assert.deepStrictEqual(describeSteps(changedSteps((await s.preview()).steps)), []);
         const labelled = await namespaceObject();
         assert.strictEqual(labelled.metadata.uid, before.metadata.uid);
-        assert.deepStrictEqual({ partOf: labelled.metadata.labels["app.kubernetes.io/part-of"], environment: labelled.metadata.labels.environment },
-            { partOf: "physioflow", environment: "local" });
+        assert.deepStrictEqual(
+            { partOf: labelled.metadata.labels["app.kubernetes.io/part-of"], environment: labelled.metadata.labels.environment },
+            { partOf: "physioflow", environment: "local" },
+        );
     });
 
     it("is refused once the stack has resources, before it touches the stack's settings", async () => {

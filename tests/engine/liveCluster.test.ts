@@ -29,10 +29,15 @@ describe("the cluster half on the real engine and a real control plane", functio
     const state = () => readClusterState(cluster.kubectl, namespace);
     /** Waits until both apps' live Services serve `color` with `replicas` ready pods and the preview Services the other color's `previewReplicas`. */
     const serving = (color: "blue" | "green", replicas: number, previewReplicas: number) =>
-        waitForClusterState(cluster.kubectl, namespace, st => apps.every(app =>
-            serviceServes(st, app, color, replicas) &&
-            serviceServes(st, `${app}-preview`, color === "blue" ? "green" : "blue", previewReplicas)),
-        { what: `live Services on ${color} with ${replicas} ready pod(s)` });
+        waitForClusterState(
+            cluster.kubectl,
+            namespace,
+            st =>
+                apps.every(
+                    app => serviceServes(st, app, color, replicas) && serviceServes(st, `${app}-preview`, color === "blue" ? "green" : "blue", previewReplicas),
+                ),
+            { what: `live Services on ${color} with ${replicas} ready pod(s)` },
+        );
 
     before(async function () {
         this.timeout(60 * 60 * 1000); // engine.sh and cluster.sh build what is missing first (~35 min cold)
@@ -46,36 +51,39 @@ describe("the cluster half on the real engine and a real control plane", functio
 
     it("first deploy: both colors of both apps; the live Services' endpoints hold blue's ready pods; the password is encrypted in the state", async () => {
         const up = await s.up();
-        assert.deepStrictEqual(describeSteps(changedSteps(up.steps)).filter(step => !step.startsWith("Stack/")), [
-            `AppNamespace/${namespace} create`,
-            "BlueGreenApp/physioflow-api create",
-            "BlueGreenApp/physioflow-web create",
-            "ConfigMap/migration-version create",
-            "ConfigMap/physioflow-api-config-blue create",
-            "ConfigMap/physioflow-api-config-green create",
-            "ConfigMap/physioflow-web-config-blue create",
-            "ConfigMap/physioflow-web-config-green create",
-            "Deployment/physioflow-api-blue create",
-            "Deployment/physioflow-api-green create",
-            "Deployment/physioflow-web-blue create",
-            "Deployment/physioflow-web-green create",
-            "Job/physioflow-smoke-blue create",
-            `Namespace/${namespace} create`,
-            "Secret/physioflow-secrets-blue create",
-            "Secret/physioflow-secrets-green create",
-            "Service/physioflow-api create",
-            "Service/physioflow-api-blue create",
-            "Service/physioflow-api-green create",
-            "Service/physioflow-api-preview create",
-            "Service/physioflow-web create",
-            "Service/physioflow-web-blue create",
-            "Service/physioflow-web-green create",
-            "Service/physioflow-web-preview create",
-            "SmokeTest/physioflow-smoke-blue create",
-            "provider:kubernetes/k8s create",
-            // For the program's read of its own last outputs (the live tag guard).
-            "provider:pulumi/default create",
-        ]);
+        assert.deepStrictEqual(
+            describeSteps(changedSteps(up.steps)).filter(step => !step.startsWith("Stack/")),
+            [
+                `AppNamespace/${namespace} create`,
+                "BlueGreenApp/physioflow-api create",
+                "BlueGreenApp/physioflow-web create",
+                "ConfigMap/migration-version create",
+                "ConfigMap/physioflow-api-config-blue create",
+                "ConfigMap/physioflow-api-config-green create",
+                "ConfigMap/physioflow-web-config-blue create",
+                "ConfigMap/physioflow-web-config-green create",
+                "Deployment/physioflow-api-blue create",
+                "Deployment/physioflow-api-green create",
+                "Deployment/physioflow-web-blue create",
+                "Deployment/physioflow-web-green create",
+                "Job/physioflow-smoke-blue create",
+                `Namespace/${namespace} create`,
+                "Secret/physioflow-secrets-blue create",
+                "Secret/physioflow-secrets-green create",
+                "Service/physioflow-api create",
+                "Service/physioflow-api-blue create",
+                "Service/physioflow-api-green create",
+                "Service/physioflow-api-preview create",
+                "Service/physioflow-web create",
+                "Service/physioflow-web-blue create",
+                "Service/physioflow-web-green create",
+                "Service/physioflow-web-preview create",
+                "SmokeTest/physioflow-smoke-blue create",
+                "provider:kubernetes/k8s create",
+                // For the program's read of its own last outputs (the live tag guard).
+                "provider:pulumi/default create",
+            ],
+        );
         // The smoke test ran (kwok completes a Job's pods) before the live Services were created.
         const job = await cluster.getJson(["job", "physioflow-smoke-blue", "-n", namespace]);
         assert.strictEqual(job.status.succeeded, 1);
@@ -87,8 +95,18 @@ describe("the cluster half on the real engine and a real control plane", functio
         assert.deepStrictEqual(live.services["physioflow-api"].selector, { app: "physioflow-api", version: "blue" });
         assert.deepStrictEqual(live.services["physioflow-api-preview"].selector, { app: "physioflow-api", version: "green" });
         for (const app of apps) {
-            assert.deepStrictEqual(live.deployments[`${app}-blue`], { image: `registry.local:5000/${app}:v1.0.0`, replicas: 1, readyReplicas: 1, observed: true });
-            assert.deepStrictEqual(live.deployments[`${app}-green`], { image: `registry.local:5000/${app}:v1.0.0`, replicas: 0, readyReplicas: 0, observed: true });
+            assert.deepStrictEqual(live.deployments[`${app}-blue`], {
+                image: `registry.local:5000/${app}:v1.0.0`,
+                replicas: 1,
+                readyReplicas: 1,
+                observed: true,
+            });
+            assert.deepStrictEqual(live.deployments[`${app}-green`], {
+                image: `registry.local:5000/${app}:v1.0.0`,
+                replicas: 0,
+                readyReplicas: 0,
+                observed: true,
+            });
         }
         for (const color of ["blue", "green"] as const) {
             // Each color logs in as its own role with its own password; the owner's password stays out of the cluster.
@@ -134,10 +152,10 @@ describe("the cluster half on the real engine and a real control plane", functio
         await s.set({ activeColor: "green" });
         const preview = await s.preview();
         assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
-            "Deployment/physioflow-api-blue update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
-            "Deployment/physioflow-api-green update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
-            "Deployment/physioflow-web-blue update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
-            "Deployment/physioflow-web-green update [metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas]",
+            'Deployment/physioflow-api-blue update [metadata.annotations["pulumi.com/waitFor"], spec.replicas]',
+            'Deployment/physioflow-api-green update [metadata.annotations["pulumi.com/waitFor"], spec.replicas]',
+            'Deployment/physioflow-web-blue update [metadata.annotations["pulumi.com/waitFor"], spec.replicas]',
+            'Deployment/physioflow-web-green update [metadata.annotations["pulumi.com/waitFor"], spec.replicas]',
             "Job/physioflow-smoke-blue delete",
             "Job/physioflow-smoke-green create",
             "Service/physioflow-api update [spec.selector.version]",
@@ -154,8 +172,14 @@ describe("the cluster half on the real engine and a real control plane", functio
         let live = await serving("green", 1, 0);
         assert.strictEqual(live.deployments["physioflow-api-blue"].replicas, 0);
         assert.ok(samples.length >= 3, `only ${samples.length} samples of the live endpoints were taken during the update`);
-        assert.ok(samples.every(sample => sample.ready > 0), `the live Service had no ready endpoint during the switch: ${JSON.stringify(samples)}`);
-        assert.ok(samples.some(sample => sample.colors.includes("green")), "the sampler never saw green serve");
+        assert.ok(
+            samples.every(sample => sample.ready > 0),
+            `the live Service had no ready endpoint during the switch: ${JSON.stringify(samples)}`,
+        );
+        assert.ok(
+            samples.some(sample => sample.colors.includes("green")),
+            "the sampler never saw green serve",
+        );
 
         // The order the engine used: new color ready before the live Service moves, old color scaled down after.
         const order = timeline(up.events);
@@ -193,19 +217,30 @@ describe("the cluster half on the real engine and a real control plane", functio
             const seconds = (Date.now() - started) / 1000;
             const samples = await sampler.stop();
             assert.ok(seconds >= 15 && seconds < 15 + 10 + 20, `up took ${seconds}s to fail; the readiness timeout is 15s`);
-            assert.match(up.result.message,
-                new RegExp(`"${namespace}/physioflow-(api|web)-green" failed to fully initialize or become live: timed out waiting for the condition`), up.result.message);
+            assert.match(
+                up.result.message,
+                new RegExp(`"${namespace}/physioflow-(api|web)-green" failed to fully initialize or become live: timed out waiting for the condition`),
+                up.result.message,
+            );
 
             // The live Services never moved: blue serves, at full replicas; green has its pod, not ready.
-            const live = await waitForClusterState(cluster.kubectl, namespace,
-                st => apps.every(app => serviceServes(st, app, "blue", 1)), { what: "the live Services on blue" });
+            const live = await waitForClusterState(cluster.kubectl, namespace, st => apps.every(app => serviceServes(st, app, "blue", 1)), {
+                what: "the live Services on blue",
+            });
             for (const app of apps) {
-                assert.deepStrictEqual(live.deployments[`${app}-blue`], { image: `registry.local:5000/${app}:v1.0.0`, replicas: 1, readyReplicas: 1, observed: true });
+                assert.deepStrictEqual(live.deployments[`${app}-blue`], {
+                    image: `registry.local:5000/${app}:v1.0.0`,
+                    replicas: 1,
+                    readyReplicas: 1,
+                    observed: true,
+                });
                 assert.strictEqual(live.deployments[`${app}-green`].readyReplicas, 0);
                 assert.deepStrictEqual(live.services[app].selector.version, "blue");
             }
-            assert.ok(samples.every(sample => sample.ready > 0 && sample.colors.every(c => c === "blue")),
-                `the live Service did not stay on blue's ready pods: ${JSON.stringify(samples)}`);
+            assert.ok(
+                samples.every(sample => sample.ready > 0 && sample.colors.every(c => c === "blue")),
+                `the live Service did not stay on blue's ready pods: ${JSON.stringify(samples)}`,
+            );
         } finally {
             await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-green-never-ready"]);
             await s.set({ activeColor: "blue", greenTag: "v1.1.0", readinessTimeoutSeconds: "300" });
@@ -234,10 +269,14 @@ describe("the cluster half on the real engine and a real control plane", functio
                 // Green came up and was ready: only its smoke test stood between it and traffic.
                 assert.strictEqual(live.deployments[`${app}-green`].readyReplicas, 1);
             }
-            assert.ok(timeline(up.events).every(entry => !(entry.type === "kubernetes:core/v1:Service" && apps.includes(entry.name))),
-                "the update started on a live Service");
-            assert.ok(samples.length > 0 && samples.every(sample => sample.ready > 0 && sample.colors.every(c => c === "blue")),
-                `the live Service did not stay on blue's ready pods: ${JSON.stringify(samples)}`);
+            assert.ok(
+                timeline(up.events).every(entry => !(entry.type === "kubernetes:core/v1:Service" && apps.includes(entry.name))),
+                "the update started on a live Service",
+            );
+            assert.ok(
+                samples.length > 0 && samples.every(sample => sample.ready > 0 && sample.colors.every(c => c === "blue")),
+                `the live Service did not stay on blue's ready pods: ${JSON.stringify(samples)}`,
+            );
         } finally {
             await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-green-smoke-fails"]);
             await s.set({ activeColor: "blue" });
@@ -284,12 +323,12 @@ describe("the cluster half on the real engine and a real control plane", functio
         try {
             await s.set({ greenTag: "v1.4.0-rc1" });
             const up = await s.failingUp();
-            assert.match(up.result.message,
-                /denied request: physioflow-test-policy: no release candidates in this namespace/, up.result.message);
-            assert.deepStrictEqual(describeSteps(changedSteps(up.steps)), [
-                `Deployment/physioflow-api-green update [${image}]`,
-                `Deployment/physioflow-web-green update [${image}]`,
-            ], "the update attempted more than the refused change");
+            assert.match(up.result.message, /denied request: physioflow-test-policy: no release candidates in this namespace/, up.result.message);
+            assert.deepStrictEqual(
+                describeSteps(changedSteps(up.steps)),
+                [`Deployment/physioflow-api-green update [${image}]`, `Deployment/physioflow-web-green update [${image}]`],
+                "the update attempted more than the refused change",
+            );
             assert.deepStrictEqual(await state(), before);
             assert.deepStrictEqual(await deploymentIdentities(cluster), identities);
         } finally {
@@ -307,16 +346,20 @@ describe("the cluster half on the real engine and a real control plane", functio
         await s.set({ migrationTarget: "005" });
         await s.stack.setConfig("physioflow:dbPassword", { value: "rotated-db-password", secret: true });
         const preview = await s.preview();
-        assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
-            "ConfigMap/migration-version create-replacement [data.version]",
-            "ConfigMap/migration-version delete-replaced",
-            "ConfigMap/migration-version replace [data.version]",
-            // The new migration version re-runs the live color's smoke test (delete, then create: a fixed
-            // name). The version comes from the replaced ConfigMap, unknown in a preview: no paths shown.
-            "Job/physioflow-smoke-blue create-replacement",
-            "Job/physioflow-smoke-blue delete-replaced",
-            "Job/physioflow-smoke-blue replace",
-        ], "a replaced ConfigMap takes Deployments with it, or the owner's password reached the cluster");
+        assert.deepStrictEqual(
+            describeSteps(changedSteps(preview.steps)),
+            [
+                "ConfigMap/migration-version create-replacement [data.version]",
+                "ConfigMap/migration-version delete-replaced",
+                "ConfigMap/migration-version replace [data.version]",
+                // The new migration version re-runs the live color's smoke test (delete, then create: a fixed
+                // name). The version comes from the replaced ConfigMap, unknown in a preview: no paths shown.
+                "Job/physioflow-smoke-blue create-replacement",
+                "Job/physioflow-smoke-blue delete-replaced",
+                "Job/physioflow-smoke-blue replace",
+            ],
+            "a replaced ConfigMap takes Deployments with it, or the owner's password reached the cluster",
+        );
         await s.up();
         assert.deepStrictEqual((await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data, { version: "005" });
         assert.deepStrictEqual(await deploymentIdentities(cluster), deploymentsBefore);
@@ -333,7 +376,8 @@ describe("the cluster half on the real engine and a real control plane", functio
         try {
             const preview = await s.preview();
             // Green gets pods (warm), and its pod template the new objects' names: that is what rolls its pods.
-            const greenPods = `metadata.annotations["pulumi.com/waitFor"], spec.replicas, ` +
+            const greenPods =
+                `metadata.annotations["pulumi.com/waitFor"], spec.replicas, ` +
                 "spec.template.spec.containers[0].envFrom[0].configMapRef.name, spec.template.spec.containers[0].envFrom[1].secretRef.name";
             assert.deepStrictEqual(describeSteps(changedSteps(preview.steps)), [
                 "ConfigMap/physioflow-api-config-green create-replacement [data.KEYCLOAK_URL]",
@@ -361,8 +405,10 @@ describe("the cluster half on the real engine and a real control plane", functio
             const greenConfig = await colorConfig("physioflow-api", "green");
             assert.strictEqual(greenConfig.data.KEYCLOAK_URL, "http://keycloak-2.example.test");
             const greenDeployment = await cluster.getJson(["deployment", "physioflow-api-green", "-n", namespace]);
-            assert.deepStrictEqual(greenDeployment.spec.template.spec.containers[0].envFrom,
-                [{ configMapRef: { name: greenConfig.name } }, { secretRef: { name: greenSecret.name } }]);
+            assert.deepStrictEqual(greenDeployment.spec.template.spec.containers[0].envFrom, [
+                { configMapRef: { name: greenConfig.name } },
+                { secretRef: { name: greenSecret.name } },
+            ]);
             const smoke = await cluster.getJson(["job", "physioflow-smoke-green", "-n", namespace]);
             assert.strictEqual(smoke.status.succeeded, 1);
             assert.ok(smoke.spec.template.metadata.annotations["physioflow/release"].includes(greenSecret.name));
@@ -376,8 +422,10 @@ describe("the cluster half on the real engine and a real control plane", functio
             // A switch back is a flip of selectors: blue serves again with the settings it was released with.
             await s.set({ activeColor: "blue" });
             const back = await s.preview();
-            assert.ok(describeSteps(changedSteps(back.steps)).every(step => !/^(ConfigMap|Secret|Deployment)\//.test(step)),
-                `a switch back changes settings or pods: ${describeSteps(changedSteps(back.steps)).join("; ")}`);
+            assert.ok(
+                describeSteps(changedSteps(back.steps)).every(step => !/^(ConfigMap|Secret|Deployment)\//.test(step)),
+                `a switch back changes settings or pods: ${describeSteps(changedSteps(back.steps)).join("; ")}`,
+            );
             await s.up();
             await serving("blue", 1, 1);
             assert.deepStrictEqual(await colorConfig("physioflow-api", "blue"), blueConfigBefore);
@@ -388,7 +436,10 @@ describe("the cluster half on the real engine and a real control plane", functio
             await s.stack.setConfig("physioflow:blueDbPassword", { value: "blue-rotated-in-place", secret: true });
             const refused = await s.failingUp();
             assert.deepStrictEqual(changedSteps(refused.steps), []);
-            assert.match(diagnostics(refused.events, "error").join("\n"), /^physioflow:blueDbPassword changed while blue is live: blue's pods would lose their database login/);
+            assert.match(
+                diagnostics(refused.events, "error").join("\n"),
+                /^physioflow:blueDbPassword changed while blue is live: blue's pods would lose their database login/,
+            );
             assert.deepStrictEqual(await colorSecret("blue"), blueSecretBefore);
         } finally {
             await s.stack.setConfig("physioflow:blueDbPassword", { value: s.colorPasswords.blue, secret: true });
@@ -407,10 +458,16 @@ describe("the cluster half on the real engine and a real control plane", functio
             readiness: [c.readinessProbe.httpGet?.path, c.readinessProbe.httpGet?.port, c.readinessProbe.failureThreshold],
             liveness: [c.livenessProbe.tcpSocket?.port, c.livenessProbe.httpGet, c.livenessProbe.failureThreshold],
         });
-        assert.deepStrictEqual(probes(await container("physioflow-api-blue")),
-            { startup: ["/health", 7011, 5, 24], readiness: ["/health", 7011, 3], liveness: [7011, undefined, 3] });
-        assert.deepStrictEqual(probes(await container("physioflow-web-blue")),
-            { startup: ["/", 3000, 5, 24], readiness: ["/", 3000, 3], liveness: [3000, undefined, 3] });
+        assert.deepStrictEqual(probes(await container("physioflow-api-blue")), {
+            startup: ["/health", 7011, 5, 24],
+            readiness: ["/health", 7011, 3],
+            liveness: [7011, undefined, 3],
+        });
+        assert.deepStrictEqual(probes(await container("physioflow-web-blue")), {
+            startup: ["/", 3000, 5, 24],
+            readiness: ["/", 3000, 3],
+            liveness: [3000, undefined, 3],
+        });
 
         await s.set({ startupTimeoutSeconds: "300" });
         try {
@@ -482,7 +539,7 @@ describe("the cluster half on the real engine and a real control plane", functio
             const up = await s.failingUp();
             assert.deepStrictEqual(diagnostics(up.events, "error"), [
                 "physioflow:blueTag v1.0.0 -> v1.9.0 would replace the live color's pods in place (blue is active); release to green instead: " +
-                "pulumi config set blueTag v1.0.0 && pulumi config set greenTag v1.9.0, pulumi up, then pulumi config set activeColor green",
+                    "pulumi config set blueTag v1.0.0 && pulumi config set greenTag v1.9.0, pulumi up, then pulumi config set activeColor green",
             ]);
             assert.deepStrictEqual(changedSteps(up.steps), []);
             assert.deepStrictEqual(await deploymentIdentities(cluster), before);
@@ -530,7 +587,10 @@ async function deploymentIdentities(cluster: Cluster): Promise<Record<string, un
 function colorIdentities(identities: Record<string, any>, color: string): Record<string, unknown> {
     return {
         deployments: Object.fromEntries(Object.entries(identities.deployments).filter(([name]) => name.endsWith(`-${color}`))),
-        pods: (identities.podsByName as [string, string][]).filter(([name]) => name.includes(`-${color}-`)).map(([, uid]) => uid).sort(),
+        pods: (identities.podsByName as [string, string][])
+            .filter(([name]) => name.includes(`-${color}-`))
+            .map(([, uid]) => uid)
+            .sort(),
     };
 }
 

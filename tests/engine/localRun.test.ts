@@ -40,7 +40,10 @@ describe("npm run local", function () {
         this.timeout(3 * 60 * 1000); // PostgreSQL, the control plane, a backup, migrations and a first deploy (about 35 s here)
         const lines = await run([]);
         const database = section(lines, "1. database");
-        assert.ok(database.some(line => /^backup: \.local\/backups\/local_pre-migrate-006_\d{8}_\d{6}\.tar\.gz \(verified\)$/.test(line)), database.join("\n"));
+        assert.ok(
+            database.some(line => /^backup: \.local\/backups\/local_pre-migrate-006_\d{8}_\d{6}\.tar\.gz \(verified\)$/.test(line)),
+            database.join("\n"),
+        );
         assert.ok(database.indexOf("migrated 000 -> 006") > database.findIndex(line => line.startsWith("backup: .local")));
         const preview = section(lines, "2. preview");
         assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 27);
@@ -48,8 +51,14 @@ describe("npm run local", function () {
         const up = section(lines, "3. up");
         assert.match(up[up.length - 1], /^27 created in \d+\.\d s$/);
         // The rollout as the API server reported it, while the update ran.
-        assert.ok(up.some(line => /^\+\d+\.\ds Deployment physioflow-api-blue: registry\.local:5000\/physioflow-api:v1\.0\.0, 1\/1 ready$/.test(line)), up.join("\n"));
-        assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> blue \(1 ready: blue\)$/.test(line)), up.join("\n"));
+        assert.ok(
+            up.some(line => /^\+\d+\.\ds Deployment physioflow-api-blue: registry\.local:5000\/physioflow-api:v1\.0\.0, 1\/1 ready$/.test(line)),
+            up.join("\n"),
+        );
+        assert.ok(
+            up.some(line => /^\+\d+\.\ds Service physioflow-api -> blue \(1 ready: blue\)$/.test(line)),
+            up.join("\n"),
+        );
         // Blue's smoke test passed before the live Service held blue's pods.
         const smoked = up.findIndex(line => /^\+\d+\.\ds Job physioflow-smoke-blue \(v1\.0\.0, migration 006\): succeeded$/.test(line));
         assert.notStrictEqual(smoked, -1, up.join("\n"));
@@ -68,25 +77,34 @@ describe("npm run local", function () {
         const lines = await run(["activeColor=green"]);
         assert.ok(lines.includes("config: activeColor blue -> green"));
         assert.ok(section(lines, "1. database").some(line => line.startsWith("nothing to apply: at 006; no backup needed")));
-        assert.deepStrictEqual(section(lines, "2. preview").filter(line => !line.startsWith("warning: ")), [
-            "~ Deployment physioflow-api-blue    update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
-            "~ Deployment physioflow-api-green   update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
-            "~ Deployment physioflow-web-blue    update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
-            "~ Deployment physioflow-web-green   update  metadata.annotations[\"pulumi.com/waitFor\"], spec.replicas",
-            "- Job physioflow-smoke-blue         delete",
-            "+ Job physioflow-smoke-green        create",
-            "~ Service physioflow-api            update  spec.selector.version",
-            "~ Service physioflow-api-preview    update  spec.selector.version",
-            "~ Service physioflow-web            update  spec.selector.version",
-            "~ Service physioflow-web-preview    update  spec.selector.version",
-            "- SmokeTest physioflow-smoke-blue   delete",
-            "+ SmokeTest physioflow-smoke-green  create",
-            "17 unchanged",
-        ]);
+        assert.deepStrictEqual(
+            section(lines, "2. preview").filter(line => !line.startsWith("warning: ")),
+            [
+                '~ Deployment physioflow-api-blue    update  metadata.annotations["pulumi.com/waitFor"], spec.replicas',
+                '~ Deployment physioflow-api-green   update  metadata.annotations["pulumi.com/waitFor"], spec.replicas',
+                '~ Deployment physioflow-web-blue    update  metadata.annotations["pulumi.com/waitFor"], spec.replicas',
+                '~ Deployment physioflow-web-green   update  metadata.annotations["pulumi.com/waitFor"], spec.replicas',
+                "- Job physioflow-smoke-blue         delete",
+                "+ Job physioflow-smoke-green        create",
+                "~ Service physioflow-api            update  spec.selector.version",
+                "~ Service physioflow-api-preview    update  spec.selector.version",
+                "~ Service physioflow-web            update  spec.selector.version",
+                "~ Service physioflow-web-preview    update  spec.selector.version",
+                "- SmokeTest physioflow-smoke-blue   delete",
+                "+ SmokeTest physioflow-smoke-green  create",
+                "17 unchanged",
+            ],
+        );
         const up = section(lines, "3. up");
-        assert.ok(up.some(line => /^\+\d+\.\ds Service physioflow-api -> green \(1 ready: green\)$/.test(line)), up.join("\n"));
+        assert.ok(
+            up.some(line => /^\+\d+\.\ds Service physioflow-api -> green \(1 ready: green\)$/.test(line)),
+            up.join("\n"),
+        );
         const state = section(lines, "4. state");
-        assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=green; 1 ready endpoint(s): green"), state.join("\n"));
+        assert.ok(
+            state.includes("services      physioflow-api          selects app=physioflow-api,version=green; 1 ready endpoint(s): green"),
+            state.join("\n"),
+        );
         assert.ok(state.includes("deployments   physioflow-api-blue   0/0 ready  registry.local:5000/physioflow-api:v1.0.0"), state.join("\n"));
         assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
         assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");

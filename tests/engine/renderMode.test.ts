@@ -22,16 +22,31 @@ describe("the cluster half rendered to a folder (renderYamlTo)", function () {
     it("writes every object of both colors, with the live Services on the active color", async () => {
         await s.up();
         // Each color's ConfigMaps and Secret have a suffix the engine picks (8 characters), shown here as -*.
-        const rendered = readRenderedObjects(s.renderDir).map(o => `${o.kind}/${o.name.replace(/-(blue|green)-[a-z0-9]{8}$/, "-$1-*")}`).sort();
+        const rendered = readRenderedObjects(s.renderDir)
+            .map(o => `${o.kind}/${o.name.replace(/-(blue|green)-[a-z0-9]{8}$/, "-$1-*")}`)
+            .sort();
         assert.deepStrictEqual(rendered, [
             "ConfigMap/migration-version",
-            "ConfigMap/physioflow-api-config-blue-*", "ConfigMap/physioflow-api-config-green-*",
-            "ConfigMap/physioflow-web-config-blue-*", "ConfigMap/physioflow-web-config-green-*",
-            "Deployment/physioflow-api-blue", "Deployment/physioflow-api-green", "Deployment/physioflow-web-blue", "Deployment/physioflow-web-green",
+            "ConfigMap/physioflow-api-config-blue-*",
+            "ConfigMap/physioflow-api-config-green-*",
+            "ConfigMap/physioflow-web-config-blue-*",
+            "ConfigMap/physioflow-web-config-green-*",
+            "Deployment/physioflow-api-blue",
+            "Deployment/physioflow-api-green",
+            "Deployment/physioflow-web-blue",
+            "Deployment/physioflow-web-green",
             "Job/physioflow-smoke-blue",
-            "Namespace/physioflow-local", "Secret/physioflow-secrets-blue-*", "Secret/physioflow-secrets-green-*",
-            "Service/physioflow-api", "Service/physioflow-api-blue", "Service/physioflow-api-green", "Service/physioflow-api-preview",
-            "Service/physioflow-web", "Service/physioflow-web-blue", "Service/physioflow-web-green", "Service/physioflow-web-preview",
+            "Namespace/physioflow-local",
+            "Secret/physioflow-secrets-blue-*",
+            "Secret/physioflow-secrets-green-*",
+            "Service/physioflow-api",
+            "Service/physioflow-api-blue",
+            "Service/physioflow-api-green",
+            "Service/physioflow-api-preview",
+            "Service/physioflow-web",
+            "Service/physioflow-web-blue",
+            "Service/physioflow-web-green",
+            "Service/physioflow-web-preview",
         ]);
         assert.deepStrictEqual(serviceSelectors(s.renderDir)["physioflow-api"], { app: "physioflow-api", version: "blue" });
         assert.deepStrictEqual(serviceSelectors(s.renderDir)["physioflow-api-preview"], { app: "physioflow-api", version: "green" });

@@ -40,10 +40,18 @@ describe("verify: the post-deployment checks on the real engine, a real control 
         return cluster.kubectl(args, input);
     };
     const releaseDatabase = (connection: ConnectionSettings): ReleaseDatabase => ({
-        connection, migrationsDir, backupDir, environment: "local", migrationTarget: stackVersion, migratesOutsideStack: true,
+        connection,
+        migrationsDir,
+        backupDir,
+        environment: "local",
+        migrationTarget: stackVersion,
+        migratesOutsideStack: true,
     });
     const targetOn = (db?: TestDatabase): ReleaseTarget => ({
-        stack: s.stack, kubectl, namespace, ...(db !== undefined ? { database: releaseDatabase(db.connection) } : {}),
+        stack: s.stack,
+        kubectl,
+        namespace,
+        ...(db !== undefined ? { database: releaseDatabase(db.connection) } : {}),
     });
     const migratedDatabase = async (to: string) => {
         const db = await freshDatabase("verify");
@@ -85,27 +93,42 @@ describe("verify: the post-deployment checks on the real engine, a real control 
         await removeSuiteNamespace(cluster, namespace);
         if (backupDir) fs.rmSync(backupDir, { recursive: true, force: true });
     });
-    beforeEach(() => { createdJobs.length = 0; });
+    beforeEach(() => {
+        createdJobs.length = 0;
+    });
 
     it("all green: pods ready, health through the live Services from a Job in the cluster, versions agreeing, exact row counts; the Job deleted", async function () {
         this.timeout(3 * 60 * 1000);
         const lines: string[] = [];
         const result = await verify(targetOn(database), { out: line => lines.push(line) });
-        assert.deepStrictEqual(result, {
-            ok: true,
-            checks: [
-                { name: "pods ready", ok: true, detail: "physioflow-api-blue 1/1 ready, physioflow-web-blue 1/1 ready" },
-                { name: "health", ok: true, detail: "2 check(s) through physioflow-api, physioflow-web" },
-                { name: "migration version", ok: true, detail: "database 005, ConfigMap migration-version 005, stack output 005" },
-                { name: "row counts", ok: true, detail: allMainTables.map(table => `${table} ${table === "patients" ? 3 : 0}`).join(", ") },
-            ],
-        }, lines.join("\n"));
+        assert.deepStrictEqual(
+            result,
+            {
+                ok: true,
+                checks: [
+                    { name: "pods ready", ok: true, detail: "physioflow-api-blue 1/1 ready, physioflow-web-blue 1/1 ready" },
+                    { name: "health", ok: true, detail: "2 check(s) through physioflow-api, physioflow-web" },
+                    { name: "migration version", ok: true, detail: "database 005, ConfigMap migration-version 005, stack output 005" },
+                    { name: "row counts", ok: true, detail: allMainTables.map(table => `${table} ${table === "patients" ? 3 : 0}`).join(", ") },
+                ],
+            },
+            lines.join("\n"),
+        );
         // One Job, aimed at the live Services' DNS names and the ports they declare.
         assert.strictEqual(createdJobs.length, 1);
         assert.match(lastJob().metadata.name, /^physioflow-verify-[0-9a-f]{6}$/);
-        assert.deepStrictEqual(lastJob().spec.template.spec.containers.map((c: any) => [c.name, c.env]), [
-            ["live", [{ name: "PHYSIOFLOW_API_URL", value: "http://physioflow-api:7011" }, { name: "PHYSIOFLOW_WEB_URL", value: "http://physioflow-web:3000" }]],
-        ]);
+        assert.deepStrictEqual(
+            lastJob().spec.template.spec.containers.map((c: any) => [c.name, c.env]),
+            [
+                [
+                    "live",
+                    [
+                        { name: "PHYSIOFLOW_API_URL", value: "http://physioflow-api:7011" },
+                        { name: "PHYSIOFLOW_WEB_URL", value: "http://physioflow-web:3000" },
+                    ],
+                ],
+            ],
+        );
         assert.deepStrictEqual(lines, [`health: Job ${lastJob().metadata.name} checks physioflow-api, physioflow-web`]);
         await noVerifyJobLeft();
     });
@@ -122,7 +145,10 @@ describe("verify: the post-deployment checks on the real engine, a real control 
             assert.strictEqual(health.ok, false);
             assert.ok(health.detail.startsWith(`Job ${name} failed checking physioflow-api, physioflow-web; `), health.detail);
             assert.ok(health.detail.includes(`kubectl logs job/${name} -n ${namespace} --all-containers`), health.detail);
-            assert.deepStrictEqual(result.checks.filter(c => !c.ok).map(c => c.name), ["health"]);
+            assert.deepStrictEqual(
+                result.checks.filter(c => !c.ok).map(c => c.name),
+                ["health"],
+            );
             // Its log is read before the Job goes (kwok keeps no container logs, so here it says it could not be read).
             assert.strictEqual(lines[0], `health: Job ${name} checks physioflow-api, physioflow-web`);
             assert.ok(lines.length > 1 && lines.slice(1).every(line => line.startsWith("health: ")), lines.join("\n"));
@@ -137,19 +163,29 @@ describe("verify: the post-deployment checks on the real engine, a real control 
         const ahead = await migratedDatabase("006");
         const result = await verify(targetOn(ahead));
         assert.strictEqual(result.ok, false);
-        assert.deepStrictEqual(check(result, "migration version"),
-            { name: "migration version", ok: false, detail: "database 006, ConfigMap migration-version 005, stack output 005" });
-        assert.deepStrictEqual(result.checks.filter(c => !c.ok).map(c => c.name), ["migration version"]);
+        assert.deepStrictEqual(check(result, "migration version"), {
+            name: "migration version",
+            ok: false,
+            detail: "database 006, ConfigMap migration-version 005, stack output 005",
+        });
+        assert.deepStrictEqual(
+            result.checks.filter(c => !c.ok).map(c => c.name),
+            ["migration version"],
+        );
     });
 
     it("a hand-edited migration-version ConfigMap is flagged", async function () {
         this.timeout(3 * 60 * 1000);
-        const patch = (version: string) => cluster.kubectl(["patch", "configmap", "migration-version", "-n", namespace, "--type", "merge", "-p", JSON.stringify({ data: { version } })]);
+        const patch = (version: string) =>
+            cluster.kubectl(["patch", "configmap", "migration-version", "-n", namespace, "--type", "merge", "-p", JSON.stringify({ data: { version } })]);
         await patch("004");
         try {
             const result = await verify(targetOn(database));
-            assert.deepStrictEqual(check(result, "migration version"),
-                { name: "migration version", ok: false, detail: "database 005, ConfigMap migration-version 004, stack output 005" });
+            assert.deepStrictEqual(check(result, "migration version"), {
+                name: "migration version",
+                ok: false,
+                detail: "database 005, ConfigMap migration-version 004, stack output 005",
+            });
             assert.strictEqual(result.ok, false);
         } finally {
             await patch(stackVersion);
@@ -167,19 +203,36 @@ describe("verify: the post-deployment checks on the real engine, a real control 
         }
         const result = await verify(targetOn(broken));
         assert.deepStrictEqual(check(result, "row counts"), {
-            name: "row counts", ok: false,
-            detail: `missing: soap_notes, ${allMainTables.filter(table => table !== "soap_notes").map(table => `${table} 0`).join(", ")}`,
+            name: "row counts",
+            ok: false,
+            detail: `missing: soap_notes, ${allMainTables
+                .filter(table => table !== "soap_notes")
+                .map(table => `${table} 0`)
+                .join(", ")}`,
         });
-        assert.deepStrictEqual(result.checks.filter(c => !c.ok).map(c => c.name), ["row counts"]);
+        assert.deepStrictEqual(
+            result.checks.filter(c => !c.ok).map(c => c.name),
+            ["row counts"],
+        );
     });
 
     it("no database settings: the database checks fail saying so; the cluster checks still run", async function () {
         this.timeout(3 * 60 * 1000);
         const result = await verify(targetOn(undefined));
         assert.strictEqual(result.ok, false);
-        assert.deepStrictEqual(result.checks.map(c => [c.name, c.ok]), [["pods ready", true], ["health", true], ["migration version", false], ["row counts", false]]);
-        assert.strictEqual(check(result, "migration version").detail,
-            "database: not reachable by this command (no connection settings); ConfigMap migration-version 005, stack output 005");
+        assert.deepStrictEqual(
+            result.checks.map(c => [c.name, c.ok]),
+            [
+                ["pods ready", true],
+                ["health", true],
+                ["migration version", false],
+                ["row counts", false],
+            ],
+        );
+        assert.strictEqual(
+            check(result, "migration version").detail,
+            "database: not reachable by this command (no connection settings); ConfigMap migration-version 005, stack output 005",
+        );
         assert.strictEqual(check(result, "row counts").detail, "database: not reachable by this command (no connection settings)");
     });
 
@@ -189,13 +242,20 @@ describe("verify: the post-deployment checks on the real engine, a real control 
         await s.up();
         const result = await verify(targetOn(database));
         assert.deepStrictEqual(result.checks.slice(0, 2), [
-            { name: "pods ready", ok: true, detail: "physioflow-api-blue 1/1 ready, physioflow-web-blue 1/1 ready, physioflow-api-green 1/1 ready, physioflow-web-green 1/1 ready" },
+            {
+                name: "pods ready",
+                ok: true,
+                detail: "physioflow-api-blue 1/1 ready, physioflow-web-blue 1/1 ready, physioflow-api-green 1/1 ready, physioflow-web-green 1/1 ready",
+            },
             { name: "health", ok: true, detail: "2 check(s) through physioflow-api, physioflow-web, physioflow-api-preview, physioflow-web-preview" },
         ]);
-        assert.deepStrictEqual(lastJob().spec.template.spec.containers.map((c: any) => [c.name, c.env.map((e: any) => e.value)]), [
-            ["live", ["http://physioflow-api:7011", "http://physioflow-web:3000"]],
-            ["preview", ["http://physioflow-api-preview:7011", "http://physioflow-web-preview:3000"]],
-        ]);
+        assert.deepStrictEqual(
+            lastJob().spec.template.spec.containers.map((c: any) => [c.name, c.env.map((e: any) => e.value)]),
+            [
+                ["live", ["http://physioflow-api:7011", "http://physioflow-web:3000"]],
+                ["preview", ["http://physioflow-api-preview:7011", "http://physioflow-web-preview:3000"]],
+            ],
+        );
         assert.strictEqual(result.ok, true);
         await noVerifyJobLeft();
     });
@@ -212,15 +272,27 @@ describe("verify: the post-deployment checks on the real engine, a real control 
         let closed = 0;
         const open = (db?: TestDatabase) => async (stackName: string) => {
             opened.push(stackName);
-            return { target: targetOn(db), close: async () => { closed++; } };
+            return {
+                target: targetOn(db),
+                close: async () => {
+                    closed++;
+                },
+            };
         };
-        beforeEach(() => { opened.length = 0; closed = 0; });
+        beforeEach(() => {
+            opened.length = 0;
+            closed = 0;
+        });
 
         it("bad input is a UsageError of one line, before any stack is opened; --help prints the usage", async () => {
-            await assert.rejects(verifyCommand(["verifytest", "--bogus"], io().io, open(database)),
-                (error: Error) => error instanceof UsageError && error.message === "unknown option --bogus; see physioflow verify --help");
-            await assert.rejects(verifyCommand([], io().io, open(database)),
-                (error: Error) => error instanceof UsageError && error.message === "verify needs a stack: physioflow verify <stack>");
+            await assert.rejects(
+                verifyCommand(["verifytest", "--bogus"], io().io, open(database)),
+                (error: Error) => error instanceof UsageError && error.message === "unknown option --bogus; see physioflow verify --help",
+            );
+            await assert.rejects(
+                verifyCommand([], io().io, open(database)),
+                (error: Error) => error instanceof UsageError && error.message === "verify needs a stack: physioflow verify <stack>",
+            );
             assert.deepStrictEqual(opened, []);
             const help = io();
             assert.strictEqual(await verifyCommand(["--help"], help.io, open(database)), 0);
@@ -233,8 +305,14 @@ describe("verify: the post-deployment checks on the real engine, a real control 
             assert.strictEqual(await verifyCommand(["verifytest", "--json"], run.io, open(database)), 0, run.stderr());
             const printed = JSON.parse(run.stdout());
             assert.strictEqual(printed.ok, true);
-            assert.deepStrictEqual(printed.checks.map((c: any) => c.name), ["pods ready", "health", "migration version", "row counts"]);
-            assert.ok(printed.lines.every((line: string) => line.startsWith(" ")), printed.lines.join("\n"));
+            assert.deepStrictEqual(
+                printed.checks.map((c: any) => c.name),
+                ["pods ready", "health", "migration version", "row counts"],
+            );
+            assert.ok(
+                printed.lines.every((line: string) => line.startsWith(" ")),
+                printed.lines.join("\n"),
+            );
             assert.deepStrictEqual([opened, closed], [["verifytest"], 1]);
         });
 
@@ -243,7 +321,10 @@ describe("verify: the post-deployment checks on the real engine, a real control 
             const run = io();
             assert.strictEqual(await verifyCommand(["verifytest"], run.io, open(undefined)), 1);
             const lines = run.stdout().trimEnd().split("\n");
-            assert.deepStrictEqual(lines.map(line => line.slice(0, 20)), ["  pods ready        ", "  health            ", "! migration version ", "! row counts        "]);
+            assert.deepStrictEqual(
+                lines.map(line => line.slice(0, 20)),
+                ["  pods ready        ", "  health            ", "! migration version ", "! row counts        "],
+            );
             assert.strictEqual(closed, 1);
         });
     });

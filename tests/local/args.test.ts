@@ -3,8 +3,12 @@ import { parseLocalArgs } from "../../local/args";
 
 describe("npm run local arguments", () => {
     it("collects --set in order, in both spellings", () => {
-        assert.deepStrictEqual(parseLocalArgs(["--set", "activeColor=green", "--set=greenTag=v1", "--verbose"]),
-            { sets: ["activeColor=green", "greenTag=v1"], reset: false, verbose: true, help: false });
+        assert.deepStrictEqual(parseLocalArgs(["--set", "activeColor=green", "--set=greenTag=v1", "--verbose"]), {
+            sets: ["activeColor=green", "greenTag=v1"],
+            reset: false,
+            verbose: true,
+            help: false,
+        });
     });
 
     it("--reset stands alone", () => {
@@ -13,7 +17,10 @@ describe("npm run local arguments", () => {
     });
 
     it("refuses unknown arguments and a --set without its value, as usage errors", () => {
-        assert.throws(() => parseLocalArgs(["--sett"]), (e: any) => e.exitCode === 2 && /unknown argument "--sett"/.test(e.message));
+        assert.throws(
+            () => parseLocalArgs(["--sett"]),
+            (e: any) => e.exitCode === 2 && /unknown argument "--sett"/.test(e.message),
+        );
         assert.throws(() => parseLocalArgs(["--set"]), /--set needs key=value/);
     });
 });

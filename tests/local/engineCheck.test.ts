@@ -9,7 +9,9 @@ const repoRoot = path.resolve(__dirname, "..", "..");
 
 describe("engine check (scripts/engine.sh --check)", () => {
     let dir: string;
-    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-engine-check-test-")); });
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-engine-check-test-"));
+    });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
     const executable = (file: string) => {
         fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -2,7 +2,10 @@ import * as assert from "assert";
 import { isBuildProgress, parseEngineEnvironment } from "../../devenv/engine";
 
 const marker = "--physioflow-engine--";
-const env = (vars: Record<string, string>) => Object.entries(vars).map(([k, v]) => `${k}=${v}\0`).join("");
+const env = (vars: Record<string, string>) =>
+    Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}\0`)
+        .join("");
 
 describe("engine environment from scripts/engine.sh --env", () => {
     it("returns what the exports added or changed, and the pulumi it put on PATH", () => {

@@ -9,7 +9,12 @@ describe("local stack settings", () => {
         assert.strictEqual(config.environment, "local");
         assert.strictEqual(config.namespace, "physioflow-local");
         assert.deepStrictEqual(config.database, {
-            host: "127.0.0.1", port: 5433, name: "physioflow_local", user: "physioflow", adminUser: "postgres", sslMode: "disable",
+            host: "127.0.0.1",
+            port: 5433,
+            name: "physioflow_local",
+            user: "physioflow",
+            adminUser: "postgres",
+            sslMode: "disable",
         });
         assert.deepStrictEqual(config.kubernetes, { kubeconfig: "/work/.local/cluster/kubeconfig", context: undefined, renderYamlToDirectory: undefined });
         assert.strictEqual(config.readinessTimeoutSeconds, 300);
@@ -28,16 +33,27 @@ describe("local stack settings", () => {
     });
 
     it("refuses a bad value with the program's one line", () => {
-        assert.throws(() => applySettings(base, [parseSetting("activeColor=purple")]),
-            { name: "ConfigError", message: 'physioflow:activeColor is "purple"; allowed values: blue, green' });
+        assert.throws(() => applySettings(base, [parseSetting("activeColor=purple")]), {
+            name: "ConfigError",
+            message: 'physioflow:activeColor is "purple"; allowed values: blue, green',
+        });
     });
 
     it("refuses settings that describe this machine, secrets and unknown keys", () => {
         assert.throws(() => applySettings(base, [["dbHost", "10.0.0.1"]]), /^ConfigError: physioflow:dbHost cannot be --set: npm run local manages it/);
         assert.throws(() => applySettings(base, [["dbPassword", "x"]]), /physioflow:dbPassword is a secret and cannot be --set/);
-        assert.throws(() => applySettings(base, [["kubeconfig", "/root/.kube/config"]]), /physioflow:kubeconfig cannot be --set: npm run local manages it \(it deploys to the control plane it starts in .local\/cluster, and to no other cluster\)/);
-        assert.throws(() => applySettings(base, [["backupS3Endpoint", "http://minio.example.test"]]), /physioflow:backupS3Endpoint cannot be --set: npm run local manages it \(backups stay under .local\/backups; nothing is uploaded\)/);
-        assert.throws(() => applySettings(base, [["activeColour", "green"]]), /physioflow:activeColour is not a setting this program reads; settable keys: environment, namespace, activeColor/);
+        assert.throws(
+            () => applySettings(base, [["kubeconfig", "/root/.kube/config"]]),
+            /physioflow:kubeconfig cannot be --set: npm run local manages it \(it deploys to the control plane it starts in .local\/cluster, and to no other cluster\)/,
+        );
+        assert.throws(
+            () => applySettings(base, [["backupS3Endpoint", "http://minio.example.test"]]),
+            /physioflow:backupS3Endpoint cannot be --set: npm run local manages it \(backups stay under .local\/backups; nothing is uploaded\)/,
+        );
+        assert.throws(
+            () => applySettings(base, [["activeColour", "green"]]),
+            /physioflow:activeColour is not a setting this program reads; settable keys: environment, namespace, activeColor/,
+        );
     });
 
     it("refuses --set without key=value", () => {

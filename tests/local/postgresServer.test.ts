@@ -45,13 +45,22 @@ describe("a PostgreSQL kept in a data dir (npm run local)", () => {
 describe("a temp PostgreSQL whose owner process is killed outright", () => {
     /** A node process that starts a temp server and keeps running, and the server's port and temp dir. */
     async function startOwner(): Promise<{ child: ChildProcess; port: number; dir: string }> {
-        const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e",
-            `require("./devenv/postgresServer").startPostgres().then(s => { console.log(s.port); setInterval(() => undefined, 1000); })`],
-        { cwd: path.join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
-        const port = Number(await new Promise<string>((resolve, reject) => {
-            child.stdout!.once("data", chunk => resolve(String(chunk).trim()));
-            child.once("exit", code => reject(new Error(`the owner exited (${code}) before its server started`)));
-        }));
+        const child = spawn(
+            process.execPath,
+            [
+                "-r",
+                "ts-node/register/transpile-only",
+                "-e",
+                `require("./devenv/postgresServer").startPostgres().then(s => { console.log(s.port); setInterval(() => undefined, 1000); })`,
+            ],
+            { cwd: path.join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] },
+        );
+        const port = Number(
+            await new Promise<string>((resolve, reject) => {
+                child.stdout.once("data", chunk => resolve(String(chunk).trim()));
+                child.once("exit", code => reject(new Error(`the owner exited (${code}) before its server started`)));
+            }),
+        );
         // A failed check must not leave the owner (and its server) running.
         const owned = (check: () => void) => {
             try {
@@ -63,9 +72,14 @@ describe("a temp PostgreSQL whose owner process is killed outright", () => {
         };
         const listening = !(await loopbackPortIsFree(port));
         owned(() => assert.ok(listening, "the server listens"));
-        const [dir] = fs.readdirSync(os.tmpdir()).filter(name => name.startsWith("physioflow-pg-"))
-            .filter(name => fs.existsSync(path.join(os.tmpdir(), name, "data", "postmaster.pid")) &&
-                fs.readFileSync(path.join(os.tmpdir(), name, "data", "postmaster.pid"), "utf8").split("\n")[3] === String(port));
+        const [dir] = fs
+            .readdirSync(os.tmpdir())
+            .filter(name => name.startsWith("physioflow-pg-"))
+            .filter(
+                name =>
+                    fs.existsSync(path.join(os.tmpdir(), name, "data", "postmaster.pid")) &&
+                    fs.readFileSync(path.join(os.tmpdir(), name, "data", "postmaster.pid"), "utf8").split("\n")[3] === String(port),
+            );
         owned(() => assert.ok(dir, "its temp dir holds the running server"));
         return { child, port, dir };
     }
@@ -81,8 +95,10 @@ describe("a temp PostgreSQL whose owner process is killed outright", () => {
     /** Every descendant of `pid` (by parent pid, as tree-kill finds them), deepest last. */
     function descendants(pid: number): number[] {
         // ps exits 1 when the process has no children.
-        const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout.split("\n")
-            .map(line => Number(line.trim())).filter(child => child > 0);
+        const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+            .stdout.split("\n")
+            .map(line => Number(line.trim()))
+            .filter(child => child > 0);
         return children.flatMap(child => [child, ...descendants(child)]);
     }
 

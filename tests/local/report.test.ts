@@ -2,8 +2,14 @@ import * as assert from "assert";
 import { ResourceStep } from "../../release/engineEvents";
 import { formatState, formatSteps, summarizeSteps } from "../../local/report";
 
-const step = (type: string, name: string, op: ResourceStep["op"], diffs: string[] = []): ResourceStep =>
-    ({ urn: `urn:x::${name}`, type, name, op, diffs, replaceBecause: [] });
+const step = (type: string, name: string, op: ResourceStep["op"], diffs: string[] = []): ResourceStep => ({
+    urn: `urn:x::${name}`,
+    type,
+    name,
+    op,
+    diffs,
+    replaceBecause: [],
+});
 
 describe("npm run local report", () => {
     const rollback = [
@@ -30,14 +36,23 @@ describe("npm run local report", () => {
     it("shows the state with what each live Service selects and serves, and each Deployment's readiness", () => {
         const lines = formatState({
             outputs: {
-                activeColor: "green", inactiveColor: "blue", tags: { blue: "v1.0.0", green: "v1.1.0" },
-                replicas: { api: { blue: 0, green: 1 } }, services: { api: "physioflow-api", apiPreview: "physioflow-api-preview", web: "physioflow-web" },
-                migrationVersion: "006", namespaceName: "physioflow-local", environment: "local",
+                activeColor: "green",
+                inactiveColor: "blue",
+                tags: { blue: "v1.0.0", green: "v1.1.0" },
+                replicas: { api: { blue: 0, green: 1 } },
+                services: { api: "physioflow-api", apiPreview: "physioflow-api-preview", web: "physioflow-web" },
+                migrationVersion: "006",
+                namespaceName: "physioflow-local",
+                environment: "local",
             },
             cluster: {
                 jobs: {},
                 services: {
-                    "physioflow-api": { selector: { app: "physioflow-api", version: "green" }, readyPods: ["physioflow-api-green-1-a"], readyColors: ["green"] },
+                    "physioflow-api": {
+                        selector: { app: "physioflow-api", version: "green" },
+                        readyPods: ["physioflow-api-green-1-a"],
+                        readyColors: ["green"],
+                    },
                     "physioflow-api-preview": { selector: { app: "physioflow-api", version: "blue" }, readyPods: [], readyColors: [] },
                 },
                 deployments: {

@@ -26,13 +26,19 @@ describe("settingsByColor: which settings each color runs with", () => {
     const before = raw();
     const changed = raw({ keycloakUrl: "https://keycloak-2.example.test" });
     const old = stackColorSettings(before);
-    const recorded = (activeColor: "blue" | "green", colorSettings: Record<"blue" | "green", ColorSettings>, digestOf = before) =>
-        ({ activeColor, tags: before.tags, colorSettings, settingsDigest: settingsDigest(stackColorSettings(digestOf)) });
+    const recorded = (activeColor: "blue" | "green", colorSettings: Record<"blue" | "green", ColorSettings>, digestOf = before) => ({
+        activeColor,
+        tags: before.tags,
+        colorSettings,
+        settingsDigest: settingsDigest(stackColorSettings(digestOf)),
+    });
 
     it("a first update (nothing recorded) gives both colors the stack's settings", () => {
         assert.deepStrictEqual(settingsByColor(undefined, changed), { blue: stackColorSettings(changed), green: stackColorSettings(changed) });
-        assert.deepStrictEqual(settingsByColor({ activeColor: "blue", tags: before.tags }, changed),
-            { blue: stackColorSettings(changed), green: stackColorSettings(changed) });
+        assert.deepStrictEqual(settingsByColor({ activeColor: "blue", tags: before.tags }, changed), {
+            blue: stackColorSettings(changed),
+            green: stackColorSettings(changed),
+        });
     });
 
     it("changed settings reach the inactive color only; the live color keeps what it was released with", () => {
@@ -59,7 +65,10 @@ describe("settingsByColor: which settings each color runs with", () => {
     });
 
     it("a release and a switch in one update: the new live color was the inactive one, it takes the stack's settings", () => {
-        const result = settingsByColor(recorded("blue", { blue: old, green: old }), raw({ keycloakUrl: "https://keycloak-2.example.test", activeColor: "green" }));
+        const result = settingsByColor(
+            recorded("blue", { blue: old, green: old }),
+            raw({ keycloakUrl: "https://keycloak-2.example.test", activeColor: "green" }),
+        );
         assert.deepStrictEqual(result, { blue: old, green: stackColorSettings(changed) });
     });
 
@@ -73,7 +82,9 @@ describe("settingsByColor: which settings each color runs with", () => {
     });
 
     it("the digest does not depend on the order of keys", () => {
-        const reordered = JSON.parse(JSON.stringify({ web: old.web, api: { probes: old.api.probes, env: old.api.env, resources: old.api.resources, healthPath: old.api.healthPath } }));
+        const reordered = JSON.parse(
+            JSON.stringify({ web: old.web, api: { probes: old.api.probes, env: old.api.env, resources: old.api.resources, healthPath: old.api.healthPath } }),
+        );
         assert.strictEqual(settingsDigest(reordered), settingsDigest(old));
         assert.notStrictEqual(settingsDigest(stackColorSettings(changed)), settingsDigest(old));
     });
@@ -81,12 +92,15 @@ describe("settingsByColor: which settings each color runs with", () => {
 
 describe("checkCredentialStep: the live color's password is never changed in place", () => {
     const digests = { blue: credentialDigest("a"), green: credentialDigest("b") };
-    const message = "physioflow:blueDbPassword changed while blue is live: blue's pods would lose their database login; " +
+    const message =
+        "physioflow:blueDbPassword changed while blue is live: blue's pods would lose their database login; " +
         "put the old value back and rotate green first: pulumi config set --secret greenDbPassword <new>, pulumi up, " +
-        "pulumi config set activeColor green, pulumi up; then blue's (docs/database.md, \"Rotating a password\")";
+        'pulumi config set activeColor green, pulumi up; then blue\'s (docs/database.md, "Rotating a password")';
 
     it("refuses a new password for the color that was live, whether or not the update switches away from it", () => {
-        assert.throws(() => checkCredentialStep({ activeColor: "blue", credentialDigests: digests }, { blue: credentialDigest("a2"), green: digests.green }), { message });
+        assert.throws(() => checkCredentialStep({ activeColor: "blue", credentialDigests: digests }, { blue: credentialDigest("a2"), green: digests.green }), {
+            message,
+        });
     });
 
     it("allows the inactive color's, a first update, and an update that changes neither", () => {
@@ -132,7 +146,10 @@ describe("settings and passwords in the program, update after update", () => {
         assert.deepStrictEqual(diffRuns(switched, await update({ ...base, ...keycloak2, activeColor: "green" }, switched)), []);
         const rolledBack = await update({ ...base, ...keycloak2, activeColor: "blue" }, switched);
         assert.strictEqual(find(rolledBack, ConfigMap, "physioflow-api-config-blue").inputs.data.KEYCLOAK_URL, "https://keycloak.trancloud.work");
-        assert.ok(diffRuns(switched, rolledBack).every(c => !c.resource.startsWith(ConfigMap)), "a rollback changed a ConfigMap");
+        assert.ok(
+            diffRuns(switched, rolledBack).every(c => !c.resource.startsWith(ConfigMap)),
+            "a rollback changed a ConfigMap",
+        );
     });
 
     it("a new password for the inactive color changes only its role and its Secret", async () => {
@@ -150,31 +167,52 @@ describe("settings and passwords in the program, update after update", () => {
     it("a new password for the live color stops the update with one line before any resource", async () => {
         const steady = await update(base);
         let registered = -1;
-        await assert.rejects(async () => {
-            registered = (await update({ ...base, blueDbPassword: "blue-rotated" }, steady)).resources.length;
-        }, { message: /^physioflow:blueDbPassword changed while blue is live: blue's pods would lose their database login; put the old value back and rotate green first/ });
+        await assert.rejects(
+            async () => {
+                registered = (await update({ ...base, blueDbPassword: "blue-rotated" }, steady)).resources.length;
+            },
+            {
+                message:
+                    /^physioflow:blueDbPassword changed while blue is live: blue's pods would lose their database login; put the old value back and rotate green first/,
+            },
+        );
         assert.strictEqual(registered, -1);
         // Also in the update that switches away from it: its pods serve until the Services have moved.
-        await assert.rejects(update({ ...base, activeColor: "green", blueDbPassword: "blue-rotated" }, steady), /physioflow:blueDbPassword changed while blue is live/);
+        await assert.rejects(
+            update({ ...base, activeColor: "green", blueDbPassword: "blue-rotated" }, steady),
+            /physioflow:blueDbPassword changed while blue is live/,
+        );
     });
 
     it("the owner's password (migrations and backups) changes nothing in the cluster", async () => {
         const steady = await update(base);
         const rotated = await update({ ...base, dbPassword: "owner-rotated" }, steady);
-        assert.ok(diffRuns(steady, rotated).every(c => !c.resource.startsWith("kubernetes:")), JSON.stringify(diffRuns(steady, rotated).map(describeChange)));
+        assert.ok(
+            diffRuns(steady, rotated).every(c => !c.resource.startsWith("kubernetes:")),
+            JSON.stringify(diffRuns(steady, rotated).map(describeChange)),
+        );
     });
 
     it("each color logs in as its own role: a member of the owner that becomes it at login, protected like the owner", async () => {
         const run = await update(base);
         for (const color of ["blue", "green"]) {
             const role = find(run, Role, `physioflow_prod-emr_${color}`);
-            assert.deepStrictEqual({ ...role.inputs, password: undefined }, {
-                name: `emr_${color}`, login: true, roles: ["emr"], inherit: true, assumeRole: "emr", password: undefined,
-            });
+            assert.deepStrictEqual(
+                { ...role.inputs, password: undefined },
+                {
+                    name: `emr_${color}`,
+                    login: true,
+                    roles: ["emr"],
+                    inherit: true,
+                    assumeRole: "emr",
+                    password: undefined,
+                },
+            );
             assert.strictEqual(role.options.protect, true);
             assert.strictEqual(role.options.retainOnDelete, true);
             assert.deepStrictEqual(role.options.dependsOn, [
-                "postgresql:index/database:Database/physioflow_prod", "postgresql:index/role:Role/physioflow_prod-emr",
+                "postgresql:index/database:Database/physioflow_prod",
+                "postgresql:index/role:Role/physioflow_prod-emr",
             ]);
             assert.strictEqual(role.options.parent, "physioflow:db:AppDatabase/physioflow_prod");
         }
@@ -194,16 +232,25 @@ describe("reading the last update's outputs back (parsePreviousRelease and its p
 
     it("reads every recorded part, the digests from the secret value", () => {
         assert.deepStrictEqual(parsePreviousRelease(outputs()), {
-            activeColor: "green", tags: { blue: "v1", green: "v2" }, colorSettings: { blue: settings, green: settings },
-            settingsDigest: "0123456789abcdef", credentialDigests: { blue: "b", green: "g" },
+            activeColor: "green",
+            tags: { blue: "v1", green: "v2" },
+            colorSettings: { blue: settings, green: settings },
+            settingsDigest: "0123456789abcdef",
+            credentialDigests: { blue: "b", green: "g" },
         });
         // An output that was not secret (an older state) is read from its value.
         assert.deepStrictEqual(parsePreviousRelease(outputs({ credentialDigests: { value: { blue: "b" } } }))!.credentialDigests, { blue: "b" });
     });
 
     it("no valid active color or tags: no previous release (a first update)", () => {
-        for (const broken of [{ activeColor: undefined }, { activeColor: { value: 1 } }, { activeColor: { value: "purple" } },
-            { tags: undefined }, { tags: { value: null } }, { tags: { value: "v1" } }]) {
+        for (const broken of [
+            { activeColor: undefined },
+            { activeColor: { value: 1 } },
+            { activeColor: { value: "purple" } },
+            { tags: undefined },
+            { tags: { value: null } },
+            { tags: { value: "v1" } },
+        ]) {
             assert.strictEqual(parsePreviousRelease(outputs(broken)), undefined, JSON.stringify(broken));
         }
     });
@@ -217,7 +264,15 @@ describe("reading the last update's outputs back (parsePreviousRelease and its p
             assert.strictEqual(parseColorSettings(value), undefined, JSON.stringify(value));
         }
         const app = settings.api;
-        const broken = [{ ...app, env: undefined }, { ...app, env: "A=1" }, { ...app, healthPath: 5 }, { ...app, resources: null }, { ...app, probes: undefined }, "x", null];
+        const broken = [
+            { ...app, env: undefined },
+            { ...app, env: "A=1" },
+            { ...app, healthPath: 5 },
+            { ...app, resources: null },
+            { ...app, probes: undefined },
+            "x",
+            null,
+        ];
         for (const bad of broken) {
             assert.deepStrictEqual(parseColorSettings({ blue: { api: bad, web: app }, green: settings }), { green: settings }, `api ${JSON.stringify(bad)}`);
             assert.deepStrictEqual(parseColorSettings({ blue: { api: app, web: bad }, green: settings }), { green: settings }, `web ${JSON.stringify(bad)}`);
@@ -229,7 +284,10 @@ describe("reading the last update's outputs back (parsePreviousRelease and its p
     });
 
     it("settings read back from the outputs (an undefined member left out, as JSON leaves it) digest as they did", () => {
-        const withoutCpuLimit = { ...settings, api: { ...settings.api, resources: { ...settings.api.resources, limits: { cpu: undefined, memory: "512Mi" } } } };
+        const withoutCpuLimit = {
+            ...settings,
+            api: { ...settings.api, resources: { ...settings.api.resources, limits: { cpu: undefined, memory: "512Mi" } } },
+        };
         assert.strictEqual(settingsDigest(JSON.parse(JSON.stringify(withoutCpuLimit))), settingsDigest(withoutCpuLimit));
         assert.notStrictEqual(settingsDigest(withoutCpuLimit), settingsDigest(settings));
     });
@@ -240,7 +298,10 @@ describe("the guards' edges", () => {
         const settings = raw({ activeColor: "green", blueTag: "v0.9.0", greenTag: "v1.2.3" });
         checkReleaseStep({ activeColor: "blue", tags: { blue: "v1.2.2", green: "v1.2.3" } }, settings);
         checkReleaseStep({ activeColor: "green", tags: { blue: "v1.2.2" } as Record<"blue" | "green", string> }, settings);
-        assert.throws(() => checkReleaseStep({ activeColor: "green", tags: { blue: "v1.2.2", green: "v1.0.0" } }, settings), /physioflow:greenTag v1.0.0 -> v1.2.3/);
+        assert.throws(
+            () => checkReleaseStep({ activeColor: "green", tags: { blue: "v1.2.2", green: "v1.0.0" } }, settings),
+            /physioflow:greenTag v1.0.0 -> v1.2.3/,
+        );
     });
 
     it("the password guard: a live color with no recorded digest (a state from before) is not guarded", () => {

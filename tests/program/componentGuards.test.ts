@@ -15,28 +15,40 @@ import { find, runProgram, stackConfigWithSecrets } from "../support/programRun"
 describe("component guards", () => {
     let args: BlueGreenAppArgs;
     before(async () => {
-        await pulumi.runtime.setMocks({
-            newResource: resource => ({ id: `${resource.name}-id`, state: resource.inputs }),
-            call: call => call.inputs,
-        }, "physioflow", "guards", false);
+        await pulumi.runtime.setMocks(
+            {
+                newResource: resource => ({ id: `${resource.name}-id`, state: resource.inputs }),
+                call: call => call.inputs,
+            },
+            "physioflow",
+            "guards",
+            false,
+        );
         const settings = stackColorSettings(parseStackConfig(plainValues(stackConfigWithSecrets("dev"))));
         args = {
-            namespace: "ns", image: "registry.example/api", tags: { blue: "v1", green: "v1" }, activeColor: "blue",
-            replicas: 1, port: 7011, settings: { blue: settings.api, green: settings.api },
+            namespace: "ns",
+            image: "registry.example/api",
+            tags: { blue: "v1", green: "v1" },
+            activeColor: "blue",
+            replicas: 1,
+            port: 7011,
+            settings: { blue: settings.api, green: settings.api },
         };
     });
 
     it("a BlueGreenApp refuses fewer than one active replica, or a fraction", () => {
         for (const replicas of [0, -1, 1.5]) {
-            assert.throws(() => new BlueGreenApp(`app-r${replicas}`, { ...args, replicas }),
-                { message: `app-r${replicas}: replicas is ${replicas}; the active color needs at least 1` });
+            assert.throws(() => new BlueGreenApp(`app-r${replicas}`, { ...args, replicas }), {
+                message: `app-r${replicas}: replicas is ${replicas}; the active color needs at least 1`,
+            });
         }
     });
 
     it("a BlueGreenApp refuses negative or fractional inactive replicas", () => {
         for (const inactiveReplicas of [-1, 0.5]) {
-            assert.throws(() => new BlueGreenApp(`app-i${inactiveReplicas}`, { ...args, inactiveReplicas }),
-                { message: `app-i${inactiveReplicas}: inactiveReplicas is ${inactiveReplicas}; use 0 or more` });
+            assert.throws(() => new BlueGreenApp(`app-i${inactiveReplicas}`, { ...args, inactiveReplicas }), {
+                message: `app-i${inactiveReplicas}: inactiveReplicas is ${inactiveReplicas}; use 0 or more`,
+            });
         }
         assert.doesNotThrow(() => new BlueGreenApp("app-i0", { ...args, inactiveReplicas: 0, replicas: 1 }));
     });
@@ -48,27 +60,53 @@ describe("component guards", () => {
     });
 
     it("the plain config is the physioflow keys without their namespace, no secret among them", () => {
-        assert.deepStrictEqual(plainValues({
-            "physioflow:environment": "dev",
-            "physioflow:dbPassword": "s1", "physioflow:dbAdminPassword": "s2", "physioflow:blueDbPassword": "s3", "physioflow:greenDbPassword": "s4",
-            "physioflow:backupS3AccessKeyId": "s5", "physioflow:backupS3SecretAccessKey": "s6",
-            "kubernetes:context": "k3s", "other:environment": "prod",
-            "physioflow:keycloakUrl": "https://id.example/a:b",
-        }), { environment: "dev", keycloakUrl: "https://id.example/a:b" });
+        assert.deepStrictEqual(
+            plainValues({
+                "physioflow:environment": "dev",
+                "physioflow:dbPassword": "s1",
+                "physioflow:dbAdminPassword": "s2",
+                "physioflow:blueDbPassword": "s3",
+                "physioflow:greenDbPassword": "s4",
+                "physioflow:backupS3AccessKeyId": "s5",
+                "physioflow:backupS3SecretAccessKey": "s6",
+                "kubernetes:context": "k3s",
+                "other:environment": "prod",
+                "physioflow:keycloakUrl": "https://id.example/a:b",
+            }),
+            { environment: "dev", keycloakUrl: "https://id.example/a:b" },
+        );
     });
 
     it("a color without a Secret reads its ConfigMap alone", () => {
-        const spec = colorDeploymentSpec({ app: "physioflow-web", color: "green", image: "registry.example/web", tag: "v1", replicas: 1, port: 3000,
-            healthPath: "/", probes: { startupTimeoutSeconds: 60, readinessFailureThreshold: 3, livenessFailureThreshold: 3 }, configMapName: "web-config-green",
-            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } }, runAsUser: 1001, readinessTimeoutSeconds: 300 });
+        const spec = colorDeploymentSpec({
+            app: "physioflow-web",
+            color: "green",
+            image: "registry.example/web",
+            tag: "v1",
+            replicas: 1,
+            port: 3000,
+            healthPath: "/",
+            probes: { startupTimeoutSeconds: 60, readinessFailureThreshold: 3, livenessFailureThreshold: 3 },
+            configMapName: "web-config-green",
+            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+            runAsUser: 1001,
+            readinessTimeoutSeconds: 300,
+        });
         assert.deepStrictEqual((spec.template as any).spec.containers[0].envFrom, [{ configMapRef: { name: "web-config-green" } }]);
     });
 
     it("the cluster's kubeconfig, context and render folder reach the provider every cluster object is created with", async () => {
         const run = await runProgram("dev", stackConfigWithSecrets("dev", { kubeconfig: "/tmp/kc.yaml", kubeContext: "k3s-dev", renderYamlTo: "/tmp/render" }));
-        assert.deepStrictEqual(find(run, "pulumi:providers:kubernetes", "k8s").inputs, { kubeconfig: "/tmp/kc.yaml", context: "k3s-dev", renderYamlToDirectory: "/tmp/render" });
+        assert.deepStrictEqual(find(run, "pulumi:providers:kubernetes", "k8s").inputs, {
+            kubeconfig: "/tmp/kc.yaml",
+            context: "k3s-dev",
+            renderYamlToDirectory: "/tmp/render",
+        });
         const clusterObjects = run.resources.filter(r => r.type.startsWith("kubernetes:"));
         assert.ok(clusterObjects.length > 20);
-        assert.deepStrictEqual(clusterObjects.filter(r => r.options.provider !== "pulumi:providers:kubernetes/k8s").map(r => `${r.type}/${r.name}`), []);
+        assert.deepStrictEqual(
+            clusterObjects.filter(r => r.options.provider !== "pulumi:providers:kubernetes/k8s").map(r => `${r.type}/${r.name}`),
+            [],
+        );
     });
 });

@@ -35,7 +35,9 @@ describe("the components' registered outputs", () => {
         const run = await runProgram("prod", stackConfigWithSecrets("prod", { activeColor: "green", inactiveWarm: "true", blueTag: "v1", greenTag: "v2" }));
         const api = run.componentOutputs.get("physioflow:k8s:BlueGreenApp/physioflow-api") as Record<string, unknown>;
         assert.deepStrictEqual([api.activeColor, api.replicas], ["green", { blue: 2, green: 2 }]);
-        assert.deepStrictEqual([...run.componentOutputs.keys()].filter(key => key.includes("SmokeTest")).sort(),
-            ["physioflow:k8s:SmokeTest/physioflow-smoke-blue", "physioflow:k8s:SmokeTest/physioflow-smoke-green"]);
+        assert.deepStrictEqual([...run.componentOutputs.keys()].filter(key => key.includes("SmokeTest")).sort(), [
+            "physioflow:k8s:SmokeTest/physioflow-smoke-blue",
+            "physioflow:k8s:SmokeTest/physioflow-smoke-green",
+        ]);
     });
 });

@@ -1,5 +1,14 @@
 import * as assert from "assert";
-import { checkSecretsPresent, ConfigError, defaultResources, knownKeys, parseErrorRate, parseStackConfig, RawConfig, StackConfig } from "../../components/config";
+import {
+    checkSecretsPresent,
+    ConfigError,
+    defaultResources,
+    knownKeys,
+    parseErrorRate,
+    parseStackConfig,
+    RawConfig,
+    StackConfig,
+} from "../../components/config";
 import { plainValues } from "../../components/loadConfig";
 import { runProgram, stackConfigWithSecrets, stackFileConfig } from "../support/programRun";
 
@@ -35,13 +44,16 @@ function accepted(overrides: Record<string, string | undefined>): StackConfig {
 
 /** parseStackConfig must refuse `config` with a ConfigError of exactly `message`, on one line. */
 function refused(config: RawConfig, message: string): void {
-    assert.throws(() => parseStackConfig(config), (err: Error) => {
-        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-        assert.strictEqual(err.name, "ConfigError");
-        assert.strictEqual(err.message, message);
-        assert.ok(!err.message.includes("\n"), "one line");
-        return true;
-    });
+    assert.throws(
+        () => parseStackConfig(config),
+        (err: Error) => {
+            assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+            assert.strictEqual(err.name, "ConfigError");
+            assert.strictEqual(err.message, message);
+            assert.ok(!err.message.includes("\n"), "one line");
+            return true;
+        },
+    );
 }
 
 describe("stack config: the repo's stack files", () => {
@@ -63,10 +75,14 @@ describe("stack config: the repo's stack files", () => {
     });
 
     it("refuses a missing or empty tag for the active color", () => {
-        refused(raw("dev", { activeColor: "green", greenTag: undefined }),
-            "physioflow:greenTag is not set but green is the active color and needs an image tag (pulumi config set greenTag v1.2.3)");
-        refused(raw("dev", { blueTag: "  " }),
-            'physioflow:blueTag is "  " but blue is the active color and needs an image tag (pulumi config set blueTag v1.2.3)');
+        refused(
+            raw("dev", { activeColor: "green", greenTag: undefined }),
+            "physioflow:greenTag is not set but green is the active color and needs an image tag (pulumi config set greenTag v1.2.3)",
+        );
+        refused(
+            raw("dev", { blueTag: "  " }),
+            'physioflow:blueTag is "  " but blue is the active color and needs an image tag (pulumi config set blueTag v1.2.3)',
+        );
     });
 
     it("refuses a malformed tag on either color", () => {
@@ -79,10 +95,14 @@ describe("stack config: the repo's stack files", () => {
 
     it("refuses latest in staging and prod, on either color, but allows it in dev", () => {
         for (const stack of ["staging", "prod"]) {
-            refused(raw(stack, { greenTag: "latest" }),
-                `physioflow:greenTag is "latest", which is not allowed in ${stack}: pin a release tag such as v1.2.3 so a rollback returns to known code`);
-            refused(raw(stack, { blueTag: "latest" }),
-                `physioflow:blueTag is "latest", which is not allowed in ${stack}: pin a release tag such as v1.2.3 so a rollback returns to known code`);
+            refused(
+                raw(stack, { greenTag: "latest" }),
+                `physioflow:greenTag is "latest", which is not allowed in ${stack}: pin a release tag such as v1.2.3 so a rollback returns to known code`,
+            );
+            refused(
+                raw(stack, { blueTag: "latest" }),
+                `physioflow:blueTag is "latest", which is not allowed in ${stack}: pin a release tag such as v1.2.3 so a rollback returns to known code`,
+            );
         }
         assert.strictEqual(parseStackConfig(raw("dev", { blueTag: "latest" })).tags.blue, "latest");
     });
@@ -104,10 +124,18 @@ describe("stack config: the repo's stack files", () => {
         refused(raw("dev", { readinessTimeoutSeconds: "5" }), 'physioflow:readinessTimeoutSeconds is "5"; it must be a whole number from 10 to 3600');
         refused(raw("dev", { notifyWebhookUrl: "hooks.example.test/x" }), 'physioflow:notifyWebhookUrl is "hooks.example.test/x"; it must be an http(s) URL');
         refused(raw("dev", { inactiveWarm: "yes" }), 'physioflow:inactiveWarm is "yes"; allowed values: true, false');
-        refused(raw("dev", { smokeImage: "curlimages/curl" }), 'physioflow:smokeImage is "curlimages/curl"; it must be an image reference with a tag, e.g. curlimages/curl:8.11.1');
-        refused(raw("dev", { smokeChecks: "api:/health" }), 'physioflow:smokeChecks is "api:/health"; "api:/health" is not app:path=status, e.g. api:/health=200');
-        refused(raw("dev", { backupDir: "/tmp/x; rm -rf /" }),
-            'physioflow:backupDir is "/tmp/x; rm -rf /"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes');
+        refused(
+            raw("dev", { smokeImage: "curlimages/curl" }),
+            'physioflow:smokeImage is "curlimages/curl"; it must be an image reference with a tag, e.g. curlimages/curl:8.11.1',
+        );
+        refused(
+            raw("dev", { smokeChecks: "api:/health" }),
+            'physioflow:smokeChecks is "api:/health"; "api:/health" is not app:path=status, e.g. api:/health=200',
+        );
+        refused(
+            raw("dev", { backupDir: "/tmp/x; rm -rf /" }),
+            'physioflow:backupDir is "/tmp/x; rm -rf /"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes',
+        );
     });
 
     it("the watch's error rate: none without prometheusUrl; with it, the 5xx rate of the namespace over 1m and 0.1/s by default; bad values refused", () => {
@@ -117,35 +145,64 @@ describe("stack config: the repo's stack files", () => {
             query: 'sum(rate(http_requests_total{namespace="physioflow-prod",code=~"5.."}[1m]))',
             threshold: 0.1,
         });
-        assert.deepStrictEqual(parseStackConfig(raw("dev", { prometheusUrl: "https://p.example/prom", errorRateQuery: "sum(rate(x[5m]))", errorRateThreshold: "0" })).errorRate,
-            { prometheusUrl: "https://p.example/prom", query: "sum(rate(x[5m]))", threshold: 0 });
-        refused(raw("dev", { prometheusUrl: "prometheus:9090" }),
-            'physioflow:prometheusUrl is "prometheus:9090"; it must be an http(s) URL of the Prometheus server, e.g. http://prometheus.example:9090');
-        refused(raw("dev", { errorRateThreshold: "0.5" }), "physioflow:errorRateThreshold is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove errorRateThreshold");
-        refused(raw("dev", { errorRateQuery: "up" }), "physioflow:errorRateQuery is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove errorRateQuery");
+        assert.deepStrictEqual(
+            parseStackConfig(raw("dev", { prometheusUrl: "https://p.example/prom", errorRateQuery: "sum(rate(x[5m]))", errorRateThreshold: "0" })).errorRate,
+            { prometheusUrl: "https://p.example/prom", query: "sum(rate(x[5m]))", threshold: 0 },
+        );
+        refused(
+            raw("dev", { prometheusUrl: "prometheus:9090" }),
+            'physioflow:prometheusUrl is "prometheus:9090"; it must be an http(s) URL of the Prometheus server, e.g. http://prometheus.example:9090',
+        );
+        refused(
+            raw("dev", { errorRateThreshold: "0.5" }),
+            "physioflow:errorRateThreshold is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove errorRateThreshold",
+        );
+        refused(
+            raw("dev", { errorRateQuery: "up" }),
+            "physioflow:errorRateQuery is set but physioflow:prometheusUrl is not; set prometheusUrl too, or remove errorRateQuery",
+        );
         for (const bad of ["abc", "-1", "", "Infinity"]) {
-            refused(raw("dev", { prometheusUrl: "http://p.example", errorRateThreshold: bad }),
-                `physioflow:errorRateThreshold is "${bad}"; it must be a number of errors per second, 0 or more (e.g. 0.1)`);
+            refused(
+                raw("dev", { prometheusUrl: "http://p.example", errorRateThreshold: bad }),
+                `physioflow:errorRateThreshold is "${bad}"; it must be a number of errors per second, 0 or more (e.g. 0.1)`,
+            );
         }
-        refused(raw("dev", { prometheusUrl: "http://p.example", errorRateQuery: " " }),
-            'physioflow:errorRateQuery is " "; it must be a PromQL query such as sum(rate(http_requests_total{code=~"5.."}[1m]))');
+        refused(
+            raw("dev", { prometheusUrl: "http://p.example", errorRateQuery: " " }),
+            'physioflow:errorRateQuery is " "; it must be a PromQL query such as sum(rate(http_requests_total{code=~"5.."}[1m]))',
+        );
     });
 
     it("probes and resources per stack: defaults, overrides, and bad values refused", () => {
         const defaults = parseStackConfig(raw("prod"));
         assert.deepStrictEqual(defaults.probes, { startupTimeoutSeconds: 120, readinessFailureThreshold: 3, livenessFailureThreshold: 3 });
-        assert.deepStrictEqual(defaults.apps.api, { healthPath: "/health", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } } });
+        assert.deepStrictEqual(defaults.apps.api, {
+            healthPath: "/health",
+            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+        });
         assert.strictEqual(defaults.apps.web.healthPath, "/");
-        const set = parseStackConfig(raw("prod", {
-            apiHealthPath: "/health/ready", startupTimeoutSeconds: "300", readinessFailureThreshold: "5", livenessFailureThreshold: "6",
-            apiResources: "requests.cpu=250m,limits.memory=1Gi",
-        }));
+        const set = parseStackConfig(
+            raw("prod", {
+                apiHealthPath: "/health/ready",
+                startupTimeoutSeconds: "300",
+                readinessFailureThreshold: "5",
+                livenessFailureThreshold: "6",
+                apiResources: "requests.cpu=250m,limits.memory=1Gi",
+            }),
+        );
         assert.deepStrictEqual(set.probes, { startupTimeoutSeconds: 300, readinessFailureThreshold: 5, livenessFailureThreshold: 6 });
-        assert.deepStrictEqual(set.apps.api, { healthPath: "/health/ready", resources: { requests: { cpu: "250m", memory: "128Mi" }, limits: { cpu: "500m", memory: "1Gi" } } });
-        refused(raw("dev", { apiResources: "cpu=1" }),
-            'physioflow:apiResources is "cpu=1"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi');
-        refused(raw("dev", { webResources: "limits.memory=lots" }),
-            'physioflow:webResources is "limits.memory=lots"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi');
+        assert.deepStrictEqual(set.apps.api, {
+            healthPath: "/health/ready",
+            resources: { requests: { cpu: "250m", memory: "128Mi" }, limits: { cpu: "500m", memory: "1Gi" } },
+        });
+        refused(
+            raw("dev", { apiResources: "cpu=1" }),
+            'physioflow:apiResources is "cpu=1"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi',
+        );
+        refused(
+            raw("dev", { webResources: "limits.memory=lots" }),
+            'physioflow:webResources is "limits.memory=lots"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi',
+        );
         refused(raw("dev", { apiHealthPath: "health" }), 'physioflow:apiHealthPath is "health"; it must be a path like /health');
         refused(raw("dev", { livenessFailureThreshold: "0" }), 'physioflow:livenessFailureThreshold is "0"; it must be a whole number from 1 to 30');
         refused(raw("dev", { startupTimeoutSeconds: "5" }), 'physioflow:startupTimeoutSeconds is "5"; it must be a whole number from 10 to 3600');
@@ -164,7 +221,13 @@ describe("stack config: every default of a minimal stack", () => {
             inactiveReplicas: 0,
             inactiveWarm: false,
             importExisting: false,
-            smoke: { image: "curlimages/curl:8.11.1", checks: [{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }] },
+            smoke: {
+                image: "curlimages/curl:8.11.1",
+                checks: [
+                    { app: "api", path: "/health", status: 200 },
+                    { app: "web", path: "/", status: 200 },
+                ],
+            },
             notifyWebhookUrl: undefined,
             errorRate: undefined,
             imageRegistry: "registry.example.com",
@@ -188,10 +251,24 @@ describe("stack config: every default of a minimal stack", () => {
 
     it("takes every optional setting as given", () => {
         const settings = accepted({
-            environment: "local", namespace: "clinic-1", activeColor: "green", greenTag: "v2", blueTag: "v1", inactiveWarm: "false",
-            notifyWebhookUrl: "http://hooks.example/x", dbPort: "6432", dbAdminUser: "admin", dbSslMode: "verify-full",
-            backupDir: "/srv/backups/clinic_1.x", migrationTarget: "015", kubeconfig: "/k/config", kubeContext: "kind", renderYamlTo: "out",
-            backupS3Endpoint: "http://127.0.0.1:8333", backupS3Bucket: "backups", smokeImage: "registry.example.com:5000/tools/curl:8",
+            environment: "local",
+            namespace: "clinic-1",
+            activeColor: "green",
+            greenTag: "v2",
+            blueTag: "v1",
+            inactiveWarm: "false",
+            notifyWebhookUrl: "http://hooks.example/x",
+            dbPort: "6432",
+            dbAdminUser: "admin",
+            dbSslMode: "verify-full",
+            backupDir: "/srv/backups/clinic_1.x",
+            migrationTarget: "015",
+            kubeconfig: "/k/config",
+            kubeContext: "kind",
+            renderYamlTo: "out",
+            backupS3Endpoint: "http://127.0.0.1:8333",
+            backupS3Bucket: "backups",
+            smokeImage: "registry.example.com:5000/tools/curl:8",
         });
         assert.strictEqual(settings.namespace, "clinic-1");
         assert.deepStrictEqual(settings.tags, { blue: "v1", green: "v2" });
@@ -199,14 +276,24 @@ describe("stack config: every default of a minimal stack", () => {
         assert.strictEqual(settings.inactiveWarm, false);
         assert.strictEqual(accepted({ inactiveWarm: "true" }).inactiveWarm, true);
         assert.strictEqual(settings.notifyWebhookUrl, "http://hooks.example/x");
-        assert.deepStrictEqual(settings.database, { host: "10.0.0.5", port: 6432, name: "physioflow_dev", user: "emr", adminUser: "admin", sslMode: "verify-full" });
+        assert.deepStrictEqual(settings.database, {
+            host: "10.0.0.5",
+            port: 6432,
+            name: "physioflow_dev",
+            user: "emr",
+            adminUser: "admin",
+            sslMode: "verify-full",
+        });
         assert.strictEqual(settings.backupDir, "/srv/backups/clinic_1.x");
         assert.strictEqual(settings.migrationTarget, "015");
         assert.deepStrictEqual(settings.kubernetes, { kubeconfig: "/k/config", context: "kind", renderYamlToDirectory: "out" });
         assert.deepStrictEqual(settings.backupUpload, { endpoint: "http://127.0.0.1:8333", bucket: "backups", region: "us-east-1" });
         assert.strictEqual(settings.smoke.image, "registry.example.com:5000/tools/curl:8");
-        assert.deepStrictEqual(accepted({ backupS3Endpoint: "https://s3.example", backupS3Bucket: "b", backupS3Region: "eu-1" }).backupUpload,
-            { endpoint: "https://s3.example", bucket: "b", region: "eu-1" });
+        assert.deepStrictEqual(accepted({ backupS3Endpoint: "https://s3.example", backupS3Bucket: "b", backupS3Region: "eu-1" }).backupUpload, {
+            endpoint: "https://s3.example",
+            bucket: "b",
+            region: "eu-1",
+        });
         for (const mode of ["disable", "require", "verify-ca", "verify-full"]) {
             assert.strictEqual(accepted({ dbSslMode: mode }).database.sslMode, mode);
         }
@@ -265,34 +352,55 @@ describe("stack config: the limits of each value", () => {
             refused(minimalStack({ apiUrl: bad }), `physioflow:apiUrl is "${bad}"; it must be an http(s) URL`);
         }
         refused(minimalStack({ keycloakUrl: "keycloak" }), 'physioflow:keycloakUrl is "keycloak"; it must be an http(s) URL');
-        refused(minimalStack({ backupS3Endpoint: "s3.example", backupS3Bucket: "b" }), 'physioflow:backupS3Endpoint is "s3.example"; it must be an http(s) URL of the S3-compatible store');
+        refused(
+            minimalStack({ backupS3Endpoint: "s3.example", backupS3Bucket: "b" }),
+            'physioflow:backupS3Endpoint is "s3.example"; it must be an http(s) URL of the S3-compatible store',
+        );
     });
 
     it("registry and images: lowercase host, optional port and path; an image needs a tag", () => {
         assert.strictEqual(accepted({ imageRegistry: "registry.example.com:5000/team/apps" }).imageRegistry, "registry.example.com:5000/team/apps");
         for (const bad of ["Registry.example.com", "registry.example.com/", "registry:port", "https://registry.example.com", "registry.example.com/a b"]) {
-            refused(minimalStack({ imageRegistry: bad }), `physioflow:imageRegistry is "${bad}"; it must be a registry host with an optional port and path, e.g. registry.example.com`);
+            refused(
+                minimalStack({ imageRegistry: bad }),
+                `physioflow:imageRegistry is "${bad}"; it must be a registry host with an optional port and path, e.g. registry.example.com`,
+            );
         }
         for (const bad of ["curl:latest extra", "Curl:8", "registry.example.com:5000/curl", "curl:.8", "x/curl:8/y"]) {
-            refused(minimalStack({ smokeImage: bad }), `physioflow:smokeImage is "${bad}"; it must be an image reference with a tag, e.g. curlimages/curl:8.11.1`);
+            refused(
+                minimalStack({ smokeImage: bad }),
+                `physioflow:smokeImage is "${bad}"; it must be an image reference with a tag, e.g. curlimages/curl:8.11.1`,
+            );
         }
     });
 
     it("required values: missing and blank are refused alike, naming how to set them", () => {
         refused(minimalStack({ keycloakRealm: " " }), 'physioflow:keycloakRealm is " "; it is required (pulumi config set keycloakRealm <value>)');
-        refused(minimalStack({ keycloakClientId: undefined }), "physioflow:keycloakClientId is not set; it is required (pulumi config set keycloakClientId <value>)");
+        refused(
+            minimalStack({ keycloakClientId: undefined }),
+            "physioflow:keycloakClientId is not set; it is required (pulumi config set keycloakClientId <value>)",
+        );
         refused(minimalStack({ dbHost: "" }), 'physioflow:dbHost is ""; it is required (pulumi config set dbHost <value>)');
         refused(minimalStack({ dbUser: undefined }), "physioflow:dbUser is not set; it is required (pulumi config set dbUser <value>)");
         refused(minimalStack({ imageRegistry: undefined }), "physioflow:imageRegistry is not set; it is required (pulumi config set imageRegistry <value>)");
-        refused(minimalStack({ backupS3Endpoint: "https://s3.example" }), "physioflow:backupS3Bucket is not set; it is required (pulumi config set backupS3Bucket <value>)");
+        refused(
+            minimalStack({ backupS3Endpoint: "https://s3.example" }),
+            "physioflow:backupS3Bucket is not set; it is required (pulumi config set backupS3Bucket <value>)",
+        );
         refused(minimalStack({ environment: undefined }), "physioflow:environment is not set; allowed values: dev, staging, prod, local");
-        refused(minimalStack({ blueTag: undefined }), "physioflow:blueTag is not set but blue is the active color and needs an image tag (pulumi config set blueTag v1.2.3)");
+        refused(
+            minimalStack({ blueTag: undefined }),
+            "physioflow:blueTag is not set but blue is the active color and needs an image tag (pulumi config set blueTag v1.2.3)",
+        );
     });
 
     it("backupDir: letters, digits, _ . / - and $ only", () => {
         assert.strictEqual(accepted({ backupDir: "$HOME/a-b/c_d.e" }).backupDir, "$HOME/a-b/c_d.e");
-        for (const bad of ["/a b", "/a'b", "", "/a\"b"]) {
-            refused(minimalStack({ backupDir: bad }), `physioflow:backupDir is "${bad}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`);
+        for (const bad of ["/a b", "/a'b", "", '/a"b']) {
+            refused(
+                minimalStack({ backupDir: bad }),
+                `physioflow:backupDir is "${bad}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`,
+            );
         }
     });
 
@@ -315,14 +423,28 @@ describe("stack config: the limits of each value", () => {
     });
 
     it("resources: each key may be set alone, with spaces around pairs; decimals and binary units", () => {
-        assert.deepStrictEqual(accepted({ webResources: " limits.cpu=1.5 , requests.memory=1Gi,limits.memory=2Gi,requests.cpu=250m" }).apps.web.resources,
-            { requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "1.5", memory: "2Gi" } });
+        assert.deepStrictEqual(accepted({ webResources: " limits.cpu=1.5 , requests.memory=1Gi,limits.memory=2Gi,requests.cpu=250m" }).apps.web.resources, {
+            requests: { cpu: "250m", memory: "1Gi" },
+            limits: { cpu: "1.5", memory: "2Gi" },
+        });
         // More than one decimal digit.
-        assert.deepStrictEqual(accepted({ webResources: "limits.cpu=0.25,requests.memory=1.75Gi,limits.memory=2Gi" }).apps.web.resources,
-            { requests: { cpu: "100m", memory: "1.75Gi" }, limits: { cpu: "0.25", memory: "2Gi" } });
+        assert.deepStrictEqual(accepted({ webResources: "limits.cpu=0.25,requests.memory=1.75Gi,limits.memory=2Gi" }).apps.web.resources, {
+            requests: { cpu: "100m", memory: "1.75Gi" },
+            limits: { cpu: "0.25", memory: "2Gi" },
+        });
         const message = (value: string) =>
             `physioflow:apiResources is "${value}"; it must be key=quantity pairs of requests.cpu, requests.memory, limits.cpu, limits.memory, e.g. requests.cpu=100m,limits.memory=512Mi`;
-        for (const bad of ["requests.cpu", "requests.cpu=1=2", "requests.cpu=1.", "requests.cpu=m", "requests.cpu=1 m", "requests.cpu=1Xi", "limits.disk=1", "requests.cpu=x100m", "requests.memory=-128Mi"]) {
+        for (const bad of [
+            "requests.cpu",
+            "requests.cpu=1=2",
+            "requests.cpu=1.",
+            "requests.cpu=m",
+            "requests.cpu=1 m",
+            "requests.cpu=1Xi",
+            "limits.disk=1",
+            "requests.cpu=x100m",
+            "requests.memory=-128Mi",
+        ]) {
             refused(minimalStack({ apiResources: bad }), message(bad));
         }
     });
@@ -336,12 +458,15 @@ describe("stack config: the watch's error rate", () => {
             query: 'sum(rate(http_requests_total{namespace="clinic",code=~"5.."}[1m]))',
             threshold: 2.5,
         });
-        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateThreshold: " " }, "ns"),
-            { message: 'physioflow:errorRateThreshold is " "; it must be a number of errors per second, 0 or more (e.g. 0.1)' });
-        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateThreshold: "-0.01" }, "ns"),
-            { message: 'physioflow:errorRateThreshold is "-0.01"; it must be a number of errors per second, 0 or more (e.g. 0.1)' });
-        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateQuery: "" }, "ns"),
-            { message: 'physioflow:errorRateQuery is ""; it must be a PromQL query such as sum(rate(http_requests_total{code=~"5.."}[1m]))' });
+        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateThreshold: " " }, "ns"), {
+            message: 'physioflow:errorRateThreshold is " "; it must be a number of errors per second, 0 or more (e.g. 0.1)',
+        });
+        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateThreshold: "-0.01" }, "ns"), {
+            message: 'physioflow:errorRateThreshold is "-0.01"; it must be a number of errors per second, 0 or more (e.g. 0.1)',
+        });
+        assert.throws(() => parseErrorRate({ prometheusUrl: "http://p", errorRateQuery: "" }, "ns"), {
+            message: 'physioflow:errorRateQuery is ""; it must be a PromQL query such as sum(rate(http_requests_total{code=~"5.."}[1m]))',
+        });
     });
 });
 
@@ -351,20 +476,23 @@ describe("stack config: secrets", () => {
     it("needs the database passwords, and the S3 keys only when backups are uploaded", () => {
         const asked: string[] = [];
         const passwords = ["dbPassword", "dbAdminPassword", "blueDbPassword", "greenDbPassword"];
-        checkSecretsPresent((key) => (asked.push(key), true), settings(false));
+        checkSecretsPresent(key => (asked.push(key), true), settings(false));
         assert.deepStrictEqual(asked, passwords);
         asked.length = 0;
-        checkSecretsPresent((key) => (asked.push(key), true));
+        checkSecretsPresent(key => (asked.push(key), true));
         assert.deepStrictEqual(asked, passwords);
         asked.length = 0;
-        checkSecretsPresent((key) => (asked.push(key), true), settings(true));
+        checkSecretsPresent(key => (asked.push(key), true), settings(true));
         assert.deepStrictEqual(asked, [...passwords, "backupS3AccessKeyId", "backupS3SecretAccessKey"]);
     });
 
     it("names the first missing secret and how to set it", () => {
-        assert.throws(() => checkSecretsPresent((key) => key !== "backupS3SecretAccessKey", settings(true)), (err: Error) =>
-            err instanceof ConfigError &&
-            err.message === "physioflow:backupS3SecretAccessKey is not set; set it as a secret: pulumi config set --secret backupS3SecretAccessKey <value>");
+        assert.throws(
+            () => checkSecretsPresent(key => key !== "backupS3SecretAccessKey", settings(true)),
+            (err: Error) =>
+                err instanceof ConfigError &&
+                err.message === "physioflow:backupS3SecretAccessKey is not set; set it as a secret: pulumi config set --secret backupS3SecretAccessKey <value>",
+        );
     });
 });
 
@@ -393,12 +521,16 @@ describe("bad config stops the program before any resource", () => {
     });
 
     it("a missing admin secret", async () => {
-        await stops(stackConfigWithSecrets("dev", { dbAdminPassword: undefined }),
-            "physioflow:dbAdminPassword is not set; set it as a secret: pulumi config set --secret dbAdminPassword <value>");
+        await stops(
+            stackConfigWithSecrets("dev", { dbAdminPassword: undefined }),
+            "physioflow:dbAdminPassword is not set; set it as a secret: pulumi config set --secret dbAdminPassword <value>",
+        );
     });
 
     it("a missing secret", async () => {
-        await stops(stackConfigWithSecrets("dev", { dbPassword: undefined }),
-            "physioflow:dbPassword is not set; set it as a secret: pulumi config set --secret dbPassword <value>");
+        await stops(
+            stackConfigWithSecrets("dev", { dbPassword: undefined }),
+            "physioflow:dbPassword is not set; set it as a secret: pulumi config set --secret dbPassword <value>",
+        );
     });
 });

@@ -14,31 +14,51 @@ const repoMigrations = path.resolve(__dirname, "..", "..", "migrations");
 describe("database command lines", () => {
     it("backup create", () => {
         assert.strictEqual(
-            backupCommand({ cli: "node bin/physioflow.js", backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015", upload: false }),
-            'node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-015');
+            backupCommand({
+                cli: "node bin/physioflow.js",
+                backupDir: "$HOME/physioflow-backups/dev",
+                environment: "dev",
+                label: "pre-migrate-015",
+                upload: false,
+            }),
+            'node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-015',
+        );
         assert.strictEqual(
             backupCommand({ cli: "physioflow", backupDir: "/srv/backups", environment: "prod", label: "pre-migrate-015", upload: true }),
-            'physioflow backup create --out "/srv/backups" --env prod --label pre-migrate-015 --upload');
+            'physioflow backup create --out "/srv/backups" --env prod --label pre-migrate-015 --upload',
+        );
     });
 
     it("migrate up, then the version alone", () => {
-        assert.strictEqual(migrateCommand("node bin/physioflow.js", "migrations", "015"),
-            "node bin/physioflow.js migrate up --dir migrations --to 015 && node bin/physioflow.js migrate version --dir migrations");
+        assert.strictEqual(
+            migrateCommand("node bin/physioflow.js", "migrations", "015"),
+            "node bin/physioflow.js migrate up --dir migrations --to 015 && node bin/physioflow.js migrate version --dir migrations",
+        );
     });
 
     it("the read-only commands an in-place update runs: the newest archive of the label (run by a real shell), and migrate version", () => {
-        assert.strictEqual(latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015" }),
-            'ls -1 "$HOME/physioflow-backups/dev"/dev_pre-migrate-015_????????_??????.tar.gz 2>/dev/null | sort | tail -n 1');
+        assert.strictEqual(
+            latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015" }),
+            'ls -1 "$HOME/physioflow-backups/dev"/dev_pre-migrate-015_????????_??????.tar.gz 2>/dev/null | sort | tail -n 1',
+        );
         assert.strictEqual(migrateVersionCommand("node bin/physioflow.js", "migrations"), "node bin/physioflow.js migrate version --dir migrations");
         const home = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-latest-"));
         const dir = path.join(home, "physioflow-backups", "dev");
-        const run = () => execFileSync("sh", ["-c", latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015" })],
-            { env: { ...process.env, HOME: home }, encoding: "utf8" });
+        const run = () =>
+            execFileSync("sh", ["-c", latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: "pre-migrate-015" })], {
+                env: { ...process.env, HOME: home },
+                encoding: "utf8",
+            });
         try {
             assert.strictEqual(run(), "", "no folder yet: nothing, and no failure");
             fs.mkdirSync(dir, { recursive: true });
-            for (const name of ["dev_pre-migrate-015_20261101_090000.tar.gz", "dev_pre-migrate-015_20261128_101500.tar.gz",
-                "dev_pre-migrate-016_20261129_000000.tar.gz", "prod_pre-migrate-015_20261129_000000.tar.gz", "dev_pre-migrate-015_20261129_000000.tar.gz.partial"]) {
+            for (const name of [
+                "dev_pre-migrate-015_20261101_090000.tar.gz",
+                "dev_pre-migrate-015_20261128_101500.tar.gz",
+                "dev_pre-migrate-016_20261129_000000.tar.gz",
+                "prod_pre-migrate-015_20261129_000000.tar.gz",
+                "dev_pre-migrate-015_20261129_000000.tar.gz.partial",
+            ]) {
                 fs.writeFileSync(path.join(dir, name), "");
             }
             assert.strictEqual(run(), `${dir}/dev_pre-migrate-015_20261128_101500.tar.gz\n`);
@@ -66,15 +86,25 @@ describe("database in the stack", () => {
     it("a backup command, then a migrate command, re-run by the target version and the files' hash", () => {
         const backup = find(run, Command, "physioflow_dev-release-backup").inputs;
         const migrate = find(run, Command, "physioflow_dev-release-migrate").inputs;
-        assert.strictEqual(backup.create, backupCommand({
-            cli: "node bin/physioflow.js", backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: `pre-migrate-${target}`, upload: false,
-        }));
+        assert.strictEqual(
+            backup.create,
+            backupCommand({
+                cli: "node bin/physioflow.js",
+                backupDir: "$HOME/physioflow-backups/dev",
+                environment: "dev",
+                label: `pre-migrate-${target}`,
+                upload: false,
+            }),
+        );
         assert.strictEqual(migrate.create, migrateCommand("node bin/physioflow.js", "migrations", target));
         const triggers = [target, migrationsChecksum(repoMigrations)];
         assert.deepStrictEqual(backup.triggers, triggers);
         assert.deepStrictEqual(migrate.triggers, triggers);
         // Any other change (a rotated password, backup settings) updates in place with read-only commands.
-        assert.strictEqual(backup.update, latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: `pre-migrate-${target}` }));
+        assert.strictEqual(
+            backup.update,
+            latestBackupCommand({ backupDir: "$HOME/physioflow-backups/dev", environment: "dev", label: `pre-migrate-${target}` }),
+        );
         assert.strictEqual(migrate.update, migrateVersionCommand("node bin/physioflow.js", "migrations"));
         assert.strictEqual(migrate.delete, undefined, "a migration has no automatic undo");
     });
@@ -88,8 +118,11 @@ describe("database in the stack", () => {
         assert.ok(!backup.dependsOn.includes("command:local:Command/physioflow_dev-release-migrate"));
         for (const deployment of ["physioflow-api-blue", "physioflow-api-green", "physioflow-web-blue", "physioflow-web-green"]) {
             const waitsFor = find(run, "kubernetes:apps/v1:Deployment", deployment).options.dependsOn;
-            assert.ok(waitsFor.includes("command:local:Command/physioflow_dev-release-migrate") || waitsFor.includes("physioflow:db:DatabaseRelease/physioflow_dev-release"),
-                `${deployment} waits for ${waitsFor.join(", ")}`);
+            assert.ok(
+                waitsFor.includes("command:local:Command/physioflow_dev-release-migrate") ||
+                    waitsFor.includes("physioflow:db:DatabaseRelease/physioflow_dev-release"),
+                `${deployment} waits for ${waitsFor.join(", ")}`,
+            );
         }
         // What the component registers as its outputs is what index.ts exports.
         assert.match(run.outputs.lastBackup, /\.tar\.gz$/);
@@ -104,10 +137,15 @@ describe("database in the stack", () => {
             // Only `triggers` replace a Command (the SDK's replaceOnChanges), and so run `create`; they are unchanged.
             assert.deepStrictEqual(after.inputs.triggers, before.inputs.triggers, name);
             assert.deepStrictEqual(after.options.replaceOnChanges, ["triggers[*]"], name);
-            const changed = diffRuns(run, rotated).filter(change => change.resource === `${Command}/${name}`).map(change => change.path.split(".")[0]);
+            const changed = diffRuns(run, rotated)
+                .filter(change => change.resource === `${Command}/${name}`)
+                .map(change => change.path.split(".")[0]);
             assert.ok(changed.length > 0 && changed.every(key => ["environment", "create", "update"].includes(key)), `${name}: ${changed.join(", ")}`);
         }
-        assert.strictEqual(find(rotated, Command, "physioflow_dev-release-migrate").inputs.update, migrateVersionCommand("node bin/physioflow.js", "migrations"));
+        assert.strictEqual(
+            find(rotated, Command, "physioflow_dev-release-migrate").inputs.update,
+            migrateVersionCommand("node bin/physioflow.js", "migrations"),
+        );
     });
 
     it("the password reaches the commands only as a secret environment variable", () => {
@@ -116,36 +154,60 @@ describe("database in the stack", () => {
             // The SDK marks the whole map secret when one value in it is.
             assert.ok(isSecretInput(inputs.environment), `${name}: the environment carrying PGPASSWORD must be secret`);
             assert.deepStrictEqual(inputs.environment.value, {
-                PGHOST: "192.168.10.24", PGPORT: "5432", PGDATABASE: "physioflow_dev", PGUSER: "emr", PGSSLMODE: "require", PGPASSWORD: "pw-dev",
+                PGHOST: "192.168.10.24",
+                PGPORT: "5432",
+                PGDATABASE: "physioflow_dev",
+                PGUSER: "emr",
+                PGSSLMODE: "require",
+                PGPASSWORD: "pw-dev",
             });
             assert.ok(!inputs.create.includes("pw-dev"), "never on a command line");
         }
     });
 
     it("with a backup store configured, the backup uploads with its credentials as secrets", async () => {
-        const withUpload = await runProgram("prod", stackConfigWithSecrets("prod", {
-            backupS3Endpoint: "http://127.0.0.1:9000",
-            backupS3Bucket: "physioflow-backups-prod",
-            backupS3AccessKeyId: "ak",
-            backupS3SecretAccessKey: "sk",
-        }), { secretKeys: [...defaultSecretKeys, "physioflow:backupS3AccessKeyId", "physioflow:backupS3SecretAccessKey"] });
+        const withUpload = await runProgram(
+            "prod",
+            stackConfigWithSecrets("prod", {
+                backupS3Endpoint: "http://127.0.0.1:9000",
+                backupS3Bucket: "physioflow-backups-prod",
+                backupS3AccessKeyId: "ak",
+                backupS3SecretAccessKey: "sk",
+            }),
+            { secretKeys: [...defaultSecretKeys, "physioflow:backupS3AccessKeyId", "physioflow:backupS3SecretAccessKey"] },
+        );
         const backup = find(withUpload, Command, "physioflow_prod-release-backup").inputs;
         // The exact command line: the store's credentials are not on it.
-        assert.strictEqual(backup.create,
-            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/prod" --env prod --label pre-migrate-${target} --upload`);
+        assert.strictEqual(
+            backup.create,
+            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/prod" --env prod --label pre-migrate-${target} --upload`,
+        );
         assert.ok(isSecretInput(backup.environment));
         assert.deepStrictEqual(
-            [backup.environment.value.S3_ENDPOINT, backup.environment.value.S3_BUCKET, backup.environment.value.S3_REGION,
-                backup.environment.value.S3_ACCESS_KEY_ID, backup.environment.value.S3_SECRET_ACCESS_KEY],
-            ["http://127.0.0.1:9000", "physioflow-backups-prod", "us-east-1", "ak", "sk"]);
+            [
+                backup.environment.value.S3_ENDPOINT,
+                backup.environment.value.S3_BUCKET,
+                backup.environment.value.S3_REGION,
+                backup.environment.value.S3_ACCESS_KEY_ID,
+                backup.environment.value.S3_SECRET_ACCESS_KEY,
+            ],
+            ["http://127.0.0.1:9000", "physioflow-backups-prod", "us-east-1", "ak", "sk"],
+        );
         const migrate = find(withUpload, Command, "physioflow_prod-release-migrate").inputs;
         assert.strictEqual(migrate.environment.value.S3_SECRET_ACCESS_KEY, undefined, "only the backup gets the store's credentials");
     });
 
     it("a backup store without its credentials is refused", async () => {
-        await assert.rejects(runProgram("prod", stackConfigWithSecrets("prod", {
-            backupS3Endpoint: "http://127.0.0.1:9000", backupS3Bucket: "b",
-        })), /^Error: physioflow:backupS3AccessKeyId is not set; set it as a secret: pulumi config set --secret backupS3AccessKeyId <value>$/);
+        await assert.rejects(
+            runProgram(
+                "prod",
+                stackConfigWithSecrets("prod", {
+                    backupS3Endpoint: "http://127.0.0.1:9000",
+                    backupS3Bucket: "b",
+                }),
+            ),
+            /^Error: physioflow:backupS3AccessKeyId is not set; set it as a secret: pulumi config set --secret backupS3AccessKeyId <value>$/,
+        );
     });
 
     it("the migration-version ConfigMap follows the applied version", () => {

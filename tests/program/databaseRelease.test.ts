@@ -9,27 +9,43 @@ import * as pulumi from "@pulumi/pulumi";
 describe("DatabaseRelease on its own", () => {
     const created: { name: string; inputs: any }[] = [];
     before(async () => {
-        await pulumi.runtime.setMocks({
-            newResource: (args) => {
-                created.push({ name: args.name, inputs: args.inputs });
-                return { id: `${args.name}-id`, state: args.inputs };
+        await pulumi.runtime.setMocks(
+            {
+                newResource: args => {
+                    created.push({ name: args.name, inputs: args.inputs });
+                    return { id: `${args.name}-id`, state: args.inputs };
+                },
+                call: args => args.inputs,
             },
-            call: (args) => args.inputs,
-        }, "physioflow", "dev", false);
+            "physioflow",
+            "dev",
+            false,
+        );
     });
 
     it("refuses a migration target that is not three digits, naming the component and the value, before any command is declared", async () => {
         const { DatabaseRelease } = await import("../../components/databaseRelease");
         const args = {
-            environment: "dev", host: "127.0.0.1", port: 5432, database: "physioflow_dev", user: "emr", password: "pw", sslMode: "disable",
-            migrationsDir: "migrations", migrationsChecksum: "abc", backupDir: "/srv/backups",
+            environment: "dev",
+            host: "127.0.0.1",
+            port: 5432,
+            database: "physioflow_dev",
+            user: "emr",
+            password: "pw",
+            sslMode: "disable",
+            migrationsDir: "migrations",
+            migrationsChecksum: "abc",
+            backupDir: "/srv/backups",
         };
         for (const target of ["15", "0015", "01a", " 015", ""]) {
-            assert.throws(() => new DatabaseRelease("physioflow-db", { ...args, migrationTarget: target }), (err: Error) => {
-                assert.ok(err instanceof pulumi.ResourceError, String(err));
-                assert.strictEqual(err.message, `physioflow-db: migrationTarget is "${target}"; use a three-digit version like 015`);
-                return true;
-            });
+            assert.throws(
+                () => new DatabaseRelease("physioflow-db", { ...args, migrationTarget: target }),
+                (err: Error) => {
+                    assert.ok(err instanceof pulumi.ResourceError, String(err));
+                    assert.strictEqual(err.message, `physioflow-db: migrationTarget is "${target}"; use a three-digit version like 015`);
+                    return true;
+                },
+            );
         }
         assert.ok(new DatabaseRelease("physioflow-db-ok", { ...args, migrationTarget: "015" }) instanceof pulumi.ComponentResource);
         await (pulumi.runtime as any).waitForRPCs();
@@ -38,13 +54,25 @@ describe("DatabaseRelease on its own", () => {
     it("uploads the backup only when an S3 store is given, with its settings in the environment", async () => {
         const { DatabaseRelease } = await import("../../components/databaseRelease");
         const args = {
-            environment: "dev", host: "127.0.0.1", port: 5432, database: "physioflow_dev", user: "emr", password: "pw", sslMode: "disable",
-            migrationsDir: "migrations", migrationsChecksum: "abc", backupDir: "/srv/backups", migrationTarget: "015",
+            environment: "dev",
+            host: "127.0.0.1",
+            port: 5432,
+            database: "physioflow_dev",
+            user: "emr",
+            password: "pw",
+            sslMode: "disable",
+            migrationsDir: "migrations",
+            migrationsChecksum: "abc",
+            backupDir: "/srv/backups",
+            migrationTarget: "015",
         };
         new DatabaseRelease("local-only", args);
-        new DatabaseRelease("uploaded", { ...args, backupUpload: { endpoint: "http://s3", bucket: "b", region: "r", accessKeyId: "id", secretAccessKey: "key" } });
+        new DatabaseRelease("uploaded", {
+            ...args,
+            backupUpload: { endpoint: "http://s3", bucket: "b", region: "r", accessKeyId: "id", secretAccessKey: "key" },
+        });
         await (pulumi.runtime as any).waitForRPCs();
-        const backup = (name: string) => created.find((r) => r.name === `${name}-backup`)!.inputs;
+        const backup = (name: string) => created.find(r => r.name === `${name}-backup`)!.inputs;
         // The environment holds secrets, so the mocks see it as a secret value: { <signature>, value }.
         const environment = (name: string) => backup(name).environment.value;
         assert.strictEqual(backup("local-only").create, 'node bin/physioflow.js backup create --out "/srv/backups" --env dev --label pre-migrate-015');

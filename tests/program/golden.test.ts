@@ -25,7 +25,11 @@ function normalize(value: unknown): unknown {
     if (isSecretInput(value)) return "[secret]";
     if (Array.isArray(value)) return value.map(normalize);
     if (value !== null && typeof value === "object") {
-        return Object.fromEntries(Object.keys(value).sort().map(key => [key, normalize((value as Record<string, unknown>)[key])]));
+        return Object.fromEntries(
+            Object.keys(value)
+                .sort()
+                .map(key => [key, normalize((value as Record<string, unknown>)[key])]),
+        );
     }
     return value;
 }
@@ -36,23 +40,31 @@ for (const stack of ["dev", "staging", "prod"]) {
             const run = await runProgram(stack, stackConfigWithSecrets(stack));
             const exported: Record<string, unknown> = {};
             for (const [key, value] of Object.entries(run.outputs)) {
-                exported[key] = isSecretInput(run.exports[key]) || (run.exports[key] && (await (run.exports[key] as any).isSecret)) ? "[secret]" : value;
+                exported[key] = isSecretInput(run.exports[key]) || (run.exports[key] && (await run.exports[key].isSecret)) ? "[secret]" : value;
             }
             // Through JSON, as the file holds it: undefined members dropped.
-            const actual = JSON.parse(JSON.stringify(normalize({
-                resources: run.resources
-                    .map(r => ({ type: r.type, name: r.name, inputs: r.inputs, options: r.options }))
-                    .sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`)),
-                componentOutputs: Object.fromEntries(run.componentOutputs),
-                outputs: exported,
-            })));
+            const actual = JSON.parse(
+                JSON.stringify(
+                    normalize({
+                        resources: run.resources
+                            .map(r => ({ type: r.type, name: r.name, inputs: r.inputs, options: r.options }))
+                            .sort((a, b) => `${a.type}/${a.name}`.localeCompare(`${b.type}/${b.name}`)),
+                        componentOutputs: Object.fromEntries(run.componentOutputs),
+                        outputs: exported,
+                    }),
+                ),
+            );
             const file = path.join(goldenDir, `${stack}.json`);
             if (process.env.UPDATE_GOLDEN === "1") {
                 fs.writeFileSync(file, `${JSON.stringify(actual, null, 2)}\n`);
             }
             assert.ok(fs.existsSync(file), `${file} is missing: run this test with UPDATE_GOLDEN=1 and review the file`);
             const expected = JSON.parse(fs.readFileSync(file, "utf8"));
-            assert.deepStrictEqual(actual, expected, `the ${stack} stack changed: if intended, run with UPDATE_GOLDEN=1 and review the diff of ${path.relative(process.cwd(), file)}`);
+            assert.deepStrictEqual(
+                actual,
+                expected,
+                `the ${stack} stack changed: if intended, run with UPDATE_GOLDEN=1 and review the diff of ${path.relative(process.cwd(), file)}`,
+            );
         });
     });
 }

@@ -34,10 +34,17 @@ describe("migration files: the program's target version and hash of the folder",
         fs.writeFileSync(path.join(dir, "notes.txt"), "not a migration");
         fs.writeFileSync(path.join(dir, "rollback", "001_down.sql"), "a");
         fs.writeFileSync(path.join(dir, "rollback", "README.md"), "not a migration");
-        const expected = crypto.createHash("sha256")
-            .update("./001_a.sql\0").update("A").update("\0")
-            .update("./002_b.sql\0").update("B").update("\0")
-            .update("rollback/001_down.sql\0").update("a").update("\0")
+        const expected = crypto
+            .createHash("sha256")
+            .update("./001_a.sql\0")
+            .update("A")
+            .update("\0")
+            .update("./002_b.sql\0")
+            .update("B")
+            .update("\0")
+            .update("rollback/001_down.sql\0")
+            .update("a")
+            .update("\0")
             .digest("hex");
         assert.strictEqual(migrationsChecksum(dir), expected);
         assert.strictEqual(resolveMigrationTarget(undefined, dir), "002");

@@ -8,10 +8,11 @@ const Deployment = "kubernetes:apps/v1:Deployment";
 const Service = "kubernetes:core/v1:Service";
 const Job = "kubernetes:batch/v1:Job";
 
-const replicaChanges = (color: string) => ["api", "web"].flatMap(app => [
-    `${Deployment}/physioflow-${app}-${color} metadata.annotations.pulumi.com/waitFor`,
-    `${Deployment}/physioflow-${app}-${color} spec.replicas`,
-]);
+const replicaChanges = (color: string) =>
+    ["api", "web"].flatMap(app => [
+        `${Deployment}/physioflow-${app}-${color} metadata.annotations.pulumi.com/waitFor`,
+        `${Deployment}/physioflow-${app}-${color} spec.replicas`,
+    ]);
 const selectorChanges = [
     `${Service}/physioflow-api spec.selector.version`,
     `${Service}/physioflow-api-preview spec.selector.version`,
@@ -32,15 +33,18 @@ for (const stack of ["dev", "prod"]) {
             const finished = await run({ activeColor: "green", blueTag: "v1.2.2", greenTag: "v1.3.0" });
 
             // 1. release: green gets the new tag and full replicas, and a smoke test of its own.
-            assert.deepStrictEqual(diffRuns(steady, released).map(describeChange).sort(), [
-                `${Deployment}/physioflow-api-green metadata.annotations.pulumi.com/waitFor`,
-                `${Deployment}/physioflow-api-green spec.replicas`,
-                `${Deployment}/physioflow-api-green spec.template.spec.containers.0.image`,
-                `${Deployment}/physioflow-web-green metadata.annotations.pulumi.com/waitFor`,
-                `${Deployment}/physioflow-web-green spec.replicas`,
-                `${Deployment}/physioflow-web-green spec.template.spec.containers.0.image`,
-                ...smokeTestAdded("green"),
-            ].sort());
+            assert.deepStrictEqual(
+                diffRuns(steady, released).map(describeChange).sort(),
+                [
+                    `${Deployment}/physioflow-api-green metadata.annotations.pulumi.com/waitFor`,
+                    `${Deployment}/physioflow-api-green spec.replicas`,
+                    `${Deployment}/physioflow-api-green spec.template.spec.containers.0.image`,
+                    `${Deployment}/physioflow-web-green metadata.annotations.pulumi.com/waitFor`,
+                    `${Deployment}/physioflow-web-green spec.replicas`,
+                    `${Deployment}/physioflow-web-green spec.template.spec.containers.0.image`,
+                    ...smokeTestAdded("green"),
+                ].sort(),
+            );
             assert.strictEqual(find(released, Deployment, "physioflow-api-green").inputs.spec.replicas, replicas);
             assert.strictEqual(find(released, Job, "physioflow-smoke-green").inputs.spec.template.metadata.annotations["physioflow/tag"], "v1.3.0");
 
@@ -50,11 +54,10 @@ for (const stack of ["dev", "prod"]) {
             assert.deepStrictEqual(diffRuns(switched, released).map(describeChange).sort(), selectorChanges);
 
             // 3. finish: the old color goes to inactiveReplicas (0), its smoke test with it.
-            assert.deepStrictEqual(diffRuns(switched, finished).map(describeChange).sort(), [
-                ...replicaChanges("blue"),
-                `${Job}/physioflow-smoke-blue (resource)`,
-                `physioflow:k8s:SmokeTest/physioflow-smoke-blue (resource)`,
-            ].sort());
+            assert.deepStrictEqual(
+                diffRuns(switched, finished).map(describeChange).sort(),
+                [...replicaChanges("blue"), `${Job}/physioflow-smoke-blue (resource)`, `physioflow:k8s:SmokeTest/physioflow-smoke-blue (resource)`].sort(),
+            );
             assert.strictEqual(find(finished, Deployment, "physioflow-api-blue").inputs.spec.replicas, 0);
             assert.strictEqual(finished.outputs.activeColor, "green");
             assert.strictEqual(switched.outputs.inactiveWarm, true);
@@ -64,19 +67,37 @@ for (const stack of ["dev", "prod"]) {
             const onBlue = await run({ activeColor: "blue" });
             const onGreen = await run({ activeColor: "green" });
             const changes = diffRuns(onBlue, onGreen);
-            assert.deepStrictEqual(changes.map(describeChange).sort(), [
-                ...replicaChanges("blue"), ...replicaChanges("green"), ...selectorChanges,
-                `${Job}/physioflow-smoke-blue (resource)`, `physioflow:k8s:SmokeTest/physioflow-smoke-blue (resource)`,
-                ...smokeTestAdded("green"),
-            ].sort());
+            assert.deepStrictEqual(
+                changes.map(describeChange).sort(),
+                [
+                    ...replicaChanges("blue"),
+                    ...replicaChanges("green"),
+                    ...selectorChanges,
+                    `${Job}/physioflow-smoke-blue (resource)`,
+                    `physioflow:k8s:SmokeTest/physioflow-smoke-blue (resource)`,
+                    ...smokeTestAdded("green"),
+                ].sort(),
+            );
             const change = (resource: string, path: string) => changes.find(c => c.resource === resource && c.path === path);
-            assert.deepStrictEqual(change(`${Service}/physioflow-api`, "spec.selector.version"),
-                { resource: `${Service}/physioflow-api`, path: "spec.selector.version", before: "blue", after: "green" });
-            assert.deepStrictEqual(change(`${Deployment}/physioflow-api-green`, "spec.replicas"),
-                { resource: `${Deployment}/physioflow-api-green`, path: "spec.replicas", before: 0, after: replicas });
+            assert.deepStrictEqual(change(`${Service}/physioflow-api`, "spec.selector.version"), {
+                resource: `${Service}/physioflow-api`,
+                path: "spec.selector.version",
+                before: "blue",
+                after: "green",
+            });
+            assert.deepStrictEqual(change(`${Deployment}/physioflow-api-green`, "spec.replicas"), {
+                resource: `${Deployment}/physioflow-api-green`,
+                path: "spec.replicas",
+                before: 0,
+                after: replicas,
+            });
             // The provider's readiness conditions follow the replica count (components/colorDeployment.ts).
-            assert.deepStrictEqual(change(`${Deployment}/physioflow-api-green`, "metadata.annotations.pulumi.com/waitFor"),
-                { resource: `${Deployment}/physioflow-api-green`, path: "metadata.annotations.pulumi.com/waitFor", before: rolloutWaitFor(0), after: rolloutWaitFor(replicas) });
+            assert.deepStrictEqual(change(`${Deployment}/physioflow-api-green`, "metadata.annotations.pulumi.com/waitFor"), {
+                resource: `${Deployment}/physioflow-api-green`,
+                path: "metadata.annotations.pulumi.com/waitFor",
+                before: rolloutWaitFor(0),
+                after: rolloutWaitFor(replicas),
+            });
         });
 
         it("a release to a cold inactive color touches only its Deployments' images", async () => {
@@ -102,11 +123,17 @@ for (const stack of ["dev", "prod"]) {
         it("a new migration version re-runs the smoke test of every color with pods, the live one included", async () => {
             const before = await run({ inactiveWarm: "true", migrationTarget: "005" });
             const after = await run({ inactiveWarm: "true", migrationTarget: "006" });
-            const jobChanges = diffRuns(before, after).filter(c => c.resource.startsWith(Job)).map(describeChange).sort();
-            assert.deepStrictEqual(jobChanges, ["blue", "green"].flatMap(color => [
-                `${Job}/physioflow-smoke-${color} spec.template.metadata.annotations.physioflow/migration-version`,
-                `${Job}/physioflow-smoke-${color} spec.template.spec.containers.0.env.3.value`,
-            ]));
+            const jobChanges = diffRuns(before, after)
+                .filter(c => c.resource.startsWith(Job))
+                .map(describeChange)
+                .sort();
+            assert.deepStrictEqual(
+                jobChanges,
+                ["blue", "green"].flatMap(color => [
+                    `${Job}/physioflow-smoke-${color} spec.template.metadata.annotations.physioflow/migration-version`,
+                    `${Job}/physioflow-smoke-${color} spec.template.spec.containers.0.env.3.value`,
+                ]),
+            );
             // Nothing else in the cluster half changes but the recorded version.
             const clusterChanges = diffRuns(before, after).filter(c => c.resource.startsWith("kubernetes:") && !c.resource.startsWith(Job));
             assert.deepStrictEqual(clusterChanges.map(describeChange), ["kubernetes:core/v1:ConfigMap/migration-version data.version"]);

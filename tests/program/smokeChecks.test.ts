@@ -3,10 +3,13 @@ import { parseSmokeChecks, smokeApps, smokeScript, smokeUrlVariable } from "../.
 
 /** parseSmokeChecks must refuse `text` with exactly `message`. */
 function refused(text: string, message: string): void {
-    assert.throws(() => parseSmokeChecks(text), (err: Error) => {
-        assert.strictEqual(err.message, message);
-        return true;
-    });
+    assert.throws(
+        () => parseSmokeChecks(text),
+        (err: Error) => {
+            assert.strictEqual(err.message, message);
+            return true;
+        },
+    );
 }
 
 describe("smoke checks: parsing app:path=status", () => {
@@ -42,13 +45,16 @@ describe("smoke checks: parsing app:path=status", () => {
     });
 
     it("refuses a path the shell would interpret, or one that does not start with /", () => {
-        for (const entry of ["api:x/y=200", "api:/a;b=200", "api:/a$b=200", "api:/a`b=200", "api:/a\"b=200", "api:/a(b)=200", "api:/a*=200"]) {
+        for (const entry of ["api:x/y=200", "api:/a;b=200", "api:/a$b=200", "api:/a`b=200", 'api:/a"b=200', "api:/a(b)=200", "api:/a*=200"]) {
             refused(entry, `"${entry}" has a path that is not a plain URL path starting with /`);
         }
     });
 
     it("accepts statuses 100 to 599 only", () => {
-        assert.deepStrictEqual(parseSmokeChecks("api:/=100,api:/=599").map(c => c.status), [100, 599]);
+        assert.deepStrictEqual(
+            parseSmokeChecks("api:/=100,api:/=599").map(c => c.status),
+            [100, 599],
+        );
         refused("api:/=099", '"api:/=099" expects status 099, not an HTTP status');
         refused("api:/=600", '"api:/=600" expects status 600, not an HTTP status');
     });
@@ -60,25 +66,34 @@ describe("smoke checks: parsing app:path=status", () => {
 
 describe("smoke checks: the shell script", () => {
     it("is exactly this script: each check retried up to the given attempts, one line per check, exit 1 on any failure", () => {
-        const script = smokeScript([{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 302 }], 5);
-        assert.strictEqual(script, [
-            "set -u",
-            "failed=0",
-            "check() {",
-            '  url="$1$2"; expected="$3"; attempt=1',
-            "  while :; do",
-            "    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \"$url\") || true",
-            '    if [ "$code" = "$expected" ]; then echo "ok   $url: $code"; return 0; fi',
-            '    if [ "$attempt" -ge 5 ]; then echo "FAIL $url: got ${code:-no answer}, expected $expected (after $attempt attempts)"; failed=1; return 0; fi',
-            "    attempt=$((attempt + 1)); sleep 2",
-            "  done",
-            "}",
-            "check \"$PHYSIOFLOW_API_URL\" '/health' 200",
-            "check \"$PHYSIOFLOW_WEB_URL\" '/' 302",
-            'if [ "$failed" -ne 0 ]; then echo "smoke test failed"; exit 1; fi',
-            'echo "smoke test passed"',
-            "",
-        ].join("\n"));
+        const script = smokeScript(
+            [
+                { app: "api", path: "/health", status: 200 },
+                { app: "web", path: "/", status: 302 },
+            ],
+            5,
+        );
+        assert.strictEqual(
+            script,
+            [
+                "set -u",
+                "failed=0",
+                "check() {",
+                '  url="$1$2"; expected="$3"; attempt=1',
+                "  while :; do",
+                "    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \"$url\") || true",
+                '    if [ "$code" = "$expected" ]; then echo "ok   $url: $code"; return 0; fi',
+                '    if [ "$attempt" -ge 5 ]; then echo "FAIL $url: got ${code:-no answer}, expected $expected (after $attempt attempts)"; failed=1; return 0; fi',
+                "    attempt=$((attempt + 1)); sleep 2",
+                "  done",
+                "}",
+                "check \"$PHYSIOFLOW_API_URL\" '/health' 200",
+                "check \"$PHYSIOFLOW_WEB_URL\" '/' 302",
+                'if [ "$failed" -ne 0 ]; then echo "smoke test failed"; exit 1; fi',
+                'echo "smoke test passed"',
+                "",
+            ].join("\n"),
+        );
     });
 
     it("tries each check 3 times unless told otherwise", () => {

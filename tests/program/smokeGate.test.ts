@@ -28,10 +28,15 @@ describe("smoke gate in the stack", () => {
     });
 
     it("the smoke Job runs the checks once against the color's own Services, with the tag, migration version and the color's settings and login in its pod template", async () => {
-        const run = await runProgram("dev", stackConfigWithSecrets("dev", {
-            activeColor: "blue", blueTag: "v1.2.2", smokeImage: "registry.example.test/tools/curl:8.11.1",
-            smokeChecks: "api:/health=200, web:/=200, api:/api/patients=401",
-        }));
+        const run = await runProgram(
+            "dev",
+            stackConfigWithSecrets("dev", {
+                activeColor: "blue",
+                blueTag: "v1.2.2",
+                smokeImage: "registry.example.test/tools/curl:8.11.1",
+                smokeChecks: "api:/health=200, web:/=200, api:/api/patients=401",
+            }),
+        );
         const job = find(run, Job, "physioflow-smoke-blue").inputs;
         assert.strictEqual(job.metadata.name, "physioflow-smoke-blue");
         assert.strictEqual(job.metadata.namespace, "physioflow-dev");
@@ -49,9 +54,15 @@ describe("smoke gate in the stack", () => {
         assert.strictEqual(pod.spec.securityContext.runAsNonRoot, true);
         const container = pod.spec.containers[0];
         assert.strictEqual(container.image, "registry.example.test/tools/curl:8.11.1");
-        assert.deepStrictEqual(container.command, ["/bin/sh", "-c", smokeScript([
-            { app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }, { app: "api", path: "/api/patients", status: 401 },
-        ])]);
+        assert.deepStrictEqual(container.command, [
+            "/bin/sh",
+            "-c",
+            smokeScript([
+                { app: "api", path: "/health", status: 200 },
+                { app: "web", path: "/", status: 200 },
+                { app: "api", path: "/api/patients", status: 401 },
+            ]),
+        ]);
         assert.deepStrictEqual(container.env, [
             { name: "PHYSIOFLOW_API_URL", value: "http://physioflow-api-blue:7011" },
             { name: "PHYSIOFLOW_WEB_URL", value: "http://physioflow-web-blue:3000" },
@@ -70,7 +81,13 @@ describe("smoke gate in the stack", () => {
         const run = await runProgram("dev", stackConfigWithSecrets("dev"));
         const container = find(run, Job, "physioflow-smoke-blue").inputs.spec.template.spec.containers[0];
         assert.strictEqual(container.image, "curlimages/curl:8.11.1");
-        assert.strictEqual(container.command[2], smokeScript([{ app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 }]));
+        assert.strictEqual(
+            container.command[2],
+            smokeScript([
+                { app: "api", path: "/health", status: 200 },
+                { app: "web", path: "/", status: 200 },
+            ]),
+        );
     });
 });
 
@@ -79,13 +96,19 @@ describe("the live color's tag is never changed in place", () => {
 
     it("is refused with one line naming the safe way, before any resource is registered", async () => {
         let registered = -1;
-        await assert.rejects(async () => {
-            const run = await runProgram("prod", stackConfigWithSecrets("prod", { activeColor: "blue", blueTag: "v1.3.0", greenTag: "v1.2.3" }), { previousOutputs });
-            registered = run.resources.length;
-        }, {
-            message: "physioflow:blueTag v1.2.2 -> v1.3.0 would replace the live color's pods in place (blue is active); release to green instead: " +
-                "pulumi config set blueTag v1.2.2 && pulumi config set greenTag v1.3.0, pulumi up, then pulumi config set activeColor green",
-        });
+        await assert.rejects(
+            async () => {
+                const run = await runProgram("prod", stackConfigWithSecrets("prod", { activeColor: "blue", blueTag: "v1.3.0", greenTag: "v1.2.3" }), {
+                    previousOutputs,
+                });
+                registered = run.resources.length;
+            },
+            {
+                message:
+                    "physioflow:blueTag v1.2.2 -> v1.3.0 would replace the live color's pods in place (blue is active); release to green instead: " +
+                    "pulumi config set blueTag v1.2.2 && pulumi config set greenTag v1.3.0, pulumi up, then pulumi config set activeColor green",
+            },
+        );
         assert.strictEqual(registered, -1);
     });
 

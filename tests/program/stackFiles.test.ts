@@ -16,8 +16,10 @@ describe("stack files", () => {
             const doc = yaml.load(fs.readFileSync(path.join(repoRoot, file), "utf8")) as { config?: Record<string, unknown> };
             for (const [key, value] of Object.entries(doc.config ?? {})) {
                 if (/password|secret|token|credential|accesskey/i.test(key)) {
-                    assert.ok(typeof value === "object" && value !== null && "secure" in value,
-                        `${file}: ${key} is plaintext; set it with pulumi config set --secret`);
+                    assert.ok(
+                        typeof value === "object" && value !== null && "secure" in value,
+                        `${file}: ${key} is plaintext; set it with pulumi config set --secret`,
+                    );
                 }
             }
         });

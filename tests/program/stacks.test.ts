@@ -10,7 +10,13 @@ const ConfigMap = "kubernetes:core/v1:ConfigMap";
 
 const expected = {
     dev: { replicas: 1, namespace: "physioflow-dev", web: "https://physioflow-dev.trancloud.work", db: "physioflow_dev", realm: "physioflow-dev" },
-    staging: { replicas: 1, namespace: "physioflow-staging", web: "https://physioflow-staging.trancloud.work", db: "physioflow_staging", realm: "physioflow-staging" },
+    staging: {
+        replicas: 1,
+        namespace: "physioflow-staging",
+        web: "https://physioflow-staging.trancloud.work",
+        db: "physioflow_staging",
+        realm: "physioflow-staging",
+    },
     prod: { replicas: 2, namespace: "physioflow-prod", web: "https://physioflow.trancloud.work", db: "physioflow_prod", realm: "physioflow-prod" },
 };
 
@@ -23,7 +29,10 @@ for (const [stack, want] of Object.entries(expected)) {
 
         for (const app of ["physioflow-api", "physioflow-web"]) {
             it(`${app}: both colors exist, labelled, each with its own tag`, () => {
-                for (const [color, tag] of [["blue", "v1.2.2"], ["green", "v1.2.3"]]) {
+                for (const [color, tag] of [
+                    ["blue", "v1.2.2"],
+                    ["green", "v1.2.3"],
+                ]) {
                     const d = find(run, Deployment, `${app}-${color}`).inputs;
                     assert.strictEqual(d.metadata.name, `${app}-${color}`);
                     assert.strictEqual(d.metadata.namespace, want.namespace);
@@ -54,8 +63,10 @@ for (const [stack, want] of Object.entries(expected)) {
                 const green = find(run, Deployment, `${app}-green`).inputs;
                 const n = want.replicas;
                 assert.deepStrictEqual(JSON.parse(blue.metadata.annotations["pulumi.com/waitFor"]), [
-                    `jsonpath={.status.replicas}=${n}`, `jsonpath={.status.updatedReplicas}=${n}`,
-                    `jsonpath={.status.readyReplicas}=${n}`, `jsonpath={.status.availableReplicas}=${n}`,
+                    `jsonpath={.status.replicas}=${n}`,
+                    `jsonpath={.status.updatedReplicas}=${n}`,
+                    `jsonpath={.status.readyReplicas}=${n}`,
+                    `jsonpath={.status.availableReplicas}=${n}`,
                 ]);
                 assert.deepStrictEqual(JSON.parse(green.metadata.annotations["pulumi.com/waitFor"]), ["jsonpath={.spec.replicas}=0"]);
                 assert.strictEqual(blue.spec.progressDeadlineSeconds, 300);
@@ -79,15 +90,19 @@ for (const [stack, want] of Object.entries(expected)) {
                 assert.strictEqual(c.securityContext.allowPrivilegeEscalation, false);
                 // Each color reads its own objects, by the names the engine gave them (mocks: the resource name + a suffix).
                 for (const color of ["blue", "green"] as Color[]) {
-                    assert.deepStrictEqual(find(run, Deployment, `${app}-${color}`).inputs.spec.template.spec.containers[0].envFrom,
-                        [{ configMapRef: { name: `${app}-config-${color}-0a1b2c3d` } }, { secretRef: { name: `physioflow-secrets-${color}-0a1b2c3d` } }]);
+                    assert.deepStrictEqual(find(run, Deployment, `${app}-${color}`).inputs.spec.template.spec.containers[0].envFrom, [
+                        { configMapRef: { name: `${app}-config-${color}-0a1b2c3d` } },
+                        { secretRef: { name: `physioflow-secrets-${color}-0a1b2c3d` } },
+                    ]);
                     const cm = find(run, ConfigMap, `${app}-config-${color}`);
                     assert.strictEqual(cm.inputs.metadata.name, undefined, "a fixed name would be replaced delete-first, with every Deployment using it");
                     assert.deepStrictEqual(cm.inputs.metadata.labels, { app, version: color });
                     assert.deepStrictEqual(cm.options.dependsOn, [`kubernetes:core/v1:Namespace/${want.namespace}`]);
                     assert.ok(find(run, Deployment, `${app}-${color}`).options.dependsOn.includes(`kubernetes:core/v1:ConfigMap/${app}-config-${color}`));
                     assert.ok(find(run, Deployment, `${app}-${color}`).options.dependsOn.includes(`kubernetes:core/v1:Secret/physioflow-secrets-${color}`));
-                    assert.ok(!find(run, Deployment, `${app}-${color}`).options.dependsOn.includes(`kubernetes:core/v1:ConfigMap/${app}-config-${otherColor(color)}`));
+                    assert.ok(
+                        !find(run, Deployment, `${app}-${color}`).options.dependsOn.includes(`kubernetes:core/v1:ConfigMap/${app}-config-${otherColor(color)}`),
+                    );
                 }
             });
 
@@ -135,7 +150,10 @@ for (const [stack, want] of Object.entries(expected)) {
             assert.deepStrictEqual(o.tags, { blue: "v1.2.2", green: "v1.2.3" });
             assert.deepStrictEqual(o.replicas.api, { blue: want.replicas, green: 0 });
             assert.deepStrictEqual(o.services, {
-                api: "physioflow-api", apiPreview: "physioflow-api-preview", web: "physioflow-web", webPreview: "physioflow-web-preview",
+                api: "physioflow-api",
+                apiPreview: "physioflow-api-preview",
+                web: "physioflow-web",
+                webPreview: "physioflow-web-preview",
             });
             assert.deepStrictEqual(o.urls, { web: want.web, api: `${want.web}/api` });
             assert.strictEqual(o.namespaceName, want.namespace);

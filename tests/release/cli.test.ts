@@ -8,9 +8,22 @@ import { runInProcess } from "../support/cliRun";
 
 describe("physioflow deploy arguments", () => {
     it("reads the stack, the tag and the options, with a 5-minute watch by default", () => {
-        assert.deepStrictEqual(parseDeployArgs(["prod", "v1.3.0"]), { stack: "prod", tag: "v1.3.0", watchSeconds: 300, keepWarm: false, yes: false, json: false });
-        assert.deepStrictEqual(parseDeployArgs(["local", "v2", "--watch", "90s", "--keep-warm", "--yes", "--json"]),
-            { stack: "local", tag: "v2", watchSeconds: 90, keepWarm: true, yes: true, json: true });
+        assert.deepStrictEqual(parseDeployArgs(["prod", "v1.3.0"]), {
+            stack: "prod",
+            tag: "v1.3.0",
+            watchSeconds: 300,
+            keepWarm: false,
+            yes: false,
+            json: false,
+        });
+        assert.deepStrictEqual(parseDeployArgs(["local", "v2", "--watch", "90s", "--keep-warm", "--yes", "--json"]), {
+            stack: "local",
+            tag: "v2",
+            watchSeconds: 90,
+            keepWarm: true,
+            yes: true,
+            json: true,
+        });
         assert.strictEqual(parseDeployArgs(["dev", "v2", "--watch=2m"]).watchSeconds, 120);
     });
 
@@ -30,7 +43,11 @@ describe("physioflow deploy, before it touches anything", () => {
 
     it("prod without --yes and without a terminal is refused (exit 2)", async () => {
         const result = await run(["deploy", "prod", "v1.3.0"]);
-        assert.deepStrictEqual(result, { code: 2, stdout: "", stderr: "physioflow: error: deploy to prod needs a confirmation and there is no terminal; re-run with --yes\n" });
+        assert.deepStrictEqual(result, {
+            code: 2,
+            stdout: "",
+            stderr: "physioflow: error: deploy to prod needs a confirmation and there is no terminal; re-run with --yes\n",
+        });
     });
 
     it("local before npm run local has made its stack says so (exit 2)", async () => {
@@ -50,15 +67,29 @@ describe("physioflow deploy, before it touches anything", () => {
     });
 
     it("rollback: one stack, known options; prod asks unless --yes or --emergency, and without a terminal refuses", async () => {
-        assert.deepStrictEqual(await run(["rollback"]), { code: 2, stdout: "", stderr: "physioflow: error: rollback needs a stack: physioflow rollback <stack>\n" });
-        assert.deepStrictEqual(await run(["rollback", "prod", "--now"]), { code: 2, stdout: "", stderr: "physioflow: error: unknown option --now; see physioflow rollback --help\n" });
-        assert.deepStrictEqual(await run(["rollback", "prod"]),
-            { code: 2, stdout: "", stderr: "physioflow: error: rollback of prod needs a confirmation and there is no terminal; re-run with --yes\n" });
+        assert.deepStrictEqual(await run(["rollback"]), {
+            code: 2,
+            stdout: "",
+            stderr: "physioflow: error: rollback needs a stack: physioflow rollback <stack>\n",
+        });
+        assert.deepStrictEqual(await run(["rollback", "prod", "--now"]), {
+            code: 2,
+            stdout: "",
+            stderr: "physioflow: error: unknown option --now; see physioflow rollback --help\n",
+        });
+        assert.deepStrictEqual(await run(["rollback", "prod"]), {
+            code: 2,
+            stdout: "",
+            stderr: "physioflow: error: rollback of prod needs a confirmation and there is no terminal; re-run with --yes\n",
+        });
         const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-no-local-"));
         try {
             // --emergency asks nothing: it goes straight to opening the stack.
-            assert.deepStrictEqual(await run(["rollback", "local", "--emergency"], root),
-                { code: 2, stdout: "", stderr: "physioflow: error: there is no local stack yet; run npm run local first\n" });
+            assert.deepStrictEqual(await run(["rollback", "local", "--emergency"], root), {
+                code: 2,
+                stdout: "",
+                stderr: "physioflow: error: there is no local stack yet; run npm run local first\n",
+            });
         } finally {
             fs.rmSync(root, { recursive: true, force: true });
         }
@@ -72,12 +103,19 @@ describe("physioflow deploy, before it touches anything", () => {
             const archive = path.join(root, "dev_pre-deploy-v1.tar.gz");
             assert.deepStrictEqual(await run(["rollback", "dev", "--restore", archive]), error(`${archive}: no such backup archive`));
             fs.writeFileSync(archive, "");
-            assert.deepStrictEqual(await run(["rollback", "dev", `--restore=${archive}`, "--emergency"]),
-                error("--restore and --emergency do not go together: a restore takes the API off the database; roll back with --emergency first, then restore"));
-            assert.deepStrictEqual(await run(["rollback", "dev", "--restore", archive]),
-                error("rollback --restore needs a confirmation and there is no terminal; re-run with --yes"));
+            assert.deepStrictEqual(
+                await run(["rollback", "dev", `--restore=${archive}`, "--emergency"]),
+                error("--restore and --emergency do not go together: a restore takes the API off the database; roll back with --emergency first, then restore"),
+            );
+            assert.deepStrictEqual(
+                await run(["rollback", "dev", "--restore", archive]),
+                error("rollback --restore needs a confirmation and there is no terminal; re-run with --yes"),
+            );
             // --yes goes straight to opening the stack.
-            assert.deepStrictEqual(await run(["rollback", "local", "--restore", archive, "--yes"], root), error("there is no local stack yet; run npm run local first"));
+            assert.deepStrictEqual(
+                await run(["rollback", "local", "--restore", archive, "--yes"], root),
+                error("there is no local stack yet; run npm run local first"),
+            );
         } finally {
             fs.rmSync(root, { recursive: true, force: true });
         }

@@ -15,20 +15,39 @@ const lists = {
         { metadata: { labels: { "kubernetes.io/service-name": "physioflow-api-preview" } } },
     ],
     pods: [pod("g-1", "green"), pod("g-2", "green"), pod("b-1", "blue")],
-    deployments: [{
-        metadata: { name: "physioflow-api-green", generation: 3 },
-        spec: { replicas: 2, template: { spec: { containers: [{ image: "r/physioflow-api:v2" }] } } },
-        status: { readyReplicas: 1, observedGeneration: 3 },
-    }, {
-        metadata: { name: "physioflow-api-blue", generation: 2 },
-        spec: { replicas: 0, template: { spec: { containers: [{ image: "r/physioflow-api:v1" }] } } },
-        status: { observedGeneration: 1 },
-    }],
+    deployments: [
+        {
+            metadata: { name: "physioflow-api-green", generation: 3 },
+            spec: { replicas: 2, template: { spec: { containers: [{ image: "r/physioflow-api:v2" }] } } },
+            status: { readyReplicas: 1, observedGeneration: 3 },
+        },
+        {
+            metadata: { name: "physioflow-api-blue", generation: 2 },
+            spec: { replicas: 0, template: { spec: { containers: [{ image: "r/physioflow-api:v1" }] } } },
+            status: { observedGeneration: 1 },
+        },
+    ],
     jobs: [
-        { metadata: { name: "physioflow-smoke-green" }, spec: { template: { metadata: { annotations: { "physioflow/tag": "v2", "physioflow/migration-version": "006" } } } },
-            status: { conditions: [{ type: "SuccessCriteriaMet", status: "True" }, { type: "Complete", status: "True" }] } },
-        { metadata: { name: "physioflow-smoke-blue" }, spec: { template: { metadata: { annotations: { "physioflow/tag": "v1", "physioflow/migration-version": "006" } } } },
-            status: { conditions: [{ type: "FailureTarget", status: "True" }, { type: "Failed", status: "True" }] } },
+        {
+            metadata: { name: "physioflow-smoke-green" },
+            spec: { template: { metadata: { annotations: { "physioflow/tag": "v2", "physioflow/migration-version": "006" } } } },
+            status: {
+                conditions: [
+                    { type: "SuccessCriteriaMet", status: "True" },
+                    { type: "Complete", status: "True" },
+                ],
+            },
+        },
+        {
+            metadata: { name: "physioflow-smoke-blue" },
+            spec: { template: { metadata: { annotations: { "physioflow/tag": "v1", "physioflow/migration-version": "006" } } } },
+            status: {
+                conditions: [
+                    { type: "FailureTarget", status: "True" },
+                    { type: "Failed", status: "True" },
+                ],
+            },
+        },
         { metadata: { name: "other" }, spec: { template: { metadata: {} } }, status: {} },
     ],
 };
@@ -38,7 +57,9 @@ describe("cluster state read back from the API", () => {
 
     it("collects each Service's ready pods from all its EndpointSlices, with their colors", () => {
         assert.deepStrictEqual(state.services["physioflow-api"], {
-            selector: { app: "physioflow-api", version: "green" }, readyPods: ["b-1", "g-1"], readyColors: ["blue", "green"],
+            selector: { app: "physioflow-api", version: "green" },
+            readyPods: ["b-1", "g-1"],
+            readyColors: ["blue", "green"],
         });
         assert.deepStrictEqual(state.services["physioflow-api-preview"].readyPods, []);
     });

@@ -5,7 +5,7 @@ import { indexOf, timeline } from "../support/engineTimeline";
 
 const urn = (type: string, name: string) => `urn:pulumi:local::physioflow::physioflow:k8s:BlueGreenApp$${type}::${name}`;
 const metadata = (op: string, type: string, name: string, detailedDiff?: Record<string, { diffKind: string; inputDiff: boolean }>) =>
-    ({ op, type, urn: urn(type, name), provider: "", detailedDiff: detailedDiff ?? null } as any);
+    ({ op, type, urn: urn(type, name), provider: "", detailedDiff: detailedDiff ?? null }) as any;
 const pre = (sequence: number, m: any): EngineEvent => ({ sequence, timestamp: 0, resourcePreEvent: { metadata: m } });
 const done = (sequence: number, m: any): EngineEvent => ({ sequence, timestamp: 0, resOutputsEvent: { metadata: m } });
 
@@ -13,21 +13,26 @@ const service = metadata("update", "kubernetes:core/v1:Service", "physioflow-api
 const green = metadata("update", "kubernetes:apps/v1:Deployment", "physioflow-api-green", { "spec.replicas": { diffKind: "update", inputDiff: false } });
 const config = metadata("same", "kubernetes:core/v1:ConfigMap", "physioflow-api-config");
 const events: EngineEvent[] = [
-    pre(1, config), done(2, config),
+    pre(1, config),
+    done(2, config),
     pre(3, green),
     { sequence: 4, timestamp: 0, diagnosticEvent: { message: "using pulumi-resource-kubernetes from $PATH\n", color: "never", severity: "warning" } },
     done(5, green),
-    pre(6, service), done(7, service),
+    pre(6, service),
+    done(7, service),
     { sequence: 8, timestamp: 0, diagnosticEvent: { message: "using pulumi-resource-kubernetes from $PATH\n", color: "never", severity: "warning" } },
 ];
 
 describe("engine events", () => {
     it("one step per resourcePreEvent, named by the URN's last part, with the changed paths", () => {
-        assert.deepStrictEqual(resourceSteps(events).map(s => [s.name, s.op, s.diffs]), [
-            ["physioflow-api-config", "same", []],
-            ["physioflow-api-green", "update", ["spec.replicas"]],
-            ["physioflow-api", "update", ["spec.selector.version"]],
-        ]);
+        assert.deepStrictEqual(
+            resourceSteps(events).map(s => [s.name, s.op, s.diffs]),
+            [
+                ["physioflow-api-config", "same", []],
+                ["physioflow-api-green", "update", ["spec.replicas"]],
+                ["physioflow-api", "update", ["spec.selector.version"]],
+            ],
+        );
     });
 
     it("describes the changed steps in a sorted, compact form", () => {

@@ -64,14 +64,25 @@ describe("queryErrorRate against a real Prometheus scraping a loopback app", fun
     it("a low error rate reads below the threshold; raising the 500 counter's pace takes the rate above it", async function () {
         this.timeout(60_000);
         // Two scrapes are needed before rate() has a value: until then the vector is empty (0).
-        const low = await pollUntil(() => queryErrorRate(scraped.prometheus.url, query), value => value > 0, "a non-zero 5xx rate");
+        const low = await pollUntil(
+            () => queryErrorRate(scraped.prometheus.url, query),
+            value => value > 0,
+            "a non-zero 5xx rate",
+        );
         assert.ok(low < threshold, `low error rate ${low}`);
         assert.strictEqual(errorRateBreach(low, threshold, query), undefined);
 
         app.setRate("500", 20);
         const started = Date.now();
-        const high = await pollUntil(() => queryErrorRate(scraped.prometheus.url, query), value => value > threshold, `a 5xx rate above ${threshold}/s`);
-        assert.match(errorRateBreach(high, threshold, query)!, /^error rate [\d.]+\/s above 2\/s \(query: sum\(rate\(http_requests_total\{namespace="physioflow-test",code=~"5\.\."\}\[10s\]\)\)\)$/);
+        const high = await pollUntil(
+            () => queryErrorRate(scraped.prometheus.url, query),
+            value => value > threshold,
+            `a 5xx rate above ${threshold}/s`,
+        );
+        assert.match(
+            errorRateBreach(high, threshold, query)!,
+            /^error rate [\d.]+\/s above 2\/s \(query: sum\(rate\(http_requests_total\{namespace="physioflow-test",code=~"5\.\."\}\[10s\]\)\)\)$/,
+        );
         assert.ok(Date.now() - started < 10_000, `the breach took ${Date.now() - started} ms to show`);
     });
 
@@ -93,19 +104,27 @@ describe("queryErrorRate against a real Prometheus scraping a loopback app", fun
     });
 
     it("NaN, a range vector or a string is an error of one line, not a healthy rate", async () => {
-        await assert.rejects(queryErrorRate(scraped.prometheus.url, "0/0"),
-            (error: Error) => /^the error-rate query 0\/0 gave NaN on Prometheus at http:\/\/127\.0\.0\.1:\d+ .*it must give a number$/.test(error.message));
-        await assert.rejects(queryErrorRate(scraped.prometheus.url, 'sum(rate(http_requests_total{code="200"}[5m])) / 0 * 0'),
-            (error: Error) => /gave NaN on/.test(error.message));
-        await assert.rejects(queryErrorRate(scraped.prometheus.url, "http_requests_total[5m]"),
-            (error: Error) => /^the error-rate query http_requests_total\[5m\] gave a range vector \(a \[range\] outside rate\(\)\?\) on Prometheus at .*; it must give an instant vector or a scalar$/.test(error.message));
+        await assert.rejects(queryErrorRate(scraped.prometheus.url, "0/0"), (error: Error) =>
+            /^the error-rate query 0\/0 gave NaN on Prometheus at http:\/\/127\.0\.0\.1:\d+ .*it must give a number$/.test(error.message),
+        );
+        await assert.rejects(queryErrorRate(scraped.prometheus.url, 'sum(rate(http_requests_total{code="200"}[5m])) / 0 * 0'), (error: Error) =>
+            /gave NaN on/.test(error.message),
+        );
+        await assert.rejects(queryErrorRate(scraped.prometheus.url, "http_requests_total[5m]"), (error: Error) =>
+            /^the error-rate query http_requests_total\[5m\] gave a range vector \(a \[range\] outside rate\(\)\?\) on Prometheus at .*; it must give an instant vector or a scalar$/.test(
+                error.message,
+            ),
+        );
         await assert.rejects(queryErrorRate(scraped.prometheus.url, '"x"'), /gave a string on Prometheus at .*; it must give an instant vector or a scalar$/);
     });
 
     it("bad PromQL: Prometheus's own error, in one line", async () => {
         const bad = "sum(rate(http_requests_total[5m)";
         await assert.rejects(queryErrorRate(scraped.prometheus.url, bad), (error: Error) => {
-            assert.match(error.message, /^Prometheus at http:\/\/127\.0\.0\.1:\d+ refused the error-rate query sum\(rate\(http_requests_total\[5m\): invalid parameter "query": .*parse error/);
+            assert.match(
+                error.message,
+                /^Prometheus at http:\/\/127\.0\.0\.1:\d+ refused the error-rate query sum\(rate\(http_requests_total\[5m\): invalid parameter "query": .*parse error/,
+            );
             assert.doesNotMatch(error.message, /\n/);
             return true;
         });
@@ -114,14 +133,16 @@ describe("queryErrorRate against a real Prometheus scraping a loopback app", fun
     it("a base URL with a trailing slash works; a URL that is not Prometheus's API says so", async () => {
         assert.strictEqual(await queryErrorRate(`${scraped.prometheus.url}/`, "2.5"), 2.5);
         const notPrometheus = app.url().replace(/\/metrics$/, "");
-        await assert.rejects(queryErrorRate(notPrometheus, query),
-            { message: `Prometheus at ${notPrometheus} answered HTTP 404 with something other than its API's JSON; is prometheusUrl the server's base URL?` });
+        await assert.rejects(queryErrorRate(notPrometheus, query), {
+            message: `Prometheus at ${notPrometheus} answered HTTP 404 with something other than its API's JSON; is prometheusUrl the server's base URL?`,
+        });
     });
 
     it("an unreachable Prometheus, or one that does not answer in time: one line", async () => {
         const port = await closedLoopbackPort();
-        await assert.rejects(queryErrorRate(`http://127.0.0.1:${port}`, query),
-            { message: `Prometheus at http://127.0.0.1:${port} is unreachable: connect ECONNREFUSED 127.0.0.1:${port}` });
+        await assert.rejects(queryErrorRate(`http://127.0.0.1:${port}`, query), {
+            message: `Prometheus at http://127.0.0.1:${port} is unreachable: connect ECONNREFUSED 127.0.0.1:${port}`,
+        });
 
         const silent = http.createServer(() => undefined); // takes the request, never answers
         await new Promise<void>(resolve => silent.listen(0, "127.0.0.1", resolve));
@@ -142,8 +163,9 @@ describe("tests/support/prometheus: the harness", function () {
         const saved = process.env.PHYSIOFLOW_PROMETHEUS_BIN;
         process.env.PHYSIOFLOW_PROMETHEUS_BIN = "/nonexistent/prometheus";
         try {
-            assert.throws(() => findPrometheusBinary(),
-                { message: 'Prometheus is not installed (no /nonexistent/prometheus): run "npm run setup" (as root it installs Debian\'s prometheus package)' });
+            assert.throws(() => findPrometheusBinary(), {
+                message: 'Prometheus is not installed (no /nonexistent/prometheus): run "npm run setup" (as root it installs Debian\'s prometheus package)',
+            });
         } finally {
             if (saved === undefined) delete process.env.PHYSIOFLOW_PROMETHEUS_BIN;
             else process.env.PHYSIOFLOW_PROMETHEUS_BIN = saved;
@@ -151,8 +173,9 @@ describe("tests/support/prometheus: the harness", function () {
     });
 
     it("refuses a target that is not on loopback", async () => {
-        await assert.rejects(startPrometheus({ targets: [{ job: "x", url: "http://10.244.0.5:7011/metrics" }] }),
-            { message: "the test Prometheus scrapes loopback only; http://10.244.0.5:7011/metrics is not on 127.0.0.1" });
+        await assert.rejects(startPrometheus({ targets: [{ job: "x", url: "http://10.244.0.5:7011/metrics" }] }), {
+            message: "the test Prometheus scrapes loopback only; http://10.244.0.5:7011/metrics is not on 127.0.0.1",
+        });
     });
 
     it("stop() ends the server and removes its files; a target that is down is reported with its error", async function () {
@@ -162,8 +185,9 @@ describe("tests/support/prometheus: the harness", function () {
         try {
             assert.ok(fs.existsSync(`${prometheus.dir}/data`));
             // Prometheus's discovery hands over new targets every 5 s: its first scrape comes after that.
-            await assert.rejects(prometheus.waitForTarget(down, 8000),
-                { message: new RegExp(`^Prometheus did not scrape ${down} within 8 s \\(health down: .*connection refused\\)$`) });
+            await assert.rejects(prometheus.waitForTarget(down, 8000), {
+                message: new RegExp(`^Prometheus did not scrape ${down} within 8 s \\(health down: .*connection refused\\)$`),
+            });
         } finally {
             await prometheus.stop();
         }

@@ -10,8 +10,13 @@ describe("team notifications (a loopback webhook)", () => {
         let received: { method?: string; type?: string; body: string } = { body: "" };
         const server = http.createServer((req, res) => {
             let body = "";
-            req.on("data", chunk => { body += chunk; });
-            req.on("end", () => { received = { method: req.method, type: req.headers["content-type"], body }; res.writeHead(200).end(); });
+            req.on("data", chunk => {
+                body += chunk;
+            });
+            req.on("end", () => {
+                received = { method: req.method, type: req.headers["content-type"], body };
+                res.writeHead(200).end();
+            });
         });
         await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
         try {

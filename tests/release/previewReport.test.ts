@@ -10,8 +10,20 @@ import { FileLintReport } from "../../database/lint/rules";
 import { ResourceStep } from "../../release/engineEvents";
 import { migrationSet, writeMigrationDir } from "../database/fixtures";
 import {
-    codeBlock, formatPreviewReport, formatStackSection, MigrationPlan, oneStepPerReplace, parsePreviewOutput, pendingMigrations, previewFromOutput,
-    previewStack, readMigrationPlan, REPORT_MARKER, StackPreview, stackFileSetting, truncateLines,
+    codeBlock,
+    formatPreviewReport,
+    formatStackSection,
+    MigrationPlan,
+    oneStepPerReplace,
+    parsePreviewOutput,
+    pendingMigrations,
+    previewFromOutput,
+    previewStack,
+    readMigrationPlan,
+    REPORT_MARKER,
+    StackPreview,
+    stackFileSetting,
+    truncateLines,
 } from "../../release/previewReport";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 
@@ -55,13 +67,13 @@ describe("preview report: the text of pulumi preview --diff", () => {
             "        [id=organization/physioflow/dev]",
             "        --outputs:--",
             "      ~ outputs          : {",
-            "          + activeColor     : \"blue\"",
+            '          + activeColor     : "blue"',
             "        }",
             "    ~ kubernetes:apps/v1:Deployment: (update)",
             "        [id=physioflow-dev/physioflow-api-green]",
             "        [provider=urn:pulumi:dev::physioflow::pulumi:providers:kubernetes::k8s::0d7c]",
             "      ~ spec: {",
-            "          ~ image: \"api:v1.2.3\" => \"api:v1.2.4\"",
+            '          ~ image: "api:v1.2.3" => "api:v1.2.4"',
             "        }",
             "    +-kubernetes:core/v1:ConfigMap: (replace)",
             "    --outputs:--",
@@ -80,7 +92,7 @@ describe("preview report: the text of pulumi preview --diff", () => {
                 "~     kubernetes:apps/v1:Deployment: (update)",
                 "        [id=physioflow-dev/physioflow-api-green]",
                 "~       spec: {",
-                "~           image: \"api:v1.2.3\" => \"api:v1.2.4\"",
+                '~           image: "api:v1.2.3" => "api:v1.2.4"',
                 "        }",
                 "+-    kubernetes:core/v1:ConfigMap: (replace)",
                 "    --outputs:--",
@@ -97,7 +109,9 @@ describe("preview report: the text of pulumi preview --diff", () => {
     it("reads a real engine's output (fixture: a tag and a migration target changed)", () => {
         const { diff, summary } = parsePreviewOutput(fixture("pulumi-preview-diff.txt"));
         assert.strictEqual(summary, "2 to update, 2 to replace, 20 unchanged");
-        assert.ok(diff.includes("~                               image: \"registry.local:5000/physioflow-api:v1.0.0\" => \"registry.local:5000/physioflow-api:v1.2.0\""));
+        assert.ok(
+            diff.includes('~                               image: "registry.local:5000/physioflow-api:v1.0.0" => "registry.local:5000/physioflow-api:v1.2.0"'),
+        );
         assert.ok(!diff.some(line => line.includes("StackReference") || line.includes("[urn=")), diff.join("\n"));
     });
 
@@ -107,14 +121,25 @@ describe("preview report: the text of pulumi preview --diff", () => {
 });
 
 describe("preview report: engine steps", () => {
-    const step = (op: string, name: string, diffs: string[] = [], replaceBecause: string[] = []): ResourceStep =>
-        ({ urn: `urn:pulumi:dev::physioflow::kubernetes:batch/v1:Job::${name}`, type: "kubernetes:batch/v1:Job", name, op: op as ResourceStep["op"], diffs, replaceBecause });
+    const step = (op: string, name: string, diffs: string[] = [], replaceBecause: string[] = []): ResourceStep => ({
+        urn: `urn:pulumi:dev::physioflow::kubernetes:batch/v1:Job::${name}`,
+        type: "kubernetes:batch/v1:Job",
+        name,
+        op: op as ResourceStep["op"],
+        diffs,
+        replaceBecause,
+    });
 
     it("one replace step per replaced resource, with the reasons of its three engine steps", () => {
-        assert.deepStrictEqual(oneStepPerReplace([
-            step("delete-replaced", "smoke"), step("replace", "smoke", ["spec.b"]), step("create-replacement", "smoke", ["spec.a"], ["spec.template"]),
-            step("update", "other", ["spec.c"]),
-        ]), [step("replace", "smoke", ["spec.a", "spec.b"], ["spec.template"]), step("update", "other", ["spec.c"])]);
+        assert.deepStrictEqual(
+            oneStepPerReplace([
+                step("delete-replaced", "smoke"),
+                step("replace", "smoke", ["spec.b"]),
+                step("create-replacement", "smoke", ["spec.a"], ["spec.template"]),
+                step("update", "other", ["spec.c"]),
+            ]),
+            [step("replace", "smoke", ["spec.a", "spec.b"], ["spec.template"]), step("update", "other", ["spec.c"])],
+        );
     });
 });
 
@@ -125,16 +150,29 @@ describe("preview report: Markdown pieces", () => {
     });
 
     it("cuts a long diff on whole lines, says how much is left out, keeps the summary", () => {
-        assert.deepStrictEqual(truncateLines(["aaaa", "bbbb", "cccc", "dddd", "Resources:", "1 to update"], 30, 2),
-            ["aaaa", "... 3 more lines (the whole preview is in the workflow's log)", "Resources:", "1 to update"]);
+        assert.deepStrictEqual(truncateLines(["aaaa", "bbbb", "cccc", "dddd", "Resources:", "1 to update"], 30, 2), [
+            "aaaa",
+            "... 3 more lines (the whole preview is in the workflow's log)",
+            "Resources:",
+            "1 to update",
+        ]);
         assert.deepStrictEqual(truncateLines(["a", "b"], 20, 1), ["a", "b"]);
     });
 
     const lint: FileLintReport[] = [
-        { path: "migrations/007_phone_type.sql", ok: false, violations: [{ line: 1, rule: "changing-column-type", severity: "breaking", message: "changes a column type" }] },
+        {
+            path: "migrations/007_phone_type.sql",
+            ok: false,
+            violations: [{ line: 1, rule: "changing-column-type", severity: "breaking", message: "changes a column type" }],
+        },
     ];
     const plan: MigrationPlan = { appliedVersion: "006", newestVersion: "007", pending: ["migrations/007_phone_type.sql"], lint, problems: [] };
-    const dev: StackPreview = { stack: "dev", summary: "1 to update, 17 unchanged", diff: ["~ Deployment physioflow-api-green  update  spec.template"], migrations: plan };
+    const dev: StackPreview = {
+        stack: "dev",
+        summary: "1 to update, 17 unchanged",
+        diff: ["~ Deployment physioflow-api-green  update  spec.template"],
+        migrations: plan,
+    };
 
     it("a stack's section: the diff, the pending files from the applied version to the target, their lint", () => {
         assert.deepStrictEqual(formatStackSection(dev), [
@@ -161,8 +199,15 @@ describe("preview report: Markdown pieces", () => {
 
     it("an unknown applied version, a migrationTarget, nothing pending, a failed preview and a bad file name", () => {
         const failed: StackPreview = {
-            stack: "prod", diff: [],
-            migrations: { migrationTarget: "000", newestVersion: "007", pending: [], lint: [], problems: ["`migrations/7_x.sql`: not named NNN_description.sql"] },
+            stack: "prod",
+            diff: [],
+            migrations: {
+                migrationTarget: "000",
+                newestVersion: "007",
+                pending: [],
+                lint: [],
+                problems: ["`migrations/7_x.sql`: not named NNN_description.sql"],
+            },
         };
         assert.deepStrictEqual(formatStackSection(failed), [
             "### `prod`",
@@ -182,7 +227,12 @@ describe("preview report: Markdown pieces", () => {
     });
 
     it("the comment: the marker first, one row per stack, then the sections", () => {
-        const staging: StackPreview = { stack: "staging", diff: ["no changes (19 resources unchanged)"], summary: "19 unchanged", migrations: { ...plan, lint: [{ ...lint[0], ok: true, violations: [] }] } };
+        const staging: StackPreview = {
+            stack: "staging",
+            diff: ["no changes (19 resources unchanged)"],
+            summary: "19 unchanged",
+            migrations: { ...plan, lint: [{ ...lint[0], ok: true, violations: [] }] },
+        };
         const report = formatPreviewReport([dev, staging]);
         assert.deepStrictEqual(report.split("\n").slice(0, 7), [
             REPORT_MARKER,
@@ -212,11 +262,14 @@ describe("preview report: lint of the pending migrations (real squawk)", functio
         const plan = await readMigrationPlan({ dir, displayRoot: path.dirname(dir) }, "001");
         const shown = (file: string) => `${path.basename(dir)}/${file}`;
         assert.deepStrictEqual(plan.pending, [shown("002_patient_email.sql"), shown("003_phone_type.sql"), shown("004_phone_index.sql")]);
-        assert.deepStrictEqual(plan.lint.map(r => [r.path, r.ok, r.violations.map(v => `${v.severity} ${v.rule}`)]), [
-            [shown("002_patient_email.sql"), true, []],
-            [shown("003_phone_type.sql"), false, ["breaking changing-column-type"]],
-            [shown("004_phone_index.sql"), true, ["warning require-concurrent-index-creation"]],
-        ]);
+        assert.deepStrictEqual(
+            plan.lint.map(r => [r.path, r.ok, r.violations.map(v => `${v.severity} ${v.rule}`)]),
+            [
+                [shown("002_patient_email.sql"), true, []],
+                [shown("003_phone_type.sql"), false, ["breaking changing-column-type"]],
+                [shown("004_phone_index.sql"), true, ["warning require-concurrent-index-creation"]],
+            ],
+        );
         const section = formatStackSection({ stack: "dev", diff: ["no changes (19 resources unchanged)"], migrations: plan });
         assert.deepStrictEqual(section.slice(section.indexOf("Blue-green lint of the pending migrations (squawk):")), [
             "Blue-green lint of the pending migrations (squawk):",
@@ -235,7 +288,10 @@ describe("preview report: lint of the pending migrations (real squawk)", functio
     it("the project's own migrations all pass", async () => {
         const plan = await readMigrationPlan({ dir: path.join(repoRoot, "migrations"), displayRoot: repoRoot });
         assert.strictEqual(plan.pending[0], "migrations/001_initial_schema.sql");
-        assert.deepStrictEqual(plan.lint.filter(r => !r.ok), []);
+        assert.deepStrictEqual(
+            plan.lint.filter(r => !r.ok),
+            [],
+        );
         assert.deepStrictEqual(plan.problems, []);
     });
 });
@@ -268,7 +324,13 @@ describe("preview report from a real engine preview (a stack rendering to a fold
         ]);
         assert.deepStrictEqual(preview.migrations.pending, ["migrations/003_soap_notes.sql", "migrations/004_bhyt_insurance_cards.sql"]);
         assert.deepStrictEqual([preview.migrations.appliedVersion, preview.migrations.migrationTarget], ["002", "004"]);
-        assert.deepStrictEqual(preview.migrations.lint.map(r => [r.path, r.ok]), [["migrations/003_soap_notes.sql", true], ["migrations/004_bhyt_insurance_cards.sql", true]]);
+        assert.deepStrictEqual(
+            preview.migrations.lint.map(r => [r.path, r.ok]),
+            [
+                ["migrations/003_soap_notes.sql", true],
+                ["migrations/004_bhyt_insurance_cards.sql", true],
+            ],
+        );
         const report = formatPreviewReport([preview]);
         assert.ok(report.startsWith(`${REPORT_MARKER}\n`));
         assert.ok(report.includes("| `prreport` | 2 to update, 2 to replace, 23 unchanged | 003, 004 | ok |"), report);
@@ -278,7 +340,12 @@ describe("preview report from a real engine preview (a stack rendering to a fold
         const { stdout } = await s.stack.preview({ diff: true });
         const preview = await previewFromOutput("prreport", stdout, migrations, "002", "004");
         assert.strictEqual(preview.summary, "2 to update, 2 to replace, 23 unchanged");
-        assert.ok(preview.diff.includes("~                               image: \"registry.local:5000/physioflow-web:v1.0.0\" => \"registry.local:5000/physioflow-web:v1.2.0\""), preview.diff.join("\n"));
+        assert.ok(
+            preview.diff.includes(
+                '~                               image: "registry.local:5000/physioflow-web:v1.0.0" => "registry.local:5000/physioflow-web:v1.2.0"',
+            ),
+            preview.diff.join("\n"),
+        );
         assert.deepStrictEqual(preview.migrations.pending, ["migrations/003_soap_notes.sql", "migrations/004_bhyt_insurance_cards.sql"]);
     });
 });

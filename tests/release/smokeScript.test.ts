@@ -18,30 +18,41 @@ describe("smoke test script (sh + curl against a loopback server)", () => {
     before(async () => {
         server = http.createServer((req, res) => {
             requests.push(req.url!);
-            const status = req.url === "/flaky" ? (++flaky > 2 ? 200 : 503) : statuses[req.url!] ?? 404;
+            const status = req.url === "/flaky" ? (++flaky > 2 ? 200 : 503) : (statuses[req.url!] ?? 404);
             res.writeHead(status).end();
         });
         await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
         base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
     after(() => server.close());
-    beforeEach(() => { requests.length = 0; flaky = 0; });
-
-    const runScript = (checks: string, env: Record<string, string> = {}) => new Promise<{ code: number; out: string }>(resolve => {
-        const child = spawn("/bin/sh", ["-c", smokeScript(parseSmokeChecks(checks))], {
-            env: { PATH: process.env.PATH!, PHYSIOFLOW_API_URL: base, PHYSIOFLOW_WEB_URL: base, ...env },
-        });
-        let out = "";
-        child.stdout.on("data", d => { out += d; });
-        child.stderr.on("data", d => { out += d; });
-        child.on("close", code => resolve({ code: code ?? -1, out }));
+    beforeEach(() => {
+        requests.length = 0;
+        flaky = 0;
     });
+
+    const runScript = (checks: string, env: Record<string, string> = {}) =>
+        new Promise<{ code: number; out: string }>(resolve => {
+            const child = spawn("/bin/sh", ["-c", smokeScript(parseSmokeChecks(checks))], {
+                env: { PATH: process.env.PATH!, PHYSIOFLOW_API_URL: base, PHYSIOFLOW_WEB_URL: base, ...env },
+            });
+            let out = "";
+            child.stdout.on("data", d => {
+                out += d;
+            });
+            child.stderr.on("data", d => {
+                out += d;
+            });
+            child.on("close", code => resolve({ code: code ?? -1, out }));
+        });
 
     it("passes when every path answers its status, one line per check", async () => {
         const result = await runScript("api:/health=200,web:/=200,api:/api/patients=401");
         assert.strictEqual(result.code, 0, result.out);
         assert.deepStrictEqual(result.out.trim().split("\n"), [
-            `ok   ${base}/health: 200`, `ok   ${base}/: 200`, `ok   ${base}/api/patients: 401`, "smoke test passed",
+            `ok   ${base}/health: 200`,
+            `ok   ${base}/: 200`,
+            `ok   ${base}/api/patients: 401`,
+            "smoke test passed",
         ]);
     });
 
@@ -50,7 +61,9 @@ describe("smoke test script (sh + curl against a loopback server)", () => {
         const result = await runScript("api:/broken=200,web:/=200");
         assert.strictEqual(result.code, 1, result.out);
         assert.deepStrictEqual(result.out.trim().split("\n"), [
-            `FAIL ${base}/broken: got 500, expected 200 (after 3 attempts)`, `ok   ${base}/: 200`, "smoke test failed",
+            `FAIL ${base}/broken: got 500, expected 200 (after 3 attempts)`,
+            `ok   ${base}/: 200`,
+            "smoke test failed",
         ]);
         assert.strictEqual(requests.filter(url => url === "/broken").length, 3);
     });
@@ -77,7 +90,8 @@ describe("smoke test script (sh + curl against a loopback server)", () => {
 describe("smokeChecks setting", () => {
     it("parses app:path=status lists", () => {
         assert.deepStrictEqual(parseSmokeChecks(" api:/health=200 ,web:/=200,"), [
-            { app: "api", path: "/health", status: 200 }, { app: "web", path: "/", status: 200 },
+            { app: "api", path: "/health", status: 200 },
+            { app: "web", path: "/", status: 200 },
         ]);
     });
     it("refuses what it cannot check, saying which entry and why", () => {

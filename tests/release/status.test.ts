@@ -62,17 +62,23 @@ describe("physioflow status lines", () => {
         status.database = { version: "006" };
         assert.ok(formatStatus(status).includes("  migration      006 in the database, 006 in ConfigMap migration-version, 006 in the stack output"));
         status.database = { version: "007" };
-        assert.deepStrictEqual(formatStatus(status).filter(line => line.startsWith("!")),
-            ["! migration      007 in the database, 006 in ConfigMap migration-version, 006 in the stack output"]);
+        assert.deepStrictEqual(
+            formatStatus(status).filter(line => line.startsWith("!")),
+            ["! migration      007 in the database, 006 in ConfigMap migration-version, 006 in the stack output"],
+        );
         status.database = { error: "connect ECONNREFUSED 127.0.0.1:5432" };
-        assert.deepStrictEqual(formatStatus(status).filter(line => line.startsWith("!")),
-            ["! migration      database unreadable (connect ECONNREFUSED 127.0.0.1:5432), 006 in ConfigMap migration-version, 006 in the stack output"]);
+        assert.deepStrictEqual(
+            formatStatus(status).filter(line => line.startsWith("!")),
+            ["! migration      database unreadable (connect ECONNREFUSED 127.0.0.1:5432), 006 in ConfigMap migration-version, 006 in the stack output"],
+        );
     });
 
     it("says which colors run the stack's settings and which older ones (not a disagreement: the live color keeps its own until a release and a switch)", () => {
-        const raw = (overrides: Record<string, string>) => parseStackConfig({
-            ...Object.fromEntries(Object.entries(stackFileConfig("prod")).map(([k, v]) => [k.replace(/^physioflow:/, ""), v])), ...overrides,
-        });
+        const raw = (overrides: Record<string, string>) =>
+            parseStackConfig({
+                ...Object.fromEntries(Object.entries(stackFileConfig("prod")).map(([k, v]) => [k.replace(/^physioflow:/, ""), v])),
+                ...overrides,
+            });
         const old = stackColorSettings(raw({}));
         const current = stackColorSettings(raw({ keycloakUrl: "https://keycloak-2.example.test" }));
         const status = healthy();

@@ -38,7 +38,7 @@ export async function runInProcess(command: (streams: CapturedStreams) => Promis
             },
         });
     const stdin = Object.assign(Readable.from(typed === undefined ? [] : [`${typed}\n`]), { isTTY: typed !== undefined });
-    const code = await command({ stdout: sink((text) => (stdout += text)), stderr: sink((text) => (stderr += text)), stdin });
+    const code = await command({ stdout: sink(text => (stdout += text)), stderr: sink(text => (stderr += text)), stdin });
     return { code, stdout, stderr };
 }
 
@@ -51,10 +51,15 @@ export function runBinary(args: string[], env: Record<string, string> = {}, cwd 
     for (const key of ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "DATABASE_URL"]) {
         delete base[key];
     }
-    return new Promise((resolve) => {
-        const child = execFile("node", [path.join(repoRoot, "bin", "physioflow.js"), ...args], { cwd, env: { ...base, ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
-            resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-        });
+    return new Promise(resolve => {
+        const child = execFile(
+            "node",
+            [path.join(repoRoot, "bin", "physioflow.js"), ...args],
+            { cwd, env: { ...base, ...env }, timeout: 120_000 },
+            (error, stdout, stderr) => {
+                resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+            },
+        );
         child.stdin?.end();
     });
 }

@@ -43,19 +43,25 @@ export function sampleReadyEndpoints(cluster: Cluster, namespace: string, servic
  * test Job whose checks fail. Without it kwok completes every Job's pods successfully.
  */
 export function failingPodStage(name: string, namespace: string, labels: Record<string, string>): string {
-    return podStage(name, namespace, labels, ["Pending", "Running"], [
-        "{{ $now := Now }}",
-        "conditions:",
-        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
-        "- { type: Ready, status: \"False\", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }",
-        "containerStatuses:",
-        "{{ range .spec.containers }}",
-        "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: false, restartCount: 0, state: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } } }",
-        "{{ end }}",
-        "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
-        "phase: Failed",
-        "startTime: {{ $now | Quote }}",
-    ]);
+    return podStage(
+        name,
+        namespace,
+        labels,
+        ["Pending", "Running"],
+        [
+            "{{ $now := Now }}",
+            "conditions:",
+            '- { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }',
+            '- { type: Ready, status: "False", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }',
+            "containerStatuses:",
+            "{{ range .spec.containers }}",
+            "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: false, restartCount: 0, state: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } } }",
+            "{{ end }}",
+            "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+            "phase: Failed",
+            "startTime: {{ $now | Quote }}",
+        ],
+    );
 }
 
 /**
@@ -68,26 +74,34 @@ export function failingPodStage(name: string, namespace: string, labels: Record<
  * the tests short.)
  */
 export function crashLoopStage(name: string, namespace: string, labels: Record<string, string>, options: { intervalMs?: number } = {}): string {
-    const stage = JSON.parse(podStage(name, namespace, labels, ["Running"], [
-        "{{ $now := Now }}",
-        "{{ $previous := or .status.containerStatuses list }}",
-        "conditions:",
-        "- { type: Initialized, status: \"True\", lastTransitionTime: {{ $now | Quote }} }",
-        "- { type: Ready, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
-        "- { type: ContainersReady, status: \"False\", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }",
-        "containerStatuses:",
-        "{{ range $index, $container := .spec.containers }}",
-        "{{ $restarts := 0 }}{{ if lt $index (len $previous) }}{{ $restarts = or (index $previous $index).restartCount 0 }}{{ end }}",
-        "- image: {{ $container.image | Quote }}",
-        "  name: {{ $container.name | Quote }}",
-        "  ready: false",
-        "  started: false",
-        "  restartCount: {{ add1 $restarts }}",
-        "  state: { waiting: { reason: CrashLoopBackOff, message: \"back-off restarting failed container\" } }",
-        "  lastState: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } }",
-        "{{ end }}",
-        "phase: Running",
-    ]));
+    const stage = JSON.parse(
+        podStage(
+            name,
+            namespace,
+            labels,
+            ["Running"],
+            [
+                "{{ $now := Now }}",
+                "{{ $previous := or .status.containerStatuses list }}",
+                "conditions:",
+                '- { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }',
+                '- { type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }',
+                '- { type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }',
+                "containerStatuses:",
+                "{{ range $index, $container := .spec.containers }}",
+                "{{ $restarts := 0 }}{{ if lt $index (len $previous) }}{{ $restarts = or (index $previous $index).restartCount 0 }}{{ end }}",
+                "- image: {{ $container.image | Quote }}",
+                "  name: {{ $container.name | Quote }}",
+                "  ready: false",
+                "  started: false",
+                "  restartCount: {{ add1 $restarts }}",
+                '  state: { waiting: { reason: CrashLoopBackOff, message: "back-off restarting failed container" } }',
+                "  lastState: { terminated: { exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }} } }",
+                "{{ end }}",
+                "phase: Running",
+            ],
+        ),
+    );
     stage.spec.delay = { durationMilliseconds: options.intervalMs ?? 1000 };
     return JSON.stringify(stage);
 }

@@ -12,16 +12,25 @@ import { ClusterState, describeClusterState, Kubectl, readClusterState } from ".
  */
 export function serviceServes(state: ClusterState, service: string, color: Color, replicas: number): boolean {
     const s = state.services[service];
-    return s !== undefined && s.selector.version === color && s.readyPods.length === replicas &&
-        s.readyColors.length === (replicas > 0 ? 1 : 0) && (replicas === 0 || s.readyColors[0] === color);
+    return (
+        s !== undefined &&
+        s.selector.version === color &&
+        s.readyPods.length === replicas &&
+        s.readyColors.length === (replicas > 0 ? 1 : 0) &&
+        (replicas === 0 || s.readyColors[0] === color)
+    );
 }
 
 /**
  * Reads the state until `done(state)` holds (the controllers settle within a second or two after
  * an update), or throws after `timeoutMs` with the last state described.
  */
-export async function waitForClusterState(kubectl: Kubectl, namespace: string, done: (state: ClusterState) => boolean,
-    { timeoutMs = 30_000, what = "the expected state" } = {}): Promise<ClusterState> {
+export async function waitForClusterState(
+    kubectl: Kubectl,
+    namespace: string,
+    done: (state: ClusterState) => boolean,
+    { timeoutMs = 30_000, what = "the expected state" } = {},
+): Promise<ClusterState> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         const state = await readClusterState(kubectl, namespace);

@@ -14,13 +14,19 @@ async function main(): Promise<void> {
     const engine = await findEngine(() => undefined);
     const stack = await openClusterStack({ engine, ...args.stack });
     stack.workspace.program = clusterProgram();
-    const kubectl = (kubectlArgs: readonly string[], input?: string) => new Promise<string>((resolve, reject) => {
-        const child = execFile(args.kubectl, ["--kubeconfig", args.kubeconfig, ...kubectlArgs], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-            if (error) reject(new Error(`kubectl ${kubectlArgs.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
-            else resolve(stdout);
+    const kubectl = (kubectlArgs: readonly string[], input?: string) =>
+        new Promise<string>((resolve, reject) => {
+            const child = execFile(
+                args.kubectl,
+                ["--kubeconfig", args.kubeconfig, ...kubectlArgs],
+                { maxBuffer: 64 * 1024 * 1024 },
+                (error, stdout, stderr) => {
+                    if (error) reject(new Error(`kubectl ${kubectlArgs.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
+                    else resolve(stdout);
+                },
+            );
+            if (input !== undefined) child.stdin!.end(input);
         });
-        if (input !== undefined) child.stdin!.end(input);
-    });
     const result = await deploy({ stack, kubectl, namespace: args.namespace }, args.tag, {
         watch: { seconds: args.watchSeconds, intervalMs: 300 },
         out: line => process.stdout.write(`${line}\n`),

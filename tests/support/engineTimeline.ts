@@ -17,8 +17,9 @@ export interface TimelineEntry {
 /** Start, finish and failure of every step, in event order. */
 export function timeline(events: readonly EngineEvent[]): TimelineEntry[] {
     return events.flatMap((event): TimelineEntry[] => {
-        const entry = (phase: TimelineEntry["phase"], metadata: StepEventMetadata) =>
-            [{ phase, type: metadata.type, name: nameOf(metadata.urn), op: metadata.op }];
+        const entry = (phase: TimelineEntry["phase"], metadata: StepEventMetadata) => [
+            { phase, type: metadata.type, name: nameOf(metadata.urn), op: metadata.op },
+        ];
         if (event.resourcePreEvent) return entry("start", event.resourcePreEvent.metadata);
         if (event.resOutputsEvent) return entry("done", event.resOutputsEvent.metadata);
         if (event.resOpFailedEvent) return entry("failed", event.resOpFailedEvent.metadata);

@@ -3,6 +3,7 @@
  * and the options the engine would receive. The run itself is bench/programUnderMocks.ts's, which
  * `npm run bench` times.
  */
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { MockedRun, RunOptions, runUnderMocks } from "../../bench/programUnderMocks";
 
 export { defaultSecretKeys, promiseOf, stackConfigWithSecrets, stackFileConfig } from "../../bench/programUnderMocks";
@@ -48,7 +49,8 @@ export function urnName(urn: string): string {
 
 // The mocks API passes a resource's inputs but not its options; the monitor's request has both.
 const optionsOfRequest = new Map<string, RecordedOptions>();
-const mockMonitor = require("@pulumi/pulumi/runtime/mocks").MockMonitor.prototype;
+// Patched below: its methods are wrapped, and a marker keeps a second load of this file from wrapping twice.
+const mockMonitor = MockMonitor.prototype as any;
 if (!mockMonitor.__physioflowRecordsOptions) {
     const register = mockMonitor.registerResource;
     mockMonitor.registerResource = function (req: any, callback: any) {
@@ -61,8 +63,10 @@ if (!mockMonitor.__physioflowRecordsOptions) {
             deleteBeforeReplace: req.getDeletebeforereplace() === true,
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
-            customTimeouts: timeouts && (timeouts.create || timeouts.update || timeouts.pb_delete)
-                ? { create: timeouts.create || undefined, update: timeouts.update || undefined, delete: timeouts.pb_delete || undefined } : undefined,
+            customTimeouts:
+                timeouts && (timeouts.create || timeouts.update || timeouts.pb_delete)
+                    ? { create: timeouts.create || undefined, update: timeouts.update || undefined, delete: timeouts.pb_delete || undefined }
+                    : undefined,
             importId: req.getImportid() || undefined,
             // A provider reference is "<urn>::<id>".
             provider: req.getProvider() ? urnName(req.getProvider().split("::").slice(0, -1).join("::")) : undefined,

@@ -66,10 +66,17 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-prometheus-"));
     const configFile = path.join(dir, "prometheus.yml");
     // JSON is YAML: no YAML writer needed.
-    fs.writeFileSync(configFile, JSON.stringify({
-        global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
-        scrape_configs: scrapeConfigs,
-    }, null, 2));
+    fs.writeFileSync(
+        configFile,
+        JSON.stringify(
+            {
+                global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
+                scrape_configs: scrapeConfigs,
+            },
+            null,
+            2,
+        ),
+    );
     const logFile = path.join(dir, "prometheus.log");
 
     let child: ChildProcess | undefined;
@@ -96,16 +103,22 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
             const port = await freeLoopbackPort();
             const url = `http://127.0.0.1:${port}`;
             const log = fs.openSync(logFile, "a");
-            child = spawn(binary, [
-                `--config.file=${configFile}`,
-                `--storage.tsdb.path=${path.join(dir, "data")}`,
-                `--web.listen-address=127.0.0.1:${port}`,
-                "--storage.tsdb.retention.time=1d",
-            ], { stdio: ["ignore", log, log], cwd: dir });
+            child = spawn(
+                binary,
+                [
+                    `--config.file=${configFile}`,
+                    `--storage.tsdb.path=${path.join(dir, "data")}`,
+                    `--web.listen-address=127.0.0.1:${port}`,
+                    "--storage.tsdb.retention.time=1d",
+                ],
+                { stdio: ["ignore", log, log], cwd: dir },
+            );
             fs.closeSync(log);
             exited = false;
             const thisChild = child;
-            thisChild.once("exit", () => { if (child === thisChild) exited = true; });
+            thisChild.once("exit", () => {
+                if (child === thisChild) exited = true;
+            });
             const ready = await waitUntilReady(url, () => exited);
             if (ready) return server(url);
             if (!exited || attempt >= 3 || !/address already in use/.test(readTail(logFile))) {
@@ -155,7 +168,7 @@ async function waitForTarget(prometheusUrl: string, targetUrl: string, timeoutMs
     const deadline = Date.now() + timeoutMs;
     let seen = "not among its active targets";
     for (;;) {
-        const body = await (await fetch(`${prometheusUrl}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) })).json() as any;
+        const body = await (await fetch(`${prometheusUrl}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) })).json();
         const target = ((body?.data?.activeTargets ?? []) as any[]).find(t => t.scrapeUrl === targetUrl);
         if (target?.health === "up") return;
         if (target) seen = `health ${target.health}${target.lastError ? `: ${target.lastError}` : ""}`;

@@ -24,11 +24,11 @@ export interface ReleaseFixture {
     /** The notifications the webhook received in the current test. */
     notifications: any[];
     /** `event from->to` of each notification of the current test. */
-    events(): string[];
+    events: () => string[];
     /** Fails when a deploy lock is left in the namespace. */
-    noLock(): Promise<void>;
+    noLock: () => Promise<void>;
     /** Waits until both live Services serve `color`'s ready pods only. */
-    live(color: "blue" | "green"): ReturnType<typeof waitForClusterState>;
+    live: (color: "blue" | "green") => ReturnType<typeof waitForClusterState>;
 }
 
 /** Registers the before/after hooks; the returned object is filled in by `before`. */
@@ -36,8 +36,13 @@ export function releaseFixture(stackName: string): ReleaseFixture {
     const notifications: any[] = [];
     const webhook = http.createServer((req, res) => {
         let body = "";
-        req.on("data", chunk => { body += chunk; });
-        req.on("end", () => { notifications.push(JSON.parse(body)); res.writeHead(200).end(); });
+        req.on("data", chunk => {
+            body += chunk;
+        });
+        req.on("end", () => {
+            notifications.push(JSON.parse(body));
+            res.writeHead(200).end();
+        });
     });
     const namespace = suiteNamespace(stackName);
     const fixture = {
@@ -45,10 +50,14 @@ export function releaseFixture(stackName: string): ReleaseFixture {
         notifications,
         events: () => notifications.map(n => `${n.event} ${n.from}->${n.to}`),
         noLock: async () => assert.doesNotMatch(await fixture.cluster.kubectl(["get", "leases", "-n", namespace, "-o", "name"]), /physioflow-deploy/),
-        live: (color: "blue" | "green") => waitForClusterState(fixture.cluster.kubectl, namespace,
-            st => apps.every(app => serviceServes(st, app, color, 1)), { what: `the live Services on ${color}` }),
+        live: (color: "blue" | "green") =>
+            waitForClusterState(fixture.cluster.kubectl, namespace, st => apps.every(app => serviceServes(st, app, color, 1)), {
+                what: `the live Services on ${color}`,
+            }),
     } as ReleaseFixture;
-    beforeEach(() => { notifications.length = 0; });
+    beforeEach(() => {
+        notifications.length = 0;
+    });
     before(async function () {
         this.timeout(60 * 60 * 1000); // builds what is missing first
         await new Promise<void>(resolve => webhook.listen(0, "127.0.0.1", resolve));

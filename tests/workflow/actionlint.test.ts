@@ -34,10 +34,15 @@ interface ActionlintError {
 
 /** Runs actionlint in `dir` (a repository root) on its workflows, with the repository's config; returns what it reports. */
 function actionlint(dir: string): ActionlintError[] {
-    const files = fs.readdirSync(path.join(dir, ".github", "workflows")).filter(f => /\.ya?ml$/.test(f)).map(f => `.github/workflows/${f}`);
-    const result = spawnSync(actionlintBinary(),
+    const files = fs
+        .readdirSync(path.join(dir, ".github", "workflows"))
+        .filter(f => /\.ya?ml$/.test(f))
+        .map(f => `.github/workflows/${f}`);
+    const result = spawnSync(
+        actionlintBinary(),
         ["-config-file", ".github/actionlint.yaml", "-shellcheck", shellcheckBinary(), "-format", "{{json .}}", ...files],
-        { cwd: dir, encoding: "utf8" });
+        { cwd: dir, encoding: "utf8" },
+    );
     // 0: no problem, 1: problems reported; anything else is actionlint failing to run.
     if (result.status !== 0 && result.status !== 1) throw new Error(`actionlint failed (exit ${result.status}): ${result.stderr.trim()}`);
     return JSON.parse(result.stdout.trim() || "[]");
@@ -52,7 +57,7 @@ describe("GitHub workflows under actionlint (real binary, with shellcheck)", fun
     });
 
     it("passes on every workflow of the repository", () => {
-        assert.deepStrictEqual(fs.readdirSync(workflowsDir).sort(), ["preview.yml", "up-dev.yml"]);
+        assert.deepStrictEqual(fs.readdirSync(workflowsDir).sort(), ["preview.yml", "test.yml", "up-dev.yml"]);
         assert.deepStrictEqual(actionlint(repoRoot), []);
     });
 
@@ -69,8 +74,10 @@ describe("GitHub workflows under actionlint (real binary, with shellcheck)", fun
             breakIn("preview.yml", "  pull-requests: write", "  pull-request: write");
             breakIn("up-dev.yml", "vars.PULUMI_RUNNER ||", "vars.PULUMI_RUNNERS ||");
             const previewText = fs.readFileSync(path.join(dir, ".github", "workflows", "preview.yml"), "utf8");
-            fs.writeFileSync(path.join(dir, ".github", "workflows", "preview.yml"),
-                previewText.replace(`printf '%s' "$DEV_OUTPUT" > "$dir/dev.txt"`, `printf '%s' $DEV_OUTPUT > "$dir/dev.txt"`));
+            fs.writeFileSync(
+                path.join(dir, ".github", "workflows", "preview.yml"),
+                previewText.replace(`printf '%s' "$DEV_OUTPUT" > "$dir/dev.txt"`, `printf '%s' $DEV_OUTPUT > "$dir/dev.txt"`),
+            );
             assert.ok(fs.readFileSync(path.join(dir, ".github", "workflows", "preview.yml"), "utf8").includes("$DEV_OUTPUT >"));
 
             const found = actionlint(dir).map(e => `${e.filepath} ${e.kind} ${e.message.split(".")[0]}`);

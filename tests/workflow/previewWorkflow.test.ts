@@ -14,9 +14,29 @@ import { REPORT_MARKER } from "../../release/previewReport";
 const repoRoot = path.resolve(__dirname, "../..");
 const fixtureText = fs.readFileSync(path.join(repoRoot, "tests", "release", "fixtures", "pulumi-preview-diff.txt"), "utf8");
 
-interface Step { name?: string; id?: string; uses?: string; run?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string>; "continue-on-error"?: boolean }
-interface Job { "runs-on": string; if?: string; environment?: string; env?: Record<string, string>; steps: Step[] }
-interface Workflow { on: Record<string, unknown>; permissions: Record<string, string>; concurrency: { group: string; "cancel-in-progress": boolean }; jobs: Record<string, Job> }
+interface Step {
+    name?: string;
+    id?: string;
+    uses?: string;
+    run?: string;
+    if?: string;
+    with?: Record<string, unknown>;
+    env?: Record<string, string>;
+    "continue-on-error"?: boolean;
+}
+interface Job {
+    "runs-on": string;
+    if?: string;
+    environment?: string;
+    env?: Record<string, string>;
+    steps: Step[];
+}
+interface Workflow {
+    on: Record<string, unknown>;
+    permissions: Record<string, string>;
+    concurrency: { group: string; "cancel-in-progress": boolean };
+    jobs: Record<string, Job>;
+}
 
 const workflow = (file: string) => yaml.load(fs.readFileSync(path.join(repoRoot, ".github", "workflows", file), "utf8")) as Workflow;
 
@@ -32,12 +52,26 @@ describe("the pull-request workflow (preview.yml)", () => {
     });
 
     it("previews dev, staging and prod with pulumi/actions v6, with --diff, leaving the comment to the report", () => {
-        assert.deepStrictEqual(pulumiSteps.map(step => [step.uses, step.id, step.with?.["stack-name"], step.with?.command, step.with?.diff, step.with?.["comment-on-pr"], step["continue-on-error"]]), [
-            ["pulumi/actions@v6", "dev", "dev", "preview", true, false, true],
-            ["pulumi/actions@v6", "staging", "staging", "preview", true, false, true],
-            ["pulumi/actions@v6", "prod", "prod", "preview", true, false, true],
-        ]);
-        assert.deepStrictEqual(pulumiSteps.map(step => step.with?.["pulumi-version"]), ["3.248.0", "3.248.0", "3.248.0"]);
+        assert.deepStrictEqual(
+            pulumiSteps.map(step => [
+                step.uses,
+                step.id,
+                step.with?.["stack-name"],
+                step.with?.command,
+                step.with?.diff,
+                step.with?.["comment-on-pr"],
+                step["continue-on-error"],
+            ]),
+            [
+                ["pulumi/actions@v6", "dev", "dev", "preview", true, false, true],
+                ["pulumi/actions@v6", "staging", "staging", "preview", true, false, true],
+                ["pulumi/actions@v6", "prod", "prod", "preview", true, false, true],
+            ],
+        );
+        assert.deepStrictEqual(
+            pulumiSteps.map(step => step.with?.["pulumi-version"]),
+            ["3.248.0", "3.248.0", "3.248.0"],
+        );
         const setupNode = steps.find(step => step.uses?.startsWith("actions/setup-node@"));
         assert.deepStrictEqual(setupNode?.with, { "node-version": 20, cache: "npm" });
     });
@@ -57,8 +91,15 @@ describe("the pull-request workflow (preview.yml)", () => {
         try {
             const summary = path.join(dir, "summary.md");
             const env = {
-                ...process.env, RUNNER_TEMP: dir, GITHUB_STEP_SUMMARY: summary,
-                DEV_OUTPUT: fixtureText, DEV_VERSION: "005", STAGING_OUTPUT: fixtureText, STAGING_VERSION: "", PROD_OUTPUT: "", PROD_VERSION: "",
+                ...process.env,
+                RUNNER_TEMP: dir,
+                GITHUB_STEP_SUMMARY: summary,
+                DEV_OUTPUT: fixtureText,
+                DEV_VERSION: "005",
+                STAGING_OUTPUT: fixtureText,
+                STAGING_VERSION: "",
+                PROD_OUTPUT: "",
+                PROD_VERSION: "",
             };
             // The expressions in `env:` are what the runner fills in; the script itself holds none.
             assert.ok(!step.run!.includes("${{"));
@@ -90,7 +131,10 @@ describe("the pull-request workflow (preview.yml)", () => {
             const reportFile = path.join(dir, "report.md");
             fs.writeFileSync(reportFile, `${REPORT_MARKER}\n## Pulumi preview\n`);
             const calls: string[] = [];
-            const record = (what: string) => async (params: Record<string, unknown>) => { calls.push(`${what} ${JSON.stringify(params)}`); return { data: {} }; };
+            const record = (what: string) => async (params: Record<string, unknown>) => {
+                calls.push(`${what} ${JSON.stringify(params)}`);
+                return { data: {} };
+            };
             const listComments = async () => ({ data: existing });
             const github = {
                 paginate: async (method: unknown, params: Record<string, unknown>) => {
@@ -103,7 +147,9 @@ describe("the pull-request workflow (preview.yml)", () => {
             const context = { repo: { owner: "team", repo: "physioflow-deploy" }, issue: { number: 42 } };
             const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor;
             try {
-                await new AsyncFunction("require", "github", "context", "process", step.with!.script)(require, github, context, { env: { REPORT_FILE: reportFile } });
+                await new AsyncFunction("require", "github", "context", "process", step.with!.script)(require, github, context, {
+                    env: { REPORT_FILE: reportFile },
+                });
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
             }
@@ -126,14 +172,14 @@ describe("the pull-request workflow (preview.yml)", () => {
         });
 
         it("edits its own marked comment instead of posting another; a person's comment quoting the marker is left alone", async () => {
-            assert.deepStrictEqual(await runCommentScript([
-                { id: 3, user: { login: "alice" }, body: `${REPORT_MARKER} quoted` },
-                { id: 5, user: { login: "github-actions[bot]" }, body: "another bot message" },
-                { id: 7, user: { login: "github-actions[bot]" }, body: `${REPORT_MARKER}\nold report` },
-            ]), [
-                list,
-                `update {"owner":"team","repo":"physioflow-deploy","comment_id":7,"body":${body}}`,
-            ]);
+            assert.deepStrictEqual(
+                await runCommentScript([
+                    { id: 3, user: { login: "alice" }, body: `${REPORT_MARKER} quoted` },
+                    { id: 5, user: { login: "github-actions[bot]" }, body: "another bot message" },
+                    { id: 7, user: { login: "github-actions[bot]" }, body: `${REPORT_MARKER}\nold report` },
+                ]),
+                [list, `update {"owner":"team","repo":"physioflow-deploy","comment_id":7,"body":${body}}`],
+            );
         });
     });
 
@@ -153,6 +199,9 @@ describe("the merge workflow (up-dev.yml)", () => {
         assert.deepStrictEqual(up.concurrency, { group: "pulumi-up-dev", "cancel-in-progress": false });
         assert.strictEqual(up.jobs.up.environment, "dev");
         const pulumi = up.jobs.up.steps.filter(step => step.uses?.startsWith("pulumi/actions@"));
-        assert.deepStrictEqual(pulumi.map(step => [step.uses, step.with?.command, step.with?.["stack-name"]]), [["pulumi/actions@v6", "up", "dev"]]);
+        assert.deepStrictEqual(
+            pulumi.map(step => [step.uses, step.with?.command, step.with?.["stack-name"]]),
+            [["pulumi/actions@v6", "up", "dev"]],
+        );
     });
 });
