@@ -237,10 +237,6 @@ ensure_engine() {
 # --check: an end-to-end smoke test
 # ---------------------------------------------------------------------------------------------
 
-free_port() {
-	node "$REPO_ROOT/devenv/freePorts.js" 1
-}
-
 # The check itself is TypeScript on devenv/engine.ts and devenv/postgresServer.ts; its progress
 # lines and one-line error look like the rest of this script's.
 run_check() {
