@@ -1,8 +1,8 @@
 /**
  * Watches one Service's EndpointSlices through the API server's watch stream (HTTPS on
  * 127.0.0.1, the admin kubeconfig's certificates): the moment traffic has moved is seen when the
- * API server reports it, not at the next poll. Only `npm run bench:switch` uses it (the tests read
- * the endpoints with tests/support/clusterFaults.ts's sampler).
+ * API server reports it, not at the next poll. `npm run bench:switch` times switches with it; the
+ * tests' sampler (tests/support/clusterFaults.ts) records every state it reports.
  */
 import * as fs from "fs";
 import * as https from "https";
@@ -17,7 +17,16 @@ export interface EndpointWatch {
     close(): void;
 }
 
-export async function watchEndpoints(kubeconfigPath: string, namespace: string, service: string): Promise<EndpointWatch> {
+/**
+ * Opens the watch of `service`'s EndpointSlices. `onChange`, when given, is called with the ready
+ * endpoints after every event the API server sends (the first ones are the slices as they are).
+ */
+export async function watchEndpoints(
+    kubeconfigPath: string,
+    namespace: string,
+    service: string,
+    onChange?: (ready: ReadyEndpoints, at: number) => void,
+): Promise<EndpointWatch> {
     const config = yaml.load(fs.readFileSync(kubeconfigPath, "utf8")) as any;
     const server = new URL(config.clusters[0].cluster.server);
     const user = config.users[0].user;
@@ -41,6 +50,7 @@ export async function watchEndpoints(kubeconfigPath: string, namespace: string, 
     const check = () => {
         const now = Date.now();
         const current = ready();
+        onChange?.(current, now);
         waiters = waiters.filter(w => (w.done(current) ? (w.resolve(now), false) : true));
     };
 

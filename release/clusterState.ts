@@ -41,17 +41,21 @@ export interface ClusterState {
     jobs: Record<string, JobState>;
 }
 
-/** Reads the Services, EndpointSlices, pods, Deployments and Jobs of `namespace` (five list calls). */
+/**
+ * Reads the Services, EndpointSlices, pods, Deployments and Jobs of `namespace` in one `kubectl get`
+ * (one process and one consistent look; the watch and the waits call this several times a second).
+ */
 export async function readClusterState(kubectl: Kubectl, namespace: string): Promise<ClusterState> {
-    const list = async (kind: string) => JSON.parse(await kubectl(["get", kind, "-n", namespace, "-o", "json"])).items as any[];
-    const [services, slices, pods, deployments, jobs] = await Promise.all([
-        list("services"),
-        list("endpointslices.discovery.k8s.io"),
-        list("pods"),
-        list("deployments.apps"),
-        list("jobs.batch"),
-    ]);
-    return clusterStateFrom({ services, slices, pods, deployments, jobs });
+    const kinds = "services,endpointslices.discovery.k8s.io,pods,deployments.apps,jobs.batch";
+    const items = JSON.parse(await kubectl(["get", kinds, "-n", namespace, "-o", "json"])).items as any[];
+    const of = (kind: string) => items.filter(item => item.kind === kind);
+    return clusterStateFrom({
+        services: of("Service"),
+        slices: of("EndpointSlice"),
+        pods: of("Pod"),
+        deployments: of("Deployment"),
+        jobs: of("Job"),
+    });
 }
 
 /** Pure: the state from the lists as the API returns them. */

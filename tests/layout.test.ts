@@ -9,6 +9,9 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+// mocha's own file lookup, as it reads the spec's globs (no type declarations are published for it).
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- an untyped CommonJS module of mocha's
+const lookupFiles = require("mocha/lib/cli/lookup-files") as (pattern: string, extensions: string[], recursive: boolean) => string[];
 
 const repoRoot = path.resolve(__dirname, "..");
 
@@ -105,5 +108,17 @@ describe("the folders' layering", () => {
         assert.ok(!files.some(file => file.startsWith("tests/") || file.includes("node_modules/")));
         const violations = layeringViolations(files.map(file => ({ path: file, text: fs.readFileSync(path.join(repoRoot, file), "utf8") })));
         assert.deepStrictEqual(violations, [], `move the code to the folder that may hold it (README, "Layout"):\n${violations.join("\n")}`);
+    });
+});
+
+describe("the test run's file list (.mocharc.json)", () => {
+    it("runs every tests/**/*.test.ts file exactly once, the longest engine suites first", () => {
+        // The spec lists the slow engine suites by name so the workers start them first (mocha hands
+        // files out in order); the globs after them must still catch every other file, once.
+        const config = JSON.parse(fs.readFileSync(path.join(repoRoot, ".mocharc.json"), "utf8")) as { spec: string[] };
+        const run = config.spec.flatMap(spec => lookupFiles(path.join(repoRoot, spec), ["ts"], true)).map(file => path.relative(repoRoot, file));
+        const all = lookupFiles(path.join(repoRoot, "tests/**/*.test.ts"), ["ts"], true).map(file => path.relative(repoRoot, file));
+        assert.deepStrictEqual([...run].sort(), [...all].sort());
+        assert.strictEqual(run[0], "tests/engine/deploy.test.ts");
     });
 });

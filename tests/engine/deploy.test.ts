@@ -44,7 +44,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         this.timeout(3 * 60 * 1000);
         await cluster.kubectl(["create", "-f", "-"], lease("ci@old-runner pid 1: deploy v1.9.0", 600));
         const lines: string[] = [];
-        const sampler = sampleReadyEndpoints(cluster, namespace, "physioflow-api");
+        const sampler = await sampleReadyEndpoints(cluster, namespace, "physioflow-api");
         const result = await deploy(target, "v2.0.0", { watch, out: line => lines.push(line) });
         const samples = await sampler.stop();
         assert.strictEqual(result.ok, true, lines.join("\n"));
@@ -297,7 +297,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
 
     it("a deploy killed outright during its switch (its Pulumi CLI with it) leaves the live Services on ready pods; the next deploy takes its lock over at once, clears the stack's update lock and finishes", async function () {
         this.timeout(4 * 60 * 1000);
-        const samplers = apps.map(app => sampleReadyEndpoints(cluster, namespace, app));
+        const samplers = await Promise.all(apps.map(app => sampleReadyEndpoints(cluster, namespace, app)));
         const child = spawn(
             process.execPath,
             [

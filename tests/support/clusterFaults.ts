@@ -5,8 +5,9 @@
  */
 import { Cluster } from "../../devenv/cluster";
 import { podStage } from "../../devenv/clusterFaults";
+import { watchEndpoints } from "../../bench/endpointWatch";
 
-/** One look at a Service's EndpointSlices: how many ready endpoints, of which colors. */
+/** One state of a Service's EndpointSlices: how many ready endpoints, of which colors. */
 export interface EndpointSample {
     at: number;
     ready: number;
@@ -14,25 +15,20 @@ export interface EndpointSample {
 }
 
 /**
- * Reads `service`'s EndpointSlices over and over until `stop()`, which resolves to every sample
- * taken: proof of what the live Service served during an update, not just after it.
+ * Records every state of `service`'s EndpointSlices the API server reports (its watch stream:
+ * bench/endpointWatch.ts), from now until `stop()`, which resolves to them: proof of what the live
+ * Service served during an update, not just after it. A watch sees each change as it happens; a
+ * poll in a loop would miss a short one and cost a kubectl process per look.
  */
-export function sampleReadyEndpoints(cluster: Cluster, namespace: string, service: string): { stop(): Promise<EndpointSample[]> } {
+export async function sampleReadyEndpoints(cluster: Cluster, namespace: string, service: string): Promise<{ stop(): Promise<EndpointSample[]> }> {
     const samples: EndpointSample[] = [];
-    let running = true;
-    const loop = (async () => {
-        while (running) {
-            const slices = (await cluster.getJson(["endpointslices", "-n", namespace, "-l", `kubernetes.io/service-name=${service}`])).items as any[];
-            const ready = slices.flatMap(slice => (slice.endpoints ?? []) as any[]).filter(e => e.conditions?.ready === true);
-            // Pod names are <deployment>-<hash>-<suffix>, and the Deployments are <app>-<color>.
-            const colors = [...new Set(ready.map(e => /-(blue|green)-[a-z0-9]+-[a-z0-9]+$/.exec(e.targetRef?.name ?? "")?.[1] ?? "?"))].sort();
-            samples.push({ at: Date.now(), ready: ready.length, colors });
-        }
-    })();
+    const watch = await watchEndpoints(cluster.kubeconfigPath, namespace, service, (ready, at) => {
+        samples.push({ at, ready: ready.size, colors: [...new Set(ready.values())].sort() });
+    });
+    if (samples.length === 0) throw new Error(`the watch of ${service}'s EndpointSlices in ${namespace} reported no state`);
     return {
         stop: async () => {
-            running = false;
-            await loop;
+            watch.close();
             return samples;
         },
     };
