@@ -25,11 +25,12 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     let migrationsDir: string;
     let backupDir: string;
     let connection: Awaited<ReturnType<typeof freshDatabase>>["connection"];
+    let work: string | undefined;
     before(async function () {
         this.timeout(2 * 60 * 1000);
         const db = await freshDatabase("deploy");
         connection = db.connection;
-        const work = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-deploy-db-"));
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-deploy-db-"));
         migrationsDir = path.join(work, "migrations");
         backupDir = path.join(work, "backups");
         fs.cpSync(path.join(__dirname, "../../migrations"), migrationsDir, { recursive: true });
@@ -42,6 +43,10 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             database: { connection, migrationsDir, backupDir, environment: "local", migratesOutsideStack: true },
             useMigrationVersion: version => f.s.set({ migrationTarget: version }),
         };
+    });
+    // The migrations copy and the backups (test data, but patient-shaped) do not outlive the suite.
+    after(() => {
+        if (work !== undefined) fs.rmSync(work, { recursive: true, force: true });
     });
 
     it("a pending migration that would break the live color, or that the runner would refuse, stops the deploy before any backup or change", async () => {
