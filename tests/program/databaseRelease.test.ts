@@ -6,6 +6,20 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 
+/** DatabaseRelease's arguments but the migration target, as the dev stack would give them. */
+const releaseArgs = {
+    environment: "dev",
+    host: "127.0.0.1",
+    port: 5432,
+    database: "physioflow_dev",
+    user: "emr",
+    password: "pw",
+    sslMode: "disable",
+    migrationsDir: "migrations",
+    migrationsChecksum: "abc",
+    backupDir: "/srv/backups",
+};
+
 describe("DatabaseRelease on its own", () => {
     const created: { name: string; inputs: any }[] = [];
     before(async () => {
@@ -25,21 +39,9 @@ describe("DatabaseRelease on its own", () => {
 
     it("refuses a migration target that is not three digits, naming the component and the value, before any command is declared", async () => {
         const { DatabaseRelease } = await import("../../components/databaseRelease");
-        const args = {
-            environment: "dev",
-            host: "127.0.0.1",
-            port: 5432,
-            database: "physioflow_dev",
-            user: "emr",
-            password: "pw",
-            sslMode: "disable",
-            migrationsDir: "migrations",
-            migrationsChecksum: "abc",
-            backupDir: "/srv/backups",
-        };
         for (const target of ["15", "0015", "01a", " 015", ""]) {
             assert.throws(
-                () => new DatabaseRelease("physioflow-db", { ...args, migrationTarget: target }),
+                () => new DatabaseRelease("physioflow-db", { ...releaseArgs, migrationTarget: target }),
                 (err: Error) => {
                     assert.ok(err instanceof pulumi.ResourceError, String(err));
                     assert.strictEqual(err.message, `physioflow-db: migrationTarget is "${target}"; use a three-digit version like 015`);
@@ -47,25 +49,13 @@ describe("DatabaseRelease on its own", () => {
                 },
             );
         }
-        assert.ok(new DatabaseRelease("physioflow-db-ok", { ...args, migrationTarget: "015" }) instanceof pulumi.ComponentResource);
+        assert.ok(new DatabaseRelease("physioflow-db-ok", { ...releaseArgs, migrationTarget: "015" }) instanceof pulumi.ComponentResource);
         await (pulumi.runtime as any).waitForRPCs();
     });
 
     it("uploads the backup only when an S3 store is given, with its settings in the environment", async () => {
         const { DatabaseRelease } = await import("../../components/databaseRelease");
-        const args = {
-            environment: "dev",
-            host: "127.0.0.1",
-            port: 5432,
-            database: "physioflow_dev",
-            user: "emr",
-            password: "pw",
-            sslMode: "disable",
-            migrationsDir: "migrations",
-            migrationsChecksum: "abc",
-            backupDir: "/srv/backups",
-            migrationTarget: "015",
-        };
+        const args = { ...releaseArgs, migrationTarget: "015" };
         new DatabaseRelease("local-only", args);
         new DatabaseRelease("uploaded", {
             ...args,
