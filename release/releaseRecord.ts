@@ -1,0 +1,110 @@
+/**
+ * The release record: what the release commands know about the release in progress (or the last
+ * one) that neither the stack file nor the cluster's objects say by themselves. One ConfigMap,
+ * `physioflow-release`, in the stack's namespace, its `record` key a JSON {@link ReleaseRecord}.
+ * It lives in the cluster so every process and checkout sees the same one (a second terminal's
+ * emergency rollback, a colleague's stale checkout, the `up-dev` workflow), and it is changed
+ * with optimistic concurrency (a read-modify-write that loses a race is retried on the new
+ * version), so two commands writing at once both land.
+ */
+import type { Color } from "../components/colors";
+import type { Kubectl } from "./clusterState";
+
+export const releaseRecordName = "physioflow-release";
+
+/** A release plan: `tag` to color `to`, `from` live when it began. */
+export interface ReleasePlan {
+    tag: string;
+    from: Color;
+    to: Color;
+    /** Who runs it (`user@host pid N`), and since when (ISO time). */
+    by: string;
+    startedAt: string;
+}
+
+/** An emergency rollback (or another command) aborted the release in progress. */
+export interface ReleaseAbort {
+    by: string;
+    at: string;
+    reason: string;
+}
+
+/** Something the team must act on; `status` shows it until it is resolved. */
+export interface ReleaseAlarm {
+    /** e.g. `automatic-rollback-failed`. */
+    kind: string;
+    at: string;
+    /** One line for people. */
+    text: string;
+}
+
+export interface ReleaseRecord {
+    /** The release in progress, or the last one. */
+    release?: ReleasePlan & { phase: string };
+    /** Set when the release in `release` was aborted; a running deploy stops before its next step. */
+    aborted?: ReleaseAbort;
+    /**
+     * Stack config a command wrote to the stack file and has not applied yet (keys without
+     * `physioflow:`): an update cut short leaves the file ahead of the stack's outputs, and this
+     * tells that apart from a stale checkout.
+     */
+    pendingConfig?: Record<string, string>;
+    /** Alarms not yet resolved. */
+    alarms?: ReleaseAlarm[];
+}
+
+/** Reads the record; `{}` when there is none. */
+export async function readReleaseRecord(kubectl: Kubectl, namespace: string): Promise<ReleaseRecord> {
+    return (await readWithVersion(kubectl, namespace)).record;
+}
+
+async function readWithVersion(kubectl: Kubectl, namespace: string): Promise<{ record: ReleaseRecord; resourceVersion?: string }> {
+    let configMap: { metadata: { resourceVersion: string }; data?: Record<string, string> };
+    try {
+        configMap = JSON.parse(await kubectl(["get", "configmap", releaseRecordName, "-n", namespace, "-o", "json"]));
+    } catch (error) {
+        if (/NotFound|not found/.test((error as Error).message)) return { record: {} };
+        throw error;
+    }
+    const text = configMap.data?.record;
+    let record: ReleaseRecord = {};
+    if (text !== undefined) {
+        try {
+            record = JSON.parse(text) as ReleaseRecord;
+        } catch {
+            throw new Error(`ConfigMap ${releaseRecordName} in ${namespace} holds no valid JSON under "record"; delete it or fix it by hand`);
+        }
+    }
+    return { record, resourceVersion: configMap.metadata.resourceVersion };
+}
+
+/**
+ * Changes the record with `change` (given the current record, returns the new one) and writes it
+ * back only over the version read; a concurrent writer makes it read again and re-apply `change`
+ * (up to 10 times). Resolves to the record written.
+ */
+export async function updateReleaseRecord(kubectl: Kubectl, namespace: string, change: (record: ReleaseRecord) => ReleaseRecord): Promise<ReleaseRecord> {
+    for (let attempt = 0; ; attempt++) {
+        const { record, resourceVersion } = await readWithVersion(kubectl, namespace);
+        const next = change(structuredClone(record));
+        const manifest = JSON.stringify({
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: {
+                name: releaseRecordName,
+                namespace,
+                labels: { "app.kubernetes.io/managed-by": "physioflow-release" },
+                ...(resourceVersion ? { resourceVersion } : {}),
+            },
+            data: { record: JSON.stringify(next) },
+        });
+        try {
+            await kubectl([resourceVersion ? "replace" : "create", "-f", "-", "-o", "name"], manifest);
+            return next;
+        } catch (error) {
+            const message = (error as Error).message;
+            const conflict = /Conflict|the object has been modified|AlreadyExists|already exists/.test(message);
+            if (!conflict || attempt >= 9) throw error;
+        }
+    }
+}
