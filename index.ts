@@ -1,14 +1,16 @@
 // Wiring only: read the stack's validated config, refuse an unsafe step, build the components,
 // return what a person needs as the stack's outputs.
+import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import {
     AppDatabase,
     DatabaseRelease,
     deployApps,
+    describeMigrationHold,
     guardReleaseStep,
+    heldMigrationVersion,
     loadStackConfig,
-    migrationsChecksum,
-    resolveMigrationTarget,
+    migrationTriggers,
     settingsByColor,
 } from "./components";
 
@@ -20,6 +22,10 @@ export = async () => {
     const migrationsDir = "migrations";
     const migrationsPath = path.join(__dirname, migrationsDir);
     const db = settings.database;
+    // A rollback's update holds the migrations where the last update left them (holdMigrations).
+    const migrations = migrationTriggers(migrationsPath, settings.migrationTarget, heldMigrationVersion(previous, settings));
+    const hold = describeMigrationHold(migrations, migrationsDir);
+    if (hold !== undefined) void pulumi.log.warn(hold);
 
     const database = new AppDatabase(db.name, {
         host: db.host,
@@ -43,8 +49,8 @@ export = async () => {
         password: secrets.dbPassword,
         sslMode: db.sslMode,
         migrationsDir,
-        migrationTarget: resolveMigrationTarget(settings.migrationTarget, migrationsPath),
-        migrationsChecksum: migrationsChecksum(migrationsPath),
+        migrationTarget: migrations.target,
+        migrationsChecksum: migrations.checksum,
         backupDir: settings.backupDir,
         backupUpload: settings.backupUpload && secrets.backupS3 && { ...settings.backupUpload, ...secrets.backupS3 },
     });

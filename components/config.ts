@@ -74,6 +74,12 @@ export interface StackConfig {
     /** Migration version to apply (three digits); undefined means the newest file. */
     migrationTarget?: string;
     /**
+     * Keep the migrations where the stack's last update left them (its `migrationVersion` output),
+     * whatever `migrationTarget` or the checkout's `migrations/` say: no backup, no migration. Set
+     * by every rollback's update; a deploy's release step sets it back to false. Default false.
+     */
+    holdMigrations: boolean;
+    /**
      * Health checks and resources of each app's containers (components/colorDeployment.ts): the
      * startup and readiness probes call `healthPath` (it may check the database); liveness only
      * checks that the process accepts connections, so a database blip never restarts pods.
@@ -158,6 +164,7 @@ const plainKeys = [
     "backupS3Bucket",
     "backupS3Region",
     "migrationTarget",
+    "holdMigrations",
     "readinessTimeoutSeconds",
     "kubeconfig",
     "kubeContext",
@@ -272,6 +279,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
                       region: raw.backupS3Region ?? "us-east-1",
                   },
         migrationTarget,
+        holdMigrations: raw.holdMigrations === undefined ? false : oneOf(raw, "holdMigrations", ["true", "false"]) === "true",
         readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
         probes: {
             startupTimeoutSeconds: integer(raw, "startupTimeoutSeconds", 120, 10, 3600),

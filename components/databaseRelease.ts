@@ -19,9 +19,9 @@ export interface DatabaseReleaseArgs {
     sslMode: pulumi.Input<string>;
     /** Migrations folder relative to the project root, e.g. `migrations`. */
     migrationsDir: string;
-    /** Version to migrate to (`NNN`). */
+    /** Version to migrate to (`NNN`); under `holdMigrations`, the version the stack's last update applied. */
     migrationTarget: string;
-    /** Hash of the migration files; a change re-runs backup and migrate. */
+    /** Hash of the migration files up to the target (components/migrationFiles.ts); a change re-runs backup and migrate. */
     migrationsChecksum: string;
     /** Where backups are written on the machine running Pulumi. */
     backupDir: string;

@@ -11,6 +11,7 @@ import { Color, isColor, otherColor } from "../components/colors";
 import type { ConnectionSettings } from "../database/connection";
 import { ClusterState, Kubectl, readClusterState } from "./clusterState";
 import { acquireDeployLock, DeployLock } from "./deployLock";
+import { holdMigrations, moveMigrations } from "./migrationHold";
 import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
 import { Notification, tellTeam } from "./notify";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
@@ -226,7 +227,7 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                     result.steps.push({ step, changes: [], seconds: elapsed(started), result: `breach: ${breach}` });
                     out(`  breach: ${breach}; rolling back to ${from}`);
                     const rollbackStarted = Date.now();
-                    const changes = await update(target, { activeColor: from }, out);
+                    const changes = await update(target, { activeColor: from, ...holdMigrations }, out);
                     result.steps.push({ step: "rollback", changes, seconds: elapsed(rollbackStarted), result: `live on ${from} again` });
                     result.rolledBack = { reason: breach };
                     await tell({
@@ -295,7 +296,8 @@ function describeStep(step: StepName, tag: string, from: Color, to: Color, optio
 function configOf(step: StepName, tag: string, from: Color, to: Color): Record<string, string> {
     switch (step) {
         case "release":
-            return { [`${to}Tag`]: tag, inactiveWarm: "true" };
+            // The one step that moves the migration target: a hold a rollback left ends here.
+            return { [`${to}Tag`]: tag, inactiveWarm: "true", ...moveMigrations };
         case "switch":
             return { activeColor: to };
         case "finish":

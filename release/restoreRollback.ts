@@ -12,6 +12,7 @@ import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import { Kubectl } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
+import { moveMigrations } from "./migrationHold";
 import { tellTeam } from "./notify";
 import type { RollbackResult } from "./rollback";
 
@@ -105,7 +106,7 @@ export async function restoreRollback(
         started = Date.now();
         await target.useMigrationVersion?.(version);
         out(`switch: the stack records migration ${version} and ${to === from ? `keeps ${to} live` : `switches to ${to}`}, behind its smoke test`);
-        const changes = await update(target, { migrationTarget: version, activeColor: to, inactiveWarm: "false" }, out);
+        const changes = await update(target, { migrationTarget: version, ...moveMigrations, activeColor: to, inactiveWarm: "false" }, out);
         result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
         result.ok = true;
         await tellTeam(

@@ -10,6 +10,7 @@ import { Color, otherColor } from "../components/colors";
 import { readClusterState } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, StepResult, takeReleaseLock, update } from "./deploy";
 import { DeployLock, DeployLockedError } from "./deployLock";
+import { holdMigrations } from "./migrationHold";
 import { tellTeam } from "./notify";
 
 /** The live Services the release code moves. */
@@ -58,7 +59,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             await step(
                 "release",
                 `${to} to full replicas, behind its smoke test (${from} stays live)`,
-                () => update(target, { inactiveWarm: "true" }, out),
+                () => update(target, { inactiveWarm: "true", ...holdMigrations }, out),
                 "done",
             );
             // Scaled already but broken (pods that do not get ready): the update changed nothing and waited for nothing.
@@ -97,11 +98,16 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             await step(
                 "rollback",
                 `the stack's activeColor to ${to}, reconciled with what was patched`,
-                () => update(target, { activeColor: to, inactiveWarm: "true" }, out),
+                () => update(target, { activeColor: to, inactiveWarm: "true", ...holdMigrations }, out),
                 "stack matches the cluster",
             );
         } else {
-            await step("switch", `live Services to ${to} (${from} stays warm)`, () => update(target, { activeColor: to, inactiveWarm: "true" }, out), "done");
+            await step(
+                "switch",
+                `live Services to ${to} (${from} stays warm)`,
+                () => update(target, { activeColor: to, inactiveWarm: "true", ...holdMigrations }, out),
+                "done",
+            );
         }
         result.ok = true;
         await tellTeam(

@@ -27,6 +27,8 @@ export interface StackStatus {
     database?: { version: string } | { error: string };
     /** Digest of the settings the stack's config asks for (components/colorSettings.ts); undefined when the config does not parse. */
     stackSettingsDigest?: string;
+    /** The stack's `holdMigrations` is set (a rollback left it): its updates keep the applied version. */
+    migrationsHeld?: boolean;
 }
 
 export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
@@ -63,6 +65,7 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         lock,
         database,
         stackSettingsDigest,
+        migrationsHeld: config["physioflow:holdMigrations"]?.value === "true",
     };
 }
 
@@ -119,6 +122,11 @@ export function formatStatus(status: StackStatus): string[] {
         `migration      ${db === undefined ? "" : dbVersion !== undefined ? `${dbVersion} in the database, ` : `database unreadable (${(db as { error: string }).error}), `}` +
             `${status.configMapVersion ?? "(no ConfigMap)"} in ConfigMap migration-version${outputVersion !== undefined ? `, ${outputVersion} in the stack output` : ""}`,
     );
+    if (status.migrationsHeld) {
+        lines.push(
+            `  migrations     held at ${outputVersion ?? "the applied version"} (holdMigrations, set by a rollback): no update backs up or migrates until the next deploy's release step`,
+        );
+    }
     const colorSettings = outputs.colorSettings as Record<Color, Parameters<typeof settingsDigest>[0]> | undefined;
     if (colorSettings !== undefined && status.stackSettingsDigest !== undefined) {
         // Not a disagreement: the live color keeps its settings until a release to the other color and a switch.

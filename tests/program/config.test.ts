@@ -238,6 +238,7 @@ describe("stack config: every default of a minimal stack", () => {
             backupDir: "$HOME/physioflow-backups/dev",
             backupUpload: undefined,
             migrationTarget: undefined,
+            holdMigrations: false,
             readinessTimeoutSeconds: 300,
             probes: { startupTimeoutSeconds: 120, readinessFailureThreshold: 3, livenessFailureThreshold: 3 },
             apps: {
@@ -504,6 +505,17 @@ describe("stack config: importExisting", () => {
         assert.strictEqual(accepted({ importExisting: "false" }).importExisting, false);
         refused(minimalStack({ importExisting: "yes" }), 'physioflow:importExisting is "yes"; allowed values: true, false');
         refused(minimalStack({ importExisting: "" }), 'physioflow:importExisting is ""; allowed values: true, false');
+    });
+});
+
+describe("stack config: holdMigrations", () => {
+    it("is false unless set; true or false; anything else refused in one line", () => {
+        assert.ok(knownKeys.includes("holdMigrations"));
+        assert.strictEqual(accepted({}).holdMigrations, false);
+        assert.strictEqual(accepted({ holdMigrations: "true" }).holdMigrations, true);
+        assert.strictEqual(accepted({ holdMigrations: "false" }).holdMigrations, false);
+        refused(minimalStack({ holdMigrations: "yes" }), 'physioflow:holdMigrations is "yes"; allowed values: true, false');
+        refused(minimalStack({ holdMigrations: "" }), 'physioflow:holdMigrations is ""; allowed values: true, false');
     });
 });
 

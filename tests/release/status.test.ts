@@ -90,4 +90,18 @@ describe("physioflow status lines", () => {
         // Nothing recorded (a stack updated before per-color settings): no line.
         assert.ok(formatStatus(healthy()).every(line => !line.includes("settings ")));
     });
+
+    it("says when a rollback left the migrations held, at which version, and what ends the hold (not a disagreement)", () => {
+        const status = healthy();
+        status.migrationsHeld = true;
+        const lines = formatStatus(status);
+        assert.ok(
+            lines.includes(
+                "  migrations     held at 006 (holdMigrations, set by a rollback): no update backs up or migrates until the next deploy's release step",
+            ),
+            lines.join("\n"),
+        );
+        assert.ok(lines.every(line => !line.startsWith("!")));
+        assert.ok(formatStatus(healthy()).every(line => !line.includes("held")));
+    });
 });
