@@ -47,6 +47,8 @@ export = async () => {
         migrationsChecksum: migrationsChecksum(migrationsPath),
         backupDir: settings.backupDir,
         backupUpload: settings.backupUpload && secrets.backupS3 && { ...settings.backupUpload, ...secrets.backupS3 },
+        colorTags: settings.tags,
+        activeColor: settings.activeColor,
     });
 
     const apps = deployApps({
