@@ -53,6 +53,8 @@ export = async () => {
         migrationsChecksum: migrations.checksum,
         backupDir: settings.backupDir,
         backupUpload: settings.backupUpload && secrets.backupS3 && { ...settings.backupUpload, ...secrets.backupS3 },
+        colorTags: settings.tags,
+        activeColor: settings.activeColor,
     });
 
     const apps = deployApps({

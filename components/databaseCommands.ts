@@ -1,5 +1,6 @@
 // Command lines the stack runs through @pulumi/command. Every value in them is validated config
 // (tags, versions, environment names, a checked path), never a secret: secrets go in `environment`.
+import type { Color } from "./colors";
 
 /** How the stack invokes the PhysioFlow CLI, relative to the project root Pulumi runs in. */
 export const defaultCli = "node bin/physioflow.js";
@@ -13,12 +14,17 @@ export interface BackupCommandArgs {
     label: string;
     /** Upload the verified archive to the S3 store named by `S3_*` in the environment. */
     upload: boolean;
+    /** Both colors' image tags, recorded in the archive (`--colors`) so a restore knows which color runs its schema. */
+    colorTags: Record<Color, string>;
+    /** The color serving while the backup is taken (`--live`). */
+    activeColor: Color;
 }
 
 /** `backup create`: prints the archive's path as its last stdout line. */
 export function backupCommand(args: BackupCommandArgs): string {
     const upload = args.upload ? " --upload" : "";
-    return `${args.cli} backup create --out "${args.backupDir}" --env ${args.environment} --label ${args.label}${upload}`;
+    const colors = `--colors blue=${args.colorTags.blue},green=${args.colorTags.green} --live ${args.activeColor}`;
+    return `${args.cli} backup create --out "${args.backupDir}" --env ${args.environment} --label ${args.label} ${colors}${upload}`;
 }
 
 /** `migrate up --to NNN`, then the applied version alone on the last stdout line. */

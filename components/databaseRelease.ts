@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { Color } from "./colors";
 import { backupCommand, defaultCli, lastLine, latestBackupCommand, migrateCommand, migrateVersionCommand } from "./databaseCommands";
 
 export interface DatabaseReleaseArgs {
@@ -33,6 +34,10 @@ export interface DatabaseReleaseArgs {
         accessKeyId: pulumi.Input<string>;
         secretAccessKey: pulumi.Input<string>;
     };
+    /** Both colors' image tags as this update declares them, recorded in each backup's metadata (`colors`). */
+    colorTags: Record<Color, string>;
+    /** The color serving during this update, recorded in each backup's metadata (`live`). */
+    activeColor: Color;
     /** How to run the PhysioFlow CLI. Default `node bin/physioflow.js`. */
     cli?: string;
 }
@@ -81,8 +86,17 @@ export class DatabaseRelease extends pulumi.ComponentResource {
         const backup = new command.local.Command(
             `${name}-backup`,
             {
-                // Nothing here changes on a release or a color flip, so neither re-runs the backup.
-                create: backupCommand({ cli, backupDir: args.backupDir, environment: args.environment, label, upload: upload !== undefined }),
+                // A release or a color flip changes the recorded colors in this command line: an in-place update
+                // that runs `update` (read-only), never the backup; only `triggers` replace the command and run it.
+                create: backupCommand({
+                    cli,
+                    backupDir: args.backupDir,
+                    environment: args.environment,
+                    label,
+                    upload: upload !== undefined,
+                    colorTags: args.colorTags,
+                    activeColor: args.activeColor,
+                }),
                 update: latestBackupCommand({ backupDir: args.backupDir, environment: args.environment, label }),
                 environment: { ...environment, ...uploadEnvironment },
                 triggers,

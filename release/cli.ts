@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
 import { Readable, Writable } from "stream";
+import { Color, isColor } from "../components/colors";
 import { commandGroups, sideOf, usageLine } from "../database/cli/commands";
 import { UsageError } from "../database/errors";
 import { deploy, DeployResult, OpenedReleaseTarget, OpenLocalTarget } from "./deploy";
@@ -110,8 +111,12 @@ cold. <stack>: local, dev, staging or prod.
   --restore FILE  application and database (the runbook's scenario 2): verify the archive,
                   back up the database as it is, take the API off the database, restore in one
                   transaction (its migration version checked against the archive's), then switch
-                  to the color running the tag the archive was taken under; asks for the stack's
-                  name to be typed unless --yes
+                  to the color running the tag that was live when the archive was taken (its
+                  metadata's colors and live); refused, naming --color, when the archive records
+                  no tag or neither color runs it; prunes no archive; on every way out (done,
+                  failed, timed out, SIGINT/SIGTERM) the API gets its replicas back; asks for the
+                  stack's name to be typed unless --yes
+  --color C       with --restore: bring back color C (blue or green) instead of the archive's
   --yes           no confirmation`;
 
 export const DEPLOY_HELP = `usage: ${usageLine("deploy")}
@@ -249,11 +254,16 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     const flags = new Set<string>();
     const positional: string[] = [];
     let restore: string | undefined;
+    let color: Color | undefined;
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === "--restore" || arg.startsWith("--restore=")) {
             restore = arg === "--restore" ? argv[++i] : arg.slice("--restore=".length);
             if (!restore) throw new UsageError("--restore needs a backup archive: --restore FILE");
+        } else if (arg === "--color" || arg.startsWith("--color=")) {
+            const value = arg === "--color" ? argv[++i] : arg.slice("--color=".length);
+            if (!isColor(value ?? "")) throw new UsageError(`--color must be blue or green, got "${value ?? ""}"`);
+            color = value as Color;
         } else if (["--emergency", "--yes", "--json"].includes(arg)) flags.add(arg);
         else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}; see physioflow rollback --help`);
         else positional.push(arg);
@@ -262,6 +272,7 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     const stackName = positional[0];
     checkStackName(stackName);
     const emergency = flags.has("--emergency");
+    if (color !== undefined && restore === undefined) throw new UsageError("--color goes with --restore FILE: the color to bring back with the archive");
     if (restore !== undefined) {
         if (emergency)
             throw new UsageError(
@@ -295,7 +306,7 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     try {
         if (restore !== undefined) {
             const { restoreRollback } = await import("./restoreRollback");
-            result = await restoreRollback(opened.target, restore, { out });
+            result = await restoreRollback(opened.target, restore, { out, color });
         } else {
             const { rollback } = await import("./rollback");
             result = await rollback(opened.target, { emergency, out });

@@ -247,7 +247,7 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                 }
                 if (step === "release" && db?.migratesOutsideStack && result.migrations?.pending.length) {
                     // The stack's DatabaseRelease does this inside the update; this stack has no database half.
-                    const migrated = await backupAndMigrate(db, { tag, liveTag: settings.tags[from], out: line => out(`  ${line}`) });
+                    const migrated = await backupAndMigrate(db, { tag, live: from, liveTag: settings.tags[from], out: line => out(`  ${line}`) });
                     result.migrations = { ...result.migrations, to: migrated.to, backup: migrated.backup };
                     await target.useMigrationVersion?.(migrated.to);
                 }

@@ -11,6 +11,7 @@ import { lintMigrationFiles } from "../database/lint/lintMigrations";
 import { highestVersion } from "../database/migrations/files";
 import { formatLintReport, summarizeLintFailures } from "../database/lint/rules";
 import type { ReleaseDatabase } from "./deploy";
+import { Color, otherColor } from "../components/colors";
 
 /** What a release would apply to the database. */
 export interface PendingMigrations {
@@ -71,10 +72,12 @@ export function refuseBreakingMigrations(p: PendingMigrations): void {
 /**
  * The release step's database half where the stack does not do it: a verified backup, then the
  * pending migrations (the runner lints again and takes its lock). Nothing pending: no backup.
+ * The backup records both colors as the release step sets them (`live` keeps `liveTag`, the other
+ * gets `tag`) and which is live, as the stack's own pre-migrate backups do.
  */
 export async function backupAndMigrate(
     db: ReleaseDatabase,
-    options: { tag: string; liveTag: string; out: (line: string) => void },
+    options: { tag: string; live: Color; liveTag: string; out: (line: string) => void },
 ): Promise<{ from: string; to: string; backup?: string }> {
     let backup: string | undefined;
     const progress = { line: (text: string) => options.out(text) };
@@ -89,7 +92,7 @@ export async function backupAndMigrate(
                 outDir: db.backupDir,
                 environment: db.environment,
                 label: `pre-deploy-${options.tag}`,
-                imageTags: { api: options.liveTag, web: options.liveTag },
+                colors: { colors: { [options.live]: options.liveTag, [otherColor(options.live)]: options.tag } as Record<Color, string>, live: options.live },
                 progress,
             });
             backup = created.archivePath;

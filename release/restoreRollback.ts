@@ -5,11 +5,14 @@
  * through the API, as the runbook's `kubectl scale`); restore in one transaction (the runner
  * checks the restored migration version against the archive's); give the API its pods back; then
  * one stack update records the restored version and switches to the chosen color behind its
- * smoke test. A failed restore changes nothing and the API gets its pods back all the same.
+ * smoke test. A failed restore changes nothing and the API gets its pods back all the same: every
+ * path out of the API's time off the database (success, failure, a timeout, SIGINT or SIGTERM)
+ * scales it back and says so. No archive is pruned, moved or rewritten by a restore.
  */
 import * as path from "path";
 import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
+import type { BackupMetadata } from "../database";
 import { Kubectl } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
 import { moveMigrations } from "./migrationHold";
@@ -19,6 +22,9 @@ import type { RollbackResult } from "./rollback";
 /** The API Deployments: the app that holds database connections. */
 const apiDeployments = colors.map(color => `physioflow-api-${color}`);
 
+/** How long the API's pods get to stop after the scale to 0, by default. */
+export const DEFAULT_SCALE_DOWN_TIMEOUT_MS = 120_000;
+
 export interface RestoreRollbackResult extends RollbackResult {
     /** The archive's migration version, now the database's. */
     migrationVersion?: string;
@@ -26,26 +32,44 @@ export interface RestoreRollbackResult extends RollbackResult {
     safetyBackup?: string;
 }
 
-/**
- * The color to bring back: the one running the tag the archive's metadata recorded as live when it
- * was taken. Archives without tags (a manual backup): the inactive color. Pure.
- */
-export function colorForArchive(tags: Record<Color, string>, active: Color, archiveTags: Record<string, string>, archive: string): Color {
-    const tag = archiveTags.api;
-    if (tag === undefined) return otherColor(active);
-    if (tags[otherColor(active)] === tag) return otherColor(active);
-    if (tags[active] === tag) return active;
-    throw new Error(
-        `${archive} was taken while ${tag} was live, but blue runs ${tags.blue} and green ${tags.green}; ` +
-            `release ${tag} to the inactive color first (physioflow deploy), or restore with physioflow backup restore`,
-    );
+export interface RestoreRollbackOptions {
+    /** Each line a person should see. */
+    out?: (line: string) => void;
+    /** The color to bring back (`--color`), instead of the one the archive's metadata names. */
+    color?: Color;
+    /** How long to wait for the API's pods to stop after the scale to 0. Default {@link DEFAULT_SCALE_DOWN_TIMEOUT_MS}. */
+    scaleDownTimeoutMs?: number;
+    /** Where SIGINT and SIGTERM are heard while the API is off the database. Default: this process. */
+    signals?: NodeJS.EventEmitter;
 }
 
-export async function restoreRollback(
-    target: ReleaseTarget,
-    archivePath: string,
-    options: { out?: (line: string) => void } = {},
-): Promise<RestoreRollbackResult> {
+/**
+ * The color to bring back: the one running the tag that was live when the archive was taken
+ * (`colors[live]`, or `image_tags.api` in archives from before `colors`). When both colors run it,
+ * the color that was live then (else the active one). Throws, naming `--color`, when the archive
+ * records no tag or neither color runs it. Pure.
+ */
+export function colorForArchive(
+    tags: Record<Color, string>,
+    active: Color,
+    metadata: Pick<BackupMetadata, "image_tags" | "colors" | "live">,
+    archive: string,
+): Color {
+    const liveTag = metadata.colors && metadata.live ? metadata.colors[metadata.live] : metadata.image_tags.api;
+    const choose = "choose the color to bring back with --color blue|green";
+    if (liveTag === undefined) throw new Error(`${path.basename(archive)} records no image tags, so the color that runs its schema is unknown; ${choose}`);
+    const running = colors.filter(color => tags[color] === liveTag);
+    if (running.length === 0) {
+        throw new Error(
+            `${path.basename(archive)} was taken while ${liveTag} was live, but blue runs ${tags.blue} and green ${tags.green}; ` +
+                `${choose}, or release ${liveTag} to the inactive color first (physioflow deploy)`,
+        );
+    }
+    if (running.length === 1) return running[0];
+    return metadata.live ?? active;
+}
+
+export async function restoreRollback(target: ReleaseTarget, archivePath: string, options: RestoreRollbackOptions = {}): Promise<RestoreRollbackResult> {
     const out = options.out ?? (() => undefined);
     const db = target.database;
     if (db === undefined) throw new Error("rollback --restore needs the stack's database (dbHost, dbName, dbUser and the dbPassword secret in its config)");
@@ -61,15 +85,15 @@ export async function restoreRollback(
         let started = Date.now();
         out(`verify: ${archivePath}`);
         const archive = await verifyBackup(archivePath, progress);
-        if (archive.metadata.environment !== db.environment) {
-            throw new Error(`${archivePath} is a backup of "${archive.metadata.environment}", not "${db.environment}"; nothing changed`);
+        const metadata = archive.metadata;
+        if (metadata.environment !== db.environment) {
+            throw new Error(`${archivePath} is a backup of "${metadata.environment}", not "${db.environment}"; nothing changed`);
         }
-        const to = colorForArchive(settings.tags, from, archive.metadata.image_tags, archivePath);
+        const to = options.color ?? colorForArchive(settings.tags, from, metadata, archivePath);
         result.to = to;
-        const version = archive.metadata.migration_version;
-        out(
-            `  ${archive.metadata.label} of ${archive.metadata.created_at}, migration ${version}, taken while ${archive.metadata.image_tags.api ?? "(no tag recorded)"} was live: ${to} runs ${settings.tags[to]}`,
-        );
+        const version = metadata.migration_version;
+        out(`  ${metadata.label} of ${metadata.created_at}, migration ${version}, ${describeArchiveColors(metadata)}`);
+        out(`  ${to} runs ${settings.tags[to]}${options.color === undefined ? "" : " (--color)"}`);
         result.steps.push({ step: "verify", changes: [], seconds: elapsed(started), result: "archive verified" });
 
         started = Date.now();
@@ -79,7 +103,9 @@ export async function restoreRollback(
             outDir: db.backupDir,
             environment: db.environment,
             label: "pre-restore",
-            imageTags: { api: settings.tags[from], web: settings.tags[from] },
+            colors: { colors: { ...settings.tags }, live: from },
+            // A restore prunes nothing: the archive being restored may be the oldest in this folder.
+            prune: false,
             progress,
         });
         result.safetyBackup = safety.archivePath;
@@ -87,20 +113,27 @@ export async function restoreRollback(
         result.steps.push({ step: "backup", changes: [], seconds: elapsed(started), result: `safety backup ${path.basename(safety.archivePath)}` });
 
         started = Date.now();
-        const replicas = await scaleApiToZero(target.kubectl, target.namespace, out);
-        try {
-            out(`restore: ${path.basename(archivePath)} into ${db.connection.database}, one transaction`);
-            const restored = await restoreBackup({
-                archivePath,
-                connection: db.connection,
-                confirm: async () => true,
-                expectEnvironment: db.environment,
-                progress,
-            });
-            result.migrationVersion = restored.migrationVersion;
-        } finally {
-            await scaleBack(target.kubectl, target.namespace, replicas, out);
-        }
+        await withApiOffDatabase(
+            target,
+            { timeoutMs: options.scaleDownTimeoutMs ?? DEFAULT_SCALE_DOWN_TIMEOUT_MS, signals: options.signals ?? process, out },
+            async () => {
+                out(`restore: ${path.basename(archivePath)} into ${db.connection.database}, one transaction`);
+                const restored = await restoreBackup({
+                    archivePath,
+                    connection: db.connection,
+                    confirm: async () => true,
+                    expectEnvironment: db.environment,
+                    progress,
+                });
+                result.migrationVersion = restored.migrationVersion;
+            },
+        ).catch((error: Error) => {
+            if (!(error instanceof InterruptedError) || result.migrationVersion === undefined) throw error;
+            throw new Error(
+                `${error.message}, but the switch to ${to} did not run (the database is at migration ${version}); ` +
+                    `finish with physioflow rollback <stack> --restore ${archivePath} --color ${to}`,
+            );
+        });
         result.steps.push({ step: "restore", changes: [], seconds: elapsed(started), result: `database restored to ${version}` });
 
         started = Date.now();
@@ -129,30 +162,107 @@ export async function restoreRollback(
     }
 }
 
-/** Scales the API Deployments to 0 and waits for their pods to be gone; returns the replicas each had. */
-async function scaleApiToZero(kubectl: Kubectl, namespace: string, out: (line: string) => void): Promise<Record<string, number>> {
+/** "taken while blue ran v1 (live) and green v2", or what an older archive recorded. */
+function describeArchiveColors(metadata: BackupMetadata): string {
+    if (metadata.colors && metadata.live) {
+        const other = otherColor(metadata.live);
+        return `taken while ${metadata.live} ran ${metadata.colors[metadata.live]} (live) and ${other} ${metadata.colors[other]}`;
+    }
+    return `taken while ${metadata.image_tags.api ?? "(no tag recorded)"} was live`;
+}
+
+/** A SIGINT or SIGTERM heard while the API was off the database. */
+class InterruptedError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "InterruptedError";
+    }
+}
+
+/**
+ * Runs `work` with the API Deployments at 0 replicas and their pods gone, then gives each its
+ * replicas back on every path out: done, failed, timed out, a failing scale, SIGINT or SIGTERM
+ * (heard while the API is off the database; during the wait they stop it, during the restore
+ * transaction they stop what follows it). Throws what went wrong, saying whether the API has its
+ * replicas back and, when a scale back failed, the command that gives them back.
+ */
+async function withApiOffDatabase(
+    target: ReleaseTarget,
+    options: { timeoutMs: number; signals: NodeJS.EventEmitter; out: (line: string) => void },
+    work: () => Promise<void>,
+): Promise<void> {
+    const { kubectl, namespace } = target;
+    const out = options.out;
     const replicas: Record<string, number> = {};
     for (const name of apiDeployments) {
         const deployment = JSON.parse(await kubectl(["get", "deployment", name, "-n", namespace, "-o", "json"]));
         replicas[name] = deployment.spec.replicas ?? 0;
     }
-    out(`api: off the database (${apiDeployments.map(name => `${name} ${replicas[name]} -> 0`).join(", ")})`);
-    for (const name of apiDeployments) await kubectl(["scale", "deployment", name, "-n", namespace, "--replicas=0"]);
-    const deadline = Date.now() + 120_000;
+    let heard: string | undefined;
+    const onSignal = (signal: string) => {
+        if (heard === undefined) out(`${signal}: stopping; the API gets its replicas back first`);
+        heard ??= signal;
+    };
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    for (const signal of signals) options.signals.on(signal, onSignal);
+    const interrupted = (when: string) => {
+        if (heard !== undefined) throw new InterruptedError(`interrupted by ${heard} ${when}`);
+    };
+    let failure: unknown;
+    try {
+        out(`api: off the database (${apiDeployments.map(name => `${name} ${replicas[name]} -> 0`).join(", ")})`);
+        for (const name of apiDeployments) await kubectl(["scale", "deployment", name, "-n", namespace, "--replicas=0"]);
+        await waitForNoApiPods(kubectl, namespace, options.timeoutMs, () => interrupted("before the restore, nothing restored"));
+        await work();
+        interrupted("after the database was restored");
+    } catch (error) {
+        failure = error;
+    }
+    const notBack = await scaleBack(kubectl, namespace, replicas, out);
+    for (const signal of signals) options.signals.off(signal, onSignal);
+    const why = failure === undefined ? "" : `${failure instanceof Error ? failure.message : JSON.stringify(failure)}; `;
+    if (notBack.length > 0) {
+        throw new Error(`${why}the API did NOT get its replicas back: run ${notBack.join(" && ")}`);
+    }
+    if (failure instanceof InterruptedError) throw new InterruptedError(`${why}the API has its replicas back`);
+    if (failure !== undefined) throw new Error(`${why}the API has its replicas back`, { cause: failure });
+}
+
+/** Waits for the API's pods to be gone; throws after `timeoutMs`, or as soon as `interrupted` throws. */
+async function waitForNoApiPods(kubectl: Kubectl, namespace: string, timeoutMs: number, interrupted: () => void): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
+        interrupted();
         const pods = JSON.parse(await kubectl(["get", "pods", "-n", namespace, "-l", "app=physioflow-api", "-o", "json"])).items as unknown[];
-        if (pods.length === 0) return replicas;
-        if (Date.now() > deadline) throw new Error(`the API's pods did not stop within 120 s (${pods.length} left); nothing restored`);
+        if (pods.length === 0) return;
+        if (Date.now() > deadline) throw new Error(`the API's pods did not stop within ${timeoutMs / 1000} s (${pods.length} left); nothing restored`);
         await new Promise(resolve => setTimeout(resolve, 250));
     }
 }
 
-/** Gives the API Deployments back the replicas the stack declared (so the stack's state stays true). */
-async function scaleBack(kubectl: Kubectl, namespace: string, replicas: Record<string, number>, out: (line: string) => void): Promise<void> {
-    for (const [name, count] of Object.entries(replicas)) await kubectl(["scale", "deployment", name, "-n", namespace, `--replicas=${count}`]);
-    out(
-        `api: back on the database (${Object.entries(replicas)
-            .map(([name, count]) => `${name} ${count}`)
-            .join(", ")})`,
-    );
+/**
+ * Gives the API Deployments back the replicas they had (so the stack's state stays true), each
+ * tried three times. Returns the `kubectl scale` commands that still failed (empty: all back).
+ */
+async function scaleBack(kubectl: Kubectl, namespace: string, replicas: Record<string, number>, out: (line: string) => void): Promise<string[]> {
+    const failed: string[] = [];
+    for (const [name, count] of Object.entries(replicas)) {
+        const args = ["scale", "deployment", name, "-n", namespace, `--replicas=${count}`];
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await kubectl(args);
+                break;
+            } catch (error) {
+                if (attempt === 3) {
+                    out(`api: ${name} not scaled back to ${count}: ${(error as Error).message}`);
+                    failed.push(`kubectl ${args.join(" ")}`);
+                    break;
+                }
+                await new Promise(resolve => setTimeout(resolve, 1000));
+            }
+        }
+    }
+    const back = Object.entries(replicas).filter(([name]) => !failed.some(command => command.includes(` ${name} `)));
+    out(`api: back on the database (${back.map(([name, count]) => `${name} ${count}`).join(", ")})`);
+    return failed;
 }

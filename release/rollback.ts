@@ -36,7 +36,11 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         if (!(options.emergency && error instanceof DeployLockedError)) throw error;
         out(`lock: ${error.message.replace(/; wait for it to finish$/, "")}; going ahead (emergency)`);
     }
-    const settings = await readReleaseSettings(target.stack);
+    // Outside the try below: a stack file that cannot be read must still give the lock back.
+    const settings = await readReleaseSettings(target.stack).catch(async error => {
+        await lock?.release();
+        throw error;
+    });
     const from = settings.activeColor;
     const to = otherColor(from);
     const result: RollbackResult = { ok: false, from, to, steps: [] };

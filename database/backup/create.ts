@@ -7,7 +7,7 @@ import { readCurrentVersion } from "../migrations/history";
 import { Progress, formatBytes, formatDuration, silentProgress } from "../progress";
 import { ensurePrivateDir, packArchive } from "./archive";
 import { backupArchiveName, checkEnvironmentName, checkLabel } from "./archiveName";
-import { BACKUP_FORMAT, BackupMetadata, DUMP_FILE } from "./metadata";
+import { BACKUP_FORMAT, BackupColorState, BackupMetadata, DUMP_FILE } from "./metadata";
 import { findPgTool, runTool } from "./pgTools";
 import { DEFAULT_KEEP, checkKeep, pruneBackups } from "./retention";
 import { S3Settings, UploadedBackup, uploadBackup } from "./s3";
@@ -23,10 +23,14 @@ export interface CreateBackupOptions {
     environment?: string;
     /** e.g. "pre-deploy-v1.2.3". Default "manual". */
     label?: string;
-    /** Image tags to record, e.g. { api: "v1.2.3" }. */
+    /** Image tags to record, e.g. { api: "v1.2.3" }. Default: the live color's tag for api and web when `colors` is given, else none. */
     imageTags?: Record<string, string>;
+    /** Both colors' tags and which one was live, recorded as `colors` and `live` (what a restore brings back). Default: not recorded. */
+    colors?: BackupColorState;
     /** Keep this many newest archives per environment in `outDir`, pruning older ones after the new one is verified (and uploaded, with `upload`). Default 10. */
     keep?: number;
+    /** False: prune nothing, whatever `keep` says (a restore's safety backup: the archive being restored may be the oldest). Default true. */
+    prune?: boolean;
     /** Upload the verified archive to this S3-compatible store. */
     upload?: S3Settings;
     /** Progress lines. Default: silent. */
@@ -110,7 +114,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
                     label,
                     created_at: createdAt.toISOString(),
                     migration_version: server.migrationVersion,
-                    image_tags: options.imageTags ?? {},
+                    image_tags: options.imageTags ?? liveImageTags(options.colors),
+                    ...(options.colors === undefined ? {} : { colors: { ...options.colors.colors }, live: options.colors.live }),
                     server_version: server.version,
                     pg_dump_version: pgDump.version,
                     dump_file: DUMP_FILE,
@@ -147,6 +152,13 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
             throw new OperationError(`${(error as Error).message}; nothing was pruned`, { cause: error });
         }
     }
-    const pruned = await pruneBackups(options.outDir, keep, progress);
+    const pruned = options.prune === false ? [] : await pruneBackups(options.outDir, keep, progress);
     return { archivePath, metadata: metadata!, pruned, uploaded };
+}
+
+/** The live color's tag as `image_tags` (what archives recorded before `colors`, and older readers still read). */
+function liveImageTags(state: BackupColorState | undefined): Record<string, string> {
+    if (state === undefined) return {};
+    const tag = state.colors[state.live];
+    return { api: tag, web: tag };
 }

@@ -122,7 +122,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
                 environment: options.safetyBackup.environment ?? options.expectEnvironment,
                 label: "pre-restore",
                 // Never prune here: the archive being restored may be among the oldest in the same directory.
-                keep: Number.MAX_SAFE_INTEGER,
+                prune: false,
                 progress,
             }).catch((error: Error) => {
                 throw new OperationError(`the safety backup of ${summary.database} failed, so nothing was restored: ${error.message}`, { cause: error });

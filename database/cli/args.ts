@@ -3,7 +3,7 @@ import { UsageError } from "../errors";
 import { actionsOf, expectedGroups, sideOf } from "./commands";
 import { parseVersionArgument } from "../migrations/plan";
 import { checkEnvironmentName, checkLabel } from "../backup/archiveName";
-import { parseImageTags } from "../backup/metadata";
+import { BackupColorState, parseColorTags, parseImageTags } from "../backup/metadata";
 import { DEFAULT_KEEP, checkKeep } from "../backup/retention";
 import { DEFAULT_LOCK_TIMEOUT_MS, parseDurationMs } from "../migrations/timeouts";
 
@@ -56,6 +56,8 @@ export type Command = GlobalFlags &
               environment: string;
               label: string;
               tags: Record<string, string>;
+              /** `--colors blue=T,green=T --live COLOR`: both colors' tags and the live one, recorded in the archive. */
+              colors?: BackupColorState;
               upload: boolean;
               keep: number;
           }
@@ -184,6 +186,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
                     env: { type: "string" },
                     label: { type: "string" },
                     tags: { type: "string" },
+                    colors: { type: "string" },
+                    live: { type: "string" },
                     upload: { type: "boolean" },
                     keep: { type: "string" },
                 },
@@ -192,12 +196,19 @@ export function parseCommandLine(argv: readonly string[]): Command {
             if (values.out === undefined) {
                 throw new UsageError("backup create needs --out DIR (where to write the archive)");
             }
+            if ((values.colors === undefined) !== (values.live === undefined)) {
+                throw new UsageError("--colors and --live go together: --colors blue=v1.2.2,green=v1.3.0 --live blue");
+            }
+            if (values.live !== undefined && values.live !== "blue" && values.live !== "green") {
+                throw new UsageError(`--live must be blue or green, got "${values.live}"`);
+            }
             return {
                 command: name,
                 outDir: values.out,
                 environment: checkEnvironmentName(values.env ?? "local"),
                 label: checkLabel(values.label ?? "manual"),
                 tags: parseImageTags(values.tags ?? ""),
+                ...(values.colors === undefined ? {} : { colors: { colors: parseColorTags(values.colors), live: values.live as "blue" | "green" } }),
                 upload: Boolean(values.upload),
                 keep: parseKeep(values.keep ?? String(DEFAULT_KEEP)),
                 ...global,

@@ -38,7 +38,7 @@ export const physioflowCommands: readonly PhysioflowCommand[] = [
     { name: "migrate version", usage: "", summary: "print the applied version (e.g. 005, or 000 for none)", side: "database" },
     {
         name: "backup create",
-        usage: "--out DIR [--env ENV] [--label L] [--tags api=v1,web=v1] [--upload] [--keep N]",
+        usage: "--out DIR [--env ENV] [--label L] [--tags api=v1,web=v1] [--colors blue=v1,green=v2 --live blue] [--upload] [--keep N]",
         summary: "pg_dump to DIR/<env>_<label>_<YYYYMMDD>_<HHMMSS>.tar.gz (path on stdout)",
         side: "database",
     },
@@ -58,7 +58,7 @@ export const physioflowCommands: readonly PhysioflowCommand[] = [
     },
     {
         name: "rollback",
-        usage: "<stack> [--emergency | --restore FILE] [--yes] [--json]",
+        usage: "<stack> [--emergency | --restore FILE [--color blue|green]] [--yes] [--json]",
         summary: "switch the live Services to the other color, with a database restore when asked",
         side: "release",
     },

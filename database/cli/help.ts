@@ -47,6 +47,10 @@ create --out DIR        pg_dump (custom format) + metadata.json in a .tar.gz, ve
   --env ENV             environment in the name and metadata (default: local)
   --label L             e.g. pre-deploy-v1.2.3 (default: manual)
   --tags api=v1,web=v1  image tags recorded in metadata.json
+  --colors blue=v1,green=v2 --live blue
+                        both colors' tags and the live color, recorded in metadata.json (what
+                        rollback --restore reads to pick the color); with no --tags, the live
+                        color's tag is recorded as api and web too
   --upload              also upload to S3: S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
                         (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), S3_REGION (default us-east-1);
                         the bucket gets a 30-day expiry lifecycle rule

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { backupArchiveName, parseBackupArchiveName } from "../../database/backup/archiveName";
-import { parseBackupMetadata, parseImageTags } from "../../database/backup/metadata";
+import { parseBackupMetadata, parseColorTags, parseImageTags } from "../../database/backup/metadata";
 import { selectArchivesToPrune } from "../../database/backup/retention";
 import { restoreHeaderSql, restoreTrailerSql, schemasInToc } from "../../database/backup/restore";
 import { backupLifecycleRule, lifecycleExpiresAfter, s3SettingsFromEnv } from "../../database/backup/s3";
@@ -77,6 +77,17 @@ describe("backup metadata", () => {
         assert.deepStrictEqual(parseBackupMetadata(valid), valid);
     });
 
+    it("reads both colors' tags and the live color, and archives from before them (no colors, no live)", () => {
+        const withColors = { ...valid, colors: { blue: "v1.2.3", green: "v1.3.0" }, live: "blue" };
+        assert.deepStrictEqual(parseBackupMetadata(withColors), withColors);
+        assert.strictEqual("colors" in parseBackupMetadata(valid), false);
+        assert.throws(() => parseBackupMetadata({ ...withColors, live: "red" }), /"live" must be "blue" or "green"/);
+        assert.throws(() => parseBackupMetadata({ ...withColors, colors: { blue: "v1" } }), /"colors" must be an object \{ "blue": tag, "green": tag \}/);
+        assert.throws(() => parseBackupMetadata({ ...withColors, colors: { blue: "v1", green: "" } }), /"colors" must be an object/);
+        assert.throws(() => parseBackupMetadata({ ...valid, live: "blue" }), /"colors" must be present with the other/);
+        assert.throws(() => parseBackupMetadata({ ...valid, colors: withColors.colors }), /"live" must be present with the other/);
+    });
+
     it("names the first bad field", () => {
         assert.throws(() => parseBackupMetadata({ ...valid, migration_version: 15 }), /"migration_version" must be three digits such as "015"/);
         assert.throws(() => parseBackupMetadata({ ...valid, dump_sha256: "xyz" }), /"dump_sha256" must be 64 lower-case hex characters/);
@@ -90,6 +101,14 @@ describe("backup metadata", () => {
         assert.deepStrictEqual(parseImageTags(""), {});
         assert.throws(() => parseImageTags("api=v1,api=v2"), /--tags names "api" twice/);
         assert.throws(() => parseImageTags("api v1"), /--tags must look like/);
+    });
+
+    it("parses --colors: blue and green, each once", () => {
+        assert.deepStrictEqual(parseColorTags("green=v1.3.0,blue=v1.2.2"), { blue: "v1.2.2", green: "v1.3.0" });
+        assert.throws(() => parseColorTags("blue=v1"), /^UsageError: --colors must name blue and green, e.g. blue=v1.2.2,green=v1.3.0, got "blue=v1"$/);
+        assert.throws(() => parseColorTags("blue=v1,green=v2,red=v3"), /--colors must name blue and green/);
+        assert.throws(() => parseColorTags("blue=v1,blue=v2"), /--colors names "blue" twice/);
+        assert.throws(() => parseColorTags("blue v1"), /--colors must look like blue=v1.2.2,green=v1.3.0, got "blue v1"/);
     });
 
     it("finds the migration head in a pg_restore data script", () => {

@@ -88,6 +88,17 @@ describe("CLI argument parsing", () => {
                 ...quiet,
             },
         );
+        assert.deepStrictEqual(parseCommandLine(["backup", "create", "--out", "d", "--colors", "blue=v1.2.2,green=v1.3.0", "--live", "green"]), {
+            command: "backup create",
+            outDir: "d",
+            environment: "local",
+            label: "manual",
+            tags: {},
+            colors: { colors: { blue: "v1.2.2", green: "v1.3.0" }, live: "green" },
+            upload: false,
+            keep: 10,
+            ...quiet,
+        });
         assert.deepStrictEqual(parseCommandLine(["--quiet", "backup", "restore", "a.tar.gz", "--yes", "--env", "dev"]), {
             command: "backup restore",
             file: "a.tar.gz",
@@ -147,6 +158,12 @@ describe("CLI argument parsing", () => {
         );
         usageError(["backup", "create", "--out", "d", "--tags", "api"], '--tags must look like api=v1.2.3,web=v1.2.3, got "api"');
         usageError(["backup", "create", "--out", "d", "--keep", "0"], '--keep must be a whole number of at least 1, got "0"');
+        usageError(
+            ["backup", "create", "--out", "d", "--colors", "blue=v1,green=v2"],
+            "--colors and --live go together: --colors blue=v1.2.2,green=v1.3.0 --live blue",
+        );
+        usageError(["backup", "create", "--out", "d", "--live", "blue"], "--colors and --live go together: --colors blue=v1.2.2,green=v1.3.0 --live blue");
+        usageError(["backup", "create", "--out", "d", "--colors", "blue=v1,green=v2", "--live", "red"], '--live must be blue or green, got "red"');
         usageError(["backup", "verify"], "backup verify needs a FILE argument");
         usageError(["backup", "prune", "--dir", "d"], "backup prune needs --dir DIR and --keep N");
         usageError(

@@ -5,14 +5,19 @@
  * runbook's scenario 2 (restore, then the archive's color live).
  */
 import * as assert from "assert";
+import * as crypto from "crypto";
+import { EventEmitter } from "events";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { currentMigrationVersion, migrateUp } from "../../database";
+import * as readline from "readline";
+import { spawn } from "child_process";
+import { createBackup, currentMigrationVersion, migrateUp, verifyBackup } from "../../database";
 import { readClusterState } from "../../release/clusterState";
 import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy";
 import { changedSteps } from "../../release/engineEvents";
 import { restoreRollback } from "../../release/restoreRollback";
+import { rollback } from "../../release/rollback";
 import { formatStatus, readStatus } from "../../release/status";
 import { freshDatabase } from "../support/postgres";
 import { releaseFixture } from "../support/releaseFixture";
@@ -27,7 +32,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     let connection: Awaited<ReturnType<typeof freshDatabase>>["connection"];
     let work: string | undefined;
     before(async function () {
-        this.timeout(2 * 60 * 1000);
+        this.timeout(4 * 60 * 1000);
         const db = await freshDatabase("deploy");
         connection = db.connection;
         work = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-deploy-db-"));
@@ -47,6 +52,18 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     // The migrations copy and the backups (test data, but patient-shaped) do not outlive the suite.
     after(() => {
         if (work !== undefined) fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    it("a rollback that cannot read the stack's settings refuses and leaves no deploy lock behind", async () => {
+        await f.s.set({ activeColor: "purple" });
+        try {
+            await assert.rejects(rollback(f.target), /^DeployRefusedError: physioflow:activeColor is "purple"; allowed values: blue, green$/);
+            await f.noLock();
+        } finally {
+            await f.s.set({ activeColor: "blue" });
+            // A leaked lock would fail every later test of the suite instead of this one alone.
+            await f.cluster.kubectl(["delete", "lease", "physioflow-deploy", "-n", namespace, "--ignore-not-found"]);
+        }
     });
 
     it("a pending migration that would break the live color, or that the runner would refuse, stops the deploy before any backup or change", async () => {
@@ -86,7 +103,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     });
 
     it("a release with a pending migration: verified backup, migration, both colors smoke-tested at the new version, switch", async function () {
-        this.timeout(3 * 60 * 1000);
+        this.timeout(6 * 60 * 1000);
         fs.cpSync(
             path.join(__dirname, "../../demo/migrations/007_demo_patient_release_note.sql"),
             path.join(migrationsDir, "007_demo_patient_release_note.sql"),
@@ -108,6 +125,12 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         const migratedAt = lines.findIndex(line => /^  migrate: applied .*007_demo_patient_release_note\.sql/.test(line));
         assert.ok(backupAt !== -1 && backupAt < migratedAt, lines.join("\n"));
         assert.strictEqual(await currentMigrationVersion(connection), "007");
+        // The archive records both colors as the release step set them, and which one was live.
+        const { metadata } = await verifyBackup(path.join(backupDir, backups[0]));
+        assert.deepStrictEqual(
+            [metadata.colors, metadata.live, metadata.image_tags],
+            [{ blue: "v1.0.0", green: "v5.0.0" }, "blue", { api: "v1.0.0", web: "v1.0.0" }],
+        );
         const state = await readClusterState(f.cluster.kubectl, namespace);
         assert.strictEqual((await f.cluster.getJson(["configmap", "migration-version", "-n", namespace])).data.version, "007");
         // The live color of the time (blue) was smoke-tested again at 007 in the release step, before the switch; the new one too.
@@ -134,7 +157,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     });
 
     it("rollback --restore: verify, safety backup, API off the database, restore, then the color of the archive's tag goes live at the archive's version", async function () {
-        this.timeout(3 * 60 * 1000);
+        this.timeout(6 * 60 * 1000);
         const archive = path.join(
             backupDir,
             fs.readdirSync(backupDir).find(name => /pre-deploy-v5\.0\.0.*\.tar\.gz$/.test(name))!,
@@ -163,15 +186,155 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         );
         assert.deepStrictEqual([result.from, result.to, result.migrationVersion], ["green", "blue", "006"]);
         assert.ok(lines.includes("api: off the database (physioflow-api-blue 0 -> 0, physioflow-api-green 1 -> 0)"), lines.join("\n"));
+        assert.ok(lines.includes("api: back on the database (physioflow-api-blue 0, physioflow-api-green 1)"), lines.join("\n"));
+        assert.ok(
+            lines.some(line => / taken while blue ran v1\.0\.0 \(live\) and green v5\.0\.0$/.test(line)),
+            lines.join("\n"),
+        );
         assert.strictEqual(await apiPodsDuringRestore, 0, "no API pod while the database was replaced");
         assert.strictEqual(await currentMigrationVersion(connection), "006");
         assert.match(path.basename(result.safetyBackup!), /pre-restore/);
-        assert.ok(fs.existsSync(result.safetyBackup!));
+        // The safety backup records the colors as they were before the restore: green live.
+        const safety = (await verifyBackup(result.safetyBackup!)).metadata;
+        assert.deepStrictEqual([safety.colors, safety.live, safety.migration_version], [{ blue: "v1.0.0", green: "v5.0.0" }, "green", "008"]);
         const state = await f.live("blue");
         assert.strictEqual(state.deployments["physioflow-api-blue"].image, "registry.local:5000/physioflow-api:v1.0.0");
         assert.strictEqual((await f.cluster.getJson(["configmap", "migration-version", "-n", namespace])).data.version, "006");
         assert.deepStrictEqual(changedSteps((await f.s.preview()).steps), [], "the stack matches the cluster after the scale down and back");
         assert.deepStrictEqual(f.events().slice(-1), ["restore-rollback green->blue"]);
         await f.noLock();
+    });
+
+    const archives = () => fs.readdirSync(backupDir).filter(name => name.endsWith(".tar.gz"));
+    const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+    const oldestArchive = () =>
+        path.join(
+            backupDir,
+            archives().find(name => /pre-deploy-v5\.0\.0/.test(name))!,
+        );
+
+    it("a restore of the oldest of ten archives: every archive kept, the restored one unchanged, nothing pruned", async function () {
+        this.timeout(5 * 60 * 1000);
+        // With the release's and the first restore's backups, eight more make ten: the default keep.
+        for (let i = 1; i <= 8; i++) {
+            await createBackup({ connection, outDir: backupDir, environment: "local", label: `manual-${i}`, now: () => new Date(Date.now() + i * 60_000) });
+        }
+        const before = archives();
+        assert.strictEqual(before.length, 10, before.join(", "));
+        const oldest = oldestArchive();
+        const hash = sha256(oldest);
+        const lines: string[] = [];
+        // blue runs v1.0.0, the archive's live tag, and is live: the restore keeps it live.
+        const result = await restoreRollback(dbTarget, oldest, { out: line => lines.push(line) });
+        assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
+        assert.deepStrictEqual([result.from, result.to, result.migrationVersion], ["blue", "blue", "006"]);
+        assert.deepStrictEqual(archives().sort(), [...before, path.basename(result.safetyBackup!)].sort(), "nothing pruned, the safety backup added");
+        assert.strictEqual(sha256(oldest), hash, "the restored archive is unchanged");
+        assert.ok(!lines.some(line => /pruned/.test(line)), lines.join("\n"));
+        await f.noLock();
+    });
+
+    it("an archive that records no tags is refused naming --color before anything changes; --color chooses", async function () {
+        this.timeout(5 * 60 * 1000);
+        const manual = path.join(
+            backupDir,
+            archives().find(name => /_manual-1_/.test(name))!,
+        );
+        const count = archives().length;
+        const refused = await restoreRollback(dbTarget, manual);
+        assert.strictEqual(refused.ok, false);
+        assert.match(
+            refused.error!,
+            /^local_manual-1_\d{8}_\d{6}\.tar\.gz records no image tags, so the color that runs its schema is unknown; choose the color to bring back with --color blue\|green$/,
+        );
+        assert.deepStrictEqual([refused.steps, archives().length], [[], count], "no step ran, no safety backup");
+        await f.noLock();
+        const chosen = await restoreRollback(dbTarget, manual, { color: "blue" });
+        assert.strictEqual(chosen.ok, true, chosen.error);
+        assert.deepStrictEqual([chosen.from, chosen.to, chosen.migrationVersion], ["blue", "blue", "006"]);
+        await f.noLock();
+    });
+
+    it("a restore stopped in the scale-down wait (a timeout, SIGINT, a real SIGTERM to its process) gives the API its replicas back and says so", async function () {
+        this.timeout(6 * 60 * 1000);
+        const replicas = async () => {
+            const spec = async (color: string) => (await f.cluster.getJson(["deployment", `physioflow-api-${color}`, "-n", namespace])).spec.replicas;
+            return { blue: await spec("blue"), green: await spec("green") };
+        };
+        const before = await replicas();
+        assert.deepStrictEqual(before, { blue: 1, green: 0 });
+        // A pod that will not go away with the scale: one of the API's labels that no Deployment owns.
+        const stray = {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "physioflow-api-stray", namespace, labels: { app: "physioflow-api", version: "stray" } },
+            spec: { nodeName: "no-such-node", containers: [{ name: "api", image: "registry.local:5000/physioflow-api:v1.0.0" }] },
+        };
+        await f.cluster.kubectl(["apply", "-f", "-"], JSON.stringify(stray));
+        const version = await currentMigrationVersion(connection);
+        try {
+            const lines: string[] = [];
+            const timedOut = await restoreRollback(dbTarget, oldestArchive(), { scaleDownTimeoutMs: 2000, out: line => lines.push(line) });
+            assert.strictEqual(timedOut.ok, false);
+            assert.strictEqual(timedOut.error, "the API's pods did not stop within 2 s (1 left); nothing restored; the API has its replicas back");
+            assert.ok(lines.includes("api: back on the database (physioflow-api-blue 1, physioflow-api-green 0)"), lines.join("\n"));
+            assert.deepStrictEqual(await replicas(), before);
+            await f.noLock();
+
+            const signals = new EventEmitter();
+            const heard: string[] = [];
+            const interrupted = await restoreRollback(dbTarget, oldestArchive(), {
+                signals,
+                out: line => {
+                    heard.push(line);
+                    if (line.startsWith("api: off the database")) setTimeout(() => signals.emit("SIGINT", "SIGINT"), 500);
+                },
+            });
+            assert.strictEqual(interrupted.ok, false);
+            assert.strictEqual(interrupted.error, "interrupted by SIGINT before the restore, nothing restored; the API has its replicas back");
+            assert.ok(heard.includes("SIGINT: stopping; the API gets its replicas back first"), heard.join("\n"));
+            assert.deepStrictEqual(await replicas(), before);
+            assert.deepStrictEqual([signals.listenerCount("SIGINT"), signals.listenerCount("SIGTERM")], [0, 0]);
+            assert.strictEqual(await currentMigrationVersion(connection), version);
+            await f.noLock();
+
+            // The same from the outside: a real SIGTERM to a process running the restore.
+            const child = spawn(
+                process.execPath,
+                [
+                    "-r",
+                    "ts-node/register/transpile-only",
+                    path.join(__dirname, "../support/restoreChild.ts"),
+                    JSON.stringify({
+                        stack: f.s.dirs,
+                        kubectl: path.join(f.cluster.binDir, "kubectl"),
+                        kubeconfig: f.cluster.kubeconfigPath,
+                        namespace,
+                        database: { ...dbTarget.database },
+                        archive: oldestArchive(),
+                        scaleDownTimeoutMs: 60_000,
+                    }),
+                ],
+                { detached: true, stdio: ["ignore", "pipe", "inherit"], cwd: path.join(__dirname, "..", "..") },
+            );
+            const childLines: string[] = [];
+            const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
+            readline.createInterface({ input: child.stdout }).on("line", line => {
+                childLines.push(line);
+                if (line.startsWith("api: off the database")) setTimeout(() => process.kill(child.pid!, "SIGTERM"), 500);
+            });
+            await exited;
+            const last = childLines[childLines.length - 1] ?? "";
+            assert.ok(last.startsWith("result: "), childLines.join("\n"));
+            assert.strictEqual(
+                JSON.parse(last.slice("result: ".length)).error,
+                "interrupted by SIGTERM before the restore, nothing restored; the API has its replicas back",
+            );
+            assert.ok(childLines.includes("api: back on the database (physioflow-api-blue 1, physioflow-api-green 0)"), childLines.join("\n"));
+            assert.deepStrictEqual(await replicas(), before);
+            await f.noLock();
+        } finally {
+            await f.cluster.kubectl(["delete", "pod", "physioflow-api-stray", "-n", namespace, "--grace-period=0", "--force", "--wait=false"]);
+        }
     });
 });

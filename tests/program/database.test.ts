@@ -20,12 +20,22 @@ describe("database command lines", () => {
                 environment: "dev",
                 label: "pre-migrate-015",
                 upload: false,
+                colorTags: { blue: "v1.2.2", green: "v1.3.0" },
+                activeColor: "blue",
             }),
-            'node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-015',
+            'node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-015 --colors blue=v1.2.2,green=v1.3.0 --live blue',
         );
         assert.strictEqual(
-            backupCommand({ cli: "physioflow", backupDir: "/srv/backups", environment: "prod", label: "pre-migrate-015", upload: true }),
-            'physioflow backup create --out "/srv/backups" --env prod --label pre-migrate-015 --upload',
+            backupCommand({
+                cli: "physioflow",
+                backupDir: "/srv/backups",
+                environment: "prod",
+                label: "pre-migrate-015",
+                upload: true,
+                colorTags: { blue: "v1.2.2", green: "v1.2.2" },
+                activeColor: "green",
+            }),
+            'physioflow backup create --out "/srv/backups" --env prod --label pre-migrate-015 --colors blue=v1.2.2,green=v1.2.2 --live green --upload',
         );
     });
 
@@ -83,18 +93,13 @@ describe("database in the stack", () => {
         run = await runProgram("dev", stackConfigWithSecrets("dev"));
     });
 
-    it("a backup command, then a migrate command, re-run by the target version and the files' hash", () => {
+    it("a backup command recording both colors' tags and the live color, then a migrate command, re-run by the target version and the files' hash", () => {
         const backup = find(run, Command, "physioflow_dev-release-backup").inputs;
         const migrate = find(run, Command, "physioflow_dev-release-migrate").inputs;
+        // Pulumi.dev.yaml: blue v1.2.2 live, green v1.2.3.
         assert.strictEqual(
             backup.create,
-            backupCommand({
-                cli: "node bin/physioflow.js",
-                backupDir: "$HOME/physioflow-backups/dev",
-                environment: "dev",
-                label: `pre-migrate-${target}`,
-                upload: false,
-            }),
+            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-${target} --colors blue=v1.2.2,green=v1.2.3 --live blue`,
         );
         assert.strictEqual(migrate.create, migrateCommand("node bin/physioflow.js", "migrations", target));
         const triggers = [target, migrationsChecksum(repoMigrations)];
@@ -180,7 +185,7 @@ describe("database in the stack", () => {
         // The exact command line: the store's credentials are not on it.
         assert.strictEqual(
             backup.create,
-            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/prod" --env prod --label pre-migrate-${target} --upload`,
+            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/prod" --env prod --label pre-migrate-${target} --colors blue=v1.2.2,green=v1.2.3 --live blue --upload`,
         );
         assert.ok(isSecretInput(backup.environment));
         assert.deepStrictEqual(

@@ -18,6 +18,8 @@ const releaseArgs = {
     migrationsDir: "migrations",
     migrationsChecksum: "abc",
     backupDir: "/srv/backups",
+    colorTags: { blue: "v1.2.2", green: "v1.3.0" },
+    activeColor: "blue" as const,
 };
 
 describe("DatabaseRelease on its own", () => {
@@ -65,8 +67,14 @@ describe("DatabaseRelease on its own", () => {
         const backup = (name: string) => created.find(r => r.name === `${name}-backup`)!.inputs;
         // The environment holds secrets, so the mocks see it as a secret value: { <signature>, value }.
         const environment = (name: string) => backup(name).environment.value;
-        assert.strictEqual(backup("local-only").create, 'node bin/physioflow.js backup create --out "/srv/backups" --env dev --label pre-migrate-015');
-        assert.strictEqual(backup("uploaded").create, 'node bin/physioflow.js backup create --out "/srv/backups" --env dev --label pre-migrate-015 --upload');
+        assert.strictEqual(
+            backup("local-only").create,
+            'node bin/physioflow.js backup create --out "/srv/backups" --env dev --label pre-migrate-015 --colors blue=v1.2.2,green=v1.3.0 --live blue',
+        );
+        assert.strictEqual(
+            backup("uploaded").create,
+            'node bin/physioflow.js backup create --out "/srv/backups" --env dev --label pre-migrate-015 --colors blue=v1.2.2,green=v1.3.0 --live blue --upload',
+        );
         assert.deepStrictEqual(Object.keys(environment("local-only")).sort(), ["PGDATABASE", "PGHOST", "PGPASSWORD", "PGPORT", "PGSSLMODE", "PGUSER"]);
         assert.strictEqual(environment("uploaded").S3_ENDPOINT, "http://s3");
         assert.strictEqual(environment("uploaded").S3_BUCKET, "b");

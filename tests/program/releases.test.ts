@@ -25,6 +25,10 @@ for (const stack of ["dev", "prod"]) {
     const replicas = stack === "prod" ? 2 : 1;
     const run = (settings: Record<string, string>) => runProgram(stack, stackConfigWithSecrets(stack, settings));
 
+    // A release or a flip changes the colors the next backup records (its command line): an in-place
+    // update of the backup command (read-only `update`), never a replace: its triggers do not change.
+    const backupRecordsColors = `command:local:Command/physioflow_${stack}-release-backup create`;
+
     describe(`releases on ${stack}`, () => {
         it("the release cycle is one readable diff per step: release warm, switch, finish", async () => {
             const steady = await run({ activeColor: "blue", blueTag: "v1.2.2", greenTag: "v1.2.2" });
@@ -43,15 +47,20 @@ for (const stack of ["dev", "prod"]) {
                     `${Deployment}/physioflow-web-green spec.replicas`,
                     `${Deployment}/physioflow-web-green spec.template.spec.containers.0.image`,
                     ...smokeTestAdded("green"),
+                    backupRecordsColors,
                 ].sort(),
             );
             assert.strictEqual(find(released, Deployment, "physioflow-api-green").inputs.spec.replicas, replicas);
             assert.strictEqual(find(released, Job, "physioflow-smoke-green").inputs.spec.template.metadata.annotations["physioflow/tag"], "v1.3.0");
 
             // 2. switch while warm: nothing but the four Services' selectors.
-            assert.deepStrictEqual(diffRuns(released, switched).map(describeChange).sort(), selectorChanges);
+            assert.deepStrictEqual(diffRuns(released, switched).map(describeChange).sort(), [backupRecordsColors, ...selectorChanges].sort());
             // ...and a rollback in the warm window is the same flip back.
-            assert.deepStrictEqual(diffRuns(switched, released).map(describeChange).sort(), selectorChanges);
+            assert.deepStrictEqual(diffRuns(switched, released).map(describeChange).sort(), [backupRecordsColors, ...selectorChanges].sort());
+            assert.match(
+                find(switched, "command:local:Command", `physioflow_${stack}-release-backup`).inputs.create,
+                / --colors blue=v1\.2\.2,green=v1\.3\.0 --live green$/,
+            );
 
             // 3. finish: the old color goes to inactiveReplicas (0), its smoke test with it.
             assert.deepStrictEqual(
@@ -76,6 +85,7 @@ for (const stack of ["dev", "prod"]) {
                     `${Job}/physioflow-smoke-blue (resource)`,
                     `physioflow:k8s:SmokeTest/physioflow-smoke-blue (resource)`,
                     ...smokeTestAdded("green"),
+                    backupRecordsColors,
                 ].sort(),
             );
             const change = (resource: string, path: string) => changes.find(c => c.resource === resource && c.path === path);
@@ -100,18 +110,22 @@ for (const stack of ["dev", "prod"]) {
             });
         });
 
-        it("a release to a cold inactive color touches only its Deployments' images", async () => {
+        it("a release to a cold inactive color touches only its Deployments' images (and the colors its next backup records)", async () => {
             const before = await run({ activeColor: "blue", greenTag: "v1.2.3" });
             const after = await run({ activeColor: "blue", greenTag: "v1.3.0" });
             const changes = diffRuns(before, after);
             assert.deepStrictEqual(changes.map(describeChange).sort(), [
+                backupRecordsColors,
                 `${Deployment}/physioflow-api-green spec.template.spec.containers.0.image`,
                 `${Deployment}/physioflow-web-green spec.template.spec.containers.0.image`,
             ]);
-            assert.deepStrictEqual(changes.map(c => c.after).sort(), [
-                "registry.trancloud.work/physioflow-api:v1.3.0",
-                "registry.trancloud.work/physioflow-web:v1.3.0",
-            ]);
+            assert.deepStrictEqual(
+                changes
+                    .filter(c => c.resource.startsWith("kubernetes:"))
+                    .map(c => c.after)
+                    .sort(),
+                ["registry.trancloud.work/physioflow-api:v1.3.0", "registry.trancloud.work/physioflow-web:v1.3.0"],
+            );
         });
 
         it("inactiveReplicas keeps the inactive color partly warm: its replica counts and a smoke test of it", async () => {

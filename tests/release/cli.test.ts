@@ -111,9 +111,18 @@ describe("physioflow deploy, before it touches anything", () => {
                 await run(["rollback", "dev", "--restore", archive]),
                 error("rollback --restore needs a confirmation and there is no terminal; re-run with --yes"),
             );
+            assert.deepStrictEqual(await run(["rollback", "dev", "--restore", archive, "--color", "red"]), error('--color must be blue or green, got "red"'));
+            assert.deepStrictEqual(
+                await run(["rollback", "dev", "--color=blue"]),
+                error("--color goes with --restore FILE: the color to bring back with the archive"),
+            );
             // --yes goes straight to opening the stack.
             assert.deepStrictEqual(
                 await run(["rollback", "local", "--restore", archive, "--yes"], root),
+                error("there is no local stack yet; run npm run local first"),
+            );
+            assert.deepStrictEqual(
+                await run(["rollback", "local", "--restore", archive, "--color", "green", "--yes"], root),
                 error("there is no local stack yet; run npm run local first"),
             );
         } finally {
