@@ -11,7 +11,7 @@ import * as path from "path";
 import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import { Kubectl } from "./clusterState";
-import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
+import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, takeReleaseLock, update } from "./deploy";
 import { tellTeam } from "./notify";
 import type { RollbackResult } from "./rollback";
 
@@ -108,6 +108,7 @@ export async function restoreRollback(
         const changes = await update(target, { migrationTarget: version, activeColor: to, inactiveWarm: "false" }, out);
         result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
         result.ok = true;
+        await resolveAlarms(target, out);
         await tellTeam(
             settings.notifyWebhookUrl,
             {

@@ -7,13 +7,10 @@
  * never switched to cold.
  */
 import { Color, otherColor } from "../components/colors";
-import { readClusterState } from "./clusterState";
-import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, StepResult, takeReleaseLock, update } from "./deploy";
+import { LiveColor, liveServices, readClusterState } from "./clusterState";
+import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
 import { DeployLock, DeployLockedError } from "./deployLock";
 import { tellTeam } from "./notify";
-
-/** The live Services the release code moves. */
-export const liveServices = ["physioflow-api", "physioflow-web"];
 
 export interface RollbackResult {
     ok: boolean;
@@ -23,6 +20,8 @@ export interface RollbackResult {
     patchMs?: number;
     steps: StepResult[];
     error?: string;
+    /** The live color read back from the cluster at the end (`physioflow rollback` fills it in). */
+    live?: LiveColor;
 }
 
 export async function rollback(target: ReleaseTarget, options: { emergency?: boolean; out?: (line: string) => void } = {}): Promise<RollbackResult> {
@@ -104,6 +103,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             await step("switch", `live Services to ${to} (${from} stays warm)`, () => update(target, { activeColor: to, inactiveWarm: "true" }, out), "done");
         }
         result.ok = true;
+        await resolveAlarms(target, out);
         await tellTeam(
             settings.notifyWebhookUrl,
             {

@@ -128,7 +128,7 @@ describe("the watch after a switch on the real engine and a real control plane: 
     });
 
     it("an automatic rollback the API server refuses is an alarm: its own notification, exit 3 naming the live color read back, the release record and status flag it until a rollback succeeds", async function () {
-        this.timeout(4 * 60 * 1000);
+        this.timeout(6 * 60 * 1000);
         const flaky = flakyKubectl(f.cluster.kubectl);
         const policy = "physioflow-test-deploywatch-no-blue";
         const refusesBlue = async () => {
