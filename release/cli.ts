@@ -13,6 +13,7 @@ import { Readable, Writable } from "stream";
 import { Color, isColor } from "../components/colors";
 import { commandGroups, sideOf, usageLine } from "../database/cli/commands";
 import { UsageError } from "../database/errors";
+import { describeLive, readLiveColor } from "./clusterState";
 import { deploy, DeployResult, OpenedReleaseTarget, OpenLocalTarget } from "./deploy";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
 
@@ -73,7 +74,9 @@ export const STATUS_HELP = `usage: ${usageLine("status")}
 The stack's settings and last outputs beside what its cluster does: active color and tags,
 each Deployment's ready/desired pods, what the live Services select and serve, the smoke tests,
 the migration version (database, ConfigMap and stack output), the last backup and any deploy in progress.
-Lines starting with ! disagree; the exit code is then 1. <stack>: local, dev, staging or prod.`;
+Lines starting with ! disagree, and alarms (an automatic rollback that failed) show as ! until
+the next successful deploy or rollback of the stack; the exit code is then 1.
+<stack>: local, dev, staging or prod.`;
 
 /** \`physioflow status ...\`; exit 0 when everything agrees, 1 when a line is flagged. */
 export async function statusCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
@@ -130,7 +133,11 @@ replicas. One deploy at a time per namespace. <stack>: local, dev, staging or pr
   --watch D     how long to watch after the switch (e.g. 90s, 5m); default 5m
   --keep-warm   leave the old color at full replicas
   --yes         no confirmation (prod asks for one; without a terminal it refuses)
-  --json        print the result as JSON on stdout`;
+  --json        print the result as JSON on stdout
+
+Exit 0: the tag is live; 1: a step failed or the watch rolled back; 2: bad input; 3: the watch
+saw a breach and the automatic rollback FAILED (act now: the alarm is in physioflow status).
+Each failure names the live color as read back from the cluster.`;
 
 /** The stacks the release commands work on. */
 const stackNames = ["local", "dev", "staging", "prod"];
@@ -176,7 +183,32 @@ function parseWatch(text: string): number {
     return Number(match[1]) * (match[2] === "m" ? 60 : 1);
 }
 
-/** `physioflow deploy ...`; returns the exit code (0 live, 1 failed or rolled back, 2 bad input). */
+/**
+ * The exit codes of `physioflow deploy` from its result: 0 the tag is live, 1 a step failed or
+ * the watch rolled back, 3 the automatic rollback after a breach failed (2, bad input, is
+ * releaseMain's). Pure.
+ */
+export function deployExitCode(result: DeployResult): number {
+    if (result.ok) return 0;
+    return result.rollbackFailed ? 3 : 1;
+}
+
+/** The summary `physioflow deploy` prints after its steps: a line per step, then the verdict with the live color read back. Pure. */
+export function deploySummary(result: DeployResult, stackName: string): string[] {
+    const lines = result.steps.map(step => `${step.step.padEnd(8)} ${step.seconds.toFixed(1).padStart(6)} s  ${step.result}`);
+    const live = result.live === undefined ? "live color unknown (not read back)" : describeLive(result.live);
+    if (result.ok) lines.push(result.live?.color === result.to ? `${result.tag} is live on ${result.to}` : `${result.tag} deployed to ${result.to}; ${live}`);
+    else if (result.rollbackFailed) {
+        lines.push(
+            `the alarm stays in physioflow status ${stackName} until a deploy or rollback succeeds; to finish the rollback: physioflow rollback ${stackName} --emergency`,
+            `automatic rollback FAILED, act now: ${result.rollbackFailed.error}; ${live} (the watch's breach: ${result.rollbackFailed.breach})`,
+        );
+    } else if (result.rolledBack) lines.push(`rolled back: ${result.rolledBack.reason}; ${live}`);
+    else lines.push(`${result.error}; ${live}`);
+    return lines;
+}
+
+/** `physioflow deploy ...`; returns the exit code ({@link deployExitCode}; 2 on bad input). */
 export async function deployCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
     if (argv.includes("--help") || argv.includes("-h")) {
         io.stdout.write(`${DEPLOY_HELP}\n`);
@@ -196,15 +228,8 @@ export async function deployCommand(argv: readonly string[], io: ReleaseIo): Pro
     }
     if (args.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     out("");
-    for (const step of result.steps) out(`${step.step.padEnd(8)} ${step.seconds.toFixed(1).padStart(6)} s  ${step.result}`);
-    out(
-        result.ok
-            ? `${args.tag} is live on ${result.to}`
-            : result.rolledBack
-              ? `rolled back: ${result.rolledBack.reason}; ${result.from} is live`
-              : `${result.error}; ${result.from} is still live`,
-    );
-    return result.ok ? 0 : 1;
+    deploySummary(result, args.stack).forEach(out);
+    return deployExitCode(result);
 }
 
 async function confirm(io: ReleaseIo, question: string, expected: string, what = "deploy to prod"): Promise<boolean> {
@@ -311,14 +336,16 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
             const { rollback } = await import("./rollback");
             result = await rollback(opened.target, { emergency, out });
         }
+        result.live ??= await readLiveColor(opened.target.kubectl, opened.target.namespace);
     } finally {
         await opened.close();
     }
     if (flags.has("--json")) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    const live = result.live === undefined ? "live color unknown (not read back)" : describeLive(result.live);
     out(
         result.ok
-            ? `${result.to} is live${result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : ""}`
-            : `rollback failed: ${result.error}; ${result.from} is still live`,
+            ? `${result.live?.color === result.to ? `${result.to} is live` : `rolled back to ${result.to}; ${live}`}${result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : ""}`
+            : `rollback failed: ${result.error}; ${live}`,
     );
     return result.ok ? 0 : 1;
 }

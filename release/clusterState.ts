@@ -3,7 +3,7 @@
  * and the ready pods its EndpointSlices hold, each Deployment's image and replicas. The reading
  * is done by a `kubectl` the caller provides; the rest is pure and tested without a cluster.
  */
-import { Color, colors } from "../components/colors";
+import { Color, colors, isColor } from "../components/colors";
 
 /** Runs `kubectl ARGS` against the cluster and resolves to its stdout. */
 export type Kubectl = (args: readonly string[], input?: string) => Promise<string>;
@@ -148,4 +148,47 @@ export function followClusterState(kubectl: Kubectl, namespace: string, report: 
             await loop;
         },
     };
+}
+
+/** The live Services the release code moves (the apps' Services that serve users). */
+export const liveServices = ["physioflow-api", "physioflow-web"];
+
+/**
+ * The live color as read back from the cluster at one moment: the color both live Services
+ * select, `mixed` when they select different colors, `unknown` (and why) when they could not be
+ * read or select none.
+ */
+export type LiveColor = { color: Color } | { color: "mixed"; selectors: Record<string, string> } | { color: "unknown"; reason: string };
+
+/** Pure: the live color the live Services of `state` select. */
+export function liveColorOf(state: ClusterState): LiveColor {
+    const selectors: Record<string, string> = {};
+    for (const name of liveServices) {
+        const service = state.services[name];
+        if (service === undefined) return { color: "unknown", reason: `Service ${name} not found` };
+        const version = service.selector.version;
+        if (version === undefined || !isColor(version)) return { color: "unknown", reason: `Service ${name} selects ${JSON.stringify(service.selector)}` };
+        selectors[name] = version;
+    }
+    const selected = [...new Set(Object.values(selectors))] as Color[];
+    return selected.length === 1 ? { color: selected[0] } : { color: "mixed", selectors };
+}
+
+/** Reads the live Services' selectors now; never throws: a failed reading is `unknown` with its error. */
+export async function readLiveColor(kubectl: Kubectl, namespace: string): Promise<LiveColor> {
+    try {
+        return liveColorOf(await readClusterState(kubectl, namespace));
+    } catch (error) {
+        return { color: "unknown", reason: ((error as Error).message ?? String(error)).split("\n")[0] };
+    }
+}
+
+/** For people: `green is live`, `live color mixed (physioflow-api selects green, physioflow-web selects blue)`, `live color unknown (…)`. */
+export function describeLive(live: LiveColor): string {
+    if (live.color === "mixed")
+        return `live color mixed (${Object.entries(live.selectors)
+            .map(([service, color]) => `${service} selects ${color}`)
+            .join(", ")})`;
+    if (live.color === "unknown") return `live color unknown (${live.reason})`;
+    return `${live.color} is live`;
 }

@@ -9,11 +9,13 @@
 import * as auto from "@pulumi/pulumi/automation";
 import { Color, isColor, otherColor } from "../components/colors";
 import type { ConnectionSettings } from "../database/connection";
-import { ClusterState, Kubectl, readClusterState } from "./clusterState";
+import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor } from "./clusterState";
 import { acquireDeployLock, DeployLock } from "./deployLock";
 import { holdMigrations, moveMigrations } from "./migrationHold";
 import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
 import { Notification, tellTeam } from "./notify";
+import { describeOutcome, StepOutcome, WatchDecision } from "./outcome";
+import { clearAlarms, raiseAlarm } from "./releaseRecord";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
 import { parseErrorRate } from "../components/config";
 import { backupAndMigrate, describePendingMigrations, readPendingMigrations, refuseBreakingMigrations } from "./releaseDatabase";
@@ -90,7 +92,13 @@ export interface StepResult {
     /** The previewed changes, one line each (empty for the watch). */
     changes: string[];
     seconds: number;
+    /** The step's line in the summary, for people; decisions use a typed {@link StepOutcome}. */
     result: string;
+}
+
+/** A step of a deploy: its typed outcome, and `result` the line printed for it (release/outcome.ts's `describeOutcome`). */
+export interface DeployStepResult extends StepResult {
+    outcome: StepOutcome;
 }
 
 export interface DeployResult {
@@ -98,9 +106,16 @@ export interface DeployResult {
     tag: string;
     from: Color;
     to: Color;
-    steps: StepResult[];
+    steps: DeployStepResult[];
+    /** The live color read back from the cluster when the deploy ended (after a failed step: when it failed). */
+    live?: LiveColor;
     /** Set when the watch saw a breach and switched back. */
     rolledBack?: { reason: string };
+    /**
+     * Set when the watch saw a breach and the switch back failed: an alarm (notified as
+     * `automatic-rollback-failed`, recorded in the release record, `physioflow deploy` exits 3).
+     */
+    rollbackFailed?: { breach: string; error: string };
     /** The database's migrations, when the command reached the database: version before and after, and the backup taken. */
     migrations?: { from: string; to: string; pending: string[]; backup?: string };
     error?: string;
@@ -216,33 +231,23 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         for (const step of plan.steps) {
             const started = Date.now();
             out(`${step}: ${describeStep(step, tag, from, to, { ...options, watch })}`);
+            const record = (changes: string[], outcome: StepOutcome) =>
+                result.steps.push({ step, changes, seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
             try {
                 if (step === "watch") {
-                    const breach = await watchColor(target, to, settings.replicas, watch, line => out(`  ${line}`));
-                    if (breach === undefined) {
-                        result.steps.push({ step, changes: [], seconds: elapsed(started), result: "no breach" });
+                    const decision: WatchDecision = await watchColor(target, to, settings.replicas, watch, line => out(`  ${line}`));
+                    if (decision.kind === "healthy") {
+                        record([], { kind: "done", detail: "no breach" });
                         out(`  no breach in ${options.watch.seconds} s`);
                         continue;
                     }
-                    result.steps.push({ step, changes: [], seconds: elapsed(started), result: `breach: ${breach}` });
-                    out(`  breach: ${breach}; rolling back to ${from}`);
-                    const rollbackStarted = Date.now();
-                    const changes = await update(target, { activeColor: from, ...holdMigrations }, out);
-                    result.steps.push({ step: "rollback", changes, seconds: elapsed(rollbackStarted), result: `live on ${from} again` });
-                    result.rolledBack = { reason: breach };
-                    await tell({
-                        event: "automatic-rollback",
-                        namespace: target.namespace,
-                        from: to,
-                        to: from,
-                        tag,
-                        reason: breach,
-                        text: `${target.namespace}: ${tag} on ${to} rolled back automatically to ${from}: ${breach}`,
-                    });
+                    record([], { kind: "breach", reason: decision.reason });
+                    out(`  breach: ${decision.reason}; rolling back to ${from}`);
+                    await rollBackAutomatically(target, result, decision.reason, tell, out);
                     return result;
                 }
                 if (step === "finish" && options.keepWarm) {
-                    result.steps.push({ step, changes: [], seconds: 0, result: `kept ${from} warm (--keep-warm)` });
+                    record([], { kind: "done", detail: `kept ${from} warm (--keep-warm)` });
                     continue;
                 }
                 if (step === "release" && db?.migratesOutsideStack && result.migrations?.pending.length) {
@@ -252,7 +257,7 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                     await target.useMigrationVersion?.(migrated.to);
                 }
                 const changes = await update(target, configOf(step, tag, from, to), out);
-                result.steps.push({ step, changes, seconds: elapsed(started), result: "done" });
+                record(changes, { kind: "done" });
                 if (step === "switch") {
                     await tell({
                         event: "switch",
@@ -265,15 +270,91 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                 }
             } catch (error) {
                 const message = engineErrorSummary(error);
-                result.steps.push({ step, changes: [], seconds: elapsed(started), result: `failed: ${message}` });
+                // Whatever the step had done when it failed: what the live Services select now.
+                result.live = await readLiveColor(target.kubectl, target.namespace);
+                record([], { kind: "failed", error: message, live: result.live });
                 result.error = `${step} failed: ${message}`;
                 return result;
             }
         }
         result.ok = true;
+        result.live = await readLiveColor(target.kubectl, target.namespace);
+        await resolveAlarms(target, out);
         return result;
     } finally {
         await lock.release();
+    }
+}
+
+/**
+ * The watch's breach answered while the old color is still warm: the live Services back to it
+ * (the stack's activeColor, previewed and applied). A switch back that fails is an alarm: the
+ * team is told (`automatic-rollback-failed`), the release record keeps it for `status` until a
+ * deploy or rollback succeeds, the stack's activeColor is put back to what the cluster serves (so
+ * `physioflow rollback` goes to the old color), and the result says which color is live.
+ */
+async function rollBackAutomatically(
+    target: ReleaseTarget,
+    result: DeployResult,
+    breach: string,
+    tell: (notification: Notification) => Promise<void>,
+    out: (line: string) => void,
+): Promise<void> {
+    const { tag, from, to } = result;
+    const started = Date.now();
+    const record = (changes: string[], outcome: StepOutcome) =>
+        result.steps.push({ step: "rollback", changes, seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+    let changes: string[];
+    try {
+        changes = await update(target, { activeColor: from, ...holdMigrations }, out);
+    } catch (error) {
+        const message = engineErrorSummary(error);
+        const live = await readLiveColor(target.kubectl, target.namespace);
+        record([], { kind: "failed", error: message, live });
+        result.live = live;
+        result.rollbackFailed = { breach, error: message };
+        result.error = `automatic rollback to ${from} failed: ${message}`;
+        const text = `${target.namespace}: ${tag} on ${to}: the automatic rollback to ${from} FAILED, act now: ${message}; ${describeLive(live)}`;
+        await tell({ event: "automatic-rollback-failed", namespace: target.namespace, from: to, to: from, tag, reason: breach, live: live.color, text });
+        try {
+            await raiseAlarm(target.kubectl, target.namespace, { kind: "automatic-rollback-failed", at: new Date().toISOString(), text });
+        } catch (alarmError) {
+            out(`warning: the alarm could not be written to the release record: ${engineErrorSummary(alarmError)}`);
+        }
+        try {
+            // The update set activeColor before it failed: the stack's config says what the cluster serves again.
+            await target.stack.setConfig("physioflow:activeColor", { value: live.color === from ? from : to });
+        } catch (configError) {
+            out(`warning: the stack's activeColor could not be put back: ${engineErrorSummary(configError)}`);
+        }
+        return;
+    }
+    const live = await readLiveColor(target.kubectl, target.namespace);
+    record(changes, { kind: "done", detail: `live on ${from} again` });
+    result.live = live;
+    result.rolledBack = { reason: breach };
+    await tell({
+        event: "automatic-rollback",
+        namespace: target.namespace,
+        from: to,
+        to: from,
+        tag,
+        reason: breach,
+        live: live.color,
+        text: `${target.namespace}: ${tag} on ${to} rolled back automatically to ${from}: ${breach}; ${describeLive(live)}`,
+    });
+}
+
+/**
+ * A deploy or rollback that succeeded resolves the namespace's alarms (a failed automatic
+ * rollback's): cleared from the release record, and said. Never fails the command.
+ */
+export async function resolveAlarms(target: ReleaseTarget, out: (line: string) => void): Promise<void> {
+    try {
+        const cleared = await clearAlarms(target.kubectl, target.namespace);
+        cleared.forEach(alarm => out(`alarm resolved: ${alarm.kind} at ${alarm.at}`));
+    } catch (error) {
+        out(`warning: the release record's alarms could not be cleared: ${engineErrorSummary(error)}`);
     }
 }
 
@@ -344,11 +425,15 @@ export async function update(target: ReleaseTarget, config: Record<string, strin
     return lines;
 }
 
+/** Failed readings of the cluster in a row that are a breach: the watch cannot see the new color, so it rolls back while the old one is warm. */
+export const unreadableReadingsBreach = 3;
+
 /**
  * Watches `color` for `options.seconds`: a breach is a Deployment of that color with fewer ready
  * pods than `replicas` on two readings in a row, more container restarts than allowed since the
- * watch began, or (with `options.errorRate`) an error rate above its threshold on two readings in
- * a row, or unreadable on three. Resolves to the breach, described, or undefined.
+ * watch began, the cluster unreadable on {@link unreadableReadingsBreach} readings in a row, or
+ * (with `options.errorRate`) an error rate above its threshold on two readings in a row, or
+ * unreadable on three. Healthy only after a reading that succeeded at or past the end.
  */
 export async function watchColor(
     target: ReleaseTarget,
@@ -356,35 +441,55 @@ export async function watchColor(
     replicas: number,
     options: WatchOptions,
     out: (line: string) => void,
-): Promise<string | undefined> {
+): Promise<WatchDecision> {
     const intervalMs = options.intervalMs ?? 1000;
     const maxRestarts = options.maxRestarts ?? 0;
-    const restarts = async () => {
-        const pods = JSON.parse(await target.kubectl(["get", "pods", "-n", target.namespace, "-l", `version=${color}`, "-o", "json"])).items as any[];
-        return pods.reduce((sum, pod) => sum + ((pod.status?.containerStatuses ?? []) as any[]).reduce((n, c) => n + (c.restartCount ?? 0), 0), 0);
-    };
-    const baseline = await restarts();
     const errorRate = errorRateWatch(options.errorRate, out);
     const deadline = Date.now() + options.seconds * 1000;
+    let baseline: number | undefined;
     let unreadyBefore: string | undefined;
+    let failedReadings = 0;
     for (;;) {
-        const state: ClusterState = await readClusterState(target.kubectl, target.namespace);
-        const unready = Object.entries(state.deployments)
-            .filter(([name]) => name.endsWith(`-${color}`))
-            .filter(([, d]) => d.readyReplicas < replicas)
-            .map(([name, d]) => `${name} ${d.readyReplicas}/${replicas} ready`);
-        const unreadyNow = unready.length ? unready.join(", ") : undefined;
-        if (unreadyNow && unreadyBefore) return unreadyNow;
-        unreadyBefore = unreadyNow;
-        const restarted = (await restarts()) - baseline;
-        if (restarted > maxRestarts) return `${restarted} container restart(s) of ${color}'s pods since the switch (allowed: ${maxRestarts})`;
+        let reading: { unready?: string; restarts: number };
+        try {
+            reading = await readColor(target, color, replicas);
+            failedReadings = 0;
+        } catch (error) {
+            failedReadings++;
+            const message = engineErrorSummary(error);
+            out(`warning: the cluster could not be read (${failedReadings} in a row): ${message}`);
+            if (failedReadings >= unreadableReadingsBreach) {
+                return { kind: "breach", reason: `the cluster could not be read ${failedReadings} times in a row: ${message}` };
+            }
+            await new Promise(resolve => setTimeout(resolve, intervalMs));
+            continue;
+        }
+        baseline ??= reading.restarts;
+        if (reading.unready && unreadyBefore) return { kind: "breach", reason: reading.unready };
+        unreadyBefore = reading.unready;
+        const restarted = reading.restarts - baseline;
+        if (restarted > maxRestarts) {
+            return { kind: "breach", reason: `${restarted} container restart(s) of ${color}'s pods since the switch (allowed: ${maxRestarts})` };
+        }
         if (options.errorRate) {
             const breach = await errorRate.read();
-            if (breach) return breach;
+            if (breach) return { kind: "breach", reason: breach };
         }
-        if (Date.now() >= deadline) return undefined;
+        if (Date.now() >= deadline) return { kind: "healthy" };
         await new Promise(resolve => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
     }
+}
+
+/** One reading of `color`: its Deployments short of `replicas` ready pods (described), and its pods' container restarts. */
+async function readColor(target: ReleaseTarget, color: Color, replicas: number): Promise<{ unready?: string; restarts: number }> {
+    const state: ClusterState = await readClusterState(target.kubectl, target.namespace);
+    const unready = Object.entries(state.deployments)
+        .filter(([name]) => name.endsWith(`-${color}`))
+        .filter(([, d]) => d.readyReplicas < replicas)
+        .map(([name, d]) => `${name} ${d.readyReplicas}/${replicas} ready`);
+    const pods = JSON.parse(await target.kubectl(["get", "pods", "-n", target.namespace, "-l", `version=${color}`, "-o", "json"])).items as any[];
+    const restarts = pods.reduce((sum, pod) => sum + ((pod.status?.containerStatuses ?? []) as any[]).reduce((n, c) => n + (c.restartCount ?? 0), 0), 0);
+    return { unready: unready.length ? unready.join(", ") : undefined, restarts };
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * Tells the team (the runbook posts to Slack): a JSON message to the stack's `notifyWebhookUrl`
- * on a switch, an automatic rollback, a rollback (emergency or with a database restore). A notification that cannot be
- * delivered is reported and never fails the release.
+ * on a switch, an automatic rollback, an automatic rollback that failed (an alarm: act now), a
+ * rollback (emergency or with a database restore). A notification that cannot be delivered is
+ * reported and never fails the release.
  */
-export type NotifyEvent = "switch" | "automatic-rollback" | "emergency-rollback" | "rollback" | "restore-rollback";
+export type NotifyEvent = "switch" | "automatic-rollback" | "automatic-rollback-failed" | "emergency-rollback" | "rollback" | "restore-rollback";
 
 export interface Notification {
     event: NotifyEvent;
@@ -12,6 +13,8 @@ export interface Notification {
     to: string;
     tag?: string;
     reason?: string;
+    /** The live color read back from the cluster after the event (`blue`, `green`, `mixed` or `unknown`), where the event is an automatic rollback. */
+    live?: string;
     /** One line for people (Slack shows `text`). */
     text: string;
 }

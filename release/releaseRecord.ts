@@ -108,3 +108,23 @@ export async function updateReleaseRecord(kubectl: Kubectl, namespace: string, c
         }
     }
 }
+
+/** Adds `alarm` to the record's unresolved alarms. */
+export async function raiseAlarm(kubectl: Kubectl, namespace: string, alarm: ReleaseAlarm): Promise<void> {
+    await updateReleaseRecord(kubectl, namespace, record => ({ ...record, alarms: [...(record.alarms ?? []), alarm] }));
+}
+
+/**
+ * Resolves the record's alarms (a deploy or rollback of the namespace succeeded): removes them
+ * and resolves to those removed. Writes nothing when there are none.
+ */
+export async function clearAlarms(kubectl: Kubectl, namespace: string): Promise<ReleaseAlarm[]> {
+    if (((await readReleaseRecord(kubectl, namespace)).alarms ?? []).length === 0) return [];
+    let cleared: ReleaseAlarm[] = [];
+    await updateReleaseRecord(kubectl, namespace, record => {
+        cleared = record.alarms ?? [];
+        delete record.alarms;
+        return record;
+    });
+    return cleared;
+}

@@ -14,7 +14,7 @@ import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import type { BackupMetadata } from "../database";
 import { Kubectl } from "./clusterState";
-import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
+import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, takeReleaseLock, update } from "./deploy";
 import { moveMigrations } from "./migrationHold";
 import { tellTeam } from "./notify";
 import type { RollbackResult } from "./rollback";
@@ -142,6 +142,7 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
         const changes = await update(target, { migrationTarget: version, ...moveMigrations, activeColor: to, inactiveWarm: "false" }, out);
         result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
         result.ok = true;
+        await resolveAlarms(target, out);
         await tellTeam(
             settings.notifyWebhookUrl,
             {

@@ -7,14 +7,11 @@
  * never switched to cold.
  */
 import { Color, otherColor } from "../components/colors";
-import { readClusterState } from "./clusterState";
-import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, StepResult, takeReleaseLock, update } from "./deploy";
+import { LiveColor, liveServices, readClusterState } from "./clusterState";
+import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
 import { DeployLock, DeployLockedError } from "./deployLock";
 import { holdMigrations } from "./migrationHold";
 import { tellTeam } from "./notify";
-
-/** The live Services the release code moves. */
-export const liveServices = ["physioflow-api", "physioflow-web"];
 
 export interface RollbackResult {
     ok: boolean;
@@ -24,6 +21,8 @@ export interface RollbackResult {
     patchMs?: number;
     steps: StepResult[];
     error?: string;
+    /** The live color read back from the cluster at the end (`physioflow rollback` fills it in). */
+    live?: LiveColor;
 }
 
 export async function rollback(target: ReleaseTarget, options: { emergency?: boolean; out?: (line: string) => void } = {}): Promise<RollbackResult> {
@@ -114,6 +113,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             );
         }
         result.ok = true;
+        await resolveAlarms(target, out);
         await tellTeam(
             settings.notifyWebhookUrl,
             {

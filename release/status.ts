@@ -2,16 +2,18 @@
  * `physioflow status`: what a stack says and what its cluster does, side by side, with every
  * disagreement flagged: the active color and tags (config and last outputs), each Deployment's
  * ready/desired pods, what the live Services select and serve, the smoke tests, the migration
- * version (ConfigMap and stack output), the last backup, and any deploy in progress.
+ * version (ConfigMap and stack output), the last backup, any deploy in progress, and the release
+ * record's unresolved alarms (an automatic rollback that failed), flagged until the next
+ * successful deploy or rollback of the stack clears them.
  */
 import { settingsDigest, stackColorSettings } from "../components/colorSettings";
 import { Color, colors } from "../components/colors";
 import { parseStackConfig } from "../components/config";
 import { plainValues } from "../components/loadConfig";
-import { ClusterState, readClusterState } from "./clusterState";
+import { ClusterState, liveServices, readClusterState } from "./clusterState";
 import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
 import { readDeployLock } from "./deployLock";
-import { liveServices } from "./rollback";
+import { readReleaseRecord, ReleaseAlarm } from "./releaseRecord";
 import { currentMigrationVersion } from "../database";
 import { messageOnOneLine } from "../database/errors";
 
@@ -29,10 +31,12 @@ export interface StackStatus {
     stackSettingsDigest?: string;
     /** The stack's `holdMigrations` is set (a rollback left it): its updates keep the applied version. */
     migrationsHeld?: boolean;
+    /** The release record's unresolved alarms (release/releaseRecord.ts), or why the record could not be read. */
+    alarms?: ReleaseAlarm[] | { error: string };
 }
 
 export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
-    const [settings, outputs, cluster, configMap, lock, database, config] = await Promise.all([
+    const [settings, outputs, cluster, configMap, lock, database, config, alarms] = await Promise.all([
         readReleaseSettings(target.stack),
         target.stack.outputs(),
         readClusterState(target.kubectl, target.namespace),
@@ -45,6 +49,10 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
                   (error: unknown) => ({ error: messageOnOneLine(error) }),
               ),
         target.stack.getAllConfig(),
+        readReleaseRecord(target.kubectl, target.namespace).then(
+            record => record.alarms ?? [],
+            (error: unknown) => ({ error: messageOnOneLine(error) }),
+        ),
     ]);
     let stackSettingsDigest: string | undefined;
     try {
@@ -66,6 +74,7 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         database,
         stackSettingsDigest,
         migrationsHeld: config["physioflow:holdMigrations"]?.value === "true",
+        alarms,
     };
 }
 
@@ -145,5 +154,9 @@ export function formatStatus(status: StackStatus): string[] {
             !status.lock.stale,
             `deploy         ${status.lock.stale ? "abandoned (the next deploy or rollback takes its lock over): " : "in progress: "}${status.lock.holder}, since ${status.lock.since}`,
         );
+    if (status.alarms !== undefined && "error" in status.alarms) flag(false, `alarms         the release record cannot be read: ${status.alarms.error}`);
+    for (const alarm of Array.isArray(status.alarms) ? status.alarms : []) {
+        flag(false, `alarm          ${alarm.kind} at ${alarm.at}: ${alarm.text}; cleared by the next successful deploy or rollback`);
+    }
     return lines;
 }

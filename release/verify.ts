@@ -14,9 +14,8 @@ import { usageLine } from "../database/cli/commands";
 import { messageOnOneLine, UsageError } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
 import type { ReleaseIo } from "./cli";
-import { ClusterState, Kubectl, readClusterState } from "./clusterState";
+import { ClusterState, Kubectl, liveServices, readClusterState } from "./clusterState";
 import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
-import { liveServices } from "./rollback";
 
 export interface VerifyCheck {
     name: string;

@@ -13,7 +13,8 @@ import { rollback } from "../../release/rollback";
 import { formatStatus, readStatus } from "../../release/status";
 import { Cluster } from "../../devenv/cluster";
 import { neverReadyStage } from "../../devenv/clusterFaults";
-import { failingPodStage, sampleReadyEndpoints } from "../support/clusterFaults";
+import { runReleaseCommandOn } from "../support/cliRun";
+import { failingPodStage, refusingPolicy, sampleReadyEndpoints } from "../support/clusterFaults";
 import { TestClusterStack } from "../support/engine";
 import { apps, releaseFixture } from "../support/releaseFixture";
 import { spawn } from "child_process";
@@ -355,5 +356,60 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         assert.strictEqual(state.deployments["physioflow-api-green"].replicas, 0);
         assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack matches the cluster");
         await noLock();
+    });
+
+    it("a finish the API server refuses: the deploy says the color read back from the cluster is live (green), not the one it came from", async function () {
+        this.timeout(3 * 60 * 1000);
+        const policy = "physioflow-test-deploy-no-scale-down";
+        const deployments = { group: "apps", resource: "deployments" };
+        await cluster.kubectl(
+            ["apply", "-f", "-"],
+            refusingPolicy(
+                policy,
+                namespace,
+                deployments,
+                "!object.metadata.name.endsWith('-blue') || object.spec.replicas > 0",
+                "physioflow-test-policy: blue stays up",
+            ),
+        );
+        try {
+            // The policy is in force once a dry run of the finish's scale-down is refused.
+            for (;;) {
+                const dryRun = await cluster
+                    .kubectl([
+                        "patch",
+                        "deployment",
+                        "physioflow-web-blue",
+                        "-n",
+                        namespace,
+                        "--type",
+                        "merge",
+                        "-p",
+                        '{"spec":{"replicas":0}}',
+                        "--dry-run=server",
+                    ])
+                    .then(
+                        () => "",
+                        (error: Error) => error.message,
+                    );
+                if (/physioflow-test-policy/.test(dryRun)) break;
+                await new Promise(resolve => setTimeout(resolve, 200));
+            }
+            const run = await runReleaseCommandOn(target, ["deploy", "local", "v7.1.0", "--watch", "2s", "--json"]);
+            const text = run.lines.join("\n");
+            assert.strictEqual(run.code, 1, text);
+            assert.match(run.lines.at(-1)!, /^finish failed: .*physioflow-test-policy: blue stays up.*; green is live$/, text);
+            const result = JSON.parse(run.stdout);
+            assert.deepStrictEqual(
+                result.steps.map((step: any) => `${step.step}: ${step.outcome?.kind}`),
+                ["release: done", "switch: done", "watch: done", "finish: failed"],
+            );
+            assert.deepStrictEqual(result.steps[3].outcome.live, { color: "green" });
+            assert.deepStrictEqual(result.live, { color: "green" });
+            await live("green");
+            await noLock();
+        } finally {
+            await cluster.kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy, "--ignore-not-found"]);
+        }
     });
 });

@@ -2,11 +2,17 @@
  * The watch after a switch, on the real engine and a real control plane: new pods that crash-loop
  * (a kwok Stage) and a 5xx rate seen by a real Prometheus (Debian's package) scraping a loopback
  * app each roll the deploy back by themselves; a Prometheus the watch cannot read stops the deploy
- * before anything changes.
+ * before anything changes. A cluster the watch cannot read (the command's own kubectl failing) is a
+ * breach too; an automatic rollback the API server refuses is an alarm (notification, exit 3, the
+ * release record, `status`).
  */
 import * as assert from "assert";
 import { deploy, DeployRefusedError } from "../../release/deploy";
-import { crashLoopStage } from "../support/clusterFaults";
+import { readReleaseRecord } from "../../release/releaseRecord";
+import { rollback } from "../../release/rollback";
+import { formatStatus, readStatus } from "../../release/status";
+import { runReleaseCommandOn } from "../support/cliRun";
+import { crashLoopStage, flakyKubectl, refusingPolicy } from "../support/clusterFaults";
 import { prometheusScrapingApp } from "../support/metricsServer";
 import { apps, releaseFixture } from "../support/releaseFixture";
 
@@ -90,5 +96,113 @@ describe("the watch after a switch on the real engine and a real control plane: 
         assert.deepStrictEqual(f.events().slice(-2), ["switch blue->green", "automatic-rollback green->blue"]);
         await f.noLock();
         await f.s.stack.removeAllConfig(["physioflow:prometheusUrl", "physioflow:errorRateQuery", "physioflow:errorRateThreshold"]);
+    });
+
+    it("a watch that cannot read the cluster rolls back to the still-warm old color: three failed readings in a row are a breach", async function () {
+        this.timeout(3 * 60 * 1000);
+        const flaky = flakyKubectl(f.cluster.kubectl);
+        const lines: string[] = [];
+        const result = await deploy({ ...f.target, kubectl: flaky.kubectl }, "v6.1.0", {
+            watch: { seconds: 30, intervalMs: 300 },
+            out: line => {
+                lines.push(line);
+                if (line.startsWith("watch: ")) flaky.failing = true;
+                // Readable again once the watch has decided: the live color is read back after the rollback.
+                if (line.startsWith("  breach: ")) flaky.failing = false;
+            },
+        });
+        assert.strictEqual(result.ok, false, `${result.error}\n${lines.join("\n")}`);
+        assert.deepStrictEqual(
+            result.steps.map(step => `${step.step}: ${step.outcome?.kind}`),
+            ["release: done", "switch: done", "watch: breach", "rollback: done"],
+        );
+        assert.match(
+            result.rolledBack!.reason,
+            /^the cluster could not be read 3 times in a row: kubectl get .*: Unable to connect to the server: .*connection refused$/,
+        );
+        assert.ok(flaky.failures >= 3, `${flaky.failures} failed readings`);
+        assert.deepStrictEqual(result.live, { color: "blue" });
+        await f.live("blue");
+        assert.deepStrictEqual(f.events(), ["switch blue->green", "automatic-rollback green->blue"]);
+        await f.noLock();
+    });
+
+    it("an automatic rollback the API server refuses is an alarm: its own notification, exit 3 naming the live color read back, the release record and status flag it until a rollback succeeds", async function () {
+        this.timeout(6 * 60 * 1000);
+        const flaky = flakyKubectl(f.cluster.kubectl);
+        const policy = "physioflow-test-deploywatch-no-blue";
+        const refusesBlue = async () => {
+            try {
+                const patch = JSON.stringify({ spec: { selector: { version: "blue" } } });
+                await f.cluster.kubectl(["patch", "service", "physioflow-api", "-n", namespace, "--dry-run=server", "--type", "merge", "-p", patch]);
+                return false;
+            } catch (error) {
+                return /physioflow-test-policy/.test((error as Error).message);
+            }
+        };
+        const breakRollback = async () => {
+            // After the switch to green: the API server refuses to point a Service at blue (the rollback's
+            // own update), then the watch loses the cluster (a breach).
+            const services = { group: "", resource: "services" };
+            await f.cluster.kubectl(
+                ["apply", "-f", "-"],
+                refusingPolicy(policy, namespace, services, "object.spec.selector.version != 'blue'", "physioflow-test-policy: no traffic to blue"),
+            );
+            while (!(await refusesBlue())) await new Promise(resolve => setTimeout(resolve, 200));
+            flaky.failing = true;
+        };
+        let broken: Promise<void> | undefined;
+        try {
+            const run = await runReleaseCommandOn({ ...f.target, kubectl: flaky.kubectl }, ["deploy", "local", "v6.2.0", "--watch", "60s", "--json"], line => {
+                if (line.startsWith("watch: ")) broken = breakRollback();
+                if (line.startsWith("  breach: ")) flaky.failing = false;
+            });
+            await broken;
+            const text = run.lines.join("\n");
+            assert.strictEqual(run.code, 3, text);
+            assert.match(
+                run.lines.at(-1)!,
+                /^automatic rollback FAILED, act now: .*physioflow-test-policy: no traffic to blue.*; green is live \(the watch's breach: the cluster could not be read 3 times in a row: .*\)$/,
+                text,
+            );
+            const result = JSON.parse(run.stdout);
+            assert.deepStrictEqual(
+                result.steps.map((step: any) => `${step.step}: ${step.outcome?.kind}`),
+                ["release: done", "switch: done", "watch: breach", "rollback: failed"],
+            );
+            assert.deepStrictEqual(result.steps[3].outcome.live, { color: "green" });
+            assert.deepStrictEqual(result.live, { color: "green" });
+            await f.live("green");
+            assert.deepStrictEqual(f.events(), ["switch blue->green", "automatic-rollback-failed green->blue"]);
+            assert.strictEqual(f.notifications[1].live, "green");
+            assert.match(
+                f.notifications[1].text,
+                /^physioflow-deploywatchtest: v6\.2\.0 on green: the automatic rollback to blue FAILED, act now: .*; green is live$/,
+            );
+
+            const { alarms } = await readReleaseRecord(f.cluster.kubectl, namespace);
+            assert.deepStrictEqual(
+                alarms?.map(alarm => alarm.kind),
+                ["automatic-rollback-failed"],
+            );
+            const flagged = formatStatus(await readStatus(f.target)).filter(line => line.startsWith("! alarm"));
+            assert.strictEqual(flagged.length, 1, flagged.join("\n"));
+            assert.match(flagged[0], /^! alarm +automatic-rollback-failed at \S+: .*FAILED, act now.*; cleared by the next successful deploy or rollback$/);
+        } finally {
+            await broken?.catch(() => undefined);
+            flaky.failing = false;
+            await f.cluster.kubectl(["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy, "--ignore-not-found"]);
+        }
+        // The stack's activeColor says what is live (green), so the rollback the alarm asks for goes to blue;
+        // once the cause is gone it succeeds, and that resolves the alarm.
+        assert.strictEqual((await f.s.stack.getConfig("physioflow:activeColor")).value, "green");
+        const resolved = await rollback(f.target);
+        assert.strictEqual(resolved.ok, true, resolved.error);
+        assert.deepStrictEqual([resolved.from, resolved.to], ["green", "blue"]);
+        await f.live("blue");
+        assert.deepStrictEqual((await readReleaseRecord(f.cluster.kubectl, namespace)).alarms ?? [], []);
+        const lines = formatStatus(await readStatus(f.target));
+        assert.ok(!lines.some(line => line.startsWith("! alarm")), lines.join("\n"));
+        await f.noLock();
     });
 });

@@ -2,7 +2,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseDeployArgs, releaseMain } from "../../release/cli";
+import { deployExitCode, deploySummary, parseDeployArgs, releaseMain } from "../../release/cli";
+import type { DeployResult } from "../../release/deploy";
 import { openLocalReleaseTarget } from "../../local/releaseTarget";
 import { runInProcess } from "../support/cliRun";
 
@@ -128,5 +129,57 @@ describe("physioflow deploy, before it touches anything", () => {
         } finally {
             fs.rmSync(root, { recursive: true, force: true });
         }
+    });
+});
+
+describe("physioflow deploy's summary and exit code, from the typed result", () => {
+    const step = (name: "release" | "switch" | "watch" | "finish" | "rollback", outcome: DeployResult["steps"][number]["outcome"], result: string) => ({
+        step: name,
+        changes: [],
+        seconds: 1,
+        outcome,
+        result,
+    });
+    const base: DeployResult = { ok: false, tag: "v2", from: "blue", to: "green", steps: [] };
+
+    it("a live tag: exit 0", () => {
+        const result: DeployResult = { ...base, ok: true, live: { color: "green" } };
+        assert.deepStrictEqual(deploySummary(result, "prod"), ["v2 is live on green"]);
+        assert.strictEqual(deployExitCode(result), 0);
+    });
+
+    it("a failed finish names the color read back (green), not the one the deploy came from: exit 1", () => {
+        const live = { color: "green" as const };
+        const result: DeployResult = {
+            ...base,
+            steps: [step("finish", { kind: "failed", error: "denied", live }, "failed: denied; green is live")],
+            live,
+            error: "finish failed: denied",
+        };
+        assert.deepStrictEqual(deploySummary(result, "prod").slice(-1), ["finish failed: denied; green is live"]);
+        assert.strictEqual(deployExitCode(result), 1);
+        assert.deepStrictEqual(deploySummary({ ...result, live: { color: "unknown", reason: "connection refused" } }, "prod").slice(-1), [
+            "finish failed: denied; live color unknown (connection refused)",
+        ]);
+    });
+
+    it("rolled back: exit 1, with the color read back", () => {
+        const result: DeployResult = { ...base, rolledBack: { reason: "3 container restart(s)" }, live: { color: "blue" } };
+        assert.deepStrictEqual(deploySummary(result, "prod"), ["rolled back: 3 container restart(s); blue is live"]);
+        assert.strictEqual(deployExitCode(result), 1);
+    });
+
+    it("an automatic rollback that failed: exit 3, act now, what to run", () => {
+        const result: DeployResult = {
+            ...base,
+            live: { color: "green" },
+            rollbackFailed: { breach: "the cluster could not be read 3 times in a row: refused", error: "denied" },
+            error: "automatic rollback to blue failed: denied",
+        };
+        assert.deepStrictEqual(deploySummary(result, "prod"), [
+            "the alarm stays in physioflow status prod until a deploy or rollback succeeds; to finish the rollback: physioflow rollback prod --emergency",
+            "automatic rollback FAILED, act now: denied; green is live (the watch's breach: the cluster could not be read 3 times in a row: refused)",
+        ]);
+        assert.strictEqual(deployExitCode(result), 3);
     });
 });

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { clusterStateFrom, describeClusterState } from "../../release/clusterState";
+import { ClusterState, clusterStateFrom, describeClusterState, describeLive, liveColorOf } from "../../release/clusterState";
 import { serviceServes } from "../support/clusterWait";
 
 const pod = (name: string, version: string) => ({ metadata: { name, labels: { app: "physioflow-api", version } } });
@@ -97,5 +97,38 @@ describe("cluster state read back from the API", () => {
             "Service physioflow-api -> green (2 ready: blue, green)",
             "Service physioflow-api-preview -> blue (no ready endpoints)",
         ]);
+    });
+});
+
+describe("the live color read back from the live Services' selectors", () => {
+    const selecting = (api: string | undefined, web?: string): ClusterState => ({
+        deployments: {},
+        jobs: {},
+        services: {
+            ...(api === undefined ? {} : { "physioflow-api": { selector: { app: "physioflow-api", version: api }, readyPods: [], readyColors: [] } }),
+            ...(web === undefined ? {} : { "physioflow-web": { selector: { app: "physioflow-web", version: web }, readyPods: [], readyColors: [] } }),
+        },
+    });
+
+    it("the color both select; mixed when they differ; unknown, and why, when one is missing or selects no color", () => {
+        assert.deepStrictEqual(liveColorOf(selecting("green", "green")), { color: "green" });
+        assert.deepStrictEqual(liveColorOf(selecting("green", "blue")), { color: "mixed", selectors: { "physioflow-api": "green", "physioflow-web": "blue" } });
+        assert.deepStrictEqual(liveColorOf(selecting("green")), { color: "unknown", reason: "Service physioflow-web not found" });
+        assert.deepStrictEqual(liveColorOf(selecting("green", "red")), {
+            color: "unknown",
+            reason: 'Service physioflow-web selects {"app":"physioflow-web","version":"red"}',
+        });
+    });
+
+    it("says it in one phrase", () => {
+        assert.strictEqual(describeLive({ color: "blue" }), "blue is live");
+        assert.strictEqual(
+            describeLive({ color: "mixed", selectors: { "physioflow-api": "green", "physioflow-web": "blue" } }),
+            "live color mixed (physioflow-api selects green, physioflow-web selects blue)",
+        );
+        assert.strictEqual(
+            describeLive({ color: "unknown", reason: "kubectl get services: connection refused" }),
+            "live color unknown (kubectl get services: connection refused)",
+        );
     });
 });

@@ -104,4 +104,31 @@ describe("physioflow status lines", () => {
         assert.ok(lines.every(line => !line.startsWith("!")));
         assert.ok(formatStatus(healthy()).every(line => !line.includes("held")));
     });
+
+    it("flags each unresolved alarm of the release record, and a record it cannot read", () => {
+        const status = healthy();
+        status.alarms = [
+            {
+                kind: "automatic-rollback-failed",
+                at: "2026-12-06T20:00:00.000Z",
+                text: "physioflow-prod: v2 on green: the automatic rollback to blue FAILED, act now: denied; green is live",
+            },
+        ];
+        assert.deepStrictEqual(
+            formatStatus(status).filter(line => line.startsWith("!")),
+            [
+                "! alarm          automatic-rollback-failed at 2026-12-06T20:00:00.000Z: physioflow-prod: v2 on green: the automatic rollback to blue FAILED, act now: denied; green is live; cleared by the next successful deploy or rollback",
+            ],
+        );
+        status.alarms = { error: "ConfigMap physioflow-release in physioflow-prod holds no valid JSON" };
+        assert.deepStrictEqual(
+            formatStatus(status).filter(line => line.startsWith("!")),
+            ["! alarms         the release record cannot be read: ConfigMap physioflow-release in physioflow-prod holds no valid JSON"],
+        );
+        status.alarms = [];
+        assert.deepStrictEqual(
+            formatStatus(status).filter(line => line.startsWith("!")),
+            [],
+        );
+    });
 });

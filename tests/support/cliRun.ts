@@ -6,6 +6,7 @@
 import { execFile } from "child_process";
 import * as path from "path";
 import { Readable, Writable } from "stream";
+import type { ReleaseTarget } from "../../release/deploy";
 
 const repoRoot = path.join(__dirname, "..", "..");
 
@@ -62,4 +63,49 @@ export function runBinary(args: string[], env: Record<string, string> = {}, cwd 
         );
         child.stdin?.end();
     });
+}
+
+/**
+ * Runs a release command (`releaseMain`, e.g. `["deploy", "local", "v2.0.0"]`) in-process on
+ * `target`, handed to it as the `local` stack, with captured streams and no terminal. `onLine`
+ * sees each line of stderr as it is written: a test injects a fault at a step's first line.
+ */
+export async function runReleaseCommandOn(
+    target: ReleaseTarget,
+    argv: string[],
+    onLine: (line: string) => void = () => undefined,
+): Promise<CliRun & { lines: string[] }> {
+    let stdout = "";
+    let stderr = "";
+    let partial = "";
+    const lines: string[] = [];
+    const stdoutSink = new Writable({
+        write(chunk, _encoding, done) {
+            stdout += String(chunk);
+            done();
+        },
+    });
+    const stderrSink = new Writable({
+        write(chunk, _encoding, done) {
+            stderr += String(chunk);
+            const parts = (partial + String(chunk)).split("\n");
+            partial = parts.pop()!;
+            for (const line of parts) {
+                lines.push(line);
+                onLine(line);
+            }
+            done();
+        },
+    });
+    const stdin = Object.assign(Readable.from([]), { isTTY: false });
+    // Loaded here: the database commands' tests use this file too and need none of the release code.
+    const { releaseMain } = await import("../../release/cli");
+    const code = await releaseMain(argv, repoRoot, {
+        stdout: stdoutSink,
+        stderr: stderrSink,
+        stdin,
+        openLocalTarget: async () => ({ target, close: async () => undefined }),
+    });
+    if (partial) lines.push(partial);
+    return { code, stdout, stderr, lines };
 }

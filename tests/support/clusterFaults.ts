@@ -1,9 +1,11 @@
 /**
  * The failures only tests inject on the simulated cluster (kwok Stages built with
- * devenv/clusterFaults.ts's `podStage`, beside the one the demo injects there), and a sampler of
- * what the live Service serves while they happen.
+ * devenv/clusterFaults.ts's `podStage`, beside the one the demo injects there; an admission policy
+ * that refuses a change), on a release command's own client (a kubectl that stops reading), and a
+ * sampler of what the live Service serves while they happen.
  */
 import { Cluster } from "../../devenv/cluster";
+import type { Kubectl } from "../../release/clusterState";
 import { podStage } from "../../devenv/clusterFaults";
 import { watchEndpoints } from "../../bench/endpointWatch";
 
@@ -100,4 +102,63 @@ export function crashLoopStage(name: string, namespace: string, labels: Record<s
     );
     stage.spec.delay = { durationMilliseconds: options.intervalMs ?? 1000 };
     return JSON.stringify(stage);
+}
+
+/**
+ * The release command's own kubectl, with a switch: while `failing` is set, every reading of the
+ * namespace's pods and Services (`kubectl get` of anything but the deploy Lease and the release
+ * record) fails as a kubectl that cannot reach the API server does. The cluster itself stays up:
+ * the stack's updates (the engine's own client) and the Lease still work.
+ */
+export function flakyKubectl(kubectl: Kubectl): { kubectl: Kubectl; failing: boolean; failures: number } {
+    const flaky = {
+        failing: false,
+        failures: 0,
+        kubectl: async (args: readonly string[], input?: string) => {
+            const reading = args[0] === "get" && !/^(lease|configmap)/.test(args[1] ?? "");
+            if (flaky.failing && reading) {
+                flaky.failures++;
+                throw new Error(`kubectl ${args.join(" ")}: Unable to connect to the server: dial tcp 127.0.0.1:6443: connect: connection refused`);
+            }
+            return kubectl(args, input);
+        },
+    };
+    return flaky;
+}
+
+/**
+ * A ValidatingAdmissionPolicy and its binding, both named `name`, that make the API server refuse
+ * CREATE/UPDATE of `resource` (e.g. `services`, apps' `deployments`) in `namespace` when
+ * `expression` (CEL over `object`) is false: a change the cluster refuses, as a team's policy or
+ * a broken webhook would. Delete both with `kubectl delete validatingadmissionpolicybinding,validatingadmissionpolicy <name>`.
+ */
+export function refusingPolicy(name: string, namespace: string, resource: { group: string; resource: string }, expression: string, message: string): string {
+    return JSON.stringify({
+        apiVersion: "v1",
+        kind: "List",
+        items: [
+            {
+                apiVersion: "admissionregistration.k8s.io/v1",
+                kind: "ValidatingAdmissionPolicy",
+                metadata: { name },
+                spec: {
+                    failurePolicy: "Fail",
+                    matchConstraints: {
+                        resourceRules: [{ apiGroups: [resource.group], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: [resource.resource] }],
+                    },
+                    validations: [{ expression, message }],
+                },
+            },
+            {
+                apiVersion: "admissionregistration.k8s.io/v1",
+                kind: "ValidatingAdmissionPolicyBinding",
+                metadata: { name },
+                spec: {
+                    policyName: name,
+                    validationActions: ["Deny"],
+                    matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } },
+                },
+            },
+        ],
+    });
 }
