@@ -171,7 +171,7 @@ function parseWatch(text: string): number {
     return Number(match[1]) * (match[2] === "m" ? 60 : 1);
 }
 
-/** `physioflow deploy ...`; returns the exit code (0 live, 1 failed or rolled back, 2 bad input). */
+/** `physioflow deploy ...`; returns the exit code (0 live, 1 failed, rolled back, aborted or lock lost, 2 bad input). */
 export async function deployCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
     if (argv.includes("--help") || argv.includes("-h")) {
         io.stdout.write(`${DEPLOY_HELP}\n`);
@@ -197,7 +197,9 @@ export async function deployCommand(argv: readonly string[], io: ReleaseIo): Pro
             ? `${args.tag} is live on ${result.to}`
             : result.rolledBack
               ? `rolled back: ${result.rolledBack.reason}; ${result.from} is live`
-              : `${result.error}; ${result.from} is still live`,
+              : result.aborted || result.lockLost
+                ? result.error! // names the live color as read from the cluster
+                : `${result.error}; ${result.from} is still live`,
     );
     return result.ok ? 0 : 1;
 }
