@@ -51,7 +51,57 @@ export async function startCluster(options: { dir?: string; progress?: (line: st
     const onExit = () => stopNow(options.dir !== undefined);
     process.on("exit", onExit);
 
-    const kubectl = (args: readonly string[], input?: string) =>
+    const kubectl = kubectlFor(binDir, kubeconfigPath);
+    return {
+        dir,
+        kubeconfigPath,
+        binDir,
+        kubectl,
+        getJson: async args => JSON.parse(await kubectl(["get", ...args, "-o", "json"])),
+        stop: async ({ keep = false } = {}) => stopNow(keep),
+    };
+}
+
+/**
+ * The cluster another process started in `dir` and still runs (its kube-apiserver alive), for a
+ * command that must not start a second one there: its `stop()` does nothing, the cluster stays
+ * its owner's (and is stopped when its owner ends). Undefined when none runs in `dir`.
+ */
+export async function attachCluster(dir: string, options: { progress?: (line: string) => void } = {}): Promise<Cluster | undefined> {
+    if (!clusterServingIn(dir)) return undefined;
+    const binDir = (await runScript(["build"], options.progress ?? (() => undefined))).trim().split("\n").pop()!;
+    const kubeconfigPath = path.join(path.resolve(dir), "kubeconfig");
+    const kubectl = kubectlFor(binDir, kubeconfigPath);
+    return {
+        dir: path.resolve(dir),
+        kubeconfigPath,
+        binDir,
+        kubectl,
+        getJson: async args => JSON.parse(await kubectl(["get", ...args, "-o", "json"])),
+        stop: async () => undefined,
+    };
+}
+
+/** True when `dir` holds a cluster whose kube-apiserver runs now (not merely a pid file left by a killed run). */
+export function clusterServingIn(dir: string): boolean {
+    let pid: number;
+    try {
+        pid = Number(fs.readFileSync(path.join(dir, "pids", "kube-apiserver"), "utf8").trim());
+    } catch {
+        return false;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    try {
+        // A zombie waiting to be reaped counts as gone (as cluster.sh's `running`).
+        return !/^\d+ \(.*\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+    } catch {
+        return false;
+    }
+}
+
+/** Runs kubectl with `kubeconfigPath`; resolves to stdout, rejects with kubectl's error line. */
+function kubectlFor(binDir: string, kubeconfigPath: string): Cluster["kubectl"] {
+    return (args, input) =>
         new Promise<string>((resolve, reject) => {
             const child = execFile(
                 path.join(binDir, "kubectl"),
@@ -64,14 +114,6 @@ export async function startCluster(options: { dir?: string; progress?: (line: st
             );
             if (input !== undefined) child.stdin!.end(input);
         });
-    return {
-        dir,
-        kubeconfigPath,
-        binDir,
-        kubectl,
-        getJson: async args => JSON.parse(await kubectl(["get", ...args, "-o", "json"])),
-        stop: async ({ keep = false } = {}) => stopNow(keep),
-    };
 }
 
 /** Runs `bash scripts/cluster.sh ARGS`; stdout is the result, stderr's progress lines go to `progress`. */

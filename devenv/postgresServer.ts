@@ -234,6 +234,28 @@ function startWatchdog(binDir: string, dataDir: string, scratch: string, runAs: 
     spawn("sh", ["-c", `(${script}) </dev/null >/dev/null 2>&1 &`], { detached: true, stdio: "ignore" }).unref();
 }
 
+/**
+ * The server running on `dataDir` now, from its `postmaster.pid` (first line the postmaster's pid,
+ * fourth its port), if that process is alive; undefined otherwise (none, or a file a killed server left).
+ */
+export function postgresRunningIn(dataDir: string): { pid: number; port: number } | undefined {
+    let lines: string[];
+    try {
+        lines = fs.readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n");
+    } catch {
+        return undefined;
+    }
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port)) return undefined;
+    try {
+        process.kill(pid, 0);
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EPERM") return undefined;
+    }
+    return { pid, port };
+}
+
 /** Stops a server an interrupted run left running on a kept data dir, if any (`pg_ctl stop -m fast`). */
 export function stopPostgresIn(dataDir: string): void {
     if (!fs.existsSync(path.join(dataDir, "postmaster.pid"))) return;

@@ -1,16 +1,19 @@
 /**
  * The `local` stack (the one `npm run local` keeps in `.local/`) as a release target: its
  * control plane (`.local/cluster`) and PostgreSQL (`.local/postgres`) started for the command,
- * and stopped after. The stack is the cluster half only, so a deploy migrates the database itself.
+ * and stopped after. When another command already runs them (a deploy in another terminal), this
+ * one attaches to them and leaves them to it, so `status`, `verify` and an emergency rollback
+ * work while a deploy runs. The stack is the cluster half only, so a deploy migrates the database itself.
  */
+import * as path from "path";
 import * as fs from "fs";
 import { UsageError } from "../database/errors";
 import { OpenedReleaseTarget } from "../release/deploy";
-import { startCluster } from "../devenv/cluster";
+import { attachCluster, startCluster } from "../devenv/cluster";
 import { clusterProgram, openClusterStack } from "./clusterStack";
 import { findEngine } from "../devenv/engine";
 import { localPaths } from "./run";
-import { startPostgres } from "../devenv/postgresServer";
+import { postgresRunningIn, startPostgres } from "../devenv/postgresServer";
 import { releaseDatabaseFromConfig } from "../release/releaseDatabase";
 
 export async function openLocalReleaseTarget(repoRoot: string, out: (line: string) => void): Promise<OpenedReleaseTarget> {
@@ -19,7 +22,9 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
         throw new UsageError("there is no local stack yet; run npm run local first");
     }
     const engine = await findEngine(line => out(`engine: ${line}`));
-    const cluster = await startCluster({ dir: paths.cluster });
+    // Attached: stop() leaves the cluster to the command that started it.
+    const attached = await attachCluster(paths.cluster);
+    const cluster = attached ?? (await startCluster({ dir: paths.cluster }));
     let stopPostgres = async () => undefined as void;
     try {
         const stack = await openClusterStack({
@@ -36,16 +41,31 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
         const version = (await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data.version as string;
         stack.workspace.program = clusterProgram(version);
         const get = (key: string) => config[`physioflow:${key}`]?.value;
-        const server = await startPostgres({
-            dataDir: paths.postgresData,
-            logFile: paths.postgresLog,
-            port: Number(get("dbPort")),
-            user: get("dbAdminUser") ?? "postgres",
-            password: get("dbAdminPassword"),
-        });
-        stopPostgres = () => server.stop();
+        // A server running beside an attached cluster is its owner's; one running without a cluster
+        // was left by a killed command, and startPostgres restarts it as its own.
+        const running = attached ? postgresRunningIn(paths.postgresData) : undefined;
+        let server: { host: string; port: number };
+        if (running) server = { host: "127.0.0.1", port: running.port };
+        else {
+            const started = await startPostgres({
+                dataDir: paths.postgresData,
+                logFile: paths.postgresLog,
+                port: Number(get("dbPort")),
+                user: get("dbAdminUser") ?? "postgres",
+                password: get("dbAdminPassword"),
+            });
+            stopPostgres = () => started.stop();
+            server = started;
+        }
         const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: true, host: server.host, port: server.port });
-        out(`local: control plane started from ${paths.cluster}, PostgreSQL from ${paths.postgresData}; migration version ${version}`);
+        const rel = (p: string) => path.relative(repoRoot, p);
+        out(
+            attached
+                ? running
+                    ? `local: attached to the control plane running in ${rel(paths.cluster)} and PostgreSQL running on ${rel(paths.postgresData)} (left to the command that started them); migration version ${version}`
+                    : `local: attached to the control plane running in ${rel(paths.cluster)} (left to the command that started it), PostgreSQL started from ${paths.postgresData}; migration version ${version}`
+                : `local: control plane started from ${paths.cluster}, PostgreSQL from ${paths.postgresData}; migration version ${version}`,
+        );
         return {
             target: {
                 stack,

@@ -9,9 +9,10 @@
 import * as auto from "@pulumi/pulumi/automation";
 import { Color, isColor, otherColor } from "../components/colors";
 import type { ConnectionSettings } from "../database/connection";
-import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor } from "./clusterState";
-import { acquireDeployLock, DeployLock } from "./deployLock";
+import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor, liveServices } from "./clusterState";
+import { acquireDeployLock, DeployLock, DeployLockLostError } from "./deployLock";
 import { holdMigrations, moveMigrations } from "./migrationHold";
+import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } from "./releaseRecord";
 import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
 import { Notification, tellTeam } from "./notify";
 import { describeOutcome, StepOutcome, WatchDecision } from "./outcome";
@@ -116,6 +117,10 @@ export interface DeployResult {
      * `automatic-rollback-failed`, recorded in the release record, `physioflow deploy` exits 3).
      */
     rollbackFailed?: { breach: string; error: string };
+    /** Set when another command (an emergency rollback) aborted this deploy: it stopped before its next step or watch reading. */
+    aborted?: { by: string; reason: string };
+    /** Set when the deploy lost its lock (release/deployLock.ts) and stopped: why. */
+    lockLost?: { reason: string };
     /** The database's migrations, when the command reached the database: version before and after, and the backup taken. */
     migrations?: { from: string; to: string; pending: string[]; backup?: string };
     error?: string;
@@ -129,6 +134,8 @@ export interface WatchOptions {
     intervalMs?: number;
     /** The error rate from Prometheus (the stack's settings; `deploy` fills it in). */
     errorRate?: ErrorRateSettings;
+    /** Called before each reading; what it throws ends the watch (`deploy`: an abort, a lost lock). */
+    goOn?: () => Promise<void>;
 }
 
 export interface DeployOptions {
@@ -144,6 +151,17 @@ export class DeployRefusedError extends Error {
     constructor(message: string) {
         super(message);
         this.name = "DeployRefusedError";
+    }
+}
+
+/** Another command aborted the deploy (release/releaseRecord.ts `aborted`). */
+export class DeployAbortedError extends Error {
+    constructor(
+        readonly by: string,
+        readonly reason: string,
+    ) {
+        super(`aborted by ${by}: ${reason}`);
+        this.name = "DeployAbortedError";
     }
 }
 
@@ -196,6 +214,7 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
         throw new DeployRefusedError(`"${tag}" is not a valid image tag; use letters, digits, '_', '.', '-', e.g. v1.2.3`);
     }
+    const lockedAt = new Date();
     const lock = await takeReleaseLock(target, `deploy ${tag}`, out);
     try {
         const settings = await readReleaseSettings(target.stack);
@@ -203,10 +222,12 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         // After a resumed switch the new color is the active one.
         const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
         const to = otherColor(from);
+        await recordPlan(target, { tag, from, to, by: lock.holder.replace(/: .*$/, ""), startedAt: lockedAt.toISOString(), phase: plan.steps[0] });
+        const goOn = () => stopIfAborted(target, lock);
         const result: DeployResult = { ok: false, tag, from, to, steps: [] };
         const tell = (notification: Notification) => tellTeam(settings.notifyWebhookUrl, notification, line => out(`  ${line}`));
         if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
-        const watch: WatchOptions = { ...options.watch, errorRate: options.watch.errorRate ?? settings.errorRate };
+        const watch: WatchOptions = { ...options.watch, errorRate: options.watch.errorRate ?? settings.errorRate, goOn };
         if (watch.errorRate && plan.steps.includes("watch")) {
             // A watch that cannot read the error rate would watch nothing: found out before anything changes.
             const e = watch.errorRate;
@@ -230,6 +251,12 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         }
         for (const step of plan.steps) {
             const started = Date.now();
+            try {
+                await stopIfAborted(target, lock, step);
+            } catch (error) {
+                if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) return stopped(target, result, undefined, started, error, out);
+                throw error;
+            }
             out(`${step}: ${describeStep(step, tag, from, to, { ...options, watch })}`);
             const record = (changes: string[], outcome: StepOutcome) =>
                 result.steps.push({ step, changes, seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
@@ -269,6 +296,9 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                     });
                 }
             } catch (error) {
+                if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) {
+                    return stopped(target, result, step, started, error, out);
+                }
                 const message = engineErrorSummary(error);
                 // Whatever the step had done when it failed: what the live Services select now.
                 result.live = await readLiveColor(target.kubectl, target.namespace);
@@ -346,6 +376,19 @@ async function rollBackAutomatically(
 }
 
 /**
+ * Writes the deploy's plan into the release record, so an abort can name what it aborted. An
+ * `aborted` mark older than `plan.startedAt` (the time before the lock was taken) was meant for an
+ * earlier deploy and is cleared; a newer one came after this deploy held the lock, and stays.
+ */
+async function recordPlan(target: ReleaseTarget, plan: ReleasePlan & { phase: string }): Promise<void> {
+    await updateReleaseRecord(target.kubectl, target.namespace, record => {
+        const { aborted, ...rest } = record;
+        const forUs = aborted !== undefined && Date.parse(aborted.at) >= Date.parse(plan.startedAt);
+        return { ...rest, release: plan, ...(forUs ? { aborted } : {}) };
+    });
+}
+
+/**
  * A deploy or rollback that succeeded resolves the namespace's alarms (a failed automatic
  * rollback's): cleared from the release record, and said. Never fails the command.
  */
@@ -356,6 +399,65 @@ export async function resolveAlarms(target: ReleaseTarget, out: (line: string) =
     } catch (error) {
         out(`warning: the release record's alarms could not be cleared: ${engineErrorSummary(error)}`);
     }
+}
+
+/**
+ * Throws what must stop the deploy before its next change: {@link DeployLockLostError} when its
+ * lock is no longer its own, {@link DeployAbortedError} when the release record says another
+ * command aborted it (the deploy cleared any older mark when it started: {@link recordPlan}).
+ * Given the step about to begin, records it as the release's phase.
+ */
+async function stopIfAborted(target: ReleaseTarget, lock: DeployLock, step?: StepName): Promise<void> {
+    await lock.check();
+    let aborted: ReleaseAbort | undefined;
+    if (step === undefined) ({ aborted } = await readReleaseRecord(target.kubectl, target.namespace));
+    else {
+        await updateReleaseRecord(target.kubectl, target.namespace, record => {
+            aborted = record.aborted;
+            return aborted || !record.release ? record : { ...record, release: { ...record.release, phase: step } };
+        });
+    }
+    if (aborted) throw new DeployAbortedError(aborted.by, aborted.reason);
+}
+
+/** Ends a deploy that was aborted or lost its lock in `step`: says so, with the live color read from the cluster now. */
+async function stopped(
+    target: ReleaseTarget,
+    result: DeployResult,
+    step: StepName | undefined,
+    started: number,
+    error: DeployAbortedError | DeployLockLostError,
+    out: (line: string) => void,
+): Promise<DeployResult> {
+    let live: string;
+    try {
+        // An emergency marks the release aborted before it patches the Services: while they
+        // disagree (its patch under way), read again, for up to 5 s.
+        let colors: string[] = [];
+        for (const waitUntil = Date.now() + 5000; ;) {
+            const services = (await readClusterState(target.kubectl, target.namespace)).services;
+            colors = [...new Set(liveServices.map(name => services[name]?.selector.version ?? "(none)"))];
+            if (colors.length === 1 || Date.now() >= waitUntil) break;
+            await new Promise(resolve => setTimeout(resolve, 200));
+        }
+        live = `${colors.join(" and ")} ${colors.length > 1 ? "are" : "is"} live`;
+    } catch (readError) {
+        live = `the live color could not be read: ${(readError as Error).message}`;
+    }
+    const what = error instanceof DeployAbortedError ? "aborted" : "stopped: lost the deploy lock";
+    if (step) {
+        const outcome: StepOutcome = { kind: "aborted", reason: `${what}: ${error.message}` };
+        result.steps.push({ step, changes: [], seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+    }
+    if (error instanceof DeployAbortedError) {
+        result.aborted = { by: error.by, reason: error.reason };
+        result.error = `${error.message}; ${live}`;
+    } else {
+        result.lockLost = { reason: error.reason };
+        result.error = `stopped: ${error.message}; ${live}`;
+    }
+    out(result.error);
+    return result;
 }
 
 function describeStep(step: StepName, tag: string, from: Color, to: Color, options: DeployOptions): string {
@@ -444,6 +546,7 @@ export async function watchColor(
 ): Promise<WatchDecision> {
     const intervalMs = options.intervalMs ?? 1000;
     const maxRestarts = options.maxRestarts ?? 0;
+    await options.goOn?.();
     const errorRate = errorRateWatch(options.errorRate, out);
     const deadline = Date.now() + options.seconds * 1000;
     let baseline: number | undefined;
@@ -477,6 +580,7 @@ export async function watchColor(
         }
         if (Date.now() >= deadline) return { kind: "healthy" };
         await new Promise(resolve => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
+        await options.goOn?.();
     }
 }
 

@@ -4,6 +4,9 @@
  * renews it while it works and deletes it when done. A Lease nobody renewed for its duration was
  * left by a killed deploy and is taken over (with optimistic concurrency, so two takers cannot
  * both win); so is, at once, a Lease held by a process of this machine that no longer exists.
+ *
+ * A holder that lost its Lease (deleted, taken over, or not renewed for half its duration) must
+ * stop before its next change: {@link DeployLock.check} says so, and the renewal stops.
  */
 import * as os from "os";
 import { Kubectl } from "./clusterState";
@@ -17,6 +20,24 @@ export interface DeployLock {
     tookOverFrom?: string;
     /** Stops renewing and deletes the Lease (only if it is still ours). Safe to call twice. */
     release(): Promise<void>;
+    /**
+     * Throws {@link DeployLockLostError} when the lock is no longer ours: the Lease is gone or
+     * names another holder (read now), or no renewal succeeded for half the Lease's duration.
+     * A reading that fails for another reason counts as nothing (the renewal judges those).
+     */
+    check(): Promise<void>;
+}
+
+/** The deploy lock was lost while its holder worked: another command may hold it now. */
+export class DeployLockLostError extends Error {
+    constructor(
+        readonly namespace: string,
+        /** Why, e.g. `Lease physioflow-deploy is gone`. */
+        readonly reason: string,
+    ) {
+        super(`the deploy lock of ${namespace} was lost (${reason})`);
+        this.name = "DeployLockLostError";
+    }
 }
 
 /** A deploy holds the lock; the message names the holder and since when. */
@@ -76,26 +97,60 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
     }
 
     let released = false;
-    const renew = setInterval(
-        () => {
-            kubectl([
-                "patch",
-                "lease",
-                deployLockName,
-                "-n",
-                namespace,
-                "--type",
-                "merge",
-                "-p",
-                JSON.stringify({ spec: { renewTime: microTime(now()) } }),
-            ]).catch(() => undefined);
-        },
-        options.renewEveryMs ?? durationSeconds * 250,
-    );
+    let lost: string | undefined;
+    let renewedAt = Date.now();
+    const renewEveryMs = options.renewEveryMs ?? durationSeconds * 250;
+    // A JSON patch whose `test` fails when another holder replaced the Lease: renewing never takes it back.
+    const renewal = () =>
+        JSON.stringify([
+            { op: "test", path: "/spec/holderIdentity", value: holder },
+            { op: "replace", path: "/spec/renewTime", value: microTime(now()) },
+        ]);
+    // Why the Lease is no longer ours, read now; undefined when it is, or when it cannot be read.
+    const whyNotOurs = async (): Promise<string | undefined> => {
+        try {
+            const current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));
+            const other = current.spec?.holderIdentity;
+            return other === holder ? undefined : `Lease ${deployLockName} is held by ${other ?? "(nobody)"}`;
+        } catch (error) {
+            return /NotFound|not found/.test((error as Error).message) ? `Lease ${deployLockName} is gone` : undefined;
+        }
+    };
+    let renewing = false;
+    const renew = setInterval(() => {
+        if (lost || released || renewing) return;
+        renewing = true;
+        const sentAt = Date.now();
+        kubectl(["patch", "lease", deployLockName, "-n", namespace, "--type", "json", "-p", renewal()])
+            .then(
+                () => {
+                    renewedAt = sentAt;
+                },
+                async (error: Error) => {
+                    const why = await whyNotOurs();
+                    lost ??= why; // read after the await: a check() meanwhile may have set it
+                    if (!lost && Date.now() - renewedAt >= (durationSeconds * 1000) / 2) {
+                        lost = `not renewed for ${Math.round((Date.now() - renewedAt) / 1000)} s: ${error.message}`;
+                    }
+                    if (lost) clearInterval(renew);
+                },
+            )
+            .finally(() => {
+                renewing = false;
+            });
+    }, renewEveryMs);
     renew.unref();
     return {
         holder,
         tookOverFrom,
+        check: async () => {
+            const why = lost ? undefined : await whyNotOurs();
+            lost ??= why; // read after the await: the renewal meanwhile may have set it
+            if (lost) {
+                clearInterval(renew);
+                throw new DeployLockLostError(namespace, lost);
+            }
+        },
         release: async () => {
             if (released) return;
             released = true;
@@ -148,6 +203,26 @@ export async function readDeployLock(
         since: current.spec?.acquireTime ?? current.metadata.creationTimestamp,
         stale: now.getTime() - renewed >= (current.spec?.leaseDurationSeconds ?? 60) * 1000 || holderGone(current.spec?.holderIdentity ?? ""),
     };
+}
+
+/**
+ * Waits until nobody (else) holds the deploy lock of `namespace`: the Lease is gone, stale, or
+ * `ours`. For an emergency rollback that went ahead of a deploy it aborted: that deploy stops at
+ * its next check, but a stack update it is running ends first. Resolves to false after
+ * `timeoutMs` (default 10 minutes) with the lock still held.
+ */
+export async function waitForDeployLock(
+    kubectl: Kubectl,
+    namespace: string,
+    options: { ours?: string; timeoutMs?: number; intervalMs?: number } = {},
+): Promise<boolean> {
+    const deadline = Date.now() + (options.timeoutMs ?? 10 * 60 * 1000);
+    for (;;) {
+        const lock = await readDeployLock(kubectl, namespace).catch(() => ({ holder: "(unreadable)", since: "", stale: false }));
+        if (!lock || lock.stale || lock.holder === options.ours) return true;
+        if (Date.now() >= deadline) return false;
+        await new Promise(resolve => setTimeout(resolve, options.intervalMs ?? 250));
+    }
 }
 
 /** Kubernetes MicroTime: RFC 3339 with microseconds. */

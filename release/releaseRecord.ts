@@ -7,6 +7,7 @@
  * with optimistic concurrency (a read-modify-write that loses a race is retried on the new
  * version), so two commands writing at once both land.
  */
+import * as os from "os";
 import type { Color } from "../components/colors";
 import type { Kubectl } from "./clusterState";
 
@@ -127,4 +128,20 @@ export async function clearAlarms(kubectl: Kubectl, namespace: string): Promise<
         return record;
     });
     return cleared;
+}
+
+/**
+ * Marks the release in progress as aborted (`aborted`): a running deploy stops before its next
+ * step or watch reading and says who aborted it. The mark stays until the next deploy starts (it
+ * clears a mark older than its lock). `by` defaults to this process (`user@host pid N`).
+ */
+export async function abortRelease(
+    kubectl: Kubectl,
+    namespace: string,
+    reason: string,
+    by = `${os.userInfo().username}@${os.hostname()} pid ${process.pid}`,
+): Promise<ReleaseAbort> {
+    const aborted: ReleaseAbort = { by, at: new Date().toISOString(), reason };
+    await updateReleaseRecord(kubectl, namespace, record => ({ ...record, aborted }));
+    return aborted;
 }

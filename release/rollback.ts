@@ -9,8 +9,9 @@
 import { Color, otherColor } from "../components/colors";
 import { LiveColor, liveServices, readClusterState } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
-import { DeployLock, DeployLockedError } from "./deployLock";
+import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from "./deployLock";
 import { holdMigrations } from "./migrationHold";
+import { abortRelease } from "./releaseRecord";
 import { tellTeam } from "./notify";
 
 export interface RollbackResult {
@@ -35,6 +36,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         if (!(options.emergency && error instanceof DeployLockedError)) throw error;
         out(`lock: ${error.message.replace(/; wait for it to finish$/, "")}; going ahead (emergency)`);
     }
+    if (options.emergency) await markAborted(target, out);
     // Outside the try below: a stack file that cannot be read must still give the lock back.
     const settings = await readReleaseSettings(target.stack).catch(async error => {
         await lock?.release();
@@ -97,6 +99,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
                 seconds: elapsed(started),
                 result: "patched",
             });
+            if (!lock) await waitForAbortedDeploy(target, out);
             // The stack catches up: same selectors, nothing moves; the old color stays warm.
             await step(
                 "rollback",
@@ -132,4 +135,26 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
     } finally {
         await lock?.release();
     }
+}
+
+/**
+ * An emergency rollback aborts a deploy in progress (release/releaseRecord.ts `aborted`): the
+ * deploy stops before its next step or watch reading, so its switch cannot move traffic back.
+ * Not marking must not hold the emergency up: a failure is a warning.
+ */
+async function markAborted(target: ReleaseTarget, out: (line: string) => void): Promise<void> {
+    try {
+        await abortRelease(target.kubectl, target.namespace, "emergency rollback");
+        out("release: marked aborted (a running deploy stops before its next step)");
+    } catch (error) {
+        out(`warning: could not mark the release aborted (a running deploy may go on): ${(error as Error).message}`);
+    }
+}
+
+/** Before the stack's reconcile: the deploy this emergency aborted ends the update it may be running, then lets go of its lock. */
+async function waitForAbortedDeploy(target: ReleaseTarget, out: (line: string) => void): Promise<void> {
+    const holder = (await readDeployLock(target.kubectl, target.namespace).catch(() => undefined))?.holder;
+    if (!holder) return;
+    out(`lock: waiting for the aborted deploy (${holder}) to stop before the stack is reconciled`);
+    if (!(await waitForDeployLock(target.kubectl, target.namespace))) out(`warning: ${holder} still holds the deploy lock; reconciling anyway`);
 }

@@ -10,6 +10,7 @@ import * as path from "path";
 import { localPaths, resetLocal, runLocal } from "../../local/run";
 import { clusterRunningIn } from "../../devenv/cluster";
 import { testEngine } from "../support/engine";
+import { openLocalReleaseTarget } from "../../local/releaseTarget";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 
@@ -108,6 +109,34 @@ describe("npm run local", function () {
         assert.ok(state.includes("deployments   physioflow-api-blue   0/0 ready  registry.local:5000/physioflow-api:v1.0.0"), state.join("\n"));
         assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
         assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");
+    });
+
+    it("a second command on local attaches to the control plane and PostgreSQL the first one runs, and leaves them to it", async function () {
+        this.timeout(2 * 60 * 1000);
+        const paths = localPaths(root);
+        const firstLines: string[] = [];
+        const first = await openLocalReleaseTarget(root, line => firstLines.push(line));
+        try {
+            const lines: string[] = [];
+            const second = await openLocalReleaseTarget(root, line => lines.push(line));
+            assert.ok(
+                lines.some(line =>
+                    /^local: attached to the control plane running in \.local\/cluster and PostgreSQL running on \.local\/postgres\/data \(left to the command that started them\); migration version 006$/.test(
+                        line,
+                    ),
+                ),
+                lines.join("\n"),
+            );
+            await second.close();
+            // The first command's servers run on.
+            assert.ok(clusterRunningIn(paths.cluster), "the second command stopped the first one's control plane");
+            assert.match(await first.target.kubectl(["get", "namespace", first.target.namespace, "-o", "name"]), /^namespace\//);
+            assert.ok(fs.existsSync(path.join(paths.postgresData, "postmaster.pid")), "the second command stopped the first one's PostgreSQL");
+        } finally {
+            await first.close();
+        }
+        assert.ok(!clusterRunningIn(paths.cluster), "the control plane is still running");
+        assert.ok(!fs.existsSync(path.join(paths.postgresData, "postmaster.pid")), "PostgreSQL is still running");
     });
 
     it("a bad --set is refused with one line before anything runs or is saved", async () => {

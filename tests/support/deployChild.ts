@@ -2,7 +2,7 @@
  * A `physioflow deploy` in a process of its own, on a test stack, for tests that kill it outright
  * (SIGKILL to its process group, the Pulumi CLI included) the way a lost SSH session or a crashed
  * runner would. Argument: JSON { stack: ClusterStackDirs, kubectl, kubeconfig, namespace, tag, watchSeconds }.
- * Prints each line of the deploy on stdout.
+ * Prints each line of the deploy on stdout, then `result: <JSON>`; exits 1 when the result is not ok.
  */
 import { execFile } from "child_process";
 import { clusterProgram, openClusterStack } from "../../local/clusterStack";
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
         out: line => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(`result: ${JSON.stringify(result)}\n`);
+    process.exitCode = result.ok ? 0 : 1; // as physioflow deploy
 }
 
 main().catch(error => {

@@ -1,0 +1,156 @@
+/**
+ * A running deploy stops when it should not go on: an emergency rollback from a second process
+ * aborts it (in the middle of its watch, and of its release step), and a deploy that lost its
+ * deploy lock (its Lease deleted under it) stops too. Real engine, real control plane; the deploy
+ * runs in a child process (tests/support/deployChild.ts) as a second terminal's would.
+ */
+import * as assert from "assert";
+import { spawn } from "child_process";
+import * as path from "path";
+import * as readline from "readline";
+import { deploy, DeployResult } from "../../release/deploy";
+import { deployLockName } from "../../release/deployLock";
+import { readReleaseRecord } from "../../release/releaseRecord";
+import { rollback } from "../../release/rollback";
+import { apps, releaseFixture } from "../support/releaseFixture";
+
+describe("deploy: aborted by an emergency rollback, stopped by a lost lock", function () {
+    const f = releaseFixture("aborttest");
+    const { namespace, noLock, live } = f;
+    const children: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+        await Promise.all(children.splice(0).map(end => end()));
+    });
+
+    /** A deploy of `tag` in a child process; `lines` fills as it prints, `done` resolves to its result. */
+    const deployInChild = (tag: string, watchSeconds: number) => {
+        const child = spawn(
+            process.execPath,
+            [
+                "-r",
+                "ts-node/register/transpile-only",
+                path.join(__dirname, "../support/deployChild.ts"),
+                JSON.stringify({
+                    stack: f.s.dirs,
+                    kubectl: path.join(f.cluster.binDir, "kubectl"),
+                    kubeconfig: f.cluster.kubeconfigPath,
+                    namespace,
+                    tag,
+                    watchSeconds,
+                }),
+            ],
+            { detached: true, stdio: ["ignore", "pipe", "inherit"], cwd: path.join(__dirname, "..", "..") },
+        );
+        const lines: string[] = [];
+        let result: DeployResult | undefined;
+        readline.createInterface({ input: child.stdout }).on("line", line => {
+            lines.push(line);
+            if (line.startsWith("result: ")) result = JSON.parse(line.slice("result: ".length));
+        });
+        let exited = false;
+        const done = new Promise<{ result?: DeployResult; code: number | null }>(resolve =>
+            child.on("exit", code => {
+                exited = true;
+                resolve({ result, code });
+            }),
+        );
+        /** After a failed assertion: the child and its Pulumi CLI must not go on into the next test. */
+        const end = async () => {
+            if (exited) return;
+            process.kill(-child.pid!, "SIGKILL");
+            await done;
+        };
+        children.push(end);
+        return { lines, done };
+    };
+    const until = async (what: string, lines: string[], test: () => boolean | Promise<boolean>) => {
+        for (;;) {
+            if (await test()) return;
+            assert.ok(!lines.some(line => /^(result|error): /.test(line)), `the deploy ended before ${what}:\n${lines.join("\n")}`);
+            await new Promise(resolve => setTimeout(resolve, 50));
+        }
+    };
+    const selectors = async () =>
+        Promise.all(apps.map(async app => (await f.cluster.getJson(["service", app, "-n", namespace])).spec.selector.version as string));
+
+    it("an emergency rollback from a second process during the watch: the deploy stops saying it was aborted, blue stays live", async function () {
+        this.timeout(4 * 60 * 1000);
+        const child = deployInChild("v2.0.0", 90);
+        await until("its watch", child.lines, () => child.lines.some(line => line.startsWith("watch: ")));
+        const emergency = await rollback(f.target, { emergency: true });
+        assert.strictEqual(emergency.ok, true, emergency.error);
+        const { result, code } = await child.done;
+        const record = await readReleaseRecord(f.cluster.kubectl, namespace);
+        assert.deepStrictEqual(
+            { tag: record.release?.tag, from: record.release?.from, to: record.release?.to, aborted: record.aborted?.reason },
+            { tag: "v2.0.0", from: "blue", to: "green", aborted: "emergency rollback" },
+        );
+        assert.ok(result, child.lines.join("\n"));
+        assert.strictEqual(code, 1, child.lines.join("\n"));
+        assert.strictEqual(result.ok, false);
+        assert.deepStrictEqual(result.aborted?.reason, "emergency rollback", child.lines.join("\n"));
+        assert.match(result.error!, /^aborted by \S+@\S+ pid \d+: emergency rollback; blue is live$/);
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release", "switch", "watch"],
+        );
+        assert.match(result.steps[2].result, /^aborted/);
+        await live("blue");
+        // Nothing the deploy left behind moves traffic back.
+        await new Promise(resolve => setTimeout(resolve, 2000));
+        assert.deepStrictEqual(await selectors(), ["blue", "blue"]);
+        await noLock();
+    });
+
+    it("an emergency rollback from a second process during the release step: the deploy never switches, the emergency's color stays live", async function () {
+        this.timeout(4 * 60 * 1000);
+        // Blue live, green warm (v2.0.0): the next release goes to green.
+        const child = deployInChild("v3.0.0", 5);
+        await until("its release update changed green", child.lines, async () => {
+            const image = (await f.cluster.getJson(["deployment", "physioflow-api-green", "-n", namespace])).spec.template.spec.containers[0].image;
+            return image.endsWith(":v3.0.0");
+        });
+        assert.ok(!child.lines.some(line => line.startsWith("switch: ")), child.lines.join("\n"));
+        const emergency = await rollback(f.target, { emergency: true });
+        assert.strictEqual(emergency.to, "green");
+        assert.strictEqual(emergency.ok, true, emergency.error);
+        const { result, code } = await child.done;
+        assert.ok(result, child.lines.join("\n"));
+        assert.strictEqual(code, 1, child.lines.join("\n"));
+        assert.match(result.error ?? "", /^aborted by \S+@\S+ pid \d+: emergency rollback; green is live$/, child.lines.join("\n"));
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release"],
+        );
+        await live("green");
+        await new Promise(resolve => setTimeout(resolve, 2000));
+        assert.deepStrictEqual(await selectors(), ["green", "green"]);
+        await noLock();
+    });
+
+    it("a deploy whose Lease is deleted under it stops saying the lock was lost", async function () {
+        this.timeout(3 * 60 * 1000);
+        const lines: string[] = [];
+        let deleted: Promise<string> | undefined;
+        const result = await deploy(f.target, "v4.0.0", {
+            watch: { seconds: 60, intervalMs: 300 },
+            out: line => {
+                lines.push(line);
+                if (line.startsWith("watch: ")) deleted = f.cluster.kubectl(["delete", "lease", deployLockName, "-n", namespace]);
+            },
+        });
+        await deleted;
+        assert.strictEqual(result.ok, false, lines.join("\n"));
+        assert.match(
+            result.error ?? "",
+            new RegExp(`^stopped: the deploy lock of ${namespace} was lost \\(Lease ${deployLockName} is gone\\); blue is live$`),
+            lines.join("\n"),
+        );
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release", "switch", "watch"],
+        );
+        await live("blue");
+        await noLock();
+    });
+});
