@@ -259,7 +259,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     });
 
     it("an emergency rollback to a cold color scales it and smoke-tests it through the API, patches the live Services, then reconciles: traffic moves before the stack update, no pending change, and a normal rollback flips back", async function () {
-        this.timeout(6 * 60 * 1000); // three stack updates and three previews
+        this.timeout(8 * 60 * 1000); // three stack updates and three previews, on a shared machine
         const lines: string[] = [];
         let reconcileAt = 0;
         let coldAt = 0;
