@@ -5,6 +5,10 @@
  *   (a) `kubectl patch svc` of the selector: the runbook's emergency rollback;
  *   (b) flipping `activeColor` and `pulumi up` through the Automation API: this project's switch.
  * Both colors are kept warm (1 ready pod each), so the switch itself is measured, not a scale-up.
+ * Then, with the other color scaled down:
+ *   (c) `physioflow rollback --emergency` to that cold color (release/rollback.ts): scaled, awaited
+ *       ready and smoke-tested through the API, the Services patched, then the stack reconciled;
+ *       timed to traffic moved and to its end, beside its pods' readiness and its smoke test.
  * Prints the medians and the ratio b/a. Not a test: nothing here passes or fails on time.
  */
 import { spawnSync } from "child_process";
@@ -13,6 +17,7 @@ import { startCluster } from "../devenv/cluster";
 import { onlyColor, watchEndpoints } from "./endpointWatch";
 import { findEngine } from "../devenv/engine";
 import { createScratchClusterStack } from "../local/scratchStack";
+import { rollback } from "../release/rollback";
 
 const namespace = "physioflow-local";
 const service = "physioflow-api";
@@ -67,6 +72,33 @@ async function main(): Promise<void> {
             live = target;
             log(`bench: round ${round}/${rounds}: kubectl patch ${patch.slice(-2).join(", ")} ms; activeColor + pulumi up ${up[up.length - 1]} ms`);
         }
+
+        // (c) the emergency rollback to a cold color, each round from the other color scaled down
+        const coldRounds = Math.min(rounds, 3);
+        const cold = { moved: [] as number[], total: [] as number[], ready: [] as number[], smoke: [] as number[] };
+        const target = { stack: stack.stack, kubectl: cluster.kubectl, namespace };
+        await stack.set({ inactiveReplicas: "0" });
+        await stack.up();
+        for (let round = 1; round <= coldRounds; round++) {
+            const to = live === "blue" ? "green" : "blue";
+            const started = Date.now();
+            const reached = watch.until(onlyColor(to, 1), 5 * 60_000);
+            const result = await rollback(target, { emergency: true });
+            const ended = Date.now();
+            if (!result.ok || result.coldStart === undefined)
+                throw new Error(`the emergency rollback to cold ${to} failed: ${result.error ?? "no cold start"}`);
+            cold.moved.push((await reached) - started);
+            cold.total.push(ended - started);
+            cold.ready.push(result.coldStart.readyMs);
+            cold.smoke.push(result.coldStart.smokeMs);
+            live = to;
+            log(
+                `bench: cold round ${round}/${coldRounds}: traffic moved ${cold.moved[round - 1]} ms (ready ${result.coldStart.readyMs} ms, ` +
+                    `smoke test ${result.coldStart.smokeMs} ms), with the reconcile ${cold.total[round - 1]} ms`,
+            );
+            await stack.set({ inactiveWarm: "false" }); // the old color cold again for the next round
+            await stack.up();
+        }
         watch.close();
 
         const a = median(patch);
@@ -77,6 +109,13 @@ async function main(): Promise<void> {
             `| (a) kubectl patch svc (runbook's emergency rollback) | ${a} ms | ${patch.length} |`,
             `| (b) activeColor + pulumi up (Automation API) | ${b} ms | ${up.length} |`,
             `| ratio b/a | ${(b / a).toFixed(1)}x | |`,
+            "",
+            `| emergency rollback to a cold color (\`rollback --emergency\`) | median | runs |`,
+            `| --- | --- | --- |`,
+            `| (c) decision -> EndpointSlice holds only the cold color's ready pods | ${median(cold.moved)} ms | ${cold.moved.length} |`,
+            `| of which: its pods ready (from the scale) | ${median(cold.ready)} ms | |`,
+            `| of which: its smoke test (one-off Job) | ${median(cold.smoke)} ms | |`,
+            `| (c) with the stack reconciled (the command's end) | ${median(cold.total)} ms | |`,
             "",
             `${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}, Kubernetes v1.37.2 control plane with a kwok node on 127.0.0.1`,
         ];

@@ -1,6 +1,8 @@
 /**
- * What a smoke test checks, and the POSIX shell script that checks it (run by the smoke Job in
- * the cluster; tests run the same script against a loopback server). Pure, no Pulumi.
+ * What a smoke test checks, the POSIX shell script that checks it and the spec of the Job that
+ * runs it in the cluster (the stack's smoke Job, components/smokeTest.ts, and the one-off Job of
+ * an emergency rollback, release/emergency.ts); tests run the same script against a loopback
+ * server. Pure, no Pulumi.
  */
 
 /** The apps a check can address; each color has a Service per app (components/blueGreenApp.ts). */
@@ -69,4 +71,71 @@ export function smokeScript(checks: readonly SmokeCheck[], attempts = 3): string
         'echo "smoke test passed"',
     ];
     return `${lines.join("\n")}\n`;
+}
+
+/** The `app` label of a smoke Job and its pod (with `version: <color>`). */
+export const smokeAppLabel = "physioflow-smoke";
+
+/** Seconds a smoke Job may run before it counts as failed, unless set. */
+export const defaultSmokeTimeoutSeconds = 120;
+
+/** What a color's smoke Job runs with: plain values, or the program's `pulumi.Input`s passed through. */
+export interface SmokeJobValues<T> {
+    color: string;
+    /** The color's image tag (annotation `physioflow/tag` and `PHYSIOFLOW_TAG`). */
+    tag: T;
+    /** The database's migration version (annotation `physioflow/migration-version` and `PHYSIOFLOW_MIGRATION_VERSION`). */
+    migrationVersion: T;
+    /** The color's ConfigMaps' and Secret's names (annotation `physioflow/release`). */
+    release: T;
+    /** Image with POSIX sh and curl. */
+    image: string;
+    checks: readonly SmokeCheck[];
+    /** Base URL of each app's Service of this color. */
+    urls: Record<SmokeApp, T>;
+    /** Seconds the Job may run before it counts as failed. */
+    timeoutSeconds: number;
+}
+
+/**
+ * The spec of a color's smoke Job: one run decides (`backoffLimit` 0, the script retries each
+ * check itself), the pod labelled `app: physioflow-smoke, version: <color>`, the checks' script
+ * with each app's URL in {@link smokeUrlVariable}. Pure.
+ */
+export function smokeJobSpec<T>(values: SmokeJobValues<T>) {
+    const labels = { app: smokeAppLabel, version: values.color };
+    return {
+        // One run decides; the script retries each check itself.
+        backoffLimit: 0,
+        activeDeadlineSeconds: values.timeoutSeconds,
+        template: {
+            metadata: {
+                labels,
+                annotations: {
+                    "physioflow/tag": values.tag,
+                    "physioflow/migration-version": values.migrationVersion,
+                    "physioflow/release": values.release,
+                },
+            },
+            spec: {
+                restartPolicy: "Never",
+                automountServiceAccountToken: false,
+                securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                containers: [
+                    {
+                        name: "smoke",
+                        image: values.image,
+                        command: ["/bin/sh", "-c", smokeScript(values.checks)],
+                        env: [
+                            ...(Object.keys(values.urls) as SmokeApp[]).map(app => ({ name: smokeUrlVariable(app), value: values.urls[app] })),
+                            { name: "PHYSIOFLOW_TAG", value: values.tag },
+                            { name: "PHYSIOFLOW_MIGRATION_VERSION", value: values.migrationVersion },
+                        ],
+                        resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+                        securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ["ALL"] } },
+                    },
+                ],
+            },
+        },
+    };
 }

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Color } from "./colors";
-import { SmokeApp, SmokeCheck, smokeScript, smokeUrlVariable } from "./smokeChecks";
+import { defaultSmokeTimeoutSeconds, SmokeApp, smokeAppLabel, SmokeCheck, smokeJobSpec } from "./smokeChecks";
 
 export interface SmokeTestArgs {
     namespace: pulumi.Input<string>;
@@ -23,8 +23,6 @@ export interface SmokeTestArgs {
     timeoutSeconds?: number;
 }
 
-export const smokeAppLabel = "physioflow-smoke";
-
 /**
  * One color's smoke test: a Job, `physioflow-smoke-<color>`, that runs the checks against the
  * color's own Services once its Deployments are ready; the provider awaits the Job, so an update
@@ -38,47 +36,23 @@ export class SmokeTest extends pulumi.ComponentResource {
 
     constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
         super("physioflow:k8s:SmokeTest", name, {}, opts);
-        const timeoutSeconds = args.timeoutSeconds ?? 120;
+        const timeoutSeconds = args.timeoutSeconds ?? defaultSmokeTimeoutSeconds;
         const labels = { app: smokeAppLabel, version: args.color };
         const jobName = `physioflow-smoke-${args.color}`;
         this.job = new k8s.batch.v1.Job(
             jobName,
             {
                 metadata: { name: jobName, namespace: args.namespace, labels },
-                spec: {
-                    // One run decides; the script retries each check itself.
-                    backoffLimit: 0,
-                    activeDeadlineSeconds: timeoutSeconds,
-                    template: {
-                        metadata: {
-                            labels,
-                            annotations: {
-                                "physioflow/tag": args.tag,
-                                "physioflow/migration-version": args.migrationVersion,
-                                "physioflow/release": args.release,
-                            },
-                        },
-                        spec: {
-                            restartPolicy: "Never",
-                            automountServiceAccountToken: false,
-                            securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
-                            containers: [
-                                {
-                                    name: "smoke",
-                                    image: args.image,
-                                    command: ["/bin/sh", "-c", smokeScript(args.checks)],
-                                    env: [
-                                        ...(Object.keys(args.urls) as SmokeApp[]).map(app => ({ name: smokeUrlVariable(app), value: args.urls[app] })),
-                                        { name: "PHYSIOFLOW_TAG", value: args.tag },
-                                        { name: "PHYSIOFLOW_MIGRATION_VERSION", value: args.migrationVersion },
-                                    ],
-                                    resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
-                                    securityContext: { allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ["ALL"] } },
-                                },
-                            ],
-                        },
-                    },
-                },
+                spec: smokeJobSpec({
+                    color: args.color,
+                    tag: args.tag,
+                    migrationVersion: args.migrationVersion,
+                    release: args.release,
+                    image: args.image,
+                    checks: args.checks,
+                    urls: args.urls,
+                    timeoutSeconds,
+                }),
             },
             {
                 parent: this,

@@ -3,7 +3,7 @@
  * folder (nothing of yours is touched): a first deploy; a release of v1.1.0 with a demo migration
  * through `physioflow deploy` (lint, backup, migrate, warm release behind its smoke test with the
  * live color smoke-tested again against the new schema, switch, watch, finish); an emergency
- * rollback to v1.0.0; a release of v1.2.0 whose pods break during the watch (a kwok Stage),
+ * rollback to v1.0.0 (its cold color brought up through the API, timed); a release of v1.2.0 whose pods break during the watch (a kwok Stage),
  * rolled back by itself. A thin driver: every step is the code `npm run local` and `physioflow deploy` run.
  */
 import * as fs from "fs";
@@ -64,9 +64,19 @@ export async function runDemo(repoRoot: string, options: DemoOptions): Promise<v
             if (!good.ok) throw new Error(`the demo's good release failed: ${good.error ?? good.rolledBack?.reason}`);
             if (good.migrations?.to !== "007") throw new Error(`the demo's release did not migrate to 007 (${JSON.stringify(good.migrations)})`);
 
-            heading("3/4 physioflow rollback local --emergency: back to v1.0.0, Services patched through the API, then the stack reconciled");
+            heading(
+                "3/4 physioflow rollback local --emergency: back to v1.0.0, blue scaled and smoke-tested and the Services patched through the API, " +
+                    "then the stack reconciled",
+            );
             const emergency = await timed("emergency rollback", () => rollback(target, { emergency: true, out: line => out(`  ${line}`) }));
             if (!emergency.ok) throw new Error(`the demo's emergency rollback failed: ${emergency.error}`);
+            if (emergency.coldStart) {
+                const total = emergency.steps.reduce((sum, step) => sum + step.seconds, 0);
+                out(
+                    `  ${emergency.to} was cold: traffic moved in ${emergency.trafficMs} ms (pods ready in ${emergency.coldStart.readyMs} ms, ` +
+                        `smoke test ${emergency.coldStart.smokeMs} ms, patch ${emergency.patchMs} ms); the stack reconciled after, ${total.toFixed(1)} s of steps in all`,
+                );
+            }
 
             heading("4/4 physioflow deploy local v1.2.0, and its pods break during the watch: automatic rollback");
             const stage = "demo-breaks-after-switch";

@@ -108,9 +108,11 @@ Switches the live Services to the other color, keeping the current one warm. A c
 ready pods is first brought up through the stack (readiness and smoke test), never switched to
 cold. <stack>: local, dev, staging or prod.
 
-  --emergency     no confirmation and no waiting for a running deploy; the live Services are
-                  patched through the API first (as fast as kubectl patch), then the stack's
-                  activeColor is set and reconciled, so the next pulumi preview shows no changes
+  --emergency     no confirmation and no waiting for a running deploy; everything through the
+                  API first: a cold color scaled, its pods awaited ready and its smoke test run
+                  from a one-off Job (scaled back, nothing switched, if that fails), the live
+                  Services patched (as fast as kubectl patch); then the stack's activeColor is
+                  set and reconciled, so the next pulumi preview shows no changes
   --restore FILE  application and database (the runbook's scenario 2): verify the archive,
                   back up the database as it is, take the API off the database, restore in one
                   transaction (its migration version checked against the archive's), then switch

@@ -192,3 +192,22 @@ export function describeLive(live: LiveColor): string {
     if (live.color === "unknown") return `live color unknown (${live.reason})`;
     return `${live.color} is live`;
 }
+
+/** Polls the Job every `intervalMs` until it has completed or failed; "did not finish in time" after `timeoutMs`. */
+export async function waitForJob(
+    kubectl: Kubectl,
+    namespace: string,
+    name: string,
+    timeoutMs: number,
+    intervalMs = 500,
+): Promise<"succeeded" | "failed" | "did not finish in time"> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        const job = JSON.parse(await kubectl(["get", "job", name, "-n", namespace, "-o", "json"]));
+        const has = (type: string) => (job.status?.conditions ?? []).some((c: any) => c.type === type && c.status === "True");
+        if (has("Complete")) return "succeeded";
+        if (has("Failed")) return "failed";
+        await new Promise(resolve => setTimeout(resolve, intervalMs));
+    }
+    return "did not finish in time";
+}

@@ -1,15 +1,16 @@
 /**
  * Switching back to the other color. Normal: the stack's `activeColor` flipped with the old color
- * kept warm, previewed, applied. Emergency (`--emergency`): the live Services are patched through
- * the API first, as fast as the runbook's `kubectl patch`, and the stack is then set to match and
- * reconciled, so the next preview shows no change and the next update no conflict. Either way a
- * color with no ready pods is first brought up through the stack (its readiness and smoke test),
- * never switched to cold.
+ * kept warm, previewed, applied; a color with no ready pods is first brought up through the stack
+ * (its readiness and smoke test). Emergency (`--emergency`): everything through the API first, as
+ * fast as the runbook's `kubectl scale` and `kubectl patch` (a cold color scaled, awaited ready and
+ * smoke-tested by release/emergency.ts), then the stack is set to match and reconciled, so the
+ * next preview shows no change and the next update no conflict. Never a switch to a cold color.
  */
 import { Color, otherColor } from "../components/colors";
-import { LiveColor, liveServices, readClusterState } from "./clusterState";
+import { ClusterState, LiveColor, liveServices, readClusterState } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
 import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from "./deployLock";
+import { bringUpCold, ColdStartError, ColdStartTimings } from "./emergency";
 import { holdMigrations } from "./migrationHold";
 import { abortRelease } from "./releaseRecord";
 import { tellTeam } from "./notify";
@@ -20,6 +21,10 @@ export interface RollbackResult {
     to: Color;
     /** Milliseconds from the start of the patch until both live Services selected `to` (emergency only). */
     patchMs?: number;
+    /** Emergency to a cold color: how long its pods took to be ready and its smoke test to pass (release/emergency.ts). */
+    coldStart?: ColdStartTimings;
+    /** Emergency: milliseconds from the command's start until both live Services selected `to`. */
+    trafficMs?: number;
     steps: StepResult[];
     error?: string;
     /** The live color read back from the cluster at the end (`physioflow rollback` fills it in). */
@@ -27,6 +32,7 @@ export interface RollbackResult {
 }
 
 export async function rollback(target: ReleaseTarget, options: { emergency?: boolean; out?: (line: string) => void } = {}): Promise<RollbackResult> {
+    const decided = Date.now();
     const out = options.out ?? (() => undefined);
     let lock: DeployLock | undefined;
     try {
@@ -52,14 +58,19 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         result.steps.push({ step: name, changes, seconds: elapsed(started), result: done });
     };
     try {
+        let state: ClusterState | undefined;
         const notReady = async () => {
-            const state = await readClusterState(target.kubectl, target.namespace);
+            state = await readClusterState(target.kubectl, target.namespace);
+            const deployments = state.deployments;
             return liveServices
-                .filter(app => (state.deployments[`${app}-${to}`]?.readyReplicas ?? 0) === 0)
-                .map(app => `${app}-${to} ${state.deployments[`${app}-${to}`]?.readyReplicas ?? 0}/${state.deployments[`${app}-${to}`]?.replicas ?? 0} ready`);
+                .filter(app => (deployments[`${app}-${to}`]?.readyReplicas ?? 0) === 0)
+                .map(app => `${app}-${to} ${deployments[`${app}-${to}`]?.readyReplicas ?? 0}/${deployments[`${app}-${to}`]?.replicas ?? 0} ready`);
         };
         const cold = await notReady();
-        if (cold.length > 0) {
+        let jobRemoved: Promise<void> | undefined;
+        if (cold.length > 0 && options.emergency) {
+            ({ jobRemoved } = await emergencyColdStart(target, result, { state: state!, replicas: settings.replicas, cold }, out));
+        } else if (cold.length > 0) {
             out(`${to} has no ready pods (${cold.join(", ")}): bringing it up through the stack first`);
             await step(
                 "release",
@@ -92,7 +103,9 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
                 ),
             );
             result.patchMs = Date.now() - started;
+            result.trafficMs = Date.now() - decided;
             out(`  live Services select ${to} (${result.patchMs} ms)`);
+            await jobRemoved;
             result.steps.push({
                 step: "switch",
                 changes: liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`),
@@ -157,4 +170,33 @@ async function waitForAbortedDeploy(target: ReleaseTarget, out: (line: string) =
     if (!holder) return;
     out(`lock: waiting for the aborted deploy (${holder}) to stop before the stack is reconciled`);
     if (!(await waitForDeployLock(target.kubectl, target.namespace))) out(`warning: ${holder} still holds the deploy lock; reconciling anyway`);
+}
+
+/**
+ * An emergency to a color with no ready pods: a color that has its pods and none is ready is
+ * broken, refused at once; a scaled-down one is scaled, awaited ready and smoke-tested through the
+ * API (release/emergency.ts), or scaled back with one line saying why. Its steps and timings go
+ * into `result`; resolves with the smoke Job's deletion, under way.
+ */
+async function emergencyColdStart(
+    target: ReleaseTarget,
+    result: RollbackResult,
+    seen: { state: ClusterState; replicas: number; cold: string[] },
+    out: (line: string) => void,
+): Promise<{ jobRemoved: Promise<void> }> {
+    const { from, to } = result;
+    const replicasBefore = Object.fromEntries(liveServices.map(app => [`${app}-${to}`, seen.state.deployments[`${app}-${to}`]?.replicas ?? 0]));
+    if (Object.values(replicasBefore).some(n => n > 0)) {
+        throw new Error(`refusing to switch to ${to}: it has no ready pods (${seen.cold.join(", ")}); ${from} stays live`);
+    }
+    out(`${to} has no ready pods (${seen.cold.join(", ")}): scaling it up and smoke-testing it through the API`);
+    try {
+        const started = await bringUpCold(target, { color: to, live: from, replicas: seen.replicas, replicasBefore }, out);
+        result.steps.push(...started.steps);
+        result.coldStart = started.timings;
+        return { jobRemoved: started.jobRemoved };
+    } catch (error) {
+        if (error instanceof ColdStartError) result.steps.push(...error.steps);
+        throw error;
+    }
 }

@@ -14,7 +14,7 @@ import { usageLine } from "../database/cli/commands";
 import { messageOnOneLine, UsageError } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
 import type { ReleaseIo } from "./cli";
-import { ClusterState, Kubectl, liveServices, readClusterState } from "./clusterState";
+import { ClusterState, Kubectl, liveServices, readClusterState, waitForJob } from "./clusterState";
 import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
 
 export interface VerifyCheck {
@@ -211,19 +211,6 @@ async function readSmokeSettings(target: ReleaseTarget): Promise<{ image: string
 async function servicePorts(target: ReleaseTarget): Promise<Record<string, number>> {
     const services = JSON.parse(await target.kubectl(["get", "services", "-n", target.namespace, "-o", "json"])).items as any[];
     return Object.fromEntries(services.map(s => [s.metadata.name, (s.spec.ports.find((p: any) => p.name === "http") ?? s.spec.ports[0])?.port]));
-}
-
-/** Polls the Job until it has completed or failed; "did not finish" after `timeoutMs`. */
-async function waitForJob(kubectl: Kubectl, namespace: string, name: string, timeoutMs: number): Promise<"succeeded" | "failed" | "did not finish in time"> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-        const job = JSON.parse(await kubectl(["get", "job", name, "-n", namespace, "-o", "json"]));
-        const has = (type: string) => (job.status?.conditions ?? []).some((c: any) => c.type === type && c.status === "True");
-        if (has("Complete")) return "succeeded";
-        if (has("Failed")) return "failed";
-        await new Promise(resolve => setTimeout(resolve, 500));
-    }
-    return "did not finish in time";
 }
 
 /** The database's applied version, the `migration-version` ConfigMap and the stack's last output agree. */

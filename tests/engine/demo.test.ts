@@ -24,6 +24,8 @@ describe("npm run demo", () => {
         );
         assert.match(text, /v1\.1\.0 to green, warm, behind its smoke test/);
         assert.match(text, /live Services select blue \(\d+ ms\)/);
+        // The emergency rollback to the cold blue: through the API, traffic moved before the stack's update.
+        assert.match(text, /blue was cold: traffic moved in \d+ ms \(pods ready in \d+ ms, smoke test \d+ ms, patch \d+ ms\); the stack reconciled after/);
         assert.match(text, /rolled back: physioflow-(api|web)-green 0\/1 ready/);
         // The status at the end: blue (v1.0.0) live, nothing flagged but the broken green's readiness is not live traffic.
         const status = lines.slice(lines.findIndex(line => line === "=== physioflow status local") + 1);

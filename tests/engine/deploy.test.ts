@@ -40,6 +40,16 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     before(() => {
         ({ cluster, s, target } = f);
     });
+    /** The median of three `kubectl get --raw /readyz`, in ms: how slow the API is to reach from here right now. */
+    const kubectlRoundTrip = async () => {
+        const times: number[] = [];
+        for (let i = 0; i < 3; i++) {
+            const at = Date.now();
+            await cluster.kubectl(["get", "--raw", "/readyz"]);
+            times.push(Date.now() - at);
+        }
+        return times.sort((a, b) => a - b)[1];
+    };
 
     it("a good release: v2 to green warm behind its smoke test, switch (selectors only), watch, finish; an abandoned lock is taken over and released", async function () {
         this.timeout(3 * 60 * 1000);
@@ -216,21 +226,92 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         await noLock();
     });
 
-    it("an emergency rollback to a cold color brings it up through the stack, patches the live Services, then reconciles: no pending change, and a normal rollback flips back", async function () {
+    it("an emergency rollback to a cold color whose smoke test fails is not switched to: blue stays live, green is scaled back, one line says why", async function () {
         this.timeout(3 * 60 * 1000);
+        await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-green-smoke-fails", namespace, { app: "physioflow-smoke", version: "green" }));
+        try {
+            const lines: string[] = [];
+            const refused = await rollback(target, { emergency: true, out: line => lines.push(line) });
+            assert.strictEqual(refused.ok, false, lines.join("\n"));
+            assert.match(
+                refused.error!,
+                /^the smoke test of green failed \(Job physioflow-smoke-green-emergency: failed\); green scaled back to 0 replicas; blue stays live$/,
+                refused.error,
+            );
+            assert.deepStrictEqual(
+                refused.steps.map(step => `${step.step}: ${step.result}`),
+                ["release: ready", "verify: failed"],
+            );
+            assert.strictEqual(refused.patchMs, undefined);
+            const state = await live("blue");
+            for (const app of apps) {
+                assert.strictEqual(state.services[app].selector.version, "blue");
+                assert.strictEqual(state.deployments[`${app}-green`].replicas, 0, `${app}-green is not scaled back`);
+            }
+            assert.deepStrictEqual(Object.keys(state.jobs).sort(), ["physioflow-smoke-blue"], "the one-off smoke Job is left behind");
+            // Nothing of the stack was changed: its settings and the cluster still agree.
+            assert.notStrictEqual((await s.stack.getConfig("physioflow:inactiveWarm").catch(() => ({ value: "false" }))).value, "true");
+            assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack does not match the cluster after the refusal");
+            await noLock();
+            assert.deepStrictEqual(events(), []);
+        } finally {
+            await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-green-smoke-fails"]);
+        }
+    });
+
+    it("an emergency rollback to a cold color scales it and smoke-tests it through the API, patches the live Services, then reconciles: traffic moves before the stack update, no pending change, and a normal rollback flips back", async function () {
+        this.timeout(8 * 60 * 1000); // three stack updates and three previews, on a shared machine
         const lines: string[] = [];
-        const emergency = await rollback(target, { emergency: true, out: line => lines.push(line) });
+        let reconcileAt = 0;
+        let coldAt = 0;
+        const timeline: string[] = [];
+        const kubectlMs = await kubectlRoundTrip();
+        const sampler = await sampleReadyEndpoints(cluster, namespace, "physioflow-api");
+        const started = Date.now();
+        const emergency = await rollback(target, {
+            emergency: true,
+            out: line => {
+                lines.push(line);
+                timeline.push(`+${Date.now() - started} ms ${line}`);
+                if (line.startsWith("rollback: ") && reconcileAt === 0) reconcileAt = Date.now();
+                if (line.startsWith("green has no ready pods") && coldAt === 0) coldAt = Date.now();
+            },
+        });
+        const samples = await sampler.stop();
         assert.strictEqual(emergency.ok, true, `${emergency.error}\n${lines.join("\n")}`);
         assert.ok(
-            lines.includes("green has no ready pods (physioflow-api-green 0/0 ready, physioflow-web-green 0/0 ready): bringing it up through the stack first"),
+            lines.includes(
+                "green has no ready pods (physioflow-api-green 0/0 ready, physioflow-web-green 0/0 ready): scaling it up and smoke-testing it through the API",
+            ),
             lines.join("\n"),
         );
         assert.deepStrictEqual(
-            emergency.steps.map(step => step.step),
-            ["release", "switch", "rollback"],
+            emergency.steps.map(step => `${step.step}: ${step.result}`),
+            ["release: ready", "verify: passed", "switch: patched", "rollback: stack matches the cluster"],
         );
+        assert.deepStrictEqual(emergency.steps[0].changes, [
+            "physioflow-api-green: replicas 0 -> 1 (kubectl scale)",
+            "physioflow-web-green: replicas 0 -> 1 (kubectl scale)",
+        ]);
+        // Traffic moved through the API, before the stack's update started, within readiness + smoke test + 2 s of
+        // the command seeing the color cold. The 2 s hold on an idle machine; this one is shared, so they are
+        // stretched by how much slower than 250 ms a kubectl round trip is right now (measured before the command).
+        const timings = emergency.coldStart!;
+        assert.ok(timings !== undefined, "no timings of the cold start");
+        const moved = samples.find(sample => sample.ready > 0 && sample.colors.join() === "green");
+        assert.ok(moved, `the live Service never served green only: ${JSON.stringify(samples)}`);
+        assert.ok(reconcileAt > 0 && moved.at < reconcileAt, `traffic moved at +${moved.at - started} ms, the reconcile began at +${reconcileAt - started} ms`);
+        const allowance = 2000 * Math.max(1, kubectlMs / 250);
+        assert.ok(
+            moved.at - coldAt <= timings.readyMs + timings.smokeMs + allowance,
+            `traffic moved ${moved.at - coldAt} ms after the color was seen cold; ready ${timings.readyMs} ms + smoke test ${timings.smokeMs} ms + ` +
+                `${Math.round(allowance)} ms (a kubectl round trip: ${kubectlMs} ms)\n${timeline.join("\n")}`,
+        );
+        assert.ok(emergency.trafficMs! >= timings.readyMs + timings.smokeMs && emergency.trafficMs! < reconcileAt - started + 1000, JSON.stringify(emergency));
         await live("green");
         assert.deepStrictEqual(changedSteps((await s.preview()).steps), [], "the stack does not match the patched Services");
+        const state = await readClusterState(cluster.kubectl, namespace);
+        assert.deepStrictEqual(Object.keys(state.jobs).sort(), ["physioflow-smoke-blue", "physioflow-smoke-green"], "the one-off smoke Job is left behind");
         await noLock();
         assert.deepStrictEqual(events(), ["emergency-rollback blue->green"]);
 

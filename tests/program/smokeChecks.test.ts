@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { parseSmokeChecks, smokeApps, smokeScript, smokeUrlVariable } from "../../components/smokeChecks";
+import { parseSmokeChecks, smokeApps, smokeJobSpec, smokeScript, smokeUrlVariable } from "../../components/smokeChecks";
 
 /** parseSmokeChecks must refuse `text` with exactly `message`. */
 function refused(text: string, message: string): void {
@@ -99,5 +99,38 @@ describe("smoke checks: the shell script", () => {
     it("tries each check 3 times unless told otherwise", () => {
         const script = smokeScript([{ app: "api", path: "/health", status: 200 }]);
         assert.ok(script.includes('if [ "$attempt" -ge 3 ]; then'), script);
+    });
+});
+
+describe("smoke checks: the Job that runs them (the stack's and an emergency rollback's)", () => {
+    it("runs the script once against the color's Services, labelled for its color, with what it tests annotated", () => {
+        const checks = [{ app: "api" as const, path: "/health", status: 200 }];
+        const spec = smokeJobSpec({
+            color: "green",
+            tag: "v1.2.0",
+            migrationVersion: "007",
+            release: "cm-api,cm-web,secret-green",
+            image: "curlimages/curl:8.11.1",
+            checks,
+            urls: { api: "http://physioflow-api-green:7011", web: "http://physioflow-web-green:3000" },
+            timeoutSeconds: 120,
+        });
+        assert.strictEqual(spec.backoffLimit, 0);
+        assert.strictEqual(spec.activeDeadlineSeconds, 120);
+        assert.deepStrictEqual(spec.template.metadata.labels, { app: "physioflow-smoke", version: "green" });
+        assert.deepStrictEqual(spec.template.metadata.annotations, {
+            "physioflow/tag": "v1.2.0",
+            "physioflow/migration-version": "007",
+            "physioflow/release": "cm-api,cm-web,secret-green",
+        });
+        const [container] = spec.template.spec.containers;
+        assert.deepStrictEqual(container.command, ["/bin/sh", "-c", smokeScript(checks)]);
+        assert.deepStrictEqual(container.env, [
+            { name: "PHYSIOFLOW_API_URL", value: "http://physioflow-api-green:7011" },
+            { name: "PHYSIOFLOW_WEB_URL", value: "http://physioflow-web-green:3000" },
+            { name: "PHYSIOFLOW_TAG", value: "v1.2.0" },
+            { name: "PHYSIOFLOW_MIGRATION_VERSION", value: "007" },
+        ]);
+        assert.strictEqual(spec.template.spec.restartPolicy, "Never");
     });
 });
