@@ -7,12 +7,12 @@
  * next preview shows no change and the next update no conflict. Never a switch to a cold color.
  */
 import { Color, otherColor } from "../components/colors";
-import { ClusterState, LiveColor, liveServices, readClusterState } from "./clusterState";
+import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
 import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from "./deployLock";
 import { bringUpCold, ColdStartError, ColdStartTimings } from "./emergency";
 import { holdMigrations } from "./migrationHold";
-import { abortRelease } from "./releaseRecord";
+import { abortRelease, readReleaseRecord, ReleasePlan } from "./releaseRecord";
 import { tellTeam } from "./notify";
 
 export interface RollbackResult {
@@ -42,7 +42,19 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         if (!(options.emergency && error instanceof DeployLockedError)) throw error;
         out(`lock: ${error.message.replace(/; wait for it to finish$/, "")}; going ahead (emergency)`);
     }
-    if (options.emergency) await markAborted(target, out);
+    if (options.emergency) {
+        await markAborted(target, out);
+        // A deploy still running its release step has not switched: its `to` is the color being
+        // released (maybe not yet smoke-tested), never the way back. The live color stays.
+        const releasing = lock === undefined ? await releaseStepRunning(target) : undefined;
+        if (releasing) {
+            const live = await readLiveColor(target.kubectl, target.namespace);
+            if (live.color === releasing.from) {
+                out(`release: the running deploy of ${releasing.tag} to ${releasing.to} had not switched: aborted; ${releasing.from} stays live`);
+                return { ok: true, from: releasing.from, to: releasing.from, steps: [], live };
+            }
+        }
+    }
     // Outside the try below: a stack file that cannot be read must still give the lock back.
     const settings = await readReleaseSettings(target.stack).catch(async error => {
         await lock?.release();
@@ -147,6 +159,16 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         return result;
     } finally {
         await lock?.release();
+    }
+}
+
+/** The plan of a deploy whose release step is running (the lock is held by it), from the release record; undefined otherwise. */
+async function releaseStepRunning(target: ReleaseTarget): Promise<ReleasePlan | undefined> {
+    try {
+        const record = await readReleaseRecord(target.kubectl, target.namespace);
+        return record.release?.phase === "release" ? record.release : undefined;
+    } catch {
+        return undefined;
     }
 }
 

@@ -102,7 +102,7 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         await noLock();
     });
 
-    it("an emergency rollback from a second process during the release step: the deploy never switches, the emergency's color stays live", async function () {
+    it("an emergency rollback from a second process during the release step: the deploy is aborted and never switches, and the live color stays (the color being released is not a way back)", async function () {
         this.timeout(4 * 60 * 1000);
         // Blue live, green warm (v2.0.0): the next release goes to green.
         const child = deployInChild("v3.0.0", 5);
@@ -111,20 +111,22 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
             return image.endsWith(":v3.0.0");
         });
         assert.ok(!child.lines.some(line => line.startsWith("switch: ")), child.lines.join("\n"));
-        const emergency = await rollback(f.target, { emergency: true });
-        assert.strictEqual(emergency.to, "green");
+        const lines: string[] = [];
+        const emergency = await rollback(f.target, { emergency: true, out: line => lines.push(line) });
         assert.strictEqual(emergency.ok, true, emergency.error);
+        assert.strictEqual(emergency.to, "blue", lines.join("\n"));
+        assert.ok(lines.includes("release: the running deploy of v3.0.0 to green had not switched: aborted; blue stays live"), lines.join("\n"));
         const { result, code } = await child.done;
         assert.ok(result, child.lines.join("\n"));
         assert.strictEqual(code, 1, child.lines.join("\n"));
-        assert.match(result.error ?? "", /^aborted by \S+@\S+ pid \d+: emergency rollback; green is live$/, child.lines.join("\n"));
+        assert.match(result.error ?? "", /^aborted by \S+@\S+ pid \d+: emergency rollback; blue is live$/, child.lines.join("\n"));
         assert.deepStrictEqual(
             result.steps.map(step => step.step),
             ["release"],
         );
-        await live("green");
+        await live("blue");
         await new Promise(resolve => setTimeout(resolve, 2000));
-        assert.deepStrictEqual(await selectors(), ["green", "green"]);
+        assert.deepStrictEqual(await selectors(), ["blue", "blue"]);
         await noLock();
     });
 
