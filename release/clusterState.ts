@@ -5,6 +5,9 @@
  */
 import { Color, colors } from "../components/colors";
 
+/** The live Services the release code moves (each has a `-preview` twin on the inactive color). */
+export const liveServices = ["physioflow-api", "physioflow-web"];
+
 /** Runs `kubectl ARGS` against the cluster and resolves to its stdout. */
 export type Kubectl = (args: readonly string[], input?: string) => Promise<string>;
 

@@ -12,6 +12,7 @@ import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import { Kubectl } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, takeReleaseLock, update } from "./deploy";
+import { refuseStaleCheckout } from "./checkout";
 import { tellTeam } from "./notify";
 import type { RollbackResult } from "./rollback";
 
@@ -49,10 +50,16 @@ export async function restoreRollback(
     const db = target.database;
     if (db === undefined) throw new Error("rollback --restore needs the stack's database (dbHost, dbName, dbUser and the dbPassword secret in its config)");
     const lock = await takeReleaseLock(target, `rollback --restore ${path.basename(archivePath)}`, out);
-    const settings = await readReleaseSettings(target.stack).catch(async error => {
-        await lock.release();
-        throw error;
-    });
+    // Before any change: an older checkout's file would restore under the wrong color.
+    const settings = await readReleaseSettings(target.stack)
+        .then(async read => {
+            await refuseStaleCheckout(target, read);
+            return read;
+        })
+        .catch(async error => {
+            await lock.release();
+            throw error;
+        });
     const from = settings.activeColor;
     const result: RestoreRollbackResult = { ok: false, from, to: otherColor(from), steps: [] };
     const progress = { line: (text: string) => out(`  ${text}`) };

@@ -7,13 +7,14 @@
  * never switched to cold.
  */
 import { Color, otherColor } from "../components/colors";
-import { readClusterState } from "./clusterState";
+import { liveServices, readClusterState } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, StepResult, takeReleaseLock, update } from "./deploy";
+import { refuseStaleCheckout } from "./checkout";
 import { DeployLock, DeployLockedError } from "./deployLock";
+import { recordPendingConfig } from "./releaseRecord";
 import { tellTeam } from "./notify";
 
-/** The live Services the release code moves. */
-export const liveServices = ["physioflow-api", "physioflow-web"];
+export { liveServices } from "./clusterState";
 
 export interface RollbackResult {
     ok: boolean;
@@ -35,7 +36,16 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         if (!(options.emergency && error instanceof DeployLockedError)) throw error;
         out(`lock: ${error.message.replace(/; wait for it to finish$/, "")}; going ahead (emergency)`);
     }
-    const settings = await readReleaseSettings(target.stack);
+    // Before any change: an older checkout's file would switch to the color already live.
+    const settings = await readReleaseSettings(target.stack)
+        .then(async read => {
+            await refuseStaleCheckout(target, read);
+            return read;
+        })
+        .catch(async error => {
+            await lock?.release();
+            throw error;
+        });
     const from = settings.activeColor;
     const to = otherColor(from);
     const result: RollbackResult = { ok: false, from, to, steps: [] };
@@ -68,6 +78,9 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             }
         }
         if (options.emergency) {
+            // Until the reconcile below, the live Services differ from the stack's outputs: recorded
+            // first, so a reconcile cut short is resumed rather than taken for a stale checkout.
+            await recordPendingConfig(target.kubectl, target.namespace, { activeColor: to, inactiveWarm: "true" });
             const started = Date.now();
             out(`switch: patching the live Services to ${to} through the API`);
             await Promise.all(
