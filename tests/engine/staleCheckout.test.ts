@@ -58,6 +58,7 @@ describe("a stale checkout: every release command checks the stack file against 
         const released = await deploy(f.target, "v1.1.0", { watch });
         assert.strictEqual(released.ok, true, released.error);
         await f.live("green");
+        f.notifications.length = 0;
         fs.writeFileSync(stackFile, older);
 
         const sampler = sampleSelectors();
