@@ -16,6 +16,8 @@ import { UsageError } from "../database/errors";
 import { describeLive, readLiveColor } from "./clusterState";
 import { deploy, DeployResult, OpenedReleaseTarget, OpenLocalTarget } from "./deploy";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
+import { shownPath, stackFilePath } from "./checkout";
+import { checkCommittable, commitStackFile } from "./stackFileCommit";
 
 export interface ReleaseIo {
     stdout: Writable;
@@ -130,10 +132,15 @@ Releases <tag> as stack updates, each previewed before it is applied: the tag to
 color (warm, behind its smoke test), the switch of the live Services, a watch of the new color
 (unready pods, restarts, or an error rate above errorRateThreshold from the stack's
 prometheusUrl switch back by themselves), then the old color to its inactive
-replicas. One deploy at a time per namespace. <stack>: local, dev, staging or prod.
+replicas. One deploy at a time per namespace. Refused before any change when the stack file
+disagrees with the stack's last update or the live Services (an older checkout: physioflow
+sync). <stack>: local, dev, staging or prod.
 
   --watch D     how long to watch after the switch (e.g. 90s, 5m); default 5m
   --keep-warm   leave the old color at full replicas
+  --commit      after a good deploy, git commit the stack file (that file only, never pushed),
+                so the next checkout and the up-dev workflow see the release; refused before
+                anything changes when the stack file is not in a git checkout
   --yes         no confirmation (prod asks for one; without a terminal it refuses)
   --json        print the result as JSON on stdout
 
@@ -153,6 +160,8 @@ export interface DeployArgs {
     tag: string;
     watchSeconds: number;
     keepWarm: boolean;
+    /** git commit the stack file after a good deploy. */
+    commit: boolean;
     yes: boolean;
     json: boolean;
 }
@@ -160,12 +169,13 @@ export interface DeployArgs {
 /** Parses `deploy` arguments; throws {@link UsageError} with one line. */
 export function parseDeployArgs(argv: readonly string[]): DeployArgs {
     const positional: string[] = [];
-    const args = { watchSeconds: 300, keepWarm: false, yes: false, json: false };
+    const args = { watchSeconds: 300, keepWarm: false, commit: false, yes: false, json: false };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === "--keep-warm") args.keepWarm = true;
         else if (arg === "--yes") args.yes = true;
         else if (arg === "--json") args.json = true;
+        else if (arg === "--commit") args.commit = true;
         else if (arg === "--watch" || arg.startsWith("--watch=")) {
             const value = arg === "--watch" ? argv[++i] : arg.slice("--watch=".length);
             if (value === undefined) throw new UsageError("--watch needs a duration, e.g. --watch 5m");
@@ -223,7 +233,12 @@ export async function deployCommand(argv: readonly string[], io: ReleaseIo): Pro
     const out = (line: string) => io.stderr.write(`${line}\n`);
     const opened = await openReleaseTarget(args.stack, io, out);
     let result: DeployResult;
+    let stackFile: string | undefined;
     try {
+        if (args.commit) {
+            stackFile = stackFilePath(opened.target.stack);
+            await checkCommittable(stackFile);
+        }
         result = await deploy(opened.target, args.tag, { watch: { seconds: args.watchSeconds }, keepWarm: args.keepWarm, out });
     } finally {
         await opened.close();
@@ -231,7 +246,63 @@ export async function deployCommand(argv: readonly string[], io: ReleaseIo): Pro
     if (args.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     out("");
     deploySummary(result, args.stack).forEach(out);
+    if (result.ok && stackFile !== undefined) {
+        const message = `${args.stack}: ${args.tag} live on ${result.to} (physioflow deploy)`;
+        try {
+            const commit = await commitStackFile(stackFile, message);
+            out(
+                commit === undefined
+                    ? `${shownPath(stackFile)}: no change to commit`
+                    : `committed ${shownPath(stackFile)} as ${commit}: ${message} (not pushed)`,
+            );
+        } catch (error) {
+            out(
+                `${args.tag} is live, but the stack file was not committed: ${(error as Error).message.split("\n")[0]}; commit ${shownPath(stackFile)} yourself`,
+            );
+            return 1;
+        }
+    }
     return deployExitCode(result);
+}
+
+export const SYNC_HELP = `usage: ${usageLine("sync")}
+
+Writes the stack's live release into the stack file (Pulumi.<stack>.yaml; for local, .local's):
+activeColor, blueTag, greenTag and inactiveWarm from the stack's last update (and a change a
+command wrote and has not applied yet), the active color from the live Services when they were
+moved outside the stack (kubectl patch). Prints each setting changed (old -> new); changes nothing
+when they agree. Every release command refuses a stack file that disagrees; this is the fix
+(or pull the latest checkout). <stack>: local, dev, staging or prod.
+
+  --check   compare only: exit 1 with the one-line disagreement, 0 when they agree
+            (the up-dev workflow runs it before its pulumi up)`;
+
+/** \`physioflow sync <stack> [--check]\`; exit 0 when the file agrees or was written, 1 when --check found a disagreement or it failed, 2 on bad input. */
+export async function syncCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        io.stdout.write(`${SYNC_HELP}\n`);
+        return 0;
+    }
+    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
+        if (flag !== "--check") throw new UsageError(`unknown option ${flag}; see physioflow sync --help`);
+    }
+    const positional = argv.filter(arg => !arg.startsWith("-"));
+    if (positional.length !== 1) throw new UsageError("sync needs a stack: physioflow sync <stack>");
+    checkStackName(positional[0]);
+    const out = (line: string) => io.stderr.write(`${line}\n`);
+    const opened = await openReleaseTarget(positional[0], io, out);
+    const { syncCheckout } = await import("./sync");
+    try {
+        const check = argv.includes("--check");
+        const result = await syncCheckout(opened.target, { check, out: line => io.stdout.write(`${line}\n`) });
+        if (check && result.disagreement !== undefined) {
+            out(result.disagreement);
+            return 1;
+        }
+        return 0;
+    } finally {
+        await opened.close();
+    }
 }
 
 async function confirm(io: ReleaseIo, question: string, expected: string, what = "deploy to prod"): Promise<boolean> {
@@ -367,6 +438,7 @@ export async function releaseMain(argv: readonly string[], repoRoot: string, io:
         }
         if (argv[0] === "rollback") return await rollbackCommand(argv.slice(1), full);
         if (argv[0] === "deploy") return await deployCommand(argv.slice(1), full);
+        if (argv[0] === "sync") return await syncCommand(argv.slice(1), full);
         throw new UsageError(`"${argv[0] ?? ""}" is not a release command; release commands: ${releaseCommands.join(", ")} (see physioflow --help)`);
     } catch (error) {
         full.stderr.write(`physioflow: error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);

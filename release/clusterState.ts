@@ -5,6 +5,9 @@
  */
 import { Color, colors, isColor } from "../components/colors";
 
+/** The live Services the release code moves (each has a `-preview` twin on the inactive color). */
+export const liveServices = ["physioflow-api", "physioflow-web"];
+
 /** Runs `kubectl ARGS` against the cluster and resolves to its stdout. */
 export type Kubectl = (args: readonly string[], input?: string) => Promise<string>;
 
@@ -149,9 +152,6 @@ export function followClusterState(kubectl: Kubectl, namespace: string, report: 
         },
     };
 }
-
-/** The live Services the release code moves (the apps' Services that serve users). */
-export const liveServices = ["physioflow-api", "physioflow-web"];
 
 /**
  * The live color as read back from the cluster at one moment: the color both live Services

@@ -20,6 +20,8 @@ import { clearAlarms, raiseAlarm } from "./releaseRecord";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
 import { parseErrorRate } from "../components/config";
 import { backupAndMigrate, describePendingMigrations, readPendingMigrations, refuseBreakingMigrations } from "./releaseDatabase";
+import { refuseStaleCheckout } from "./checkout";
+import { clearPendingConfig, recordPendingConfig } from "./releaseRecord";
 
 /** A stack the release code drives: the Automation API stack (its program set) and its cluster. */
 export interface ReleaseTarget {
@@ -73,6 +75,8 @@ export interface ReleaseSettings {
     tags: Record<Color, string>;
     inactiveWarm: boolean;
     replicas: number;
+    /** `migrationTarget`, when set. */
+    migrationTarget?: string;
     /** `notifyWebhookUrl`, when set. */
     notifyWebhookUrl?: string;
     /** `prometheusUrl`, `errorRateQuery`, `errorRateThreshold`, when the stack names a Prometheus. */
@@ -185,6 +189,7 @@ export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSet
         tags: { [activeColor]: activeTag, [otherColor(activeColor)]: get(`${otherColor(activeColor)}Tag`) ?? activeTag } as Record<Color, string>,
         inactiveWarm: get("inactiveWarm") === "true",
         replicas: Number(get("replicas") ?? "1"),
+        migrationTarget: get("migrationTarget"),
         notifyWebhookUrl: get("notifyWebhookUrl"),
         errorRate,
     };
@@ -218,6 +223,8 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
     const lock = await takeReleaseLock(target, `deploy ${tag}`, out);
     try {
         const settings = await readReleaseSettings(target.stack);
+        // Before the plan: an older checkout's file would plan a release over the live color.
+        await refuseStaleCheckout(target, settings);
         const plan = planDeploy(settings, tag);
         // After a resumed switch the new color is the active one.
         const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
@@ -511,8 +518,14 @@ export async function takeReleaseLock(target: ReleaseTarget, purpose: string, ou
     return lock;
 }
 
-/** Sets `config`, previews (printing the diff), then applies: one step of a release. Returns the previewed change lines. */
+/**
+ * Sets `config`, previews (printing the diff), then applies: one step of a release. Returns the
+ * previewed change lines. The config is recorded as pending in the release record before the stack
+ * file is written and forgotten once applied: an update cut short leaves a file that is ahead of
+ * the stack's outputs, and the next command tells that from a stale checkout (release/checkout.ts).
+ */
 export async function update(target: ReleaseTarget, config: Record<string, string>, out: (line: string) => void): Promise<string[]> {
+    const pending = await recordPendingConfig(target.kubectl, target.namespace, config);
     const changes: auto.ConfigMap = {};
     for (const [key, value] of Object.entries(config)) changes[`physioflow:${key}`] = { value };
     await target.stack.setAllConfig(changes);
@@ -524,6 +537,7 @@ export async function update(target: ReleaseTarget, config: Record<string, strin
     const upEvents: auto.EngineEvent[] = [];
     await target.stack.up({ onEvent: event => upEvents.push(event) });
     out(`  ${summarizeSteps(resourceSteps(upEvents), "did")}`);
+    await clearPendingConfig(target.kubectl, target.namespace, pending);
     return lines;
 }
 

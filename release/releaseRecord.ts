@@ -145,3 +145,27 @@ export async function abortRelease(
     await updateReleaseRecord(kubectl, namespace, record => ({ ...record, aborted }));
     return aborted;
 }
+
+/**
+ * Records `config` (keys without `physioflow:`) as written to the stack file and not yet applied,
+ * merged with what is pending already (an earlier update cut short: the file still holds it).
+ * Call it before the stack file is written. Resolves to what is pending now.
+ */
+export async function recordPendingConfig(kubectl: Kubectl, namespace: string, config: Record<string, string>): Promise<Record<string, string>> {
+    const record = await updateReleaseRecord(kubectl, namespace, r => ({ ...r, pendingConfig: { ...r.pendingConfig, ...config } }));
+    return record.pendingConfig ?? {};
+}
+
+/**
+ * After an update applied the stack file: forgets the pending config `applied` (what
+ * {@link recordPendingConfig} resolved to). A key another command recorded with another value
+ * since stays pending.
+ */
+export async function clearPendingConfig(kubectl: Kubectl, namespace: string, applied: Record<string, string>): Promise<void> {
+    await updateReleaseRecord(kubectl, namespace, r => {
+        const left = Object.entries(r.pendingConfig ?? {}).filter(([key, value]) => applied[key] !== value);
+        const next: ReleaseRecord = { ...r, pendingConfig: Object.fromEntries(left) };
+        if (left.length === 0) delete next.pendingConfig;
+        return next;
+    });
+}

@@ -16,6 +16,7 @@ import type { BackupMetadata } from "../database";
 import { Kubectl } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, takeReleaseLock, update } from "./deploy";
 import { moveMigrations } from "./migrationHold";
+import { refuseStaleCheckout } from "./checkout";
 import { tellTeam } from "./notify";
 import type { RollbackResult } from "./rollback";
 
@@ -74,10 +75,16 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
     const db = target.database;
     if (db === undefined) throw new Error("rollback --restore needs the stack's database (dbHost, dbName, dbUser and the dbPassword secret in its config)");
     const lock = await takeReleaseLock(target, `rollback --restore ${path.basename(archivePath)}`, out);
-    const settings = await readReleaseSettings(target.stack).catch(async error => {
-        await lock.release();
-        throw error;
-    });
+    // Before any change: an older checkout's file would restore under the wrong color.
+    const settings = await readReleaseSettings(target.stack)
+        .then(async read => {
+            await refuseStaleCheckout(target, read);
+            return read;
+        })
+        .catch(async error => {
+            await lock.release();
+            throw error;
+        });
     const from = settings.activeColor;
     const result: RestoreRollbackResult = { ok: false, from, to: otherColor(from), steps: [] };
     const progress = { line: (text: string) => out(`  ${text}`) };

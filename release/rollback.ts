@@ -9,10 +9,11 @@
 import { Color, otherColor } from "../components/colors";
 import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
+import { refuseStaleCheckout } from "./checkout";
 import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from "./deployLock";
 import { bringUpCold, ColdStartError, ColdStartTimings } from "./emergency";
 import { holdMigrations } from "./migrationHold";
-import { abortRelease, readReleaseRecord, ReleasePlan } from "./releaseRecord";
+import { abortRelease, readReleaseRecord, recordPendingConfig, ReleasePlan } from "./releaseRecord";
 import { tellTeam } from "./notify";
 
 export interface RollbackResult {
@@ -55,11 +56,16 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             }
         }
     }
-    // Outside the try below: a stack file that cannot be read must still give the lock back.
-    const settings = await readReleaseSettings(target.stack).catch(async error => {
-        await lock?.release();
-        throw error;
-    });
+    // Before any change: an older checkout's file would switch to the color already live.
+    const settings = await readReleaseSettings(target.stack)
+        .then(async read => {
+            await refuseStaleCheckout(target, read);
+            return read;
+        })
+        .catch(async error => {
+            await lock?.release();
+            throw error;
+        });
     const from = settings.activeColor;
     const to = otherColor(from);
     const result: RollbackResult = { ok: false, from, to, steps: [] };
@@ -97,6 +103,9 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             }
         }
         if (options.emergency) {
+            // Until the reconcile below, the live Services differ from the stack's outputs: recorded
+            // first, so a reconcile cut short is resumed rather than taken for a stale checkout.
+            await recordPendingConfig(target.kubectl, target.namespace, { activeColor: to, inactiveWarm: "true" });
             const started = Date.now();
             out(`switch: patching the live Services to ${to} through the API`);
             await Promise.all(

@@ -52,7 +52,7 @@ export const physioflowCommands: readonly PhysioflowCommand[] = [
     { name: "backup prune", usage: "--dir DIR --keep N", summary: "keep the newest N archives per environment", side: "database" },
     {
         name: "deploy",
-        usage: "<stack> <tag> [--watch 5m] [--keep-warm] [--yes] [--json]",
+        usage: "<stack> <tag> [--watch 5m] [--keep-warm] [--commit] [--yes] [--json]",
         summary: "release a tag blue-green as previewed stack updates",
         side: "release",
     },
@@ -63,6 +63,12 @@ export const physioflowCommands: readonly PhysioflowCommand[] = [
         side: "release",
     },
     { name: "status", usage: "<stack> [--json]", summary: "the stack beside its cluster, disagreements flagged", side: "release" },
+    {
+        name: "sync",
+        usage: "<stack> [--check]",
+        summary: "write the live release (the stack's last update, the cluster) into the stack file",
+        side: "release",
+    },
     { name: "verify", usage: "<stack> [--json]", summary: "the runbook's post-deployment checks", side: "release" },
     {
         name: "import",

@@ -30,14 +30,14 @@ describe("physioflow's command list", () => {
             const expected = command.side === "release" ? `usage: ${usageLine(command.name)}\n` : `Usage: physioflow ${command.name.split(" ")[0]} <`;
             assert.ok(run.stdout.startsWith(expected), `physioflow ${command.name} --help printed:\n${run.stdout}`);
         }
-        assert.deepStrictEqual(releaseCommands, ["deploy", "rollback", "status", "verify", "import"]);
+        assert.deepStrictEqual(releaseCommands, ["deploy", "rollback", "status", "sync", "verify", "import"]);
     });
 
     it("a word that is no command is refused in one line naming every command, exit 2", async () => {
         assert.deepStrictEqual(await physioflow(["rollout"]), {
             code: 2,
             stdout: "",
-            stderr: 'physioflow: error: unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import" (see physioflow --help)\n',
+            stderr: 'physioflow: error: unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "sync", "verify" or "import" (see physioflow --help)\n',
         });
     });
 });

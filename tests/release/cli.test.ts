@@ -14,14 +14,16 @@ describe("physioflow deploy arguments", () => {
             tag: "v1.3.0",
             watchSeconds: 300,
             keepWarm: false,
+            commit: false,
             yes: false,
             json: false,
         });
-        assert.deepStrictEqual(parseDeployArgs(["local", "v2", "--watch", "90s", "--keep-warm", "--yes", "--json"]), {
+        assert.deepStrictEqual(parseDeployArgs(["local", "v2", "--watch", "90s", "--keep-warm", "--commit", "--yes", "--json"]), {
             stack: "local",
             tag: "v2",
             watchSeconds: 90,
             keepWarm: true,
+            commit: true,
             yes: true,
             json: true,
         });
@@ -64,7 +66,7 @@ describe("physioflow deploy, before it touches anything", () => {
     it("--help prints the usage", async () => {
         const result = await run(["deploy", "--help"]);
         assert.strictEqual(result.code, 0);
-        assert.match(result.stdout, /^usage: physioflow deploy <stack> <tag> \[--watch 5m\] \[--keep-warm\] \[--yes\] \[--json\]/);
+        assert.match(result.stdout, /^usage: physioflow deploy <stack> <tag> \[--watch 5m\] \[--keep-warm\] \[--commit\] \[--yes\] \[--json\]/);
     });
 
     it("rollback: one stack, known options; prod asks unless --yes or --emergency, and without a terminal refuses", async () => {
@@ -181,5 +183,26 @@ describe("physioflow deploy's summary and exit code, from the typed result", () 
             "automatic rollback FAILED, act now: denied; green is live (the watch's breach: the cluster could not be read 3 times in a row: refused)",
         ]);
         assert.strictEqual(deployExitCode(result), 3);
+    });
+});
+
+describe("physioflow sync, before it touches anything", () => {
+    const run = (argv: string[], repoRoot = process.cwd()) =>
+        runInProcess(streams => releaseMain(argv, repoRoot, { ...streams, openLocalTarget: openLocalReleaseTarget }));
+    const error = (text: string) => ({ code: 2, stdout: "", stderr: `physioflow: error: ${text}\n` });
+
+    it("one known stack and --check only; --help prints the usage", async () => {
+        assert.deepStrictEqual(await run(["sync"]), error("sync needs a stack: physioflow sync <stack>"));
+        assert.deepStrictEqual(await run(["sync", "qa"]), error('unknown stack "qa"; stacks: local, dev, staging, prod'));
+        assert.deepStrictEqual(await run(["sync", "dev", "--force"]), error("unknown option --force; see physioflow sync --help"));
+        const help = await run(["sync", "--help"]);
+        assert.strictEqual(help.code, 0);
+        assert.match(help.stdout, /^usage: physioflow sync <stack> \[--check\]\n/);
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-no-local-"));
+        try {
+            assert.deepStrictEqual(await run(["sync", "local", "--check"], root), error("there is no local stack yet; run npm run local first"));
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
     });
 });

@@ -201,7 +201,22 @@ describe("the merge workflow (up-dev.yml)", () => {
         const pulumi = up.jobs.up.steps.filter(step => step.uses?.startsWith("pulumi/actions@"));
         assert.deepStrictEqual(
             pulumi.map(step => [step.uses, step.with?.command, step.with?.["stack-name"]]),
-            [["pulumi/actions@v6", "up", "dev"]],
+            [
+                ["pulumi/actions@v6", undefined, undefined],
+                ["pulumi/actions@v6", "up", "dev"],
+            ],
         );
+    });
+
+    it("refuses the up when the committed stack file is not dev's live release: physioflow sync dev --check first, with the CLI and the kubeconfig", () => {
+        const steps = up.jobs.up.steps;
+        const check = steps.findIndex(step => step.run === "npx physioflow sync dev --check");
+        const upStep = steps.findIndex(step => step.with?.command === "up");
+        assert.ok(check !== -1, "no sync --check step");
+        assert.ok(check < upStep, "the check runs after the up");
+        assert.ok(steps.findIndex(step => step.name === "Kubeconfig") < check, "the check runs before the kubeconfig is written");
+        assert.ok(steps.findIndex(step => step.uses === "pulumi/actions@v6" && step.with?.command === undefined) < check, "no Pulumi CLI for the check");
+        assert.strictEqual(steps[check].if, undefined, "the check can be skipped");
+        assert.strictEqual(steps[check]["continue-on-error"], undefined, "a failed check does not stop the up");
     });
 });
