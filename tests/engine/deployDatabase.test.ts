@@ -268,13 +268,15 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             apiVersion: "v1",
             kind: "Pod",
             metadata: { name: "physioflow-api-stray", namespace, labels: { app: "physioflow-api", version: "stray" } },
-            spec: { nodeName: "no-such-node", containers: [{ name: "api", image: "registry.local:5000/physioflow-api:v1.0.0" }] },
+            spec: { containers: [{ name: "api", image: "registry.local:5000/physioflow-api:v1.0.0" }] },
         };
         await f.cluster.kubectl(["apply", "-f", "-"], JSON.stringify(stray));
         const version = await currentMigrationVersion(connection);
+        // An archive of its own and the color given: this test needs nothing of the ones before it.
+        const archive = (await createBackup({ connection, outDir: backupDir, environment: "local", label: "interrupted" })).archivePath;
         try {
             const lines: string[] = [];
-            const timedOut = await restoreRollback(dbTarget, oldestArchive(), { scaleDownTimeoutMs: 2000, out: line => lines.push(line) });
+            const timedOut = await restoreRollback(dbTarget, archive, { color: "blue", scaleDownTimeoutMs: 2000, out: line => lines.push(line) });
             assert.strictEqual(timedOut.ok, false);
             assert.strictEqual(timedOut.error, "the API's pods did not stop within 2 s (1 left); nothing restored; the API has its replicas back");
             assert.ok(lines.includes("api: back on the database (physioflow-api-blue 1, physioflow-api-green 0)"), lines.join("\n"));
@@ -283,7 +285,8 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
 
             const signals = new EventEmitter();
             const heard: string[] = [];
-            const interrupted = await restoreRollback(dbTarget, oldestArchive(), {
+            const interrupted = await restoreRollback(dbTarget, archive, {
+                color: "blue",
                 signals,
                 out: line => {
                     heard.push(line);
@@ -311,7 +314,8 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
                         kubeconfig: f.cluster.kubeconfigPath,
                         namespace,
                         database: { ...dbTarget.database },
-                        archive: oldestArchive(),
+                        archive,
+                        color: "blue",
                         scaleDownTimeoutMs: 60_000,
                     }),
                 ],
@@ -334,7 +338,17 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             assert.deepStrictEqual(await replicas(), before);
             await f.noLock();
         } finally {
-            await f.cluster.kubectl(["delete", "pod", "physioflow-api-stray", "-n", namespace, "--grace-period=0", "--force", "--wait=false"]);
+            await f.cluster.kubectl([
+                "delete",
+                "pod",
+                "physioflow-api-stray",
+                "-n",
+                namespace,
+                "--grace-period=0",
+                "--force",
+                "--wait=false",
+                "--ignore-not-found",
+            ]);
         }
     });
 });

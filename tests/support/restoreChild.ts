@@ -2,7 +2,7 @@
  * A `physioflow rollback --restore` in a process of its own, on a test stack and database, for
  * tests that signal it (SIGINT, SIGTERM) as an operator's Ctrl-C or a stopped runner would.
  * Argument: JSON { stack: ClusterStackDirs, kubectl, kubeconfig, namespace, database: ReleaseDatabase,
- * archive, scaleDownTimeoutMs }. Prints each line of the restore on stdout, then `result: <json>`.
+ * archive, color, scaleDownTimeoutMs }. Prints each line of the restore on stdout, then `result: <json>`.
  */
 import { execFile } from "child_process";
 import { clusterProgram, openClusterStack } from "../../local/clusterStack";
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
             if (input !== undefined) child.stdin!.end(input);
         });
     const result = await restoreRollback({ stack, kubectl, namespace: args.namespace, database: args.database }, args.archive, {
+        color: args.color,
         scaleDownTimeoutMs: args.scaleDownTimeoutMs,
         out: line => process.stdout.write(`${line}\n`),
     });
