@@ -14,7 +14,7 @@ import { usageLine } from "../database/cli/commands";
 import { messageOnOneLine, UsageError } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
 import type { ReleaseIo } from "./cli";
-import { ClusterState, Kubectl, liveServices, readClusterState, waitForJob } from "./clusterState";
+import { ClusterState, liveServices, readClusterState, waitForJob } from "./clusterState";
 import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
 
 export interface VerifyCheck {
