@@ -16,6 +16,7 @@ import { UsageError } from "../database/errors";
 import { describeLive, readLiveColor } from "./clusterState";
 import { deploy, DeployResult, OpenedReleaseTarget, OpenLocalTarget } from "./deploy";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
+import { readStackConfig } from "./stackConfig";
 import { shownPath, stackFilePath } from "./checkout";
 import { checkCommittable, commitStackFile } from "./stackFileCommit";
 
@@ -326,9 +327,10 @@ async function openReleaseTarget(stackName: string, io: ReleaseIo, out: (line: s
     }
     const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir: repoRoot });
     const config = await stack.getAllConfig();
-    // A key that is not set is absent from the record: say so in the type.
-    const get = (key: string): string | undefined => config[`physioflow:${key}`]?.value;
-    const kubeArgs = [...(get("kubeconfig") ? ["--kubeconfig", get("kubeconfig")!] : []), ...(get("kubeContext") ? ["--context", get("kubeContext")!] : [])];
+    // The program's own reading of the stack's settings: its defaults, its one-line refusals.
+    const settings = await readStackConfig(stack);
+    const { kubeconfig, context } = settings.kubernetes;
+    const kubeArgs = [...(kubeconfig ? ["--kubeconfig", kubeconfig] : []), ...(context ? ["--context", context] : [])];
     const kubectl = (args: readonly string[], input?: string) =>
         new Promise<string>((resolve, reject) => {
             const child = execFile("kubectl", [...kubeArgs, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
@@ -340,7 +342,7 @@ async function openReleaseTarget(stackName: string, io: ReleaseIo, out: (line: s
     if (!fs.existsSync(path.join(repoRoot, "Pulumi.yaml"))) throw new UsageError(`${repoRoot} has no Pulumi.yaml; run physioflow deploy from the repository`);
     // The stack's update backs up and migrates (DatabaseRelease); the commands only read and lint.
     const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: false });
-    return { target: { stack, kubectl, namespace: get("namespace") ?? `physioflow-${get("environment")}`, database }, close: async () => undefined };
+    return { target: { stack, kubectl, namespace: settings.namespace, database }, close: async () => undefined };
 }
 
 /** `physioflow rollback ...`; returns the exit code (0 switched, 1 failed, 2 bad input). */

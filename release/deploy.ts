@@ -7,7 +7,7 @@
  * steps is resumed by the next one. One deploy at a time per namespace (release/deployLock.ts).
  */
 import * as auto from "@pulumi/pulumi/automation";
-import { Color, isColor, otherColor } from "../components/colors";
+import { Color, otherColor } from "../components/colors";
 import type { ConnectionSettings } from "../database/connection";
 import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor, liveServices } from "./clusterState";
 import { acquireDeployLock, DeployLock, DeployLockLostError } from "./deployLock";
@@ -18,7 +18,8 @@ import { Notification, tellTeam } from "./notify";
 import { describeOutcome, StepOutcome, WatchDecision } from "./outcome";
 import { clearAlarms, raiseAlarm } from "./releaseRecord";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
-import { parseErrorRate } from "../components/config";
+import { ConfigError, StackConfig } from "../components/config";
+import { configValues, readStackConfig, ReleaseConfigChange, setStackConfig } from "./stackConfig";
 import { backupAndMigrate, describePendingMigrations, readPendingMigrations, refuseBreakingMigrations } from "./releaseDatabase";
 import { refuseStaleCheckout } from "./checkout";
 import { clearPendingConfig, recordPendingConfig } from "./releaseRecord";
@@ -171,27 +172,22 @@ export class DeployAbortedError extends Error {
 
 /** The release settings from the stack's config. */
 export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSettings> {
-    const all = await stack.getAllConfig();
-    const get = (key: string) => all[`physioflow:${key}`]?.value;
-    const activeColor = get("activeColor") ?? "";
-    if (!isColor(activeColor)) throw new DeployRefusedError(`physioflow:activeColor is "${activeColor}"; allowed values: blue, green`);
-    const activeTag = get(`${activeColor}Tag`) ?? "";
-    const raw: Record<string, string> = {};
-    for (const key of ["prometheusUrl", "errorRateQuery", "errorRateThreshold"]) if (get(key) !== undefined) raw[key] = get(key)!;
-    let errorRate: ErrorRateSettings | undefined;
+    let config: StackConfig;
     try {
-        errorRate = parseErrorRate(raw, get("namespace") ?? `physioflow-${get("environment")}`);
+        config = await readStackConfig(stack);
     } catch (error) {
-        throw new DeployRefusedError((error as Error).message);
+        // A config the program would refuse: refused here too, before anything changes, in the program's words.
+        if (error instanceof ConfigError) throw new DeployRefusedError(error.message);
+        throw error;
     }
     return {
-        activeColor,
-        tags: { [activeColor]: activeTag, [otherColor(activeColor)]: get(`${otherColor(activeColor)}Tag`) ?? activeTag } as Record<Color, string>,
-        inactiveWarm: get("inactiveWarm") === "true",
-        replicas: Number(get("replicas") ?? "1"),
-        migrationTarget: get("migrationTarget"),
-        notifyWebhookUrl: get("notifyWebhookUrl"),
-        errorRate,
+        activeColor: config.activeColor,
+        tags: config.tags,
+        inactiveWarm: config.inactiveWarm,
+        replicas: config.replicas,
+        migrationTarget: config.migrationTarget,
+        notifyWebhookUrl: config.notifyWebhookUrl,
+        errorRate: config.errorRate,
     };
 }
 
@@ -360,7 +356,7 @@ async function rollBackAutomatically(
         }
         try {
             // The update set activeColor before it failed: the stack's config says what the cluster serves again.
-            await target.stack.setConfig("physioflow:activeColor", { value: live.color === from ? from : to });
+            await setStackConfig(target.stack, { activeColor: live.color === from ? from : to });
         } catch (configError) {
             out(`warning: the stack's activeColor could not be put back: ${engineErrorSummary(configError)}`);
         }
@@ -483,15 +479,15 @@ function describeStep(step: StepName, tag: string, from: Color, to: Color, optio
 }
 
 /** The config a step sets. */
-function configOf(step: StepName, tag: string, from: Color, to: Color): Record<string, string> {
+function configOf(step: StepName, tag: string, from: Color, to: Color): ReleaseConfigChange {
     switch (step) {
         case "release":
             // The one step that moves the migration target: a hold a rollback left ends here.
-            return { [`${to}Tag`]: tag, inactiveWarm: "true", ...moveMigrations };
+            return { [`${to}Tag`]: tag, inactiveWarm: true, ...moveMigrations };
         case "switch":
             return { activeColor: to };
         case "finish":
-            return { inactiveWarm: "false" };
+            return { inactiveWarm: false };
         default:
             throw new Error(`no config for step ${step}`);
     }
@@ -524,11 +520,9 @@ export async function takeReleaseLock(target: ReleaseTarget, purpose: string, ou
  * file is written and forgotten once applied: an update cut short leaves a file that is ahead of
  * the stack's outputs, and the next command tells that from a stale checkout (release/checkout.ts).
  */
-export async function update(target: ReleaseTarget, config: Record<string, string>, out: (line: string) => void): Promise<string[]> {
-    const pending = await recordPendingConfig(target.kubectl, target.namespace, config);
-    const changes: auto.ConfigMap = {};
-    for (const [key, value] of Object.entries(config)) changes[`physioflow:${key}`] = { value };
-    await target.stack.setAllConfig(changes);
+export async function update(target: ReleaseTarget, change: ReleaseConfigChange, out: (line: string) => void): Promise<string[]> {
+    const pending = await recordPendingConfig(target.kubectl, target.namespace, configValues(change));
+    await setStackConfig(target.stack, change);
     const previewEvents: auto.EngineEvent[] = [];
     await target.stack.preview({ onEvent: event => previewEvents.push(event) });
     const planned = resourceSteps(previewEvents);

@@ -7,7 +7,7 @@
  */
 
 /** Set by every rollback update (normal, `--emergency`'s reconcile, the watch's automatic rollback). */
-export const holdMigrations = { holdMigrations: "true" } as const;
+export const holdMigrations = { holdMigrations: true } as const;
 
 /** Set by the steps that move the target: a deploy's release step, and a restore's update. */
-export const moveMigrations = { holdMigrations: "false" } as const;
+export const moveMigrations = { holdMigrations: false } as const;

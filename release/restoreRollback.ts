@@ -146,7 +146,7 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
         started = Date.now();
         await target.useMigrationVersion?.(version);
         out(`switch: the stack records migration ${version} and ${to === from ? `keeps ${to} live` : `switches to ${to}`}, behind its smoke test`);
-        const changes = await update(target, { migrationTarget: version, ...moveMigrations, activeColor: to, inactiveWarm: "false" }, out);
+        const changes = await update(target, { migrationTarget: version, ...moveMigrations, activeColor: to, inactiveWarm: false }, out);
         result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
         result.ok = true;
         await resolveAlarms(target, out);

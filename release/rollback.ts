@@ -14,6 +14,7 @@ import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from
 import { bringUpCold, ColdStartError, ColdStartTimings } from "./emergency";
 import { holdMigrations } from "./migrationHold";
 import { abortRelease, readReleaseRecord, recordPendingConfig, ReleasePlan } from "./releaseRecord";
+import { configValues } from "./stackConfig";
 import { tellTeam } from "./notify";
 
 export interface RollbackResult {
@@ -93,7 +94,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             await step(
                 "release",
                 `${to} to full replicas, behind its smoke test (${from} stays live)`,
-                () => update(target, { inactiveWarm: "true", ...holdMigrations }, out),
+                () => update(target, { inactiveWarm: true, ...holdMigrations }, out),
                 "done",
             );
             // Scaled already but broken (pods that do not get ready): the update changed nothing and waited for nothing.
@@ -105,7 +106,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         if (options.emergency) {
             // Until the reconcile below, the live Services differ from the stack's outputs: recorded
             // first, so a reconcile cut short is resumed rather than taken for a stale checkout.
-            await recordPendingConfig(target.kubectl, target.namespace, { activeColor: to, inactiveWarm: "true" });
+            await recordPendingConfig(target.kubectl, target.namespace, configValues({ activeColor: to, inactiveWarm: true }));
             const started = Date.now();
             out(`switch: patching the live Services to ${to} through the API`);
             await Promise.all(
@@ -138,14 +139,14 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             await step(
                 "rollback",
                 `the stack's activeColor to ${to}, reconciled with what was patched`,
-                () => update(target, { activeColor: to, inactiveWarm: "true", ...holdMigrations }, out),
+                () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out),
                 "stack matches the cluster",
             );
         } else {
             await step(
                 "switch",
                 `live Services to ${to} (${from} stays warm)`,
-                () => update(target, { activeColor: to, inactiveWarm: "true", ...holdMigrations }, out),
+                () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out),
                 "done",
             );
         }

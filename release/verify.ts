@@ -7,8 +7,7 @@
  */
 import * as crypto from "crypto";
 import { Color, otherColor } from "../components/colors";
-import { defaultSmokeChecks, defaultSmokeImage } from "../components/config";
-import { parseSmokeChecks, SmokeApp, SmokeCheck, smokeScript, smokeUrlVariable } from "../components/smokeChecks";
+import { SmokeApp, SmokeCheck, smokeScript, smokeUrlVariable } from "../components/smokeChecks";
 import { withClient } from "../database/client";
 import { usageLine } from "../database/cli/commands";
 import { messageOnOneLine, UsageError } from "../database/errors";
@@ -16,6 +15,7 @@ import { currentMigrationVersion } from "../database/migrations/runner";
 import type { ReleaseIo } from "./cli";
 import { ClusterState, liveServices, readClusterState, waitForJob } from "./clusterState";
 import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
+import { readStackConfig } from "./stackConfig";
 
 export interface VerifyCheck {
     name: string;
@@ -200,11 +200,7 @@ async function checkHealth(
 }
 
 async function readSmokeSettings(target: ReleaseTarget): Promise<{ image: string; checks: SmokeCheck[] }> {
-    const config = await target.stack.getAllConfig();
-    return {
-        image: config["physioflow:smokeImage"]?.value ?? defaultSmokeImage,
-        checks: parseSmokeChecks(config["physioflow:smokeChecks"]?.value ?? defaultSmokeChecks),
-    };
+    return (await readStackConfig(target.stack)).smoke;
 }
 
 /** Each Service's port named `http` (else its first), by Service name. */

@@ -1,0 +1,54 @@
+/**
+ * The stack's config as the release commands read and write it: read through the program's own
+ * validation (`parseStackConfig`, components/config.ts), so a command never re-parses a raw string,
+ * repeats a default or produces `NaN`; written as a typed change, so a step says
+ * `{ inactiveWarm: true }`, never `{ inactiveWarm: "true" }`.
+ */
+import type * as auto from "@pulumi/pulumi/automation";
+import type { Color } from "../components/colors";
+import { ConfigError, parseStackConfig, StackConfig } from "../components/config";
+import { plainValues } from "../components/loadConfig";
+
+/** The stack's config, as the program validates it (secrets aside: the commands that need them read them where they use them). */
+export async function readStackConfig(stack: auto.Stack): Promise<StackConfig> {
+    const all = await stack.getAllConfig();
+    const plain = Object.fromEntries(
+        Object.entries(all)
+            .filter(([, value]) => !value.secret)
+            .map(([key, value]) => [key, value.value]),
+    );
+    return parseStackConfig(plainValues(plain));
+}
+
+/** A change of the settings a release moves; each key written as the stack's `physioflow:<key>`. */
+export interface ReleaseConfigChange {
+    activeColor?: Color;
+    blueTag?: string;
+    greenTag?: string;
+    /** The inactive color at full replicas (released and warm, or the old color after a switch). */
+    inactiveWarm?: boolean;
+    /** Rollbacks hold the migrations at the applied version; the release step and a restore end the hold (release/migrationHold.ts). */
+    holdMigrations?: boolean;
+    /** A three-digit migration version (a restore records the restored one). */
+    migrationTarget?: string;
+}
+
+/** The change as the stack file's values (keys without `physioflow:`), in a stable order. Pure. */
+export function configValues(change: ReleaseConfigChange): Record<string, string> {
+    const values: Record<string, string> = {};
+    for (const [key, value] of Object.entries(change) as [keyof ReleaseConfigChange, string | boolean | undefined][]) {
+        if (value === undefined) continue;
+        values[key] = typeof value === "boolean" ? String(value) : value;
+    }
+    if (values.migrationTarget !== undefined && !/^\d{3}$/.test(values.migrationTarget)) {
+        throw new ConfigError(`migrationTarget "${values.migrationTarget}" is not a three-digit migration version`);
+    }
+    return values;
+}
+
+/** Writes `change` into the stack's config (its stack file). */
+export async function setStackConfig(stack: auto.Stack, change: ReleaseConfigChange): Promise<void> {
+    const values: auto.ConfigMap = {};
+    for (const [key, value] of Object.entries(configValues(change))) values[`physioflow:${key}`] = { value };
+    await stack.setAllConfig(values);
+}
