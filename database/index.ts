@@ -38,7 +38,7 @@ export type { VerifyReport } from "./backup/verify";
 export { verifyBackup } from "./backup/verify";
 export type { RestoreOptions, RestoreReport, RestoreSummary } from "./backup/restore";
 export { restoreBackup } from "./backup/restore";
-export { DEFAULT_KEEP, pruneBackups, selectArchivesToPrune } from "./backup/retention";
+export { DEFAULT_KEEP, KEEP_SUFFIX, keptArchives, markArchiveKept, pruneBackups, selectArchivesToPrune } from "./backup/retention";
 export { backupArchiveName, parseBackupArchiveName } from "./backup/archiveName";
 export type { BackupMetadata } from "./backup/metadata";
 export { parseBackupMetadata } from "./backup/metadata";

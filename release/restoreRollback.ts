@@ -7,7 +7,8 @@
  * one stack update records the restored version and switches to the chosen color behind its
  * smoke test. A failed restore changes nothing and the API gets its pods back all the same: every
  * path out of the API's time off the database (success, failure, a timeout, SIGINT or SIGTERM)
- * scales it back and says so. No archive is pruned, moved or rewritten by a restore.
+ * scales it back and says so. No archive is pruned, moved or rewritten by a restore; the restored
+ * one is marked kept (`<archive>.keep`) so no later backup's retention deletes it.
  */
 import * as path from "path";
 import { Color, colors, otherColor } from "../components/colors";
@@ -130,6 +131,8 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
                     connection: db.connection,
                     confirm: async () => true,
                     expectEnvironment: db.environment,
+                    // Marked kept before the restore: the final update's pre-migrate backup prunes with the default keep.
+                    keptBy: `physioflow rollback ${target.stack.name} --restore`,
                     progress,
                 });
                 result.migrationVersion = restored.migrationVersion;

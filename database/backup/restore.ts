@@ -8,6 +8,7 @@ import { Progress, formatDuration, silentProgress } from "../progress";
 import { findPgTool, runTool } from "./pgTools";
 import { createBackup } from "./create";
 import { BackupMetadata } from "./metadata";
+import { markArchiveKept } from "./retention";
 import { openVerifiedArchive } from "./verify";
 
 /** What a person is asked to confirm before a restore. */
@@ -44,6 +45,11 @@ export interface RestoreOptions {
      * prunes older archives. Default: none, for callers that took their own.
      */
     safetyBackup?: { outDir: string; /** Default `expectEnvironment`, else "local". */ environment?: string };
+    /**
+     * The command named in the archive's `.keep` mark, written after the confirmation and before
+     * anything changes, so retention never prunes the archive a restore restored. Default "backup restore".
+     */
+    keptBy?: string;
     /** How long the restore waits for locks held by other sessions, in ms. Default 60 000. */
     lockTimeoutMs?: number;
     /** Progress lines. Default: silent. */
@@ -71,7 +77,7 @@ export interface RestoreReport {
  * Restores an archive into the target database as one transaction: verify
  * the archive (refusing a damaged or mismatching one before connecting for
  * writes), refuse one of another database or environment unless allowed,
- * confirm, take the safety backup when asked, drop the schemas the dump holds (plus public) so nothing
+ * confirm, mark the archive kept (`<archive>.keep`, so retention never prunes it), take the safety backup when asked, drop the schemas the dump holds (plus public) so nothing
  * from after the backup survives, replay the dump, and check inside the same
  * transaction that schema_migrations is at the archive's version. Any failure
  * rolls everything back and leaves the target as it was.
@@ -113,6 +119,14 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
         if (!(await options.confirm(summary))) {
             throw new OperationError("restore cancelled; nothing was changed");
         }
+        // Before anything changes: the database is about to depend on this archive, so no later backup's retention may delete it.
+        await markArchiveKept(options.archivePath, options.keptBy ?? "backup restore").then(
+            file => progress.line(`backup: marked ${options.archivePath} kept (${path.basename(file)}; delete it to let retention prune the archive)`),
+            (error: Error) =>
+                progress.line(
+                    `backup: WARNING: could not mark ${options.archivePath} kept (${error.message}); retention may prune it later, copy it elsewhere`,
+                ),
+        );
         let safetyBackupPath: string | undefined;
         if (options.safetyBackup) {
             progress.line(`backup: safety backup of ${summary.database} as it is now, before it is replaced`);

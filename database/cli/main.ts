@@ -204,6 +204,7 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
                 allowOtherDatabase: command.allowOtherDatabase,
                 safetyBackup: { outDir: command.backupOut, environment: command.environment },
                 lockTimeoutMs: command.lockTimeoutMs,
+                keptBy: "physioflow backup restore",
                 progress,
                 confirm: summary => confirmRestore(summary, command.yes, io),
             });

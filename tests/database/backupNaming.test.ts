@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { backupArchiveName, parseBackupArchiveName } from "../../database/backup/archiveName";
 import { parseBackupMetadata, parseColorTags, parseImageTags } from "../../database/backup/metadata";
-import { selectArchivesToPrune } from "../../database/backup/retention";
+import { keptArchives, selectArchivesToPrune } from "../../database/backup/retention";
 import { restoreHeaderSql, restoreTrailerSql, schemasInToc } from "../../database/backup/restore";
 import { backupLifecycleRule, lifecycleExpiresAfter, s3SettingsFromEnv } from "../../database/backup/s3";
 import { migrationVersionFromDumpSql } from "../../database/backup/verify";
@@ -54,6 +54,20 @@ describe("backup retention", () => {
         ]);
         assert.deepStrictEqual(selectArchivesToPrune(files, 10), []);
         assert.throws(() => selectArchivesToPrune(files, 0), UsageError);
+    });
+
+    it("never selects an archive with a .keep mark, nor counts it toward the keep", () => {
+        const files = [
+            "dev_a_20260101_000000.tar.gz",
+            "dev_a_20260101_000000.tar.gz.keep",
+            "dev_b_20260102_000000.tar.gz",
+            "dev_c_20260103_000000.tar.gz",
+            "dev_d_20260104_000000.tar.gz",
+            "dev_gone_20250101_000000.tar.gz.keep",
+        ];
+        assert.deepStrictEqual(selectArchivesToPrune(files, 2), ["dev_b_20260102_000000.tar.gz"]);
+        assert.deepStrictEqual(selectArchivesToPrune(files, 1), ["dev_b_20260102_000000.tar.gz", "dev_c_20260103_000000.tar.gz"]);
+        assert.deepStrictEqual(keptArchives(files), ["dev_a_20260101_000000.tar.gz"]);
     });
 });
 

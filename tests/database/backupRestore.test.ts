@@ -196,6 +196,7 @@ describe("backup and restore against PostgreSQL", function () {
         await client.query("DELETE FROM audit_logs");
         const before = await snapshot(client);
         await assert.rejects(restoreBackup({ archivePath, connection: db.connection, confirm: async () => false }), /restore cancelled; nothing was changed/);
+        assert.ok(!fs.existsSync(`${archivePath}.keep`), "a cancelled restore marks nothing");
         assert.deepStrictEqual(await snapshot(client), before);
     });
 
@@ -211,6 +212,7 @@ describe("backup and restore against PostgreSQL", function () {
                 restoreBackup({ archivePath, connection: db.connection, lockTimeoutMs: 500, confirm: async () => true }),
                 /restore failed and was rolled back, .* is unchanged: .*lock timeout.*stop the API pods first/,
             );
+            assert.ok(fs.existsSync(`${archivePath}.keep`), "the archive is marked kept before the restore runs");
             await api.query("ROLLBACK");
         } finally {
             await api.end();
@@ -250,6 +252,59 @@ describe("backup and restore against PostgreSQL", function () {
         execFileSync("tar", ["-xzf", backup.archivePath, "-C", dir]);
         assert.strictEqual(fs.statSync(path.join(dir, "database.dump")).size, dumpSize);
         fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("never prunes an archive a restore restored: the oldest of ten survives the next backup with the default keep", async () => {
+        // The restore's archive, the oldest of ten in the folder (its name may say another time than its metadata).
+        const real = await createBackup({ connection: db.connection, outDir, environment: "dev", label: "real" });
+        const restored = path.join(outDir, "dev_pre-migrate-004_20250101_000000.tar.gz");
+        fs.renameSync(real.archivePath, restored);
+        const newer = (day: number) => `dev_pre-migrate-00${day}_202601${String(day).padStart(2, "0")}_120000.tar.gz`;
+        for (let day = 1; day <= 9; day++) fs.writeFileSync(path.join(outDir, newer(day)), "placeholder");
+        const before = await snapshot(client);
+        await client.query("DELETE FROM audit_logs");
+
+        // As rollback --restore and backup restore do: a safety backup into the same folder, then the restore.
+        const report = await restoreBackup({
+            archivePath: restored,
+            connection: db.connection,
+            confirm: async () => true,
+            safetyBackup: { outDir, environment: "dev" },
+            keptBy: "physioflow rollback dev --restore",
+        });
+        assert.deepStrictEqual(await snapshot(client), before);
+
+        // The stack's own pre-migrate backup after the restore (the final update's migrationTarget), default keep 10.
+        const after = await createBackup({ connection: db.connection, outDir, environment: "dev", label: "pre-migrate-004" });
+        assert.ok(fs.existsSync(restored), "the restored archive was pruned");
+        const keep = `${restored}.keep`;
+        assert.ok(fs.existsSync(keep), "it is marked kept");
+        assert.strictEqual(fs.statSync(keep).mode & 0o777, 0o600);
+        assert.match(fs.readFileSync(keep, "utf8"), /^restored \d{4}-\d\d-\d\dT[^ ]+Z by physioflow rollback dev --restore\n/);
+        // The kept archive does not count toward the keep: the ten newest others stay, the oldest other goes.
+        assert.deepStrictEqual(
+            after.pruned.map(p => path.basename(p)),
+            [newer(1)],
+        );
+        assert.deepStrictEqual(
+            fs.readdirSync(outDir).sort(),
+            [
+                ...Array.from({ length: 8 }, (_, i) => newer(i + 2)),
+                path.basename(report.safetyBackupPath!),
+                path.basename(after.archivePath),
+                path.basename(restored),
+                path.basename(keep),
+            ].sort(),
+        );
+        await verifyBackup(restored);
+
+        // Deleting the mark releases it to retention.
+        fs.unlinkSync(keep);
+        const released = await createBackup({ connection: db.connection, outDir, environment: "dev", label: "released" });
+        assert.deepStrictEqual(
+            released.pruned.map(p => path.basename(p)),
+            [newer(2), path.basename(restored)],
+        );
     });
 
     it("keeps the newest N archives per environment, pruning only after the new one verified", async () => {

@@ -169,8 +169,16 @@ describe("physioflow CLI (real process)", function () {
             fs.rmSync(path.join(out, "safety"), { recursive: true });
             assert.match(lastLine(restored.stdout), /^restored cli_backup_\d+_\d+ from .*: migration 006 -> 006, \d+ tables$/);
             assert.deepStrictEqual(await snapshot(dataClient), before);
+            // The restored archive is marked kept: retention never prunes it nor counts it.
+            assert.match(fs.readFileSync(`${archive}.keep`, "utf8"), /^restored \S+Z by physioflow backup restore\n/);
 
             fs.copyFileSync(archive, path.join(out, "dev_older_20200101_000000.tar.gz"));
+            const kept = await physioflow(["backup", "prune", "--dir", out, "--keep", "1"]);
+            assert.strictEqual(kept.code, 0, kept.stderr);
+            assert.strictEqual(kept.stdout, "");
+            assert.ok(kept.stderr.includes(`backup: kept ${archive} (restored; delete ${path.basename(archive)}.keep to let retention prune it)`), kept.stderr);
+            // Deleting the mark releases it.
+            fs.unlinkSync(`${archive}.keep`);
             const prune = await physioflow(["backup", "prune", "--dir", out, "--keep", "1"]);
             assert.strictEqual(prune.code, 0, prune.stderr);
             assert.strictEqual(prune.stdout, `pruned ${path.join(out, "dev_older_20200101_000000.tar.gz")}\n`);

@@ -176,6 +176,7 @@ describe("migrate down and backup restore: confirmation and safety backups", fun
         const back = await physioflow(["backup", "restore", safety, "--yes", "--env", "dev", "--backup-out", safetyDir, "--quiet"], db.env);
         assert.strictEqual(back.code, 0, back.stderr);
         assert.deepStrictEqual(await snapshot(client), replaced);
-        assert.strictEqual(fs.readdirSync(safetyDir).length, 2, "each restore kept its own safety backup");
+        assert.strictEqual(fs.readdirSync(safetyDir).filter(name => name.endsWith(".tar.gz")).length, 2, "each restore kept its own safety backup");
+        assert.ok(fs.existsSync(`${safety}.keep`), "the restored safety backup is marked kept");
     });
 });

@@ -166,14 +166,17 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         const foreign = await restoreRollback({ ...dbTarget, database: { ...dbTarget.database!, environment: "prod" } }, archive);
         assert.strictEqual(foreign.ok, false);
         assert.match(foreign.error!, /is a backup of "local", not "prod"; nothing changed$/);
+        assert.ok(!fs.existsSync(`${archive}.keep`), "a refused restore marks nothing");
         assert.strictEqual(await currentMigrationVersion(connection), "008");
         await f.noLock();
 
         const lines: string[] = [];
         let apiPodsDuringRestore: Promise<number> | undefined;
+        let markedBeforeRestore: boolean | undefined;
         const result = await restoreRollback(dbTarget, archive, {
             out: line => {
                 lines.push(line);
+                if (line.startsWith("  backup: restoring ")) markedBeforeRestore = fs.existsSync(`${archive}.keep`);
                 if (line.startsWith("restore: ")) {
                     apiPodsDuringRestore = f.cluster.getJson(["pods", "-n", namespace, "-l", "app=physioflow-api"]).then(list => list.items.length);
                 }
@@ -192,6 +195,9 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             lines.join("\n"),
         );
         assert.strictEqual(await apiPodsDuringRestore, 0, "no API pod while the database was replaced");
+        // The restored archive is marked kept (retention never prunes it), before the restore ran.
+        assert.strictEqual(markedBeforeRestore, true, lines.join("\n"));
+        assert.match(fs.readFileSync(`${archive}.keep`, "utf8"), /^restored \S+Z by physioflow rollback \S+ --restore\n/);
         assert.strictEqual(await currentMigrationVersion(connection), "006");
         assert.match(path.basename(result.safetyBackup!), /pre-restore/);
         // The safety backup records the colors as they were before the restore: green live.
