@@ -53,7 +53,7 @@ describe("physioflow CLI (real process)", function () {
         assertOneLineError(
             await physioflow(["rollout"]),
             2,
-            /unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import"/,
+            /unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "sync", "verify" or "import"/,
         );
         // deploy is the release code's command (release/cli.ts), with its own one-line usage errors.
         assertOneLineError(await physioflow(["deploy"]), 2, /^physioflow: error: deploy needs a stack and a tag: physioflow deploy <stack> <tag>$/);

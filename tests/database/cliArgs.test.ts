@@ -136,7 +136,7 @@ describe("CLI argument parsing", () => {
     it("refuses bad input with a usage error naming what is wrong", () => {
         usageError(
             ["rollout"],
-            'unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "verify" or "import" (see physioflow --help)',
+            'unknown command "rollout"; expected "migrate", "backup", "deploy", "rollback", "status", "sync", "verify" or "import" (see physioflow --help)',
         );
         usageError(
             ["migrate", "sideways"],
