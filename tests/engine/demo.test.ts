@@ -6,7 +6,7 @@ import { testEngine } from "../support/engine";
 
 describe("npm run demo", () => {
     it("first deploy, a release with a migration, an emergency rollback and a broken release rolled back by itself", async function () {
-        this.timeout(10 * 60 * 1000);
+        this.timeout(15 * 60 * 1000);
         await testEngine(); // builds the engine (and the control plane) first when missing
         const lines: string[] = [];
         await runDemo(path.resolve(__dirname, "..", ".."), { watchSeconds: 10, out: line => lines.push(line) });

@@ -52,7 +52,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     };
 
     it("a good release: v2 to green warm behind its smoke test, switch (selectors only), watch, finish; an abandoned lock is taken over and released", async function () {
-        this.timeout(3 * 60 * 1000);
+        this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
         await cluster.kubectl(["create", "-f", "-"], lease("ci@old-runner pid 1: deploy v1.9.0", 600));
         const lines: string[] = [];
         const sampler = await sampleReadyEndpoints(cluster, namespace, "physioflow-api");
@@ -132,7 +132,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     });
 
     it("a failing smoke test stops the deploy at the release step: no switch, green stays live, the lock is released", async function () {
-        this.timeout(3 * 60 * 1000);
+        this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
         await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-blue-smoke-fails", namespace, { app: "physioflow-smoke", version: "blue" }));
         try {
             const result = await deploy(target, "v3.0.0", { watch });
@@ -155,7 +155,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     });
 
     it("a breach during the watch (the new color's pods turn unready) rolls back by itself to the still-warm old color", async function () {
-        this.timeout(3 * 60 * 1000);
+        this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
         const lines: string[] = [];
         const result = await deploy(target, "v3.0.1", {
             watch: { seconds: 30, intervalMs: 300 },
@@ -210,7 +210,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     });
 
     it("a deploy stopped between steps (released, not switched; its lock abandoned) is resumed by the next one", async function () {
-        this.timeout(3 * 60 * 1000);
+        this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
         // What a deploy killed after its release step leaves: blue released warm, the lock not deleted.
         await s.set({ blueTag: "v4.0.0", inactiveWarm: "true" });
         await s.up();
@@ -227,7 +227,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     });
 
     it("an emergency rollback to a cold color whose smoke test fails is not switched to: blue stays live, green is scaled back, one line says why", async function () {
-        this.timeout(3 * 60 * 1000);
+        this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
         await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-green-smoke-fails", namespace, { app: "physioflow-smoke", version: "green" }));
         try {
             const lines: string[] = [];
@@ -440,7 +440,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     });
 
     it("a finish the API server refuses: the deploy says the color read back from the cluster is live (green), not the one it came from", async function () {
-        this.timeout(3 * 60 * 1000);
+        this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
         const policy = "physioflow-test-deploy-no-scale-down";
         const deployments = { group: "apps", resource: "deployments" };
         await cluster.kubectl(
