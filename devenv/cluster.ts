@@ -100,7 +100,7 @@ export function clusterServingIn(dir: string): boolean {
 }
 
 /** Runs kubectl with `kubeconfigPath`; resolves to stdout, rejects with kubectl's error line. */
-function kubectlFor(binDir: string, kubeconfigPath: string): Cluster["kubectl"] {
+export function kubectlFor(binDir: string, kubeconfigPath: string): Cluster["kubectl"] {
     return (args, input) =>
         new Promise<string>((resolve, reject) => {
             const child = execFile(

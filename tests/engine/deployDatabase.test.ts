@@ -8,51 +8,23 @@ import * as assert from "assert";
 import * as crypto from "crypto";
 import { EventEmitter } from "events";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as readline from "readline";
 import { spawn } from "child_process";
 import { createBackup, currentMigrationVersion, migrateUp, verifyBackup } from "../../database";
 import { readClusterState } from "../../release/clusterState";
-import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy";
+import { deploy, DeployRefusedError } from "../../release/deploy";
 import { changedSteps } from "../../release/engineEvents";
 import { restoreRollback } from "../../release/restoreRollback";
 import { rollback } from "../../release/rollback";
 import { formatStatus, readStatus } from "../../release/status";
-import { freshDatabase } from "../support/postgres";
-import { releaseFixture } from "../support/releaseFixture";
+import { databaseReleaseFixture, releaseFixture } from "../support/releaseFixture";
 
 describe("deploy and rollback with the stack's database: a real PostgreSQL, migrated by the deploy as local's is", function () {
     const f = releaseFixture("deploydbtest");
+    const d = databaseReleaseFixture(f, "deploy");
     const namespace = f.namespace;
     const watch = { seconds: 3, intervalMs: 300 };
-    let dbTarget: ReleaseTarget;
-    let migrationsDir: string;
-    let backupDir: string;
-    let connection: Awaited<ReturnType<typeof freshDatabase>>["connection"];
-    let work: string | undefined;
-    before(async function () {
-        this.timeout(4 * 60 * 1000);
-        const db = await freshDatabase("deploy");
-        connection = db.connection;
-        work = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-deploy-db-"));
-        migrationsDir = path.join(work, "migrations");
-        backupDir = path.join(work, "backups");
-        fs.cpSync(path.join(__dirname, "../../migrations"), migrationsDir, { recursive: true });
-        await migrateUp({ dir: migrationsDir, connection });
-        // The stack records what the database is at (npm run local does the same).
-        await f.s.set({ migrationTarget: "006" });
-        await f.s.up();
-        dbTarget = {
-            ...f.target,
-            database: { connection, migrationsDir, backupDir, environment: "local", migratesOutsideStack: true },
-            useMigrationVersion: version => f.s.set({ migrationTarget: version }),
-        };
-    });
-    // The migrations copy and the backups (test data, but patient-shaped) do not outlive the suite.
-    after(() => {
-        if (work !== undefined) fs.rmSync(work, { recursive: true, force: true });
-    });
 
     it("a rollback that cannot read the stack's settings refuses and leaves no deploy lock behind", async () => {
         await f.s.set({ activeColor: "purple" });
@@ -67,21 +39,21 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     });
 
     it("a pending migration that would break the live color, or that the runner would refuse, stops the deploy before any backup or change", async () => {
-        fs.writeFileSync(path.join(migrationsDir, "007_drop_patient_notes.sql"), "ALTER TABLE patients DROP COLUMN notes;\n");
+        fs.writeFileSync(path.join(d.migrationsDir, "007_drop_patient_notes.sql"), "ALTER TABLE patients DROP COLUMN notes;\n");
         await assert.rejects(
-            deploy(dbTarget, "v5.0.0", { watch }),
+            deploy(d.target, "v5.0.0", { watch }),
             (error: Error) =>
                 error instanceof DeployRefusedError &&
                 /^the migrations would be refused: .*007_drop_patient_notes\.sql: has no down script; .*; nothing changed, no backup taken$/.test(
                     error.message,
                 ),
         );
-        fs.writeFileSync(path.join(migrationsDir, "rollback/007_down.sql"), "SELECT 1;\n");
+        fs.writeFileSync(path.join(d.migrationsDir, "rollback/007_down.sql"), "SELECT 1;\n");
         const before = await f.s.stack.getAllConfig();
         const lines: string[] = [];
         try {
             await assert.rejects(
-                deploy(dbTarget, "v5.0.0", { watch, out: line => lines.push(line) }),
+                deploy(d.target, "v5.0.0", { watch, out: line => lines.push(line) }),
                 (error: Error) =>
                     error instanceof DeployRefusedError &&
                     /^pending migration would break the live color: .*007_drop_patient_notes\.sql:1 \[ban-drop-column\] .*; nothing changed, no backup taken/.test(
@@ -93,12 +65,12 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
                 lines.join("\n"),
             );
             assert.deepStrictEqual(await f.s.stack.getAllConfig(), before);
-            assert.strictEqual(fs.existsSync(backupDir) ? fs.readdirSync(backupDir).length : 0, 0, "no backup");
-            assert.strictEqual(await currentMigrationVersion(connection), "006");
+            assert.strictEqual(fs.existsSync(d.backupDir) ? fs.readdirSync(d.backupDir).length : 0, 0, "no backup");
+            assert.strictEqual(await currentMigrationVersion(d.connection), "006");
             await f.noLock();
         } finally {
-            fs.rmSync(path.join(migrationsDir, "007_drop_patient_notes.sql"));
-            fs.rmSync(path.join(migrationsDir, "rollback/007_down.sql"));
+            fs.rmSync(path.join(d.migrationsDir, "007_drop_patient_notes.sql"));
+            fs.rmSync(path.join(d.migrationsDir, "rollback/007_down.sql"));
         }
     });
 
@@ -106,14 +78,14 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         this.timeout(6 * 60 * 1000);
         fs.cpSync(
             path.join(__dirname, "../../demo/migrations/007_demo_patient_release_note.sql"),
-            path.join(migrationsDir, "007_demo_patient_release_note.sql"),
+            path.join(d.migrationsDir, "007_demo_patient_release_note.sql"),
         );
-        fs.cpSync(path.join(__dirname, "../../demo/migrations/rollback/007_down.sql"), path.join(migrationsDir, "rollback/007_down.sql"));
+        fs.cpSync(path.join(__dirname, "../../demo/migrations/rollback/007_down.sql"), path.join(d.migrationsDir, "rollback/007_down.sql"));
         const lines: string[] = [];
-        const result = await deploy(dbTarget, "v5.0.0", { watch, out: line => lines.push(line) });
+        const result = await deploy(d.target, "v5.0.0", { watch, out: line => lines.push(line) });
         assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
         assert.ok(lines.includes("migrations: database at 006; 1 migration(s) pending to 007: 007_demo_patient_release_note.sql"), lines.join("\n"));
-        const backups = fs.readdirSync(backupDir).filter(name => name.endsWith(".tar.gz"));
+        const backups = fs.readdirSync(d.backupDir).filter(name => name.endsWith(".tar.gz"));
         assert.strictEqual(backups.length, 1, backups.join(", "));
         assert.match(backups[0], /pre-deploy-v5\.0\.0/);
         assert.deepStrictEqual(
@@ -124,9 +96,9 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         const backupAt = lines.findIndex(line => /^  backup: /.test(line));
         const migratedAt = lines.findIndex(line => /^  migrate: applied .*007_demo_patient_release_note\.sql/.test(line));
         assert.ok(backupAt !== -1 && backupAt < migratedAt, lines.join("\n"));
-        assert.strictEqual(await currentMigrationVersion(connection), "007");
+        assert.strictEqual(await currentMigrationVersion(d.connection), "007");
         // The archive records both colors as the release step set them, and which one was live.
-        const { metadata } = await verifyBackup(path.join(backupDir, backups[0]));
+        const { metadata } = await verifyBackup(path.join(d.backupDir, backups[0]));
         assert.deepStrictEqual(
             [metadata.colors, metadata.live, metadata.image_tags],
             [{ blue: "v1.0.0", green: "v5.0.0" }, "blue", { api: "v1.0.0", web: "v1.0.0" }],
@@ -142,12 +114,12 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     });
 
     it("status shows the database's migration version beside the ConfigMap's and the stack's, and flags a database ahead of them", async () => {
-        const lines = formatStatus(await readStatus(dbTarget));
+        const lines = formatStatus(await readStatus(d.target));
         assert.ok(lines.includes("  migration      007 in the database, 007 in ConfigMap migration-version, 007 in the stack output"), lines.join("\n"));
-        fs.writeFileSync(path.join(migrationsDir, "008_patient_flag.sql"), "ALTER TABLE patients ADD COLUMN flagged boolean;\n");
-        fs.writeFileSync(path.join(migrationsDir, "rollback/008_down.sql"), "ALTER TABLE patients DROP COLUMN flagged;\n");
-        await migrateUp({ dir: migrationsDir, connection });
-        const flagged = formatStatus(await readStatus(dbTarget)).filter(line => line.startsWith("!"));
+        fs.writeFileSync(path.join(d.migrationsDir, "008_patient_flag.sql"), "ALTER TABLE patients ADD COLUMN flagged boolean;\n");
+        fs.writeFileSync(path.join(d.migrationsDir, "rollback/008_down.sql"), "ALTER TABLE patients DROP COLUMN flagged;\n");
+        await migrateUp({ dir: d.migrationsDir, connection: d.connection });
+        const flagged = formatStatus(await readStatus(d.target)).filter(line => line.startsWith("!"));
         assert.deepStrictEqual(flagged, ["! migration      008 in the database, 007 in ConfigMap migration-version, 007 in the stack output"]);
         assert.deepStrictEqual(
             formatStatus(await readStatus(f.target)).filter(line => line.startsWith("!")),
@@ -159,21 +131,21 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     it("rollback --restore: verify, safety backup, API off the database, restore, then the color of the archive's tag goes live at the archive's version", async function () {
         this.timeout(6 * 60 * 1000);
         const archive = path.join(
-            backupDir,
-            fs.readdirSync(backupDir).find(name => /pre-deploy-v5\.0\.0.*\.tar\.gz$/.test(name))!,
+            d.backupDir,
+            fs.readdirSync(d.backupDir).find(name => /pre-deploy-v5\.0\.0.*\.tar\.gz$/.test(name))!,
         );
         // Another environment's archive is refused before anything changes.
-        const foreign = await restoreRollback({ ...dbTarget, database: { ...dbTarget.database!, environment: "prod" } }, archive);
+        const foreign = await restoreRollback({ ...d.target, database: { ...d.target.database!, environment: "prod" } }, archive);
         assert.strictEqual(foreign.ok, false);
         assert.match(foreign.error!, /is a backup of "local", not "prod"; nothing changed$/);
         assert.ok(!fs.existsSync(`${archive}.keep`), "a refused restore marks nothing");
-        assert.strictEqual(await currentMigrationVersion(connection), "008");
+        assert.strictEqual(await currentMigrationVersion(d.connection), "008");
         await f.noLock();
 
         const lines: string[] = [];
         let apiPodsDuringRestore: Promise<number> | undefined;
         let markedBeforeRestore: boolean | undefined;
-        const result = await restoreRollback(dbTarget, archive, {
+        const result = await restoreRollback(d.target, archive, {
             out: line => {
                 lines.push(line);
                 if (line.startsWith("  backup: restoring ")) markedBeforeRestore = fs.existsSync(`${archive}.keep`);
@@ -198,7 +170,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         // The restored archive is marked kept (retention never prunes it), before the restore ran.
         assert.strictEqual(markedBeforeRestore, true, lines.join("\n"));
         assert.match(fs.readFileSync(`${archive}.keep`, "utf8"), /^restored \S+Z by physioflow rollback \S+ --restore\n/);
-        assert.strictEqual(await currentMigrationVersion(connection), "006");
+        assert.strictEqual(await currentMigrationVersion(d.connection), "006");
         assert.match(path.basename(result.safetyBackup!), /pre-restore/);
         // The safety backup records the colors as they were before the restore: green live.
         const safety = (await verifyBackup(result.safetyBackup!)).metadata;
@@ -211,11 +183,11 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         await f.noLock();
     });
 
-    const archives = () => fs.readdirSync(backupDir).filter(name => name.endsWith(".tar.gz"));
+    const archives = () => fs.readdirSync(d.backupDir).filter(name => name.endsWith(".tar.gz"));
     const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
     const oldestArchive = () =>
         path.join(
-            backupDir,
+            d.backupDir,
             archives().find(name => /pre-deploy-v5\.0\.0/.test(name))!,
         );
 
@@ -223,7 +195,13 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         this.timeout(5 * 60 * 1000);
         // With the release's and the first restore's backups, eight more make ten: the default keep.
         for (let i = 1; i <= 8; i++) {
-            await createBackup({ connection, outDir: backupDir, environment: "local", label: `manual-${i}`, now: () => new Date(Date.now() + i * 60_000) });
+            await createBackup({
+                connection: d.connection,
+                outDir: d.backupDir,
+                environment: "local",
+                label: `manual-${i}`,
+                now: () => new Date(Date.now() + i * 60_000),
+            });
         }
         const before = archives();
         assert.strictEqual(before.length, 10, before.join(", "));
@@ -231,7 +209,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         const hash = sha256(oldest);
         const lines: string[] = [];
         // blue runs v1.0.0, the archive's live tag, and is live: the restore keeps it live.
-        const result = await restoreRollback(dbTarget, oldest, { out: line => lines.push(line) });
+        const result = await restoreRollback(d.target, oldest, { out: line => lines.push(line) });
         assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
         assert.deepStrictEqual([result.from, result.to, result.migrationVersion], ["blue", "blue", "006"]);
         assert.deepStrictEqual(archives().sort(), [...before, path.basename(result.safetyBackup!)].sort(), "nothing pruned, the safety backup added");
@@ -243,11 +221,11 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     it("an archive that records no tags is refused naming --color before anything changes; --color chooses", async function () {
         this.timeout(5 * 60 * 1000);
         const manual = path.join(
-            backupDir,
+            d.backupDir,
             archives().find(name => /_manual-1_/.test(name))!,
         );
         const count = archives().length;
-        const refused = await restoreRollback(dbTarget, manual);
+        const refused = await restoreRollback(d.target, manual);
         assert.strictEqual(refused.ok, false);
         assert.match(
             refused.error!,
@@ -255,7 +233,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         );
         assert.deepStrictEqual([refused.steps, archives().length], [[], count], "no step ran, no safety backup");
         await f.noLock();
-        const chosen = await restoreRollback(dbTarget, manual, { color: "blue" });
+        const chosen = await restoreRollback(d.target, manual, { color: "blue" });
         assert.strictEqual(chosen.ok, true, chosen.error);
         assert.deepStrictEqual([chosen.from, chosen.to, chosen.migrationVersion], ["blue", "blue", "006"]);
         await f.noLock();
@@ -277,12 +255,12 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             spec: { containers: [{ name: "api", image: "registry.local:5000/physioflow-api:v1.0.0" }] },
         };
         await f.cluster.kubectl(["apply", "-f", "-"], JSON.stringify(stray));
-        const version = await currentMigrationVersion(connection);
+        const version = await currentMigrationVersion(d.connection);
         // An archive of its own and the color given: this test needs nothing of the ones before it.
-        const archive = (await createBackup({ connection, outDir: backupDir, environment: "local", label: "interrupted" })).archivePath;
+        const archive = (await createBackup({ connection: d.connection, outDir: d.backupDir, environment: "local", label: "interrupted" })).archivePath;
         try {
             const lines: string[] = [];
-            const timedOut = await restoreRollback(dbTarget, archive, { color: "blue", scaleDownTimeoutMs: 2000, out: line => lines.push(line) });
+            const timedOut = await restoreRollback(d.target, archive, { color: "blue", scaleDownTimeoutMs: 2000, out: line => lines.push(line) });
             assert.strictEqual(timedOut.ok, false);
             assert.strictEqual(timedOut.error, "the API's pods did not stop within 2 s (1 left); nothing restored; the API has its replicas back");
             assert.ok(lines.includes("api: back on the database (physioflow-api-blue 1, physioflow-api-green 0)"), lines.join("\n"));
@@ -291,7 +269,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
 
             const signals = new EventEmitter();
             const heard: string[] = [];
-            const interrupted = await restoreRollback(dbTarget, archive, {
+            const interrupted = await restoreRollback(d.target, archive, {
                 color: "blue",
                 signals,
                 out: line => {
@@ -304,7 +282,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             assert.ok(heard.includes("SIGINT: stopping; the API gets its replicas back first"), heard.join("\n"));
             assert.deepStrictEqual(await replicas(), before);
             assert.deepStrictEqual([signals.listenerCount("SIGINT"), signals.listenerCount("SIGTERM")], [0, 0]);
-            assert.strictEqual(await currentMigrationVersion(connection), version);
+            assert.strictEqual(await currentMigrationVersion(d.connection), version);
             await f.noLock();
 
             // The same from the outside: a real SIGTERM to a process running the restore.
@@ -319,7 +297,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
                         kubectl: path.join(f.cluster.binDir, "kubectl"),
                         kubeconfig: f.cluster.kubeconfigPath,
                         namespace,
-                        database: { ...dbTarget.database },
+                        database: { ...d.target.database },
                         archive,
                         color: "blue",
                         scaleDownTimeoutMs: 60_000,

@@ -9,63 +9,34 @@
  */
 import * as assert from "assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { currentMigrationVersion, migrateUp } from "../../database";
-import { deploy, ReleaseTarget } from "../../release/deploy";
+import { currentMigrationVersion } from "../../database";
+import { deploy } from "../../release/deploy";
 import { rollback } from "../../release/rollback";
 import { formatStatus, readStatus } from "../../release/status";
 import { crashLoopStage } from "../support/clusterFaults";
-import { freshDatabase } from "../support/postgres";
-import { apps, releaseFixture } from "../support/releaseFixture";
+import { apps, databaseReleaseFixture, releaseFixture } from "../support/releaseFixture";
 
 describe("rollbacks with a new migration file in the checkout: no backup, no migration, the migrations held until the next release step", function () {
     const f = releaseFixture("rollbackmigrationstest");
+    const d = databaseReleaseFixture(f, "rollbackmig");
     const namespace = f.namespace;
-    let dbTarget: ReleaseTarget;
-    let migrationsDir: string;
-    let backupDir: string;
-    let connection: Awaited<ReturnType<typeof freshDatabase>>["connection"];
-    let work: string | undefined;
-    const archives = () => (fs.existsSync(backupDir) ? fs.readdirSync(backupDir).filter(name => name.endsWith(".tar.gz")) : []).sort();
+    const archives = () => (fs.existsSync(d.backupDir) ? fs.readdirSync(d.backupDir).filter(name => name.endsWith(".tar.gz")) : []).sort();
     const held = async () => (await f.s.stack.getAllConfig())["physioflow:holdMigrations"]?.value;
     const configMapVersion = async () => (await f.cluster.getJson(["configmap", "migration-version", "-n", namespace])).data.version as string;
     const addMigration = (version: string, up: string, down: string) => {
-        fs.writeFileSync(path.join(migrationsDir, `${version}_rollback_test.sql`), up);
-        fs.writeFileSync(path.join(migrationsDir, "rollback", `${version}_down.sql`), down);
+        fs.writeFileSync(path.join(d.migrationsDir, `${version}_rollback_test.sql`), up);
+        fs.writeFileSync(path.join(d.migrationsDir, "rollback", `${version}_down.sql`), down);
     };
-
-    before(async function () {
-        this.timeout(2 * 60 * 1000);
-        const db = await freshDatabase("rollbackmig");
-        connection = db.connection;
-        work = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-rollback-migrations-"));
-        migrationsDir = path.join(work, "migrations");
-        backupDir = path.join(work, "backups");
-        fs.cpSync(path.join(__dirname, "../../migrations"), migrationsDir, { recursive: true });
-        await migrateUp({ dir: migrationsDir, connection });
-        // The stack records what the database is at (npm run local does the same).
-        await f.s.set({ migrationTarget: "006" });
-        await f.s.up();
-        dbTarget = {
-            ...f.target,
-            database: { connection, migrationsDir, backupDir, environment: "local", migratesOutsideStack: true },
-            useMigrationVersion: version => f.s.set({ migrationTarget: version }),
-        };
-    });
-    // The migrations copy and the backups (test data, but patient-shaped) do not outlive the suite.
-    after(() => {
-        if (work !== undefined) fs.rmSync(work, { recursive: true, force: true });
-    });
 
     it("a release applies the pending migration behind a backup, and leaves the migrations unheld", async function () {
         this.timeout(3 * 60 * 1000);
         addMigration("007", "ALTER TABLE patients ADD COLUMN rollback_test_a text;\n", "ALTER TABLE patients DROP COLUMN rollback_test_a;\n");
         const lines: string[] = [];
-        const result = await deploy(dbTarget, "v5.0.0", { watch: { seconds: 3, intervalMs: 300 }, out: line => lines.push(line) });
+        const result = await deploy(d.target, "v5.0.0", { watch: { seconds: 3, intervalMs: 300 }, out: line => lines.push(line) });
         assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
         assert.strictEqual(archives().length, 1, archives().join(", "));
-        assert.strictEqual(await currentMigrationVersion(connection), "007");
+        assert.strictEqual(await currentMigrationVersion(d.connection), "007");
         assert.strictEqual(await held(), "false");
         await f.live("green");
     });
@@ -78,15 +49,15 @@ describe("rollbacks with a new migration file in the checkout: no backup, no mig
             const before = archives();
             const [from, to] = (await f.s.stack.getAllConfig())["physioflow:activeColor"].value === "green" ? ["green", "blue"] : ["blue", "green"];
             const lines: string[] = [];
-            const result = await rollback(dbTarget, { emergency, out: line => lines.push(line) });
+            const result = await rollback(d.target, { emergency, out: line => lines.push(line) });
             assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
             assert.deepStrictEqual([result.from, result.to], [from, to]);
             await f.live(to as "blue" | "green");
             assert.deepStrictEqual(archives(), before, "no backup taken, none pruned");
-            assert.strictEqual(await currentMigrationVersion(connection), "007");
+            assert.strictEqual(await currentMigrationVersion(d.connection), "007");
             assert.strictEqual(await configMapVersion(), "007");
             assert.strictEqual(await held(), "true", "the rollback's update holds the migrations");
-            const status = formatStatus(await readStatus(dbTarget));
+            const status = formatStatus(await readStatus(d.target));
             assert.ok(
                 status.includes(
                     "  migrations     held at 007 (holdMigrations, set by a rollback): no update backs up or migrates until the next deploy's release step",
@@ -101,12 +72,12 @@ describe("rollbacks with a new migration file in the checkout: no backup, no mig
         // Four stack updates and a watch: on a machine shared with other suites they have taken over 4 minutes.
         this.timeout(10 * 60 * 1000);
         // Green is live again after the emergency rollback: this release goes to blue, which then crash-loops.
-        fs.rmSync(path.join(migrationsDir, "009_rollback_test.sql"));
-        fs.rmSync(path.join(migrationsDir, "rollback", "009_down.sql"));
+        fs.rmSync(path.join(d.migrationsDir, "009_rollback_test.sql"));
+        fs.rmSync(path.join(d.migrationsDir, "rollback", "009_down.sql"));
         const before = archives();
         const lines: string[] = [];
         let heldDuringWatch: Promise<string | undefined> | undefined;
-        const result = await deploy(dbTarget, "v6.0.0", {
+        const result = await deploy(d.target, "v6.0.0", {
             watch: { seconds: 20, intervalMs: 300 },
             out: line => {
                 lines.push(line);
@@ -136,7 +107,7 @@ describe("rollbacks with a new migration file in the checkout: no backup, no mig
             assert.match(after.filter(name => !before.includes(name))[0], /pre-deploy-v6\.0\.0/);
             const state = await f.live("green");
             for (const app of apps) assert.strictEqual(state.services[app].selector.version, "green");
-            assert.strictEqual(await currentMigrationVersion(connection), "008", "009 arrived after the release step: the rollback did not apply it");
+            assert.strictEqual(await currentMigrationVersion(d.connection), "008", "009 arrived after the release step: the rollback did not apply it");
             assert.strictEqual(await held(), "true", "the automatic rollback holds the migrations again");
             await f.noLock();
         } finally {

@@ -4,8 +4,9 @@
  * runner would. Argument: JSON { stack: ClusterStackDirs, kubectl, kubeconfig, namespace, tag, watchSeconds }.
  * Prints each line of the deploy on stdout, then `result: <JSON>`; exits 1 when the result is not ok.
  */
-import { execFile } from "child_process";
+import * as path from "path";
 import { clusterProgram, openClusterStack } from "../../local/clusterStack";
+import { kubectlFor } from "../../devenv/cluster";
 import { findEngine } from "../../devenv/engine";
 import { deploy } from "../../release/deploy";
 
@@ -14,19 +15,7 @@ async function main(): Promise<void> {
     const engine = await findEngine(() => undefined);
     const stack = await openClusterStack({ engine, ...args.stack });
     stack.workspace.program = clusterProgram();
-    const kubectl = (kubectlArgs: readonly string[], input?: string) =>
-        new Promise<string>((resolve, reject) => {
-            const child = execFile(
-                args.kubectl,
-                ["--kubeconfig", args.kubeconfig, ...kubectlArgs],
-                { maxBuffer: 64 * 1024 * 1024 },
-                (error, stdout, stderr) => {
-                    if (error) reject(new Error(`kubectl ${kubectlArgs.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
-                    else resolve(stdout);
-                },
-            );
-            if (input !== undefined) child.stdin!.end(input);
-        });
+    const kubectl = kubectlFor(path.dirname(args.kubectl), args.kubeconfig);
     const result = await deploy({ stack, kubectl, namespace: args.namespace }, args.tag, {
         watch: { seconds: args.watchSeconds, intervalMs: 300 },
         out: line => process.stdout.write(`${line}\n`),

@@ -5,6 +5,12 @@
  * Services' color, no deploy lock left). Call it inside a `describe`.
  */
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { migrateUp } from "../../database";
+import type { ConnectionSettings } from "../../database/connection";
+import { freshDatabase } from "./postgres";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { serviceServes, waitForClusterState } from "./clusterWait";
@@ -73,4 +79,41 @@ export function releaseFixture(stackName: string): ReleaseFixture {
         await removeSuiteNamespace(fixture.cluster, namespace);
     });
     return fixture;
+}
+
+/** A release fixture's stack with a database, as `local`'s: a fresh PostgreSQL database migrated to 006, the repository's migrations copied, backups in a folder of the suite's own. */
+export interface DatabaseReleaseFixture {
+    /** The fixture's target with the database; the release step backs up and migrates (`migratesOutsideStack`). */
+    target: ReleaseTarget;
+    migrationsDir: string;
+    backupDir: string;
+    connection: ConnectionSettings;
+}
+
+/** Registers its hooks after {@link releaseFixture}'s (call it just after, inside the same `describe`); filled in by `before`. */
+export function databaseReleaseFixture(f: ReleaseFixture, databaseName: string): DatabaseReleaseFixture {
+    const d = {} as DatabaseReleaseFixture;
+    let work: string | undefined;
+    before(async function () {
+        this.timeout(4 * 60 * 1000);
+        d.connection = (await freshDatabase(databaseName)).connection;
+        work = fs.mkdtempSync(path.join(os.tmpdir(), `physioflow-${databaseName}-`));
+        d.migrationsDir = path.join(work, "migrations");
+        d.backupDir = path.join(work, "backups");
+        fs.cpSync(path.join(__dirname, "../../migrations"), d.migrationsDir, { recursive: true });
+        await migrateUp({ dir: d.migrationsDir, connection: d.connection });
+        // The stack records what the database is at (npm run local does the same).
+        await f.s.set({ migrationTarget: "006" });
+        await f.s.up();
+        d.target = {
+            ...f.target,
+            database: { connection: d.connection, migrationsDir: d.migrationsDir, backupDir: d.backupDir, environment: "local", migratesOutsideStack: true },
+            useMigrationVersion: version => f.s.set({ migrationTarget: version }),
+        };
+    });
+    // The migrations copy and the backups (test data, but patient-shaped) do not outlive the suite.
+    after(() => {
+        if (work !== undefined) fs.rmSync(work, { recursive: true, force: true });
+    });
+    return d;
 }

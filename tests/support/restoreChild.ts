@@ -4,8 +4,9 @@
  * Argument: JSON { stack: ClusterStackDirs, kubectl, kubeconfig, namespace, database: ReleaseDatabase,
  * archive, color, scaleDownTimeoutMs }. Prints each line of the restore on stdout, then `result: <json>`.
  */
-import { execFile } from "child_process";
+import * as path from "path";
 import { clusterProgram, openClusterStack } from "../../local/clusterStack";
+import { kubectlFor } from "../../devenv/cluster";
 import { findEngine } from "../../devenv/engine";
 import { restoreRollback } from "../../release/restoreRollback";
 
@@ -14,19 +15,7 @@ async function main(): Promise<void> {
     const engine = await findEngine(() => undefined);
     const stack = await openClusterStack({ engine, ...args.stack });
     stack.workspace.program = clusterProgram();
-    const kubectl = (kubectlArgs: readonly string[], input?: string) =>
-        new Promise<string>((resolve, reject) => {
-            const child = execFile(
-                args.kubectl,
-                ["--kubeconfig", args.kubeconfig, ...kubectlArgs],
-                { maxBuffer: 64 * 1024 * 1024 },
-                (error, stdout, stderr) => {
-                    if (error) reject(new Error(`kubectl ${kubectlArgs.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
-                    else resolve(stdout);
-                },
-            );
-            if (input !== undefined) child.stdin!.end(input);
-        });
+    const kubectl = kubectlFor(path.dirname(args.kubectl), args.kubeconfig);
     const result = await restoreRollback({ stack, kubectl, namespace: args.namespace, database: args.database }, args.archive, {
         color: args.color,
         scaleDownTimeoutMs: args.scaleDownTimeoutMs,
