@@ -21,7 +21,7 @@
 const parts = {
     rules: {
         mutate: ["components/colorSettings.ts", "components/colorCredentials.ts", "components/releaseGuard.ts"],
-        spec: ["tests/program/colorSettings.test.ts", "tests/program/smokeGate.test.ts", "tests/program/stacks.test.ts"],
+        spec: ["tests/program/colorSettings.test.ts", "tests/program/smokeGate.test.ts", "tests/program/stacks.test.ts", "tests/program/migrationHold.test.ts"],
         thresholds: { high: 95, low: 90, break: 90 },
         tsconfigFile: "tsconfig.mutation-components.json",
         ignoreStatic: false,
