@@ -175,7 +175,7 @@ describe("the applied version a hold keeps, read from the last update's outputs"
 
     it("is the migrationVersion output when it is a version, and is read only under the hold", () => {
         assert.strictEqual(parsePreviousRelease(outputs("007"))!.migrationVersion, "007");
-        for (const broken of ["", "7", "applied 007", 7, null, undefined]) {
+        for (const broken of ["", "7", "0071", "applied 007", 7, null, undefined]) {
             assert.strictEqual(parsePreviousRelease(outputs(broken))!.migrationVersion, undefined, JSON.stringify(broken));
         }
         assert.strictEqual(heldMigrationVersion(parsePreviousRelease(outputs("007")), settings(true)), "007");
