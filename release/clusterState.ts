@@ -211,3 +211,32 @@ export async function waitForJob(
     }
     return "did not finish in time";
 }
+
+/**
+ * Polls until every live Service has ready endpoints and all of them are `color`'s pods: traffic
+ * has moved, not just the selectors (the EndpointSlice controller follows a selector change a
+ * moment later). A failed reading is "not yet". False after `timeoutMs`.
+ */
+export async function waitForTraffic(kubectl: Kubectl, namespace: string, color: Color, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const state = await readClusterState(kubectl, namespace).catch(() => undefined);
+        if (state !== undefined && servesOnly(state, color)) return true;
+        if (Date.now() >= deadline) return false;
+        await new Promise(resolve => setTimeout(resolve, intervalMs));
+    }
+}
+
+/** Pure: each of `services` (the live ones by default) selects `color` and has ready endpoints, all of them `color`'s pods. */
+export function servesOnly(state: ClusterState, color: Color, services: readonly string[] = liveServices): boolean {
+    return services.every(name => {
+        const service = state.services[name];
+        return (
+            service !== undefined &&
+            service.selector.version === color &&
+            service.readyPods.length > 0 &&
+            service.readyColors.length === 1 &&
+            service.readyColors[0] === color
+        );
+    });
+}

@@ -7,7 +7,7 @@
  * next preview shows no change and the next update no conflict. Never a switch to a cold color.
  */
 import { Color, otherColor } from "../components/colors";
-import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
+import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
 import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
 import { refuseStaleCheckout } from "./checkout";
 import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from "./deployLock";
@@ -17,6 +17,9 @@ import { abortRelease, readReleaseRecord, recordPendingConfig, ReleasePlan } fro
 import { configValues } from "./stackConfig";
 import { tellTeam } from "./notify";
 
+/** How long an emergency waits, after its patch, for the live Services' endpoints to be the new color's before reconciling anyway. */
+const trafficWaitMs = 10_000;
+
 export interface RollbackResult {
     ok: boolean;
     from: Color;
@@ -25,7 +28,7 @@ export interface RollbackResult {
     patchMs?: number;
     /** Emergency to a cold color: how long its pods took to be ready and its smoke test to pass (release/emergency.ts). */
     coldStart?: ColdStartTimings;
-    /** Emergency: milliseconds from the command's start until both live Services selected `to`. */
+    /** Emergency: milliseconds from the command's start until both live Services' ready endpoints were `to`'s alone (or the wait for it gave up). */
     trafficMs?: number;
     steps: StepResult[];
     error?: string;
@@ -125,8 +128,15 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
                 ),
             );
             result.patchMs = Date.now() - started;
-            result.trafficMs = Date.now() - decided;
             out(`  live Services select ${to} (${result.patchMs} ms)`);
+            // Traffic has moved once the Services' endpoints are the new color's pods: the reconcile waits for it (briefly).
+            const moved = await waitForTraffic(target.kubectl, target.namespace, to, trafficWaitMs);
+            result.trafficMs = Date.now() - decided;
+            if (moved) out(`  live Services serve ${to} only (${Date.now() - started} ms after the patch began)`);
+            else
+                out(
+                    `  warning: the live Services' endpoints are not ${to}'s alone ${trafficWaitMs / 1000} s after the patch; going on (check: physioflow status)`,
+                );
             await jobRemoved;
             result.steps.push({
                 step: "switch",

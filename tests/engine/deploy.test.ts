@@ -300,6 +300,12 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         assert.ok(timings !== undefined, "no timings of the cold start");
         const moved = samples.find(sample => sample.ready > 0 && sample.colors.join() === "green");
         assert.ok(moved, `the live Service never served green only: ${JSON.stringify(samples)}`);
+        // The command itself waits for the endpoints before it reconciles, and says so first.
+        assert.ok(
+            lines.some(line => line.startsWith("  live Services serve green only (")) &&
+                lines.findIndex(line => line.startsWith("  live Services serve green only (")) < lines.findIndex(line => line.startsWith("rollback: ")),
+            lines.join("\n"),
+        );
         assert.ok(reconcileAt > 0 && moved.at < reconcileAt, `traffic moved at +${moved.at - started} ms, the reconcile began at +${reconcileAt - started} ms`);
         const allowance = 2000 * Math.max(1, kubectlMs / 250);
         assert.ok(

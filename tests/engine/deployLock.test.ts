@@ -54,10 +54,18 @@ describe("the deploy lock on a real control plane: a lost Lease is noticed", fun
 
     it("renewals that fail for half the Lease's duration: check() throws although the Lease still names this holder", async () => {
         let failRenewals = false;
-        const kubectl: Cluster["kubectl"] = (args, input) =>
-            failRenewals && args[0] === "patch"
-                ? Promise.reject(new Error("kubectl patch: Unable to connect to the server: dial tcp: i/o timeout"))
-                : cluster.kubectl(args, input);
+        // When the last renewal that went through was sent: "half the duration" counts from there
+        // (a slow renewal sent before the failures began may answer after they did).
+        let lastRenewalSent = 0;
+        const kubectl: Cluster["kubectl"] = (args, input) => {
+            if (args[0] !== "patch") return cluster.kubectl(args, input);
+            if (failRenewals) return Promise.reject(new Error("kubectl patch: Unable to connect to the server: dial tcp: i/o timeout"));
+            const sent = Date.now();
+            return cluster.kubectl(args, input).then(out => {
+                lastRenewalSent = Math.max(lastRenewalSent, sent);
+                return out;
+            });
+        };
         const lock = await acquireDeployLock(kubectl, namespace, { purpose: "deploy v1", durationSeconds: 2, renewEveryMs: 100 });
         try {
             await sleep(300);
@@ -73,7 +81,11 @@ describe("the deploy lock on a real control plane: a lost Lease is noticed", fun
                     (error: Error) => error,
                 );
             }
-            assert.ok(Date.now() - failed >= 1000, "lost before half the Lease's duration");
+            assert.ok(lastRenewalSent > 0, "no renewal went through before the failures");
+            assert.ok(
+                Date.now() - lastRenewalSent >= 1000,
+                `lost ${Date.now() - lastRenewalSent} ms after the last renewal that went through was sent: before half the Lease's duration`,
+            );
             await assert.rejects(
                 Promise.reject(lost ?? new Error("check() never threw")),
                 (error: Error) =>

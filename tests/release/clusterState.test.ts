@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ClusterState, clusterStateFrom, describeClusterState, describeLive, liveColorOf } from "../../release/clusterState";
+import { ClusterState, clusterStateFrom, describeClusterState, describeLive, liveColorOf, servesOnly } from "../../release/clusterState";
 import { serviceServes } from "../support/clusterWait";
 
 const pod = (name: string, version: string) => ({ metadata: { name, labels: { app: "physioflow-api", version } } });
@@ -77,6 +77,28 @@ describe("cluster state read back from the API", () => {
         assert.strictEqual(serviceServes(moved, "physioflow-api", "blue", 1), false);
         assert.strictEqual(serviceServes(moved, "physioflow-api-preview", "blue", 0), true);
         assert.strictEqual(serviceServes(moved, "physioflow-web", "blue", 0), false, "a missing Service serves nothing");
+    });
+
+    it("traffic has moved (what an emergency waits for): every live Service selects the color and its ready endpoints are that color's alone", () => {
+        const service = (name: string, version: string, pods: string[], colors: ("blue" | "green")[]) => ({
+            [name]: { selector: { app: name, version }, readyPods: pods, readyColors: colors },
+        });
+        const of = (...services: Record<string, ClusterState["services"][string]>[]): ClusterState => ({
+            deployments: {},
+            jobs: {},
+            services: Object.assign({}, ...services) as ClusterState["services"],
+        });
+        const web = service("physioflow-web", "green", ["w-g"], ["green"]);
+        assert.strictEqual(servesOnly(of(service("physioflow-api", "green", ["a-g"], ["green"]), web), "green"), true);
+        assert.strictEqual(
+            servesOnly(of(service("physioflow-api", "green", ["a-b", "a-g"], ["blue", "green"]), web), "green"),
+            false,
+            "a blue pod still serves",
+        );
+        assert.strictEqual(servesOnly(of(service("physioflow-api", "green", [], []), web), "green"), false, "no ready endpoints yet");
+        assert.strictEqual(servesOnly(of(service("physioflow-api", "blue", ["a-g"], ["green"]), web), "green"), false, "selects the other color");
+        assert.strictEqual(servesOnly(of(web), "green"), false, "a live Service is missing");
+        assert.strictEqual(servesOnly(of(web), "green", ["physioflow-web"]), true, "only the Services asked about");
     });
 
     it("reads each Job's tested tag and migration version and how it ended", () => {

@@ -1,10 +1,9 @@
 /**
  * Waiting in the tests for the cluster to show what they expect: a Service fully moved to a color,
- * read through release/clusterState.ts. (The release commands decide from one reading at a time;
- * only tests wait for a state.)
+ * read through release/clusterState.ts (whose servesOnly the emergency rollback waits on too).
  */
 import { Color } from "../../components/colors";
-import { ClusterState, describeClusterState, Kubectl, readClusterState } from "../../release/clusterState";
+import { ClusterState, describeClusterState, Kubectl, readClusterState, servesOnly } from "../../release/clusterState";
 
 /**
  * True when the Service selects `color` and its endpoints hold exactly `replicas` ready pods, all
@@ -12,13 +11,8 @@ import { ClusterState, describeClusterState, Kubectl, readClusterState } from ".
  */
 export function serviceServes(state: ClusterState, service: string, color: Color, replicas: number): boolean {
     const s = state.services[service];
-    return (
-        s !== undefined &&
-        s.selector.version === color &&
-        s.readyPods.length === replicas &&
-        s.readyColors.length === (replicas > 0 ? 1 : 0) &&
-        (replicas === 0 || s.readyColors[0] === color)
-    );
+    if (replicas > 0) return servesOnly(state, color, [service]) && s.readyPods.length === replicas;
+    return s !== undefined && s.selector.version === color && s.readyPods.length === 0;
 }
 
 /**
