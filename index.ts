@@ -68,6 +68,7 @@ export = async () => {
         colorSettings: settingsByColor(previous, settings),
         migrationVersion: release.appliedVersion,
         dependsOn: [release],
+        previousActiveColor: previous?.activeColor,
     });
 
     return { ...apps, lastBackup: release.backupArchive };

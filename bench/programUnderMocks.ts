@@ -100,7 +100,8 @@ export async function runUnderMocks(
         false,
         "organization",
     );
-    pulumi.runtime.setAllConfig(config, options.secretKeys ?? defaultSecretKeys);
+    // No scale-down delay unless a run asks for one: it is a real wait (setTimeout) in an update.
+    pulumi.runtime.setAllConfig({ "physioflow:scaleDownDelaySeconds": "0", ...config }, options.secretKeys ?? defaultSecretKeys);
 
     delete require.cache[require.resolve(programPath)];
     const module: Record<string, any> = await import(programPath);

@@ -39,6 +39,18 @@ export interface BlueGreenAppArgs {
      * `progressDeadlineSeconds` and the provider's await. Default 300.
      */
     readinessTimeoutSeconds?: number;
+    /**
+     * The color the live Service selected before this update (the stack's last `activeColor`), when known.
+     * With {@link scaleDownDelaySeconds}: an update that moves the live Service off a color and scales
+     * that color to 0 waits that long between the two.
+     */
+    previousActiveColor?: Color;
+    /**
+     * Seconds between the live Service leaving a color and that color's scale-down to 0 in the same
+     * update (Argo Rollouts' `scaleDownDelaySeconds`): time for every node's kube-proxy to stop sending
+     * it new connections. Default 0. Not waited in a preview, nor when the old color stays warm.
+     */
+    scaleDownDelaySeconds?: number;
 }
 
 /** Server-side apply with force: the stack's values win over another field manager's. */
@@ -57,7 +69,7 @@ export const waitForAnnotation = "pulumi.com/waitFor";
  *
  * Update order is what makes a switch safe: the active color's Deployment is applied (and awaited
  * ready) before the live Service, which takes its selector from that Deployment; the inactive
- * color is scaled down only after the live Service has left it.
+ * color is scaled down only after the live Service has left it (and `scaleDownDelaySeconds` later).
  */
 export class BlueGreenApp extends pulumi.ComponentResource {
     public readonly activeColor: Color;
@@ -76,7 +88,9 @@ export class BlueGreenApp extends pulumi.ComponentResource {
     public previewServiceName!: pulumi.Output<string>;
     private readonly name: string;
     private readonly port: number;
-    private readonly createInactive: (liveService: k8s.core.v1.Service) => k8s.apps.v1.Deployment;
+    private readonly createInactive: (liveService: k8s.core.v1.Service, after?: pulumi.Output<unknown>) => k8s.apps.v1.Deployment;
+    /** Waits before the inactive color's scale-down, when this update moves the live Service off it (see {@link BlueGreenAppArgs.scaleDownDelaySeconds}). */
+    private readonly scaleDownDelayMs: number;
     private readonly createService: (
         name: string,
         target: k8s.apps.v1.Deployment,
@@ -123,8 +137,23 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         // shows it as drift and the next `up` takes them back instead of failing on a field-manager
         // conflict. To keep a hand switch, set activeColor to match it.
         const owned = { [patchForceAnnotation]: "true" };
-        const deployment = (color: Color, dependsOn: pulumi.Resource[]) =>
-            new k8s.apps.v1.Deployment(
+        const deployment = (color: Color, dependsOn: pulumi.Resource[], after?: pulumi.Output<unknown>) => {
+            const spec = colorDeploymentSpec({
+                app: name,
+                color,
+                image: args.image,
+                tag: args.tags[color],
+                replicas: this.replicas[color],
+                port: args.port,
+                healthPath: args.settings[color].healthPath,
+                probes: args.settings[color].probes,
+                configMapName: this.configMaps[color].metadata.name,
+                secretName: args.secretNames?.[color],
+                resources: args.settings[color].resources,
+                runAsUser: args.runAsUser ?? 1000,
+                readinessTimeoutSeconds,
+            });
+            return new k8s.apps.v1.Deployment(
                 `${name}-${color}`,
                 {
                     metadata: {
@@ -132,21 +161,8 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                         labels: { app: name, version: color },
                         annotations: { ...owned, [waitForAnnotation]: rolloutWaitFor(this.replicas[color]) },
                     },
-                    spec: colorDeploymentSpec({
-                        app: name,
-                        color,
-                        image: args.image,
-                        tag: args.tags[color],
-                        replicas: this.replicas[color],
-                        port: args.port,
-                        healthPath: args.settings[color].healthPath,
-                        probes: args.settings[color].probes,
-                        configMapName: this.configMaps[color].metadata.name,
-                        secretName: args.secretNames?.[color],
-                        resources: args.settings[color].resources,
-                        runAsUser: args.runAsUser ?? 1000,
-                        readinessTimeoutSeconds,
-                    }),
+                    // The same spec, sent only once `after` has resolved (the scale-down delay).
+                    spec: after === undefined ? spec : after.apply(() => spec),
                 },
                 {
                     parent: this,
@@ -154,6 +170,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                     customTimeouts: { create: awaitTimeout, update: awaitTimeout },
                 },
             );
+        };
 
         const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn: pulumi.Resource[] = []) =>
             new k8s.core.v1.Service(
@@ -169,7 +186,9 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn },
             );
-        // A color may have no pods; the color and preview Services do not wait for endpoints.
+        // No Service waits for endpoints (the provider's await holds an update 10 s after any endpoint
+        // change): a color may have no pods; the live Service moves only after its Deployment is ready
+        // and its smoke test passed (dependsOn), and the release commands read its endpoints back.
         const noAwait = { "pulumi.com/skipAwait": "true" };
 
         this.name = name;
@@ -186,7 +205,9 @@ export class BlueGreenApp extends pulumi.ComponentResource {
             );
         }
         this.activeDeployment = deployment(this.activeColor, []);
-        this.createInactive = (liveService: k8s.core.v1.Service) => deployment(this.inactiveColor, [liveService]);
+        this.createInactive = (liveService: k8s.core.v1.Service, after?: pulumi.Output<unknown>) => deployment(this.inactiveColor, [liveService], after);
+        const leaving = args.previousActiveColor === this.inactiveColor && this.replicas[this.inactiveColor] === 0;
+        this.scaleDownDelayMs = leaving ? (args.scaleDownDelaySeconds ?? 0) * 1000 : 0;
         this.createService = service;
         this.noAwait = noAwait;
         this.pdb =
@@ -213,8 +234,8 @@ export class BlueGreenApp extends pulumi.ComponentResource {
         if (this.routed) throw new Error(`${this.name}: routeTraffic called twice`);
         this.routed = true;
         const active = this.activeDeployment;
-        this.liveService = this.createService(this.name, active, {}, gate);
-        const inactive = this.createInactive(this.liveService);
+        this.liveService = this.createService(this.name, active, this.noAwait, gate);
+        const inactive = this.createInactive(this.liveService, this.scaleDownDelayMs > 0 ? afterDelay(this.liveService, this.scaleDownDelayMs) : undefined);
         this.previewService = this.createService(`${this.name}-preview`, inactive, this.noAwait);
         this.deployments = { [this.activeColor]: active, [this.inactiveColor]: inactive } as Record<Color, k8s.apps.v1.Deployment>;
         this.pdb();
@@ -234,4 +255,15 @@ export class BlueGreenApp extends pulumi.ComponentResource {
     public colorUrl(color: Color): string {
         return `http://${this.name}-${color}:${this.port}`;
     }
+}
+
+/**
+ * Resolves `ms` after `resource`'s create or update has finished (its URN resolves then), in an
+ * update; at once in a preview. Fails when the resource does.
+ */
+function afterDelay(resource: pulumi.CustomResource, ms: number): pulumi.Output<unknown> {
+    return resource.urn.apply(async urn => {
+        if (!pulumi.runtime.isDryRun()) await new Promise(resolve => setTimeout(resolve, ms));
+        return urn;
+    });
 }

@@ -99,6 +99,12 @@ export interface StackConfig {
      * fails (and the live Service stays where it is). Seconds; default 300.
      */
     readinessTimeoutSeconds: number;
+    /**
+     * Seconds between the live Services leaving a color and that color's scale-down to 0 in the same
+     * update (a plain `pulumi up` switch with the old color cold): kube-proxy's time to stop sending it
+     * connections. Default 10; 0 scales down at once.
+     */
+    scaleDownDelaySeconds: number;
     kubernetes: { kubeconfig?: string; context?: string; renderYamlToDirectory?: string };
 }
 
@@ -166,6 +172,7 @@ const plainKeys = [
     "migrationTarget",
     "holdMigrations",
     "readinessTimeoutSeconds",
+    "scaleDownDelaySeconds",
     "kubeconfig",
     "kubeContext",
     "renderYamlTo",
@@ -281,6 +288,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         migrationTarget,
         holdMigrations: raw.holdMigrations === undefined ? false : oneOf(raw, "holdMigrations", ["true", "false"]) === "true",
         readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
+        scaleDownDelaySeconds: integer(raw, "scaleDownDelaySeconds", 10, 0, 600),
         probes: {
             startupTimeoutSeconds: integer(raw, "startupTimeoutSeconds", 120, 10, 3600),
             readinessFailureThreshold: integer(raw, "readinessFailureThreshold", 3, 1, 30),

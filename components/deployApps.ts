@@ -19,6 +19,8 @@ export interface DeployAppsArgs {
     migrationVersion: pulumi.Input<string>;
     /** What the Deployments must wait for (the migration): the new color may need the new schema. */
     dependsOn?: pulumi.Resource[];
+    /** The live color the stack's last update left (its `activeColor` output), for the scale-down delay. */
+    previousActiveColor?: Color;
 }
 
 /**
@@ -54,6 +56,8 @@ export function deployApps(args: DeployAppsArgs) {
         secretNames: namespace.secretNames,
         deploymentsDependOn: args.dependsOn,
         readinessTimeoutSeconds: settings.readinessTimeoutSeconds,
+        previousActiveColor: args.previousActiveColor,
+        scaleDownDelaySeconds: settings.scaleDownDelaySeconds,
     };
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 

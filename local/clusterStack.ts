@@ -46,6 +46,7 @@ export function clusterProgram(migrationVersion?: string): auto.PulumiFn {
             credentialDigests: secrets.credentialDigests,
             colorSettings: settingsByColor(previous, settings),
             migrationVersion: migrationVersion ?? settings.migrationTarget ?? "000",
+            previousActiveColor: previous?.activeColor,
         });
     };
 }

@@ -9,7 +9,7 @@
 import * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
 import type { ConnectionSettings } from "../database/connection";
-import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor, liveServices } from "./clusterState";
+import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor, liveServices, waitForTraffic } from "./clusterState";
 import { acquireDeployLock, DeployLock, DeployLockLostError } from "./deployLock";
 import { holdMigrations, moveMigrations } from "./migrationHold";
 import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } from "./releaseRecord";
@@ -289,6 +289,7 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
                 const changes = await update(target, configOf(step, tag, from, to), out);
                 record(changes, { kind: "done" });
                 if (step === "switch") {
+                    await confirmTraffic(target, to, started, out);
                     await tell({
                         event: "switch",
                         namespace: target.namespace,
@@ -362,6 +363,7 @@ async function rollBackAutomatically(
         }
         return;
     }
+    await confirmTraffic(target, from, started, out);
     const live = await readLiveColor(target.kubectl, target.namespace);
     record(changes, { kind: "done", detail: `live on ${from} again` });
     result.live = live;
@@ -534,6 +536,21 @@ export async function update(target: ReleaseTarget, change: ReleaseConfigChange,
     await clearPendingConfig(target.kubectl, target.namespace, pending);
     return lines;
 }
+
+/**
+ * After a switch: waits (up to `trafficWaitMs`) until the live Services' ready endpoints are `to`'s
+ * alone, and says so, or warns that they are not. Traffic has moved then, not only the selectors
+ * (the stack does not wait for endpoints: components/blueGreenApp.ts). Never throws.
+ */
+export async function confirmTraffic(target: ReleaseTarget, to: Color, since: number, out: (line: string) => void): Promise<boolean> {
+    const moved = await waitForTraffic(target.kubectl, target.namespace, to, trafficWaitMs);
+    if (moved) out(`  live Services serve ${to} only (${Date.now() - since} ms)`);
+    else out(`  warning: the live Services' endpoints are not ${to}'s alone ${trafficWaitMs / 1000} s after the switch; check: physioflow status`);
+    return moved;
+}
+
+/** How long {@link confirmTraffic} waits for the endpoints to follow a switch. */
+export const trafficWaitMs = 10_000;
 
 /** Failed readings of the cluster in a row that are a breach: the watch cannot see the new color, so it rolls back while the old one is warm. */
 export const unreadableReadingsBreach = 3;

@@ -7,8 +7,8 @@
  * next preview shows no change and the next update no conflict. Never a switch to a cold color.
  */
 import { Color, otherColor } from "../components/colors";
-import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
-import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
+import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
+import { confirmTraffic, elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
 import { refuseStaleCheckout } from "./checkout";
 import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from "./deployLock";
 import { bringUpCold, ColdStartError, ColdStartTimings } from "./emergency";
@@ -16,9 +16,6 @@ import { holdMigrations } from "./migrationHold";
 import { abortRelease, readReleaseRecord, recordPendingConfig, ReleasePlan } from "./releaseRecord";
 import { configValues } from "./stackConfig";
 import { tellTeam } from "./notify";
-
-/** How long an emergency waits, after its patch, for the live Services' endpoints to be the new color's before reconciling anyway. */
-const trafficWaitMs = 10_000;
 
 export interface RollbackResult {
     ok: boolean;
@@ -130,13 +127,8 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
             result.patchMs = Date.now() - started;
             out(`  live Services select ${to} (${result.patchMs} ms)`);
             // Traffic has moved once the Services' endpoints are the new color's pods: the reconcile waits for it (briefly).
-            const moved = await waitForTraffic(target.kubectl, target.namespace, to, trafficWaitMs);
+            await confirmTraffic(target, to, started, out);
             result.trafficMs = Date.now() - decided;
-            if (moved) out(`  live Services serve ${to} only (${Date.now() - started} ms after the patch began)`);
-            else
-                out(
-                    `  warning: the live Services' endpoints are not ${to}'s alone ${trafficWaitMs / 1000} s after the patch; going on (check: physioflow status)`,
-                );
             await jobRemoved;
             result.steps.push({
                 step: "switch",
@@ -153,12 +145,14 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
                 "stack matches the cluster",
             );
         } else {
+            const started = Date.now();
             await step(
                 "switch",
                 `live Services to ${to} (${from} stays warm)`,
                 () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out),
                 "done",
             );
+            await confirmTraffic(target, to, started, out);
         }
         result.ok = true;
         await resolveAlarms(target, out);

@@ -8,6 +8,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { changedSteps, describeSteps, diagnostics } from "../../release/engineEvents";
 import { indexOf, timeline } from "../support/engineTimeline";
 import { readClusterState } from "../../release/clusterState";
@@ -167,7 +168,14 @@ describe("the cluster half on the real engine and a real control plane", functio
         ]);
 
         const sampler = await sampleReadyEndpoints(cluster, namespace, "physioflow-api");
-        const up = await s.up();
+        const up: { events: EngineEvent[] } = { events: [] };
+        const received: number[] = [];
+        await s.stack.up({
+            onEvent: event => {
+                up.events.push(event);
+                received.push(Date.now());
+            },
+        });
         const samples = await sampler.stop();
         let live = await serving("green", 1, 0);
         assert.strictEqual(live.deployments["physioflow-api-blue"].replicas, 0);
@@ -195,6 +203,11 @@ describe("the cluster half on the real engine and a real control plane", functio
             }
             assert.ok(at("done", "kubernetes:batch/v1:Job", "physioflow-smoke-green") < at("start", "kubernetes:core/v1:Service", app));
             assert.ok(at("done", "kubernetes:core/v1:Service", app) < at("start", "kubernetes:apps/v1:Deployment", `${app}-blue`));
+            // ...and only scaleDownDelaySeconds (the default, 10) after the live Service moved: kube-proxy's time.
+            const when = (found: (event: EngineEvent) => boolean) => received[up.events.findIndex(found)];
+            const moved = when(e => e.resOutputsEvent?.metadata.urn.endsWith(`kubernetes:core/v1:Service::${app}`) === true);
+            const scaled = when(e => e.resourcePreEvent?.metadata.urn.endsWith(`kubernetes:apps/v1:Deployment::${app}-blue`) === true);
+            assert.ok(scaled - moved >= 10_000, `${app}-blue was scaled down ${scaled - moved} ms after ${app} moved`);
         }
 
         await s.set({ activeColor: "blue" });

@@ -240,6 +240,7 @@ describe("stack config: every default of a minimal stack", () => {
             migrationTarget: undefined,
             holdMigrations: false,
             readinessTimeoutSeconds: 300,
+            scaleDownDelaySeconds: 10,
             probes: { startupTimeoutSeconds: 120, readinessFailureThreshold: 3, livenessFailureThreshold: 3 },
             apps: {
                 api: { healthPath: "/health", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } } },

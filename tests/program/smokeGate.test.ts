@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { smokeScript } from "../../components/smokeChecks";
+import { runUnderMocks } from "../../bench/programUnderMocks";
 import { find, runProgram, stackConfigWithSecrets } from "../support/programRun";
 
 const Deployment = "kubernetes:apps/v1:Deployment";
@@ -24,6 +25,36 @@ describe("smoke gate in the stack", () => {
             // A fixed name: the old Job must be deleted before its replacement runs.
             assert.strictEqual(job.options.deleteBeforeReplace, true);
             assert.deepStrictEqual(job.options.customTimeouts, { create: "150s", update: "150s", delete: undefined });
+        }
+    });
+
+    it("scaleDownDelaySeconds: an update that moves the live Services off a color and scales it to 0 sends that scale-down only the delay after the Services; a warm old color, a first deploy or no switch waits nothing", async function () {
+        this.timeout(60_000);
+        /** When each resource was registered, as ms since the run began. */
+        const registered = async (settings: Record<string, string>, previousActive?: string) => {
+            const started = Date.now();
+            const at = new Map<string, number>();
+            await runUnderMocks(
+                "prod",
+                stackConfigWithSecrets("prod", { blueTag: "v1.2.2", greenTag: "v1.2.2", ...settings }),
+                previousActive === undefined ? {} : { previousOutputs: { activeColor: previousActive, tags: { blue: "v1.2.2", green: "v1.2.2" } } },
+                args => at.set(`${args.type}/${args.name}`, Date.now() - started),
+            );
+            return (name: string) => at.get(name)!;
+        };
+        const gap = (at: (name: string) => number, app: string, color: string) => at(`${Deployment}/${app}-${color}`) - at(`${Service}/${app}`);
+
+        const switched = await registered({ activeColor: "green", scaleDownDelaySeconds: "2" }, "blue");
+        for (const app of ["physioflow-api", "physioflow-web"])
+            assert.ok(gap(switched, app, "blue") >= 2000, `${app}-blue scaled down ${gap(switched, app, "blue")} ms after ${app} moved`);
+        for (const [settings, previous, why] of [
+            [{ activeColor: "green", scaleDownDelaySeconds: "2", inactiveWarm: "true" }, "blue", "the old color stays warm"],
+            [{ activeColor: "green", scaleDownDelaySeconds: "2" }, undefined, "a first deploy"],
+            [{ activeColor: "green", scaleDownDelaySeconds: "2" }, "green", "no switch"],
+            [{ activeColor: "green", scaleDownDelaySeconds: "0" }, "blue", "no delay set"],
+        ] as const) {
+            const at = await registered(settings, previous);
+            assert.ok(gap(at, "physioflow-api", "blue") < 1000, `${why}: waited ${gap(at, "physioflow-api", "blue")} ms`);
         }
     });
 
