@@ -9,7 +9,7 @@
 import * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
 import type { ConnectionSettings } from "../database/connection";
-import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor, liveServices, waitForTraffic } from "./clusterState";
+import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
 import { acquireDeployLock, DeployLock, DeployLockLostError } from "./deployLock";
 import { holdMigrations, moveMigrations } from "./migrationHold";
 import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } from "./releaseRecord";
@@ -141,6 +141,12 @@ export interface WatchOptions {
     errorRate?: ErrorRateSettings;
     /** Called before each reading; what it throws ends the watch (`deploy`: an abort, a lost lock). */
     goOn?: () => Promise<void>;
+    /**
+     * How long one reading of the cluster may take (kubectl's `--request-timeout`); a reading that
+     * takes longer failed. Default 10 s. Without it an API server that accepts and never answers
+     * would hold the watch (and its breach) forever.
+     */
+    requestTimeoutSeconds?: number;
 }
 
 export interface DeployOptions {
@@ -434,21 +440,15 @@ async function stopped(
     error: DeployAbortedError | DeployLockLostError,
     out: (line: string) => void,
 ): Promise<DeployResult> {
-    let live: string;
-    try {
-        // An emergency marks the release aborted before it patches the Services: while they
-        // disagree (its patch under way), read again, for up to 5 s.
-        let colors: string[] = [];
-        for (const waitUntil = Date.now() + 5000; ;) {
-            const services = (await readClusterState(target.kubectl, target.namespace)).services;
-            colors = [...new Set(liveServices.map(name => services[name]?.selector.version ?? "(none)"))];
-            if (colors.length === 1 || Date.now() >= waitUntil) break;
-            await new Promise(resolve => setTimeout(resolve, 200));
-        }
-        live = `${colors.join(" and ")} ${colors.length > 1 ? "are" : "is"} live`;
-    } catch (readError) {
-        live = `the live color could not be read: ${(readError as Error).message}`;
+    // An emergency marks the release aborted before it patches the Services: while they disagree
+    // (its patch under way), read again, for up to 5 s.
+    let read = await readLiveColor(target.kubectl, target.namespace);
+    for (const waitUntil = Date.now() + 5000; read.color === "mixed" && Date.now() < waitUntil;) {
+        await new Promise(resolve => setTimeout(resolve, 200));
+        read = await readLiveColor(target.kubectl, target.namespace);
     }
+    result.live = read;
+    const live = describeLive(read);
     const what = error instanceof DeployAbortedError ? "aborted" : "stopped: lost the deploy lock";
     if (step) {
         const outcome: StepOutcome = { kind: "aborted", reason: `${what}: ${error.message}` };
@@ -573,6 +573,8 @@ export async function watchColor(
     const maxRestarts = options.maxRestarts ?? 0;
     await options.goOn?.();
     const errorRate = errorRateWatch(options.errorRate, out);
+    const timeout = `--request-timeout=${options.requestTimeoutSeconds ?? 10}s`;
+    const timedTarget: ReleaseTarget = { ...target, kubectl: (args, input) => target.kubectl([...args, timeout], input) };
     const deadline = Date.now() + options.seconds * 1000;
     let baseline: number | undefined;
     let unreadyBefore: string | undefined;
@@ -580,7 +582,7 @@ export async function watchColor(
     for (;;) {
         let reading: { unready?: string; restarts: number };
         try {
-            reading = await readColor(target, color, replicas);
+            reading = await readColor(timedTarget, color, replicas);
             failedReadings = 0;
         } catch (error) {
             failedReadings++;

@@ -27,6 +27,8 @@ export interface MigrationPlan {
     appliedVersion?: string;
     /** The stack's `migrationTarget`; undefined: the newest file. */
     migrationTarget?: string;
+    /** `holdMigrations` is set (by a rollback): the update keeps the applied version, whatever the files and the target. */
+    held?: boolean;
     /** The newest file's version; undefined when there is none. */
     newestVersion?: string;
     /** Pending up-migrations, oldest first (paths as shown). */
@@ -124,6 +126,7 @@ export function codeBlock(language: string, lines: readonly string[]): string[] 
 
 /** `005, 006`, `none`. */
 function versionList(plan: MigrationPlan): string {
+    if (plan.held) return "none (held)";
     return plan.pending.length ? plan.pending.map(p => path.basename(p).slice(0, 3)).join(", ") : "none";
 }
 
@@ -140,12 +143,13 @@ function lintVerdict(plan: MigrationPlan): string {
 export function formatStackSection(preview: StackPreview, maxDiffChars = MAX_DIFF_CHARS): string[] {
     const plan = preview.migrations;
     const applied = plan.appliedVersion === undefined ? "unknown: all files listed" : `${plan.appliedVersion} (the stack's last \`migrationVersion\` output)`;
-    const target =
-        plan.migrationTarget !== undefined
-            ? `${plan.migrationTarget} (\`migrationTarget\`)`
-            : plan.newestVersion !== undefined
-              ? `${plan.newestVersion} (the newest file)`
-              : "the newest file (there is none)";
+    const target = plan.held
+        ? `held at the applied version (\`holdMigrations\`, set by a rollback; the next deploy's release step moves it on)`
+        : plan.migrationTarget !== undefined
+          ? `${plan.migrationTarget} (\`migrationTarget\`)`
+          : plan.newestVersion !== undefined
+            ? `${plan.newestVersion} (the newest file)`
+            : "the newest file (there is none)";
     const tail = preview.diff.length - preview.diff.findIndex(line => line.trim() === "Resources:");
     const lines = [
         `### \`${preview.stack}\``,
@@ -195,17 +199,23 @@ export interface MigrationsLocation {
 }
 
 /** Reads the migrations folder, picks the pending files and lints them with squawk. */
-export async function readMigrationPlan(location: MigrationsLocation, appliedVersion?: string, migrationTarget?: string): Promise<MigrationPlan> {
+export async function readMigrationPlan(location: MigrationsLocation, appliedVersion?: string, migrationTarget?: string, held = false): Promise<MigrationPlan> {
     const set = await loadMigrationSet(path.resolve(location.dir));
     const shown = (file: string) => path.relative(location.displayRoot, file);
-    const pending = pendingMigrations(set.migrations, appliedVersion, migrationTarget);
+    // Held (components/releaseGuard.ts heldMigrationVersion): nothing runs; with no applied version known the update refuses.
+    const pending = held ? [] : pendingMigrations(set.migrations, appliedVersion, migrationTarget);
     const lint = (await lintMigrationFiles(pending)).map(report => ({ ...report, path: shown(report.path) }));
     const problems = [
+        ...(held && appliedVersion === undefined
+            ? [
+                  "`holdMigrations` is true but the stack's last update recorded no `migrationVersion` to hold: the update refuses (pulumi config set holdMigrations false)",
+              ]
+            : []),
         ...set.malformedMigrations.map(file => `\`${shown(file)}\`: not named NNN_description.sql`),
         ...set.directiveProblems.map(p => `\`${shown(p.path)}\`: ${p.problems.join("; ")}`),
     ];
     const newestVersion = set.migrations.length ? set.migrations[set.migrations.length - 1].version : undefined;
-    return { appliedVersion, migrationTarget, newestVersion, pending: pending.map(m => shown(m.path)), lint, problems };
+    return { appliedVersion, migrationTarget, ...(held ? { held } : {}), newestVersion, pending: pending.map(m => shown(m.path)), lint, problems };
 }
 
 /** A stack's `migrationVersion` output or `migrationTarget` setting when it is a version (`NNN`); anything else counts as unknown. */
@@ -243,6 +253,7 @@ export async function previewStack(stack: auto.Stack, migrations: MigrationsLoca
         migrations,
         versionOrUndefined(outputs.migrationVersion?.value),
         versionOrUndefined(config["physioflow:migrationTarget"]?.value),
+        config["physioflow:holdMigrations"]?.value === "true",
     );
     return { stack: stack.name, summary: summarizeSteps(steps, "will"), diff: formatSteps(steps), migrations: plan };
 }
@@ -254,8 +265,9 @@ export async function previewFromOutput(
     migrations: MigrationsLocation,
     appliedVersion?: string,
     migrationTarget?: string,
+    held = false,
 ): Promise<StackPreview> {
-    return { stack: stackName, ...parsePreviewOutput(output), migrations: await readMigrationPlan(migrations, appliedVersion, migrationTarget) };
+    return { stack: stackName, ...parsePreviewOutput(output), migrations: await readMigrationPlan(migrations, appliedVersion, migrationTarget, held) };
 }
 
 /** A stack file's `physioflow:<key>` setting (`Pulumi.<stack>.yaml`), read without the engine; undefined when unset. */

@@ -128,6 +128,7 @@ export async function previewReportCommand(argv: readonly string[], io: PreviewR
                       migrations,
                       args.appliedVersions[stack],
                       versionOrUndefined(stackFileSetting(io.repoRoot, stack, "migrationTarget")),
+                      stackFileSetting(io.repoRoot, stack, "holdMigrations") === "true",
                   )
                 : await previewWithEngine(stack, migrations, io),
         );

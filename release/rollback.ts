@@ -136,7 +136,7 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
                 seconds: elapsed(started),
                 result: "patched",
             });
-            if (!lock) await waitForAbortedDeploy(target, out);
+            if (!lock) lock = await lockForReconcile(target, out);
             // The stack catches up: same selectors, nothing moves; the old color stays warm.
             await step(
                 "rollback",
@@ -200,12 +200,30 @@ async function markAborted(target: ReleaseTarget, out: (line: string) => void): 
     }
 }
 
-/** Before the stack's reconcile: the deploy this emergency aborted ends the update it may be running, then lets go of its lock. */
-async function waitForAbortedDeploy(target: ReleaseTarget, out: (line: string) => void): Promise<void> {
+/**
+ * Before the stack's reconcile of an emergency that went ahead without the deploy lock: the deploy
+ * it aborted ends the update it may be running and lets go of its lock; the emergency then takes
+ * the lock for its reconcile, so no other release command updates the stack meanwhile. When the
+ * lock cannot be had (still held, or taken by another command first), it says so and reconciles
+ * anyway: the patched Services must not wait on the stack.
+ */
+async function lockForReconcile(target: ReleaseTarget, out: (line: string) => void): Promise<DeployLock | undefined> {
     const holder = (await readDeployLock(target.kubectl, target.namespace).catch(() => undefined))?.holder;
-    if (!holder) return;
-    out(`lock: waiting for the aborted deploy (${holder}) to stop before the stack is reconciled`);
-    if (!(await waitForDeployLock(target.kubectl, target.namespace))) out(`warning: ${holder} still holds the deploy lock; reconciling anyway`);
+    if (holder) {
+        out(`lock: waiting for the aborted deploy (${holder}) to stop before the stack is reconciled`);
+        if (!(await waitForDeployLock(target.kubectl, target.namespace))) {
+            out(`warning: ${holder} still holds the deploy lock; reconciling anyway`);
+            return undefined;
+        }
+    }
+    try {
+        const lock = await takeReleaseLock(target, "emergency rollback (reconcile)", out);
+        out("lock: taken for the reconcile");
+        return lock;
+    } catch (error) {
+        out(`warning: the deploy lock could not be taken (${engineErrorSummary(error)}); reconciling anyway`);
+        return undefined;
+    }
 }
 
 /**

@@ -17,9 +17,8 @@ import { runReleaseCommandOn } from "../support/cliRun";
 import { failingPodStage, refusingPolicy, sampleReadyEndpoints } from "../support/clusterFaults";
 import { TestClusterStack } from "../support/engine";
 import { apps, releaseFixture } from "../support/releaseFixture";
-import { spawn } from "child_process";
-import * as readline from "readline";
 import * as path from "path";
+import { spawnDeployChild } from "../support/deployInChild";
 
 describe("deploy: the release cycle on the real engine and a real control plane", function () {
     const f = releaseFixture("deploytest");
@@ -386,39 +385,23 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     it("a deploy killed outright during its switch (its Pulumi CLI with it) leaves the live Services on ready pods; the next deploy takes its lock over at once, clears the stack's update lock and finishes", async function () {
         this.timeout(4 * 60 * 1000);
         const samplers = await Promise.all(apps.map(app => sampleReadyEndpoints(cluster, namespace, app)));
-        const child = spawn(
-            process.execPath,
-            [
-                "-r",
-                "ts-node/register/transpile-only",
-                path.join(__dirname, "../support/deployChild.ts"),
-                JSON.stringify({
-                    stack: s.dirs,
-                    kubectl: path.join(cluster.binDir, "kubectl"),
-                    kubeconfig: cluster.kubeconfigPath,
-                    namespace,
-                    tag: "v7.0.0",
-                    watchSeconds: 3,
-                }),
-            ],
-            { detached: true, stdio: ["ignore", "pipe", "inherit"], cwd: path.join(__dirname, "..", "..") },
-        );
-        const childLines: string[] = [];
-        const exited = new Promise(resolve => child.on("exit", resolve));
-        let ended = false;
-        readline.createInterface({ input: child.stdout }).on("line", line => {
-            childLines.push(line);
-            if (/^(result|error): /.test(line)) ended = true;
+        const child = spawnDeployChild({
+            stack: s.dirs,
+            kubectl: path.join(cluster.binDir, "kubectl"),
+            kubeconfig: cluster.kubeconfigPath,
+            namespace,
+            tag: "v7.0.0",
+            watchSeconds: 3,
         });
+        const childLines = child.lines;
         // Killed once its switch update has moved a live Service: inside `pulumi up`.
         for (;;) {
-            assert.ok(!ended, `the deploy ended before it could be killed:\n${childLines.join("\n")}`);
+            assert.ok(!child.ended(), `the deploy ended before it could be killed:\n${childLines.join("\n")}`);
             const selector = (await cluster.getJson(["service", "physioflow-api", "-n", namespace])).spec.selector.version;
             if (selector === "blue") break;
             await new Promise(resolve => setTimeout(resolve, 20));
         }
-        process.kill(-child.pid!, "SIGKILL");
-        await exited;
+        await child.kill();
         const samples = await Promise.all(samplers.map(sampler => sampler.stop()));
         samples.forEach((appSamples, i) =>
             assert.ok(appSamples.length > 0 && appSamples.every(sample => sample.ready > 0), `${apps[i]} served no ready pod at some point`),

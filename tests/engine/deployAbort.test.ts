@@ -5,13 +5,12 @@
  * runs in a child process (tests/support/deployChild.ts) as a second terminal's would.
  */
 import * as assert from "assert";
-import { spawn } from "child_process";
 import * as path from "path";
-import * as readline from "readline";
-import { deploy, DeployResult } from "../../release/deploy";
+import { deploy } from "../../release/deploy";
 import { deployLockName } from "../../release/deployLock";
 import { readReleaseRecord } from "../../release/releaseRecord";
 import { rollback } from "../../release/rollback";
+import { spawnDeployChild } from "../support/deployInChild";
 import { apps, releaseFixture } from "../support/releaseFixture";
 
 describe("deploy: aborted by an emergency rollback, stopped by a lost lock", function () {
@@ -24,44 +23,17 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
 
     /** A deploy of `tag` in a child process; `lines` fills as it prints, `done` resolves to its result. */
     const deployInChild = (tag: string, watchSeconds: number) => {
-        const child = spawn(
-            process.execPath,
-            [
-                "-r",
-                "ts-node/register/transpile-only",
-                path.join(__dirname, "../support/deployChild.ts"),
-                JSON.stringify({
-                    stack: f.s.dirs,
-                    kubectl: path.join(f.cluster.binDir, "kubectl"),
-                    kubeconfig: f.cluster.kubeconfigPath,
-                    namespace,
-                    tag,
-                    watchSeconds,
-                }),
-            ],
-            { detached: true, stdio: ["ignore", "pipe", "inherit"], cwd: path.join(__dirname, "..", "..") },
-        );
-        const lines: string[] = [];
-        let result: DeployResult | undefined;
-        readline.createInterface({ input: child.stdout }).on("line", line => {
-            lines.push(line);
-            if (line.startsWith("result: ")) result = JSON.parse(line.slice("result: ".length));
+        const child = spawnDeployChild({
+            stack: f.s.dirs,
+            kubectl: path.join(f.cluster.binDir, "kubectl"),
+            kubeconfig: f.cluster.kubeconfigPath,
+            namespace,
+            tag,
+            watchSeconds,
         });
-        let exited = false;
-        const done = new Promise<{ result?: DeployResult; code: number | null }>(resolve =>
-            child.on("exit", code => {
-                exited = true;
-                resolve({ result, code });
-            }),
-        );
         /** After a failed assertion: the child and its Pulumi CLI must not go on into the next test. */
-        const end = async () => {
-            if (exited) return;
-            process.kill(-child.pid!, "SIGKILL");
-            await done;
-        };
-        children.push(end);
-        return { lines, done };
+        children.push(child.kill);
+        return child;
     };
     const until = async (what: string, lines: string[], test: () => boolean | Promise<boolean>) => {
         for (;;) {
@@ -77,8 +49,14 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         this.timeout(4 * 60 * 1000);
         const child = deployInChild("v2.0.0", 90);
         await until("its watch", child.lines, () => child.lines.some(line => line.startsWith("watch: ")));
-        const emergency = await rollback(f.target, { emergency: true });
+        const emergencyLines: string[] = [];
+        const emergency = await rollback(f.target, { emergency: true, out: line => emergencyLines.push(line) });
         assert.strictEqual(emergency.ok, true, emergency.error);
+        // It went ahead without the lock, then took it for its reconcile once the deploy had let go.
+        const index = (prefix: string) => emergencyLines.findIndex(line => line.startsWith(prefix));
+        assert.ok(index("lock: ") === 0 && emergencyLines[0].endsWith("; going ahead (emergency)"), emergencyLines.join("\n"));
+        assert.ok(index("lock: taken for the reconcile") > index("switch: "), emergencyLines.join("\n"));
+        assert.ok(index("lock: taken for the reconcile") < index("rollback: "), emergencyLines.join("\n"));
         const { result, code } = await child.done;
         const record = await readReleaseRecord(f.cluster.kubectl, namespace);
         assert.deepStrictEqual(

@@ -7,7 +7,12 @@
  * release record, `status`).
  */
 import * as assert from "assert";
-import { deploy, DeployRefusedError } from "../../release/deploy";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { kubectlFor } from "../../devenv/cluster";
+import { deploy, DeployRefusedError, watchColor } from "../../release/deploy";
 import { readReleaseRecord } from "../../release/releaseRecord";
 import { rollback } from "../../release/rollback";
 import { formatStatus, readStatus } from "../../release/status";
@@ -129,6 +134,43 @@ describe("the watch after a switch on the real engine and a real control plane: 
         await f.live("blue");
         assert.deepStrictEqual(f.events(), ["switch blue->green", "automatic-rollback green->blue"]);
         await f.noLock();
+    });
+
+    it("an API server that accepts and never answers: each reading gives up after its request timeout, and three in a row are a breach (the watch never hangs)", async function () {
+        this.timeout(60_000);
+        const sockets: net.Socket[] = [];
+        const silent = net.createServer(socket => sockets.push(socket)); // accepts, never answers
+        await new Promise<void>(resolve => silent.listen(0, "127.0.0.1", resolve));
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-silent-api-"));
+        try {
+            const kubeconfig = path.join(dir, "kubeconfig");
+            const server = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+            fs.writeFileSync(
+                kubeconfig,
+                `apiVersion: v1\nkind: Config\nclusters: [{name: silent, cluster: {server: "${server}"}}]\n` +
+                    `users: [{name: u, user: {}}]\ncontexts: [{name: silent, context: {cluster: silent, user: u}}]\ncurrent-context: silent\n`,
+            );
+            const lines: string[] = [];
+            const started = Date.now();
+            const decision = await watchColor(
+                { ...f.target, kubectl: kubectlFor(f.cluster.binDir, kubeconfig) },
+                "green",
+                1,
+                { seconds: 600, intervalMs: 100, requestTimeoutSeconds: 1 },
+                line => lines.push(line),
+            );
+            assert.strictEqual(decision.kind, "breach", lines.join("\n"));
+            assert.match(
+                decision.kind === "breach" ? decision.reason : "",
+                /^the cluster could not be read 3 times in a row: kubectl get .*--request-timeout=1s: /,
+            );
+            assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+            assert.ok(sockets.length >= 3, `${sockets.length} connections reached the silent server`);
+        } finally {
+            sockets.forEach(socket => socket.destroy());
+            silent.close();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("an automatic rollback the API server refuses is an alarm: its own notification, exit 3 naming the live color read back, the release record and status flag it until a rollback succeeds", async function () {

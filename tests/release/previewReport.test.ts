@@ -285,6 +285,26 @@ describe("preview report: lint of the pending migrations (real squawk)", functio
         assert.ok(formatPreviewReport([{ stack: "dev", diff: [], migrations: plan }]).includes("| `dev` | **no preview** | 002, 003, 004 | **1 FAIL** |"));
     });
 
+    it("held migrations (holdMigrations, set by a rollback): nothing pending or linted whatever the files, the section and the row say so; with no applied version known, a problem", async () => {
+        const dir = writeMigrationDir({
+            "001_patients.sql": "CREATE TABLE patients (id bigint PRIMARY KEY, phone text);\n",
+            "002_phone_type.sql": "ALTER TABLE patients ALTER COLUMN phone TYPE varchar(20);\n",
+        });
+        const plan = await readMigrationPlan({ dir, displayRoot: path.dirname(dir) }, "001", undefined, true);
+        assert.deepStrictEqual([plan.held, plan.pending, plan.lint, plan.problems], [true, [], [], []]);
+        const section = formatStackSection({ stack: "prod", diff: ["no changes (19 resources unchanged)"], migrations: plan });
+        assert.ok(
+            section.includes(
+                "Pending migrations: applied 001 (the stack's last `migrationVersion` output); target held at the applied version (`holdMigrations`, set by a rollback; the next deploy's release step moves it on).",
+            ),
+            section.join("\n"),
+        );
+        assert.ok(formatPreviewReport([{ stack: "prod", diff: [], migrations: plan }]).includes("| `prod` | **no preview** | none (held) | nothing to lint |"));
+        const unknown = await readMigrationPlan({ dir, displayRoot: path.dirname(dir) }, undefined, undefined, true);
+        assert.deepStrictEqual(unknown.pending, []);
+        assert.match(unknown.problems.join("\n"), /^`holdMigrations` is true but the stack's last update recorded no `migrationVersion` to hold/);
+    });
+
     it("the project's own migrations all pass", async () => {
         const plan = await readMigrationPlan({ dir: path.join(repoRoot, "migrations"), displayRoot: repoRoot });
         assert.strictEqual(plan.pending[0], "migrations/001_initial_schema.sql");

@@ -1,0 +1,64 @@
+/**
+ * Starts tests/support/deployChild.ts: a `physioflow deploy` in a process group of its own, as a
+ * second terminal's would be, that a test can watch line by line and kill outright (SIGKILL to the
+ * group, its Pulumi CLI included).
+ */
+import { spawn } from "child_process";
+import * as path from "path";
+import * as readline from "readline";
+import type { DeployResult } from "../../release/deploy";
+
+export interface DeployChildArgs {
+    /** The test stack's directories (ScratchClusterStack `dirs`). */
+    stack: unknown;
+    /** The kubectl binary and the kubeconfig of the control plane. */
+    kubectl: string;
+    kubeconfig: string;
+    namespace: string;
+    tag: string;
+    watchSeconds: number;
+}
+
+export interface DeployChild {
+    /** Its lines so far. */
+    lines: string[];
+    /** Resolves when it exits: its `result:` line parsed (when it printed one) and its exit code. */
+    done: Promise<{ result?: DeployResult; code: number | null }>;
+    /** True once it printed its `result:` or `error:` line. */
+    ended: () => boolean;
+    /** SIGKILL to its process group (unless it has exited), then waits for the exit. */
+    kill: () => Promise<void>;
+}
+
+export function spawnDeployChild(args: DeployChildArgs): DeployChild {
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "deployChild.ts"), JSON.stringify(args)], {
+        detached: true,
+        stdio: ["ignore", "pipe", "inherit"],
+        cwd: path.join(__dirname, "..", ".."),
+    });
+    const lines: string[] = [];
+    let result: DeployResult | undefined;
+    let ended = false;
+    readline.createInterface({ input: child.stdout }).on("line", line => {
+        lines.push(line);
+        if (line.startsWith("result: ")) result = JSON.parse(line.slice("result: ".length));
+        if (/^(result|error): /.test(line)) ended = true;
+    });
+    let exited = false;
+    const done = new Promise<{ result?: DeployResult; code: number | null }>(resolve =>
+        child.on("exit", code => {
+            exited = true;
+            resolve({ result, code });
+        }),
+    );
+    return {
+        lines,
+        done,
+        ended: () => ended,
+        kill: async () => {
+            if (exited) return;
+            process.kill(-child.pid!, "SIGKILL");
+            await done;
+        },
+    };
+}
