@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { appNames } from "./appNames";
 import { AppNamespace, ColorCredential } from "./appNamespace";
 import { BlueGreenApp } from "./blueGreenApp";
 import { apiPort, ColorSettings, settingsDigest, stackColorSettings, webPort } from "./colorSettings";
@@ -62,7 +63,7 @@ export function deployApps(args: DeployAppsArgs) {
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 
     const api = new BlueGreenApp(
-        "physioflow-api",
+        appNames.api,
         {
             ...shared,
             image: `${settings.imageRegistry}/physioflow-api`,
@@ -73,7 +74,7 @@ export function deployApps(args: DeployAppsArgs) {
     );
 
     const web = new BlueGreenApp(
-        "physioflow-web",
+        appNames.web,
         {
             ...shared,
             image: `${settings.imageRegistry}/physioflow-web`,

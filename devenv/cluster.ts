@@ -6,9 +6,10 @@
  * A cluster started here is stopped by `stop()`, when this process exits, and, should this
  * process be killed outright, by the watchdog cluster.sh leaves beside it.
  */
-import { execFile, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { kubectlCommand } from "./kubectl";
 import { runWithProgress } from "./processes";
 
 const script = path.resolve(__dirname, "..", "scripts", "cluster.sh");
@@ -99,21 +100,9 @@ export function clusterServingIn(dir: string): boolean {
     }
 }
 
-/** Runs kubectl with `kubeconfigPath`; resolves to stdout, rejects with kubectl's error line. */
+/** Runs this control plane's kubectl with `kubeconfigPath` (devenv/kubectl.ts). */
 export function kubectlFor(binDir: string, kubeconfigPath: string): Cluster["kubectl"] {
-    return (args, input) =>
-        new Promise<string>((resolve, reject) => {
-            const child = execFile(
-                path.join(binDir, "kubectl"),
-                ["--kubeconfig", kubeconfigPath, ...args],
-                { maxBuffer: 64 * 1024 * 1024 },
-                (error, stdout, stderr) => {
-                    if (error) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
-                    else resolve(stdout);
-                },
-            );
-            if (input !== undefined) child.stdin!.end(input);
-        });
+    return kubectlCommand({ binary: path.join(binDir, "kubectl"), kubeconfig: kubeconfigPath });
 }
 
 /** Runs `bash scripts/cluster.sh ARGS`; stdout is the result, stderr's progress lines go to `progress`. */

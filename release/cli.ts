@@ -5,11 +5,11 @@
  * Pulumi CLI and plugins installed as for `pulumi up` and the stack's kubeconfig.
  */
 import * as auto from "@pulumi/pulumi/automation";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
 import { Readable, Writable } from "stream";
+import { kubectlCommand } from "../devenv/kubectl";
 import { Color, isColor } from "../components/colors";
 import { commandGroups, sideOf, usageLine } from "../database/cli/commands";
 import { UsageError } from "../database/errors";
@@ -330,15 +330,7 @@ async function openReleaseTarget(stackName: string, io: ReleaseIo, out: (line: s
     // The program's own reading of the stack's settings: its defaults, its one-line refusals.
     const settings = await readStackConfig(stack);
     const { kubeconfig, context } = settings.kubernetes;
-    const kubeArgs = [...(kubeconfig ? ["--kubeconfig", kubeconfig] : []), ...(context ? ["--context", context] : [])];
-    const kubectl = (args: readonly string[], input?: string) =>
-        new Promise<string>((resolve, reject) => {
-            const child = execFile("kubectl", [...kubeArgs, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-                if (error) reject(new Error(`kubectl ${args.join(" ")}: ${stderr.trim().split("\n").pop() || error.message}`));
-                else resolve(stdout);
-            });
-            if (input !== undefined) child.stdin!.end(input);
-        });
+    const kubectl = kubectlCommand({ kubeconfig, context });
     if (!fs.existsSync(path.join(repoRoot, "Pulumi.yaml"))) throw new UsageError(`${repoRoot} has no Pulumi.yaml; run physioflow deploy from the repository`);
     // The stack's update backs up and migrates (DatabaseRelease); the commands only read and lint.
     const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: false });

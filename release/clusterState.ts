@@ -3,13 +3,15 @@
  * and the ready pods its EndpointSlices hold, each Deployment's image and replicas. The reading
  * is done by a `kubectl` the caller provides; the rest is pure and tested without a cluster.
  */
+import { allAppNames } from "../components/appNames";
 import { Color, colors, isColor } from "../components/colors";
+import type { Kubectl } from "../devenv/kubectl";
 
 /** The live Services the release code moves (each has a `-preview` twin on the inactive color). */
-export const liveServices = ["physioflow-api", "physioflow-web"];
+export const liveServices = allAppNames;
 
-/** Runs `kubectl ARGS` against the cluster and resolves to its stdout. */
-export type Kubectl = (args: readonly string[], input?: string) => Promise<string>;
+/** Runs `kubectl ARGS` against the cluster and resolves to its stdout (devenv/kubectl.ts makes one). */
+export type { Kubectl } from "../devenv/kubectl";
 
 export interface ServiceState {
     /** The Service's selector, e.g. `{ app: "physioflow-api", version: "blue" }`. */

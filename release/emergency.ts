@@ -5,6 +5,7 @@
  * `smokeJobSpec`), and, should any of it fail, the color scaled back as it was. No stack update:
  * the caller patches the live Services, then reconciles the stack.
  */
+import { appNames } from "../components/appNames";
 import { Color } from "../components/colors";
 import { apiPort, webPort } from "../components/colorSettings";
 import { parseStackConfig, RawConfig, StackConfig } from "../components/config";
@@ -13,7 +14,7 @@ import { Kubectl, readClusterState, waitForJob } from "./clusterState";
 import { elapsed, ReleaseTarget, StepResult } from "./deploy";
 
 /** The Deployments of a color, by app (the same names as rollback.ts's liveServices). */
-const appOf: Record<SmokeApp, string> = { api: "physioflow-api", web: "physioflow-web" };
+const appOf: Record<SmokeApp, string> = appNames;
 const portOf: Record<SmokeApp, number> = { api: apiPort, web: webPort };
 
 /** What bringing a cold color up took, in milliseconds from the start of the scale. */

@@ -7,6 +7,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
+import { allAppNames } from "../../components/appNames";
 import * as path from "path";
 import { migrateUp } from "../../database";
 import type { ConnectionSettings } from "../../database/connection";
@@ -19,7 +20,7 @@ import { Cluster } from "../../devenv/cluster";
 import { createTestClusterStack, TestClusterStack } from "./engine";
 import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "./sharedCluster";
 
-export const apps = ["physioflow-api", "physioflow-web"];
+export const apps = allAppNames;
 
 export interface ReleaseFixture {
     /** The stack's namespace, `physioflow-<stack name>`: known when the fixture is made. */
