@@ -4,6 +4,7 @@
  * group, its Pulumi CLI included).
  */
 import { spawn } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
 import type { DeployResult } from "../../release/deploy";
@@ -57,8 +58,43 @@ export function spawnDeployChild(args: DeployChildArgs): DeployChild {
         ended: () => ended,
         kill: async () => {
             if (exited) return;
+            // The Pulumi CLI starts its provider plugins in process groups of their own: found by parentage first.
+            const plugins = descendants(child.pid!);
             process.kill(-child.pid!, "SIGKILL");
+            for (const pid of plugins) {
+                try {
+                    process.kill(pid, "SIGKILL");
+                } catch {
+                    // gone already
+                }
+            }
             await done;
         },
     };
+}
+
+/** Every process below `pid` (children, their children...), read from /proc. */
+function descendants(pid: number): number[] {
+    const parentOf = new Map<number, number>();
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            // The fields after the command name (which may hold spaces) start after its closing parenthesis.
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+        } catch {
+            // exited meanwhile
+        }
+    }
+    const found: number[] = [];
+    const walk = (parent: number) => {
+        for (const [child, ppid] of parentOf) {
+            if (ppid === parent) {
+                found.push(child);
+                walk(child);
+            }
+        }
+    };
+    walk(pid);
+    return found;
 }
