@@ -253,4 +253,88 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         await stackMatchesCluster();
         await noLock();
     });
+
+    it("an emergency rollback from a second process during the deploy's switch update: back to the color that was live, the deploy stops before its watch, and traffic never goes forward again", async function () {
+        this.timeout(4 * 60 * 1000);
+        // In the suite's order green is live with v6.0.0, blue scaled down: this release goes to blue.
+        const { from, to } = await liveNow();
+        const stop = await sampleLive();
+        const child = deployInChild("v7.0.0", 60);
+        await until("its switch's update", child.lines, () => inUpdateOf(child.lines, "switch"));
+        const lines: string[] = [];
+        let patchedAt = 0;
+        const emergency = await rollback(f.target, {
+            emergency: true,
+            out: line => {
+                lines.push(line);
+                if (/^ {2}live Services select /.test(line)) patchedAt = Date.now();
+            },
+        });
+        const { result, code } = await child.done;
+        const samples = await stop();
+        assert.strictEqual(emergency.ok, true, `${emergency.error}\n${lines.join("\n")}`);
+        assert.deepStrictEqual({ from: emergency.from, to: emergency.to }, { from: to, to: from }, lines.join("\n"));
+        assert.ok(result, child.lines.join("\n"));
+        assert.strictEqual(code, 1, child.lines.join("\n"));
+        assert.deepStrictEqual(result.aborted?.reason, "emergency rollback", child.lines.join("\n"));
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release", "switch"],
+            child.lines.join("\n"),
+        );
+        const story = `${lines.join("\n")}\n--- deploy:\n${child.lines.join("\n")}`;
+        // What each Service served when the emergency had patched, and every change after: once the
+        // old color alone, the new one never again.
+        samples.forEach((appSamples, i) => {
+            const atPatch = appSamples.filter(sample => sample.at <= patchedAt).length - 1;
+            const after = appSamples.slice(Math.max(0, atPatch));
+            const back = after.findIndex(sample => sample.colors.join() === from);
+            assert.ok(back !== -1, `${apps[i]} never served ${from} alone after the patch: ${JSON.stringify(appSamples)}\n${story}`);
+            assert.ok(
+                after.slice(back).every(sample => sample.colors.join() === from),
+                `${apps[i]} served ${to} again after the emergency: ${JSON.stringify(appSamples)}\n${story}`,
+            );
+        });
+        assert.deepStrictEqual(f.events(), [`switch ${from}->${to}`, `emergency-rollback ${to}->${from}`]);
+        await live(from);
+        assert.deepStrictEqual(await selectors(), [from, from]);
+        await stackMatchesCluster();
+        await noLock();
+    });
+
+    it("an emergency rollback from a second process during the deploy's finish: the finish runs to its end, then the old color is brought up again through the API and patched; never a Service without ready pods", async function () {
+        this.timeout(4 * 60 * 1000);
+        // In the suite's order green is live with v6.0.0, blue warm with v7.0.0 (the aborted release): this release goes to blue.
+        const { from, to } = await liveNow();
+        const stop = await sampleLive();
+        const child = deployInChild("v8.0.0", 1);
+        await until("its finish", child.lines, () => child.lines.some(line => line.startsWith("finish: ")));
+        const lines: string[] = [];
+        const emergency = await rollback(f.target, { emergency: true, out: line => lines.push(line) });
+        const { result, code } = await child.done;
+        const samples = await stop();
+        const story = `${lines.join("\n")}\n--- deploy:\n${child.lines.join("\n")}`;
+        assert.strictEqual(emergency.ok, true, `${emergency.error}\n${story}`);
+        assert.deepStrictEqual({ from: emergency.from, to: emergency.to }, { from: to, to: from }, story);
+        // The finish's update is never cut short and was the deploy's last step: it ends, scaling the way back down.
+        assert.ok(lines.includes(`release: the running deploy of v8.0.0 is in its finish, which runs to its end; waiting for it`), story);
+        assert.ok(result, story);
+        assert.strictEqual(code, 0, story);
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release", "switch", "watch", "finish"],
+        );
+        assert.ok(
+            lines.includes(
+                `${from} has no ready pods (physioflow-api-${from} 0/0 ready, physioflow-web-${from} 0/0 ready): scaling it up and smoke-testing it through the API`,
+            ),
+            story,
+        );
+        samples.forEach(appSamples => assert.deepStrictEqual(servedAlone(appSamples), [from, to, from], story));
+        assert.deepStrictEqual(f.events(), [`switch ${from}->${to}`, `emergency-rollback ${to}->${from}`]);
+        const state = await live(from);
+        assert.strictEqual(state.deployments[`physioflow-api-${from}`].readyReplicas, 1);
+        await stackMatchesCluster();
+        await noLock();
+    });
 });
