@@ -274,6 +274,8 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         const samples = await stop();
         assert.strictEqual(emergency.ok, true, `${emergency.error}\n${lines.join("\n")}`);
         assert.deepStrictEqual({ from: emergency.from, to: emergency.to }, { from: to, to: from }, lines.join("\n"));
+        // The switch's update is never cut short: the emergency waits for it, then patches.
+        assert.ok(lines.includes("release: the running deploy of v7.0.0 is in its switch, which runs to its end; waiting for it"), lines.join("\n"));
         assert.ok(result, child.lines.join("\n"));
         assert.strictEqual(code, 1, child.lines.join("\n"));
         assert.deepStrictEqual(result.aborted?.reason, "emergency rollback", child.lines.join("\n"));
