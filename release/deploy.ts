@@ -201,14 +201,17 @@ export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSet
  * What is left to do to get `tag` live, from the settings as they are: a fresh release, the rest
  * of one a killed deploy left (released and warm: from the release, which then changes nothing;
  * switched and still warm: the switch again, in case its update was cut short, then the watch
- * and the finish), or a refusal when the tag is already live and finished. `switched`: the
- * settings already have `tag` on the active color.
+ * and the finish; finished in the settings but not in the stack, `updateCutShort`: the finish
+ * again), or a refusal when the tag is already live and finished. `switched`: the settings
+ * already have `tag` on the active color.
  */
-export function planDeploy(settings: ReleaseSettings, tag: string): { steps: StepName[]; resumed: boolean; switched: boolean } {
+export function planDeploy(settings: ReleaseSettings, tag: string, updateCutShort = false): { steps: StepName[]; resumed: boolean; switched: boolean } {
     const active = settings.activeColor;
     const inactive = otherColor(active);
     if (settings.tags[active] === tag) {
         if (settings.inactiveWarm) return { steps: ["switch", "watch", "finish"], resumed: true, switched: true };
+        // The finish's update was cut short (the settings are ahead of the stack by it): the finish again.
+        if (updateCutShort) return { steps: ["finish"], resumed: true, switched: true };
         throw new DeployRefusedError(`${tag} is already live on ${active}; nothing to deploy`);
     }
     const resumed = settings.tags[inactive] === tag && settings.inactiveWarm;
@@ -226,8 +229,8 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
     try {
         const settings = await readReleaseSettings(target.stack);
         // Before the plan: an older checkout's file would plan a release over the live color.
-        await refuseStaleCheckout(target, settings);
-        const plan = planDeploy(settings, tag);
+        const { resumes } = await refuseStaleCheckout(target, settings);
+        const plan = planDeploy(settings, tag, resumes);
         // After a resumed switch the new color is the active one.
         const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
         const to = otherColor(from);

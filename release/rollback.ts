@@ -48,7 +48,14 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
         await markAborted(target, out);
         // A deploy still running its release step has not switched: its `to` is the color being
         // released (maybe not yet smoke-tested), never the way back. The live color stays.
-        const releasing = lock === undefined ? await releaseStepRunning(target) : undefined;
+        const running = lock === undefined ? await runningRelease(target) : undefined;
+        const releasing = running?.phase === "release" ? running : undefined;
+        if (running?.phase === "switch" || running?.phase === "finish") {
+            // Its update runs to its end (never cut short): a patch now would be undone by its switch,
+            // or left on the color its finish scales down. Decided once it has let go.
+            out(`release: the running deploy of ${running.tag} is in its ${running.phase}, which runs to its end; waiting for it`);
+            lock = await lockForReconcile(target, out);
+        }
         if (releasing) {
             const live = await readLiveColor(target.kubectl, target.namespace);
             if (live.color === releasing.from) {
@@ -176,11 +183,11 @@ export async function rollback(target: ReleaseTarget, options: { emergency?: boo
     }
 }
 
-/** The plan of a deploy whose release step is running (the lock is held by it), from the release record; undefined otherwise. */
-async function releaseStepRunning(target: ReleaseTarget): Promise<ReleasePlan | undefined> {
+/** The plan of the deploy that holds the lock, with the step it runs, from the release record; undefined when it cannot be read. */
+async function runningRelease(target: ReleaseTarget): Promise<(ReleasePlan & { phase: string }) | undefined> {
     try {
         const record = await readReleaseRecord(target.kubectl, target.namespace);
-        return record.release?.phase === "release" ? record.release : undefined;
+        return record.release;
     } catch {
         return undefined;
     }

@@ -6,10 +6,15 @@
  */
 import * as assert from "assert";
 import * as path from "path";
+import { otherColor } from "../../components/colors";
+import { readLiveColor } from "../../release/clusterState";
 import { deploy } from "../../release/deploy";
 import { deployLockName } from "../../release/deployLock";
 import { readReleaseRecord } from "../../release/releaseRecord";
+import { changedSteps } from "../../release/engineEvents";
 import { rollback } from "../../release/rollback";
+import { readStatus } from "../../release/status";
+import { EndpointSample, sampleReadyEndpoints } from "../support/clusterFaults";
 import { spawnDeployChild } from "../support/deployInChild";
 import { apps, releaseFixture } from "../support/releaseFixture";
 
@@ -41,6 +46,35 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
             assert.ok(!lines.some(line => /^(result|error): /.test(line)), `the deploy ended before ${what}:\n${lines.join("\n")}`);
             await new Promise(resolve => setTimeout(resolve, 50));
         }
+    };
+    /**
+     * Records what both live Services serve from now on; `stop()` fails when either served no ready
+     * pod at some point, and resolves to each one's samples.
+     */
+    const sampleLive = async () => {
+        const samplers = await Promise.all(apps.map(app => sampleReadyEndpoints(f.cluster, namespace, app)));
+        return async () => {
+            const samples = await Promise.all(samplers.map(sampler => sampler.stop()));
+            samples.forEach((appSamples, i) =>
+                assert.ok(
+                    appSamples.length > 0 && appSamples.every(sample => sample.ready > 0),
+                    `${apps[i]} served no ready pod at some point: ${JSON.stringify(appSamples)}`,
+                ),
+            );
+            return samples;
+        };
+    };
+    /** The colors a Service served alone, in order, repeats folded: `["green", "blue"]` is one move and no way back. */
+    const servedAlone = (samples: EndpointSample[]) =>
+        samples
+            .filter(sample => sample.colors.length === 1)
+            .map(sample => sample.colors[0])
+            .filter((color, i, all) => i === 0 || all[i - 1] !== color);
+    /** The live color now (one color), and the other: where the next release goes. */
+    const liveNow = async () => {
+        const read = await readLiveColor(f.cluster.kubectl, namespace);
+        assert.ok(read.color === "blue" || read.color === "green", JSON.stringify(read));
+        return { from: read.color, to: otherColor(read.color) };
     };
     const selectors = async () =>
         Promise.all(apps.map(async app => (await f.cluster.getJson(["service", app, "-n", namespace])).spec.selector.version as string));
@@ -133,6 +167,176 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
             ["release", "switch", "watch"],
         );
         await live(result.to);
+        await noLock();
+    });
+
+    /** Once the child has printed the preview of its `step`'s update: its `pulumi up` is under way. */
+    const inUpdateOf = (lines: string[], step: string) => {
+        const at = lines.findIndex(line => line.startsWith(`${step}: `));
+        return at !== -1 && lines.slice(at + 1).some(line => line.startsWith("  "));
+    };
+    const stackMatchesCluster = async () => assert.deepStrictEqual(changedSteps((await f.s.preview()).steps), [], "the stack matches the cluster");
+
+    it("a deploy killed outright during its watch: the new color stays live on ready pods; the next deploy of the tag takes the lock over at once and resumes the watch and finish", async function () {
+        this.timeout(4 * 60 * 1000);
+        // In the suite's order green is live with v4.0.0 (the deploy that lost its lock), blue warm: this release goes to blue.
+        const { from, to } = await liveNow();
+        const stop = await sampleLive();
+        const child = deployInChild("v5.0.0", 120);
+        await until("its watch", child.lines, () => child.lines.some(line => line.startsWith("watch: ")));
+        await new Promise(resolve => setTimeout(resolve, 1000)); // a few readings
+        assert.ok(!child.ended(), child.lines.join("\n"));
+        await child.kill();
+        const killed = child.lines.join("\n");
+        assert.ok((await readStatus(f.target)).lock?.stale, "the killed deploy's lock counts as abandoned at once");
+        await live(to);
+
+        const lines: string[] = [];
+        const result = await deploy(f.target, "v5.0.0", { watch: { seconds: 2, intervalMs: 300 }, out: line => lines.push(line) });
+        const samples = await stop();
+        assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}\n--- killed deploy:\n${killed}`);
+        assert.ok(
+            lines.some(line => /^lock: took over the abandoned deploy lock of .*: deploy v5\.0\.0 \(its process is gone\)$/.test(line)),
+            lines.join("\n"),
+        );
+        assert.ok(lines.includes("resuming a deploy of v5.0.0 that stopped before its end (switch, watch, finish left)"), lines.join("\n"));
+        assert.deepStrictEqual(
+            result.steps.map(step => `${step.step}: ${step.result}`),
+            ["switch: done", "watch: no breach", "finish: done"],
+        );
+        assert.deepStrictEqual(result.steps[0].changes, [], "the resumed switch changes nothing");
+        // One move to the new color, never back, and never an empty Service.
+        samples.forEach(appSamples => assert.deepStrictEqual(servedAlone(appSamples), [from, to]));
+        // The switch is told by the killed deploy, and again by the one that resumed it.
+        assert.deepStrictEqual(f.events(), [`switch ${from}->${to}`, `switch ${from}->${to}`]);
+        const state = await live(to);
+        assert.strictEqual(state.deployments[`physioflow-api-${to}`].image, "registry.local:5000/physioflow-api:v5.0.0");
+        assert.strictEqual(state.deployments[`physioflow-api-${from}`].replicas, 0);
+        await stackMatchesCluster();
+        await noLock();
+    });
+
+    it("a deploy killed outright during its finish's update: the new color stays live on ready pods; the next deploy of the tag takes the lock over at once and does the finish", async function () {
+        this.timeout(4 * 60 * 1000);
+        // In the suite's order blue is live with v5.0.0, green scaled down: this release goes to green.
+        const { from, to } = await liveNow();
+        const stop = await sampleLive();
+        const child = deployInChild("v6.0.0", 1);
+        // Killed once its finish's update is previewed: in its `pulumi up`. (Killed the instant the
+        // engine writes its checkpoint, the file backend's checkpoint was once left unreadable:
+        // "failed to load checkpoint: EOF", a fault of the engine's that no release command can mend.)
+        await until("its finish's update", child.lines, () => inUpdateOf(child.lines, "finish"));
+        assert.ok(!child.ended(), child.lines.join("\n"));
+        await child.kill();
+        const killed = child.lines.join("\n");
+        assert.ok((await readStatus(f.target)).lock?.stale, "the killed deploy's lock counts as abandoned at once");
+        await live(to);
+
+        const lines: string[] = [];
+        const result = await deploy(f.target, "v6.0.0", { watch: { seconds: 2, intervalMs: 300 }, out: line => lines.push(line) });
+        const samples = await stop();
+        assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}\n--- killed deploy:\n${killed}`);
+        assert.ok(
+            lines.some(line => /^lock: took over the abandoned deploy lock of .*: deploy v6\.0\.0 \(its process is gone\)$/.test(line)),
+            lines.join("\n"),
+        );
+        assert.ok(lines.includes("resuming a deploy of v6.0.0 that stopped before its end (finish left)"), lines.join("\n"));
+        assert.deepStrictEqual(
+            result.steps.map(step => `${step.step}: ${step.result}`),
+            ["finish: done"],
+        );
+        samples.forEach(appSamples => assert.deepStrictEqual(servedAlone(appSamples), [from, to]));
+        assert.deepStrictEqual(f.events(), [`switch ${from}->${to}`]);
+        const state = await live(to);
+        assert.strictEqual(state.deployments[`physioflow-api-${to}`].image, "registry.local:5000/physioflow-api:v6.0.0");
+        assert.strictEqual(state.deployments[`physioflow-api-${from}`].replicas, 0);
+        await stackMatchesCluster();
+        await noLock();
+    });
+
+    it("an emergency rollback from a second process during the deploy's switch update: back to the color that was live, the deploy stops before its watch, and traffic never goes forward again", async function () {
+        this.timeout(4 * 60 * 1000);
+        // In the suite's order green is live with v6.0.0, blue scaled down: this release goes to blue.
+        const { from, to } = await liveNow();
+        const stop = await sampleLive();
+        const child = deployInChild("v7.0.0", 60);
+        await until("its switch's update", child.lines, () => inUpdateOf(child.lines, "switch"));
+        const lines: string[] = [];
+        let patchedAt = 0;
+        const emergency = await rollback(f.target, {
+            emergency: true,
+            out: line => {
+                lines.push(line);
+                if (/^ {2}live Services select /.test(line)) patchedAt = Date.now();
+            },
+        });
+        const { result, code } = await child.done;
+        const samples = await stop();
+        assert.strictEqual(emergency.ok, true, `${emergency.error}\n${lines.join("\n")}`);
+        assert.deepStrictEqual({ from: emergency.from, to: emergency.to }, { from: to, to: from }, lines.join("\n"));
+        // The switch's update is never cut short: the emergency waits for it, then patches.
+        assert.ok(lines.includes("release: the running deploy of v7.0.0 is in its switch, which runs to its end; waiting for it"), lines.join("\n"));
+        assert.ok(result, child.lines.join("\n"));
+        assert.strictEqual(code, 1, child.lines.join("\n"));
+        assert.deepStrictEqual(result.aborted?.reason, "emergency rollback", child.lines.join("\n"));
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release", "switch"],
+            child.lines.join("\n"),
+        );
+        const story = `${lines.join("\n")}\n--- deploy:\n${child.lines.join("\n")}`;
+        // What each Service served when the emergency had patched, and every change after: once the
+        // old color alone, the new one never again.
+        samples.forEach((appSamples, i) => {
+            const atPatch = appSamples.filter(sample => sample.at <= patchedAt).length - 1;
+            const after = appSamples.slice(Math.max(0, atPatch));
+            const back = after.findIndex(sample => sample.colors.join() === from);
+            assert.ok(back !== -1, `${apps[i]} never served ${from} alone after the patch: ${JSON.stringify(appSamples)}\n${story}`);
+            assert.ok(
+                after.slice(back).every(sample => sample.colors.join() === from),
+                `${apps[i]} served ${to} again after the emergency: ${JSON.stringify(appSamples)}\n${story}`,
+            );
+        });
+        assert.deepStrictEqual(f.events(), [`switch ${from}->${to}`, `emergency-rollback ${to}->${from}`]);
+        await live(from);
+        assert.deepStrictEqual(await selectors(), [from, from]);
+        await stackMatchesCluster();
+        await noLock();
+    });
+
+    it("an emergency rollback from a second process during the deploy's finish: the finish runs to its end, then the old color is brought up again through the API and patched; never a Service without ready pods", async function () {
+        this.timeout(4 * 60 * 1000);
+        // In the suite's order green is live with v6.0.0, blue warm with v7.0.0 (the aborted release): this release goes to blue.
+        const { from, to } = await liveNow();
+        const stop = await sampleLive();
+        const child = deployInChild("v8.0.0", 1);
+        await until("its finish", child.lines, () => child.lines.some(line => line.startsWith("finish: ")));
+        const lines: string[] = [];
+        const emergency = await rollback(f.target, { emergency: true, out: line => lines.push(line) });
+        const { result, code } = await child.done;
+        const samples = await stop();
+        const story = `${lines.join("\n")}\n--- deploy:\n${child.lines.join("\n")}`;
+        assert.strictEqual(emergency.ok, true, `${emergency.error}\n${story}`);
+        assert.deepStrictEqual({ from: emergency.from, to: emergency.to }, { from: to, to: from }, story);
+        // The finish's update is never cut short and was the deploy's last step: it ends, scaling the way back down.
+        assert.ok(lines.includes(`release: the running deploy of v8.0.0 is in its finish, which runs to its end; waiting for it`), story);
+        assert.ok(result, story);
+        assert.strictEqual(code, 0, story);
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release", "switch", "watch", "finish"],
+        );
+        assert.ok(
+            lines.includes(
+                `${from} has no ready pods (physioflow-api-${from} 0/0 ready, physioflow-web-${from} 0/0 ready): scaling it up and smoke-testing it through the API`,
+            ),
+            story,
+        );
+        samples.forEach(appSamples => assert.deepStrictEqual(servedAlone(appSamples), [from, to, from], story));
+        assert.deepStrictEqual(f.events(), [`switch ${from}->${to}`, `emergency-rollback ${to}->${from}`]);
+        const state = await live(from);
+        assert.strictEqual(state.deployments[`physioflow-api-${from}`].readyReplicas, 1);
+        await stackMatchesCluster();
         await noLock();
     });
 });

@@ -27,6 +27,13 @@ describe("deploy plan, from the stack's settings as they are", () => {
             switched: true,
         });
     });
+    it("finished in the settings but the finish's update cut short (the settings ahead of the stack by it): the finish again", () => {
+        assert.deepStrictEqual(planDeploy(settings({ activeColor: "green", tags: { blue: "v1", green: "v2" } }), "v2", true), {
+            steps: ["finish"],
+            resumed: true,
+            switched: true,
+        });
+    });
     it("already live and finished: refused", () => {
         assert.throws(
             () => planDeploy(settings({ activeColor: "green", tags: { blue: "v1", green: "v2" } }), "v2"),
