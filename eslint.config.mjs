@@ -59,6 +59,7 @@ export default tseslint.config(
             "components/**/*.ts",
             "database/**/*.ts",
             "bench/**/*.ts",
+            "devenv/**/*.ts",
             "release/clusterState.ts",
             "release/deployLock.ts",
             "release/errorRate.ts",

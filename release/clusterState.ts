@@ -5,8 +5,8 @@
  */
 import { allAppNames } from "../components/appNames";
 import { Color, colors, isColor } from "../components/colors";
-import type { Kubectl } from "../devenv/kubectl";
-import { Deployment, EndpointSlice, Job, kubectlGet, Pod, Service } from "./kubernetesObjects";
+import { Kubectl, kubectlGet } from "../devenv/kubectl";
+import type { Deployment, EndpointSlice, Job, Pod, Service } from "./kubernetesObjects";
 
 /** The live Services the release code moves (each has a `-preview` twin on the inactive color). */
 export const liveServices = allAppNames;

@@ -10,7 +10,8 @@
  */
 import * as os from "os";
 import { Kubectl } from "./clusterState";
-import { kubectlGet, Lease } from "./kubernetesObjects";
+import { kubectlGet } from "../devenv/kubectl";
+import type { Lease } from "./kubernetesObjects";
 
 export const deployLockName = "physioflow-deploy";
 

@@ -2,11 +2,9 @@
  * The Kubernetes objects the release code reads back from the API server, as `kubectl get -o json`
  * prints them: only the fields it reads, optional where the API may leave them out (a Service
  * without a selector, an EndpointSlice without endpoints, a Job not yet finished). The documents
- * enter through {@link kubectlGet}; nothing checks their shape at run time, as before: these say
- * what the code expects of the API.
+ * enter through `kubectlGet` (devenv/kubectl.ts); nothing checks their shape at run time: these
+ * say what the code expects of the API.
  */
-import type { Kubectl } from "../devenv/kubectl";
-
 /** `metadata.labels` / `annotations`: string to string. */
 export type Labels = Record<string, string>;
 
@@ -67,12 +65,4 @@ export interface ConfigMap {
     metadata: { resourceVersion: string };
     /** Absent when the ConfigMap holds no keys. */
     data?: Record<string, string>;
-}
-
-/**
- * `kubectl get ARGS -o json`, parsed as a `T` (one of the interfaces above, or a list of them):
- * the one place a document from the API server enters the release code.
- */
-export async function kubectlGet<T>(kubectl: Kubectl, args: readonly string[]): Promise<T> {
-    return JSON.parse(await kubectl(["get", ...args, "-o", "json"])) as T;
 }

@@ -10,7 +10,8 @@
 import * as os from "os";
 import type { Color } from "../components/colors";
 import type { Kubectl } from "./clusterState";
-import { ConfigMap, kubectlGet } from "./kubernetesObjects";
+import { kubectlGet } from "../devenv/kubectl";
+import type { ConfigMap } from "./kubernetesObjects";
 
 export const releaseRecordName = "physioflow-release";
 
