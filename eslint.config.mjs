@@ -28,9 +28,7 @@ export default tseslint.config(
             },
         },
         rules: {
-            // Off for now, and why: the `any` here is what JSON.parse returns for kubectl's, the engine's and
-            // PostgreSQL's JSON (about 750 findings, most in tests reading `kubectl get -o json`). Typing those
-            // documents is its own piece of work; the promise rules above are what this configuration is for.
+            // Off here, on below for the product code that types what it reads (the block that lists it).
             "@typescript-eslint/no-explicit-any": "off",
             "@typescript-eslint/no-unsafe-argument": "off",
             "@typescript-eslint/no-unsafe-assignment": "off",
@@ -43,6 +41,50 @@ export default tseslint.config(
             "@typescript-eslint/no-unused-vars": ["error", { ignoreRestSiblings: true }],
             // The tests match column-aligned output literally (/^  live service   physioflow-api/): `{3}` reads worse.
             "no-regex-spaces": "off",
+        },
+    },
+    {
+        // No `any` in product code: the JSON it reads (kubectl's, the engine's state and outputs, PostgreSQL's
+        // rows, Prometheus's answers) is typed where it enters: small interfaces of the fields read
+        // (release/kubernetesObjects.ts for the Kubernetes objects; pg's query<Row>), `JSON.parse(...) as T` at
+        // the one place a document enters (devenv/kubectl.ts kubectlGet), `unknown` narrowed where the
+        // shape is not known. One suppression, with its reason: devenv/cluster.ts Cluster.getJson, the
+        // engine tests' untyped reader.
+        // Still off, and why (findings as of December 2026):
+        // - tests/ (about 650): assertions on `kubectl get -o json` and on engine state read as `any`; a
+        //   missing field fails the assertion loudly, and typing every document a test reads is its own work.
+        // - release/ deploy.ts (9), emergency.ts (16), verify.ts (13), checkout.ts (9), restoreRollback.ts (4),
+        //   and rollback.ts, cli.ts, sync.ts, releaseDatabase.ts (0): being refactored on another branch; the
+        //   Deployments and stack outputs they read have their types in release/kubernetesObjects.ts and
+        //   bench/programUnderMocks.ts to turn the rules on there next. migrationHold.ts, outcome.ts,
+        //   stackConfig.ts and stackFileCommit.ts have no findings; they join the list with those.
+        files: [
+            "index.ts",
+            "components/**/*.ts",
+            "database/**/*.ts",
+            "bench/**/*.ts",
+            "devenv/**/*.ts",
+            "local/**/*.ts",
+            "scripts/**/*.ts",
+            "release/clusterState.ts",
+            "release/deployLock.ts",
+            "release/errorRate.ts",
+            "release/status.ts",
+            "release/releaseRecord.ts",
+            "release/importExisting.ts",
+            "release/kubernetesObjects.ts",
+            "release/engineEvents.ts",
+            "release/previewReport.ts",
+            "release/previewReportCommand.ts",
+            "release/notify.ts",
+        ],
+        rules: {
+            "@typescript-eslint/no-explicit-any": "error",
+            "@typescript-eslint/no-unsafe-argument": "error",
+            "@typescript-eslint/no-unsafe-assignment": "error",
+            "@typescript-eslint/no-unsafe-call": "error",
+            "@typescript-eslint/no-unsafe-member-access": "error",
+            "@typescript-eslint/no-unsafe-return": "error",
         },
     },
     {

@@ -49,7 +49,7 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
         let databaseBytes: number;
         try {
             await fillDataset(client, options.sizeMb);
-            databaseBytes = Number((await client.query("SELECT pg_database_size(current_database()) AS n")).rows[0].n);
+            databaseBytes = Number((await client.query<{ n: string }>("SELECT pg_database_size(current_database()) AS n")).rows[0].n);
         } finally {
             await client.end();
         }

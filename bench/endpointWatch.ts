@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as https from "https";
 import * as yaml from "js-yaml";
+import type { EndpointSlice } from "../release/kubernetesObjects";
 
 /** The ready endpoints of a Service: pod name -> color (from the pod name `<app>-<color>-<hash>-<id>`). */
 export type ReadyEndpoints = Map<string, string>;
@@ -15,6 +16,19 @@ export interface EndpointWatch {
     /** Resolves with `Date.now()` at the first event after which `done(ready)` holds (at once if it holds already). */
     until(done: (ready: ReadyEndpoints) => boolean, timeoutMs?: number): Promise<number>;
     close(): void;
+}
+
+/** The admin kubeconfig of devenv/cluster.ts: its one cluster and one user, with embedded certificates. */
+interface AdminKubeconfig {
+    clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
+    users: { user: { "client-certificate-data": string; "client-key-data": string } }[];
+}
+
+/** One line of the API server's watch stream. */
+interface WatchEvent {
+    /** `ADDED`, `MODIFIED`, `DELETED` (or `ERROR`, `BOOKMARK`). */
+    type: string;
+    object: EndpointSlice;
 }
 
 /**
@@ -27,7 +41,7 @@ export async function watchEndpoints(
     service: string,
     onChange?: (ready: ReadyEndpoints, at: number) => void,
 ): Promise<EndpointWatch> {
-    const config = yaml.load(fs.readFileSync(kubeconfigPath, "utf8")) as any;
+    const config = yaml.load(fs.readFileSync(kubeconfigPath, "utf8")) as AdminKubeconfig;
     const server = new URL(config.clusters[0].cluster.server);
     const user = config.users[0].user;
     const tls = {
@@ -35,13 +49,13 @@ export async function watchEndpoints(
         cert: Buffer.from(user["client-certificate-data"], "base64"),
         key: Buffer.from(user["client-key-data"], "base64"),
     };
-    const slices = new Map<string, any>();
+    const slices = new Map<string | undefined, EndpointSlice>();
     let waiters: { done: (ready: ReadyEndpoints) => boolean; resolve: (at: number) => void }[] = [];
     const ready = (): ReadyEndpoints => {
         const result: ReadyEndpoints = new Map();
         for (const slice of slices.values()) {
             for (const endpoint of slice.endpoints ?? []) {
-                const pod: string = endpoint.targetRef?.name ?? "";
+                const pod = endpoint.targetRef?.name ?? "";
                 if (endpoint.conditions?.ready === true) result.set(pod, /-(blue|green)-[a-z0-9]+-[a-z0-9]+$/.exec(pod)?.[1] ?? "?");
             }
         }
@@ -76,7 +90,7 @@ export async function watchEndpoints(
                     const line = buffer.slice(0, newline);
                     buffer = buffer.slice(newline + 1);
                     if (!line.trim()) continue;
-                    const event = JSON.parse(line);
+                    const event = JSON.parse(line) as WatchEvent;
                     const name = event.object?.metadata?.name;
                     if (event.type === "DELETED") slices.delete(name);
                     else if (event.type === "ADDED" || event.type === "MODIFIED") slices.set(name, event.object);

@@ -59,12 +59,21 @@ export interface RunOptions {
     secretKeys?: string[];
 }
 
+/** index.ts: the async program. */
+type Program = typeof import("../index");
+
+/** The stack outputs as index.ts returns them (Outputs and plain values). */
+export type ProgramExports = Awaited<ReturnType<Program>>;
+
+/** The stack outputs, resolved. */
+export type ProgramOutputs = { [K in keyof ProgramExports]: pulumi.Unwrap<ProgramExports[K]> };
+
 /** The program's run: its stack outputs, resolved and as it exported them. */
 export interface MockedRun {
     /** The stack outputs, resolved. */
-    outputs: Record<string, any>;
+    outputs: ProgramOutputs;
     /** The stack outputs as the program exported them (for checking secrecy). */
-    exports: Record<string, any>;
+    exports: ProgramExports;
 }
 
 /**
@@ -80,20 +89,21 @@ export async function runUnderMocks(
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
+                const inputs = args.inputs as ResourceInputs;
                 if (args.type === "pulumi:pulumi:StackReference") {
                     // A read (readResource), not a registration.
                     return {
-                        id: args.inputs.name,
-                        state: { ...args.inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: options.previousSecretOutputNames ?? [] },
+                        id: inputs.name,
+                        state: { ...inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: options.previousSecretOutputNames ?? [] },
                     };
                 }
                 onResource(args);
                 return {
                     id: `${args.name}-id`,
-                    state: { ...args.inputs, ...autoName(args.type, args.name, args.inputs), ...commandOutputs(args.type, args.inputs) },
+                    state: { ...inputs, ...autoName(args.type, args.name, inputs), ...commandOutputs(args.type, inputs) },
                 };
             },
-            call: args => args.inputs,
+            call: args => args.inputs as Record<string, unknown>,
         },
         "physioflow",
         stack,
@@ -104,25 +114,34 @@ export async function runUnderMocks(
     pulumi.runtime.setAllConfig({ "physioflow:scaleDownDelaySeconds": "0", ...config }, options.secretKeys ?? defaultSecretKeys);
 
     delete require.cache[require.resolve(programPath)];
-    const module: Record<string, any> = await import(programPath);
     // index.ts is an async program: its default export returns the stack outputs.
-    const exported: Record<string, any> = typeof module.default === "function" ? await module.default() : module;
-    const outputs: Record<string, any> = {};
+    const program = ((await import(programPath)) as { default: Program }).default;
+    const exported = await program();
+    const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(exported)) {
-        outputs[key] = await promiseOf(value);
+        outputs[key] = await promiseOf<unknown>(value);
     }
-    await (pulumi.runtime as any).waitForRPCs();
-    return { outputs, exports: exported };
+    // The SDK's own (internal) wait for the registrations still under way.
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    return { outputs: outputs as ProgramOutputs, exports: exported };
+}
+
+/** What the mocks read of a resource's inputs: a StackReference's `name`, a Kubernetes object's `metadata`, a command's `create`. */
+interface ResourceInputs {
+    name?: string;
+    metadata?: Record<string, unknown>;
+    create?: string;
+    [input: string]: unknown;
 }
 
 /** The name the kubernetes provider would give an object without one: its resource name and a suffix. */
-function autoName(type: string, name: string, inputs: any): Record<string, unknown> {
+function autoName(type: string, name: string, inputs: ResourceInputs): Record<string, unknown> {
     if (!type.startsWith("kubernetes:") || inputs.metadata === undefined || inputs.metadata.name !== undefined) return {};
     return { metadata: { ...inputs.metadata, name: `${name}-0a1b2c3d` } };
 }
 
 /** What the CLI would print, so outputs derived from a command's stdout resolve under mocks. */
-function commandOutputs(type: string, inputs: any): Record<string, string> {
+function commandOutputs(type: string, inputs: ResourceInputs): Record<string, string> {
     if (type !== "command:local:Command") return {};
     const target = /migrate up .*--to (\d{3})/.exec(inputs.create ?? "");
     return { stdout: target ? `applied\n${target[1]}\n` : "/backups/dev_pre-deploy_20260101_000000.tar.gz\n", stderr: "" };

@@ -99,7 +99,7 @@ function isAppSettings(value: unknown): boolean {
     return isObject(value) && isObject(value.env) && typeof value.healthPath === "string" && isObject(value.resources) && isObject(value.probes);
 }
 
-function isObject(value: unknown): value is Record<string, any> {
+function isObject(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

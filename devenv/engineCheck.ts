@@ -211,7 +211,10 @@ function writeProject(dir: string, repoRoot: string, engine: PulumiEngine, parts
 
 /** The plugin version an SDK in node_modules asks for (its package.json's `pulumi.version`). */
 function readSdkPluginVersion(repoRoot: string, name: string): string {
-    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", "@pulumi", name, "package.json"), "utf8"));
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", "@pulumi", name, "package.json"), "utf8")) as {
+        version: string;
+        pulumi?: { version?: string };
+    };
     return manifest.pulumi?.version ?? manifest.version;
 }
 

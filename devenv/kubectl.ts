@@ -28,3 +28,12 @@ export function kubectlCommand(options: KubectlOptions = {}): Kubectl {
             if (input !== undefined) child.stdin!.end(input);
         });
 }
+
+/**
+ * `kubectl get ARGS -o json`, parsed as a `T` (e.g. one of release/kubernetesObjects.ts's objects,
+ * or a list of them): the one place a document from the API server enters. Nothing checks its
+ * shape: `T` says what the caller expects of the API.
+ */
+export async function kubectlGet<T>(kubectl: Kubectl, args: readonly string[]): Promise<T> {
+    return JSON.parse(await kubectl(["get", ...args, "-o", "json"])) as T;
+}

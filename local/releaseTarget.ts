@@ -12,6 +12,8 @@ import { OpenedReleaseTarget } from "../release/deploy";
 import { attachCluster, startCluster } from "../devenv/cluster";
 import { clusterProgram, openClusterStack } from "./clusterStack";
 import { findEngine } from "../devenv/engine";
+import { kubectlGet } from "../devenv/kubectl";
+import type { ConfigMap } from "../release/kubernetesObjects";
 import { localPaths } from "./run";
 import { postgresRunningIn, startPostgres } from "../devenv/postgresServer";
 import { releaseDatabaseFromConfig } from "../release/releaseDatabase";
@@ -38,7 +40,7 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
         const config = await stack.getAllConfig();
         const namespace = config["physioflow:namespace"]?.value ?? "physioflow-local";
         // The version the last update recorded (npm run local migrates before it deploys).
-        const version = (await cluster.getJson(["configmap", "migration-version", "-n", namespace])).data.version as string;
+        const version = (await kubectlGet<ConfigMap>(cluster.kubectl, ["configmap", "migration-version", "-n", namespace])).data!.version;
         stack.workspace.program = clusterProgram(version);
         const get = (key: string) => config[`physioflow:${key}`]?.value;
         // A server running beside an attached cluster is its owner's; one running without a cluster

@@ -4,9 +4,22 @@ import { ClusterState } from "../release/clusterState";
 // The step summaries are the release code's; the local run prints them too.
 export { formatSteps, summarizeSteps } from "../release/engineEvents";
 
-/** The stack outputs (as `up` returns them, resolved) plus what the cluster reports. */
+/** The stack outputs as `up` returns them, resolved: the ones printed here by name, and the rest. */
+export interface LocalOutputs {
+    activeColor?: string;
+    inactiveColor?: string;
+    tags?: Partial<Record<string, string>>;
+    /** The Services by role, e.g. `{ api: "physioflow-api", ... }`. */
+    services?: Record<string, string>;
+    migrationVersion?: string;
+    namespaceName?: string;
+    environment?: string;
+    [output: string]: unknown;
+}
+
+/** The stack outputs plus what the cluster reports. */
 export interface LocalState {
-    outputs: Record<string, any>;
+    outputs: LocalOutputs;
     /** The live objects, read back from the API server after the update. */
     cluster: ClusterState;
     /** Version `schema_migrations` reports in the database. */

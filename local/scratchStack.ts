@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { PulumiEngine } from "../devenv/engine";
 import { ResourceStep, resourceSteps } from "../release/engineEvents";
+import { StateResource, stateResources } from "../release/importExisting";
 import { openClusterStack } from "./clusterStack";
 import { localStackSettings } from "./localStackConfig";
 
@@ -38,8 +39,8 @@ export interface ScratchClusterStack {
     failingUp(): Promise<Operation<Error>>;
     /** Sets plain `physioflow:` settings (keys without the namespace). */
     set(settings: Record<string, string>): Promise<void>;
-    /** The state's resources as `stack.exportStack()` returns them: the Automation API exports with `--show-secrets`, so secrets are decrypted here. */
-    stateResources(): Promise<any[]>;
+    /** The state's resources as `stack.exportStack()` returns them (secrets decrypted). */
+    stateResources(): Promise<StateResource[]>;
     /** The state file as the file backend stores it (secrets encrypted). */
     stateFile(): string;
     /** Deletes the temp dir. */
@@ -109,7 +110,7 @@ export async function createScratchClusterStack(
             for (const [key, value] of Object.entries(settings)) changes[`physioflow:${key}`] = { value };
             await stack.setAllConfig(changes);
         },
-        stateResources: async () => (await stack.exportStack()).deployment.resources ?? [],
+        stateResources: () => stateResources(stack),
         stateFile: () => fs.readFileSync(path.join(stateDir, ".pulumi", "stacks", "physioflow", `${name}.json`), "utf8"),
         remove: async () => fs.rmSync(dir, { recursive: true, force: true }),
     };

@@ -5,7 +5,8 @@
  */
 import { allAppNames } from "../components/appNames";
 import { Color, colors, isColor } from "../components/colors";
-import type { Kubectl } from "../devenv/kubectl";
+import { Kubectl, kubectlGet } from "../devenv/kubectl";
+import type { Deployment, EndpointSlice, Job, Pod, Service } from "./kubernetesObjects";
 
 /** The live Services the release code moves (each has a `-preview` twin on the inactive color). */
 export const liveServices = allAppNames;
@@ -52,8 +53,8 @@ export interface ClusterState {
  */
 export async function readClusterState(kubectl: Kubectl, namespace: string): Promise<ClusterState> {
     const kinds = "services,endpointslices.discovery.k8s.io,pods,deployments.apps,jobs.batch";
-    const items = JSON.parse(await kubectl(["get", kinds, "-n", namespace, "-o", "json"])).items as any[];
-    const of = (kind: string) => items.filter(item => item.kind === kind);
+    const { items } = await kubectlGet<{ items: Listed[] }>(kubectl, [kinds, "-n", namespace]);
+    const of = <K extends Listed["kind"]>(kind: K) => items.filter((item): item is Extract<Listed, { kind: K }> => item.kind === kind);
     return clusterStateFrom({
         services: of("Service"),
         slices: of("EndpointSlice"),
@@ -63,17 +64,25 @@ export async function readClusterState(kubectl: Kubectl, namespace: string): Pro
     });
 }
 
+/** An item of the list {@link readClusterState} reads: its kind says which object it is. */
+type Listed =
+    | (Service & { kind: "Service" })
+    | (EndpointSlice & { kind: "EndpointSlice" })
+    | (Pod & { kind: "Pod" })
+    | (Deployment & { kind: "Deployment" })
+    | (Job & { kind: "Job" });
+
 /** Pure: the state from the lists as the API returns them. */
-export function clusterStateFrom(lists: { services: any[]; slices: any[]; pods: any[]; deployments: any[]; jobs?: any[] }): ClusterState {
-    const podColor = new Map<string, string>(lists.pods.map(p => [p.metadata.name, p.metadata.labels?.version]));
+export function clusterStateFrom(lists: { services: Service[]; slices: EndpointSlice[]; pods: Pod[]; deployments: Deployment[]; jobs?: Job[] }): ClusterState {
+    const podColor = new Map<string, string | undefined>(lists.pods.map(p => [p.metadata.name, p.metadata.labels?.version]));
     const services: Record<string, ServiceState> = {};
     for (const service of lists.services) {
         const name = service.metadata.name;
         const readyPods = lists.slices
             .filter(slice => slice.metadata.labels?.["kubernetes.io/service-name"] === name)
-            .flatMap(slice => (slice.endpoints ?? []) as any[])
+            .flatMap(slice => slice.endpoints ?? [])
             .filter(endpoint => endpoint.conditions?.ready === true && endpoint.targetRef?.kind === "Pod")
-            .map(endpoint => endpoint.targetRef.name as string)
+            .map(endpoint => endpoint.targetRef!.name!)
             .sort();
         const readyColors = colors.filter(color => readyPods.some(pod => podColor.get(pod) === color));
         services[name] = { selector: service.spec.selector ?? {}, readyPods, readyColors };
@@ -81,7 +90,7 @@ export function clusterStateFrom(lists: { services: any[]; slices: any[]; pods: 
     const deployments: Record<string, DeploymentState> = {};
     for (const deployment of lists.deployments) {
         deployments[deployment.metadata.name] = {
-            image: deployment.spec.template.spec.containers[0].image,
+            image: deployment.spec.template.spec.containers[0].image ?? "",
             replicas: deployment.spec.replicas ?? 1,
             readyReplicas: deployment.status?.readyReplicas ?? 0,
             observed: deployment.status?.observedGeneration === deployment.metadata.generation,
@@ -90,7 +99,7 @@ export function clusterStateFrom(lists: { services: any[]; slices: any[]; pods: 
     const jobs: Record<string, JobState> = {};
     for (const job of lists.jobs ?? []) {
         const annotations = job.spec?.template?.metadata?.annotations ?? {};
-        const finished = (type: string) => (job.status?.conditions ?? []).some((c: any) => c.type === type && c.status === "True");
+        const finished = (type: string) => hasCondition(job, type);
         jobs[job.metadata.name] = {
             ...(annotations["physioflow/tag"] !== undefined ? { tag: annotations["physioflow/tag"] } : {}),
             ...(annotations["physioflow/migration-version"] !== undefined ? { migrationVersion: annotations["physioflow/migration-version"] } : {}),
@@ -205,13 +214,17 @@ export async function waitForJob(
 ): Promise<"succeeded" | "failed" | "did not finish in time"> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-        const job = JSON.parse(await kubectl(["get", "job", name, "-n", namespace, "-o", "json"]));
-        const has = (type: string) => (job.status?.conditions ?? []).some((c: any) => c.type === type && c.status === "True");
-        if (has("Complete")) return "succeeded";
-        if (has("Failed")) return "failed";
+        const job = await kubectlGet<Job>(kubectl, ["job", name, "-n", namespace]);
+        if (hasCondition(job, "Complete")) return "succeeded";
+        if (hasCondition(job, "Failed")) return "failed";
         await new Promise(resolve => setTimeout(resolve, intervalMs));
     }
     return "did not finish in time";
+}
+
+/** The Job has condition `type` (`Complete`, `Failed`) with status True. */
+function hasCondition(job: Job, type: string): boolean {
+    return (job.status?.conditions ?? []).some(c => c.type === type && c.status === "True");
 }
 
 /**

@@ -10,6 +10,8 @@
  */
 import * as os from "os";
 import { Kubectl } from "./clusterState";
+import { kubectlGet } from "../devenv/kubectl";
+import type { Lease } from "./kubernetesObjects";
 
 export const deployLockName = "physioflow-deploy";
 
@@ -77,7 +79,7 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
         await kubectl(["create", "-f", "-", "-o", "name"], lease());
     } catch (error) {
         if (!/AlreadyExists|already exists/.test((error as Error).message)) throw error;
-        const current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));
+        const current = await readLease(kubectl, namespace);
         const renewed = Date.parse(current.spec?.renewTime ?? current.spec?.acquireTime ?? current.metadata.creationTimestamp);
         const duration = current.spec?.leaseDurationSeconds ?? durationSeconds;
         const other = current.spec?.holderIdentity ?? "(unknown)";
@@ -109,7 +111,7 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
     // Why the Lease is no longer ours, read now; undefined when it is, or when it cannot be read.
     const whyNotOurs = async (): Promise<string | undefined> => {
         try {
-            const current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));
+            const current = await readLease(kubectl, namespace);
             const other = current.spec?.holderIdentity;
             return other === holder ? undefined : `Lease ${deployLockName} is held by ${other ?? "(nobody)"}`;
         } catch (error) {
@@ -156,7 +158,7 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
             released = true;
             clearInterval(renew);
             try {
-                const current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));
+                const current = await readLease(kubectl, namespace);
                 if (current.spec?.holderIdentity !== holder) return; // taken over meanwhile: not ours to delete
                 await kubectl(["delete", "lease", deployLockName, "-n", namespace, "--wait=false"]);
             } catch {
@@ -190,9 +192,9 @@ export async function readDeployLock(
     namespace: string,
     now = new Date(),
 ): Promise<{ holder: string; since: string; stale: boolean } | undefined> {
-    let current: any;
+    let current: Lease;
     try {
-        current = JSON.parse(await kubectl(["get", "lease", deployLockName, "-n", namespace, "-o", "json"]));
+        current = await readLease(kubectl, namespace);
     } catch (error) {
         if (/NotFound|not found/.test((error as Error).message)) return undefined;
         throw error;
@@ -223,6 +225,10 @@ export async function waitForDeployLock(
         if (Date.now() >= deadline) return false;
         await new Promise(resolve => setTimeout(resolve, options.intervalMs ?? 250));
     }
+}
+
+function readLease(kubectl: Kubectl, namespace: string): Promise<Lease> {
+    return kubectlGet<Lease>(kubectl, ["lease", deployLockName, "-n", namespace]);
 }
 
 /** Kubernetes MicroTime: RFC 3339 with microseconds. */

@@ -17,6 +17,15 @@ export interface ErrorRateQueryOptions {
     timeoutMs?: number;
 }
 
+/** What Prometheus's HTTP API answers (https://prometheus.io/docs/prometheus/latest/querying/api/): the fields read here. */
+interface PrometheusAnswer {
+    status?: string;
+    /** With status `error`: why. */
+    error?: unknown;
+    /** With status `success`: `resultType` `vector` (result: series) or `scalar` (result: one sample), or `matrix`, `string`. */
+    data?: { resultType?: string; result?: unknown };
+}
+
 /**
  * Runs `query` as an instant query on the Prometheus at `prometheusUrl` (its base URL, with any
  * path prefix) and returns the sum of the resulting vector's values (a scalar result: its value;
@@ -40,9 +49,9 @@ export async function queryErrorRate(prometheusUrl: string, query: string, optio
         throw new Error(`${where} is unreachable: ${messageOnOneLine(err.cause?.message ?? err.message)}`, { cause: error });
     }
     const text = await response.text();
-    let body: any;
+    let body: PrometheusAnswer | null;
     try {
-        body = JSON.parse(text);
+        body = JSON.parse(text) as PrometheusAnswer | null;
     } catch {
         throw new Error(`${where} answered HTTP ${response.status} with something other than its API's JSON; is prometheusUrl the server's base URL?`);
     }
@@ -71,7 +80,7 @@ export async function queryErrorRate(prometheusUrl: string, query: string, optio
     }
     const kinds: Record<string, string> = { matrix: "a range vector (a [range] outside rate()?)", string: "a string" };
     throw new Error(
-        `the error-rate query ${query} gave ${kinds[resultType] ?? `a "${resultType}" result`} on ${where}; it must give an instant vector or a scalar`,
+        `the error-rate query ${query} gave ${kinds[String(resultType)] ?? `a "${resultType}" result`} on ${where}; it must give an instant vector or a scalar`,
     );
 }
 

@@ -26,9 +26,26 @@ export interface ImportResult {
     error?: string;
 }
 
+/** A resource of a stack's state as `stack.exportStack()` gives it: the fields read here and in the tests. */
+export interface StateResource {
+    urn: string;
+    /** e.g. `kubernetes:core/v1:Namespace`. */
+    type: string;
+    retainOnDelete?: boolean;
+}
+
+/**
+ * The resources of the stack's state (the Automation API types its `deployment` as any). It
+ * exports with `--show-secrets`: secrets are decrypted here.
+ */
+export async function stateResources(stack: auto.Stack): Promise<StateResource[]> {
+    const state = (await stack.exportStack()).deployment as { resources?: StateResource[] } | undefined;
+    return state?.resources ?? [];
+}
+
 /** Resources of the stack's state other than the stack itself and its providers. */
 async function managedResources(stack: auto.Stack): Promise<string[]> {
-    const resources = ((await stack.exportStack()).deployment?.resources ?? []) as { type: string; urn: string }[];
+    const resources = await stateResources(stack);
     return resources.filter(r => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:")).map(r => r.urn);
 }
 

@@ -10,6 +10,8 @@
 import * as os from "os";
 import type { Color } from "../components/colors";
 import type { Kubectl } from "./clusterState";
+import { kubectlGet } from "../devenv/kubectl";
+import type { ConfigMap } from "./kubernetesObjects";
 
 export const releaseRecordName = "physioflow-release";
 
@@ -60,9 +62,9 @@ export async function readReleaseRecord(kubectl: Kubectl, namespace: string): Pr
 }
 
 async function readWithVersion(kubectl: Kubectl, namespace: string): Promise<{ record: ReleaseRecord; resourceVersion?: string }> {
-    let configMap: { metadata: { resourceVersion: string }; data?: Record<string, string> };
+    let configMap: ConfigMap;
     try {
-        configMap = JSON.parse(await kubectl(["get", "configmap", releaseRecordName, "-n", namespace, "-o", "json"]));
+        configMap = await kubectlGet<ConfigMap>(kubectl, ["configmap", releaseRecordName, "-n", namespace]);
     } catch (error) {
         if (/NotFound|not found/.test((error as Error).message)) return { record: {} };
         throw error;

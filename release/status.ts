@@ -13,6 +13,7 @@ import { plainValues } from "../components/loadConfig";
 import { ClusterState, liveServices, readClusterState } from "./clusterState";
 import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
 import { readDeployLock } from "./deployLock";
+import type { ConfigMap } from "./kubernetesObjects";
 import { readReleaseRecord, ReleaseAlarm } from "./releaseRecord";
 import { currentMigrationVersion } from "../database";
 import { messageOnOneLine } from "../database/errors";
@@ -40,7 +41,10 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         readReleaseSettings(target.stack),
         target.stack.outputs(),
         readClusterState(target.kubectl, target.namespace),
-        target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(JSON.parse, () => undefined),
+        target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(
+            json => JSON.parse(json) as ConfigMap,
+            () => undefined,
+        ),
         readDeployLock(target.kubectl, target.namespace),
         target.database === undefined
             ? undefined

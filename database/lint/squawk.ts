@@ -42,9 +42,10 @@ export async function runSquawk(files: readonly string[], assumeInTransaction: b
             resolve({ stdout: out, stderr: err });
         });
     });
+    // `--reporter json`: one object per finding, `line` counted from 0.
     let raw: { file: string; line: number; rule_name: string; message: string }[];
     try {
-        raw = JSON.parse(stdout);
+        raw = JSON.parse(stdout) as typeof raw;
     } catch {
         throw new OperationError(`squawk did not produce a report: ${(stderr || stdout).trim().split("\n")[0]}`);
     }

@@ -38,6 +38,23 @@ SELECT w.mode AS wanted_mode, w.locktype, w.relation::regclass::text AS relation
  ORDER BY b.xact_start NULLS LAST, b.pid`;
 
 /**
+ * A row of SNAPSHOT_SQL, one per blocking session (pg gives bigint as text, timestamptz as Date):
+ * the lock waited for (all null when pg_locks shows no wait), and the blocking session.
+ */
+type SnapshotRow = (
+    | { wanted_mode: string; locktype: string; relation: string | null; transaction_id: string | null }
+    | { wanted_mode: null; locktype: null; relation: null; transaction_id: null }
+) & {
+    pid: number;
+    application_name: string;
+    state: string | null;
+    query_start: Date | null;
+    transaction_ms: string | null;
+    query: string | null;
+    held_modes: string | null;
+};
+
+/**
  * A second connection that looks, while a migration statement runs, at who
  * blocks it (`pg_blocking_pids`). Once lock_timeout fires the wait is gone, so
  * the sessions are caught during the wait and the last sighting is kept.
@@ -94,7 +111,7 @@ export class BlockerWatch {
     }
 
     private async snapshot(): Promise<LockWaitSnapshot> {
-        const result = await this.client!.query(SNAPSHOT_SQL, [this.pid]);
+        const result = await this.client!.query<SnapshotRow>(SNAPSHOT_SQL, [this.pid]);
         const first = result.rows[0];
         // With no row there is no blocker and the snapshot is not kept; wanted_mode is null only when the lock was granted between two lines of the query.
         // Stryker disable next-line OptionalChaining,StringLiteral: see above: neither can be made to happen on purpose

@@ -49,7 +49,8 @@ export async function readApplied(client: ClientBase): Promise<AppliedMigration[
     }
     const has = await historyColumns(client);
     const pick = (column: string) => (has.has(column) ? column : `NULL AS ${column}`);
-    const result = await client.query(
+    // execution_ms is an integer (pg gives a number); a column the table lacks reads as NULL.
+    const result = await client.query<{ version: string; name: string | null; checksum: string | null; applied_at: Date | null; execution_ms: number | null }>(
         `SELECT version::text AS version, ${pick("name")}, ${pick("checksum")}, ${pick("applied_at")}, ${pick("execution_ms")}
            FROM schema_migrations ORDER BY version`,
     );

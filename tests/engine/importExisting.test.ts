@@ -56,7 +56,7 @@ describe("physioflow import: a first up over the team's existing namespace", fun
         const adopted = await namespaceObject();
         assert.strictEqual(adopted.metadata.uid, before.metadata.uid);
         const namespaceState = (await s.stateResources()).find(r => r.type === "kubernetes:core/v1:Namespace");
-        assert.strictEqual(namespaceState.retainOnDelete, true);
+        assert.strictEqual(namespaceState?.retainOnDelete, true);
         // The rest was created, and the team's old Secret left alone (the apps no longer read it).
         assert.strictEqual((await cluster.getJson(["deployments", "-n", namespace])).items.length, 4);
         const teamSecret = await cluster.getJson(["secret", "physioflow-secrets", "-n", namespace]);

@@ -305,7 +305,7 @@ describe("the cluster half on the real engine and a real control plane", functio
     it("after a migration the live color is smoke-tested again; when that fails the release stops and blue still serves", async function () {
         this.timeout(3 * 60 * 1000);
         await cluster.kubectl(["apply", "-f", "-"], failingPodStage("test-blue-smoke-fails", namespace, { app: "physioflow-smoke", version: "blue" }));
-        const jobUrn = (await s.stateResources()).find(r => r.type === "kubernetes:batch/v1:Job" && r.urn.endsWith("::physioflow-smoke-blue")).urn;
+        const jobUrn = (await s.stateResources()).find(r => r.type === "kubernetes:batch/v1:Job" && r.urn.endsWith("::physioflow-smoke-blue"))!.urn;
         try {
             // A release that comes with a migration the live code cannot live with.
             await s.set({ migrationTarget: "004", greenTag: "v1.2.0" });

@@ -39,8 +39,9 @@ for (const stack of ["dev", "staging", "prod"]) {
         it(`matches tests/program/golden/${stack}.json`, async () => {
             const run = await runProgram(stack, stackConfigWithSecrets(stack));
             const exported: Record<string, unknown> = {};
+            const exports: Record<string, any> = run.exports;
             for (const [key, value] of Object.entries(run.outputs)) {
-                exported[key] = isSecretInput(run.exports[key]) || (run.exports[key] && (await run.exports[key].isSecret)) ? "[secret]" : value;
+                exported[key] = isSecretInput(exports[key]) || (exports[key] && (await exports[key].isSecret)) ? "[secret]" : value;
             }
             // Through JSON, as the file holds it: undefined members dropped.
             const actual = JSON.parse(

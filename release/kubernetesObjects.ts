@@ -1,0 +1,68 @@
+/**
+ * The Kubernetes objects the release code reads back from the API server, as `kubectl get -o json`
+ * prints them: only the fields it reads, optional where the API may leave them out (a Service
+ * without a selector, an EndpointSlice without endpoints, a Job not yet finished). The documents
+ * enter through `kubectlGet` (devenv/kubectl.ts); nothing checks their shape at run time: these
+ * say what the code expects of the API.
+ */
+/** `metadata.labels` / `annotations`: string to string. */
+export type Labels = Record<string, string>;
+
+export interface Service {
+    metadata: { name: string };
+    /** Absent for a Service without a selector (e.g. ExternalName). */
+    spec: { selector?: Labels };
+}
+
+export interface EndpointSlice {
+    /** `labels["kubernetes.io/service-name"]` names the Service it belongs to. */
+    metadata: { name?: string; labels?: Labels };
+    /** Null or absent when the Service has no endpoints. */
+    endpoints?: Endpoint[] | null;
+}
+
+export interface Endpoint {
+    conditions?: { ready?: boolean };
+    targetRef?: { kind?: string; name?: string };
+}
+
+export interface Pod {
+    metadata: { name: string; labels?: Labels };
+}
+
+export interface Deployment {
+    metadata: { name: string; generation?: number };
+    spec: {
+        /** Absent means 1. */
+        replicas?: number;
+        template: { spec: { containers: { image?: string }[] } };
+    };
+    /** Absent (or without readyReplicas) before the controller has counted any ready pod. */
+    status?: { readyReplicas?: number; observedGeneration?: number };
+}
+
+/** A Deployment or Job condition: `{ type: "Complete", status: "True" }`. */
+export interface Condition {
+    type: string;
+    status: string;
+}
+
+export interface Job {
+    metadata: { name: string };
+    spec?: { template?: { metadata?: { annotations?: Labels } } };
+    /** Conditions appear as the Job ends (`Complete`, `Failed`). */
+    status?: { conditions?: Condition[] };
+}
+
+/** A coordination.k8s.io Lease (the deploy lock). */
+export interface Lease {
+    metadata: { creationTimestamp: string; resourceVersion: string };
+    /** Times are MicroTime (RFC 3339 with microseconds). */
+    spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string };
+}
+
+export interface ConfigMap {
+    metadata: { resourceVersion: string };
+    /** Absent when the ConfigMap holds no keys. */
+    data?: Record<string, string>;
+}
