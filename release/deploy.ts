@@ -576,8 +576,7 @@ export async function watchColor(
     const maxRestarts = options.maxRestarts ?? 0;
     await options.goOn?.();
     const errorRate = errorRateWatch(options.errorRate, out);
-    const timeout = `--request-timeout=${options.requestTimeoutSeconds ?? 10}s`;
-    const timedTarget: ReleaseTarget = { ...target, kubectl: (args, input) => target.kubectl([...args, timeout], input) };
+    const timedTarget: ReleaseTarget = { ...target, kubectl: withDeadline(target.kubectl, options.requestTimeoutSeconds ?? 10) };
     const deadline = Date.now() + options.seconds * 1000;
     let baseline: number | undefined;
     let unreadyBefore: string | undefined;
@@ -612,6 +611,22 @@ export async function watchColor(
         await new Promise(resolve => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
         await options.goOn?.();
     }
+}
+
+/**
+ * kubectl with `--request-timeout` and a deadline on the whole call: kubectl makes several requests
+ * (discovery first), each of which may wait the full timeout, so the call gives up 2 s after one
+ * timeout's worth (the process ends by itself after its requests time out).
+ */
+function withDeadline(kubectl: Kubectl, seconds: number): Kubectl {
+    return (args, input) => {
+        const timed = [...args, `--request-timeout=${seconds}s`];
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`kubectl ${timed.join(" ")}: no answer in ${seconds + 2} s`)), (seconds + 2) * 1000);
+        });
+        return Promise.race([kubectl(timed, input), deadline]).finally(() => clearTimeout(timer));
+    };
 }
 
 /** One reading of `color`: its Deployments short of `replicas` ready pods (described), and its pods' container restarts. */

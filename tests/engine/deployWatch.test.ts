@@ -164,7 +164,8 @@ describe("the watch after a switch on the real engine and a real control plane: 
                 decision.kind === "breach" ? decision.reason : "",
                 /^the cluster could not be read 3 times in a row: kubectl get .*--request-timeout=1s: /,
             );
-            assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+            // Three readings, each bounded by its deadline (1 s + 2 s): without the deadline kubectl's discovery alone took ~9 s a reading.
+            assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
             assert.ok(sockets.length >= 3, `${sockets.length} connections reached the silent server`);
         } finally {
             sockets.forEach(socket => socket.destroy());
