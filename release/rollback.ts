@@ -8,7 +8,8 @@
  */
 import { Color, otherColor } from "../components/colors";
 import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
-import { confirmTraffic, elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
+import { confirmTraffic, elapsed, engineErrorSummary, readReleaseSettings, resolveAlarms, takeReleaseLock, update } from "./deploy";
+import { ReleaseTarget, StepResult } from "./types";
 import { refuseStaleCheckout } from "./checkout";
 import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from "./deployLock";
 import { bringUpCold, ColdStartError, ColdStartTimings } from "./emergency";

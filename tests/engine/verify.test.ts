@@ -14,7 +14,7 @@ import { UsageError } from "../../database/errors";
 import { migrateUp } from "../../database/migrations/runner";
 import type { ReleaseIo } from "../../release/cli";
 import { Kubectl } from "../../release/clusterState";
-import { ReleaseDatabase, ReleaseTarget } from "../../release/deploy";
+import { ReleaseDatabase, ReleaseTarget } from "../../release/types";
 import { verify, verifyCommand, verifyComponentLabel, VerifyResult } from "../../release/verify";
 import { Cluster } from "../../devenv/cluster";
 import { failingPodStage } from "../support/clusterFaults";

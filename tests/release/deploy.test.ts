@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { DeployRefusedError, engineErrorSummary, planDeploy, ReleaseSettings } from "../../release/deploy";
+import { engineErrorSummary, planDeploy } from "../../release/deploy";
+import { DeployRefusedError, ReleaseSettings } from "../../release/types";
 
 describe("deploy plan, from the stack's settings as they are", () => {
     const settings = (over: Partial<ReleaseSettings>): ReleaseSettings => ({
