@@ -27,6 +27,7 @@ import {
     DeployOptions,
     DeployRefusedError,
     DeployResult,
+    DeployStep,
     ErrorRateSettings,
     ReleaseSettings,
     ReleaseTarget,
@@ -62,7 +63,7 @@ export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSet
  * and the finish), or a refusal when the tag is already live and finished. `switched`: the
  * settings already have `tag` on the active color.
  */
-export function planDeploy(settings: ReleaseSettings, tag: string): { steps: StepName[]; resumed: boolean; switched: boolean } {
+export function planDeploy(settings: ReleaseSettings, tag: string): { steps: DeployStep[]; resumed: boolean; switched: boolean } {
     const active = settings.activeColor;
     const inactive = otherColor(active);
     if (settings.tags[active] === tag) {
@@ -86,102 +87,205 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         // Before the plan: an older checkout's file would plan a release over the live color.
         await refuseStaleCheckout(target, settings);
         const plan = planDeploy(settings, tag);
-        // After a resumed switch the new color is the active one.
-        const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
-        const to = otherColor(from);
-        await recordPlan(target, { tag, from, to, by: lock.holder.replace(/: .*$/, ""), startedAt: lockedAt.toISOString(), phase: plan.steps[0] });
-        const goOn = () => stopIfAborted(target, lock);
-        const result: DeployResult = { ok: false, tag, from, to, steps: [] };
-        const tell = (notification: Notification) => tellTeam(settings.notifyWebhookUrl, notification, line => out(`  ${line}`));
-        if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
-        const watch: WatchOptions = { ...options.watch, errorRate: options.watch.errorRate ?? settings.errorRate, goOn };
-        if (watch.errorRate && plan.steps.includes("watch")) {
-            // A watch that cannot read the error rate would watch nothing: found out before anything changes.
-            const e = watch.errorRate;
-            try {
-                out(`error rate: ${await queryErrorRate(e.prometheusUrl, e.query)}/s now (rolls back above ${e.threshold}/s; query: ${e.query})`);
-            } catch (error) {
-                throw new DeployRefusedError(`the watch cannot read the error rate: ${(error as Error).message}; nothing changed`);
-            }
-        }
-        const db = target.database;
-        if (db && plan.steps.includes("release")) {
-            // Before any backup or change: a migration that would break the live color stops the deploy here.
-            const pending = await readPendingMigrations(db);
-            describePendingMigrations(pending).forEach(line => out(`migrations: ${line}`));
-            try {
-                refuseBreakingMigrations(pending);
-            } catch (error) {
-                throw new DeployRefusedError((error as Error).message);
-            }
-            result.migrations = { from: pending.current, to: pending.current, pending: pending.pending.map(m => m.version) };
-        }
-        for (const step of plan.steps) {
-            const started = Date.now();
-            try {
-                await stopIfAborted(target, lock, step);
-            } catch (error) {
-                if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) return stopped(target, result, undefined, started, error, out);
-                throw error;
-            }
-            out(`${step}: ${describeStep(step, tag, from, to, { ...options, watch })}`);
-            const record = (changes: string[], outcome: StepOutcome) =>
-                result.steps.push({ step, changes, seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
-            try {
-                if (step === "watch") {
-                    const decision: WatchDecision = await watchColor(target, to, settings.replicas, watch, line => out(`  ${line}`));
-                    if (decision.kind === "healthy") {
-                        record([], { kind: "done", detail: "no breach" });
-                        out(`  no breach in ${options.watch.seconds} s`);
-                        continue;
-                    }
-                    record([], { kind: "breach", reason: decision.reason });
-                    out(`  breach: ${decision.reason}; rolling back to ${from}`);
-                    await rollBackAutomatically(target, result, decision.reason, tell, out);
-                    return result;
-                }
-                if (step === "finish" && options.keepWarm) {
-                    record([], { kind: "done", detail: `kept ${from} warm (--keep-warm)` });
-                    continue;
-                }
-                if (step === "release" && db?.migratesOutsideStack && result.migrations?.pending.length) {
-                    // The stack's DatabaseRelease does this inside the update; this stack has no database half.
-                    const migrated = await backupAndMigrate(db, { tag, live: from, liveTag: settings.tags[from], out: line => out(`  ${line}`) });
-                    result.migrations = { ...result.migrations, to: migrated.to, backup: migrated.backup };
-                    await target.useMigrationVersion?.(migrated.to);
-                }
-                const changes = await update(target, configOf(step, tag, from, to), out);
-                record(changes, { kind: "done" });
-                if (step === "switch") {
-                    await confirmTraffic(target, to, started, out);
-                    await tell({
-                        event: "switch",
-                        namespace: target.namespace,
-                        from,
-                        to,
-                        tag,
-                        text: `${target.namespace}: live traffic switched from ${from} to ${to} (${tag})`,
-                    });
-                }
-            } catch (error) {
-                if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) {
-                    return stopped(target, result, step, started, error, out);
-                }
-                const message = engineErrorSummary(error);
-                // Whatever the step had done when it failed: what the live Services select now.
-                result.live = await readLiveColor(target.kubectl, target.namespace);
-                record([], { kind: "failed", error: message, live: result.live });
-                result.error = `${step} failed: ${message}`;
-                return result;
-            }
-        }
-        result.ok = true;
-        result.live = await readLiveColor(target.kubectl, target.namespace);
-        await resolveAlarms(target, out);
-        return result;
+        const run = await startDeploy({ target, lock, settings, tag, options, out }, plan, lockedAt);
+        await checkBeforeDeploy(run, plan.steps);
+        return await runDeploySteps(run, plan.steps);
     } finally {
         await lock.release();
     }
+}
+
+/** What a deploy's steps work with, decided once before the first of them. */
+interface DeployRun {
+    target: ReleaseTarget;
+    lock: DeployLock;
+    settings: ReleaseSettings;
+    tag: string;
+    from: Color;
+    to: Color;
+    /** The watch's options: the stack's error rate filled in, and the check for an abort or a lost lock before each reading. */
+    watch: WatchOptions;
+    keepWarm: boolean;
+    /** What the deploy did so far: each step recorded as it ends. */
+    result: DeployResult;
+    out: (line: string) => void;
+    /** Tells the team; a failed delivery is an indented warning. */
+    tell: (notification: Notification) => Promise<void>;
+}
+
+/** What one step of a deploy did, and what follows once it is recorded. */
+interface StepRun {
+    changes: string[];
+    outcome: StepOutcome;
+    /** After the step is recorded: the switch's traffic check and notice, the rollback a breach calls for. */
+    after?: () => Promise<void>;
+}
+
+/** A step of a deploy: its line for people (after `<step>: `), and the step itself. */
+interface DeployStepDefinition {
+    describe(run: DeployRun): string;
+    /** `started`: when the step began (the switch's traffic wait counts from it). */
+    run(run: DeployRun, started: number): Promise<StepRun>;
+}
+
+/** A step that applied a stack update and is done. */
+const applied = (changes: string[]): StepRun => ({ changes, outcome: { kind: "done" } });
+
+/** The four steps of a deploy, each one thing; {@link runDeploySteps} runs those {@link planDeploy} left, in order. */
+const deploySteps: Record<DeployStep, DeployStepDefinition> = {
+    release: {
+        describe: ({ tag, from, to }) => `${tag} to ${to}, warm, behind its smoke test (${from} stays live)`,
+        async run(run) {
+            await migrateOutsideStack(run);
+            // The one step that moves the migration target: a hold a rollback left ends here.
+            const change: ReleaseConfigChange = { [`${run.to}Tag`]: run.tag, inactiveWarm: true, ...moveMigrations };
+            return applied(await update(run.target, change, run.out));
+        },
+    },
+    switch: {
+        describe: ({ from, to }) => `live Services to ${to} (${from} stays warm)`,
+        async run(run, started) {
+            const changes = await update(run.target, { activeColor: run.to }, run.out);
+            return { ...applied(changes), after: () => announceSwitch(run, started) };
+        },
+    },
+    watch: {
+        describe: ({ to, watch }) => `${to} for ${watch.seconds} s: readiness and restarts${watch.errorRate ? ", error rate" : ""}`,
+        async run(run) {
+            const { target, to, from, out } = run;
+            const decision: WatchDecision = await watchColor(target, to, run.settings.replicas, run.watch, line => out(`  ${line}`));
+            if (decision.kind === "healthy") {
+                out(`  no breach in ${run.watch.seconds} s`);
+                return { changes: [], outcome: { kind: "done", detail: "no breach" } };
+            }
+            out(`  breach: ${decision.reason}; rolling back to ${from}`);
+            const after = () => rollBackAutomatically(target, run.result, decision.reason, run.tell, out);
+            return { changes: [], outcome: { kind: "breach", reason: decision.reason }, after };
+        },
+    },
+    finish: {
+        describe: ({ from, keepWarm }) => (keepWarm ? `${from} stays warm` : `${from} to its inactive replicas`),
+        async run(run) {
+            if (run.keepWarm) return { changes: [], outcome: { kind: "done", detail: `kept ${run.from} warm (--keep-warm)` } };
+            return applied(await update(run.target, { inactiveWarm: false }, run.out));
+        },
+    },
+};
+
+/** The deploy's colors, result and options from its plan; the plan written into the release record. */
+async function startDeploy(
+    given: Pick<DeployRun, "target" | "lock" | "settings" | "tag" | "out"> & { options: DeployOptions },
+    plan: { steps: DeployStep[]; resumed: boolean; switched: boolean },
+    lockedAt: Date,
+): Promise<DeployRun> {
+    const { target, lock, settings, tag, options, out } = given;
+    // After a resumed switch the new color is the active one.
+    const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
+    const to = otherColor(from);
+    await recordPlan(target, { tag, from, to, by: lock.holder.replace(/: .*$/, ""), startedAt: lockedAt.toISOString(), phase: plan.steps[0] });
+    const goOn = () => stopIfAborted(target, lock);
+    const tell = (notification: Notification) => tellTeam(settings.notifyWebhookUrl, notification, line => out(`  ${line}`));
+    if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
+    const watch: WatchOptions = { ...options.watch, errorRate: options.watch.errorRate ?? settings.errorRate, goOn };
+    const result: DeployResult = { ok: false, tag, from, to, steps: [] };
+    return { target, lock, settings, tag, from, to, watch, keepWarm: options.keepWarm ?? false, result, out, tell };
+}
+
+/**
+ * Before anything changes: a watch that cannot read the error rate would watch nothing, and a
+ * pending migration that would break the live color stops the deploy before any backup. Throws
+ * {@link DeployRefusedError}; records the database's migrations in the result.
+ */
+async function checkBeforeDeploy(run: DeployRun, steps: DeployStep[]): Promise<void> {
+    const { out, watch } = run;
+    if (watch.errorRate && steps.includes("watch")) {
+        const e = watch.errorRate;
+        try {
+            out(`error rate: ${await queryErrorRate(e.prometheusUrl, e.query)}/s now (rolls back above ${e.threshold}/s; query: ${e.query})`);
+        } catch (error) {
+            throw new DeployRefusedError(`the watch cannot read the error rate: ${(error as Error).message}; nothing changed`);
+        }
+    }
+    const db = run.target.database;
+    if (db && steps.includes("release")) {
+        const pending = await readPendingMigrations(db);
+        describePendingMigrations(pending).forEach(line => out(`migrations: ${line}`));
+        try {
+            refuseBreakingMigrations(pending);
+        } catch (error) {
+            throw new DeployRefusedError((error as Error).message);
+        }
+        run.result.migrations = { from: pending.current, to: pending.current, pending: pending.pending.map(m => m.version) };
+    }
+}
+
+/**
+ * The steps, each: stop if the deploy was aborted or lost its lock → say what it does → do it →
+ * record its outcome. Ends at the first step that did not go on: a failure, an abort, a breach
+ * (after the automatic rollback); after the last, the live color read back and any alarm resolved.
+ */
+async function runDeploySteps(run: DeployRun, steps: DeployStep[]): Promise<DeployResult> {
+    const { target, result, out } = run;
+    for (const step of steps) {
+        const started = Date.now();
+        try {
+            await stopIfAborted(target, run.lock, step);
+        } catch (error) {
+            if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) return stopped(target, result, undefined, started, error, out);
+            throw error;
+        }
+        out(`${step}: ${deploySteps[step].describe(run)}`);
+        try {
+            const done = await deploySteps[step].run(run, started);
+            result.steps.push({ step, changes: done.changes, seconds: elapsed(started), outcome: done.outcome, result: describeOutcome(done.outcome) });
+            await done.after?.();
+            if (done.outcome.kind === "breach") return result;
+        } catch (error) {
+            if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) return stopped(target, result, step, started, error, out);
+            return failed(run, step, started, error);
+        }
+    }
+    result.ok = true;
+    result.live = await readLiveColor(target.kubectl, target.namespace);
+    await resolveAlarms(target, out);
+    return result;
+}
+
+/** Ends a deploy whose `step` failed: recorded with the error and the live color as the cluster has it now. */
+async function failed(run: DeployRun, step: DeployStep, started: number, error: unknown): Promise<DeployResult> {
+    const { target, result } = run;
+    const message = engineErrorSummary(error);
+    // Whatever the step had done when it failed: what the live Services select now.
+    result.live = await readLiveColor(target.kubectl, target.namespace);
+    const outcome: StepOutcome = { kind: "failed", error: message, live: result.live };
+    result.steps.push({ step, changes: [], seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+    result.error = `${step} failed: ${message}`;
+    return result;
+}
+
+/** Where the stack has no database half (`migratesOutsideStack`): the release step backs up and migrates before its update. */
+async function migrateOutsideStack(run: DeployRun): Promise<void> {
+    const { target, result, from } = run;
+    const db = target.database;
+    if (!db?.migratesOutsideStack || !result.migrations?.pending.length) return;
+    // The stack's DatabaseRelease does this inside the update; this stack has no database half.
+    const migrated = await backupAndMigrate(db, { tag: run.tag, live: from, liveTag: run.settings.tags[from], out: line => run.out(`  ${line}`) });
+    result.migrations = { ...result.migrations, to: migrated.to, backup: migrated.backup };
+    await target.useMigrationVersion?.(migrated.to);
+}
+
+/** After the switch's update: traffic confirmed on the new color, and the team told. */
+async function announceSwitch(run: DeployRun, started: number): Promise<void> {
+    const { target, from, to, tag } = run;
+    await confirmTraffic(target, to, started, run.out);
+    await run.tell({
+        event: "switch",
+        namespace: target.namespace,
+        from,
+        to,
+        tag,
+        text: `${target.namespace}: live traffic switched from ${from} to ${to} (${tag})`,
+    });
 }
 
 /**
@@ -321,36 +425,6 @@ async function stopped(
     }
     out(result.error);
     return result;
-}
-
-function describeStep(step: StepName, tag: string, from: Color, to: Color, options: DeployOptions): string {
-    switch (step) {
-        case "release":
-            return `${tag} to ${to}, warm, behind its smoke test (${from} stays live)`;
-        case "switch":
-            return `live Services to ${to} (${from} stays warm)`;
-        case "watch":
-            return `${to} for ${options.watch.seconds} s: readiness and restarts${options.watch.errorRate ? ", error rate" : ""}`;
-        case "finish":
-            return options.keepWarm ? `${from} stays warm` : `${from} to its inactive replicas`;
-        default:
-            return "";
-    }
-}
-
-/** The config a step sets. */
-function configOf(step: StepName, tag: string, from: Color, to: Color): ReleaseConfigChange {
-    switch (step) {
-        case "release":
-            // The one step that moves the migration target: a hold a rollback left ends here.
-            return { [`${to}Tag`]: tag, inactiveWarm: true, ...moveMigrations };
-        case "switch":
-            return { activeColor: to };
-        case "finish":
-            return { inactiveWarm: false };
-        default:
-            throw new Error(`no config for step ${step}`);
-    }
 }
 
 /**

@@ -79,6 +79,9 @@ export interface ErrorRateSettings {
 
 export type StepName = "release" | "switch" | "watch" | "finish" | "rollback" | "verify" | "backup" | "restore";
 
+/** The steps of a deploy, in their order (release/deploy.ts's `planDeploy` leaves out those done). */
+export type DeployStep = Extract<StepName, "release" | "switch" | "watch" | "finish">;
+
 export interface StepResult {
     step: StepName;
     /** The previewed changes, one line each (empty for the watch). */
