@@ -6,21 +6,20 @@
  * from the stack's observed settings, not remembered, so a deploy that was killed between two
  * steps is resumed by the next one. One deploy at a time per namespace (release/deployLock.ts).
  */
-import * as auto from "@pulumi/pulumi/automation";
+import type * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
 import { ClusterState, describeLive, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
-import { acquireDeployLock, DeployLock, DeployLockLostError } from "./deployLock";
+import { DeployLock, DeployLockLostError } from "./deployLock";
 import { holdMigrations, moveMigrations } from "./migrationHold";
 import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } from "./releaseRecord";
-import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
+import { changedSteps, engineErrorSummary, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
+import { OperationRun, runOperation } from "./operation";
 import { Notification, tellTeam } from "./notify";
 import { describeOutcome, StepOutcome, WatchDecision } from "./outcome";
-import { clearAlarms, raiseAlarm } from "./releaseRecord";
+import { raiseAlarm } from "./releaseRecord";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
-import { ConfigError, StackConfig } from "../components/config";
-import { configValues, readStackConfig, ReleaseConfigChange, setStackConfig } from "./stackConfig";
+import { configValues, ReleaseConfigChange, setStackConfig } from "./stackConfig";
 import { backupAndMigrate, describePendingMigrations, readPendingMigrations, refuseBreakingMigrations } from "./releaseDatabase";
-import { refuseStaleCheckout } from "./checkout";
 import { clearPendingConfig, recordPendingConfig } from "./releaseRecord";
 import {
     DeployAbortedError,
@@ -34,27 +33,6 @@ import {
     StepName,
     WatchOptions,
 } from "./types";
-
-/** The release settings from the stack's config. */
-export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSettings> {
-    let config: StackConfig;
-    try {
-        config = await readStackConfig(stack);
-    } catch (error) {
-        // A config the program would refuse: refused here too, before anything changes, in the program's words.
-        if (error instanceof ConfigError) throw new DeployRefusedError(error.message);
-        throw error;
-    }
-    return {
-        activeColor: config.activeColor,
-        tags: config.tags,
-        inactiveWarm: config.inactiveWarm,
-        replicas: config.replicas,
-        migrationTarget: config.migrationTarget,
-        notifyWebhookUrl: config.notifyWebhookUrl,
-        errorRate: config.errorRate,
-    };
-}
 
 /**
  * What is left to do to get `tag` live, from the settings as they are: a fresh release, the rest
@@ -81,18 +59,13 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         throw new DeployRefusedError(`"${tag}" is not a valid image tag; use letters, digits, '_', '.', '-', e.g. v1.2.3`);
     }
     const lockedAt = new Date();
-    const lock = await takeReleaseLock(target, `deploy ${tag}`, out);
-    try {
-        const settings = await readReleaseSettings(target.stack);
-        // Before the plan: an older checkout's file would plan a release over the live color.
-        await refuseStaleCheckout(target, settings);
+    const steps = async (run: OperationRun, settings: ReleaseSettings) => {
         const plan = planDeploy(settings, tag);
-        const run = await startDeploy({ target, lock, settings, tag, options, out }, plan, lockedAt);
-        await checkBeforeDeploy(run, plan.steps);
-        return await runDeploySteps(run, plan.steps);
-    } finally {
-        await lock.release();
-    }
+        const started = await startDeploy({ target, lock: run.lock!, settings, tag, options, out }, plan, lockedAt);
+        await checkBeforeDeploy(started, plan.steps);
+        return runDeploySteps(started, plan.steps);
+    };
+    return runOperation(target, { purpose: `deploy ${tag}`, steps }, out);
 }
 
 /** What a deploy's steps work with, decided once before the first of them. */
@@ -222,7 +195,7 @@ async function checkBeforeDeploy(run: DeployRun, steps: DeployStep[]): Promise<v
 /**
  * The steps, each: stop if the deploy was aborted or lost its lock → say what it does → do it →
  * record its outcome. Ends at the first step that did not go on: a failure, an abort, a breach
- * (after the automatic rollback); after the last, the live color read back and any alarm resolved.
+ * (after the automatic rollback); after the last, the live color read back.
  */
 async function runDeploySteps(run: DeployRun, steps: DeployStep[]): Promise<DeployResult> {
     const { target, result, out } = run;
@@ -247,7 +220,6 @@ async function runDeploySteps(run: DeployRun, steps: DeployStep[]): Promise<Depl
     }
     result.ok = true;
     result.live = await readLiveColor(target.kubectl, target.namespace);
-    await resolveAlarms(target, out);
     return result;
 }
 
@@ -362,19 +334,6 @@ async function recordPlan(target: ReleaseTarget, plan: ReleasePlan & { phase: st
 }
 
 /**
- * A deploy or rollback that succeeded resolves the namespace's alarms (a failed automatic
- * rollback's): cleared from the release record, and said. Never fails the command.
- */
-export async function resolveAlarms(target: ReleaseTarget, out: (line: string) => void): Promise<void> {
-    try {
-        const cleared = await clearAlarms(target.kubectl, target.namespace);
-        cleared.forEach(alarm => out(`alarm resolved: ${alarm.kind} at ${alarm.at}`));
-    } catch (error) {
-        out(`warning: the release record's alarms could not be cleared: ${engineErrorSummary(error)}`);
-    }
-}
-
-/**
  * Throws what must stop the deploy before its next change: {@link DeployLockLostError} when its
  * lock is no longer its own, {@link DeployAbortedError} when the release record says another
  * command aborted it (the deploy cleared any older mark when it started: {@link recordPlan}).
@@ -425,27 +384,6 @@ async function stopped(
     }
     out(result.error);
     return result;
-}
-
-/**
- * The deploy lock for one release command (deploy, rollback). When it was taken over from a
- * command that was killed, the stack's own update lock, if that command died inside an update,
- * is stale too: `pulumi cancel` removes it (nothing else runs stack updates while the deploy lock
- * is held; with no update in progress it changes nothing). Says what it did.
- */
-export async function takeReleaseLock(target: ReleaseTarget, purpose: string, out: (line: string) => void): Promise<DeployLock> {
-    const lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose });
-    if (lock.tookOverFrom) {
-        out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
-        try {
-            await target.stack.cancel();
-        } catch (error) {
-            await lock.release();
-            throw error;
-        }
-        out("stack: cleared any update lock the abandoned command left (pulumi cancel)");
-    }
-    return lock;
 }
 
 /**
@@ -583,30 +521,4 @@ function errorRateWatch(settings: ErrorRateSettings | undefined, out: (line: str
 
 export function elapsed(started: number): number {
     return Math.round((Date.now() - started) / 100) / 10;
-}
-
-/**
- * One line from an engine error (its output is long): the failing resource's name and the first
- * reason given for it, e.g. `physioflow-smoke-blue: the Kubernetes API server reported that ...`.
- * Any other error gives its first line (to fold a whole message, see messageOnOneLine in database/errors.ts).
- */
-export function engineErrorSummary(error: unknown): string {
-    const message = error instanceof Error ? error.message : String(error);
-    const lines = message
-        .split("\n")
-        .map(line => line.trim())
-        .filter(Boolean);
-    let at = lines.findIndex(line => /^\* /.test(line));
-    if (at === -1) at = lines.findIndex(line => /^error: /.test(line) && !/^error: (update|preview) failed$/.test(line) && !/errors? occurred/.test(line));
-    if (at === -1) return lines[0] ?? message;
-    const reason = lines[at].replace(/^(\* |error: )/, "");
-    // The resource the engine reported it under: the nearest `type (name):` line above, not the stack's.
-    const resource = lines
-        .slice(0, at)
-        .reverse()
-        .map(line => /^([\w-]+:[\w/.-]+:\w+) \(([^)]+)\):$/.exec(line))
-        .find(match => match && match[1] !== "pulumi:pulumi:Stack")?.[2];
-    // The engine names resources by URN; a person knows them by name.
-    const readable = reason.replace(/resource "urn:pulumi:[^"]*::([^":]+)"/g, "$1");
-    return resource && !readable.includes(resource) ? `${resource}: ${readable}` : readable;
 }

@@ -11,7 +11,7 @@ import { Color, colors } from "../components/colors";
 import { parseStackConfig } from "../components/config";
 import { plainValues } from "../components/loadConfig";
 import { ClusterState, liveServices, readClusterState } from "./clusterState";
-import { readReleaseSettings } from "./deploy";
+import { readReleaseSettings } from "./operation";
 import { ReleaseSettings, ReleaseTarget } from "./types";
 import { readDeployLock } from "./deployLock";
 import { readReleaseRecord, ReleaseAlarm } from "./releaseRecord";

@@ -14,7 +14,7 @@ import { messageOnOneLine, UsageError } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
 import type { ReleaseIo } from "./cli";
 import { ClusterState, liveServices, readClusterState, waitForJob } from "./clusterState";
-import { readReleaseSettings } from "./deploy";
+import { readReleaseSettings } from "./operation";
 import { ReleaseSettings, ReleaseTarget } from "./types";
 import { readStackConfig } from "./stackConfig";
 

@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { engineErrorSummary, planDeploy } from "../../release/deploy";
+import { planDeploy } from "../../release/deploy";
+import { engineErrorSummary } from "../../release/engineEvents";
 import { DeployRefusedError, ReleaseSettings } from "../../release/types";
 
 describe("deploy plan, from the stack's settings as they are", () => {
