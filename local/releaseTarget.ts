@@ -8,7 +8,7 @@
 import * as path from "path";
 import * as fs from "fs";
 import { UsageError } from "../database/errors";
-import { OpenedReleaseTarget } from "../release/deploy";
+import { OpenedReleaseTarget } from "../release/types";
 import { attachCluster, startCluster } from "../devenv/cluster";
 import { clusterProgram, openClusterStack } from "./clusterStack";
 import { findEngine } from "../devenv/engine";

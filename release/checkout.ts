@@ -14,7 +14,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Color, isColor, otherColor } from "../components/colors";
 import { Kubectl, liveServices } from "./clusterState";
-import type { ReleaseSettings } from "./deploy";
+import type { ReleaseSettings } from "./types";
 import { readReleaseRecord } from "./releaseRecord";
 
 /** The stack settings a release moves: what is compared between a checkout and its stack. */

@@ -14,7 +14,9 @@ import { Color, isColor } from "../components/colors";
 import { commandGroups, sideOf, usageLine } from "../database/cli/commands";
 import { UsageError } from "../database/errors";
 import { describeLive, readLiveColor } from "./clusterState";
-import { deploy, DeployResult, OpenedReleaseTarget, OpenLocalTarget } from "./deploy";
+import { deploy } from "./deploy";
+import { DeployResult, OpenedReleaseTarget, OpenLocalTarget, ReleaseTarget } from "./types";
+import { formatVerify, verify, VerifyResult } from "./verify";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
 import { readStackConfig } from "./stackConfig";
 import { shownPath, stackFilePath } from "./checkout";
@@ -417,6 +419,44 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     return result.ok ? 0 : 1;
 }
 
+export const VERIFY_HELP = `usage: ${usageLine("verify")}
+
+The runbook's post-deployment checks, one line each: the active color's pods ready (and the
+inactive color's when it is warm); the stack's smokeChecks through the live Services, and the
+preview Services when the inactive color has pods, run from a one-off Job in the cluster (deleted
+after); the migration version of the database, the ConfigMap migration-version and the stack's
+output agreeing; the exact row counts of the main tables (a missing table fails). Lines starting
+with ! failed; the exit code is then 1. <stack>: local, dev, staging or prod.
+
+  --json   print the result as JSON on stdout`;
+
+/** Opens a stack and its cluster for a command; `close()` stops what was started for it. */
+export type OpenReleaseTarget = (stackName: string, out: (line: string) => void) => Promise<{ target: ReleaseTarget; close(): Promise<void> }>;
+
+/** `physioflow verify ...`; exit 0 when every check passed, 1 otherwise; bad input throws {@link UsageError}. */
+export async function verifyCommand(argv: readonly string[], io: ReleaseIo, open: OpenReleaseTarget): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        io.stdout.write(`${VERIFY_HELP}\n`);
+        return 0;
+    }
+    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
+        if (flag !== "--json") throw new UsageError(`unknown option ${flag}; see physioflow verify --help`);
+    }
+    const positional = argv.filter(arg => !arg.startsWith("-"));
+    if (positional.length !== 1) throw new UsageError("verify needs a stack: physioflow verify <stack>");
+    const out = (line: string) => io.stderr.write(`${line}\n`);
+    const opened = await open(positional[0], out);
+    let result: VerifyResult;
+    try {
+        result = await verify(opened.target, { out });
+    } finally {
+        await opened.close();
+    }
+    const lines = formatVerify(result);
+    io.stdout.write(argv.includes("--json") ? `${JSON.stringify({ ...result, lines }, null, 2)}\n` : `${lines.join("\n")}\n`);
+    return result.ok ? 0 : 1;
+}
+
 /** `physioflow <release command> ...` ({@link releaseCommands}) as the bin script runs it: one line on stderr for errors, the exit code returned. */
 export async function releaseMain(argv: readonly string[], repoRoot: string, io: Partial<ReleaseIo> = {}): Promise<number> {
     const full: ReleaseIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, repoRoot, ...io };
@@ -424,7 +464,6 @@ export async function releaseMain(argv: readonly string[], repoRoot: string, io:
         if (argv[0] === "status") return await statusCommand(argv.slice(1), full);
         if (argv[0] === "import") return await importCommand(argv.slice(1), full);
         if (argv[0] === "verify") {
-            const { verifyCommand } = await import("./verify");
             return await verifyCommand(argv.slice(1), full, (stackName, out) => {
                 checkStackName(stackName);
                 return openReleaseTarget(stackName, full, out);

@@ -6,196 +6,33 @@
  * from the stack's observed settings, not remembered, so a deploy that was killed between two
  * steps is resumed by the next one. One deploy at a time per namespace (release/deployLock.ts).
  */
-import * as auto from "@pulumi/pulumi/automation";
+import type * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
-import type { ConnectionSettings } from "../database/connection";
-import { ClusterState, describeLive, Kubectl, LiveColor, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
-import { acquireDeployLock, DeployLock, DeployLockLostError } from "./deployLock";
+import { ClusterState, describeLive, Kubectl, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
+import { DeployLock, DeployLockLostError } from "./deployLock";
 import { holdMigrations, moveMigrations } from "./migrationHold";
 import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } from "./releaseRecord";
-import { changedSteps, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
+import { changedSteps, engineErrorSummary, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
+import { OperationRun, runOperation } from "./operation";
 import { Notification, tellTeam } from "./notify";
 import { describeOutcome, StepOutcome, WatchDecision } from "./outcome";
-import { clearAlarms, raiseAlarm } from "./releaseRecord";
+import { raiseAlarm } from "./releaseRecord";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
-import { ConfigError, StackConfig } from "../components/config";
-import { configValues, readStackConfig, ReleaseConfigChange, setStackConfig } from "./stackConfig";
+import { configValues, ReleaseConfigChange, setStackConfig } from "./stackConfig";
 import { backupAndMigrate, describePendingMigrations, readPendingMigrations, refuseBreakingMigrations } from "./releaseDatabase";
-import { refuseStaleCheckout } from "./checkout";
 import { clearPendingConfig, recordPendingConfig } from "./releaseRecord";
-
-/** A stack the release code drives: the Automation API stack (its program set) and its cluster. */
-export interface ReleaseTarget {
-    stack: auto.Stack;
-    kubectl: Kubectl;
-    namespace: string;
-    /** The stack's database, when the command can reach it (status, verify, the lint before a deploy, restores). */
-    database?: ReleaseDatabase;
-    /**
-     * Where the database is migrated outside the stack (`migratesOutsideStack`): tells the stack's
-     * program the version the database is now at (its `migration-version` ConfigMap and smoke tests follow it).
-     */
-    useMigrationVersion?: (version: string) => void | Promise<void>;
-}
-
-/** A release target opened for one command; `close()` stops what was started for it. */
-export interface OpenedReleaseTarget {
-    target: ReleaseTarget;
-    close(): Promise<void>;
-}
-
-/**
- * Opens the `local` stack (the one `npm run local` keeps in `<repoRoot>/.local/`) as a release
- * target. The entry points (bin/physioflow.js, scripts/preview-report.ts) pass
- * local/releaseTarget.ts's `openLocalReleaseTarget`: local/ imports release/, never the reverse.
- */
-export type OpenLocalTarget = (repoRoot: string, out: (line: string) => void) => Promise<OpenedReleaseTarget>;
-
-/** The stack's database as the release commands reach it. */
-export interface ReleaseDatabase {
-    /** The application role's connection (the stack's dbHost, dbPort, dbName, dbUser, dbPassword, dbSslMode). */
-    connection: ConnectionSettings;
-    /** The migration files (the repository's `migrations/`). */
-    migrationsDir: string;
-    /** Where backups are written (the stack's `backupDir`). */
-    backupDir: string;
-    /** The stack's `environment` (recorded in backups; a restore checks it). */
-    environment: string;
-    /** The stack's `migrationTarget`; undefined: the newest file. */
-    migrationTarget?: string;
-    /**
-     * Whether the release step itself must back up and migrate before the stack update. True for
-     * `local`, whose stack is the cluster half only; false where the stack's DatabaseRelease does it.
-     */
-    migratesOutsideStack: boolean;
-}
-
-/** The settings a release moves, as the stack's config holds them. */
-export interface ReleaseSettings {
-    activeColor: Color;
-    tags: Record<Color, string>;
-    inactiveWarm: boolean;
-    replicas: number;
-    /** `migrationTarget`, when set. */
-    migrationTarget?: string;
-    /** `notifyWebhookUrl`, when set. */
-    notifyWebhookUrl?: string;
-    /** `prometheusUrl`, `errorRateQuery`, `errorRateThreshold`, when the stack names a Prometheus. */
-    errorRate?: ErrorRateSettings;
-}
-
-export interface ErrorRateSettings {
-    prometheusUrl: string;
-    query: string;
-    /** Errors per second above which the watch rolls back. */
-    threshold: number;
-}
-
-export type StepName = "release" | "switch" | "watch" | "finish" | "rollback" | "verify" | "backup" | "restore";
-
-export interface StepResult {
-    step: StepName;
-    /** The previewed changes, one line each (empty for the watch). */
-    changes: string[];
-    seconds: number;
-    /** The step's line in the summary, for people; decisions use a typed {@link StepOutcome}. */
-    result: string;
-}
-
-/** A step of a deploy: its typed outcome, and `result` the line printed for it (release/outcome.ts's `describeOutcome`). */
-export interface DeployStepResult extends StepResult {
-    outcome: StepOutcome;
-}
-
-export interface DeployResult {
-    ok: boolean;
-    tag: string;
-    from: Color;
-    to: Color;
-    steps: DeployStepResult[];
-    /** The live color read back from the cluster when the deploy ended (after a failed step: when it failed). */
-    live?: LiveColor;
-    /** Set when the watch saw a breach and switched back. */
-    rolledBack?: { reason: string };
-    /**
-     * Set when the watch saw a breach and the switch back failed: an alarm (notified as
-     * `automatic-rollback-failed`, recorded in the release record, `physioflow deploy` exits 3).
-     */
-    rollbackFailed?: { breach: string; error: string };
-    /** Set when another command (an emergency rollback) aborted this deploy: it stopped before its next step or watch reading. */
-    aborted?: { by: string; reason: string };
-    /** Set when the deploy lost its lock (release/deployLock.ts) and stopped: why. */
-    lockLost?: { reason: string };
-    /** The database's migrations, when the command reached the database: version before and after, and the backup taken. */
-    migrations?: { from: string; to: string; pending: string[]; backup?: string };
-    error?: string;
-}
-
-export interface WatchOptions {
-    /** How long to watch the new color after the switch. */
-    seconds: number;
-    /** Container restarts of the new color's pods (over the whole watch) that count as a breach. Default 0: any restart. */
-    maxRestarts?: number;
-    intervalMs?: number;
-    /** The error rate from Prometheus (the stack's settings; `deploy` fills it in). */
-    errorRate?: ErrorRateSettings;
-    /** Called before each reading; what it throws ends the watch (`deploy`: an abort, a lost lock). */
-    goOn?: () => Promise<void>;
-    /**
-     * How long one reading of the cluster may take (kubectl's `--request-timeout`); a reading that
-     * takes longer failed. Default 10 s. Without it an API server that accepts and never answers
-     * would hold the watch (and its breach) forever.
-     */
-    requestTimeoutSeconds?: number;
-}
-
-export interface DeployOptions {
-    watch: WatchOptions;
-    /** Leave the old color at full replicas after a good watch. */
-    keepWarm?: boolean;
-    /** Each line a person should see. */
-    out?: (line: string) => void;
-}
-
-/** A refusal before anything changed: bad input or a state that does not allow the deploy. */
-export class DeployRefusedError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "DeployRefusedError";
-    }
-}
-
-/** Another command aborted the deploy (release/releaseRecord.ts `aborted`). */
-export class DeployAbortedError extends Error {
-    constructor(
-        readonly by: string,
-        readonly reason: string,
-    ) {
-        super(`aborted by ${by}: ${reason}`);
-        this.name = "DeployAbortedError";
-    }
-}
-
-/** The release settings from the stack's config. */
-export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSettings> {
-    let config: StackConfig;
-    try {
-        config = await readStackConfig(stack);
-    } catch (error) {
-        // A config the program would refuse: refused here too, before anything changes, in the program's words.
-        if (error instanceof ConfigError) throw new DeployRefusedError(error.message);
-        throw error;
-    }
-    return {
-        activeColor: config.activeColor,
-        tags: config.tags,
-        inactiveWarm: config.inactiveWarm,
-        replicas: config.replicas,
-        migrationTarget: config.migrationTarget,
-        notifyWebhookUrl: config.notifyWebhookUrl,
-        errorRate: config.errorRate,
-    };
-}
+import {
+    DeployAbortedError,
+    DeployOptions,
+    DeployRefusedError,
+    DeployResult,
+    DeployStep,
+    ErrorRateSettings,
+    ReleaseSettings,
+    ReleaseTarget,
+    StepName,
+    WatchOptions,
+} from "./types";
 
 /**
  * What is left to do to get `tag` live, from the settings as they are: a fresh release, the rest
@@ -205,7 +42,7 @@ export async function readReleaseSettings(stack: auto.Stack): Promise<ReleaseSet
  * again), or a refusal when the tag is already live and finished. `switched`: the settings
  * already have `tag` on the active color.
  */
-export function planDeploy(settings: ReleaseSettings, tag: string, updateCutShort = false): { steps: StepName[]; resumed: boolean; switched: boolean } {
+export function planDeploy(settings: ReleaseSettings, tag: string, updateCutShort = false): { steps: DeployStep[]; resumed: boolean; switched: boolean } {
     const active = settings.activeColor;
     const inactive = otherColor(active);
     if (settings.tags[active] === tag) {
@@ -225,108 +62,205 @@ export async function deploy(target: ReleaseTarget, tag: string, options: Deploy
         throw new DeployRefusedError(`"${tag}" is not a valid image tag; use letters, digits, '_', '.', '-', e.g. v1.2.3`);
     }
     const lockedAt = new Date();
-    const lock = await takeReleaseLock(target, `deploy ${tag}`, out);
-    try {
-        const settings = await readReleaseSettings(target.stack);
-        // Before the plan: an older checkout's file would plan a release over the live color.
-        const { resumes } = await refuseStaleCheckout(target, settings);
-        const plan = planDeploy(settings, tag, resumes);
-        // After a resumed switch the new color is the active one.
-        const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
-        const to = otherColor(from);
-        await recordPlan(target, { tag, from, to, by: lock.holder.replace(/: .*$/, ""), startedAt: lockedAt.toISOString(), phase: plan.steps[0] });
-        const goOn = () => stopIfAborted(target, lock);
-        const result: DeployResult = { ok: false, tag, from, to, steps: [] };
-        const tell = (notification: Notification) => tellTeam(settings.notifyWebhookUrl, notification, line => out(`  ${line}`));
-        if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
-        const watch: WatchOptions = { ...options.watch, errorRate: options.watch.errorRate ?? settings.errorRate, goOn };
-        if (watch.errorRate && plan.steps.includes("watch")) {
-            // A watch that cannot read the error rate would watch nothing: found out before anything changes.
-            const e = watch.errorRate;
-            try {
-                out(`error rate: ${await queryErrorRate(e.prometheusUrl, e.query)}/s now (rolls back above ${e.threshold}/s; query: ${e.query})`);
-            } catch (error) {
-                throw new DeployRefusedError(`the watch cannot read the error rate: ${(error as Error).message}; nothing changed`);
+    const steps = async (run: OperationRun, settings: ReleaseSettings) => {
+        const plan = planDeploy(settings, tag, run.resumes === true);
+        const started = await startDeploy({ target, lock: run.lock!, settings, tag, options, out }, plan, lockedAt);
+        await checkBeforeDeploy(started, plan.steps);
+        return runDeploySteps(started, plan.steps);
+    };
+    return runOperation(target, { purpose: `deploy ${tag}`, steps }, out);
+}
+
+/** What a deploy's steps work with, decided once before the first of them. */
+interface DeployRun {
+    target: ReleaseTarget;
+    lock: DeployLock;
+    settings: ReleaseSettings;
+    tag: string;
+    from: Color;
+    to: Color;
+    /** The watch's options: the stack's error rate filled in, and the check for an abort or a lost lock before each reading. */
+    watch: WatchOptions;
+    keepWarm: boolean;
+    /** What the deploy did so far: each step recorded as it ends. */
+    result: DeployResult;
+    out: (line: string) => void;
+    /** Tells the team; a failed delivery is an indented warning. */
+    tell: (notification: Notification) => Promise<void>;
+}
+
+/** What one step of a deploy did, and what follows once it is recorded. */
+interface StepRun {
+    changes: string[];
+    outcome: StepOutcome;
+    /** After the step is recorded: the switch's traffic check and notice, the rollback a breach calls for. */
+    after?: () => Promise<void>;
+}
+
+/** A step of a deploy: its line for people (after `<step>: `), and the step itself. */
+interface DeployStepDefinition {
+    describe(run: DeployRun): string;
+    /** `started`: when the step began (the switch's traffic wait counts from it). */
+    run(run: DeployRun, started: number): Promise<StepRun>;
+}
+
+/** A step that applied a stack update and is done. */
+const applied = (changes: string[]): StepRun => ({ changes, outcome: { kind: "done" } });
+
+/** The four steps of a deploy, each one thing; {@link runDeploySteps} runs those {@link planDeploy} left, in order. */
+const deploySteps: Record<DeployStep, DeployStepDefinition> = {
+    release: {
+        describe: ({ tag, from, to }) => `${tag} to ${to}, warm, behind its smoke test (${from} stays live)`,
+        async run(run) {
+            await migrateOutsideStack(run);
+            // The one step that moves the migration target: a hold a rollback left ends here.
+            const change: ReleaseConfigChange = { [`${run.to}Tag`]: run.tag, inactiveWarm: true, ...moveMigrations };
+            return applied(await update(run.target, change, run.out));
+        },
+    },
+    switch: {
+        describe: ({ from, to }) => `live Services to ${to} (${from} stays warm)`,
+        async run(run, started) {
+            const changes = await update(run.target, { activeColor: run.to }, run.out);
+            return { ...applied(changes), after: () => announceSwitch(run, started) };
+        },
+    },
+    watch: {
+        describe: ({ to, watch }) => `${to} for ${watch.seconds} s: readiness and restarts${watch.errorRate ? ", error rate" : ""}`,
+        async run(run) {
+            const { target, to, from, out } = run;
+            const decision: WatchDecision = await watchColor(target, to, run.settings.replicas, run.watch, line => out(`  ${line}`));
+            if (decision.kind === "healthy") {
+                out(`  no breach in ${run.watch.seconds} s`);
+                return { changes: [], outcome: { kind: "done", detail: "no breach" } };
             }
+            out(`  breach: ${decision.reason}; rolling back to ${from}`);
+            const after = () => rollBackAutomatically(target, run.result, decision.reason, run.tell, out);
+            return { changes: [], outcome: { kind: "breach", reason: decision.reason }, after };
+        },
+    },
+    finish: {
+        describe: ({ from, keepWarm }) => (keepWarm ? `${from} stays warm` : `${from} to its inactive replicas`),
+        async run(run) {
+            if (run.keepWarm) return { changes: [], outcome: { kind: "done", detail: `kept ${run.from} warm (--keep-warm)` } };
+            return applied(await update(run.target, { inactiveWarm: false }, run.out));
+        },
+    },
+};
+
+/** The deploy's colors, result and options from its plan; the plan written into the release record. */
+async function startDeploy(
+    given: Pick<DeployRun, "target" | "lock" | "settings" | "tag" | "out"> & { options: DeployOptions },
+    plan: { steps: DeployStep[]; resumed: boolean; switched: boolean },
+    lockedAt: Date,
+): Promise<DeployRun> {
+    const { target, lock, settings, tag, options, out } = given;
+    // After a resumed switch the new color is the active one.
+    const from = plan.switched ? otherColor(settings.activeColor) : settings.activeColor;
+    const to = otherColor(from);
+    await recordPlan(target, { tag, from, to, by: lock.holder.replace(/: .*$/, ""), startedAt: lockedAt.toISOString(), phase: plan.steps[0] });
+    const goOn = () => stopIfAborted(target, lock);
+    const tell = (notification: Notification) => tellTeam(settings.notifyWebhookUrl, notification, line => out(`  ${line}`));
+    if (plan.resumed) out(`resuming a deploy of ${tag} that stopped before its end (${plan.steps.join(", ")} left)`);
+    const watch: WatchOptions = { ...options.watch, errorRate: options.watch.errorRate ?? settings.errorRate, goOn };
+    const result: DeployResult = { ok: false, tag, from, to, steps: [] };
+    return { target, lock, settings, tag, from, to, watch, keepWarm: options.keepWarm ?? false, result, out, tell };
+}
+
+/**
+ * Before anything changes: a watch that cannot read the error rate would watch nothing, and a
+ * pending migration that would break the live color stops the deploy before any backup. Throws
+ * {@link DeployRefusedError}; records the database's migrations in the result.
+ */
+async function checkBeforeDeploy(run: DeployRun, steps: DeployStep[]): Promise<void> {
+    const { out, watch } = run;
+    if (watch.errorRate && steps.includes("watch")) {
+        const e = watch.errorRate;
+        try {
+            out(`error rate: ${await queryErrorRate(e.prometheusUrl, e.query)}/s now (rolls back above ${e.threshold}/s; query: ${e.query})`);
+        } catch (error) {
+            throw new DeployRefusedError(`the watch cannot read the error rate: ${(error as Error).message}; nothing changed`);
         }
-        const db = target.database;
-        if (db && plan.steps.includes("release")) {
-            // Before any backup or change: a migration that would break the live color stops the deploy here.
-            const pending = await readPendingMigrations(db);
-            describePendingMigrations(pending).forEach(line => out(`migrations: ${line}`));
-            try {
-                refuseBreakingMigrations(pending);
-            } catch (error) {
-                throw new DeployRefusedError((error as Error).message);
-            }
-            result.migrations = { from: pending.current, to: pending.current, pending: pending.pending.map(m => m.version) };
-        }
-        for (const step of plan.steps) {
-            const started = Date.now();
-            try {
-                await stopIfAborted(target, lock, step);
-            } catch (error) {
-                if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) return stopped(target, result, undefined, started, error, out);
-                throw error;
-            }
-            out(`${step}: ${describeStep(step, tag, from, to, { ...options, watch })}`);
-            const record = (changes: string[], outcome: StepOutcome) =>
-                result.steps.push({ step, changes, seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
-            try {
-                if (step === "watch") {
-                    const decision: WatchDecision = await watchColor(target, to, settings.replicas, watch, line => out(`  ${line}`));
-                    if (decision.kind === "healthy") {
-                        record([], { kind: "done", detail: "no breach" });
-                        out(`  no breach in ${options.watch.seconds} s`);
-                        continue;
-                    }
-                    record([], { kind: "breach", reason: decision.reason });
-                    out(`  breach: ${decision.reason}; rolling back to ${from}`);
-                    await rollBackAutomatically(target, result, decision.reason, tell, out);
-                    return result;
-                }
-                if (step === "finish" && options.keepWarm) {
-                    record([], { kind: "done", detail: `kept ${from} warm (--keep-warm)` });
-                    continue;
-                }
-                if (step === "release" && db?.migratesOutsideStack && result.migrations?.pending.length) {
-                    // The stack's DatabaseRelease does this inside the update; this stack has no database half.
-                    const migrated = await backupAndMigrate(db, { tag, live: from, liveTag: settings.tags[from], out: line => out(`  ${line}`) });
-                    result.migrations = { ...result.migrations, to: migrated.to, backup: migrated.backup };
-                    await target.useMigrationVersion?.(migrated.to);
-                }
-                const changes = await update(target, configOf(step, tag, from, to), out);
-                record(changes, { kind: "done" });
-                if (step === "switch") {
-                    await confirmTraffic(target, to, started, out);
-                    await tell({
-                        event: "switch",
-                        namespace: target.namespace,
-                        from,
-                        to,
-                        tag,
-                        text: `${target.namespace}: live traffic switched from ${from} to ${to} (${tag})`,
-                    });
-                }
-            } catch (error) {
-                if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) {
-                    return stopped(target, result, step, started, error, out);
-                }
-                const message = engineErrorSummary(error);
-                // Whatever the step had done when it failed: what the live Services select now.
-                result.live = await readLiveColor(target.kubectl, target.namespace);
-                record([], { kind: "failed", error: message, live: result.live });
-                result.error = `${step} failed: ${message}`;
-                return result;
-            }
-        }
-        result.ok = true;
-        result.live = await readLiveColor(target.kubectl, target.namespace);
-        await resolveAlarms(target, out);
-        return result;
-    } finally {
-        await lock.release();
     }
+    const db = run.target.database;
+    if (db && steps.includes("release")) {
+        const pending = await readPendingMigrations(db);
+        describePendingMigrations(pending).forEach(line => out(`migrations: ${line}`));
+        try {
+            refuseBreakingMigrations(pending);
+        } catch (error) {
+            throw new DeployRefusedError((error as Error).message);
+        }
+        run.result.migrations = { from: pending.current, to: pending.current, pending: pending.pending.map(m => m.version) };
+    }
+}
+
+/**
+ * The steps, each: stop if the deploy was aborted or lost its lock → say what it does → do it →
+ * record its outcome. Ends at the first step that did not go on: a failure, an abort, a breach
+ * (after the automatic rollback); after the last, the live color read back.
+ */
+async function runDeploySteps(run: DeployRun, steps: DeployStep[]): Promise<DeployResult> {
+    const { target, result, out } = run;
+    for (const step of steps) {
+        const started = Date.now();
+        try {
+            await stopIfAborted(target, run.lock, step);
+        } catch (error) {
+            if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) return stopped(target, result, undefined, started, error, out);
+            throw error;
+        }
+        out(`${step}: ${deploySteps[step].describe(run)}`);
+        try {
+            const done = await deploySteps[step].run(run, started);
+            result.steps.push({ step, changes: done.changes, seconds: elapsed(started), outcome: done.outcome, result: describeOutcome(done.outcome) });
+            await done.after?.();
+            if (done.outcome.kind === "breach") return result;
+        } catch (error) {
+            if (error instanceof DeployAbortedError || error instanceof DeployLockLostError) return stopped(target, result, step, started, error, out);
+            return failed(run, step, started, error);
+        }
+    }
+    result.ok = true;
+    result.live = await readLiveColor(target.kubectl, target.namespace);
+    return result;
+}
+
+/** Ends a deploy whose `step` failed: recorded with the error and the live color as the cluster has it now. */
+async function failed(run: DeployRun, step: DeployStep, started: number, error: unknown): Promise<DeployResult> {
+    const { target, result } = run;
+    const message = engineErrorSummary(error);
+    // Whatever the step had done when it failed: what the live Services select now.
+    result.live = await readLiveColor(target.kubectl, target.namespace);
+    const outcome: StepOutcome = { kind: "failed", error: message, live: result.live };
+    result.steps.push({ step, changes: [], seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+    result.error = `${step} failed: ${message}`;
+    return result;
+}
+
+/** Where the stack has no database half (`migratesOutsideStack`): the release step backs up and migrates before its update. */
+async function migrateOutsideStack(run: DeployRun): Promise<void> {
+    const { target, result, from } = run;
+    const db = target.database;
+    if (!db?.migratesOutsideStack || !result.migrations?.pending.length) return;
+    // The stack's DatabaseRelease does this inside the update; this stack has no database half.
+    const migrated = await backupAndMigrate(db, { tag: run.tag, live: from, liveTag: run.settings.tags[from], out: line => run.out(`  ${line}`) });
+    result.migrations = { ...result.migrations, to: migrated.to, backup: migrated.backup };
+    await target.useMigrationVersion?.(migrated.to);
+}
+
+/** After the switch's update: traffic confirmed on the new color, and the team told. */
+async function announceSwitch(run: DeployRun, started: number): Promise<void> {
+    const { target, from, to, tag } = run;
+    await confirmTraffic(target, to, started, run.out);
+    await run.tell({
+        event: "switch",
+        namespace: target.namespace,
+        from,
+        to,
+        tag,
+        text: `${target.namespace}: live traffic switched from ${from} to ${to} (${tag})`,
+    });
 }
 
 /**
@@ -403,19 +337,6 @@ async function recordPlan(target: ReleaseTarget, plan: ReleasePlan & { phase: st
 }
 
 /**
- * A deploy or rollback that succeeded resolves the namespace's alarms (a failed automatic
- * rollback's): cleared from the release record, and said. Never fails the command.
- */
-export async function resolveAlarms(target: ReleaseTarget, out: (line: string) => void): Promise<void> {
-    try {
-        const cleared = await clearAlarms(target.kubectl, target.namespace);
-        cleared.forEach(alarm => out(`alarm resolved: ${alarm.kind} at ${alarm.at}`));
-    } catch (error) {
-        out(`warning: the release record's alarms could not be cleared: ${engineErrorSummary(error)}`);
-    }
-}
-
-/**
  * Throws what must stop the deploy before its next change: {@link DeployLockLostError} when its
  * lock is no longer its own, {@link DeployAbortedError} when the release record says another
  * command aborted it (the deploy cleared any older mark when it started: {@link recordPlan}).
@@ -466,57 +387,6 @@ async function stopped(
     }
     out(result.error);
     return result;
-}
-
-function describeStep(step: StepName, tag: string, from: Color, to: Color, options: DeployOptions): string {
-    switch (step) {
-        case "release":
-            return `${tag} to ${to}, warm, behind its smoke test (${from} stays live)`;
-        case "switch":
-            return `live Services to ${to} (${from} stays warm)`;
-        case "watch":
-            return `${to} for ${options.watch.seconds} s: readiness and restarts${options.watch.errorRate ? ", error rate" : ""}`;
-        case "finish":
-            return options.keepWarm ? `${from} stays warm` : `${from} to its inactive replicas`;
-        default:
-            return "";
-    }
-}
-
-/** The config a step sets. */
-function configOf(step: StepName, tag: string, from: Color, to: Color): ReleaseConfigChange {
-    switch (step) {
-        case "release":
-            // The one step that moves the migration target: a hold a rollback left ends here.
-            return { [`${to}Tag`]: tag, inactiveWarm: true, ...moveMigrations };
-        case "switch":
-            return { activeColor: to };
-        case "finish":
-            return { inactiveWarm: false };
-        default:
-            throw new Error(`no config for step ${step}`);
-    }
-}
-
-/**
- * The deploy lock for one release command (deploy, rollback). When it was taken over from a
- * command that was killed, the stack's own update lock, if that command died inside an update,
- * is stale too: `pulumi cancel` removes it (nothing else runs stack updates while the deploy lock
- * is held; with no update in progress it changes nothing). Says what it did.
- */
-export async function takeReleaseLock(target: ReleaseTarget, purpose: string, out: (line: string) => void): Promise<DeployLock> {
-    const lock = await acquireDeployLock(target.kubectl, target.namespace, { purpose });
-    if (lock.tookOverFrom) {
-        out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
-        try {
-            await target.stack.cancel();
-        } catch (error) {
-            await lock.release();
-            throw error;
-        }
-        out("stack: cleared any update lock the abandoned command left (pulumi cancel)");
-    }
-    return lock;
 }
 
 /**
@@ -669,30 +539,4 @@ function errorRateWatch(settings: ErrorRateSettings | undefined, out: (line: str
 
 export function elapsed(started: number): number {
     return Math.round((Date.now() - started) / 100) / 10;
-}
-
-/**
- * One line from an engine error (its output is long): the failing resource's name and the first
- * reason given for it, e.g. `physioflow-smoke-blue: the Kubernetes API server reported that ...`.
- * Any other error gives its first line (to fold a whole message, see messageOnOneLine in database/errors.ts).
- */
-export function engineErrorSummary(error: unknown): string {
-    const message = error instanceof Error ? error.message : String(error);
-    const lines = message
-        .split("\n")
-        .map(line => line.trim())
-        .filter(Boolean);
-    let at = lines.findIndex(line => /^\* /.test(line));
-    if (at === -1) at = lines.findIndex(line => /^error: /.test(line) && !/^error: (update|preview) failed$/.test(line) && !/errors? occurred/.test(line));
-    if (at === -1) return lines[0] ?? message;
-    const reason = lines[at].replace(/^(\* |error: )/, "");
-    // The resource the engine reported it under: the nearest `type (name):` line above, not the stack's.
-    const resource = lines
-        .slice(0, at)
-        .reverse()
-        .map(line => /^([\w-]+:[\w/.-]+:\w+) \(([^)]+)\):$/.exec(line))
-        .find(match => match && match[1] !== "pulumi:pulumi:Stack")?.[2];
-    // The engine names resources by URN; a person knows them by name.
-    const readable = reason.replace(/resource "urn:pulumi:[^"]*::([^":]+)"/g, "$1");
-    return resource && !readable.includes(resource) ? `${resource}: ${readable}` : readable;
 }

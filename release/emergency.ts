@@ -11,7 +11,8 @@ import { apiPort, webPort } from "../components/colorSettings";
 import { parseStackConfig, RawConfig, StackConfig } from "../components/config";
 import { defaultSmokeTimeoutSeconds, SmokeApp, smokeAppLabel, smokeJobSpec } from "../components/smokeChecks";
 import { Kubectl, readClusterState, waitForJob } from "./clusterState";
-import { elapsed, ReleaseTarget, StepResult } from "./deploy";
+import { elapsed } from "./deploy";
+import { ReleaseTarget, StepResult } from "./types";
 
 /** The Deployments of a color, by app (the same names as rollback.ts's liveServices). */
 const appOf: Record<SmokeApp, string> = appNames;

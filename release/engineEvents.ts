@@ -1,6 +1,6 @@
 /**
  * Engine events of a preview or update, boiled down to what a person (or a test) asks: which
- * resources change and how. Pure.
+ * resources change and how; an engine error as one line. Pure.
  */
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
 
@@ -128,4 +128,30 @@ export function summarizeSteps(steps: readonly ResourceStep[], tense: "will" | "
         .sort(([a], [b]) => rank(a) - rank(b))
         .map(([op, n]) => `${n} ${(words[op] ?? [op, op])[tense === "will" ? 0 : 1]}`)
         .join(", ");
+}
+
+/**
+ * One line from an engine error (its output is long): the failing resource's name and the first
+ * reason given for it, e.g. `physioflow-smoke-blue: the Kubernetes API server reported that ...`.
+ * Any other error gives its first line (to fold a whole message, see messageOnOneLine in database/errors.ts).
+ */
+export function engineErrorSummary(error: unknown): string {
+    const message = error instanceof Error ? error.message : String(error);
+    const lines = message
+        .split("\n")
+        .map(line => line.trim())
+        .filter(Boolean);
+    let at = lines.findIndex(line => /^\* /.test(line));
+    if (at === -1) at = lines.findIndex(line => /^error: /.test(line) && !/^error: (update|preview) failed$/.test(line) && !/errors? occurred/.test(line));
+    if (at === -1) return lines[0] ?? message;
+    const reason = lines[at].replace(/^(\* |error: )/, "");
+    // The resource the engine reported it under: the nearest `type (name):` line above, not the stack's.
+    const resource = lines
+        .slice(0, at)
+        .reverse()
+        .map(line => /^([\w-]+:[\w/.-]+:\w+) \(([^)]+)\):$/.exec(line))
+        .find(match => match && match[1] !== "pulumi:pulumi:Stack")?.[2];
+    // The engine names resources by URN; a person knows them by name.
+    const readable = reason.replace(/resource "urn:pulumi:[^"]*::([^":]+)"/g, "$1");
+    return resource && !readable.includes(resource) ? `${resource}: ${readable}` : readable;
 }

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Writable } from "stream";
 import { OperationError, UsageError } from "../database/errors";
-import type { OpenLocalTarget } from "./deploy";
+import type { OpenLocalTarget } from "./types";
 import { formatPreviewReport, MigrationsLocation, previewFromOutput, previewStack, StackPreview, stackFileSetting, versionOrUndefined } from "./previewReport";
 
 export const PREVIEW_REPORT_HELP = `usage: npm run preview:report -- <stack>... [--preview-output [STACK=]FILE]... [--applied-version [STACK=]NNN]... [--out FILE]

@@ -10,7 +10,7 @@ import type { FileLintReport, MigrationFile } from "../database";
 import { lintMigrationFiles } from "../database/lint/lintMigrations";
 import { highestVersion } from "../database/migrations/files";
 import { formatLintReport, summarizeLintFailures } from "../database/lint/rules";
-import type { ReleaseDatabase } from "./deploy";
+import type { ReleaseDatabase } from "./types";
 import { Color, otherColor } from "../components/colors";
 
 /** What a release would apply to the database. */

@@ -15,10 +15,11 @@ import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import type { BackupMetadata } from "../database";
 import { Kubectl } from "./clusterState";
-import { elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, takeReleaseLock, update } from "./deploy";
+import { elapsed, update } from "./deploy";
+import { engineErrorSummary } from "./engineEvents";
+import { OperationRun, runOperation } from "./operation";
+import { ReleaseDatabase, ReleaseSettings, ReleaseTarget } from "./types";
 import { moveMigrations } from "./migrationHold";
-import { refuseStaleCheckout } from "./checkout";
-import { tellTeam } from "./notify";
 import type { RollbackResult } from "./rollback";
 
 /** The API Deployments: the app that holds database connections. */
@@ -75,102 +76,127 @@ export async function restoreRollback(target: ReleaseTarget, archivePath: string
     const out = options.out ?? (() => undefined);
     const db = target.database;
     if (db === undefined) throw new Error("rollback --restore needs the stack's database (dbHost, dbName, dbUser and the dbPassword secret in its config)");
-    const lock = await takeReleaseLock(target, `rollback --restore ${path.basename(archivePath)}`, out);
-    // Before any change: an older checkout's file would restore under the wrong color.
-    const settings = await readReleaseSettings(target.stack)
-        .then(async read => {
-            await refuseStaleCheckout(target, read);
-            return read;
-        })
-        .catch(async error => {
-            await lock.release();
-            throw error;
-        });
-    const from = settings.activeColor;
-    const result: RestoreRollbackResult = { ok: false, from, to: otherColor(from), steps: [] };
-    const progress = { line: (text: string) => out(`  ${text}`) };
-    try {
-        let started = Date.now();
-        out(`verify: ${archivePath}`);
-        const archive = await verifyBackup(archivePath, progress);
-        const metadata = archive.metadata;
-        if (metadata.environment !== db.environment) {
-            throw new Error(`${archivePath} is a backup of "${metadata.environment}", not "${db.environment}"; nothing changed`);
-        }
-        const to = options.color ?? colorForArchive(settings.tags, from, metadata, archivePath);
-        result.to = to;
-        const version = metadata.migration_version;
-        out(`  ${metadata.label} of ${metadata.created_at}, migration ${version}, ${describeArchiveColors(metadata)}`);
-        out(`  ${to} runs ${settings.tags[to]}${options.color === undefined ? "" : " (--color)"}`);
-        result.steps.push({ step: "verify", changes: [], seconds: elapsed(started), result: "archive verified" });
-
-        started = Date.now();
-        out("backup: the database as it is now, before it is replaced");
-        const safety = await createBackup({
-            connection: db.connection,
-            outDir: db.backupDir,
-            environment: db.environment,
-            label: "pre-restore",
-            colors: { colors: { ...settings.tags }, live: from },
-            // A restore prunes nothing: the archive being restored may be the oldest in this folder.
-            prune: false,
-            progress,
-        });
-        result.safetyBackup = safety.archivePath;
-        out(`  ${safety.archivePath} (verified)`);
-        result.steps.push({ step: "backup", changes: [], seconds: elapsed(started), result: `safety backup ${path.basename(safety.archivePath)}` });
-
-        started = Date.now();
-        await withApiOffDatabase(
-            target,
-            { timeoutMs: options.scaleDownTimeoutMs ?? DEFAULT_SCALE_DOWN_TIMEOUT_MS, signals: options.signals ?? process, out },
-            async () => {
-                out(`restore: ${path.basename(archivePath)} into ${db.connection.database}, one transaction`);
-                const restored = await restoreBackup({
-                    archivePath,
-                    connection: db.connection,
-                    confirm: async () => true,
-                    expectEnvironment: db.environment,
-                    // Marked kept before the restore: the final update's pre-migrate backup prunes with the default keep.
-                    keptBy: `physioflow rollback ${target.stack.name} --restore`,
-                    progress,
-                });
-                result.migrationVersion = restored.migrationVersion;
-            },
-        ).catch((error: Error) => {
-            if (!(error instanceof InterruptedError) || result.migrationVersion === undefined) throw error;
-            throw new Error(
-                `${error.message}, but the switch to ${to} did not run (the database is at migration ${version}); ` +
-                    `finish with physioflow rollback <stack> --restore ${archivePath} --color ${to}`,
-            );
-        });
-        result.steps.push({ step: "restore", changes: [], seconds: elapsed(started), result: `database restored to ${version}` });
-
-        started = Date.now();
-        await target.useMigrationVersion?.(version);
-        out(`switch: the stack records migration ${version} and ${to === from ? `keeps ${to} live` : `switches to ${to}`}, behind its smoke test`);
-        const changes = await update(target, { migrationTarget: version, ...moveMigrations, activeColor: to, inactiveWarm: false }, out);
-        result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
-        result.ok = true;
-        await resolveAlarms(target, out);
-        await tellTeam(
-            settings.notifyWebhookUrl,
-            {
+    const archive = path.basename(archivePath);
+    return runOperation<RestoreRollbackResult>(
+        target,
+        {
+            purpose: `rollback --restore ${archive}`,
+            steps: (run, settings) => restoreSteps({ ...run, db, settings, archivePath, options }),
+            notification: ({ from, to, migrationVersion }) => ({
                 event: "restore-rollback",
                 namespace: target.namespace,
                 from,
                 to,
-                text: `${target.namespace}: database restored from ${path.basename(archivePath)} (migration ${version}); ${to} is live`,
-            },
-            out,
-        );
-        return result;
+                text: `${target.namespace}: database restored from ${archive} (migration ${migrationVersion}); ${to} is live`,
+            }),
+        },
+        out,
+    );
+}
+
+/** What a restore's steps work with. */
+interface RestoreRun extends OperationRun {
+    db: ReleaseDatabase;
+    settings: ReleaseSettings;
+    archivePath: string;
+    options: RestoreRollbackOptions;
+}
+
+/** verify → safety backup → restore (the API off the database) → switch; a step that fails ends it, its error in the result. */
+async function restoreSteps(run: RestoreRun): Promise<RestoreRollbackResult> {
+    const from = run.settings.activeColor;
+    const result: RestoreRollbackResult = { ok: false, from, to: otherColor(from), steps: [] };
+    try {
+        const metadata = await verifyArchive(run, result);
+        await safetyBackup(run, result);
+        await restoreArchive(run, result, metadata.migration_version);
+        await switchToRestored(run, result, metadata.migration_version);
+        result.ok = true;
     } catch (error) {
         result.error = engineErrorSummary(error);
-        return result;
-    } finally {
-        await lock.release();
     }
+    return result;
+}
+
+/** Lines of the database's own progress, indented under the step. */
+const progressOf = (run: RestoreRun) => ({ line: (text: string) => run.out(`  ${text}`) });
+
+/** The archive verified, of this environment; the color to bring back chosen (`result.to`). */
+async function verifyArchive(run: RestoreRun, result: RestoreRollbackResult): Promise<BackupMetadata> {
+    const { archivePath, db, settings, options, out } = run;
+    const started = Date.now();
+    out(`verify: ${archivePath}`);
+    const metadata = (await verifyBackup(archivePath, progressOf(run))).metadata;
+    if (metadata.environment !== db.environment) {
+        throw new Error(`${archivePath} is a backup of "${metadata.environment}", not "${db.environment}"; nothing changed`);
+    }
+    const to = options.color ?? colorForArchive(settings.tags, result.from, metadata, archivePath);
+    result.to = to;
+    out(`  ${metadata.label} of ${metadata.created_at}, migration ${metadata.migration_version}, ${describeArchiveColors(metadata)}`);
+    out(`  ${to} runs ${settings.tags[to]}${options.color === undefined ? "" : " (--color)"}`);
+    result.steps.push({ step: "verify", changes: [], seconds: elapsed(started), result: "archive verified" });
+    return metadata;
+}
+
+/** A verified backup of the database as it is now, before it is replaced. */
+async function safetyBackup(run: RestoreRun, result: RestoreRollbackResult): Promise<void> {
+    const { db, settings, out } = run;
+    const started = Date.now();
+    out("backup: the database as it is now, before it is replaced");
+    const safety = await createBackup({
+        connection: db.connection,
+        outDir: db.backupDir,
+        environment: db.environment,
+        label: "pre-restore",
+        colors: { colors: { ...settings.tags }, live: result.from },
+        // A restore prunes nothing: the archive being restored may be the oldest in this folder.
+        prune: false,
+        progress: progressOf(run),
+    });
+    result.safetyBackup = safety.archivePath;
+    out(`  ${safety.archivePath} (verified)`);
+    result.steps.push({ step: "backup", changes: [], seconds: elapsed(started), result: `safety backup ${path.basename(safety.archivePath)}` });
+}
+
+/** The restore in one transaction, with the API off the database ({@link withApiOffDatabase}). */
+async function restoreArchive(run: RestoreRun, result: RestoreRollbackResult, version: string): Promise<void> {
+    const { target, db, archivePath, options, out } = run;
+    const started = Date.now();
+    await withApiOffDatabase(
+        target,
+        { timeoutMs: options.scaleDownTimeoutMs ?? DEFAULT_SCALE_DOWN_TIMEOUT_MS, signals: options.signals ?? process, out },
+        async () => {
+            out(`restore: ${path.basename(archivePath)} into ${db.connection.database}, one transaction`);
+            const restored = await restoreBackup({
+                archivePath,
+                connection: db.connection,
+                confirm: async () => true,
+                expectEnvironment: db.environment,
+                // Marked kept before the restore: the final update's pre-migrate backup prunes with the default keep.
+                keptBy: `physioflow rollback ${target.stack.name} --restore`,
+                progress: progressOf(run),
+            });
+            result.migrationVersion = restored.migrationVersion;
+        },
+    ).catch((error: Error) => {
+        if (!(error instanceof InterruptedError) || result.migrationVersion === undefined) throw error;
+        throw new Error(
+            `${error.message}, but the switch to ${result.to} did not run (the database is at migration ${version}); ` +
+                `finish with physioflow rollback <stack> --restore ${archivePath} --color ${result.to}`,
+        );
+    });
+    result.steps.push({ step: "restore", changes: [], seconds: elapsed(started), result: `database restored to ${version}` });
+}
+
+/** One stack update: the restored migration version recorded, and the chosen color live behind its smoke test. */
+async function switchToRestored(run: RestoreRun, result: RestoreRollbackResult, version: string): Promise<void> {
+    const { target, out } = run;
+    const { from, to } = result;
+    const started = Date.now();
+    await target.useMigrationVersion?.(version);
+    out(`switch: the stack records migration ${version} and ${to === from ? `keeps ${to} live` : `switches to ${to}`}, behind its smoke test`);
+    const changes = await update(target, { migrationTarget: version, ...moveMigrations, activeColor: to, inactiveWarm: false }, out);
+    result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
 }
 
 /** "taken while blue ran v1 (live) and green v2", or what an older archive recorded. */

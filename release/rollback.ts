@@ -8,14 +8,15 @@
  */
 import { Color, otherColor } from "../components/colors";
 import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
-import { confirmTraffic, elapsed, engineErrorSummary, readReleaseSettings, ReleaseTarget, resolveAlarms, StepResult, takeReleaseLock, update } from "./deploy";
-import { refuseStaleCheckout } from "./checkout";
-import { DeployLock, DeployLockedError, readDeployLock, waitForDeployLock } from "./deployLock";
+import { confirmTraffic, elapsed, update } from "./deploy";
+import { engineErrorSummary } from "./engineEvents";
+import { OperationRun, runOperation, takeReleaseLock } from "./operation";
+import { ReleaseSettings, ReleaseTarget, StepName, StepResult } from "./types";
+import { DeployLock, readDeployLock, waitForDeployLock } from "./deployLock";
 import { bringUpCold, ColdStartError, ColdStartTimings } from "./emergency";
 import { holdMigrations } from "./migrationHold";
 import { abortRelease, readReleaseRecord, recordPendingConfig, ReleasePlan } from "./releaseRecord";
 import { configValues } from "./stackConfig";
-import { tellTeam } from "./notify";
 
 export interface RollbackResult {
     ok: boolean;
@@ -36,151 +37,152 @@ export interface RollbackResult {
 export async function rollback(target: ReleaseTarget, options: { emergency?: boolean; out?: (line: string) => void } = {}): Promise<RollbackResult> {
     const decided = Date.now();
     const out = options.out ?? (() => undefined);
-    let lock: DeployLock | undefined;
-    try {
-        lock = await takeReleaseLock(target, options.emergency ? "emergency rollback" : "rollback", out);
-    } catch (error) {
-        // An emergency does not wait for a deploy (that deploy may be the emergency).
-        if (!(options.emergency && error instanceof DeployLockedError)) throw error;
-        out(`lock: ${error.message.replace(/; wait for it to finish$/, "")}; going ahead (emergency)`);
-    }
-    if (options.emergency) {
-        await markAborted(target, out);
-        // A deploy still running its release step has not switched: its `to` is the color being
-        // released (maybe not yet smoke-tested), never the way back. The live color stays.
-        const running = lock === undefined ? await runningRelease(target) : undefined;
-        const releasing = running?.phase === "release" ? running : undefined;
-        if (running?.phase === "switch" || running?.phase === "finish") {
-            // Its update runs to its end (never cut short): a patch now would be undone by its switch,
-            // or left on the color its finish scales down. Decided once it has let go.
-            out(`release: the running deploy of ${running.tag} is in its ${running.phase}, which runs to its end; waiting for it`);
-            lock = await lockForReconcile(target, out);
-        }
-        if (releasing) {
-            const live = await readLiveColor(target.kubectl, target.namespace);
-            if (live.color === releasing.from) {
-                out(`release: the running deploy of ${releasing.tag} to ${releasing.to} had not switched: aborted; ${releasing.from} stays live`);
-                return { ok: true, from: releasing.from, to: releasing.from, steps: [], live };
-            }
-        }
-    }
-    // Before any change: an older checkout's file would switch to the color already live.
-    const settings = await readReleaseSettings(target.stack)
-        .then(async read => {
-            await refuseStaleCheckout(target, read);
-            return read;
-        })
-        .catch(async error => {
-            await lock?.release();
-            throw error;
-        });
-    const from = settings.activeColor;
-    const to = otherColor(from);
-    const result: RollbackResult = { ok: false, from, to, steps: [] };
-    const step = async (name: StepResult["step"], what: string, action: () => Promise<string[]>, done: string) => {
-        const started = Date.now();
-        out(`${name}: ${what}`);
-        const changes = await action();
-        result.steps.push({ step: name, changes, seconds: elapsed(started), result: done });
-    };
-    try {
-        let state: ClusterState | undefined;
-        const notReady = async () => {
-            state = await readClusterState(target.kubectl, target.namespace);
-            const deployments = state.deployments;
-            return liveServices
-                .filter(app => (deployments[`${app}-${to}`]?.readyReplicas ?? 0) === 0)
-                .map(app => `${app}-${to} ${deployments[`${app}-${to}`]?.readyReplicas ?? 0}/${deployments[`${app}-${to}`]?.replicas ?? 0} ready`);
-        };
-        const cold = await notReady();
-        let jobRemoved: Promise<void> | undefined;
-        if (cold.length > 0 && options.emergency) {
-            ({ jobRemoved } = await emergencyColdStart(target, result, { state: state!, replicas: settings.replicas, cold }, out));
-        } else if (cold.length > 0) {
-            out(`${to} has no ready pods (${cold.join(", ")}): bringing it up through the stack first`);
-            await step(
-                "release",
-                `${to} to full replicas, behind its smoke test (${from} stays live)`,
-                () => update(target, { inactiveWarm: true, ...holdMigrations }, out),
-                "done",
-            );
-            // Scaled already but broken (pods that do not get ready): the update changed nothing and waited for nothing.
-            const stillCold = await notReady();
-            if (stillCold.length > 0) {
-                throw new Error(`refusing to switch to ${to}: it has no ready pods (${stillCold.join(", ")}); ${from} stays live`);
-            }
-        }
-        if (options.emergency) {
-            // Until the reconcile below, the live Services differ from the stack's outputs: recorded
-            // first, so a reconcile cut short is resumed rather than taken for a stale checkout.
-            await recordPendingConfig(target.kubectl, target.namespace, configValues({ activeColor: to, inactiveWarm: true }));
-            const started = Date.now();
-            out(`switch: patching the live Services to ${to} through the API`);
-            await Promise.all(
-                liveServices.map(service =>
-                    target.kubectl([
-                        "patch",
-                        "service",
-                        service,
-                        "-n",
-                        target.namespace,
-                        "--type",
-                        "merge",
-                        "-p",
-                        JSON.stringify({ spec: { selector: { version: to } } }),
-                    ]),
-                ),
-            );
-            result.patchMs = Date.now() - started;
-            out(`  live Services select ${to} (${result.patchMs} ms)`);
-            // Traffic has moved once the Services' endpoints are the new color's pods: the reconcile waits for it (briefly).
-            await confirmTraffic(target, to, started, out);
-            result.trafficMs = Date.now() - decided;
-            await jobRemoved;
-            result.steps.push({
-                step: "switch",
-                changes: liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`),
-                seconds: elapsed(started),
-                result: "patched",
-            });
-            if (!lock) lock = await lockForReconcile(target, out);
-            // The stack catches up: same selectors, nothing moves; the old color stays warm.
-            await step(
-                "rollback",
-                `the stack's activeColor to ${to}, reconciled with what was patched`,
-                () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out),
-                "stack matches the cluster",
-            );
-        } else {
-            const started = Date.now();
-            await step(
-                "switch",
-                `live Services to ${to} (${from} stays warm)`,
-                () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out),
-                "done",
-            );
-            await confirmTraffic(target, to, started, out);
-        }
-        result.ok = true;
-        await resolveAlarms(target, out);
-        await tellTeam(
-            settings.notifyWebhookUrl,
-            {
-                event: options.emergency ? "emergency-rollback" : "rollback",
+    const emergency = options.emergency ?? false;
+    const what = emergency ? "emergency rollback" : "rollback";
+    return runOperation<RollbackResult>(
+        target,
+        {
+            purpose: what,
+            emergency,
+            prepare: emergency ? abortRunningDeploy : undefined,
+            steps: (run, settings) => switchBack(run, settings, { emergency, decided }),
+            notification: ({ from, to }) => ({
+                event: emergency ? "emergency-rollback" : "rollback",
                 namespace: target.namespace,
                 from,
                 to,
-                text: `${target.namespace}: ${options.emergency ? "emergency rollback" : "rollback"}, live traffic switched from ${from} to ${to}`,
-            },
-            out,
-        );
-        return result;
+                text: `${target.namespace}: ${what}, live traffic switched from ${from} to ${to}`,
+            }),
+        },
+        out,
+    );
+}
+
+/**
+ * An emergency first marks a running deploy aborted. A deploy still running its release step has
+ * not switched: its `to` is the color being released (maybe not yet smoke-tested), never the way
+ * back; the live color stays and the emergency ends here (its result). A deploy in its switch or
+ * finish runs that update to its end (never cut short): a patch now would be undone by its switch,
+ * or left on the color its finish scales down; the emergency waits for it to let go, and takes the lock.
+ */
+async function abortRunningDeploy(run: OperationRun): Promise<RollbackResult | undefined> {
+    const { target, out } = run;
+    await markAborted(target, out);
+    const running = run.lock === undefined ? await runningRelease(target) : undefined;
+    if (running?.phase === "switch" || running?.phase === "finish") {
+        out(`release: the running deploy of ${running.tag} is in its ${running.phase}, which runs to its end; waiting for it`);
+        run.lock = await lockForReconcile(target, out);
+        return undefined;
+    }
+    const releasing = running?.phase === "release" ? running : undefined;
+    if (!releasing) return undefined;
+    const live = await readLiveColor(target.kubectl, target.namespace);
+    if (live.color !== releasing.from) return undefined;
+    out(`release: the running deploy of ${releasing.tag} to ${releasing.to} had not switched: aborted; ${releasing.from} stays live`);
+    return { ok: true, from: releasing.from, to: releasing.from, steps: [], live };
+}
+
+/**
+ * The switch to the other color: made ready if it has no ready pods, then switched (an emergency:
+ * patched through the API, then the stack reconciled). A step that fails ends it, its error in the result.
+ */
+async function switchBack(run: OperationRun, settings: ReleaseSettings, how: { emergency: boolean; decided: number }): Promise<RollbackResult> {
+    const from = settings.activeColor;
+    const result: RollbackResult = { ok: false, from, to: otherColor(from), steps: [] };
+    try {
+        const { jobRemoved } = await readyOtherColor(run, result, settings.replicas, how.emergency);
+        if (how.emergency) await patchThenReconcile(run, result, { jobRemoved, decided: how.decided });
+        else await switchThroughStack(run, result);
+        result.ok = true;
     } catch (error) {
         result.error = engineErrorSummary(error);
-        return result;
-    } finally {
-        await lock?.release();
     }
+    return result;
+}
+
+/**
+ * The color to switch to with no ready pods: an emergency brings it up through the API
+ * ({@link emergencyColdStart}); otherwise through the stack (its readiness and smoke test), refused
+ * if it is still not ready (scaled already but broken: the update changed nothing and waited for nothing).
+ */
+async function readyOtherColor(run: OperationRun, result: RollbackResult, replicas: number, emergency: boolean): Promise<{ jobRemoved?: Promise<void> }> {
+    const { target, out } = run;
+    const { from, to } = result;
+    const seen = await coldApps(target, to);
+    if (seen.cold.length === 0) return {};
+    if (emergency) return emergencyColdStart(target, result, { state: seen.state, replicas, cold: seen.cold }, out);
+    out(`${to} has no ready pods (${seen.cold.join(", ")}): bringing it up through the stack first`);
+    const bringUp = () => update(target, { inactiveWarm: true, ...holdMigrations }, out);
+    await recordStep(result, out, { step: "release", what: `${to} to full replicas, behind its smoke test (${from} stays live)`, done: "done" }, bringUp);
+    const stillCold = (await coldApps(target, to)).cold;
+    if (stillCold.length > 0) throw new Error(`refusing to switch to ${to}: it has no ready pods (${stillCold.join(", ")}); ${from} stays live`);
+    return {};
+}
+
+/** The live apps whose `color` Deployment has no ready pod, each as `name ready/desired ready`, and the cluster as read. */
+async function coldApps(target: ReleaseTarget, color: Color): Promise<{ state: ClusterState; cold: string[] }> {
+    const state = await readClusterState(target.kubectl, target.namespace);
+    const deployments = state.deployments;
+    const cold = liveServices
+        .filter(app => (deployments[`${app}-${color}`]?.readyReplicas ?? 0) === 0)
+        .map(app => `${app}-${color} ${deployments[`${app}-${color}`]?.readyReplicas ?? 0}/${deployments[`${app}-${color}`]?.replicas ?? 0} ready`);
+    return { state, cold };
+}
+
+/** Says what a step does, does it, and records it with its changes and `done` as its result line. */
+async function recordStep(
+    result: RollbackResult,
+    out: (line: string) => void,
+    step: { step: StepName; what: string; done: string },
+    action: () => Promise<string[]>,
+): Promise<void> {
+    const started = Date.now();
+    out(`${step.step}: ${step.what}`);
+    const changes = await action();
+    result.steps.push({ step: step.step, changes, seconds: elapsed(started), result: step.done });
+}
+
+/** A normal rollback: the stack's activeColor flipped, the old color kept warm, previewed and applied; then traffic confirmed. */
+async function switchThroughStack(run: OperationRun, result: RollbackResult): Promise<void> {
+    const { target, out } = run;
+    const { from, to } = result;
+    const started = Date.now();
+    const flip = () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out);
+    await recordStep(result, out, { step: "switch", what: `live Services to ${to} (${from} stays warm)`, done: "done" }, flip);
+    await confirmTraffic(target, to, started, out);
+}
+
+/**
+ * An emergency's switch: the live Services patched through the API and traffic confirmed, then
+ * (with the deploy lock, when it can be had: {@link lockForReconcile}) the stack set to match and
+ * reconciled: same selectors, nothing moves; the old color stays warm.
+ */
+async function patchThenReconcile(run: OperationRun, result: RollbackResult, when: { jobRemoved?: Promise<void>; decided: number }): Promise<void> {
+    const { target, out } = run;
+    const { from, to } = result;
+    // Until the reconcile below, the live Services differ from the stack's outputs: recorded
+    // first, so a reconcile cut short is resumed rather than taken for a stale checkout.
+    await recordPendingConfig(target.kubectl, target.namespace, configValues({ activeColor: to, inactiveWarm: true }));
+    const started = Date.now();
+    out(`switch: patching the live Services to ${to} through the API`);
+    const selector = JSON.stringify({ spec: { selector: { version: to } } });
+    await Promise.all(liveServices.map(service => target.kubectl(["patch", "service", service, "-n", target.namespace, "--type", "merge", "-p", selector])));
+    result.patchMs = Date.now() - started;
+    out(`  live Services select ${to} (${result.patchMs} ms)`);
+    // Traffic has moved once the Services' endpoints are the new color's pods: the reconcile waits for it (briefly).
+    await confirmTraffic(target, to, started, out);
+    result.trafficMs = Date.now() - when.decided;
+    await when.jobRemoved;
+    const changes = liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`);
+    result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: "patched" });
+    run.lock ??= await lockForReconcile(target, out);
+    const reconcile = () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out);
+    await recordStep(
+        result,
+        out,
+        { step: "rollback", what: `the stack's activeColor to ${to}, reconciled with what was patched`, done: "stack matches the cluster" },
+        reconcile,
+    );
 }
 
 /** The plan of the deploy that holds the lock, with the step it runs, from the release record; undefined when it cannot be read. */

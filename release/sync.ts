@@ -6,7 +6,8 @@
  */
 import * as auto from "@pulumi/pulumi/automation";
 import { compareCheckout, checkoutValues, describeDisagreement, expectedCheckout, readStackTruth, ReleaseKey, shownPath, stackFilePath } from "./checkout";
-import { readReleaseSettings, ReleaseTarget } from "./deploy";
+import { readReleaseSettings } from "./operation";
+import { ReleaseTarget } from "./types";
 import { recordPendingConfig } from "./releaseRecord";
 
 export interface SyncChange {

@@ -9,12 +9,11 @@ import * as crypto from "crypto";
 import { Color, otherColor } from "../components/colors";
 import { SmokeApp, SmokeCheck, smokeScript, smokeUrlVariable } from "../components/smokeChecks";
 import { withClient } from "../database/client";
-import { usageLine } from "../database/cli/commands";
-import { messageOnOneLine, UsageError } from "../database/errors";
+import { messageOnOneLine } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
-import type { ReleaseIo } from "./cli";
 import { ClusterState, liveServices, readClusterState, waitForJob } from "./clusterState";
-import { readReleaseSettings, ReleaseSettings, ReleaseTarget } from "./deploy";
+import { readReleaseSettings } from "./operation";
+import { ReleaseSettings, ReleaseTarget } from "./types";
 import { readStackConfig } from "./stackConfig";
 
 export interface VerifyCheck {
@@ -249,42 +248,4 @@ async function checkRowCounts(target: ReleaseTarget): Promise<VerifyCheck> {
             detail: [...(missing.length ? [`missing: ${missing.join(", ")}`] : []), ...counts].join(", "),
         };
     });
-}
-
-export const VERIFY_HELP = `usage: ${usageLine("verify")}
-
-The runbook's post-deployment checks, one line each: the active color's pods ready (and the
-inactive color's when it is warm); the stack's smokeChecks through the live Services, and the
-preview Services when the inactive color has pods, run from a one-off Job in the cluster (deleted
-after); the migration version of the database, the ConfigMap migration-version and the stack's
-output agreeing; the exact row counts of the main tables (a missing table fails). Lines starting
-with ! failed; the exit code is then 1. <stack>: local, dev, staging or prod.
-
-  --json   print the result as JSON on stdout`;
-
-/** Opens a stack and its cluster for a command; `close()` stops what was started for it. */
-export type OpenReleaseTarget = (stackName: string, out: (line: string) => void) => Promise<{ target: ReleaseTarget; close(): Promise<void> }>;
-
-/** `physioflow verify ...`; exit 0 when every check passed, 1 otherwise; bad input throws {@link UsageError}. */
-export async function verifyCommand(argv: readonly string[], io: ReleaseIo, open: OpenReleaseTarget): Promise<number> {
-    if (argv.includes("--help") || argv.includes("-h")) {
-        io.stdout.write(`${VERIFY_HELP}\n`);
-        return 0;
-    }
-    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
-        if (flag !== "--json") throw new UsageError(`unknown option ${flag}; see physioflow verify --help`);
-    }
-    const positional = argv.filter(arg => !arg.startsWith("-"));
-    if (positional.length !== 1) throw new UsageError("verify needs a stack: physioflow verify <stack>");
-    const out = (line: string) => io.stderr.write(`${line}\n`);
-    const opened = await open(positional[0], out);
-    let result: VerifyResult;
-    try {
-        result = await verify(opened.target, { out });
-    } finally {
-        await opened.close();
-    }
-    const lines = formatVerify(result);
-    io.stdout.write(argv.includes("--json") ? `${JSON.stringify({ ...result, lines }, null, 2)}\n` : `${lines.join("\n")}\n`);
-    return result.ok ? 0 : 1;
 }

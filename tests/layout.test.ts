@@ -111,6 +111,60 @@ describe("the folders' layering", () => {
     });
 });
 
+/** The repository file a relative specifier in `file` names (`x` as `x.ts`, `x.js` or `x/index.ts`), when it is one of `files`. */
+function resolved(file: string, specifier: string, files: Set<string>): string | undefined {
+    if (!specifier.startsWith(".")) return undefined;
+    const base = path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier));
+    return [base, `${base}.ts`, `${base}.js`, `${base}/index.ts`].find(candidate => files.has(candidate));
+}
+
+/** Each import cycle among `files` (type-only imports too), as `a -> b -> a`, each cycle once. */
+function importCycles(files: { path: string; text: string }[]): string[] {
+    const names = new Set(files.map(file => file.path));
+    const edges = new Map(
+        files.map(file => [file.path, [...new Set(importSpecifiers(file.text).flatMap(spec => resolved(file.path, spec, names) ?? []))].sort()]),
+    );
+    const cycles = new Set<string>();
+    const state = new Map<string, "open" | "done">();
+    const stack: string[] = [];
+    const visit = (node: string) => {
+        state.set(node, "open");
+        stack.push(node);
+        for (const next of edges.get(node) ?? []) {
+            if (state.get(next) === "open") {
+                const cycle = stack.slice(stack.indexOf(next));
+                // The same cycle found from another of its files: written from its smallest file.
+                const start = cycle.indexOf([...cycle].sort()[0]);
+                const rotated = [...cycle.slice(start), ...cycle.slice(0, start)];
+                cycles.add([...rotated, rotated[0]].join(" -> "));
+            } else if (!state.has(next)) visit(next);
+        }
+        stack.pop();
+        state.set(node, "done");
+    };
+    [...names].sort().forEach(node => state.has(node) || visit(node));
+    return [...cycles].sort();
+}
+
+describe("no import cycles", () => {
+    it("finds a cycle through index files and extensions, once, and none in a tree", () => {
+        const files = [
+            { path: "release/a.ts", text: `import { b } from "./b";\nimport type { C } from "../components";` },
+            { path: "release/b.ts", text: `export { a } from "./a";` },
+            { path: "components/index.ts", text: `export * from "./c";` },
+            { path: "components/c.ts", text: `import * as fs from "fs";` },
+        ];
+        assert.deepStrictEqual(importCycles(files), ["release/a.ts -> release/b.ts -> release/a.ts"]);
+        assert.deepStrictEqual(importCycles(files.filter(file => file.path !== "release/b.ts")), []);
+    });
+
+    it("holds in the repository (tests/ included): a module's imports never lead back to it", () => {
+        const all = [...sourceFiles(), ...lookupFiles(path.join(repoRoot, "tests"), ["ts"], true).map(file => path.relative(repoRoot, file))];
+        const cycles = importCycles(all.map(file => ({ path: file, text: fs.readFileSync(path.join(repoRoot, file), "utf8") })));
+        assert.deepStrictEqual(cycles, [], `break each cycle (shared types go to a module of their own):\n${cycles.join("\n")}`);
+    });
+});
+
 describe("the test run's file list (.mocharc.json)", () => {
     it("runs every tests/**/*.test.ts file exactly once, the longest engine suites first", () => {
         // The spec lists the slow engine suites by name so the workers start them first (mocha hands

@@ -6,7 +6,8 @@
  */
 import * as assert from "assert";
 import { readClusterState } from "../../release/clusterState";
-import { deploy, DeployRefusedError, ReleaseTarget } from "../../release/deploy";
+import { deploy } from "../../release/deploy";
+import { DeployRefusedError, ReleaseTarget } from "../../release/types";
 import { DeployLockedError, deployLockName } from "../../release/deployLock";
 import { changedSteps } from "../../release/engineEvents";
 import { rollback } from "../../release/rollback";

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { deployExitCode, deploySummary, parseDeployArgs, releaseMain } from "../../release/cli";
-import type { DeployResult } from "../../release/deploy";
+import type { DeployResult } from "../../release/types";
 import { openLocalReleaseTarget } from "../../local/releaseTarget";
 import { runInProcess } from "../support/cliRun";
 

@@ -1,5 +1,7 @@
 import * as assert from "assert";
-import { DeployRefusedError, engineErrorSummary, planDeploy, ReleaseSettings } from "../../release/deploy";
+import { planDeploy } from "../../release/deploy";
+import { engineErrorSummary } from "../../release/engineEvents";
+import { DeployRefusedError, ReleaseSettings } from "../../release/types";
 
 describe("deploy plan, from the stack's settings as they are", () => {
     const settings = (over: Partial<ReleaseSettings>): ReleaseSettings => ({

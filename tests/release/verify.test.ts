@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseSmokeChecks, smokeScript } from "../../components/smokeChecks";
 import { ClusterState } from "../../release/clusterState";
-import { ReleaseSettings } from "../../release/deploy";
+import { ReleaseSettings } from "../../release/types";
 import { checkPodsReady, formatVerify, mainTables, verifyJobManifest } from "../../release/verify";
 
 const settings = (inactiveWarm: boolean): ReleaseSettings => ({ activeColor: "green", tags: { blue: "v1", green: "v2" }, inactiveWarm, replicas: 2 });

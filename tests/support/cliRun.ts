@@ -6,7 +6,7 @@
 import { execFile } from "child_process";
 import * as path from "path";
 import { Readable, Writable } from "stream";
-import type { ReleaseTarget } from "../../release/deploy";
+import type { ReleaseTarget } from "../../release/types";
 
 const repoRoot = path.join(__dirname, "..", "..");
 

@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
-import type { DeployResult } from "../../release/deploy";
+import type { DeployResult } from "../../release/types";
 
 export interface DeployChildArgs {
     /** The test stack's directories (ScratchClusterStack `dirs`). */

@@ -15,7 +15,7 @@ import { freshDatabase } from "./postgres";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { serviceServes, waitForClusterState } from "./clusterWait";
-import { ReleaseTarget } from "../../release/deploy";
+import { ReleaseTarget } from "../../release/types";
 import { Cluster } from "../../devenv/cluster";
 import { createTestClusterStack, TestClusterStack } from "./engine";
 import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "./sharedCluster";
