@@ -13,7 +13,9 @@ import type * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as path from "path";
 import { Color, isColor, otherColor } from "../components/colors";
+import { kubectlGet } from "../devenv/kubectl";
 import { Kubectl, liveServices } from "./clusterState";
+import type { List, Service } from "./kubernetesObjects";
 import type { ReleaseSettings } from "./types";
 import { readReleaseRecord } from "./releaseRecord";
 
@@ -185,7 +187,7 @@ export async function readStackTruth(target: { stack: auto.Stack; kubectl: Kubec
     const [outputs, record, services] = await Promise.all([
         target.stack.outputs(),
         readReleaseRecord(target.kubectl, target.namespace),
-        target.kubectl(["get", "services", "-n", target.namespace, "-o", "json"]).then(text => JSON.parse(text).items as any[]),
+        kubectlGet<List<Service>>(target.kubectl, ["services", "-n", target.namespace]).then(list => list.items),
     ]);
     const live: Record<string, string> = {};
     for (const service of services) {

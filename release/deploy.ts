@@ -9,7 +9,9 @@
 import type * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
 import { ClusterState, describeLive, Kubectl, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
+import { kubectlGet } from "../devenv/kubectl";
 import { DeployLock, DeployLockLostError } from "./deployLock";
+import type { List, Pod } from "./kubernetesObjects";
 import { holdMigrations, moveMigrations } from "./migrationHold";
 import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } from "./releaseRecord";
 import { changedSteps, engineErrorSummary, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
@@ -506,8 +508,8 @@ async function readColor(target: ReleaseTarget, color: Color, replicas: number):
         .filter(([name]) => name.endsWith(`-${color}`))
         .filter(([, d]) => d.readyReplicas < replicas)
         .map(([name, d]) => `${name} ${d.readyReplicas}/${replicas} ready`);
-    const pods = JSON.parse(await target.kubectl(["get", "pods", "-n", target.namespace, "-l", `version=${color}`, "-o", "json"])).items as any[];
-    const restarts = pods.reduce((sum, pod) => sum + ((pod.status?.containerStatuses ?? []) as any[]).reduce((n, c) => n + (c.restartCount ?? 0), 0), 0);
+    const pods = (await kubectlGet<List<Pod>>(target.kubectl, ["pods", "-n", target.namespace, "-l", `version=${color}`])).items;
+    const restarts = pods.reduce((sum, pod) => sum + (pod.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0), 0);
     return { unready: unready.length ? unready.join(", ") : undefined, restarts };
 }
 

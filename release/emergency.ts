@@ -10,7 +10,9 @@ import { Color } from "../components/colors";
 import { apiPort, webPort } from "../components/colorSettings";
 import { parseStackConfig, RawConfig, StackConfig } from "../components/config";
 import { defaultSmokeTimeoutSeconds, SmokeApp, smokeAppLabel, smokeJobSpec } from "../components/smokeChecks";
+import { kubectlGet } from "../devenv/kubectl";
 import { Kubectl, readClusterState, waitForJob } from "./clusterState";
+import type { ConfigMap, Deployment } from "./kubernetesObjects";
 import { elapsed } from "./deploy";
 import { ReleaseTarget, StepResult } from "./types";
 
@@ -155,14 +157,14 @@ async function runSmokeJob(
 ): Promise<{ ok: boolean; detail: string; removed: Promise<void> }> {
     const { kubectl, namespace } = target;
     const [deployments, configMap] = await Promise.all([
-        Promise.all(Object.values(appOf).map(async app => JSON.parse(await kubectl(["get", "deployment", `${app}-${color}`, "-n", namespace, "-o", "json"])))),
-        kubectl(["get", "configmap", "migration-version", "-n", namespace, "-o", "json"]).then(JSON.parse),
+        Promise.all(Object.values(appOf).map(async app => kubectlGet<Deployment>(kubectl, ["deployment", `${app}-${color}`, "-n", namespace]))),
+        kubectlGet<ConfigMap>(kubectl, ["configmap", "migration-version", "-n", namespace]),
     ]);
-    const container = (deployment: any) => deployment.spec.template.spec.containers[0];
-    const envFrom = deployments.flatMap(d => (container(d).envFrom ?? []) as any[]);
+    const container = (deployment: Deployment) => deployment.spec.template.spec.containers[0];
+    const envFrom = deployments.flatMap(d => container(d).envFrom ?? []);
     const release = [
-        ...envFrom.filter(source => source.configMapRef).map(source => source.configMapRef.name),
-        ...new Set(envFrom.filter(source => source.secretRef).map(source => source.secretRef.name as string)),
+        ...envFrom.filter(source => source.configMapRef).map(source => source.configMapRef!.name),
+        ...new Set(envFrom.filter(source => source.secretRef).map(source => source.secretRef!.name)),
     ].join(",");
     const timeoutSeconds = defaultSmokeTimeoutSeconds;
     const manifest = {

@@ -8,10 +8,21 @@
 /** `metadata.labels` / `annotations`: string to string. */
 export type Labels = Record<string, string>;
 
+/** `kubectl get KIND -o json` of several objects. */
+export interface List<T> {
+    items: T[];
+}
+
 export interface Service {
     metadata: { name: string };
-    /** Absent for a Service without a selector (e.g. ExternalName). */
-    spec: { selector?: Labels };
+    /** `selector` is absent for a Service without a selector (e.g. ExternalName); `ports` for one without ports. */
+    spec: { selector?: Labels; ports?: ServicePort[] };
+}
+
+export interface ServicePort {
+    /** Absent when the Service has a single port. */
+    name?: string;
+    port: number;
 }
 
 export interface EndpointSlice {
@@ -28,6 +39,8 @@ export interface Endpoint {
 
 export interface Pod {
     metadata: { name: string; labels?: Labels };
+    /** `containerStatuses` appears once the pod is scheduled. */
+    status?: { containerStatuses?: { restartCount?: number }[] };
 }
 
 export interface Deployment {
@@ -35,10 +48,22 @@ export interface Deployment {
     spec: {
         /** Absent means 1. */
         replicas?: number;
-        template: { spec: { containers: { image?: string }[] } };
+        template: { spec: { containers: Container[] } };
     };
     /** Absent (or without readyReplicas) before the controller has counted any ready pod. */
     status?: { readyReplicas?: number; observedGeneration?: number };
+}
+
+export interface Container {
+    image?: string;
+    /** The ConfigMaps and Secrets whose keys become the container's environment. */
+    envFrom?: EnvFromSource[];
+}
+
+/** One of the two is set. */
+export interface EnvFromSource {
+    configMapRef?: { name: string };
+    secretRef?: { name: string };
 }
 
 /** A Deployment or Job condition: `{ type: "Complete", status: "True" }`. */

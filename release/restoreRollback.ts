@@ -14,7 +14,9 @@ import * as path from "path";
 import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import type { BackupMetadata } from "../database";
+import { kubectlGet } from "../devenv/kubectl";
 import { Kubectl } from "./clusterState";
+import type { Deployment, List, Pod } from "./kubernetesObjects";
 import { elapsed, update } from "./deploy";
 import { engineErrorSummary } from "./engineEvents";
 import { OperationRun, runOperation } from "./operation";
@@ -232,7 +234,7 @@ async function withApiOffDatabase(
     const out = options.out;
     const replicas: Record<string, number> = {};
     for (const name of apiDeployments) {
-        const deployment = JSON.parse(await kubectl(["get", "deployment", name, "-n", namespace, "-o", "json"]));
+        const deployment = await kubectlGet<Deployment>(kubectl, ["deployment", name, "-n", namespace]);
         replicas[name] = deployment.spec.replicas ?? 0;
     }
     let heard: string | undefined;
@@ -270,7 +272,7 @@ async function waitForNoApiPods(kubectl: Kubectl, namespace: string, timeoutMs: 
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         interrupted();
-        const pods = JSON.parse(await kubectl(["get", "pods", "-n", namespace, "-l", "app=physioflow-api", "-o", "json"])).items as unknown[];
+        const pods = (await kubectlGet<List<Pod>>(kubectl, ["pods", "-n", namespace, "-l", "app=physioflow-api"])).items;
         if (pods.length === 0) return;
         if (Date.now() > deadline) throw new Error(`the API's pods did not stop within ${timeoutMs / 1000} s (${pods.length} left); nothing restored`);
         await new Promise(resolve => setTimeout(resolve, 250));

@@ -11,7 +11,9 @@ import { SmokeApp, SmokeCheck, smokeScript, smokeUrlVariable } from "../componen
 import { withClient } from "../database/client";
 import { messageOnOneLine } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
+import { kubectlGet } from "../devenv/kubectl";
 import { ClusterState, liveServices, readClusterState, waitForJob } from "./clusterState";
+import type { ConfigMap, List, Service } from "./kubernetesObjects";
 import { readReleaseSettings } from "./operation";
 import { ReleaseSettings, ReleaseTarget } from "./types";
 import { readStackConfig } from "./stackConfig";
@@ -204,14 +206,18 @@ async function readSmokeSettings(target: ReleaseTarget): Promise<{ image: string
 
 /** Each Service's port named `http` (else its first), by Service name. */
 async function servicePorts(target: ReleaseTarget): Promise<Record<string, number>> {
-    const services = JSON.parse(await target.kubectl(["get", "services", "-n", target.namespace, "-o", "json"])).items as any[];
-    return Object.fromEntries(services.map(s => [s.metadata.name, (s.spec.ports.find((p: any) => p.name === "http") ?? s.spec.ports[0])?.port]));
+    const services = (await kubectlGet<List<Service>>(target.kubectl, ["services", "-n", target.namespace])).items;
+    return Object.fromEntries(services.map(s => [s.metadata.name, (s.spec.ports!.find(p => p.name === "http") ?? s.spec.ports![0])?.port]));
 }
 
 /** The database's applied version, the `migration-version` ConfigMap and the stack's last output agree. */
 async function checkMigrationVersion(target: ReleaseTarget): Promise<VerifyCheck> {
     const [configMap, outputs] = await Promise.all([
-        target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(JSON.parse, () => undefined),
+        // Not kubectlGet: only kubectl's failure reads as "(missing)", an answer that is not JSON still throws.
+        target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(
+            text => JSON.parse(text) as ConfigMap,
+            () => undefined,
+        ),
         target.stack.outputs(),
     ]);
     const inConfigMap: string | undefined = configMap?.data?.version;
