@@ -57,6 +57,8 @@ export interface RunOptions {
     /** Which of them were secret outputs. */
     previousSecretOutputNames?: string[];
     secretKeys?: string[];
+    /** Run as a preview (`pulumi.runtime.isDryRun()` true); default an update. */
+    preview?: boolean;
 }
 
 /** index.ts: the async program. */
@@ -107,7 +109,7 @@ export async function runUnderMocks(
         },
         "physioflow",
         stack,
-        false,
+        options.preview ?? false,
         "organization",
     );
     // No scale-down delay unless a run asks for one: it is a real wait (setTimeout) in an update.

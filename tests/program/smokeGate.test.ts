@@ -31,13 +31,16 @@ describe("smoke gate in the stack", () => {
     it("scaleDownDelaySeconds: an update that moves the live Services off a color and scales it to 0 sends that scale-down only the delay after the Services; a warm old color, a first deploy or no switch waits nothing", async function () {
         this.timeout(60_000);
         /** When each resource was registered, as ms since the run began. */
-        const registered = async (settings: Record<string, string>, previousActive?: string) => {
+        const registered = async (settings: Record<string, string>, previousActive?: string, preview = false) => {
             const started = Date.now();
             const at = new Map<string, number>();
             await runUnderMocks(
                 "prod",
                 stackConfigWithSecrets("prod", { blueTag: "v1.2.2", greenTag: "v1.2.2", ...settings }),
-                previousActive === undefined ? {} : { previousOutputs: { activeColor: previousActive, tags: { blue: "v1.2.2", green: "v1.2.2" } } },
+                {
+                    preview,
+                    ...(previousActive === undefined ? {} : { previousOutputs: { activeColor: previousActive, tags: { blue: "v1.2.2", green: "v1.2.2" } } }),
+                },
                 args => at.set(`${args.type}/${args.name}`, Date.now() - started),
             );
             return (name: string) => at.get(name)!;
@@ -56,6 +59,9 @@ describe("smoke gate in the stack", () => {
             const at = await registered(settings, previous);
             assert.ok(gap(at, "physioflow-api", "blue") < 1000, `${why}: waited ${gap(at, "physioflow-api", "blue")} ms`);
         }
+        // A preview of the same switch waits nothing (it sends nothing).
+        const previewed = await registered({ activeColor: "green", scaleDownDelaySeconds: "2" }, "blue", true);
+        assert.ok(gap(previewed, "physioflow-api", "blue") < 1000, `a preview waited ${gap(previewed, "physioflow-api", "blue")} ms`);
     });
 
     it("the smoke Job runs the checks once against the color's own Services, with the tag, migration version and the color's settings and login in its pod template", async () => {
