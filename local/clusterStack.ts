@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { deployApps, guardReleaseStep, loadStackConfig, loginRole, settingsByColor } from "../components";
 import { PulumiEngine } from "../devenv/engine";
+import { fileBackendUrl, removeTornSidecars } from "../release/stateBackend";
 
 export interface ClusterStackOptions {
     engine: PulumiEngine;
@@ -26,6 +27,8 @@ export interface ClusterStackOptions {
      * (the real program records what the migration reports).
      */
     migrationVersion?: string;
+    /** Where to say what opening the stack repaired (a metadata file a killed pulumi tore); default: nowhere. */
+    out?: (line: string) => void;
 }
 
 /**
@@ -57,7 +60,11 @@ export async function openClusterStack(options: ClusterStackOptions): Promise<au
         fs.mkdirSync(dir, { recursive: true });
     }
     linkPlugins(options.engine, options.pulumiHome);
-    const backendUrl = `file://${path.resolve(options.stateDir)}`;
+    // No metadata sidecars, and none left torn by a killed pulumi (release/stateBackend.ts).
+    const backendUrl = fileBackendUrl(options.stateDir);
+    for (const file of removeTornSidecars(options.stateDir)) {
+        (options.out ?? (() => undefined))(`state: removed ${file} in ${options.stateDir}: an empty metadata file a killed pulumi left`);
+    }
     return auto.LocalWorkspace.createOrSelectStack(
         {
             stackName: options.stackName,

@@ -36,6 +36,7 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
             stateDir: paths.state,
             pulumiHome: paths.pulumiHome,
             passphrase: fs.readFileSync(paths.passphrase, "utf8").trim(),
+            out,
         });
         const config = await stack.getAllConfig();
         const namespace = config["physioflow:namespace"]?.value ?? "physioflow-local";

@@ -4,7 +4,6 @@
  * the command and stopped after); dev, staging and prod are the project's stacks, run with the
  * Pulumi CLI and plugins installed as for `pulumi up` and the stack's kubeconfig.
  */
-import * as auto from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
@@ -19,6 +18,7 @@ import { DeployResult, OpenedReleaseTarget, OpenLocalTarget, ReleaseTarget } fro
 import { formatVerify, verify, VerifyResult } from "./verify";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
 import { readStackConfig } from "./stackConfig";
+import { selectRepairedStack } from "./stateBackend";
 import { shownPath, stackFilePath } from "./checkout";
 import { checkCommittable, commitStackFile } from "./stackFileCommit";
 
@@ -327,7 +327,7 @@ async function openReleaseTarget(stackName: string, io: ReleaseIo, out: (line: s
             throw new Error("the local stack cannot be opened: releaseMain was given no openLocalTarget (bin/physioflow.js passes local/releaseTarget.ts's)");
         return io.openLocalTarget(repoRoot, out);
     }
-    const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir: repoRoot });
+    const stack = await selectRepairedStack(stackName, { workDir: repoRoot }, out);
     const config = await stack.getAllConfig();
     // The program's own reading of the stack's settings: its defaults, its one-line refusals.
     const settings = await readStackConfig(stack);

@@ -13,6 +13,7 @@ import { engineErrorSummary } from "./engineEvents";
 import { Notification, tellTeam } from "./notify";
 import { clearAlarms } from "./releaseRecord";
 import { readStackConfig } from "./stackConfig";
+import { repairFileBackend } from "./stateBackend";
 import { DeployRefusedError, ReleaseSettings, ReleaseTarget } from "./types";
 
 /** A release command under way: its target, where its lines go, and the lock it holds. */
@@ -122,6 +123,8 @@ export async function takeReleaseLock(target: ReleaseTarget, purpose: string, ou
     if (lock.tookOverFrom) {
         out(`lock: took over the abandoned deploy lock of ${lock.tookOverFrom}`);
         try {
+            // A pulumi killed inside an update may have torn a metadata file of the state, too.
+            await repairFileBackend(target.stack.workspace, out);
             await target.stack.cancel();
         } catch (error) {
             await lock.release();

@@ -5,6 +5,7 @@
  * The database half is in deployDatabase.test.ts, the watch's other signals in deployWatch.test.ts.
  */
 import * as assert from "assert";
+import * as fs from "fs";
 import { readClusterState } from "../../release/clusterState";
 import { deploy } from "../../release/deploy";
 import { DeployRefusedError, ReleaseTarget } from "../../release/types";
@@ -409,6 +410,9 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         );
         const abandoned = await readStatus(target);
         assert.ok(abandoned.lock?.stale, `the killed deploy's lock counts as abandoned at once: ${JSON.stringify(abandoned.lock)}`);
+        // Had the kill landed while pulumi wrote the checkpoint's metadata file, that file would be empty
+        // (every command on the stack then fails "failed to load checkpoint: EOF"): the takeover removes it.
+        fs.writeFileSync(path.join(s.dirs.stateDir, ".pulumi", "stacks", "physioflow", `${s.dirs.stackName}.json.attrs`), "");
 
         const lines: string[] = [];
         const result = await deploy(target, "v7.0.0", { watch, out: line => lines.push(line) });
@@ -418,6 +422,10 @@ describe("deploy: the release cycle on the real engine and a real control plane"
             lines.join("\n"),
         );
         assert.ok(lines.includes("resuming a deploy of v7.0.0 that stopped before its end (switch, watch, finish left)"), lines.join("\n"));
+        assert.ok(
+            lines.some(line => /^state: removed \.pulumi\/stacks\/physioflow\/\w+\.json\.attrs in /.test(line)),
+            lines.join("\n"),
+        );
         assert.deepStrictEqual(
             result.steps.map(step => step.step),
             ["switch", "watch", "finish"],

@@ -4,9 +4,13 @@
  * behaviour itself is proven in liveCluster.test.ts.
  */
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { changedSteps, describeSteps } from "../../release/engineEvents";
 import { deploymentSummaries, directorySnapshot, readRenderedObjects, serviceSelectors } from "../support/renderedManifests";
-import { createTestClusterStack, TestClusterStack } from "../support/engine";
+import { createTestClusterStack, testEngine, TestClusterStack } from "../support/engine";
+import { openClusterStack } from "../../local/clusterStack";
+import { repairFileBackend, selectRepairedStack } from "../../release/stateBackend";
 
 const image = "spec.template.spec.containers[0].image";
 
@@ -66,5 +70,56 @@ describe("the cluster half rendered to a folder (renderYamlTo)", function () {
         assert.deepStrictEqual(await s.stateResources(), stateBefore);
         await s.up();
         assert.strictEqual(deploymentSummaries(s.renderDir)["physioflow-api-green"].image, "registry.local:5000/physioflow-api:v1.2.0");
+    });
+
+    it("the state keeps no metadata file a killed pulumi could tear; a torn one (which fails every command) is removed when the stack is opened or its lock taken over", async () => {
+        const pulumiDir = path.join(s.dirs.stateDir, ".pulumi");
+        const files = (dir: string): string[] =>
+            fs.readdirSync(dir, { withFileTypes: true }).flatMap(e => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+        assert.deepStrictEqual(
+            files(pulumiDir).filter(file => file.endsWith(".attrs")),
+            [],
+            "after two updates: no .attrs file (the backend URL says metadata=skip)",
+        );
+        // What a pulumi killed between truncating the checkpoint's metadata file and writing it leaves.
+        const torn = path.join(pulumiDir, "stacks", "physioflow", "rendertest.json.attrs");
+        fs.writeFileSync(torn, "");
+        await assert.rejects(s.stack.getAllConfig(), /failed to load checkpoint: EOF/);
+
+        const lines: string[] = [];
+        const reopened = await openClusterStack({ engine: await testEngine(), ...s.dirs, out: line => lines.push(line) });
+        assert.deepStrictEqual(lines, [
+            `state: removed .pulumi/stacks/physioflow/rendertest.json.attrs in ${s.dirs.stateDir}: an empty metadata file a killed pulumi left`,
+        ]);
+        assert.strictEqual((await reopened.getAllConfig())["physioflow:greenTag"].value, "v1.2.0");
+
+        // The lock takeover's repair (release/operation.ts takeReleaseLock), on the stack already open.
+        fs.writeFileSync(torn, "");
+        lines.length = 0;
+        await repairFileBackend(s.stack.workspace, line => lines.push(line));
+        assert.match(
+            lines.join("\n"),
+            /^state: removed \.pulumi\/stacks\/physioflow\/rendertest\.json\.attrs in .*: an empty metadata file a killed pulumi left/,
+        );
+        assert.strictEqual((await s.stack.getAllConfig())["physioflow:greenTag"].value, "v1.2.0");
+        assert.ok(!fs.existsSync(torn));
+
+        // A named stack (dev, staging, prod) on the user's own file backend, as the release commands select it.
+        fs.writeFileSync(torn, "");
+        lines.length = 0;
+        const engine = await testEngine();
+        const named = await selectRepairedStack(
+            "rendertest",
+            {
+                workDir: s.dirs.workDir,
+                pulumiHome: s.dirs.pulumiHome,
+                pulumiCommand: engine.command,
+                envVars: { ...engine.env, PULUMI_BACKEND_URL: `file://${s.dirs.stateDir}`, PULUMI_CONFIG_PASSPHRASE: s.dirs.passphrase },
+            },
+            line => lines.push(line),
+        );
+        assert.strictEqual(lines.length, 1, lines.join("\n"));
+        assert.strictEqual(named.workspace.envVars.PULUMI_BACKEND_URL, `file://${s.dirs.stateDir}?metadata=skip`, "its own commands write no metadata files");
+        assert.strictEqual((await named.getAllConfig())["physioflow:greenTag"].value, "v1.2.0");
     });
 });
