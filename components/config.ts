@@ -71,6 +71,12 @@ export interface StackConfig {
     backupDir: string;
     /** S3-compatible store (the team's MinIO) each backup is uploaded to; unset means local only. */
     backupUpload?: { endpoint: string; bucket: string; region: string };
+    /**
+     * The stack keeps its backups on the machine running Pulumi on purpose (`backupLocalOnly`): no
+     * store is set and none is wanted. A prod stack without a store is refused unless this is set.
+     * Default false.
+     */
+    backupLocalOnly: boolean;
     /** Migration version to apply (three digits); undefined means the newest file. */
     migrationTarget?: string;
     /**
@@ -169,6 +175,7 @@ const plainKeys = [
     "backupS3Endpoint",
     "backupS3Bucket",
     "backupS3Region",
+    "backupLocalOnly",
     "migrationTarget",
     "holdMigrations",
     "readinessTimeoutSeconds",
@@ -238,6 +245,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         throw new ConfigError(`physioflow:backupDir is "${backupDir}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`);
     }
     const errorRate = parseErrorRate(raw, namespace);
+    const backupLocalOnly = raw.backupLocalOnly === undefined ? false : oneOf(raw, "backupLocalOnly", ["true", "false"]) === "true";
+    checkBackupStore(raw, environment, backupLocalOnly);
     const migrationTarget = raw.migrationTarget;
     if (migrationTarget !== undefined && !versionPattern.test(migrationTarget)) {
         throw new ConfigError(`physioflow:migrationTarget is "${migrationTarget}"; it must be a three-digit migration version like 015`);
@@ -285,6 +294,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
                       bucket: required(raw, "backupS3Bucket"),
                       region: raw.backupS3Region ?? "us-east-1",
                   },
+        backupLocalOnly,
         migrationTarget,
         holdMigrations: raw.holdMigrations === undefined ? false : oneOf(raw, "holdMigrations", ["true", "false"]) === "true",
         readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
@@ -364,6 +374,27 @@ export function parseErrorRate(raw: RawConfig, namespace: string): StackConfig["
         throw new ConfigError(`physioflow:errorRateThreshold is "${raw.errorRateThreshold}"; it must be a number of errors per second, 0 or more (e.g. 0.1)`);
     }
     return { prometheusUrl, query, threshold };
+}
+
+/** Environments whose backups must leave the machine unless `backupLocalOnly` says otherwise (runbook appendix C). */
+const storedEnvironments: readonly Environment[] = ["prod"];
+
+/**
+ * A store and `backupLocalOnly` contradict each other; prod without a store must say local-only on
+ * purpose: otherwise its only copies would sit on whichever machine ran `pulumi up`.
+ */
+function checkBackupStore(raw: RawConfig, environment: Environment, localOnly: boolean): void {
+    if (raw.backupS3Endpoint !== undefined && localOnly) {
+        throw new ConfigError(
+            `physioflow:backupLocalOnly is "true" but physioflow:backupS3Endpoint is set to "${raw.backupS3Endpoint}"; remove one: backups go to the store, or stay local on purpose`,
+        );
+    }
+    if (raw.backupS3Endpoint === undefined && !localOnly && storedEnvironments.includes(environment)) {
+        throw new ConfigError(
+            `physioflow:backupS3Endpoint is not set, so ${environment}'s backups would stay on the machine running pulumi up alone; set backupS3Endpoint and backupS3Bucket ` +
+                `(and the secrets backupS3AccessKeyId, backupS3SecretAccessKey), or pulumi config set backupLocalOnly true to keep its backups local on purpose`,
+        );
+    }
 }
 
 /** Refuses a stack that lacks one of {@link requiredSecrets} (or of {@link uploadSecrets} when uploading). */

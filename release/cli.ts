@@ -78,7 +78,8 @@ export const STATUS_HELP = `usage: ${usageLine("status")}
 
 The stack's settings and last outputs beside what its cluster does: active color and tags,
 each Deployment's ready/desired pods, what the live Services select and serve, the smoke tests,
-the migration version (database, ConfigMap and stack output), the last backup and any deploy in progress.
+the migration version (database, ConfigMap and stack output), the last backup, where backups are
+stored (flagged when they stay on one machine without backupLocalOnly) and any deploy in progress.
 Lines starting with ! disagree, and alarms (an automatic rollback that failed) show as ! until
 the next successful deploy or rollback of the stack; the exit code is then 1.
 <stack>: local, dev, staging or prod.`;

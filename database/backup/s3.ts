@@ -13,14 +13,12 @@ import * as path from "path";
 import { OperationError, UsageError } from "../errors";
 import { Progress, formatBytes, formatDuration, silentProgress } from "../progress";
 import { BackupMetadata } from "./metadata";
+import { BACKUP_EXPIRY_DAYS, DEFAULT_BACKUP_PREFIX } from "./storeLayout";
 import { sha256File } from "./verify";
 
-/** Runbook appendix C: object-store backups expire after 30 days. */
-export const BACKUP_EXPIRY_DAYS = 30;
+export { BACKUP_EXPIRY_DAYS, DEFAULT_BACKUP_PREFIX };
 /** ID of the lifecycle rule this tool maintains. */
 export const BACKUP_LIFECYCLE_RULE_ID = "physioflow-backups-expire";
-/** Key prefix of the archives in the bucket; the expiry rule covers only it, never the team's other objects. */
-export const DEFAULT_BACKUP_PREFIX = "physioflow-backups/";
 
 /** An S3-compatible store (MinIO in the team's setup), path-style addressing. */
 export interface S3Settings {
