@@ -1,4 +1,5 @@
 import { Color, colors, otherColor } from "./colors";
+import { DEFAULT_COLD_STORAGE_CLASS, DEFAULT_MONTHLY_KEEP_MONTHS } from "../database/backup/storeLayout";
 import { parseSmokeChecks, SmokeCheck } from "./smokeChecks";
 
 /** The runbook's environments, plus `local` for a stack that renders manifests on this machine. */
@@ -69,8 +70,14 @@ export interface StackConfig {
     };
     /** Folder (on the machine running Pulumi) where pre-migration backups are kept. */
     backupDir: string;
-    /** S3-compatible store (the team's MinIO) each backup is uploaded to; unset means local only. */
-    backupUpload?: { endpoint: string; bucket: string; region: string };
+    /**
+     * S3-compatible store (the team's MinIO) each backup is uploaded to; unset means local only.
+     * `monthlyKeepMonths`: the first backup of each calendar month (UTC) is also kept under
+     * `monthly/` for that many months (`backupMonthlyKeepMonths`; default 12 in prod, 0 = none
+     * elsewhere); `coldStorageClass`: the class those copies move to (`backupColdStorageClass`,
+     * default GLACIER; undefined for `none`).
+     */
+    backupUpload?: { endpoint: string; bucket: string; region: string; monthlyKeepMonths: number; coldStorageClass?: string };
     /**
      * The stack keeps its backups on the machine running Pulumi on purpose (`backupLocalOnly`): no
      * store is set and none is wanted. A prod stack without a store is refused unless this is set.
@@ -176,6 +183,8 @@ const plainKeys = [
     "backupS3Bucket",
     "backupS3Region",
     "backupLocalOnly",
+    "backupMonthlyKeepMonths",
+    "backupColdStorageClass",
     "migrationTarget",
     "holdMigrations",
     "readinessTimeoutSeconds",
@@ -286,14 +295,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         },
         // Expanded by the shell that runs the backup, so the stack does not depend on who runs it.
         backupDir,
-        backupUpload:
-            raw.backupS3Endpoint === undefined
-                ? undefined
-                : {
-                      endpoint: matching(raw, "backupS3Endpoint", urlPattern, "an http(s) URL of the S3-compatible store"),
-                      bucket: required(raw, "backupS3Bucket"),
-                      region: raw.backupS3Region ?? "us-east-1",
-                  },
+        backupUpload: parseBackupUpload(raw, environment),
         backupLocalOnly,
         migrationTarget,
         holdMigrations: raw.holdMigrations === undefined ? false : oneOf(raw, "holdMigrations", ["true", "false"]) === "true",
@@ -396,6 +398,35 @@ function checkBackupStore(raw: RawConfig, environment: Environment, localOnly: b
         );
     }
 }
+
+/** The store's settings, with the monthly copies' (which need a store). */
+function parseBackupUpload(raw: RawConfig, environment: Environment): StackConfig["backupUpload"] {
+    if (raw.backupS3Endpoint === undefined) {
+        for (const key of ["backupMonthlyKeepMonths", "backupColdStorageClass"]) {
+            if (raw[key] !== undefined)
+                throw new ConfigError(
+                    `physioflow:${key} is set but physioflow:backupS3Endpoint is not; monthly copies are kept in the store: set it too, or remove ${key}`,
+                );
+        }
+        return undefined;
+    }
+    const coldStorageClass = matching(
+        raw,
+        "backupColdStorageClass",
+        coldStorageClassPattern,
+        "a storage class such as GLACIER (capitals, digits, _) or none",
+        DEFAULT_COLD_STORAGE_CLASS,
+    );
+    return {
+        endpoint: matching(raw, "backupS3Endpoint", urlPattern, "an http(s) URL of the S3-compatible store"),
+        bucket: required(raw, "backupS3Bucket"),
+        region: raw.backupS3Region ?? "us-east-1",
+        monthlyKeepMonths: integer(raw, "backupMonthlyKeepMonths", storedEnvironments.includes(environment) ? DEFAULT_MONTHLY_KEEP_MONTHS : 0, 0, 120),
+        ...(coldStorageClass === "none" ? {} : { coldStorageClass }),
+    };
+}
+
+const coldStorageClassPattern = /^([A-Z][A-Z0-9_]*|none)$/;
 
 /** Refuses a stack that lacks one of {@link requiredSecrets} (or of {@link uploadSecrets} when uploading). */
 export function checkSecretsPresent(present: (key: string) => boolean, settings?: StackConfig): void {

@@ -53,7 +53,10 @@ create --out DIR        pg_dump (custom format) + metadata.json in a .tar.gz, ve
                         color's tag is recorded as api and web too
   --upload              also upload to S3: S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
                         (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), S3_REGION (default us-east-1);
-                        the bucket gets a 30-day expiry lifecycle rule
+                        the bucket gets a 30-day expiry lifecycle rule on S3_PREFIX (default
+                        physioflow-backups/); with S3_MONTHLY_MONTHS=N the month's first backup is
+                        also kept as monthly/<YYYY-MM>/<archive> for N months, moved to
+                        S3_COLD_STORAGE_CLASS (default GLACIER, or none) by a rule of its own
 verify FILE             sha256, pg_restore --list, and schema_migrations in the dump vs metadata
 restore FILE            verify first (a damaged or mismatching archive is refused before the database is
                         touched), ask to type the database name (or --yes), restore in one transaction

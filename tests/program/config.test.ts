@@ -292,12 +292,20 @@ describe("stack config: every default of a minimal stack", () => {
         assert.strictEqual(settings.backupDir, "/srv/backups/clinic_1.x");
         assert.strictEqual(settings.migrationTarget, "015");
         assert.deepStrictEqual(settings.kubernetes, { kubeconfig: "/k/config", context: "kind", renderYamlToDirectory: "out" });
-        assert.deepStrictEqual(settings.backupUpload, { endpoint: "http://127.0.0.1:8333", bucket: "backups", region: "us-east-1" });
+        assert.deepStrictEqual(settings.backupUpload, {
+            endpoint: "http://127.0.0.1:8333",
+            bucket: "backups",
+            region: "us-east-1",
+            monthlyKeepMonths: 0,
+            coldStorageClass: "GLACIER",
+        });
         assert.strictEqual(settings.smoke.image, "registry.example.com:5000/tools/curl:8");
         assert.deepStrictEqual(accepted({ backupS3Endpoint: "https://s3.example", backupS3Bucket: "b", backupS3Region: "eu-1" }).backupUpload, {
             endpoint: "https://s3.example",
             bucket: "b",
             region: "eu-1",
+            monthlyKeepMonths: 0,
+            coldStorageClass: "GLACIER",
         });
         for (const mode of ["disable", "require", "verify-ca", "verify-full"]) {
             assert.strictEqual(accepted({ dbSslMode: mode }).database.sslMode, mode);
@@ -338,6 +346,35 @@ describe("stack config: where backups are kept", () => {
         );
         refused(minimalStack({ environment: "prod", backupLocalOnly: "yes" }), 'physioflow:backupLocalOnly is "yes"; allowed values: true, false');
         assert.ok(knownKeys.includes("backupLocalOnly"));
+    });
+
+    it("monthly copies: prod keeps 12 months by default, other stacks none; the months and the cold class are per stack and need a store", () => {
+        assert.deepStrictEqual(accepted({ environment: "prod", ...store }).backupUpload, {
+            endpoint: "https://minio.example",
+            bucket: "physioflow-backups-prod",
+            region: "us-east-1",
+            monthlyKeepMonths: 12,
+            coldStorageClass: "GLACIER",
+        });
+        assert.strictEqual(accepted({ environment: "staging", ...store }).backupUpload?.monthlyKeepMonths, 0);
+        assert.strictEqual(accepted({ environment: "staging", ...store, backupMonthlyKeepMonths: "6" }).backupUpload?.monthlyKeepMonths, 6);
+        assert.strictEqual(accepted({ environment: "prod", ...store, backupMonthlyKeepMonths: "0" }).backupUpload?.monthlyKeepMonths, 0);
+        assert.strictEqual(accepted({ environment: "prod", ...store, backupMonthlyKeepMonths: "120" }).backupUpload?.monthlyKeepMonths, 120);
+        assert.strictEqual(accepted({ ...store, backupColdStorageClass: "DEEP_ARCHIVE" }).backupUpload?.coldStorageClass, "DEEP_ARCHIVE");
+        const noTransition = accepted({ ...store, backupColdStorageClass: "none" }).backupUpload!;
+        assert.ok(!("coldStorageClass" in noTransition));
+        refused(
+            minimalStack({ ...store, backupMonthlyKeepMonths: "121" }),
+            'physioflow:backupMonthlyKeepMonths is "121"; it must be a whole number from 0 to 120',
+        );
+        refused(
+            minimalStack({ ...store, backupColdStorageClass: "glacier" }),
+            'physioflow:backupColdStorageClass is "glacier"; it must be a storage class such as GLACIER (capitals, digits, _) or none',
+        );
+        refused(
+            minimalStack({ environment: "prod", backupLocalOnly: "true", backupMonthlyKeepMonths: "12" }),
+            "physioflow:backupMonthlyKeepMonths is set but physioflow:backupS3Endpoint is not; monthly copies are kept in the store: set it too, or remove backupMonthlyKeepMonths",
+        );
     });
 });
 

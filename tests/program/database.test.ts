@@ -170,6 +170,8 @@ describe("database in the stack", () => {
                 S3_ENDPOINT: "https://minio.trancloud.work",
                 S3_BUCKET: "physioflow-backups-dev",
                 S3_REGION: "us-east-1",
+                S3_MONTHLY_MONTHS: "0",
+                S3_COLD_STORAGE_CLASS: "GLACIER",
                 S3_ACCESS_KEY_ID: "s3-key-dev",
                 S3_SECRET_ACCESS_KEY: "s3-secret-dev",
             };
@@ -193,6 +195,8 @@ describe("database in the stack", () => {
                 [S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY],
                 ["https://minio.trancloud.work", `physioflow-backups-${stack}`, "us-east-1", `s3-key-${stack}`, `s3-secret-${stack}`],
             );
+            // Monthly cold copies: prod's 12 months by default, none elsewhere.
+            assert.strictEqual(backup.environment.value.S3_MONTHLY_MONTHS, stack === "prod" ? "12" : "0");
             const migrate = find(stackRun, Command, `physioflow_${stack}-release-migrate`).inputs;
             assert.strictEqual(migrate.environment.value.S3_SECRET_ACCESS_KEY, undefined, "only the backup gets the store's credentials");
         });
