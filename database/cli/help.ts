@@ -40,7 +40,7 @@ Files: DIR/NNN_description.sql and DIR/rollback/NNN_down.sql. Header directives:
 `;
 
 /** `physioflow backup --help`. */
-export const BACKUP_HELP = `Usage: physioflow backup <create|verify|restore|prune> [options]
+export const BACKUP_HELP = `Usage: physioflow backup <create|verify|restore|prune|list|fetch> [options]
 
 create --out DIR        pg_dump (custom format) + metadata.json in a .tar.gz, verified, then older
                         archives of the same environment beyond --keep (default 10) are pruned
@@ -69,4 +69,13 @@ restore FILE            verify first (a damaged or mismatching archive is refuse
                         before anything is replaced (default: backups, in the working directory)
   --lock-timeout T      wait at most T for locks held by other sessions (default 60s)
 prune --dir DIR --keep N
+list --env ENV | --dir DIR [--remote]
+                        the archives in DIR (default $HOME/physioflow-backups/ENV) and, with --remote,
+                        in the store (S3_* as for --upload; its prefix and monthly/), newest first:
+                        where, time, environment, label, migration version, tags, size, path or s3:// URL
+fetch NAME|latest|s3://BUCKET/KEY --env ENV | --dir DIR
+                        download a stored archive (by name, the newest of --env, or its URL) into DIR,
+                        check its size and sha256 against the upload's, verify it like verify FILE,
+                        then keep it (0600) and print its path; a failed or damaged download leaves
+                        nothing behind
 `;
