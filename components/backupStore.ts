@@ -25,6 +25,8 @@ export function describeBackupStore(settings: Pick<StackConfig, "environment" | 
         };
     }
     const where = `backups of ${settings.environment} stay in ${settings.backupDir} on the machine running pulumi up, and nowhere else`;
+    // The local stack is this machine's by nature (npm run local manages its backup settings).
+    if (settings.environment === "local") return { stored: false, localOnly: true, text: `${where} (the local stack)` };
     return {
         stored: false,
         localOnly: settings.backupLocalOnly,

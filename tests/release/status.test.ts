@@ -165,6 +165,14 @@ describe("physioflow status lines", () => {
                 "  backup store   backups of prod stay in $HOME/physioflow-backups/prod on the machine running pulumi up, and nowhere else, on purpose (backupLocalOnly)",
             ),
         );
+        // The local stack (npm run local, the engine tests' stacks) keeps its backups on this machine by nature: said, not flagged.
+        status.backupStore = describeBackupStore(raw({ ...noStore, environment: "local" }));
+        assert.ok(
+            formatStatus(status).includes(
+                "  backup store   backups of local stay in $HOME/physioflow-backups/local on the machine running pulumi up, and nowhere else (the local stack)",
+            ),
+            formatStatus(status).join("\n"),
+        );
         // A config the program refuses: no line (the program says why).
         assert.ok(formatStatus(healthy()).every(line => !line.includes("backup store")));
     });
