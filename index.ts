@@ -5,6 +5,7 @@ import * as path from "path";
 import {
     AppDatabase,
     DatabaseRelease,
+    describeBackupStore,
     deployApps,
     describeMigrationHold,
     guardReleaseStep,
@@ -26,6 +27,8 @@ export = async () => {
     const migrations = migrationTriggers(migrationsPath, settings.migrationTarget, heldMigrationVersion(previous, settings));
     const hold = describeMigrationHold(migrations, migrationsDir);
     if (hold !== undefined) void pulumi.log.warn(hold);
+    const store = describeBackupStore(settings);
+    if (!store.stored) void pulumi.log.warn(store.text);
 
     const database = new AppDatabase(db.name, {
         host: db.host,

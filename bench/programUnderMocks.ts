@@ -40,6 +40,9 @@ export function stackConfigWithSecrets(stack: string, overrides: Record<string, 
         "physioflow:dbAdminPassword": `admin-${stack}`,
         "physioflow:blueDbPassword": `blue-pw-${stack}`,
         "physioflow:greenDbPassword": `green-pw-${stack}`,
+        // The stack files set a backup store; its keys are secrets like the passwords.
+        "physioflow:backupS3AccessKeyId": `s3-key-${stack}`,
+        "physioflow:backupS3SecretAccessKey": `s3-secret-${stack}`,
     };
     for (const [key, value] of Object.entries(overrides)) {
         if (value === undefined) delete config[`physioflow:${key}`];
@@ -49,7 +52,14 @@ export function stackConfigWithSecrets(stack: string, overrides: Record<string, 
 }
 
 /** The config keys a stack holds as secrets, by default. */
-export const defaultSecretKeys = ["physioflow:dbPassword", "physioflow:dbAdminPassword", "physioflow:blueDbPassword", "physioflow:greenDbPassword"];
+export const defaultSecretKeys = [
+    "physioflow:dbPassword",
+    "physioflow:dbAdminPassword",
+    "physioflow:blueDbPassword",
+    "physioflow:greenDbPassword",
+    "physioflow:backupS3AccessKeyId",
+    "physioflow:backupS3SecretAccessKey",
+];
 
 /** What a previous update of the stack left as outputs (the program reads them through a StackReference to itself). */
 export interface RunOptions {

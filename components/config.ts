@@ -1,4 +1,5 @@
 import { Color, colors, otherColor } from "./colors";
+import { DEFAULT_COLD_STORAGE_CLASS, DEFAULT_MONTHLY_KEEP_MONTHS } from "../database/backup/storeLayout";
 import { parseSmokeChecks, SmokeCheck } from "./smokeChecks";
 
 /** The runbook's environments, plus `local` for a stack that renders manifests on this machine. */
@@ -69,8 +70,20 @@ export interface StackConfig {
     };
     /** Folder (on the machine running Pulumi) where pre-migration backups are kept. */
     backupDir: string;
-    /** S3-compatible store (the team's MinIO) each backup is uploaded to; unset means local only. */
-    backupUpload?: { endpoint: string; bucket: string; region: string };
+    /**
+     * S3-compatible store (the team's MinIO) each backup is uploaded to; unset means local only.
+     * `monthlyKeepMonths`: the first backup of each calendar month (UTC) is also kept under
+     * `monthly/` for that many months (`backupMonthlyKeepMonths`; default 12 in prod, 0 = none
+     * elsewhere); `coldStorageClass`: the class those copies move to (`backupColdStorageClass`,
+     * default GLACIER; undefined for `none`).
+     */
+    backupUpload?: { endpoint: string; bucket: string; region: string; monthlyKeepMonths: number; coldStorageClass?: string };
+    /**
+     * The stack keeps its backups on the machine running Pulumi on purpose (`backupLocalOnly`): no
+     * store is set and none is wanted. A prod stack without a store is refused unless this is set.
+     * Default false.
+     */
+    backupLocalOnly: boolean;
     /** Migration version to apply (three digits); undefined means the newest file. */
     migrationTarget?: string;
     /**
@@ -169,6 +182,9 @@ const plainKeys = [
     "backupS3Endpoint",
     "backupS3Bucket",
     "backupS3Region",
+    "backupLocalOnly",
+    "backupMonthlyKeepMonths",
+    "backupColdStorageClass",
     "migrationTarget",
     "holdMigrations",
     "readinessTimeoutSeconds",
@@ -238,6 +254,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         throw new ConfigError(`physioflow:backupDir is "${backupDir}"; use a path of letters, digits and _ . / - ($HOME allowed), no spaces or quotes`);
     }
     const errorRate = parseErrorRate(raw, namespace);
+    const backupLocalOnly = raw.backupLocalOnly === undefined ? false : oneOf(raw, "backupLocalOnly", ["true", "false"]) === "true";
+    checkBackupStore(raw, environment, backupLocalOnly);
     const migrationTarget = raw.migrationTarget;
     if (migrationTarget !== undefined && !versionPattern.test(migrationTarget)) {
         throw new ConfigError(`physioflow:migrationTarget is "${migrationTarget}"; it must be a three-digit migration version like 015`);
@@ -277,14 +295,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         },
         // Expanded by the shell that runs the backup, so the stack does not depend on who runs it.
         backupDir,
-        backupUpload:
-            raw.backupS3Endpoint === undefined
-                ? undefined
-                : {
-                      endpoint: matching(raw, "backupS3Endpoint", urlPattern, "an http(s) URL of the S3-compatible store"),
-                      bucket: required(raw, "backupS3Bucket"),
-                      region: raw.backupS3Region ?? "us-east-1",
-                  },
+        backupUpload: parseBackupUpload(raw, environment),
+        backupLocalOnly,
         migrationTarget,
         holdMigrations: raw.holdMigrations === undefined ? false : oneOf(raw, "holdMigrations", ["true", "false"]) === "true",
         readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
@@ -365,6 +377,56 @@ export function parseErrorRate(raw: RawConfig, namespace: string): StackConfig["
     }
     return { prometheusUrl, query, threshold };
 }
+
+/** Environments whose backups must leave the machine unless `backupLocalOnly` says otherwise (runbook appendix C). */
+const storedEnvironments: readonly Environment[] = ["prod"];
+
+/**
+ * A store and `backupLocalOnly` contradict each other; prod without a store must say local-only on
+ * purpose: otherwise its only copies would sit on whichever machine ran `pulumi up`.
+ */
+function checkBackupStore(raw: RawConfig, environment: Environment, localOnly: boolean): void {
+    if (raw.backupS3Endpoint !== undefined && localOnly) {
+        throw new ConfigError(
+            `physioflow:backupLocalOnly is "true" but physioflow:backupS3Endpoint is set to "${raw.backupS3Endpoint}"; remove one: backups go to the store, or stay local on purpose`,
+        );
+    }
+    if (raw.backupS3Endpoint === undefined && !localOnly && storedEnvironments.includes(environment)) {
+        throw new ConfigError(
+            `physioflow:backupS3Endpoint is not set, so ${environment}'s backups would stay on the machine running pulumi up alone; set backupS3Endpoint and backupS3Bucket ` +
+                `(and the secrets backupS3AccessKeyId, backupS3SecretAccessKey), or pulumi config set backupLocalOnly true to keep its backups local on purpose`,
+        );
+    }
+}
+
+/** The store's settings, with the monthly copies' (which need a store). */
+function parseBackupUpload(raw: RawConfig, environment: Environment): StackConfig["backupUpload"] {
+    if (raw.backupS3Endpoint === undefined) {
+        for (const key of ["backupMonthlyKeepMonths", "backupColdStorageClass"]) {
+            if (raw[key] !== undefined)
+                throw new ConfigError(
+                    `physioflow:${key} is set but physioflow:backupS3Endpoint is not; monthly copies are kept in the store: set it too, or remove ${key}`,
+                );
+        }
+        return undefined;
+    }
+    const coldStorageClass = matching(
+        raw,
+        "backupColdStorageClass",
+        coldStorageClassPattern,
+        "a storage class such as GLACIER (capitals, digits, _) or none",
+        DEFAULT_COLD_STORAGE_CLASS,
+    );
+    return {
+        endpoint: matching(raw, "backupS3Endpoint", urlPattern, "an http(s) URL of the S3-compatible store"),
+        bucket: required(raw, "backupS3Bucket"),
+        region: raw.backupS3Region ?? "us-east-1",
+        monthlyKeepMonths: integer(raw, "backupMonthlyKeepMonths", storedEnvironments.includes(environment) ? DEFAULT_MONTHLY_KEEP_MONTHS : 0, 0, 120),
+        ...(coldStorageClass === "none" ? {} : { coldStorageClass }),
+    };
+}
+
+const coldStorageClassPattern = /^([A-Z][A-Z0-9_]*|none)$/;
 
 /** Refuses a stack that lacks one of {@link requiredSecrets} (or of {@link uploadSecrets} when uploading). */
 export function checkSecretsPresent(present: (key: string) => boolean, settings?: StackConfig): void {

@@ -26,11 +26,17 @@ export interface DatabaseReleaseArgs {
     migrationsChecksum: string;
     /** Where backups are written on the machine running Pulumi. */
     backupDir: string;
-    /** S3-compatible store each backup is also uploaded to (with a 30-day expiry rule). Default none. */
+    /**
+     * S3-compatible store each backup is also uploaded to (with a 30-day expiry rule), with the
+     * months each month's first backup is kept under `monthly/` (0: none) and the cold storage
+     * class those copies move to (undefined: none). Default no store.
+     */
     backupUpload?: {
         endpoint: string;
         bucket: string;
         region: string;
+        monthlyKeepMonths: number;
+        coldStorageClass?: string;
         accessKeyId: pulumi.Input<string>;
         secretAccessKey: pulumi.Input<string>;
     };
@@ -78,6 +84,8 @@ export class DatabaseRelease extends pulumi.ComponentResource {
                   S3_ENDPOINT: upload.endpoint,
                   S3_BUCKET: upload.bucket,
                   S3_REGION: upload.region,
+                  S3_MONTHLY_MONTHS: String(upload.monthlyKeepMonths),
+                  S3_COLD_STORAGE_CLASS: upload.coldStorageClass ?? "none",
                   S3_ACCESS_KEY_ID: pulumi.secret(upload.accessKeyId),
                   S3_SECRET_ACCESS_KEY: pulumi.secret(upload.secretAccessKey),
               };

@@ -2,6 +2,7 @@ export * from "./appNames";
 export * from "./appDatabase";
 export * from "./appEnvironment";
 export * from "./appNamespace";
+export * from "./backupStore";
 export * from "./blueGreenApp";
 export * from "./colorCredentials";
 export * from "./colorDeployment";

@@ -78,7 +78,8 @@ export const STATUS_HELP = `usage: ${usageLine("status")}
 
 The stack's settings and last outputs beside what its cluster does: active color and tags,
 each Deployment's ready/desired pods, what the live Services select and serve, the smoke tests,
-the migration version (database, ConfigMap and stack output), the last backup and any deploy in progress.
+the migration version (database, ConfigMap and stack output), the last backup, where backups are
+stored (flagged when they stay on one machine without backupLocalOnly) and any deploy in progress.
 Lines starting with ! disagree, and alarms (an automatic rollback that failed) show as ! until
 the next successful deploy or rollback of the stack; the exit code is then 1.
 <stack>: local, dev, staging or prod.`;
@@ -126,6 +127,13 @@ cold. <stack>: local, dev, staging or prod.
                   no tag or neither color runs it; prunes no archive; on every way out (done,
                   failed, timed out, SIGINT/SIGTERM) the API gets its replicas back; asks for the
                   stack's name to be typed unless --yes
+  --restore latest
+                  the same with the stack's newest backup, in its backupDir or its store (a stored one
+                  is downloaded into backupDir and verified first; physioflow backup list --remote
+                  shows them)
+  --restore s3://BUCKET/KEY
+                  the same with that archive of the stack's store, downloaded and verified first; a
+                  download that fails or does not verify leaves nothing and restores nothing
   --color C       with --restore: bring back color C (blue or green) instead of the archive's
   --yes           no confirmation`;
 
@@ -353,7 +361,7 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
         const arg = argv[i];
         if (arg === "--restore" || arg.startsWith("--restore=")) {
             restore = arg === "--restore" ? argv[++i] : arg.slice("--restore=".length);
-            if (!restore) throw new UsageError("--restore needs a backup archive: --restore FILE");
+            if (!restore) throw new UsageError("--restore needs a backup archive: --restore FILE, latest or s3://bucket/key");
         } else if (arg === "--color" || arg.startsWith("--color=")) {
             const value = arg === "--color" ? argv[++i] : arg.slice("--color=".length);
             if (!isColor(value ?? "")) throw new UsageError(`--color must be blue or green, got "${value ?? ""}"`);
@@ -367,24 +375,17 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     checkStackName(stackName);
     const emergency = flags.has("--emergency");
     if (color !== undefined && restore === undefined) throw new UsageError("--color goes with --restore FILE: the color to bring back with the archive");
+    // `latest` and `s3://…` are resolved (and fetched, verified) once the stack's settings are read, before the confirmation.
+    const fromStore = restore !== undefined && isStoredArchiveSpec(restore);
     if (restore !== undefined) {
         if (emergency)
             throw new UsageError(
                 "--restore and --emergency do not go together: a restore takes the API off the database; roll back with --emergency first, then restore",
             );
-        restore = path.resolve(restore);
-        if (!fs.existsSync(restore)) throw new UsageError(`${restore}: no such backup archive`);
-        // A restore replaces the stack's data, on every stack: a typed confirmation or --yes.
-        if (
-            !flags.has("--yes") &&
-            !(await confirm(
-                io,
-                `Replace ${stackName}'s database with ${path.basename(restore)} and switch colors? Type ${stackName} to continue: `,
-                stackName,
-                "rollback --restore",
-            ))
-        ) {
-            throw new UsageError(`rollback --restore of ${stackName} not confirmed; nothing changed`);
+        if (!fromStore) {
+            restore = path.resolve(restore);
+            if (!fs.existsSync(restore)) throw new UsageError(`${restore}: no such backup archive (or use --restore latest, --restore s3://bucket/key)`);
+            await confirmRestore(io, stackName, restore, flags.has("--yes"));
         }
     } else if (
         stackName === "prod" &&
@@ -399,6 +400,10 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     let result;
     try {
         if (restore !== undefined) {
+            if (fromStore) {
+                restore = await restoreArchiveFromStore(opened.target, restore, out);
+                await confirmRestore(io, stackName, restore, flags.has("--yes"));
+            }
             const { restoreRollback } = await import("./restoreRollback");
             result = await restoreRollback(opened.target, restore, { out, color });
         } else {
@@ -417,6 +422,39 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
             : `rollback failed: ${result.error}; ${live}`,
     );
     return result.ok ? 0 : 1;
+}
+
+/** `--restore latest` or `--restore s3://bucket/key`: an archive to find (and fetch) through the stack's backup folder and store. */
+export function isStoredArchiveSpec(spec: string): boolean {
+    return spec === "latest" || spec.startsWith("s3://");
+}
+
+/**
+ * The archive `--restore latest|s3://…` names, as a verified file in the stack's backup folder (fetched
+ * from its store when it is not already there); throws, restoring nothing, when it cannot be had.
+ */
+export async function restoreArchiveFromStore(target: ReleaseTarget, spec: string, out: (line: string) => void): Promise<string> {
+    const db = target.database;
+    if (db === undefined) throw new UsageError(`--restore ${spec} needs the stack's database settings (dbHost, dbName, dbUser, the dbPassword secret)`);
+    const { resolveRestoreArchive } = await import("../database/backup/store");
+    const archive = await resolveRestoreArchive(spec, { dir: db.backupDir, environment: db.environment, store: db.backupStore }, { line: out });
+    out(`restore: ${archive}`);
+    return archive;
+}
+
+/** A restore replaces the stack's data, on every stack: a typed confirmation or --yes. */
+async function confirmRestore(io: ReleaseIo, stackName: string, archive: string, yes: boolean): Promise<void> {
+    if (
+        !yes &&
+        !(await confirm(
+            io,
+            `Replace ${stackName}'s database with ${path.basename(archive)} and switch colors? Type ${stackName} to continue: `,
+            stackName,
+            "rollback --restore",
+        ))
+    ) {
+        throw new UsageError(`rollback --restore of ${stackName} not confirmed; nothing changed`);
+    }
 }
 
 export const VERIFY_HELP = `usage: ${usageLine("verify")}

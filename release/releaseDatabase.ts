@@ -5,7 +5,8 @@
  * release step. The stack's own DatabaseRelease does the same with the same code (database/).
  */
 import * as path from "path";
-import { checkMigrations, createBackup, currentMigrationVersion, loadMigrationSet, migrateUp } from "../database";
+import { checkMigrations, createBackup, currentMigrationVersion, loadMigrationSet, migrateUp, s3SettingsFromEnv } from "../database";
+import type { S3Settings } from "../database";
 import type { FileLintReport, MigrationFile } from "../database";
 import { lintMigrationFiles } from "../database/lint/lintMigrations";
 import { highestVersion } from "../database/migrations/files";
@@ -104,7 +105,8 @@ export async function backupAndMigrate(
 
 /**
  * The stack's database as its config names it (`dbHost`, `dbPort`, `dbName`, `dbUser`, the
- * `dbPassword` secret, `dbSslMode`, `backupDir` with `$HOME` expanded, `migrationTarget`).
+ * `dbPassword` secret, `dbSslMode`, `backupDir` with `$HOME` expanded, the backup store,
+ * `migrationTarget`).
  * `all` is what `stack.getAllConfig()` returns (secrets decrypted).
  */
 export function releaseDatabaseFromConfig(
@@ -129,8 +131,25 @@ export function releaseDatabaseFromConfig(
         },
         migrationsDir: path.join(repoRoot, "migrations"),
         backupDir: path.resolve(repoRoot, backupDir),
+        backupStore: backupStoreFromConfig(get),
         environment,
         migrationTarget: get("migrationTarget"),
         migratesOutsideStack: options.migratesOutsideStack,
     };
+}
+
+/** The stack's backup store as the backup commands read it (the same `S3_*` the stack gives `backup create`); undefined without one or its keys. */
+function backupStoreFromConfig(get: (key: string) => string | undefined): S3Settings | undefined {
+    const endpoint = get("backupS3Endpoint");
+    const bucket = get("backupS3Bucket");
+    const accessKeyId = get("backupS3AccessKeyId");
+    const secretAccessKey = get("backupS3SecretAccessKey");
+    if (endpoint === undefined || bucket === undefined || accessKeyId === undefined || secretAccessKey === undefined) return undefined;
+    return s3SettingsFromEnv({
+        S3_ENDPOINT: endpoint,
+        S3_BUCKET: bucket,
+        S3_REGION: get("backupS3Region"),
+        S3_ACCESS_KEY_ID: accessKeyId,
+        S3_SECRET_ACCESS_KEY: secretAccessKey,
+    });
 }

@@ -8,6 +8,7 @@
  */
 import { settingsDigest, stackColorSettings } from "../components/colorSettings";
 import { Color, colors } from "../components/colors";
+import { BackupStoreDescription, describeBackupStore } from "../components/backupStore";
 import { parseStackConfig } from "../components/config";
 import { plainValues } from "../components/loadConfig";
 import { ClusterState, liveServices, readClusterState } from "./clusterState";
@@ -35,6 +36,8 @@ export interface StackStatus {
     migrationsHeld?: boolean;
     /** The release record's unresolved alarms (release/releaseRecord.ts), or why the record could not be read. */
     alarms?: ReleaseAlarm[] | { error: string };
+    /** Where the stack's backups go (components/backupStore.ts); undefined when the config does not parse. */
+    backupStore?: BackupStoreDescription;
 }
 
 export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
@@ -60,13 +63,16 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         ),
     ]);
     let stackSettingsDigest: string | undefined;
+    let backupStore: BackupStoreDescription | undefined;
     try {
         const plain = Object.fromEntries(
             Object.entries(config)
                 .filter(([, v]) => !v.secret)
                 .map(([k, v]) => [k, v.value]),
         );
-        stackSettingsDigest = settingsDigest(stackColorSettings(parseStackConfig(plainValues(plain))));
+        const parsed = parseStackConfig(plainValues(plain));
+        stackSettingsDigest = settingsDigest(stackColorSettings(parsed));
+        backupStore = describeBackupStore(parsed);
     } catch {
         stackSettingsDigest = undefined; // a config the program would refuse: the program says why
     }
@@ -80,6 +86,7 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         stackSettingsDigest,
         migrationsHeld: config["physioflow:holdMigrations"]?.value === "true",
         alarms,
+        backupStore,
     };
 }
 
@@ -153,6 +160,9 @@ export function formatStatus(status: StackStatus): string[] {
         lines.push(`  settings       ${colors.map(color => `${color}${color === active ? " (active)" : ""}: ${describe(color)}`).join("; ")}`);
     }
     lines.push(`  last backup    ${(outputs.lastBackup as string | undefined) ?? "(none recorded by the stack)"}`);
+    // A store left out on purpose (backupLocalOnly) is said, not flagged.
+    const store = status.backupStore;
+    if (store !== undefined) flag(store.stored || store.localOnly, `backup store   ${store.text}`);
     if (status.lock === undefined) lines.push("  deploy         none in progress");
     else
         flag(

@@ -6,6 +6,7 @@
  */
 import type * as auto from "@pulumi/pulumi/automation";
 import type { Color } from "../components/colors";
+import type { S3Settings } from "../database/backup/s3";
 import type { ConnectionSettings } from "../database/connection";
 import type { Kubectl, LiveColor } from "./clusterState";
 import type { StepOutcome } from "./outcome";
@@ -45,6 +46,8 @@ export interface ReleaseDatabase {
     migrationsDir: string;
     /** Where backups are written (the stack's `backupDir`). */
     backupDir: string;
+    /** The stack's backup store (`backupS3*` and its key secrets); undefined when it has none. `rollback --restore latest|s3://…` fetches from it. */
+    backupStore?: S3Settings;
     /** The stack's `environment` (recorded in backups; a restore checks it). */
     environment: string;
     /** The stack's `migrationTarget`; undefined: the newest file. */

@@ -77,11 +77,12 @@ export interface ArchiveContents {
 /**
  * Reads an archive once, start to end: checks that it holds exactly metadata.json and
  * database.dump as plain files (no paths, links or extras, in either order, so archives written
- * before the dump came first still read), hashes the dump as it streams by, and copies it to
+ * before the dump came first still read), hashes the dump as it streams by (unless `hashDump` is
+ * false: a listing wants the metadata only, and `dumpSha256` is then ""), and copies it to
  * `dumpCopyPath` when given (a restore needs it; a verify does not). A damaged or foreign archive
  * is refused with the reason.
  */
-export async function readArchive(archivePath: string, dumpCopyPath?: string): Promise<ArchiveContents> {
+export async function readArchive(archivePath: string, dumpCopyPath?: string, hashDump = true): Promise<ArchiveContents> {
     const seen: string[] = [];
     const unexpected: string[] = [];
     let metadataJson = "";
@@ -104,7 +105,7 @@ export async function readArchive(archivePath: string, dumpCopyPath?: string): P
                 return;
             }
             entry.on("data", (chunk: Buffer) => {
-                hash.update(chunk);
+                if (hashDump) hash.update(chunk);
                 dumpSize += chunk.length;
             });
             if (dumpCopyPath) {
@@ -136,7 +137,7 @@ export async function readArchive(archivePath: string, dumpCopyPath?: string): P
     if (missing.length > 0) {
         throw new OperationError(`${archivePath} is not a complete PhysioFlow backup: missing ${missing.join(", ")}`);
     }
-    return { metadataJson, dumpSize, dumpSha256: hash.digest("hex") };
+    return { metadataJson, dumpSize, dumpSha256: hashDump ? hash.digest("hex") : "" };
 }
 
 /** What {@link ensurePrivateDir} did to a folder that others could read. */

@@ -175,6 +175,11 @@ export function migrationVersionFromDumpSql(sql: string): string {
     return head;
 }
 
+/** An archive's metadata.json, read and checked without hashing or unpacking its dump (a listing's read, not a verification). */
+export async function readArchiveMetadata(archivePath: string): Promise<BackupMetadata> {
+    return readMetadata(archivePath, (await readArchive(archivePath, undefined, false)).metadataJson);
+}
+
 function readMetadata(archivePath: string, text: string): BackupMetadata {
     let json: unknown;
     try {

@@ -1,3 +1,5 @@
+import * as os from "os";
+import * as path from "path";
 import { parseArgs } from "util";
 import { UsageError } from "../errors";
 import { actionsOf, expectedGroups, sideOf } from "./commands";
@@ -77,6 +79,24 @@ export type Command = GlobalFlags &
               backupOut: string;
           }
         | { command: "backup prune"; dir: string; keep: number }
+        | {
+              command: "backup list";
+              /** This machine's backup folder (--dir, else $HOME/physioflow-backups/<env>). */
+              dir: string;
+              /** Only this environment's archives; all when undefined. */
+              environment?: string;
+              /** Also the store's archives (S3_* in the environment). */
+              remote: boolean;
+          }
+        | {
+              command: "backup fetch";
+              /** An archive's file name, `latest`, or `s3://bucket/key`. */
+              archive: string;
+              /** Where the archive goes (--dir, else $HOME/physioflow-backups/<env>). */
+              dir: string;
+              /** Whose archive `latest` means; any environment's when undefined. */
+              environment?: string;
+          }
     );
 
 type OptionSpec = Record<string, { type: "string" | "boolean" }>;
@@ -249,6 +269,16 @@ export function parseCommandLine(argv: readonly string[]): Command {
                 ...global,
             };
         }
+        case "backup list": {
+            const { values } = parse(name, rest, { dir: { type: "string" }, env: { type: "string" }, remote: { type: "boolean" } }, 0);
+            const environment = values.env === undefined ? undefined : checkEnvironmentName(values.env);
+            return { command: name, dir: backupFolder(name, values.dir, environment), environment, remote: Boolean(values.remote), ...global };
+        }
+        case "backup fetch": {
+            const { values, positionals } = parse(name, rest, { dir: { type: "string" }, env: { type: "string" } }, 1);
+            const environment = values.env === undefined ? undefined : checkEnvironmentName(values.env);
+            return { command: name, archive: positionals[0], dir: backupFolder(name, values.dir, environment), environment, ...global };
+        }
         case "backup prune": {
             const { values } = parse(name, rest, { dir: { type: "string" }, keep: { type: "string" } }, 0);
             if (values.dir === undefined || values.keep === undefined) {
@@ -258,6 +288,13 @@ export function parseCommandLine(argv: readonly string[]): Command {
         }
     }
     throw new UsageError(`unknown command "${name}"`);
+}
+
+/** `--dir`, else the stack's default folder for `--env` ($HOME/physioflow-backups/<env>); one of them is needed. */
+function backupFolder(name: string, dir: string | undefined, environment: string | undefined): string {
+    if (dir !== undefined) return dir;
+    if (environment === undefined) throw new UsageError(`${name} needs --env ENV (its folder is $HOME/physioflow-backups/<env>) or --dir DIR`);
+    return path.join(os.homedir(), "physioflow-backups", environment);
 }
 
 /** --verbose and --quiet, accepted anywhere on the command line. */

@@ -51,6 +51,18 @@ export const physioflowCommands: readonly PhysioflowCommand[] = [
     },
     { name: "backup prune", usage: "--dir DIR --keep N", summary: "keep the newest N archives per environment", side: "database" },
     {
+        name: "backup list",
+        usage: "--env ENV | --dir DIR [--remote]",
+        summary: "archives here and (--remote) in the store, newest first: env, label, migration, tags, size, where",
+        side: "database",
+    },
+    {
+        name: "backup fetch",
+        usage: "NAME|latest|s3://BUCKET/KEY --env ENV | --dir DIR",
+        summary: "download a stored archive, verify it, keep it (0600); nothing is kept when it fails",
+        side: "database",
+    },
+    {
         name: "deploy",
         usage: "<stack> <tag> [--watch 5m] [--keep-warm] [--commit] [--yes] [--json]",
         summary: "release a tag blue-green as previewed stack updates",
@@ -58,7 +70,7 @@ export const physioflowCommands: readonly PhysioflowCommand[] = [
     },
     {
         name: "rollback",
-        usage: "<stack> [--emergency | --restore FILE [--color blue|green]] [--yes] [--json]",
+        usage: "<stack> [--emergency | --restore FILE|latest|s3://BUCKET/KEY [--color blue|green]] [--yes] [--json]",
         summary: "switch the live Services to the other color, with a database restore when asked",
         side: "release",
     },

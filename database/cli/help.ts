@@ -40,7 +40,7 @@ Files: DIR/NNN_description.sql and DIR/rollback/NNN_down.sql. Header directives:
 `;
 
 /** `physioflow backup --help`. */
-export const BACKUP_HELP = `Usage: physioflow backup <create|verify|restore|prune> [options]
+export const BACKUP_HELP = `Usage: physioflow backup <create|verify|restore|prune|list|fetch> [options]
 
 create --out DIR        pg_dump (custom format) + metadata.json in a .tar.gz, verified, then older
                         archives of the same environment beyond --keep (default 10) are pruned
@@ -53,7 +53,10 @@ create --out DIR        pg_dump (custom format) + metadata.json in a .tar.gz, ve
                         color's tag is recorded as api and web too
   --upload              also upload to S3: S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
                         (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), S3_REGION (default us-east-1);
-                        the bucket gets a 30-day expiry lifecycle rule
+                        the bucket gets a 30-day expiry lifecycle rule on S3_PREFIX (default
+                        physioflow-backups/); with S3_MONTHLY_MONTHS=N the month's first backup is
+                        also kept as monthly/<YYYY-MM>/<archive> for N months, moved to
+                        S3_COLD_STORAGE_CLASS (default GLACIER, or none) by a rule of its own
 verify FILE             sha256, pg_restore --list, and schema_migrations in the dump vs metadata
 restore FILE            verify first (a damaged or mismatching archive is refused before the database is
                         touched), ask to type the database name (or --yes), restore in one transaction
@@ -66,4 +69,13 @@ restore FILE            verify first (a damaged or mismatching archive is refuse
                         before anything is replaced (default: backups, in the working directory)
   --lock-timeout T      wait at most T for locks held by other sessions (default 60s)
 prune --dir DIR --keep N
+list --env ENV | --dir DIR [--remote]
+                        the archives in DIR (default $HOME/physioflow-backups/ENV) and, with --remote,
+                        in the store (S3_* as for --upload; its prefix and monthly/), newest first:
+                        where, time, environment, label, migration version, tags, size, path or s3:// URL
+fetch NAME|latest|s3://BUCKET/KEY --env ENV | --dir DIR
+                        download a stored archive (by name, the newest of --env, or its URL) into DIR,
+                        check its size and sha256 against the upload's, verify it like verify FILE,
+                        then keep it (0600) and print its path; a failed or damaged download leaves
+                        nothing behind
 `;

@@ -214,6 +214,29 @@ async function run(command: Command, io: CliIo, print: (line?: string) => void, 
             );
             return;
         }
+        case "backup list": {
+            const { formatArchiveList, listLocalArchives, listStoredArchives } = await import("../backup/store");
+            const local = await listLocalArchives(command.dir, command.environment);
+            const stored = command.remote
+                ? await listStoredArchives((await import("../backup/s3")).s3SettingsFromEnv(io.env, "--remote"), command.environment)
+                : [];
+            if (local.length + stored.length === 0) {
+                progress.line(
+                    `backup: no archives${command.environment === undefined ? "" : ` of ${command.environment}`} in ${command.dir}${command.remote ? " or the store" : ""}`,
+                );
+                return;
+            }
+            formatArchiveList([...local, ...stored]).forEach(line => print(line));
+            return;
+        }
+        case "backup fetch": {
+            const { fetchStoredArchive, resolveStoredArchive } = await import("../backup/store");
+            const { s3SettingsFromEnv } = await import("../backup/s3");
+            const { settings, key } = await resolveStoredArchive(s3SettingsFromEnv(io.env, "backup fetch"), command.archive, command.environment);
+            const fetched = await fetchStoredArchive(settings, key, command.dir, progress);
+            print(fetched.archivePath);
+            return;
+        }
         case "backup prune": {
             const { pruneBackups } = await import("../backup/retention");
             const deleted = await pruneBackups(command.dir, command.keep, progress);

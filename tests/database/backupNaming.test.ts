@@ -3,7 +3,8 @@ import { backupArchiveName, parseBackupArchiveName } from "../../database/backup
 import { parseBackupMetadata, parseColorTags, parseImageTags } from "../../database/backup/metadata";
 import { keptArchives, selectArchivesToPrune } from "../../database/backup/retention";
 import { restoreHeaderSql, restoreTrailerSql, schemasInToc } from "../../database/backup/restore";
-import { backupLifecycleRule, lifecycleExpiresAfter, s3SettingsFromEnv } from "../../database/backup/s3";
+import { backupLifecycleRule, lifecycleExpiresAfter } from "../../database/backup/lifecycle";
+import { s3SettingsFromEnv } from "../../database/backup/s3";
 import { migrationVersionFromDumpSql } from "../../database/backup/verify";
 import { UsageError } from "../../database/errors";
 

@@ -11,7 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createBackup } from "../../database/backup/create";
-import { BACKUP_LIFECYCLE_RULE_ID, readLifecycleRules, s3SettingsFromEnv } from "../../database/backup/s3";
+import { BACKUP_LIFECYCLE_RULE_ID, readLifecycleRules } from "../../database/backup/lifecycle";
+import { s3SettingsFromEnv } from "../../database/backup/s3";
 import { TestS3Server } from "../support/s3";
 import { s3BackupFixture } from "../support/s3Backups";
 

@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createBackup } from "../../database/backup/create";
-import { readLifecycleRules, s3SettingsFromEnv } from "../../database/backup/s3";
+import { readLifecycleRules } from "../../database/backup/lifecycle";
+import { s3SettingsFromEnv } from "../../database/backup/s3";
 import { runBinary } from "../support/cliRun";
 import { s3BackupFixture } from "../support/s3Backups";
 
@@ -37,7 +38,7 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
         const local = fs.readFileSync(backup.archivePath);
         const head = await f.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
         assert.strictEqual(head.ContentLength, local.length);
-        assert.deepStrictEqual(head.Metadata, { "archive-sha256": sha256(local), "migration-version": "006", environment: "staging" });
+        assert.deepStrictEqual(head.Metadata, { "archive-sha256": sha256(local), "migration-version": "006", environment: "staging", "image-tags": "-" });
         const object = await f.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         const remote = Buffer.from(await object.Body!.transformToByteArray());
         assert.strictEqual(sha256(remote), sha256(local));

@@ -1,4 +1,6 @@
 import * as assert from "assert";
+import * as os from "os";
+import * as path from "path";
 import { parseCommandLine, parseDuration } from "../../database/cli/args";
 import { UsageError } from "../../database/errors";
 
@@ -124,6 +126,29 @@ describe("CLI argument parsing", () => {
         });
         assert.deepStrictEqual(parseCommandLine(["backup", "prune", "--dir", "/b", "--keep", "3"]), { command: "backup prune", dir: "/b", keep: 3, ...quiet });
         assert.deepStrictEqual(parseCommandLine(["backup", "verify", "x.tar.gz"]), { command: "backup verify", file: "x.tar.gz", ...quiet });
+        // list and fetch: --dir, else the stacks' default folder of --env.
+        const home = path.join(os.homedir(), "physioflow-backups", "prod");
+        assert.deepStrictEqual(parseCommandLine(["backup", "list", "--env", "prod", "--remote"]), {
+            command: "backup list",
+            dir: home,
+            environment: "prod",
+            remote: true,
+            ...quiet,
+        });
+        assert.deepStrictEqual(parseCommandLine(["backup", "list", "--dir", "/b"]), {
+            command: "backup list",
+            dir: "/b",
+            environment: undefined,
+            remote: false,
+            ...quiet,
+        });
+        assert.deepStrictEqual(parseCommandLine(["backup", "fetch", "latest", "--env", "prod"]), {
+            command: "backup fetch",
+            archive: "latest",
+            dir: home,
+            environment: "prod",
+            ...quiet,
+        });
     });
 
     it("answers help requests", () => {
@@ -166,6 +191,10 @@ describe("CLI argument parsing", () => {
         usageError(["backup", "create", "--out", "d", "--colors", "blue=v1,green=v2", "--live", "red"], '--live must be blue or green, got "red"');
         usageError(["backup", "verify"], "backup verify needs a FILE argument");
         usageError(["backup", "prune", "--dir", "d"], "backup prune needs --dir DIR and --keep N");
+        usageError(["backup", "list"], "backup list needs --env ENV (its folder is $HOME/physioflow-backups/<env>) or --dir DIR");
+        usageError(["backup", "fetch", "latest"], "backup fetch needs --env ENV (its folder is $HOME/physioflow-backups/<env>) or --dir DIR");
+        usageError(["backup", "fetch", "--env", "prod"], "backup fetch needs a FILE argument");
+        usageError(["backup", "list", "--env", "Prod"], '--env must be lower-case letters, digits and dashes (e.g. dev, staging, prod), got "Prod"');
         usageError(
             ["backup", "restore", "a", "--env", "dev", "--lock-timeout", "soon"],
             '--lock-timeout must be a duration such as 30s, 2m or 500ms, got "soon"',

@@ -1,4 +1,6 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import {
     checkSecretsPresent,
     ConfigError,
@@ -237,6 +239,7 @@ describe("stack config: every default of a minimal stack", () => {
             database: { host: "10.0.0.5", port: 5432, name: "physioflow_dev", user: "emr", adminUser: "postgres", sslMode: "require" },
             backupDir: "$HOME/physioflow-backups/dev",
             backupUpload: undefined,
+            backupLocalOnly: false,
             migrationTarget: undefined,
             holdMigrations: false,
             readinessTimeoutSeconds: 300,
@@ -289,23 +292,101 @@ describe("stack config: every default of a minimal stack", () => {
         assert.strictEqual(settings.backupDir, "/srv/backups/clinic_1.x");
         assert.strictEqual(settings.migrationTarget, "015");
         assert.deepStrictEqual(settings.kubernetes, { kubeconfig: "/k/config", context: "kind", renderYamlToDirectory: "out" });
-        assert.deepStrictEqual(settings.backupUpload, { endpoint: "http://127.0.0.1:8333", bucket: "backups", region: "us-east-1" });
+        assert.deepStrictEqual(settings.backupUpload, {
+            endpoint: "http://127.0.0.1:8333",
+            bucket: "backups",
+            region: "us-east-1",
+            monthlyKeepMonths: 0,
+            coldStorageClass: "GLACIER",
+        });
         assert.strictEqual(settings.smoke.image, "registry.example.com:5000/tools/curl:8");
         assert.deepStrictEqual(accepted({ backupS3Endpoint: "https://s3.example", backupS3Bucket: "b", backupS3Region: "eu-1" }).backupUpload, {
             endpoint: "https://s3.example",
             bucket: "b",
             region: "eu-1",
+            monthlyKeepMonths: 0,
+            coldStorageClass: "GLACIER",
         });
         for (const mode of ["disable", "require", "verify-ca", "verify-full"]) {
             assert.strictEqual(accepted({ dbSslMode: mode }).database.sslMode, mode);
         }
-        for (const environment of ["dev", "staging", "prod", "local"]) {
+        for (const environment of ["dev", "staging", "local"]) {
             assert.strictEqual(accepted({ environment }).environment, environment);
         }
+        assert.strictEqual(accepted({ environment: "prod", backupLocalOnly: "true" }).environment, "prod");
+        assert.strictEqual(accepted({ environment: "prod", backupS3Endpoint: "https://s3.example", backupS3Bucket: "b" }).environment, "prod");
+    });
+});
+
+describe("stack config: where backups are kept", () => {
+    const store = { backupS3Endpoint: "https://minio.example", backupS3Bucket: "physioflow-backups-prod" };
+
+    it("prod without a store is refused with one line naming both ways out; dev and staging may keep backups local", () => {
+        refused(
+            minimalStack({ environment: "prod" }),
+            "physioflow:backupS3Endpoint is not set, so prod's backups would stay on the machine running pulumi up alone; set backupS3Endpoint and backupS3Bucket " +
+                "(and the secrets backupS3AccessKeyId, backupS3SecretAccessKey), or pulumi config set backupLocalOnly true to keep its backups local on purpose",
+        );
+        refused(
+            minimalStack({ environment: "prod", backupLocalOnly: "false" }),
+            "physioflow:backupS3Endpoint is not set, so prod's backups would stay on the machine running pulumi up alone; set backupS3Endpoint and backupS3Bucket " +
+                "(and the secrets backupS3AccessKeyId, backupS3SecretAccessKey), or pulumi config set backupLocalOnly true to keep its backups local on purpose",
+        );
+        assert.strictEqual(accepted({ environment: "staging" }).backupUpload, undefined);
+        assert.strictEqual(accepted({ environment: "dev" }).backupLocalOnly, false);
+    });
+
+    it("backupLocalOnly: true lets prod keep its backups local; a store and backupLocalOnly together are refused; only true or false", () => {
+        const localOnly = accepted({ environment: "prod", backupLocalOnly: "true" });
+        assert.deepStrictEqual([localOnly.backupUpload, localOnly.backupLocalOnly], [undefined, true]);
+        assert.deepStrictEqual(accepted({ environment: "prod", ...store }).backupLocalOnly, false);
+        refused(
+            minimalStack({ ...store, backupLocalOnly: "true" }),
+            'physioflow:backupLocalOnly is "true" but physioflow:backupS3Endpoint is set to "https://minio.example"; remove one: backups go to the store, or stay local on purpose',
+        );
+        refused(minimalStack({ environment: "prod", backupLocalOnly: "yes" }), 'physioflow:backupLocalOnly is "yes"; allowed values: true, false');
+        assert.ok(knownKeys.includes("backupLocalOnly"));
+    });
+
+    it("monthly copies: prod keeps 12 months by default, other stacks none; the months and the cold class are per stack and need a store", () => {
+        assert.deepStrictEqual(accepted({ environment: "prod", ...store }).backupUpload, {
+            endpoint: "https://minio.example",
+            bucket: "physioflow-backups-prod",
+            region: "us-east-1",
+            monthlyKeepMonths: 12,
+            coldStorageClass: "GLACIER",
+        });
+        assert.strictEqual(accepted({ environment: "staging", ...store }).backupUpload?.monthlyKeepMonths, 0);
+        assert.strictEqual(accepted({ environment: "staging", ...store, backupMonthlyKeepMonths: "6" }).backupUpload?.monthlyKeepMonths, 6);
+        assert.strictEqual(accepted({ environment: "prod", ...store, backupMonthlyKeepMonths: "0" }).backupUpload?.monthlyKeepMonths, 0);
+        assert.strictEqual(accepted({ environment: "prod", ...store, backupMonthlyKeepMonths: "120" }).backupUpload?.monthlyKeepMonths, 120);
+        assert.strictEqual(accepted({ ...store, backupColdStorageClass: "DEEP_ARCHIVE" }).backupUpload?.coldStorageClass, "DEEP_ARCHIVE");
+        const noTransition = accepted({ ...store, backupColdStorageClass: "none" }).backupUpload!;
+        assert.ok(!("coldStorageClass" in noTransition));
+        refused(
+            minimalStack({ ...store, backupMonthlyKeepMonths: "121" }),
+            'physioflow:backupMonthlyKeepMonths is "121"; it must be a whole number from 0 to 120',
+        );
+        refused(
+            minimalStack({ ...store, backupColdStorageClass: "glacier" }),
+            'physioflow:backupColdStorageClass is "glacier"; it must be a storage class such as GLACIER (capitals, digits, _) or none',
+        );
+        refused(
+            minimalStack({ environment: "prod", backupLocalOnly: "true", backupMonthlyKeepMonths: "12" }),
+            "physioflow:backupMonthlyKeepMonths is set but physioflow:backupS3Endpoint is not; monthly copies are kept in the store: set it too, or remove backupMonthlyKeepMonths",
+        );
     });
 });
 
 describe("stack config: the limits of each value", () => {
+    it("docs/configuration.md names every setting and secret", () => {
+        const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "configuration.md"), "utf8");
+        assert.deepStrictEqual(
+            knownKeys.filter(key => !doc.includes(`\`${key}\``)),
+            [],
+        );
+    });
+
     it("unknown keys are refused with the whole list of known ones, so a typo cannot silently keep the old value", () => {
         refused(minimalStack({ colour: "x" }), `physioflow:colour is not a setting this program reads; known keys: ${knownKeys.join(", ")}`);
         assert.ok(knownKeys.includes("dbPassword") && knownKeys.includes("backupS3SecretAccessKey") && knownKeys.includes("renderYamlTo"));

@@ -6,7 +6,7 @@ import { execFileSync } from "child_process";
 import { backupCommand, lastLine, latestBackupCommand, migrateCommand, migrateVersionCommand } from "../../components/databaseCommands";
 import { migrationsChecksum, resolveMigrationTarget } from "../../components/migrationFiles";
 import { diffRuns, isSecretInput } from "../support/inputDiff";
-import { defaultSecretKeys, find, ProgramRun, runProgram, stackConfigWithSecrets } from "../support/programRun";
+import { find, ProgramRun, runProgram, stackConfigWithSecrets, warningsOf } from "../support/programRun";
 
 const Command = "command:local:Command";
 const repoMigrations = path.resolve(__dirname, "..", "..", "migrations");
@@ -99,7 +99,7 @@ describe("database in the stack", () => {
         // Pulumi.dev.yaml: blue v1.2.2 live, green v1.2.3.
         assert.strictEqual(
             backup.create,
-            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-${target} --colors blue=v1.2.2,green=v1.2.3 --live blue`,
+            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/dev" --env dev --label pre-migrate-${target} --colors blue=v1.2.2,green=v1.2.3 --live blue --upload`,
         );
         assert.strictEqual(migrate.create, migrateCommand("node bin/physioflow.js", "migrations", target));
         const triggers = [target, migrationsChecksum(repoMigrations)];
@@ -158,59 +158,82 @@ describe("database in the stack", () => {
             const inputs = find(run, Command, name).inputs;
             // The SDK marks the whole map secret when one value in it is.
             assert.ok(isSecretInput(inputs.environment), `${name}: the environment carrying PGPASSWORD must be secret`);
-            assert.deepStrictEqual(inputs.environment.value, {
+            const database = {
                 PGHOST: "192.168.10.24",
                 PGPORT: "5432",
                 PGDATABASE: "physioflow_dev",
                 PGUSER: "emr",
                 PGSSLMODE: "require",
                 PGPASSWORD: "pw-dev",
-            });
-            assert.ok(!inputs.create.includes("pw-dev"), "never on a command line");
+            };
+            const store = {
+                S3_ENDPOINT: "https://minio.trancloud.work",
+                S3_BUCKET: "physioflow-backups-dev",
+                S3_REGION: "us-east-1",
+                S3_MONTHLY_MONTHS: "0",
+                S3_COLD_STORAGE_CLASS: "GLACIER",
+                S3_ACCESS_KEY_ID: "s3-key-dev",
+                S3_SECRET_ACCESS_KEY: "s3-secret-dev",
+            };
+            assert.deepStrictEqual(inputs.environment.value, name.endsWith("-backup") ? { ...database, ...store } : database);
+            for (const secret of ["pw-dev", "s3-key-dev", "s3-secret-dev"]) assert.ok(!inputs.create.includes(secret), "never on a command line");
         }
     });
 
-    it("with a backup store configured, the backup uploads with its credentials as secrets", async () => {
-        const withUpload = await runProgram(
-            "prod",
-            stackConfigWithSecrets("prod", {
-                backupS3Endpoint: "http://127.0.0.1:9000",
-                backupS3Bucket: "physioflow-backups-prod",
-                backupS3AccessKeyId: "ak",
-                backupS3SecretAccessKey: "sk",
-            }),
-            { secretKeys: [...defaultSecretKeys, "physioflow:backupS3AccessKeyId", "physioflow:backupS3SecretAccessKey"] },
-        );
-        const backup = find(withUpload, Command, "physioflow_prod-release-backup").inputs;
-        // The exact command line: the store's credentials are not on it.
-        assert.strictEqual(
-            backup.create,
-            `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/prod" --env prod --label pre-migrate-${target} --colors blue=v1.2.2,green=v1.2.3 --live blue --upload`,
-        );
-        assert.ok(isSecretInput(backup.environment));
+    for (const stack of ["dev", "staging", "prod"]) {
+        it(`${stack}: the stack file's store is on by default: the backup uploads to physioflow-backups-${stack}, its credentials secrets`, async () => {
+            const stackRun = stack === "dev" ? run : await runProgram(stack, stackConfigWithSecrets(stack));
+            const backup = find(stackRun, Command, `physioflow_${stack}-release-backup`).inputs;
+            // The exact command line: the store's credentials are not on it.
+            assert.strictEqual(
+                backup.create,
+                `node bin/physioflow.js backup create --out "$HOME/physioflow-backups/${stack}" --env ${stack} --label pre-migrate-${target} --colors blue=v1.2.2,green=v1.2.3 --live blue --upload`,
+            );
+            assert.ok(isSecretInput(backup.environment));
+            const { S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } = backup.environment.value;
+            assert.deepStrictEqual(
+                [S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY],
+                ["https://minio.trancloud.work", `physioflow-backups-${stack}`, "us-east-1", `s3-key-${stack}`, `s3-secret-${stack}`],
+            );
+            // Monthly cold copies: prod's 12 months by default, none elsewhere.
+            assert.strictEqual(backup.environment.value.S3_MONTHLY_MONTHS, stack === "prod" ? "12" : "0");
+            const migrate = find(stackRun, Command, `physioflow_${stack}-release-migrate`).inputs;
+            assert.strictEqual(migrate.environment.value.S3_SECRET_ACCESS_KEY, undefined, "only the backup gets the store's credentials");
+        });
+    }
+
+    it("a stack without a store backs up locally and says so as a warning; prod only with backupLocalOnly", async () => {
+        const noStore = { backupS3Endpoint: undefined, backupS3Bucket: undefined, backupS3Region: undefined };
+        const { result: local, warnings } = await warningsOf(() => runProgram("staging", stackConfigWithSecrets("staging", noStore)));
+        assert.ok(!find(local, Command, "physioflow_staging-release-backup").inputs.create.endsWith("--upload"));
         assert.deepStrictEqual(
+            warnings.filter(w => w.includes("backupS3Endpoint")),
             [
-                backup.environment.value.S3_ENDPOINT,
-                backup.environment.value.S3_BUCKET,
-                backup.environment.value.S3_REGION,
-                backup.environment.value.S3_ACCESS_KEY_ID,
-                backup.environment.value.S3_SECRET_ACCESS_KEY,
+                "warning: [runtime] backups of staging stay in $HOME/physioflow-backups/staging on the machine running pulumi up, and nowhere else: no backupS3Endpoint is set " +
+                    "(runbook appendix C: 30 days in the team's MinIO; set backupS3Endpoint and backupS3Bucket, or backupLocalOnly true)",
             ],
-            ["http://127.0.0.1:9000", "physioflow-backups-prod", "us-east-1", "ak", "sk"],
         );
-        const migrate = find(withUpload, Command, "physioflow_prod-release-migrate").inputs;
-        assert.strictEqual(migrate.environment.value.S3_SECRET_ACCESS_KEY, undefined, "only the backup gets the store's credentials");
+        await assert.rejects(
+            runProgram("prod", stackConfigWithSecrets("prod", noStore)),
+            /^Error: physioflow:backupS3Endpoint is not set, so prod's backups would stay/,
+        );
+        const onPurpose = await warningsOf(() => runProgram("prod", stackConfigWithSecrets("prod", { ...noStore, backupLocalOnly: "true" })));
+        assert.deepStrictEqual(
+            onPurpose.warnings.filter(w => w.includes("backupLocalOnly")),
+            [
+                "warning: [runtime] backups of prod stay in $HOME/physioflow-backups/prod on the machine running pulumi up, and nowhere else, on purpose (backupLocalOnly)",
+            ],
+        );
+        const stored = await warningsOf(() => runProgram("prod", stackConfigWithSecrets("prod")));
+        assert.deepStrictEqual(
+            stored.warnings.filter(w => w.includes("backup")),
+            [],
+        );
     });
 
     it("a backup store without its credentials is refused", async () => {
         await assert.rejects(
-            runProgram(
-                "prod",
-                stackConfigWithSecrets("prod", {
-                    backupS3Endpoint: "http://127.0.0.1:9000",
-                    backupS3Bucket: "b",
-                }),
-            ),
+            runProgram("prod", stackConfigWithSecrets("prod", { backupS3AccessKeyId: undefined })),
             /^Error: physioflow:backupS3AccessKeyId is not set; set it as a secret: pulumi config set --secret backupS3AccessKeyId <value>$/,
         );
     });

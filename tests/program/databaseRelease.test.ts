@@ -61,7 +61,19 @@ describe("DatabaseRelease on its own", () => {
         new DatabaseRelease("local-only", args);
         new DatabaseRelease("uploaded", {
             ...args,
-            backupUpload: { endpoint: "http://s3", bucket: "b", region: "r", accessKeyId: "id", secretAccessKey: "key" },
+            backupUpload: { endpoint: "http://s3", bucket: "b", region: "r", monthlyKeepMonths: 0, accessKeyId: "id", secretAccessKey: "key" },
+        });
+        new DatabaseRelease("monthly", {
+            ...args,
+            backupUpload: {
+                endpoint: "http://s3",
+                bucket: "b",
+                region: "r",
+                monthlyKeepMonths: 12,
+                coldStorageClass: "GLACIER",
+                accessKeyId: "id",
+                secretAccessKey: "key",
+            },
         });
         await (pulumi.runtime as any).waitForRPCs();
         const backup = (name: string) => created.find(r => r.name === `${name}-backup`)!.inputs;
@@ -78,5 +90,8 @@ describe("DatabaseRelease on its own", () => {
         assert.deepStrictEqual(Object.keys(environment("local-only")).sort(), ["PGDATABASE", "PGHOST", "PGPASSWORD", "PGPORT", "PGSSLMODE", "PGUSER"]);
         assert.strictEqual(environment("uploaded").S3_ENDPOINT, "http://s3");
         assert.strictEqual(environment("uploaded").S3_BUCKET, "b");
+        // Monthly copies: the months and the cold class reach backup create as S3_MONTHLY_MONTHS and S3_COLD_STORAGE_CLASS.
+        assert.deepStrictEqual([environment("uploaded").S3_MONTHLY_MONTHS, environment("uploaded").S3_COLD_STORAGE_CLASS], ["0", "none"]);
+        assert.deepStrictEqual([environment("monthly").S3_MONTHLY_MONTHS, environment("monthly").S3_COLD_STORAGE_CLASS], ["12", "GLACIER"]);
     });
 });

@@ -16,7 +16,7 @@ import { migrationsChecksum, newestMigrationVersion } from "../../components/mig
 import { heldMigrationVersion, parsePreviousRelease } from "../../components/releaseGuard";
 import { parseStackConfig } from "../../components/config";
 import { plainValues } from "../../components/loadConfig";
-import { find, ProgramRun, runProgram, stackConfigWithSecrets, stackFileConfig } from "../support/programRun";
+import { find, ProgramRun, runProgram, stackConfigWithSecrets, stackFileConfig, warningsOf } from "../support/programRun";
 
 const Command = "command:local:Command";
 const commands = ["physioflow_prod-release-backup", "physioflow_prod-release-migrate"];
@@ -54,18 +54,6 @@ function comparable(name: string, inputs: Record<string, unknown>): Record<strin
     return rest;
 }
 
-/** Captures what the program logs as warnings (under the mocks, pulumi.log.warn writes to console.warn). */
-async function warningsOf<T>(action: () => Promise<T>): Promise<{ result: T; warnings: string[] }> {
-    const warnings: string[] = [];
-    const original = console.warn;
-    console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
-    try {
-        return { result: await action(), warnings };
-    } finally {
-        console.warn = original;
-    }
-}
-
 describe("a rollback holds the migrations at the stack's applied version (holdMigrations)", () => {
     const released = { activeColor: "green", blueTag: "v1.2.2", greenTag: "v1.3.0", inactiveWarm: "true" };
     const rolledBack = { ...released, activeColor: "blue" };
@@ -97,7 +85,7 @@ describe("a rollback holds the migrations at the stack's applied version (holdMi
                 backupDir: "$HOME/physioflow-backups/prod",
                 environment: "prod",
                 label: "pre-migrate-005",
-                upload: false,
+                upload: true,
                 // What a backup would record: the colors as this update leaves them (a rollback's flip is an in-place update, running only the read-only `ls`).
                 colorTags: { blue: "v1.2.2", green: "v1.3.0" },
                 activeColor: "blue",

@@ -59,7 +59,7 @@ for (const stack of ["dev", "prod"]) {
             assert.deepStrictEqual(diffRuns(switched, released).map(describeChange).sort(), [backupRecordsColors, ...selectorChanges].sort());
             assert.match(
                 find(switched, "command:local:Command", `physioflow_${stack}-release-backup`).inputs.create,
-                / --colors blue=v1\.2\.2,green=v1\.3\.0 --live green$/,
+                / --colors blue=v1\.2\.2,green=v1\.3\.0 --live green --upload$/,
             );
 
             // 3. finish: the old color goes to inactiveReplicas (0), its smoke test with it.

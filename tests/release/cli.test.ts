@@ -100,11 +100,17 @@ describe("physioflow deploy, before it touches anything", () => {
 
     it("rollback --restore: needs a file that exists, not with --emergency, and a typed confirmation on every stack unless --yes", async () => {
         const error = (text: string) => ({ code: 2, stdout: "", stderr: `physioflow: error: ${text}\n` });
-        assert.deepStrictEqual(await run(["rollback", "dev", "--restore"]), error("--restore needs a backup archive: --restore FILE"));
+        assert.deepStrictEqual(
+            await run(["rollback", "dev", "--restore"]),
+            error("--restore needs a backup archive: --restore FILE, latest or s3://bucket/key"),
+        );
         const root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-restore-args-"));
         try {
             const archive = path.join(root, "dev_pre-deploy-v1.tar.gz");
-            assert.deepStrictEqual(await run(["rollback", "dev", "--restore", archive]), error(`${archive}: no such backup archive`));
+            assert.deepStrictEqual(
+                await run(["rollback", "dev", "--restore", archive]),
+                error(`${archive}: no such backup archive (or use --restore latest, --restore s3://bucket/key)`),
+            );
             fs.writeFileSync(archive, "");
             assert.deepStrictEqual(
                 await run(["rollback", "dev", `--restore=${archive}`, "--emergency"]),
@@ -128,6 +134,19 @@ describe("physioflow deploy, before it touches anything", () => {
                 await run(["rollback", "local", "--restore", archive, "--color", "green", "--yes"], root),
                 error("there is no local stack yet; run npm run local first"),
             );
+            // latest and s3://… are looked up through the stack (its backupDir and store): it is opened first, even without --yes.
+            for (const spec of ["latest", "s3://physioflow-backups-dev/physioflow-backups/dev_x_20261201_000000.tar.gz"]) {
+                assert.deepStrictEqual(
+                    await run(["rollback", "local", "--restore", spec], root),
+                    error("there is no local stack yet; run npm run local first"),
+                );
+                assert.deepStrictEqual(
+                    await run(["rollback", "dev", "--restore", spec, "--emergency"]),
+                    error(
+                        "--restore and --emergency do not go together: a restore takes the API off the database; roll back with --emergency first, then restore",
+                    ),
+                );
+            }
         } finally {
             fs.rmSync(root, { recursive: true, force: true });
         }

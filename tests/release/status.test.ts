@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { settingsDigest, stackColorSettings } from "../../components/colorSettings";
+import { describeBackupStore } from "../../components/backupStore";
 import { parseStackConfig } from "../../components/config";
 import { formatStatus, StackStatus } from "../../release/status";
 import { stackFileConfig } from "../support/programRun";
@@ -130,5 +131,49 @@ describe("physioflow status lines", () => {
             formatStatus(status).filter(line => line.startsWith("!")),
             [],
         );
+    });
+
+    it("says where the stack's backups go, and flags a stack whose backups stay on one machine unless that is on purpose (backupLocalOnly)", () => {
+        const raw = (overrides: Record<string, string | undefined>) =>
+            parseStackConfig(
+                Object.fromEntries(
+                    Object.entries({
+                        ...Object.fromEntries(Object.entries(stackFileConfig("prod")).map(([k, v]) => [k.replace(/^physioflow:/, ""), v])),
+                        ...overrides,
+                    }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+                ),
+            );
+        const status = healthy();
+        status.backupStore = describeBackupStore(raw({}));
+        assert.ok(
+            formatStatus(status).includes(
+                "  backup store   s3://physioflow-backups-prod/physioflow-backups/ at https://minio.trancloud.work (30 days), and $HOME/physioflow-backups/prod on the machine running pulumi up",
+            ),
+        );
+        const noStore = { backupS3Endpoint: undefined, backupS3Bucket: undefined, backupS3Region: undefined };
+        status.backupStore = describeBackupStore(raw({ ...noStore, environment: "staging" }));
+        assert.deepStrictEqual(
+            formatStatus(status).filter(line => line.startsWith("!")),
+            [
+                "! backup store   backups of staging stay in $HOME/physioflow-backups/staging on the machine running pulumi up, and nowhere else: no backupS3Endpoint is set " +
+                    "(runbook appendix C: 30 days in the team's MinIO; set backupS3Endpoint and backupS3Bucket, or backupLocalOnly true)",
+            ],
+        );
+        status.backupStore = describeBackupStore(raw({ ...noStore, backupLocalOnly: "true" }));
+        assert.ok(
+            formatStatus(status).includes(
+                "  backup store   backups of prod stay in $HOME/physioflow-backups/prod on the machine running pulumi up, and nowhere else, on purpose (backupLocalOnly)",
+            ),
+        );
+        // The local stack (npm run local, the engine tests' stacks) keeps its backups on this machine by nature: said, not flagged.
+        status.backupStore = describeBackupStore(raw({ ...noStore, environment: "local" }));
+        assert.ok(
+            formatStatus(status).includes(
+                "  backup store   backups of local stay in $HOME/physioflow-backups/local on the machine running pulumi up, and nowhere else (the local stack)",
+            ),
+            formatStatus(status).join("\n"),
+        );
+        // A config the program refuses: no line (the program says why).
+        assert.ok(formatStatus(healthy()).every(line => !line.includes("backup store")));
     });
 });

@@ -108,3 +108,15 @@ export function find(run: ProgramRun, type: string, name: string): RecordedResou
     }
     return found[0];
 }
+
+/** Captures what the program logs as warnings (under the mocks, pulumi.log.warn writes to console.warn). */
+export async function warningsOf<T>(action: () => Promise<T>): Promise<{ result: T; warnings: string[] }> {
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
+    try {
+        return { result: await action(), warnings };
+    } finally {
+        console.warn = original;
+    }
+}
