@@ -1,5 +1,5 @@
 /**
- * A blue-green release as a sequence of stack updates, each previewed before it is applied:
+ * A blue-green release as a sequence of stack updates, each printing its changes as it makes them:
  * (1) release the tag to the inactive color, warm, behind its smoke test; (2) switch the live
  * Services; (3) watch the new color, rolling back by itself on a breach while the old color is
  * still warm; (4) finish: the old color to `inactiveReplicas`. Which steps are left is decided
@@ -14,7 +14,7 @@ import { DeployLock, DeployLockLostError } from "./deployLock";
 import type { List, Pod } from "./kubernetesObjects";
 import { holdMigrations, moveMigrations } from "./migrationHold";
 import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } from "./releaseRecord";
-import { changedSteps, engineErrorSummary, formatSteps, resourceSteps, summarizeSteps } from "./engineEvents";
+import { changedSteps, engineErrorSummary, formatStep, formatSteps, isListedChange, resourceSteps, summarizeSteps } from "./engineEvents";
 import { OperationRun, runOperation } from "./operation";
 import { Notification, tellTeam } from "./notify";
 import { describeOutcome, StepOutcome, WatchDecision } from "./outcome";
@@ -392,22 +392,30 @@ async function stopped(
 }
 
 /**
- * Sets `config`, previews (printing the diff), then applies: one step of a release. Returns the
- * previewed change lines. The config is recorded as pending in the release record before the stack
- * file is written and forgotten once applied: an update cut short leaves a file that is ahead of
- * the stack's outputs, and the next command tells that from a stale checkout (release/checkout.ts).
+ * Sets `config` and applies it: one step of a release, one engine run. Each change is printed as
+ * the engine starts it (its diff computed, before it is applied), then what was done; returns the
+ * changes (sorted, as {@link formatSteps} lists them), none when nothing changed. No separate
+ * preview: the update plans the same steps itself, and a second engine run made every step, and so
+ * every rollback, seconds longer. The config is recorded as pending in the release record before
+ * the stack file is written and forgotten once applied: an update cut short leaves a file that is
+ * ahead of the stack's outputs, and the next command tells that from a stale checkout (release/checkout.ts).
  */
 export async function update(target: ReleaseTarget, change: ReleaseConfigChange, out: (line: string) => void): Promise<string[]> {
     const pending = await recordPendingConfig(target.kubectl, target.namespace, configValues(change));
     await setStackConfig(target.stack, change);
-    const previewEvents: auto.EngineEvent[] = [];
-    await target.stack.preview({ onEvent: event => previewEvents.push(event) });
-    const planned = resourceSteps(previewEvents);
-    const lines = changedSteps(planned).length === 0 ? [] : formatSteps(planned);
-    (lines.length ? lines : ["no changes"]).forEach(line => out(`  ${line}`));
-    const upEvents: auto.EngineEvent[] = [];
-    await target.stack.up({ onEvent: event => upEvents.push(event) });
-    out(`  ${summarizeSteps(resourceSteps(upEvents), "did")}`);
+    const events: auto.EngineEvent[] = [];
+    await target.stack.up({
+        onEvent: event => {
+            events.push(event);
+            resourceSteps([event])
+                .filter(isListedChange)
+                .forEach(step => out(`  ${formatStep(step)}`));
+        },
+    });
+    const steps = resourceSteps(events);
+    const lines = changedSteps(steps).length === 0 ? [] : formatSteps(steps);
+    if (lines.length === 0) out("  no changes");
+    out(`  ${summarizeSteps(steps, "did")}`);
     await clearPendingConfig(target.kubectl, target.namespace, pending);
     return lines;
 }

@@ -101,15 +101,26 @@ export function formatSteps(steps: readonly ResourceStep[]): string[] {
     // The engine works on independent resources concurrently, so its order varies: sort for reading.
     const changed = shown.filter(step => step.op !== "same").sort((a, b) => `${shortType(a.type)} ${a.name}`.localeCompare(`${shortType(b.type)} ${b.name}`));
     const width = Math.max(0, ...changed.map(step => `${shortType(step.type)} ${step.name}`.length));
-    const lines = changed.map(step => {
-        const what = `${shortType(step.type)} ${step.name}`.padEnd(width);
-        const paths = step.diffs.length ? `  ${step.diffs.join(", ")}` : "";
-        const replace = step.replaceBecause.length ? `  (replaced because of ${step.replaceBecause.join(", ")})` : "";
-        return `${symbols[step.op] ?? "?"} ${what}  ${step.op}${paths}${replace}`;
-    });
+    const lines = changed.map(step => formatStep(step, width));
     const unchanged = shown.length - changed.length;
     if (changed.length === 0) return [`no changes (${unchanged} resources unchanged)`];
     return [...lines, `${unchanged} unchanged`];
+}
+
+/**
+ * One changed step as {@link formatSteps} lists it (`~ Deployment physioflow-api-green  update  spec.replicas`),
+ * the resource's name padded to `width`; undefined for a step it leaves out (unchanged, a read, the stack itself).
+ */
+export function formatStep(step: ResourceStep, width = 0): string {
+    const what = `${shortType(step.type)} ${step.name}`.padEnd(width);
+    const paths = step.diffs.length ? `  ${step.diffs.join(", ")}` : "";
+    const replace = step.replaceBecause.length ? `  (replaced because of ${step.replaceBecause.join(", ")})` : "";
+    return `${symbols[step.op] ?? "?"} ${what}  ${step.op}${paths}${replace}`;
+}
+
+/** Whether a step is a change {@link formatSteps} lists (not the stack resource, a read or an unchanged resource). */
+export function isListedChange(step: ResourceStep): boolean {
+    return step.type !== "pulumi:pulumi:Stack" && step.op !== "read" && step.op !== "same";
 }
 
 /** `2 to update, 17 unchanged`, from the steps (stack resource and reads left out). */
