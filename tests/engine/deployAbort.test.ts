@@ -177,14 +177,18 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
     };
     const stackMatchesCluster = async () => assert.deepStrictEqual(changedSteps((await f.s.preview()).steps), [], "the stack matches the cluster");
 
-    it("a deploy killed outright during its watch: the new color stays live on ready pods; the next deploy of the tag takes the lock over at once and resumes the watch and finish", async function () {
-        this.timeout(4 * 60 * 1000);
-        // In the suite's order green is live with v4.0.0 (the deploy that lost its lock), blue warm: this release goes to blue.
+    /**
+     * A deploy of the next tag in a child process, killed outright (its Pulumi CLI with it) once
+     * `killWhen` holds, then the same tag deployed again here. Checks what every resumed deploy must
+     * show: its lock counted abandoned at once and taken over, `resumes` said, the new color live on
+     * ready pods (one move, never back, never an empty Service), its image, the old color scaled
+     * down, the stack matching the cluster, no lock left. Returns the resumed deploy's result.
+     */
+    const killThenResume = async (tag: string, watchSeconds: number, what: string, killWhen: (lines: string[]) => boolean, resumes: string) => {
         const { from, to } = await liveNow();
         const stop = await sampleLive();
-        const child = deployInChild("v5.0.0", 120);
-        await until("its watch", child.lines, () => child.lines.some(line => line.startsWith("watch: ")));
-        await new Promise(resolve => setTimeout(resolve, 1000)); // a few readings
+        const child = deployInChild(tag, watchSeconds);
+        await until(what, child.lines, () => killWhen(child.lines));
         assert.ok(!child.ended(), child.lines.join("\n"));
         await child.kill();
         const killed = child.lines.join("\n");
@@ -192,66 +196,53 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         await live(to);
 
         const lines: string[] = [];
-        const result = await deploy(f.target, "v5.0.0", { watch: { seconds: 2, intervalMs: 300 }, out: line => lines.push(line) });
+        const result = await deploy(f.target, tag, { watch: { seconds: 2, intervalMs: 300 }, out: line => lines.push(line) });
         const samples = await stop();
         assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}\n--- killed deploy:\n${killed}`);
+        const escaped = tag.replaceAll(".", "\\.");
         assert.ok(
-            lines.some(line => /^lock: took over the abandoned deploy lock of .*: deploy v5\.0\.0 \(its process is gone\)$/.test(line)),
+            lines.some(line => new RegExp(`^lock: took over the abandoned deploy lock of .*: deploy ${escaped} \\(its process is gone\\)$`).test(line)),
             lines.join("\n"),
         );
-        assert.ok(lines.includes("resuming a deploy of v5.0.0 that stopped before its end (switch, watch, finish left)"), lines.join("\n"));
+        assert.ok(lines.includes(`resuming a deploy of ${tag} that stopped before its end (${resumes} left)`), lines.join("\n"));
+        samples.forEach(appSamples => assert.deepStrictEqual(servedAlone(appSamples), [from, to]));
+        const state = await live(to);
+        assert.strictEqual(state.deployments[`physioflow-api-${to}`].image, `registry.local:5000/physioflow-api:${tag}`);
+        assert.strictEqual(state.deployments[`physioflow-api-${from}`].replicas, 0);
+        await stackMatchesCluster();
+        await noLock();
+        return { from, to, result };
+    };
+
+    it("a deploy killed outright during its watch: the new color stays live on ready pods; the next deploy of the tag takes the lock over at once and resumes the watch and finish", async function () {
+        this.timeout(4 * 60 * 1000);
+        // In the suite's order green is live with v4.0.0 (the deploy that lost its lock), blue warm: this release goes to blue.
+        let watchSince: number | undefined;
+        /** A second (a few readings) into its watch. */
+        const intoWatch = (lines: string[]) => {
+            if (watchSince === undefined && lines.some(line => line.startsWith("watch: "))) watchSince = Date.now();
+            return watchSince !== undefined && Date.now() - watchSince >= 1000;
+        };
+        const { from, to, result } = await killThenResume("v5.0.0", 120, "its watch", intoWatch, "switch, watch, finish");
         assert.deepStrictEqual(
             result.steps.map(step => `${step.step}: ${step.result}`),
             ["switch: done", "watch: no breach", "finish: done"],
         );
         assert.deepStrictEqual(result.steps[0].changes, [], "the resumed switch changes nothing");
-        // One move to the new color, never back, and never an empty Service.
-        samples.forEach(appSamples => assert.deepStrictEqual(servedAlone(appSamples), [from, to]));
         // The switch is told by the killed deploy, and again by the one that resumed it.
         assert.deepStrictEqual(f.events(), [`switch ${from}->${to}`, `switch ${from}->${to}`]);
-        const state = await live(to);
-        assert.strictEqual(state.deployments[`physioflow-api-${to}`].image, "registry.local:5000/physioflow-api:v5.0.0");
-        assert.strictEqual(state.deployments[`physioflow-api-${from}`].replicas, 0);
-        await stackMatchesCluster();
-        await noLock();
     });
 
     it("a deploy killed outright during its finish's update: the new color stays live on ready pods; the next deploy of the tag takes the lock over at once and does the finish", async function () {
         this.timeout(4 * 60 * 1000);
         // In the suite's order blue is live with v5.0.0, green scaled down: this release goes to green.
-        const { from, to } = await liveNow();
-        const stop = await sampleLive();
-        const child = deployInChild("v6.0.0", 1);
-        // Killed once its finish's update is previewed: in its `pulumi up`. (Killed the instant the
-        // engine writes its checkpoint, the file backend's checkpoint was once left unreadable:
-        // "failed to load checkpoint: EOF", a fault of the engine's that no release command can mend.)
-        await until("its finish's update", child.lines, () => inUpdateOf(child.lines, "finish"));
-        assert.ok(!child.ended(), child.lines.join("\n"));
-        await child.kill();
-        const killed = child.lines.join("\n");
-        assert.ok((await readStatus(f.target)).lock?.stale, "the killed deploy's lock counts as abandoned at once");
-        await live(to);
-
-        const lines: string[] = [];
-        const result = await deploy(f.target, "v6.0.0", { watch: { seconds: 2, intervalMs: 300 }, out: line => lines.push(line) });
-        const samples = await stop();
-        assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}\n--- killed deploy:\n${killed}`);
-        assert.ok(
-            lines.some(line => /^lock: took over the abandoned deploy lock of .*: deploy v6\.0\.0 \(its process is gone\)$/.test(line)),
-            lines.join("\n"),
-        );
-        assert.ok(lines.includes("resuming a deploy of v6.0.0 that stopped before its end (finish left)"), lines.join("\n"));
+        // Killed inside its finish's `pulumi up` (release/stateBackend.ts keeps a kill there from tearing the state).
+        const { from, to, result } = await killThenResume("v6.0.0", 1, "its finish's update", lines => inUpdateOf(lines, "finish"), "finish");
         assert.deepStrictEqual(
             result.steps.map(step => `${step.step}: ${step.result}`),
             ["finish: done"],
         );
-        samples.forEach(appSamples => assert.deepStrictEqual(servedAlone(appSamples), [from, to]));
         assert.deepStrictEqual(f.events(), [`switch ${from}->${to}`]);
-        const state = await live(to);
-        assert.strictEqual(state.deployments[`physioflow-api-${to}`].image, "registry.local:5000/physioflow-api:v6.0.0");
-        assert.strictEqual(state.deployments[`physioflow-api-${from}`].replicas, 0);
-        await stackMatchesCluster();
-        await noLock();
     });
 
     it("an emergency rollback from a second process during the deploy's switch update: back to the color that was live, the deploy stops before its watch, and traffic never goes forward again", async function () {
