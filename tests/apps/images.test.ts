@@ -6,6 +6,7 @@
  * NEXT_PUBLIC_* values baked in.
  */
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -136,6 +137,17 @@ describe("the stand-in images (scripts/apps.sh)", function () {
             assert.match(fs.readFileSync(path.join(layerDir, "etc", "passwd"), "utf8"), new RegExp(`^app:x:${expected.user}:${expected.user}:`, "m"));
         });
     }
+
+    it("scripts/apps.sh path on an empty cache, and an unknown command: exit 1 with one line naming the step", () => {
+        const script = path.join(__dirname, "..", "..", "scripts", "apps.sh");
+        const env = { ...process.env, PHYSIOFLOW_CACHE: path.join(tmp, "empty-cache") };
+        const missing = spawnSync("bash", [script, "path"], { env, encoding: "utf8" });
+        assert.strictEqual(missing.status, 1);
+        assert.match(missing.stderr, /^apps\.sh: error: step "path" failed: the stand-in apps are not built \(.*\/bin\/api\); run npm run setup[^\n]*\n$/);
+        const unknown = spawnSync("bash", [script, "serve"], { env, encoding: "utf8" });
+        assert.strictEqual(unknown.status, 1);
+        assert.strictEqual(unknown.stderr, 'apps.sh: error: step "arguments" failed: usage: bash scripts/apps.sh build|path\n');
+    });
 
     it("physioflow-web's own files, served by its own binary, carry the local stack's NEXT_PUBLIC_* values", async () => {
         const archive = await readArchive(apps.images.webLocal, path.join(tmp, "web-served"));
