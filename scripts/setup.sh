@@ -6,6 +6,8 @@
 #   the Pulumi engine (built from Go modules, or an existing install; cached)
 #   the Kubernetes control plane for tests and npm run local (etcd, kube-apiserver, controller-manager,
 #     scheduler, kubectl, kwok; built from Go modules, cached)
+#   the stand-ins for the team's apps and their images (static Go binaries and image archives, built
+#     offline from devenv/apps/, cached; about 40 s cold)
 #   actionlint and shellcheck, which the tests run over .github/workflows/ (actionlint built from
 #     Go modules, cached; shellcheck from apt)
 #   GNU time (apt), for npm run bench's peak memory
@@ -61,6 +63,9 @@ for tool in openssl curl; do
         fail "$tool is missing; install it (sudo apt-get install $tool) and run again"
 done
 bash scripts/cluster.sh build >/dev/null || fail "building the Kubernetes control plane failed (see above; docs/cluster.md)"
+
+step "Stand-in apps and their images"
+bash scripts/apps.sh build >/dev/null || fail "building the stand-in apps failed (see above; docs/apps.md)"
 
 step "GitHub Actions workflow checker"
 command -v shellcheck >/dev/null || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null; } ||

@@ -1,0 +1,34 @@
+/**
+ * The stand-ins for the team's apps (devenv/apps/, docs/apps.md): their static binaries and the
+ * local stack's image archives, built by scripts/apps.sh into the cache outside the repository
+ * (npm run setup builds them; a missing one is built here, about 40 s on a cold Go cache).
+ */
+import * as path from "path";
+import { runWithProgress } from "./processes";
+
+const script = path.resolve(__dirname, "..", "scripts", "apps.sh");
+
+/** Where the stand-ins are. */
+export interface StandInApps {
+    /** The build's directory (named after a digest of the sources). */
+    dir: string;
+    /** The static binaries: the API and web stand-ins and the image packer. */
+    bin: { api: string; web: string; pack: string };
+    /** Image archives (docker save's format): the API's, and the web app's built with the local stack's NEXT_PUBLIC_* values. */
+    images: { api: string; webLocal: string };
+}
+
+/** Builds what is missing (a cached build returns at once) and says where everything is; a failure is one line naming the step. */
+export async function standInApps(onProgress: (line: string) => void = () => undefined): Promise<StandInApps> {
+    const run = await runWithProgress("bash", [script, "build"], onProgress);
+    if (run.status !== 0) {
+        const last = run.stderr.trim().split("\n").pop() ?? "";
+        throw new Error(`the stand-in apps are not built: ${last || `scripts/apps.sh build exited with ${run.status}`}; see docs/apps.md`);
+    }
+    const dir = run.stdout.trim();
+    return {
+        dir,
+        bin: { api: path.join(dir, "bin", "api"), web: path.join(dir, "bin", "web"), pack: path.join(dir, "bin", "pack") },
+        images: { api: path.join(dir, "images", "physioflow-api.tar"), webLocal: path.join(dir, "images", "physioflow-web-local.tar") },
+    };
+}

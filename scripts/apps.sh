@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# scripts/apps.sh — the stand-ins for the team's apps and their images, built offline: the API and web
+# stand-ins and the image packer are static Go binaries from devenv/apps/ (its go.mod and go.sum pin
+# every module), and the images are archives (docker save's format, which `ctr images import` reads)
+# written by the packer with go-containerregistry: no daemon, no registry. All of it goes into a
+# cache OUTSIDE the repository, in a directory named after a digest of the sources and this script.
+#
+# usage: bash scripts/apps.sh build   build what is missing (a second run does nothing); print the directory
+#        bash scripts/apps.sh path    print the directory; exit 1 with one line when it is not built
+#
+# The directory holds bin/api, bin/web, bin/pack and the local stack's images:
+#   images/physioflow-api.tar        registry.local:5000/physioflow-api:<each tag of LOCAL_TAGS>
+#   images/physioflow-web-local.tar  registry.local:5000/physioflow-web:<each tag>, LOCAL_WEB_BUILD_ARGS baked in
+# The local stack's registry and NEXT_PUBLIC_* values are local/localStackConfig.ts's (tests/apps
+# checks they agree); an image for another stack is one `bin/pack` run (docs/apps.md).
+#
+# environment: PHYSIOFLOW_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/physioflow)
+set -euo pipefail
+
+LOCAL_REGISTRY=registry.local:5000
+# The local stack's first tag and the demo's releases.
+LOCAL_TAGS=(v1.0.0 v1.1.0 v1.2.0)
+LOCAL_WEB_BUILD_ARGS=(
+    NEXT_PUBLIC_API_URL=http://physioflow.example.test/api
+    NEXT_PUBLIC_APP_URL=http://physioflow.example.test
+    NEXT_PUBLIC_KEYCLOAK_URL=http://keycloak.example.test
+    NEXT_PUBLIC_KEYCLOAK_REALM=physioflow-local
+    NEXT_PUBLIC_KEYCLOAK_CLIENT_ID=physioflow-web
+)
+# The pods' users (components/blueGreenApp.ts and deployApps.ts) and ports (components/colorSettings.ts).
+API_USER=1000 API_PORT=7011 WEB_USER=1001 WEB_PORT=3000
+
+STEP_TAG=apps STEP_SCRIPT=apps.sh
+# shellcheck source-path=SCRIPTDIR source=go-build.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-build.sh"
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../devenv/apps" && pwd)
+SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/apps.sh
+
+# A digest of what the products are made from: the Go sources, go.mod, go.sum and this script.
+source_digest() {
+    (cd "$SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs sha256sum; sha256sum <"$SCRIPT") |
+        sha256sum | cut -c1-16
+}
+
+DIR=$CACHE_ROOT/apps/$(source_digest)
+LOGS=$DIR/logs
+
+# Static binaries (no cgo), the modules exactly as go.mod and go.sum pin them (-mod=readonly: a
+# build never rewrites them), nothing written into the repository.
+build_binary() { # build_binary NAME
+    mkdir -p "$DIR/bin"
+    cd "$SRC"
+    CGO_ENABLED=0 go build -mod=readonly -buildvcs=false -trimpath -ldflags "-s -w" -o "$DIR/bin/$1.partial" "./$1"
+    mv "$DIR/bin/$1.partial" "$DIR/bin/$1"
+}
+build_api() { build_binary api; }
+build_web() { build_binary web; }
+build_pack() { build_binary pack; }
+
+tag_flags() { # tag_flags REPOSITORY: --tag REPOSITORY:TAG for each local tag
+    local tag
+    for tag in "${LOCAL_TAGS[@]}"; do printf -- '--tag\n%s:%s\n' "$1" "$tag"; done
+}
+
+build_api_image() {
+    local tags
+    mapfile -t tags < <(tag_flags "$LOCAL_REGISTRY/physioflow-api")
+    mkdir -p "$DIR/images"
+    "$DIR/bin/pack" --binary "$DIR/bin/api" --user "$API_USER" --port "$API_PORT" --env "PORT=$API_PORT" "${tags[@]}" \
+        --out "$DIR/images/physioflow-api.tar"
+}
+
+# As the team's image is made: `next build` with the build args in its environment, then the files packed.
+build_web_image() {
+    local tags site=$DIR/site-local arg labels=()
+    mapfile -t tags < <(tag_flags "$LOCAL_REGISTRY/physioflow-web")
+    for arg in "${LOCAL_WEB_BUILD_ARGS[@]}"; do labels+=(--label "physioflow.build-arg.$arg"); done
+    rm -rf "$site"
+    env "${LOCAL_WEB_BUILD_ARGS[@]}" "$DIR/bin/web" build --out "$site"
+    mkdir -p "$DIR/images"
+    "$DIR/bin/pack" --binary "$DIR/bin/web" --user "$WEB_USER" --port "$WEB_PORT" --env "PORT=$WEB_PORT" --dir "$site:/app/site" \
+        "${labels[@]}" "${tags[@]}" --out "$DIR/images/physioflow-web-local.tar"
+    rm -rf "$site"
+}
+
+PRODUCTS=(bin/api bin/web bin/pack images/physioflow-api.tar images/physioflow-web-local.tar)
+
+case "${1:-}" in
+path)
+    for product in "${PRODUCTS[@]}"; do
+        [ -e "$DIR/$product" ] || die "path" "the stand-in apps are not built ($DIR/$product); run npm run setup (or bash scripts/apps.sh build)"
+    done
+    printf '%s\n' "$DIR"
+    ;;
+build)
+    lock_cache apps
+    maybe_build api "$DIR/bin/api" build_api "the API stand-in (devenv/apps/api)"
+    maybe_build web "$DIR/bin/web" build_web "the web stand-in (devenv/apps/web)"
+    maybe_build pack "$DIR/bin/pack" build_pack "the image packer (devenv/apps/pack, go-containerregistry)"
+    maybe_build api-image "$DIR/images/physioflow-api.tar" build_api_image "$LOCAL_REGISTRY/physioflow-api:{${LOCAL_TAGS[*]}}"
+    maybe_build web-image "$DIR/images/physioflow-web-local.tar" build_web_image "$LOCAL_REGISTRY/physioflow-web:{${LOCAL_TAGS[*]}} for the local stack"
+    unlock_cache
+    printf '%s\n' "$DIR"
+    ;;
+*)
+    die "arguments" "usage: bash scripts/apps.sh build|path"
+    ;;
+esac
