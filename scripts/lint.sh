@@ -4,8 +4,9 @@
 #   eslint     eslint . (eslint.config.mjs: typescript-eslint's type-checked rules, @pulumi/eslint-plugin)
 #   format     prettier --check . (.prettierrc.json; .prettierignore keeps it to .ts, .js and .mjs files)
 #   shell      shellcheck over scripts/**/*.sh, tests/**/*.sh and .ci/run
+#   go         gofmt -l and go vet over the Go module of the stand-in apps (devenv/apps)
 # Every check runs; each one that fails adds one line at the end saying what to do. Exit 1 if any failed.
-#   bash scripts/lint.sh [types|eslint|format|shell]...   only those checks
+#   bash scripts/lint.sh [types|eslint|format|shell|go]...   only those checks
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 PATH="$PWD/node_modules/.bin:$PATH"
@@ -25,6 +26,12 @@ check() {
         # -x -P SCRIPTDIR: follow `. build-steps.sh` as the scripts source it.
         shell_files | xargs shellcheck -x -P SCRIPTDIR
         ;;
+    go)
+        local unformatted
+        unformatted=$(gofmt -l devenv/apps) || return 1
+        [ -z "$unformatted" ] || { echo "$unformatted"; return 1; }
+        (cd devenv/apps && go vet ./...)
+        ;;
     esac
 }
 
@@ -34,15 +41,16 @@ how_to_fix() {
     eslint) echo "eslint found problems (above); fix them, or suppress one line with a reason: // eslint-disable-next-line RULE -- why" ;;
     format) echo "prettier: the files above are not formatted; run npm run format" ;;
     shell) echo "shellcheck found problems (above); fix them, or suppress one line with a reason: # shellcheck disable=SCxxxx # why" ;;
+    go) echo "gofmt lists the Go files above as unformatted (run gofmt -w devenv/apps), or go vet found problems (above)" ;;
     esac
 }
 
 checks=("$@")
-[ ${#checks[@]} -gt 0 ] || checks=(types eslint format shell)
+[ ${#checks[@]} -gt 0 ] || checks=(types eslint format shell go)
 for name in "${checks[@]}"; do
     case "$name" in
-    types | eslint | format | shell) ;;
-    *) echo "lint: unknown check $name (types, eslint, format, shell)" >&2; exit 2 ;;
+    types | eslint | format | shell | go) ;;
+    *) echo "lint: unknown check $name (types, eslint, format, shell, go)" >&2; exit 2 ;;
     esac
 done
 failed=()
