@@ -8,7 +8,7 @@
  */
 import type * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
-import { ClusterState, describeLive, Kubectl, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
+import { colorReadiness, describeLive, Kubectl, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
 import { kubectlGet } from "../devenv/kubectl";
 import { DeployLock, DeployLockLostError } from "./deployLock";
 import type { List, Pod } from "./kubernetesObjects";
@@ -439,8 +439,9 @@ export const trafficWaitMs = 10_000;
 export const unreadableReadingsBreach = 3;
 
 /**
- * Watches `color` for `options.seconds`: a breach is a Deployment of that color with fewer ready
- * pods than `replicas` on two readings in a row, more container restarts than allowed since the
+ * Watches `color` for `options.seconds`: a breach is the color not ready with `replicas` pods per
+ * app (release/clusterState.ts's `colorReadiness`: a Deployment missing, short of ready pods, or
+ * not rolled out) on two readings in a row, more container restarts than allowed since the
  * watch began, the cluster unreadable on {@link unreadableReadingsBreach} readings in a row, or
  * (with `options.errorRate`) an error rate above its threshold on two readings in a row, or
  * unreadable on three. Healthy only after a reading that succeeded at or past the end.
@@ -509,16 +510,12 @@ function withDeadline(kubectl: Kubectl, seconds: number): Kubectl {
     };
 }
 
-/** One reading of `color`: its Deployments short of `replicas` ready pods (described), and its pods' container restarts. */
+/** One reading of `color`: why it is not ready with `replicas` pods per app (release/clusterState.ts's {@link colorReadiness}), and its pods' container restarts. */
 async function readColor(target: ReleaseTarget, color: Color, replicas: number): Promise<{ unready?: string; restarts: number }> {
-    const state: ClusterState = await readClusterState(target.kubectl, target.namespace);
-    const unready = Object.entries(state.deployments)
-        .filter(([name]) => name.endsWith(`-${color}`))
-        .filter(([, d]) => d.readyReplicas < replicas)
-        .map(([name, d]) => `${name} ${d.readyReplicas}/${replicas} ready`);
+    const state = await readClusterState(target.kubectl, target.namespace);
     const pods = (await kubectlGet<List<Pod>>(target.kubectl, ["pods", "-n", target.namespace, "-l", `version=${color}`])).items;
     const restarts = pods.reduce((sum, pod) => sum + (pod.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0), 0);
-    return { unready: unready.length ? unready.join(", ") : undefined, restarts };
+    return { unready: colorReadiness(state, color, replicas).reason, restarts };
 }
 
 /**

@@ -11,7 +11,7 @@ import { apiPort, webPort } from "../components/colorSettings";
 import { parseStackConfig, RawConfig, StackConfig } from "../components/config";
 import { defaultSmokeTimeoutSeconds, SmokeApp, smokeAppLabel, smokeJobSpec } from "../components/smokeChecks";
 import { kubectlGet } from "../devenv/kubectl";
-import { Kubectl, readClusterState, waitForJob } from "./clusterState";
+import { colorReadiness, Kubectl, readClusterState, waitForJob } from "./clusterState";
 import type { ConfigMap, Deployment } from "./kubernetesObjects";
 import { elapsed } from "./deploy";
 import { ReleaseTarget, StepResult } from "./types";
@@ -76,7 +76,7 @@ export async function bringUpCold(
     try {
         await target.kubectl(["scale", ...names.map(name => `deployment/${name}`), "-n", target.namespace, `--replicas=${replicas}`]);
         const settings = await reading;
-        const unready = await waitForReady(target.kubectl, target.namespace, names, replicas, settings.readinessTimeoutSeconds * 1000);
+        const unready = await waitForReady(target.kubectl, target.namespace, color, replicas, settings.readinessTimeoutSeconds * 1000);
         const readyMs = Date.now() - started;
         const scaled = names.map(name => `${name}: replicas ${replicasBefore[name] ?? 0} -> ${replicas} (kubectl scale)`);
         steps.push({ step: "release", changes: scaled, seconds: elapsed(started), result: unready ? `not ready: ${unready}` : "ready" });
@@ -128,17 +128,13 @@ async function readStackSettings(target: ReleaseTarget): Promise<StackConfig> {
     return parseStackConfig(raw);
 }
 
-/** Polls until every Deployment of `names` has `replicas` ready pods; resolves to what is not ready at the deadline, else undefined. */
-async function waitForReady(kubectl: Kubectl, namespace: string, names: string[], replicas: number, timeoutMs: number): Promise<string | undefined> {
+/** Polls until `color` is ready with `replicas` pods per app (release/clusterState.ts's `colorReadiness`); resolves to why not at the deadline, else undefined. */
+async function waitForReady(kubectl: Kubectl, namespace: string, color: Color, replicas: number, timeoutMs: number): Promise<string | undefined> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const state = await readClusterState(kubectl, namespace);
-        const unready = names
-            .map(name => ({ name, d: state.deployments[name] }))
-            .filter(({ d }) => d === undefined || !d.observed || d.readyReplicas < replicas)
-            .map(({ name, d }) => `${name} ${d?.readyReplicas ?? 0}/${replicas} ready`);
-        if (unready.length === 0) return undefined;
-        if (Date.now() >= deadline) return unready.join(", ");
+        const readiness = colorReadiness(await readClusterState(kubectl, namespace), color, replicas);
+        if (readiness.ready) return undefined;
+        if (Date.now() >= deadline) return readiness.reason;
         await new Promise(resolve => setTimeout(resolve, 200));
     }
 }

@@ -15,7 +15,7 @@ import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import type { BackupMetadata } from "../database";
 import { kubectlGet } from "../devenv/kubectl";
-import { Kubectl } from "./clusterState";
+import { desiredReplicas, Kubectl } from "./clusterState";
 import type { Deployment, List, Pod } from "./kubernetesObjects";
 import { elapsed, update } from "./deploy";
 import { engineErrorSummary } from "./engineEvents";
@@ -232,11 +232,7 @@ async function withApiOffDatabase(
 ): Promise<void> {
     const { kubectl, namespace } = target;
     const out = options.out;
-    const replicas: Record<string, number> = {};
-    for (const name of apiDeployments) {
-        const deployment = await kubectlGet<Deployment>(kubectl, ["deployment", name, "-n", namespace]);
-        replicas[name] = deployment.spec.replicas ?? 0;
-    }
+    const replicas = replicasToGiveBack(await Promise.all(apiDeployments.map(name => kubectlGet<Deployment>(kubectl, ["deployment", name, "-n", namespace]))));
     let heard: string | undefined;
     const onSignal = (signal: string) => {
         if (heard === undefined) out(`${signal}: stopping; the API gets its replicas back first`);
@@ -265,6 +261,15 @@ async function withApiOffDatabase(
     }
     if (failure instanceof InterruptedError) throw new InterruptedError(`${why}the API has its replicas back`);
     if (failure !== undefined) throw new Error(`${why}the API has its replicas back`, { cause: failure });
+}
+
+/**
+ * The replicas each API Deployment gets back after its time off the database, by name: its
+ * desired count before the scale to 0, 1 when `spec.replicas` is unset (Kubernetes' default; 0
+ * would leave that color with no pods). Pure.
+ */
+export function replicasToGiveBack(deployments: readonly Deployment[]): Record<string, number> {
+    return Object.fromEntries(deployments.map(deployment => [deployment.metadata.name, desiredReplicas(deployment)]));
 }
 
 /** Waits for the API's pods to be gone; throws after `timeoutMs`, or as soon as `interrupted` throws. */

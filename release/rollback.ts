@@ -7,7 +7,7 @@
  * next preview shows no change and the next update no conflict. Never a switch to a cold color.
  */
 import { Color, otherColor } from "../components/colors";
-import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
+import { ColorReadiness, colorReadiness, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
 import { confirmTraffic, elapsed, update } from "./deploy";
 import { engineErrorSummary } from "./engineEvents";
 import { OperationRun, runOperation, takeReleaseLock } from "./operation";
@@ -110,7 +110,7 @@ async function readyOtherColor(run: OperationRun, result: RollbackResult, replic
     const { from, to } = result;
     const seen = await coldApps(target, to);
     if (seen.cold.length === 0) return {};
-    if (emergency) return emergencyColdStart(target, result, { state: seen.state, replicas, cold: seen.cold }, out);
+    if (emergency) return emergencyColdStart(target, result, { readiness: seen.readiness, replicas, cold: seen.cold }, out);
     out(`${to} has no ready pods (${seen.cold.join(", ")}): bringing it up through the stack first`);
     const bringUp = () => update(target, { inactiveWarm: true, ...holdMigrations }, out);
     await recordStep(result, out, { step: "release", what: `${to} to full replicas, behind its smoke test (${from} stays live)`, done: "done" }, bringUp);
@@ -119,14 +119,13 @@ async function readyOtherColor(run: OperationRun, result: RollbackResult, replic
     return {};
 }
 
-/** The live apps whose `color` Deployment has no ready pod, each as `name ready/desired ready`, and the cluster as read. */
-async function coldApps(target: ReleaseTarget, color: Color): Promise<{ state: ClusterState; cold: string[] }> {
-    const state = await readClusterState(target.kubectl, target.namespace);
-    const deployments = state.deployments;
-    const cold = liveServices
-        .filter(app => (deployments[`${app}-${color}`]?.readyReplicas ?? 0) === 0)
-        .map(app => `${app}-${color} ${deployments[`${app}-${color}`]?.readyReplicas ?? 0}/${deployments[`${app}-${color}`]?.replicas ?? 0} ready`);
-    return { state, cold };
+/**
+ * The apps of `color` with no ready pod (a color a rollback may switch to has at least one per
+ * app), each as its readiness reason (`physioflow-api-green 0/1 ready`), and the color's readiness as read.
+ */
+async function coldApps(target: ReleaseTarget, color: Color): Promise<{ readiness: ColorReadiness; cold: string[] }> {
+    const readiness = colorReadiness(await readClusterState(target.kubectl, target.namespace), color);
+    return { readiness, cold: readiness.apps.filter(app => app.readyReplicas === 0).map(app => app.reason) };
 }
 
 /** Says what a step does, does it, and records it with its changes and `done` as its result line. */
@@ -244,11 +243,11 @@ async function lockForReconcile(target: ReleaseTarget, out: (line: string) => vo
 async function emergencyColdStart(
     target: ReleaseTarget,
     result: RollbackResult,
-    seen: { state: ClusterState; replicas: number; cold: string[] },
+    seen: { readiness: ColorReadiness; replicas: number; cold: string[] },
     out: (line: string) => void,
 ): Promise<{ jobRemoved: Promise<void> }> {
     const { from, to } = result;
-    const replicasBefore = Object.fromEntries(liveServices.map(app => [`${app}-${to}`, seen.state.deployments[`${app}-${to}`]?.replicas ?? 0]));
+    const replicasBefore = Object.fromEntries(seen.readiness.apps.map(app => [app.deployment, app.desired]));
     if (Object.values(replicasBefore).some(n => n > 0)) {
         throw new Error(`refusing to switch to ${to}: it has no ready pods (${seen.cold.join(", ")}); ${from} stays live`);
     }

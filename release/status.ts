@@ -11,7 +11,7 @@ import { Color, colors } from "../components/colors";
 import { BackupStoreDescription, describeBackupStore } from "../components/backupStore";
 import { parseStackConfig } from "../components/config";
 import { plainValues } from "../components/loadConfig";
-import { ClusterState, liveServices, readClusterState } from "./clusterState";
+import { ClusterState, colorReadiness, liveServices, readClusterState } from "./clusterState";
 import { readReleaseSettings } from "./operation";
 import { ReleaseSettings, ReleaseTarget } from "./types";
 import { readDeployLock } from "./deployLock";
@@ -111,12 +111,17 @@ export function formatStatus(status: StackStatus): string[] {
             `${color.padEnd(5)} tag      ${tag}${color === active ? " (active)" : settings.inactiveWarm ? " (warm)" : ""}${deployed !== undefined && deployed !== tag ? `; ${deployed} deployed` : ""}`,
         );
     }
-    for (const [name, d] of Object.entries(cluster.deployments).sort(([a], [b]) => a.localeCompare(b))) {
-        const shouldServe = name.endsWith(`-${active}`);
-        flag(
-            !shouldServe || (d.readyReplicas >= d.replicas && d.replicas > 0),
-            `deployment     ${name.padEnd(22)} ${d.readyReplicas}/${d.replicas} ready  ${d.image}`,
-        );
+    // The active color's Deployments must be ready (release/clusterState.ts's one definition); a missing one is a line too.
+    const serving = new Map(colorReadiness(cluster, active).apps.map(app => [app.deployment, app]));
+    for (const name of [...new Set([...Object.keys(cluster.deployments), ...serving.keys()])].sort((a, b) => a.localeCompare(b))) {
+        const d = cluster.deployments[name];
+        const app = serving.get(name);
+        if (d === undefined) flag(false, `deployment     ${name.padEnd(22)} missing`);
+        else
+            flag(
+                app === undefined || app.ready,
+                `deployment     ${name.padEnd(22)} ${d.readyReplicas}/${d.replicas} ready  ${d.image}${app?.note ? ` (${app.note})` : ""}`,
+            );
     }
     for (const service of liveServices) {
         const s = cluster.services[service];

@@ -89,6 +89,8 @@ describe("deploy: the release cycle on the real engine and a real control plane"
                 image: `registry.local:5000/${app}:v2.0.0`,
                 replicas: 1,
                 readyReplicas: 1,
+                updatedReplicas: 1,
+                availableReplicas: 1,
                 observed: true,
             });
             assert.strictEqual(state.deployments[`${app}-blue`].replicas, 0);
