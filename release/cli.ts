@@ -15,6 +15,7 @@ import { UsageError } from "../database/errors";
 import { describeLive, readLiveColor } from "./clusterState";
 import { deploy } from "./deploy";
 import { DeployResult, OpenedReleaseTarget, OpenLocalTarget, ReleaseTarget } from "./types";
+import type { RollbackResult } from "./rollback";
 import { formatVerify, verify, VerifyResult } from "./verify";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
 import { readStackConfig } from "./stackConfig";
@@ -415,13 +416,16 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
         await opened.close();
     }
     if (flags.has("--json")) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    const live = result.live === undefined ? "live color unknown (not read back)" : describeLive(result.live);
-    out(
-        result.ok
-            ? `${result.live?.color === result.to ? `${result.to} is live` : `rolled back to ${result.to}; ${live}`}${result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : ""}`
-            : `rollback failed: ${result.error}; ${live}`,
-    );
+    out(rollbackSummary(result));
     return result.ok ? 0 : 1;
+}
+
+/** The line `physioflow rollback` ends with (any form: normal, --emergency, --restore), with the live color read back. Pure. */
+export function rollbackSummary(result: RollbackResult): string {
+    const live = result.live === undefined ? "live color unknown (not read back)" : describeLive(result.live);
+    if (!result.ok) return `rollback failed: ${result.error}; ${live}`;
+    const patched = result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : "";
+    return `${result.live?.color === result.to ? `${result.to} is live` : `rolled back to ${result.to}; ${live}`}${patched}`;
 }
 
 /** `--restore latest` or `--restore s3://bucket/key`: an archive to find (and fetch) through the stack's backup folder and store. */

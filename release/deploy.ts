@@ -17,7 +17,7 @@ import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } fro
 import { changedSteps, engineErrorSummary, formatStep, formatSteps, isListedChange, resourceSteps, summarizeSteps } from "./engineEvents";
 import { OperationRun, runOperation } from "./operation";
 import { Notification, tellTeam } from "./notify";
-import { describeOutcome, StepOutcome, WatchDecision } from "./outcome";
+import { recordStep, StepOutcome, WatchDecision } from "./outcome";
 import { raiseAlarm } from "./releaseRecord";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
 import { configValues, ReleaseConfigChange, setStackConfig } from "./stackConfig";
@@ -215,7 +215,7 @@ async function runDeploySteps(run: DeployRun, steps: DeployStep[]): Promise<Depl
         out(`${step}: ${deploySteps[step].describe(run)}`);
         try {
             const done = await deploySteps[step].run(run, started);
-            result.steps.push({ step, changes: done.changes, seconds: elapsed(started), outcome: done.outcome, result: describeOutcome(done.outcome) });
+            result.steps.push(recordStep(step, done.changes, started, done.outcome));
             await done.after?.();
             if (done.outcome.kind === "breach") return result;
         } catch (error) {
@@ -235,7 +235,7 @@ async function failed(run: DeployRun, step: DeployStep, started: number, error: 
     // Whatever the step had done when it failed: what the live Services select now.
     result.live = await readLiveColor(target.kubectl, target.namespace);
     const outcome: StepOutcome = { kind: "failed", error: message, live: result.live };
-    result.steps.push({ step, changes: [], seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+    result.steps.push(recordStep(step, [], started, outcome));
     result.error = `${step} failed: ${message}`;
     return result;
 }
@@ -281,8 +281,7 @@ async function rollBackAutomatically(
 ): Promise<void> {
     const { tag, from, to } = result;
     const started = Date.now();
-    const record = (changes: string[], outcome: StepOutcome) =>
-        result.steps.push({ step: "rollback", changes, seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+    const record = (changes: string[], outcome: StepOutcome) => result.steps.push(recordStep("rollback", changes, started, outcome));
     let changes: string[];
     try {
         changes = await update(target, { activeColor: from, ...holdMigrations }, out);
@@ -378,7 +377,7 @@ async function stopped(
     const what = error instanceof DeployAbortedError ? "aborted" : "stopped: lost the deploy lock";
     if (step) {
         const outcome: StepOutcome = { kind: "aborted", reason: `${what}: ${error.message}` };
-        result.steps.push({ step, changes: [], seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+        result.steps.push(recordStep(step, [], started, outcome));
     }
     if (error instanceof DeployAbortedError) {
         result.aborted = { by: error.by, reason: error.reason };
@@ -542,8 +541,4 @@ function errorRateWatch(settings: ErrorRateSettings | undefined, out: (line: str
             return above >= 2 ? breach : undefined;
         },
     };
-}
-
-export function elapsed(started: number): number {
-    return Math.round((Date.now() - started) / 100) / 10;
 }

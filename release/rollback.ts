@@ -8,7 +8,8 @@
  */
 import { Color, otherColor } from "../components/colors";
 import { ColorReadiness, colorReadiness, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
-import { confirmTraffic, elapsed, update } from "./deploy";
+import { confirmTraffic, update } from "./deploy";
+import { runStep } from "./outcome";
 import { engineErrorSummary } from "./engineEvents";
 import { OperationRun, runOperation, takeReleaseLock } from "./operation";
 import { ReleaseSettings, ReleaseTarget, StepName, StepResult } from "./types";
@@ -113,7 +114,7 @@ async function readyOtherColor(run: OperationRun, result: RollbackResult, replic
     if (emergency) return emergencyColdStart(target, result, { readiness: seen.readiness, replicas, cold: seen.cold }, out);
     out(`${to} has no ready pods (${seen.cold.join(", ")}): bringing it up through the stack first`);
     const bringUp = () => update(target, { inactiveWarm: true, ...holdMigrations }, out);
-    await recordStep(result, out, { step: "release", what: `${to} to full replicas, behind its smoke test (${from} stays live)`, done: "done" }, bringUp);
+    await announcedStep(run, result, { step: "release", what: `${to} to full replicas, behind its smoke test (${from} stays live)` }, bringUp);
     const stillCold = (await coldApps(target, to)).cold;
     if (stillCold.length > 0) throw new Error(`refusing to switch to ${to}: it has no ready pods (${stillCold.join(", ")}); ${from} stays live`);
     return {};
@@ -128,17 +129,18 @@ async function coldApps(target: ReleaseTarget, color: Color): Promise<{ readines
     return { readiness, cold: readiness.apps.filter(app => app.readyReplicas === 0).map(app => app.reason) };
 }
 
-/** Says what a step does, does it, and records it with its changes and `done` as its result line. */
-async function recordStep(
+/**
+ * Says what a stack update step does, does it, and records its typed outcome (release/outcome.ts's
+ * `runStep`): done, with its changes and `done` as its line when given, or failed with the live color read back.
+ */
+async function announcedStep(
+    run: OperationRun,
     result: RollbackResult,
-    out: (line: string) => void,
-    step: { step: StepName; what: string; done: string },
+    step: { step: StepName; what: string; done?: string },
     action: () => Promise<string[]>,
 ): Promise<void> {
-    const started = Date.now();
-    out(`${step.step}: ${step.what}`);
-    const changes = await action();
-    result.steps.push({ step: step.step, changes, seconds: elapsed(started), result: step.done });
+    run.out(`${step.step}: ${step.what}`);
+    await runStep(result.steps, run.target, step.step, async () => ({ changes: await action(), detail: step.done }), result);
 }
 
 /** A normal rollback: the stack's activeColor flipped, the old color kept warm, previewed and applied; then traffic confirmed. */
@@ -147,7 +149,7 @@ async function switchThroughStack(run: OperationRun, result: RollbackResult): Pr
     const { from, to } = result;
     const started = Date.now();
     const flip = () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out);
-    await recordStep(result, out, { step: "switch", what: `live Services to ${to} (${from} stays warm)`, done: "done" }, flip);
+    await announcedStep(run, result, { step: "switch", what: `live Services to ${to} (${from} stays warm)` }, flip);
     await confirmTraffic(target, to, started, out);
 }
 
@@ -162,23 +164,32 @@ async function patchThenReconcile(run: OperationRun, result: RollbackResult, whe
     // Until the reconcile below, the live Services differ from the stack's outputs: recorded
     // first, so a reconcile cut short is resumed rather than taken for a stale checkout.
     await recordPendingConfig(target.kubectl, target.namespace, configValues({ activeColor: to, inactiveWarm: true }));
-    const started = Date.now();
     out(`switch: patching the live Services to ${to} through the API`);
-    const selector = JSON.stringify({ spec: { selector: { version: to } } });
-    await Promise.all(liveServices.map(service => target.kubectl(["patch", "service", service, "-n", target.namespace, "--type", "merge", "-p", selector])));
-    result.patchMs = Date.now() - started;
-    out(`  live Services select ${to} (${result.patchMs} ms)`);
-    // Traffic has moved once the Services' endpoints are the new color's pods: the reconcile waits for it (briefly).
-    await confirmTraffic(target, to, started, out);
-    result.trafficMs = Date.now() - when.decided;
-    await when.jobRemoved;
-    const changes = liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`);
-    result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: "patched" });
+    await runStep(
+        result.steps,
+        target,
+        "switch",
+        async () => {
+            const started = Date.now();
+            const selector = JSON.stringify({ spec: { selector: { version: to } } });
+            await Promise.all(
+                liveServices.map(service => target.kubectl(["patch", "service", service, "-n", target.namespace, "--type", "merge", "-p", selector])),
+            );
+            result.patchMs = Date.now() - started;
+            out(`  live Services select ${to} (${result.patchMs} ms)`);
+            // Traffic has moved once the Services' endpoints are the new color's pods: the reconcile waits for it (briefly).
+            await confirmTraffic(target, to, started, out);
+            result.trafficMs = Date.now() - when.decided;
+            await when.jobRemoved;
+            return { changes: liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`), detail: "patched" };
+        },
+        result,
+    );
     run.lock ??= await lockForReconcile(target, out);
     const reconcile = () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out);
-    await recordStep(
+    await announcedStep(
+        run,
         result,
-        out,
         { step: "rollback", what: `the stack's activeColor to ${to}, reconciled with what was patched`, done: "stack matches the cluster" },
         reconcile,
     );
