@@ -18,7 +18,7 @@ import { DeployResult, OpenedReleaseTarget, OpenLocalTarget, ReleaseTarget } fro
 import type { RollbackResult } from "./rollback";
 import { formatVerify, verify, VerifyResult } from "./verify";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
-import { readStackConfig } from "./stackConfig";
+import { readStackConfig, stackSecret } from "./stackConfig";
 import { selectRepairedStack } from "./stateBackend";
 import { shownPath, stackFilePath } from "./checkout";
 import { checkCommittable, commitStackFile } from "./stackFileCommit";
@@ -344,7 +344,7 @@ async function openReleaseTarget(stackName: string, io: ReleaseIo, out: (line: s
     const kubectl = kubectlCommand({ kubeconfig, context });
     if (!fs.existsSync(path.join(repoRoot, "Pulumi.yaml"))) throw new UsageError(`${repoRoot} has no Pulumi.yaml; run physioflow deploy from the repository`);
     // The stack's update backs up and migrates (DatabaseRelease); the commands only read and lint.
-    const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: false });
+    const database = releaseDatabaseFromConfig(settings, key => stackSecret(config, key), repoRoot, { migratesOutsideStack: false });
     return { target: { stack, kubectl, namespace: settings.namespace, database }, close: async () => undefined };
 }
 

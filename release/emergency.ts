@@ -8,12 +8,13 @@
 import { appNames } from "../components/appNames";
 import { Color } from "../components/colors";
 import { apiPort, webPort } from "../components/colorSettings";
-import { parseStackConfig, RawConfig, StackConfig } from "../components/config";
+import type { StackConfig } from "../components/config";
 import { defaultSmokeTimeoutSeconds, SmokeApp, smokeAppLabel, smokeJobSpec } from "../components/smokeChecks";
 import { kubectlGet } from "../devenv/kubectl";
 import { colorReadiness, Kubectl, readClusterState, readLiveColor, waitForJob } from "./clusterState";
 import type { ConfigMap, Deployment } from "./kubernetesObjects";
 import { recordStep } from "./outcome";
+import { readStackConfig } from "./stackConfig";
 import { ReleaseTarget, StepResult } from "./types";
 
 /** The Deployments of a color, by app (the same names as rollback.ts's liveServices). */
@@ -67,7 +68,7 @@ export async function bringUpCold(
 ): Promise<{ steps: StepResult[]; timings: ColdStartTimings; jobRemoved: Promise<void> }> {
     const { color, live, replicas, replicasBefore } = cold;
     // Read while the pods start: the scale needs none of it.
-    const reading = readStackSettings(target);
+    const reading = readStackConfig(target.stack);
     reading.catch(() => undefined);
     const names = Object.values(appOf).map(app => `${app}-${color}`);
     const steps: StepResult[] = [];
@@ -121,16 +122,6 @@ async function scaleBack(target: ReleaseTarget, names: string[], replicasBefore:
         const why = (error instanceof Error ? error.message : String(error)).split("\n")[0];
         return `${color} could not be scaled back (${why}): run kubectl ${commands.map(c => c.join(" ")).join(" && kubectl ")}`;
     }
-}
-
-/** The stack's settings through the program's own reader (secrets left out: none of them is needed here). */
-async function readStackSettings(target: ReleaseTarget): Promise<StackConfig> {
-    const all = await target.stack.getAllConfig();
-    const raw: RawConfig = {};
-    for (const [key, value] of Object.entries(all)) {
-        if (key.startsWith("physioflow:") && !value.secret) raw[key.slice("physioflow:".length)] = value.value;
-    }
-    return parseStackConfig(raw);
 }
 
 /** Polls until `color` is ready with `replicas` pods per app (release/clusterState.ts's `colorReadiness`); resolves to why not at the deadline, else undefined. */

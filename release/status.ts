@@ -9,10 +9,9 @@
 import { settingsDigest, stackColorSettings } from "../components/colorSettings";
 import { Color, colors } from "../components/colors";
 import { BackupStoreDescription, describeBackupStore } from "../components/backupStore";
-import { parseStackConfig } from "../components/config";
-import { plainValues } from "../components/loadConfig";
 import { ClusterState, colorReadiness, liveServices, readClusterState } from "./clusterState";
 import { readReleaseSettings } from "./operation";
+import { stackConfigFrom } from "./stackConfig";
 import { ReleaseSettings, ReleaseTarget } from "./types";
 import { readDeployLock } from "./deployLock";
 import type { ConfigMap } from "./kubernetesObjects";
@@ -30,13 +29,13 @@ export interface StackStatus {
     lock?: { holder: string; since: string; stale: boolean };
     /** The database's migration version (`schema_migrations`), when the command reaches the database; or why it could not be read. */
     database?: { version: string } | { error: string };
-    /** Digest of the settings the stack's config asks for (components/colorSettings.ts); undefined when the config does not parse. */
+    /** Digest of the settings the stack's config asks for (components/colorSettings.ts). */
     stackSettingsDigest?: string;
     /** The stack's `holdMigrations` is set (a rollback left it): its updates keep the applied version. */
     migrationsHeld?: boolean;
     /** The release record's unresolved alarms (release/releaseRecord.ts), or why the record could not be read. */
     alarms?: ReleaseAlarm[] | { error: string };
-    /** Where the stack's backups go (components/backupStore.ts); undefined when the config does not parse. */
+    /** Where the stack's backups go (components/backupStore.ts). */
     backupStore?: BackupStoreDescription;
 }
 
@@ -62,20 +61,8 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
             (error: unknown) => ({ error: messageOnOneLine(error) }),
         ),
     ]);
-    let stackSettingsDigest: string | undefined;
-    let backupStore: BackupStoreDescription | undefined;
-    try {
-        const plain = Object.fromEntries(
-            Object.entries(config)
-                .filter(([, v]) => !v.secret)
-                .map(([k, v]) => [k, v.value]),
-        );
-        const parsed = parseStackConfig(plainValues(plain));
-        stackSettingsDigest = settingsDigest(stackColorSettings(parsed));
-        backupStore = describeBackupStore(parsed);
-    } catch {
-        stackSettingsDigest = undefined; // a config the program would refuse: the program says why
-    }
+    // The program's own reading of the settings (readReleaseSettings above made the same one, and refuses a bad config).
+    const stackConfig = stackConfigFrom(config);
     return {
         settings,
         outputs: Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.value])),
@@ -83,10 +70,10 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         configMapVersion: configMap?.data?.version,
         lock,
         database,
-        stackSettingsDigest,
-        migrationsHeld: config["physioflow:holdMigrations"]?.value === "true",
+        stackSettingsDigest: settingsDigest(stackColorSettings(stackConfig)),
+        migrationsHeld: stackConfig.holdMigrations,
         alarms,
-        backupStore,
+        backupStore: describeBackupStore(stackConfig),
     };
 }
 
