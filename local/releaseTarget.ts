@@ -17,6 +17,7 @@ import type { ConfigMap } from "../release/kubernetesObjects";
 import { localPaths } from "./run";
 import { postgresRunningIn, startPostgres } from "../devenv/postgresServer";
 import { releaseDatabaseFromConfig } from "../release/releaseDatabase";
+import { stackConfigFrom, stackSecret } from "../release/stackConfig";
 
 export async function openLocalReleaseTarget(repoRoot: string, out: (line: string) => void): Promise<OpenedReleaseTarget> {
     const paths = localPaths(repoRoot);
@@ -39,11 +40,12 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
             out,
         });
         const config = await stack.getAllConfig();
-        const namespace = config["physioflow:namespace"]?.value ?? "physioflow-local";
+        // The program's own reading of the settings (its defaults, a bad value refused in one line); secrets where they are used.
+        const settings = stackConfigFrom(config);
+        const namespace = settings.namespace;
         // The version the last update recorded (npm run local migrates before it deploys).
         const version = (await kubectlGet<ConfigMap>(cluster.kubectl, ["configmap", "migration-version", "-n", namespace])).data!.version;
         stack.workspace.program = clusterProgram(version);
-        const get = (key: string) => config[`physioflow:${key}`]?.value;
         // A server running beside an attached cluster is its owner's; one running without a cluster
         // was left by a killed command, and startPostgres restarts it as its own.
         const running = attached ? postgresRunningIn(paths.postgresData) : undefined;
@@ -53,14 +55,18 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
             const started = await startPostgres({
                 dataDir: paths.postgresData,
                 logFile: paths.postgresLog,
-                port: Number(get("dbPort")),
-                user: get("dbAdminUser") ?? "postgres",
-                password: get("dbAdminPassword"),
+                port: settings.database.port,
+                user: settings.database.adminUser,
+                password: stackSecret(config, "dbAdminPassword"),
             });
             stopPostgres = () => started.stop();
             server = started;
         }
-        const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: true, host: server.host, port: server.port });
+        const database = releaseDatabaseFromConfig(settings, key => stackSecret(config, key), repoRoot, {
+            migratesOutsideStack: true,
+            host: server.host,
+            port: server.port,
+        });
         const rel = (p: string) => path.relative(repoRoot, p);
         out(
             attached

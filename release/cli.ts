@@ -15,9 +15,10 @@ import { UsageError } from "../database/errors";
 import { describeLive, readLiveColor } from "./clusterState";
 import { deploy } from "./deploy";
 import { DeployResult, OpenedReleaseTarget, OpenLocalTarget, ReleaseTarget } from "./types";
+import type { RollbackResult } from "./rollback";
 import { formatVerify, verify, VerifyResult } from "./verify";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
-import { readStackConfig } from "./stackConfig";
+import { readStackConfig, stackSecret } from "./stackConfig";
 import { selectRepairedStack } from "./stateBackend";
 import { shownPath, stackFilePath } from "./checkout";
 import { checkCommittable, commitStackFile } from "./stackFileCommit";
@@ -343,7 +344,7 @@ async function openReleaseTarget(stackName: string, io: ReleaseIo, out: (line: s
     const kubectl = kubectlCommand({ kubeconfig, context });
     if (!fs.existsSync(path.join(repoRoot, "Pulumi.yaml"))) throw new UsageError(`${repoRoot} has no Pulumi.yaml; run physioflow deploy from the repository`);
     // The stack's update backs up and migrates (DatabaseRelease); the commands only read and lint.
-    const database = releaseDatabaseFromConfig(config, repoRoot, { migratesOutsideStack: false });
+    const database = releaseDatabaseFromConfig(settings, key => stackSecret(config, key), repoRoot, { migratesOutsideStack: false });
     return { target: { stack, kubectl, namespace: settings.namespace, database }, close: async () => undefined };
 }
 
@@ -415,13 +416,16 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
         await opened.close();
     }
     if (flags.has("--json")) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    const live = result.live === undefined ? "live color unknown (not read back)" : describeLive(result.live);
-    out(
-        result.ok
-            ? `${result.live?.color === result.to ? `${result.to} is live` : `rolled back to ${result.to}; ${live}`}${result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : ""}`
-            : `rollback failed: ${result.error}; ${live}`,
-    );
+    out(rollbackSummary(result));
     return result.ok ? 0 : 1;
+}
+
+/** The line `physioflow rollback` ends with (any form: normal, --emergency, --restore), with the live color read back. Pure. */
+export function rollbackSummary(result: RollbackResult): string {
+    const live = result.live === undefined ? "live color unknown (not read back)" : describeLive(result.live);
+    if (!result.ok) return `rollback failed: ${result.error}; ${live}`;
+    const patched = result.patchMs !== undefined ? ` (Services patched in ${result.patchMs} ms)` : "";
+    return `${result.live?.color === result.to ? `${result.to} is live` : `rolled back to ${result.to}; ${live}`}${patched}`;
 }
 
 /** `--restore latest` or `--restore s3://bucket/key`: an archive to find (and fetch) through the stack's backup folder and store. */

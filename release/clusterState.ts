@@ -25,12 +25,21 @@ export interface ServiceState {
 
 export interface DeploymentState {
     image: string;
-    /** Desired replicas (`spec.replicas`). */
+    /** Desired replicas ({@link desiredReplicas}: `spec.replicas`, 1 when unset). */
     replicas: number;
     /** Pods ready (`status.readyReplicas`, 0 when absent). */
     readyReplicas: number;
+    /** Pods of the latest pod template (`status.updatedReplicas`, 0 when absent). */
+    updatedReplicas: number;
+    /** Pods available, ready for `minReadySeconds` (`status.availableReplicas`, 0 when absent). */
+    availableReplicas: number;
     /** `status.observedGeneration === metadata.generation`: the controller has seen the latest spec. */
     observed: boolean;
+}
+
+/** A Deployment's desired replicas: `spec.replicas`, or 1 when it is unset (Kubernetes' default), never 0. */
+export function desiredReplicas(deployment: Pick<Deployment, "spec">): number {
+    return deployment.spec.replicas ?? 1;
 }
 
 /** A Job (the smoke tests): what it tested and how it ended. */
@@ -91,8 +100,10 @@ export function clusterStateFrom(lists: { services: Service[]; slices: EndpointS
     for (const deployment of lists.deployments) {
         deployments[deployment.metadata.name] = {
             image: deployment.spec.template.spec.containers[0].image ?? "",
-            replicas: deployment.spec.replicas ?? 1,
+            replicas: desiredReplicas(deployment),
             readyReplicas: deployment.status?.readyReplicas ?? 0,
+            updatedReplicas: deployment.status?.updatedReplicas ?? 0,
+            availableReplicas: deployment.status?.availableReplicas ?? 0,
             observed: deployment.status?.observedGeneration === deployment.metadata.generation,
         };
     }
@@ -107,6 +118,76 @@ export function clusterStateFrom(lists: { services: Service[]; slices: EndpointS
         };
     }
     return { services, deployments, jobs };
+}
+
+/** One app's Deployment of a color, as {@link colorReadiness} sees it. */
+export interface AppReadiness {
+    /** The app (its live Service's name), e.g. `physioflow-api`. */
+    app: string;
+    /** Its Deployment of the color, e.g. `physioflow-api-green`. */
+    deployment: string;
+    /** The Deployment exists. */
+    found: boolean;
+    /** `spec.replicas` (1 when unset, Kubernetes' default); 0 when the Deployment is missing. */
+    desired: number;
+    /** The pods it must have ready: the `replicas` asked for, else {@link desired}. */
+    expected: number;
+    readyReplicas: number;
+    updatedReplicas: number;
+    availableReplicas: number;
+    /** Its controller has seen its latest spec. */
+    observed: boolean;
+    /** Found, seen by its controller, and `expected` pods (at least one) ready and of the latest template. */
+    ready: boolean;
+    /** Why the ready count does not tell it all, when it does not: `1/2 updated`, `its controller has not seen its latest spec`. */
+    note?: string;
+    /** For people, ready or not: `physioflow-api-green 1/2 ready`, `physioflow-api-green missing`, `physioflow-api-green 2/2 ready (1/2 updated)`. */
+    reason: string;
+}
+
+/** Whether a color is ready: each app's {@link AppReadiness}, API first. */
+export interface ColorReadiness {
+    color: Color;
+    /** Every app is ready. */
+    ready: boolean;
+    apps: AppReadiness[];
+    /** The reasons of the apps not ready, joined with `, `; undefined when the color is ready. */
+    reason?: string;
+}
+
+/**
+ * The one definition of "is this color ready" (deploy's watch, rollback's cold check, the
+ * emergency's wait, `status`, `verify`): each app's Deployment of `color` exists, its controller
+ * has seen its latest spec, and `replicas` pods (the stack's, when the caller knows it; else the
+ * Deployment's own desired count, at least one) are ready and run its latest template. Pure.
+ */
+export function colorReadiness(state: ClusterState, color: Color, replicas?: number): ColorReadiness {
+    const apps = liveServices.map((app): AppReadiness => {
+        const deployment = `${app}-${color}`;
+        const d = state.deployments[deployment];
+        const desired = d?.replicas ?? 0;
+        const expected = replicas ?? desired;
+        const counts = {
+            readyReplicas: d?.readyReplicas ?? 0,
+            updatedReplicas: d?.updatedReplicas ?? 0,
+            availableReplicas: d?.availableReplicas ?? 0,
+            observed: d?.observed ?? false,
+        };
+        const base = { app, deployment, found: d !== undefined, desired, expected, ...counts };
+        if (d === undefined) return { ...base, ready: false, reason: `${deployment} missing` };
+        const enough = expected > 0 && counts.readyReplicas >= expected;
+        const note = !enough
+            ? undefined
+            : !counts.observed
+              ? "its controller has not seen its latest spec"
+              : counts.updatedReplicas < expected
+                ? `${counts.updatedReplicas}/${expected} updated`
+                : undefined;
+        const reason = `${deployment} ${counts.readyReplicas}/${expected} ready${note ? ` (${note})` : ""}`;
+        return { ...base, ready: enough && note === undefined, ...(note ? { note } : {}), reason };
+    });
+    const unready = apps.filter(app => !app.ready);
+    return { color, ready: unready.length === 0, apps, ...(unready.length ? { reason: unready.map(app => app.reason).join(", ") } : {}) };
 }
 
 /**

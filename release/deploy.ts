@@ -8,7 +8,7 @@
  */
 import type * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
-import { ClusterState, describeLive, Kubectl, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
+import { colorReadiness, describeLive, Kubectl, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
 import { kubectlGet } from "../devenv/kubectl";
 import { DeployLock, DeployLockLostError } from "./deployLock";
 import type { List, Pod } from "./kubernetesObjects";
@@ -17,7 +17,7 @@ import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } fro
 import { changedSteps, engineErrorSummary, formatStep, formatSteps, isListedChange, resourceSteps, summarizeSteps } from "./engineEvents";
 import { OperationRun, runOperation } from "./operation";
 import { Notification, tellTeam } from "./notify";
-import { describeOutcome, StepOutcome, WatchDecision } from "./outcome";
+import { recordStep, StepOutcome, WatchDecision } from "./outcome";
 import { raiseAlarm } from "./releaseRecord";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
 import { configValues, ReleaseConfigChange, setStackConfig } from "./stackConfig";
@@ -215,7 +215,7 @@ async function runDeploySteps(run: DeployRun, steps: DeployStep[]): Promise<Depl
         out(`${step}: ${deploySteps[step].describe(run)}`);
         try {
             const done = await deploySteps[step].run(run, started);
-            result.steps.push({ step, changes: done.changes, seconds: elapsed(started), outcome: done.outcome, result: describeOutcome(done.outcome) });
+            result.steps.push(recordStep(step, done.changes, started, done.outcome));
             await done.after?.();
             if (done.outcome.kind === "breach") return result;
         } catch (error) {
@@ -235,7 +235,7 @@ async function failed(run: DeployRun, step: DeployStep, started: number, error: 
     // Whatever the step had done when it failed: what the live Services select now.
     result.live = await readLiveColor(target.kubectl, target.namespace);
     const outcome: StepOutcome = { kind: "failed", error: message, live: result.live };
-    result.steps.push({ step, changes: [], seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+    result.steps.push(recordStep(step, [], started, outcome));
     result.error = `${step} failed: ${message}`;
     return result;
 }
@@ -281,8 +281,7 @@ async function rollBackAutomatically(
 ): Promise<void> {
     const { tag, from, to } = result;
     const started = Date.now();
-    const record = (changes: string[], outcome: StepOutcome) =>
-        result.steps.push({ step: "rollback", changes, seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+    const record = (changes: string[], outcome: StepOutcome) => result.steps.push(recordStep("rollback", changes, started, outcome));
     let changes: string[];
     try {
         changes = await update(target, { activeColor: from, ...holdMigrations }, out);
@@ -378,7 +377,7 @@ async function stopped(
     const what = error instanceof DeployAbortedError ? "aborted" : "stopped: lost the deploy lock";
     if (step) {
         const outcome: StepOutcome = { kind: "aborted", reason: `${what}: ${error.message}` };
-        result.steps.push({ step, changes: [], seconds: elapsed(started), outcome, result: describeOutcome(outcome) });
+        result.steps.push(recordStep(step, [], started, outcome));
     }
     if (error instanceof DeployAbortedError) {
         result.aborted = { by: error.by, reason: error.reason };
@@ -439,8 +438,9 @@ export const trafficWaitMs = 10_000;
 export const unreadableReadingsBreach = 3;
 
 /**
- * Watches `color` for `options.seconds`: a breach is a Deployment of that color with fewer ready
- * pods than `replicas` on two readings in a row, more container restarts than allowed since the
+ * Watches `color` for `options.seconds`: a breach is the color not ready with `replicas` pods per
+ * app (release/clusterState.ts's `colorReadiness`: a Deployment missing, short of ready pods, or
+ * not rolled out) on two readings in a row, more container restarts than allowed since the
  * watch began, the cluster unreadable on {@link unreadableReadingsBreach} readings in a row, or
  * (with `options.errorRate`) an error rate above its threshold on two readings in a row, or
  * unreadable on three. Healthy only after a reading that succeeded at or past the end.
@@ -509,16 +509,12 @@ function withDeadline(kubectl: Kubectl, seconds: number): Kubectl {
     };
 }
 
-/** One reading of `color`: its Deployments short of `replicas` ready pods (described), and its pods' container restarts. */
+/** One reading of `color`: why it is not ready with `replicas` pods per app (release/clusterState.ts's {@link colorReadiness}), and its pods' container restarts. */
 async function readColor(target: ReleaseTarget, color: Color, replicas: number): Promise<{ unready?: string; restarts: number }> {
-    const state: ClusterState = await readClusterState(target.kubectl, target.namespace);
-    const unready = Object.entries(state.deployments)
-        .filter(([name]) => name.endsWith(`-${color}`))
-        .filter(([, d]) => d.readyReplicas < replicas)
-        .map(([name, d]) => `${name} ${d.readyReplicas}/${replicas} ready`);
+    const state = await readClusterState(target.kubectl, target.namespace);
     const pods = (await kubectlGet<List<Pod>>(target.kubectl, ["pods", "-n", target.namespace, "-l", `version=${color}`])).items;
     const restarts = pods.reduce((sum, pod) => sum + (pod.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0), 0);
-    return { unready: unready.length ? unready.join(", ") : undefined, restarts };
+    return { unready: colorReadiness(state, color, replicas).reason, restarts };
 }
 
 /**
@@ -545,8 +541,4 @@ function errorRateWatch(settings: ErrorRateSettings | undefined, out: (line: str
             return above >= 2 ? breach : undefined;
         },
     };
-}
-
-export function elapsed(started: number): number {
-    return Math.round((Date.now() - started) / 100) / 10;
 }

@@ -8,12 +8,13 @@
 import { appNames } from "../components/appNames";
 import { Color } from "../components/colors";
 import { apiPort, webPort } from "../components/colorSettings";
-import { parseStackConfig, RawConfig, StackConfig } from "../components/config";
+import type { StackConfig } from "../components/config";
 import { defaultSmokeTimeoutSeconds, SmokeApp, smokeAppLabel, smokeJobSpec } from "../components/smokeChecks";
 import { kubectlGet } from "../devenv/kubectl";
-import { Kubectl, readClusterState, waitForJob } from "./clusterState";
+import { colorReadiness, Kubectl, readClusterState, readLiveColor, waitForJob } from "./clusterState";
 import type { ConfigMap, Deployment } from "./kubernetesObjects";
-import { elapsed } from "./deploy";
+import { recordStep } from "./outcome";
+import { readStackConfig } from "./stackConfig";
 import { ReleaseTarget, StepResult } from "./types";
 
 /** The Deployments of a color, by app (the same names as rollback.ts's liveServices). */
@@ -67,34 +68,39 @@ export async function bringUpCold(
 ): Promise<{ steps: StepResult[]; timings: ColdStartTimings; jobRemoved: Promise<void> }> {
     const { color, live, replicas, replicasBefore } = cold;
     // Read while the pods start: the scale needs none of it.
-    const reading = readStackSettings(target);
+    const reading = readStackConfig(target.stack);
     reading.catch(() => undefined);
     const names = Object.values(appOf).map(app => `${app}-${color}`);
     const steps: StepResult[] = [];
     const started = Date.now();
+    // The step under way, for its record should it fail: its changes so far (the scale, once made).
+    let step: { name: "release" | "verify"; started: number; changes: string[] } = { name: "release", started, changes: [] };
     out(`release: ${color} to ${replicas} replicas through the API, its pods ready (${live} stays live)`);
     try {
         await target.kubectl(["scale", ...names.map(name => `deployment/${name}`), "-n", target.namespace, `--replicas=${replicas}`]);
+        step.changes = names.map(name => `${name}: replicas ${replicasBefore[name] ?? 0} -> ${replicas} (kubectl scale)`);
         const settings = await reading;
-        const unready = await waitForReady(target.kubectl, target.namespace, names, replicas, settings.readinessTimeoutSeconds * 1000);
-        const readyMs = Date.now() - started;
-        const scaled = names.map(name => `${name}: replicas ${replicasBefore[name] ?? 0} -> ${replicas} (kubectl scale)`);
-        steps.push({ step: "release", changes: scaled, seconds: elapsed(started), result: unready ? `not ready: ${unready}` : "ready" });
+        const unready = await waitForReady(target.kubectl, target.namespace, color, replicas, settings.readinessTimeoutSeconds * 1000);
         if (unready) throw new Error(`${color}'s pods were not ready in ${settings.readinessTimeoutSeconds} s (${unready})`);
+        const readyMs = Date.now() - started;
+        steps.push(recordStep("release", step.changes, started, { kind: "done", detail: "ready" }));
         out(`  ${names.join(", ")} ready (${readyMs} ms)`);
 
-        const smokeStarted = Date.now();
+        step = { name: "verify", started: Date.now(), changes: [] };
         const job = emergencySmokeJobName(color);
         out(`verify: ${color}'s smoke test from Job ${job} (${settings.smoke.checks.length} check(s))`);
         const outcome = await runSmokeJob(target, color, job, settings);
-        const smokeMs = Date.now() - smokeStarted;
-        steps.push({ step: "verify", changes: [], seconds: elapsed(smokeStarted), result: outcome.ok ? "passed" : "failed" });
         if (!outcome.ok) throw new Error(`the smoke test of ${color} failed (${outcome.detail})`);
+        const smokeMs = Date.now() - step.started;
+        steps.push(recordStep("verify", [], step.started, { kind: "done", detail: "passed" }));
         out(`  smoke test passed (${smokeMs} ms)`);
         return { steps, timings: { readyMs, smokeMs }, jobRemoved: outcome.removed };
     } catch (error) {
-        const why = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-        throw new ColdStartError(`${why}; ${await scaleBack(target, names, replicasBefore)}; ${live} stays live`, steps);
+        const why = `${(error instanceof Error ? error.message : String(error)).split("\n")[0]}; ${await scaleBack(target, names, replicasBefore)}`;
+        // Nothing was patched: the live Services' color, read back after the scale back.
+        const readBack = await readLiveColor(target.kubectl, target.namespace);
+        steps.push(recordStep(step.name, step.changes, step.started, { kind: "failed", error: why, live: readBack }));
+        throw new ColdStartError(`${why}; ${live} stays live`, steps);
     }
 }
 
@@ -118,27 +124,13 @@ async function scaleBack(target: ReleaseTarget, names: string[], replicasBefore:
     }
 }
 
-/** The stack's settings through the program's own reader (secrets left out: none of them is needed here). */
-async function readStackSettings(target: ReleaseTarget): Promise<StackConfig> {
-    const all = await target.stack.getAllConfig();
-    const raw: RawConfig = {};
-    for (const [key, value] of Object.entries(all)) {
-        if (key.startsWith("physioflow:") && !value.secret) raw[key.slice("physioflow:".length)] = value.value;
-    }
-    return parseStackConfig(raw);
-}
-
-/** Polls until every Deployment of `names` has `replicas` ready pods; resolves to what is not ready at the deadline, else undefined. */
-async function waitForReady(kubectl: Kubectl, namespace: string, names: string[], replicas: number, timeoutMs: number): Promise<string | undefined> {
+/** Polls until `color` is ready with `replicas` pods per app (release/clusterState.ts's `colorReadiness`); resolves to why not at the deadline, else undefined. */
+async function waitForReady(kubectl: Kubectl, namespace: string, color: Color, replicas: number, timeoutMs: number): Promise<string | undefined> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const state = await readClusterState(kubectl, namespace);
-        const unready = names
-            .map(name => ({ name, d: state.deployments[name] }))
-            .filter(({ d }) => d === undefined || !d.observed || d.readyReplicas < replicas)
-            .map(({ name, d }) => `${name} ${d?.readyReplicas ?? 0}/${replicas} ready`);
-        if (unready.length === 0) return undefined;
-        if (Date.now() >= deadline) return unready.join(", ");
+        const readiness = colorReadiness(await readClusterState(kubectl, namespace), color, replicas);
+        if (readiness.ready) return undefined;
+        if (Date.now() >= deadline) return readiness.reason;
         await new Promise(resolve => setTimeout(resolve, 200));
     }
 }

@@ -50,8 +50,8 @@ export interface Deployment {
         replicas?: number;
         template: { spec: { containers: Container[] } };
     };
-    /** Absent (or without readyReplicas) before the controller has counted any ready pod. */
-    status?: { readyReplicas?: number; observedGeneration?: number };
+    /** Absent (or without a count) before the controller has counted any such pod. */
+    status?: { readyReplicas?: number; updatedReplicas?: number; availableReplicas?: number; observedGeneration?: number };
 }
 
 export interface Container {

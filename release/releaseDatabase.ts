@@ -13,6 +13,8 @@ import { highestVersion } from "../database/migrations/files";
 import { formatLintReport, summarizeLintFailures } from "../database/lint/rules";
 import type { ReleaseDatabase } from "./types";
 import { Color, otherColor } from "../components/colors";
+import type { StackConfig } from "../components/config";
+import type { StackSecretKey } from "./stackConfig";
 
 /** What a release would apply to the database. */
 export interface PendingMigrations {
@@ -104,51 +106,52 @@ export async function backupAndMigrate(
 }
 
 /**
- * The stack's database as its config names it (`dbHost`, `dbPort`, `dbName`, `dbUser`, the
- * `dbPassword` secret, `dbSslMode`, `backupDir` with `$HOME` expanded, the backup store,
- * `migrationTarget`).
- * `all` is what `stack.getAllConfig()` returns (secrets decrypted).
+ * The stack's database as its validated config names it (`database`: dbHost, dbPort, dbName,
+ * dbUser, dbSslMode; `backupDir` with `$HOME` expanded; `environment`; `migrationTarget`; the
+ * backup store, `backupUpload`), with its secrets (`dbPassword`, the store's keys) read where they
+ * are used, by `secret` (release/stackConfig.ts's `stackSecret` over the stack's config).
+ * Undefined without the password: the command cannot reach the database.
  */
 export function releaseDatabaseFromConfig(
-    all: Record<string, { value: string }>,
+    settings: Pick<StackConfig, "database" | "environment" | "backupDir" | "migrationTarget" | "backupUpload">,
+    secret: (key: StackSecretKey) => string | undefined,
     repoRoot: string,
     options: { migratesOutsideStack: boolean; host?: string; port?: number },
 ): ReleaseDatabase | undefined {
-    // A key that is not set is absent from the record: say so in the type.
-    const get = (key: string): string | undefined => all[`physioflow:${key}`]?.value;
-    const password = get("dbPassword");
-    if (get("dbHost") === undefined || get("dbName") === undefined || get("dbUser") === undefined || password === undefined) return undefined;
-    const environment = get("environment") ?? "local";
-    const backupDir = (get("backupDir") ?? `$HOME/physioflow-backups/${environment}`).replace(/^\$HOME(?=\/|$)/, process.env.HOME ?? "~");
+    const password = secret("dbPassword");
+    if (password === undefined) return undefined;
+    const backupDir = settings.backupDir.replace(/^\$HOME(?=\/|$)/, process.env.HOME ?? "~");
     return {
         connection: {
-            host: options.host ?? get("dbHost")!,
-            port: options.port ?? Number(get("dbPort") ?? 5432),
-            user: get("dbUser")!,
+            host: options.host ?? settings.database.host,
+            port: options.port ?? settings.database.port,
+            user: settings.database.user,
             password,
-            database: get("dbName")!,
-            sslmode: get("dbSslMode") ?? "require",
+            database: settings.database.name,
+            sslmode: settings.database.sslMode,
         },
         migrationsDir: path.join(repoRoot, "migrations"),
         backupDir: path.resolve(repoRoot, backupDir),
-        backupStore: backupStoreFromConfig(get),
-        environment,
-        migrationTarget: get("migrationTarget"),
+        backupStore: backupStoreFromConfig(settings, secret),
+        environment: settings.environment,
+        migrationTarget: settings.migrationTarget,
         migratesOutsideStack: options.migratesOutsideStack,
     };
 }
 
-/** The stack's backup store as the backup commands read it (the same `S3_*` the stack gives `backup create`); undefined without one or its keys. */
-function backupStoreFromConfig(get: (key: string) => string | undefined): S3Settings | undefined {
-    const endpoint = get("backupS3Endpoint");
-    const bucket = get("backupS3Bucket");
-    const accessKeyId = get("backupS3AccessKeyId");
-    const secretAccessKey = get("backupS3SecretAccessKey");
-    if (endpoint === undefined || bucket === undefined || accessKeyId === undefined || secretAccessKey === undefined) return undefined;
+/**
+ * The stack's backup store as the backup commands read it (the same `S3_*` the stack gives
+ * `backup create`): its `backupUpload` and the store's key secrets; undefined without one or its keys.
+ */
+function backupStoreFromConfig(settings: Pick<StackConfig, "backupUpload">, secret: (key: StackSecretKey) => string | undefined): S3Settings | undefined {
+    const upload = settings.backupUpload;
+    const accessKeyId = secret("backupS3AccessKeyId");
+    const secretAccessKey = secret("backupS3SecretAccessKey");
+    if (upload === undefined || accessKeyId === undefined || secretAccessKey === undefined) return undefined;
     return s3SettingsFromEnv({
-        S3_ENDPOINT: endpoint,
-        S3_BUCKET: bucket,
-        S3_REGION: get("backupS3Region"),
+        S3_ENDPOINT: upload.endpoint,
+        S3_BUCKET: upload.bucket,
+        S3_REGION: upload.region,
         S3_ACCESS_KEY_ID: accessKeyId,
         S3_SECRET_ACCESS_KEY: secretAccessKey,
     });

@@ -15,12 +15,13 @@ import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import type { BackupMetadata } from "../database";
 import { kubectlGet } from "../devenv/kubectl";
-import { Kubectl } from "./clusterState";
+import { desiredReplicas, Kubectl } from "./clusterState";
 import type { Deployment, List, Pod } from "./kubernetesObjects";
-import { elapsed, update } from "./deploy";
+import { update } from "./deploy";
 import { engineErrorSummary } from "./engineEvents";
 import { OperationRun, runOperation } from "./operation";
-import { ReleaseDatabase, ReleaseSettings, ReleaseTarget } from "./types";
+import { ReleaseDatabase, ReleaseSettings, ReleaseTarget, StepName } from "./types";
+import { runStep } from "./outcome";
 import { moveMigrations } from "./migrationHold";
 import type { RollbackResult } from "./rollback";
 
@@ -104,15 +105,25 @@ interface RestoreRun extends OperationRun {
     options: RestoreRollbackOptions;
 }
 
-/** verify → safety backup → restore (the API off the database) → switch; a step that fails ends it, its error in the result. */
+/**
+ * verify → safety backup → restore (the API off the database) → switch, each recorded with its
+ * typed outcome (release/outcome.ts's `runStep`); a step that fails ends it, recorded `failed`
+ * with the live color read back, its error in the result.
+ */
 async function restoreSteps(run: RestoreRun): Promise<RestoreRollbackResult> {
     const from = run.settings.activeColor;
     const result: RestoreRollbackResult = { ok: false, from, to: otherColor(from), steps: [] };
+    const step = (name: StepName, action: () => Promise<StepDone>) => runStep(result.steps, run.target, name, action, result);
     try {
-        const metadata = await verifyArchive(run, result);
-        await safetyBackup(run, result);
-        await restoreArchive(run, result, metadata.migration_version);
-        await switchToRestored(run, result, metadata.migration_version);
+        let metadata: BackupMetadata | undefined;
+        await step("verify", async () => {
+            metadata = await verifyArchive(run, result);
+            return { detail: "archive verified" };
+        });
+        const version = metadata!.migration_version;
+        await step("backup", () => safetyBackup(run, result));
+        await step("restore", () => restoreArchive(run, result, version));
+        await step("switch", () => switchToRestored(run, result, version));
         result.ok = true;
     } catch (error) {
         result.error = engineErrorSummary(error);
@@ -120,13 +131,15 @@ async function restoreSteps(run: RestoreRun): Promise<RestoreRollbackResult> {
     return result;
 }
 
+/** What a step that is done records: its changes and its line in the summary. */
+type StepDone = { changes?: string[]; detail: string };
+
 /** Lines of the database's own progress, indented under the step. */
 const progressOf = (run: RestoreRun) => ({ line: (text: string) => run.out(`  ${text}`) });
 
 /** The archive verified, of this environment; the color to bring back chosen (`result.to`). */
 async function verifyArchive(run: RestoreRun, result: RestoreRollbackResult): Promise<BackupMetadata> {
     const { archivePath, db, settings, options, out } = run;
-    const started = Date.now();
     out(`verify: ${archivePath}`);
     const metadata = (await verifyBackup(archivePath, progressOf(run))).metadata;
     if (metadata.environment !== db.environment) {
@@ -136,14 +149,12 @@ async function verifyArchive(run: RestoreRun, result: RestoreRollbackResult): Pr
     result.to = to;
     out(`  ${metadata.label} of ${metadata.created_at}, migration ${metadata.migration_version}, ${describeArchiveColors(metadata)}`);
     out(`  ${to} runs ${settings.tags[to]}${options.color === undefined ? "" : " (--color)"}`);
-    result.steps.push({ step: "verify", changes: [], seconds: elapsed(started), result: "archive verified" });
     return metadata;
 }
 
 /** A verified backup of the database as it is now, before it is replaced. */
-async function safetyBackup(run: RestoreRun, result: RestoreRollbackResult): Promise<void> {
+async function safetyBackup(run: RestoreRun, result: RestoreRollbackResult): Promise<StepDone> {
     const { db, settings, out } = run;
-    const started = Date.now();
     out("backup: the database as it is now, before it is replaced");
     const safety = await createBackup({
         connection: db.connection,
@@ -157,13 +168,12 @@ async function safetyBackup(run: RestoreRun, result: RestoreRollbackResult): Pro
     });
     result.safetyBackup = safety.archivePath;
     out(`  ${safety.archivePath} (verified)`);
-    result.steps.push({ step: "backup", changes: [], seconds: elapsed(started), result: `safety backup ${path.basename(safety.archivePath)}` });
+    return { detail: `safety backup ${path.basename(safety.archivePath)}` };
 }
 
 /** The restore in one transaction, with the API off the database ({@link withApiOffDatabase}). */
-async function restoreArchive(run: RestoreRun, result: RestoreRollbackResult, version: string): Promise<void> {
+async function restoreArchive(run: RestoreRun, result: RestoreRollbackResult, version: string): Promise<StepDone> {
     const { target, db, archivePath, options, out } = run;
-    const started = Date.now();
     await withApiOffDatabase(
         target,
         { timeoutMs: options.scaleDownTimeoutMs ?? DEFAULT_SCALE_DOWN_TIMEOUT_MS, signals: options.signals ?? process, out },
@@ -187,18 +197,17 @@ async function restoreArchive(run: RestoreRun, result: RestoreRollbackResult, ve
                 `finish with physioflow rollback <stack> --restore ${archivePath} --color ${result.to}`,
         );
     });
-    result.steps.push({ step: "restore", changes: [], seconds: elapsed(started), result: `database restored to ${version}` });
+    return { detail: `database restored to ${version}` };
 }
 
 /** One stack update: the restored migration version recorded, and the chosen color live behind its smoke test. */
-async function switchToRestored(run: RestoreRun, result: RestoreRollbackResult, version: string): Promise<void> {
+async function switchToRestored(run: RestoreRun, result: RestoreRollbackResult, version: string): Promise<StepDone> {
     const { target, out } = run;
     const { from, to } = result;
-    const started = Date.now();
     await target.useMigrationVersion?.(version);
     out(`switch: the stack records migration ${version} and ${to === from ? `keeps ${to} live` : `switches to ${to}`}, behind its smoke test`);
     const changes = await update(target, { migrationTarget: version, ...moveMigrations, activeColor: to, inactiveWarm: false }, out);
-    result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: `${to} live at migration ${version}` });
+    return { changes, detail: `${to} live at migration ${version}` };
 }
 
 /** "taken while blue ran v1 (live) and green v2", or what an older archive recorded. */
@@ -232,11 +241,7 @@ async function withApiOffDatabase(
 ): Promise<void> {
     const { kubectl, namespace } = target;
     const out = options.out;
-    const replicas: Record<string, number> = {};
-    for (const name of apiDeployments) {
-        const deployment = await kubectlGet<Deployment>(kubectl, ["deployment", name, "-n", namespace]);
-        replicas[name] = deployment.spec.replicas ?? 0;
-    }
+    const replicas = replicasToGiveBack(await Promise.all(apiDeployments.map(name => kubectlGet<Deployment>(kubectl, ["deployment", name, "-n", namespace]))));
     let heard: string | undefined;
     const onSignal = (signal: string) => {
         if (heard === undefined) out(`${signal}: stopping; the API gets its replicas back first`);
@@ -265,6 +270,15 @@ async function withApiOffDatabase(
     }
     if (failure instanceof InterruptedError) throw new InterruptedError(`${why}the API has its replicas back`);
     if (failure !== undefined) throw new Error(`${why}the API has its replicas back`, { cause: failure });
+}
+
+/**
+ * The replicas each API Deployment gets back after its time off the database, by name: its
+ * desired count before the scale to 0, 1 when `spec.replicas` is unset (Kubernetes' default; 0
+ * would leave that color with no pods). Pure.
+ */
+export function replicasToGiveBack(deployments: readonly Deployment[]): Record<string, number> {
+    return Object.fromEntries(deployments.map(deployment => [deployment.metadata.name, desiredReplicas(deployment)]));
 }
 
 /** Waits for the API's pods to be gone; throws after `timeoutMs`, or as soon as `interrupted` throws. */

@@ -7,8 +7,9 @@
  * next preview shows no change and the next update no conflict. Never a switch to a cold color.
  */
 import { Color, otherColor } from "../components/colors";
-import { ClusterState, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
-import { confirmTraffic, elapsed, update } from "./deploy";
+import { ColorReadiness, colorReadiness, LiveColor, liveServices, readClusterState, readLiveColor } from "./clusterState";
+import { confirmTraffic, update } from "./deploy";
+import { runStep } from "./outcome";
 import { engineErrorSummary } from "./engineEvents";
 import { OperationRun, runOperation, takeReleaseLock } from "./operation";
 import { ReleaseSettings, ReleaseTarget, StepName, StepResult } from "./types";
@@ -110,36 +111,36 @@ async function readyOtherColor(run: OperationRun, result: RollbackResult, replic
     const { from, to } = result;
     const seen = await coldApps(target, to);
     if (seen.cold.length === 0) return {};
-    if (emergency) return emergencyColdStart(target, result, { state: seen.state, replicas, cold: seen.cold }, out);
+    if (emergency) return emergencyColdStart(target, result, { readiness: seen.readiness, replicas, cold: seen.cold }, out);
     out(`${to} has no ready pods (${seen.cold.join(", ")}): bringing it up through the stack first`);
     const bringUp = () => update(target, { inactiveWarm: true, ...holdMigrations }, out);
-    await recordStep(result, out, { step: "release", what: `${to} to full replicas, behind its smoke test (${from} stays live)`, done: "done" }, bringUp);
+    await announcedStep(run, result, { step: "release", what: `${to} to full replicas, behind its smoke test (${from} stays live)` }, bringUp);
     const stillCold = (await coldApps(target, to)).cold;
     if (stillCold.length > 0) throw new Error(`refusing to switch to ${to}: it has no ready pods (${stillCold.join(", ")}); ${from} stays live`);
     return {};
 }
 
-/** The live apps whose `color` Deployment has no ready pod, each as `name ready/desired ready`, and the cluster as read. */
-async function coldApps(target: ReleaseTarget, color: Color): Promise<{ state: ClusterState; cold: string[] }> {
-    const state = await readClusterState(target.kubectl, target.namespace);
-    const deployments = state.deployments;
-    const cold = liveServices
-        .filter(app => (deployments[`${app}-${color}`]?.readyReplicas ?? 0) === 0)
-        .map(app => `${app}-${color} ${deployments[`${app}-${color}`]?.readyReplicas ?? 0}/${deployments[`${app}-${color}`]?.replicas ?? 0} ready`);
-    return { state, cold };
+/**
+ * The apps of `color` with no ready pod (a color a rollback may switch to has at least one per
+ * app), each as its readiness reason (`physioflow-api-green 0/1 ready`), and the color's readiness as read.
+ */
+async function coldApps(target: ReleaseTarget, color: Color): Promise<{ readiness: ColorReadiness; cold: string[] }> {
+    const readiness = colorReadiness(await readClusterState(target.kubectl, target.namespace), color);
+    return { readiness, cold: readiness.apps.filter(app => app.readyReplicas === 0).map(app => app.reason) };
 }
 
-/** Says what a step does, does it, and records it with its changes and `done` as its result line. */
-async function recordStep(
+/**
+ * Says what a stack update step does, does it, and records its typed outcome (release/outcome.ts's
+ * `runStep`): done, with its changes and `done` as its line when given, or failed with the live color read back.
+ */
+async function announcedStep(
+    run: OperationRun,
     result: RollbackResult,
-    out: (line: string) => void,
-    step: { step: StepName; what: string; done: string },
+    step: { step: StepName; what: string; done?: string },
     action: () => Promise<string[]>,
 ): Promise<void> {
-    const started = Date.now();
-    out(`${step.step}: ${step.what}`);
-    const changes = await action();
-    result.steps.push({ step: step.step, changes, seconds: elapsed(started), result: step.done });
+    run.out(`${step.step}: ${step.what}`);
+    await runStep(result.steps, run.target, step.step, async () => ({ changes: await action(), detail: step.done }), result);
 }
 
 /** A normal rollback: the stack's activeColor flipped, the old color kept warm, previewed and applied; then traffic confirmed. */
@@ -148,7 +149,7 @@ async function switchThroughStack(run: OperationRun, result: RollbackResult): Pr
     const { from, to } = result;
     const started = Date.now();
     const flip = () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out);
-    await recordStep(result, out, { step: "switch", what: `live Services to ${to} (${from} stays warm)`, done: "done" }, flip);
+    await announcedStep(run, result, { step: "switch", what: `live Services to ${to} (${from} stays warm)` }, flip);
     await confirmTraffic(target, to, started, out);
 }
 
@@ -163,23 +164,32 @@ async function patchThenReconcile(run: OperationRun, result: RollbackResult, whe
     // Until the reconcile below, the live Services differ from the stack's outputs: recorded
     // first, so a reconcile cut short is resumed rather than taken for a stale checkout.
     await recordPendingConfig(target.kubectl, target.namespace, configValues({ activeColor: to, inactiveWarm: true }));
-    const started = Date.now();
     out(`switch: patching the live Services to ${to} through the API`);
-    const selector = JSON.stringify({ spec: { selector: { version: to } } });
-    await Promise.all(liveServices.map(service => target.kubectl(["patch", "service", service, "-n", target.namespace, "--type", "merge", "-p", selector])));
-    result.patchMs = Date.now() - started;
-    out(`  live Services select ${to} (${result.patchMs} ms)`);
-    // Traffic has moved once the Services' endpoints are the new color's pods: the reconcile waits for it (briefly).
-    await confirmTraffic(target, to, started, out);
-    result.trafficMs = Date.now() - when.decided;
-    await when.jobRemoved;
-    const changes = liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`);
-    result.steps.push({ step: "switch", changes, seconds: elapsed(started), result: "patched" });
+    await runStep(
+        result.steps,
+        target,
+        "switch",
+        async () => {
+            const started = Date.now();
+            const selector = JSON.stringify({ spec: { selector: { version: to } } });
+            await Promise.all(
+                liveServices.map(service => target.kubectl(["patch", "service", service, "-n", target.namespace, "--type", "merge", "-p", selector])),
+            );
+            result.patchMs = Date.now() - started;
+            out(`  live Services select ${to} (${result.patchMs} ms)`);
+            // Traffic has moved once the Services' endpoints are the new color's pods: the reconcile waits for it (briefly).
+            await confirmTraffic(target, to, started, out);
+            result.trafficMs = Date.now() - when.decided;
+            await when.jobRemoved;
+            return { changes: liveServices.map(s => `${s}: selector.version ${from} -> ${to} (kubectl patch)`), detail: "patched" };
+        },
+        result,
+    );
     run.lock ??= await lockForReconcile(target, out);
     const reconcile = () => update(target, { activeColor: to, inactiveWarm: true, ...holdMigrations }, out);
-    await recordStep(
+    await announcedStep(
+        run,
         result,
-        out,
         { step: "rollback", what: `the stack's activeColor to ${to}, reconciled with what was patched`, done: "stack matches the cluster" },
         reconcile,
     );
@@ -244,11 +254,11 @@ async function lockForReconcile(target: ReleaseTarget, out: (line: string) => vo
 async function emergencyColdStart(
     target: ReleaseTarget,
     result: RollbackResult,
-    seen: { state: ClusterState; replicas: number; cold: string[] },
+    seen: { readiness: ColorReadiness; replicas: number; cold: string[] },
     out: (line: string) => void,
 ): Promise<{ jobRemoved: Promise<void> }> {
     const { from, to } = result;
-    const replicasBefore = Object.fromEntries(liveServices.map(app => [`${app}-${to}`, seen.state.deployments[`${app}-${to}`]?.replicas ?? 0]));
+    const replicasBefore = Object.fromEntries(seen.readiness.apps.map(app => [app.deployment, app.desired]));
     if (Object.values(replicasBefore).some(n => n > 0)) {
         throw new Error(`refusing to switch to ${to}: it has no ready pods (${seen.cold.join(", ")}); ${from} stays live`);
     }

@@ -6,18 +6,34 @@
  */
 import type * as auto from "@pulumi/pulumi/automation";
 import type { Color } from "../components/colors";
-import { ConfigError, parseStackConfig, StackConfig } from "../components/config";
+import { ConfigError, parseStackConfig, requiredSecrets, StackConfig, uploadSecrets } from "../components/config";
 import { plainValues } from "../components/loadConfig";
 
 /** The stack's config, as the program validates it (secrets aside: the commands that need them read them where they use them). */
 export async function readStackConfig(stack: auto.Stack): Promise<StackConfig> {
-    const all = await stack.getAllConfig();
+    return stackConfigFrom(await stack.getAllConfig());
+}
+
+/**
+ * The config of a stack from what `stack.getAllConfig()` returned, as the program validates it:
+ * its defaults, and a {@link ConfigError} in one line naming the key, the value and what is
+ * allowed. Secrets left out ({@link stackSecret} reads one). Pure.
+ */
+export function stackConfigFrom(all: auto.ConfigMap): StackConfig {
     const plain = Object.fromEntries(
         Object.entries(all)
             .filter(([, value]) => !value.secret)
             .map(([key, value]) => [key, value.value]),
     );
     return parseStackConfig(plainValues(plain));
+}
+
+/** A secret the stack's program reads (`dbPassword`, `dbAdminPassword`…). */
+export type StackSecretKey = (typeof requiredSecrets)[number] | (typeof uploadSecrets)[number];
+
+/** The secret `key` from what `stack.getAllConfig()` returned (decrypted), undefined when it is not set. Pure. */
+export function stackSecret(all: auto.ConfigMap, key: StackSecretKey): string | undefined {
+    return all[`physioflow:${key}`]?.value;
 }
 
 /** A change of the settings a release moves; each key written as the stack's `physioflow:<key>`. */

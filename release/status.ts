@@ -9,10 +9,9 @@
 import { settingsDigest, stackColorSettings } from "../components/colorSettings";
 import { Color, colors } from "../components/colors";
 import { BackupStoreDescription, describeBackupStore } from "../components/backupStore";
-import { parseStackConfig } from "../components/config";
-import { plainValues } from "../components/loadConfig";
-import { ClusterState, liveServices, readClusterState } from "./clusterState";
+import { ClusterState, colorReadiness, liveServices, readClusterState } from "./clusterState";
 import { readReleaseSettings } from "./operation";
+import { stackConfigFrom } from "./stackConfig";
 import { ReleaseSettings, ReleaseTarget } from "./types";
 import { readDeployLock } from "./deployLock";
 import type { ConfigMap } from "./kubernetesObjects";
@@ -30,13 +29,13 @@ export interface StackStatus {
     lock?: { holder: string; since: string; stale: boolean };
     /** The database's migration version (`schema_migrations`), when the command reaches the database; or why it could not be read. */
     database?: { version: string } | { error: string };
-    /** Digest of the settings the stack's config asks for (components/colorSettings.ts); undefined when the config does not parse. */
+    /** Digest of the settings the stack's config asks for (components/colorSettings.ts). */
     stackSettingsDigest?: string;
     /** The stack's `holdMigrations` is set (a rollback left it): its updates keep the applied version. */
     migrationsHeld?: boolean;
     /** The release record's unresolved alarms (release/releaseRecord.ts), or why the record could not be read. */
     alarms?: ReleaseAlarm[] | { error: string };
-    /** Where the stack's backups go (components/backupStore.ts); undefined when the config does not parse. */
+    /** Where the stack's backups go (components/backupStore.ts). */
     backupStore?: BackupStoreDescription;
 }
 
@@ -62,20 +61,8 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
             (error: unknown) => ({ error: messageOnOneLine(error) }),
         ),
     ]);
-    let stackSettingsDigest: string | undefined;
-    let backupStore: BackupStoreDescription | undefined;
-    try {
-        const plain = Object.fromEntries(
-            Object.entries(config)
-                .filter(([, v]) => !v.secret)
-                .map(([k, v]) => [k, v.value]),
-        );
-        const parsed = parseStackConfig(plainValues(plain));
-        stackSettingsDigest = settingsDigest(stackColorSettings(parsed));
-        backupStore = describeBackupStore(parsed);
-    } catch {
-        stackSettingsDigest = undefined; // a config the program would refuse: the program says why
-    }
+    // The program's own reading of the settings (readReleaseSettings above made the same one, and refuses a bad config).
+    const stackConfig = stackConfigFrom(config);
     return {
         settings,
         outputs: Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.value])),
@@ -83,10 +70,10 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
         configMapVersion: configMap?.data?.version,
         lock,
         database,
-        stackSettingsDigest,
-        migrationsHeld: config["physioflow:holdMigrations"]?.value === "true",
+        stackSettingsDigest: settingsDigest(stackColorSettings(stackConfig)),
+        migrationsHeld: stackConfig.holdMigrations,
         alarms,
-        backupStore,
+        backupStore: describeBackupStore(stackConfig),
     };
 }
 
@@ -111,12 +98,17 @@ export function formatStatus(status: StackStatus): string[] {
             `${color.padEnd(5)} tag      ${tag}${color === active ? " (active)" : settings.inactiveWarm ? " (warm)" : ""}${deployed !== undefined && deployed !== tag ? `; ${deployed} deployed` : ""}`,
         );
     }
-    for (const [name, d] of Object.entries(cluster.deployments).sort(([a], [b]) => a.localeCompare(b))) {
-        const shouldServe = name.endsWith(`-${active}`);
-        flag(
-            !shouldServe || (d.readyReplicas >= d.replicas && d.replicas > 0),
-            `deployment     ${name.padEnd(22)} ${d.readyReplicas}/${d.replicas} ready  ${d.image}`,
-        );
+    // The active color's Deployments must be ready (release/clusterState.ts's one definition); a missing one is a line too.
+    const serving = new Map(colorReadiness(cluster, active).apps.map(app => [app.deployment, app]));
+    for (const name of [...new Set([...Object.keys(cluster.deployments), ...serving.keys()])].sort((a, b) => a.localeCompare(b))) {
+        const d = cluster.deployments[name];
+        const app = serving.get(name);
+        if (d === undefined) flag(false, `deployment     ${name.padEnd(22)} missing`);
+        else
+            flag(
+                app === undefined || app.ready,
+                `deployment     ${name.padEnd(22)} ${d.readyReplicas}/${d.replicas} ready  ${d.image}${app?.note ? ` (${app.note})` : ""}`,
+            );
     }
     for (const service of liveServices) {
         const s = cluster.services[service];

@@ -9,7 +9,6 @@ import type { Color } from "../components/colors";
 import type { S3Settings } from "../database/backup/s3";
 import type { ConnectionSettings } from "../database/connection";
 import type { Kubectl, LiveColor } from "./clusterState";
-import type { StepOutcome } from "./outcome";
 
 /** A stack the release code drives: the Automation API stack (its program set) and its cluster. */
 export interface ReleaseTarget {
@@ -85,19 +84,34 @@ export type StepName = "release" | "switch" | "watch" | "finish" | "rollback" | 
 /** The steps of a deploy, in their order (release/deploy.ts's `planDeploy` leaves out those done). */
 export type DeployStep = Extract<StepName, "release" | "switch" | "watch" | "finish">;
 
+/**
+ * What a step ended with (release/outcome.ts describes and records it): `done`; the watch's
+ * `breach` and what it saw; `aborted`, by whom and why; `failed`, with its error and the live color
+ * read back from the cluster when it failed, never an assumed one.
+ */
+export type StepOutcome =
+    | { kind: "done"; /** What is worth saying about it, e.g. `no breach`, `kept blue warm (--keep-warm)`. */ detail?: string }
+    | { kind: "breach"; reason: string }
+    | { kind: "aborted"; reason: string }
+    | { kind: "failed"; error: string; live: LiveColor };
+
+/** What the watch after a switch decided. */
+export type WatchDecision = { kind: "healthy" } | { kind: "breach"; reason: string };
+
+/** A step of a deploy, a rollback or a restore, as its result records it (release/outcome.ts's `recordStep`). */
 export interface StepResult {
     step: StepName;
-    /** The previewed changes, one line each (empty for the watch). */
+    /** The changes it made, one line each (empty for the watch and the database steps). */
     changes: string[];
     seconds: number;
-    /** The step's line in the summary, for people; decisions use a typed {@link StepOutcome}. */
+    /** How it ended, typed: what decisions read. */
+    outcome: StepOutcome;
+    /** The step's line in the summary, for people: release/outcome.ts's `describeOutcome` of {@link outcome}. */
     result: string;
 }
 
-/** A step of a deploy: its typed outcome, and `result` the line printed for it (release/outcome.ts's `describeOutcome`). */
-export interface DeployStepResult extends StepResult {
-    outcome: StepOutcome;
-}
+/** A step of a deploy (the same record as every command's). */
+export type DeployStepResult = StepResult;
 
 export interface DeployResult {
     ok: boolean;

@@ -12,7 +12,7 @@ import { withClient } from "../database/client";
 import { messageOnOneLine } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
 import { kubectlGet } from "../devenv/kubectl";
-import { ClusterState, liveServices, readClusterState, waitForJob } from "./clusterState";
+import { ClusterState, colorReadiness, readClusterState, waitForJob } from "./clusterState";
 import type { ConfigMap, List, Service } from "./kubernetesObjects";
 import { readReleaseSettings } from "./operation";
 import { ReleaseSettings, ReleaseTarget } from "./types";
@@ -79,23 +79,18 @@ export function formatVerify(result: VerifyResult): string[] {
 }
 
 /**
- * Every Deployment of the active color, and of the inactive one when it is warm, has all its
- * replicas ready (and at least one). Pure.
+ * The active color, and the inactive one when it is warm, is ready (release/clusterState.ts's
+ * `colorReadiness`: every app's Deployment has all its desired replicas, at least one, ready and
+ * rolled out); the detail names each Deployment's count. Pure.
  */
 export function checkPodsReady(settings: ReleaseSettings, cluster: ClusterState): VerifyCheck {
     const colors: Color[] = settings.inactiveWarm ? [settings.activeColor, otherColor(settings.activeColor)] : [settings.activeColor];
-    const names = colors.flatMap(color => liveServices.map(app => `${app}-${color}`));
-    const problems: string[] = [];
-    const detail = names.map(name => {
-        const d = cluster.deployments[name];
-        if (d === undefined) {
-            problems.push(name);
-            return `${name} missing`;
-        }
-        if (!(d.replicas > 0 && d.readyReplicas >= d.replicas)) problems.push(name);
-        return `${name} ${d.readyReplicas}/${d.replicas} ready`;
-    });
-    return { name: "pods ready", ok: problems.length === 0, detail: detail.join(", ") };
+    const readiness = colors.map(color => colorReadiness(cluster, color));
+    return {
+        name: "pods ready",
+        ok: readiness.every(color => color.ready),
+        detail: readiness.flatMap(color => color.apps.map(app => app.reason)).join(", "),
+    };
 }
 
 /** The containers of the health Job: one per set of Services, each given the base URL of each app. */
@@ -160,7 +155,7 @@ async function checkHealth(
     const { image, checks } = await readSmokeSettings(target);
     const apps = [...new Set(checks.map(check => check.app))];
     const inactive = otherColor(activeColor);
-    const previewToo = liveServices.every(app => (cluster.deployments[`${app}-${inactive}`]?.replicas ?? 0) > 0);
+    const previewToo = colorReadiness(cluster, inactive).apps.every(app => app.desired > 0);
     const ports = await servicePorts(target);
     const services: string[] = [];
     const targets: HealthTarget[] = (previewToo ? (["live", "preview"] as const) : (["live"] as const)).map(name => ({

@@ -5,6 +5,7 @@
  * download is refused and leaves nothing behind.
  */
 import * as assert from "assert";
+import type * as auto from "@pulumi/pulumi/automation";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -17,8 +18,10 @@ import { verifyBackup } from "../../database/backup/verify";
 import { formatBytes } from "../../database/progress";
 import { restoreArchiveFromStore } from "../../release/cli";
 import { releaseDatabaseFromConfig } from "../../release/releaseDatabase";
+import { stackConfigFrom, stackSecret } from "../../release/stackConfig";
 import type { ReleaseTarget } from "../../release/types";
 import { runBinary, runReleaseCommandOn } from "../support/cliRun";
+import { stackConfigWithSecrets } from "../support/programRun";
 import { s3BackupFixture } from "../support/s3Backups";
 
 const colors = { colors: { blue: "v1.2.2", green: "v1.3.0" }, live: "blue" as const };
@@ -265,20 +268,20 @@ describe("the backup store in the incident path (SeaweedFS and PostgreSQL on loo
         });
 
         it("the stack's store, as the release commands read it from the stack's config (its keys are secrets)", () => {
-            const config = Object.fromEntries(
-                Object.entries({
-                    dbHost: "127.0.0.1",
-                    dbName: "physioflow_prod",
-                    dbUser: "emr",
-                    dbPassword: "pw",
-                    environment: "prod",
-                    backupS3Endpoint: f.s3.endpoint,
-                    backupS3Bucket: bucket,
-                    backupS3AccessKeyId: f.s3.accessKeyId,
-                    backupS3SecretAccessKey: f.s3.secretAccessKey,
-                }).map(([key, value]) => [`physioflow:${key}`, { value }]),
+            // What stack.getAllConfig() returns for prod's stack file pointed at the test store, its secrets decrypted.
+            const config: auto.ConfigMap = Object.fromEntries(
+                Object.entries(
+                    stackConfigWithSecrets("prod", {
+                        backupS3Endpoint: f.s3.endpoint,
+                        backupS3Bucket: bucket,
+                        backupS3AccessKeyId: f.s3.accessKeyId,
+                        backupS3SecretAccessKey: f.s3.secretAccessKey,
+                    }),
+                ).map(([key, value]) => [key, { value, secret: /Password$|AccessKeyId$|SecretAccessKey$/.test(key) }]),
             );
-            const db = releaseDatabaseFromConfig(config, "/repo", { migratesOutsideStack: false })!;
+            const fromStack = () =>
+                releaseDatabaseFromConfig(stackConfigFrom(config), key => stackSecret(config, key), "/repo", { migratesOutsideStack: false });
+            const db = fromStack()!;
             assert.deepStrictEqual(db.backupStore, {
                 endpoint: f.s3.endpoint,
                 bucket,
@@ -288,7 +291,7 @@ describe("the backup store in the incident path (SeaweedFS and PostgreSQL on loo
                 prefix: "physioflow-backups/",
             });
             delete config["physioflow:backupS3SecretAccessKey"];
-            assert.strictEqual(releaseDatabaseFromConfig(config, "/repo", { migratesOutsideStack: false })!.backupStore, undefined);
+            assert.strictEqual(fromStack()!.backupStore, undefined);
         });
     });
 });

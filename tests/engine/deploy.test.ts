@@ -89,6 +89,8 @@ describe("deploy: the release cycle on the real engine and a real control plane"
                 image: `registry.local:5000/${app}:v2.0.0`,
                 replicas: 1,
                 readyReplicas: 1,
+                updatedReplicas: 1,
+                availableReplicas: 1,
                 observed: true,
             });
             assert.strictEqual(state.deployments[`${app}-blue`].replicas, 0);
@@ -239,9 +241,24 @@ describe("deploy: the release cycle on the real engine and a real control plane"
                 /^the smoke test of green failed \(Job physioflow-smoke-green-emergency: failed\); green scaled back to 0 replicas; blue stays live$/,
                 refused.error,
             );
+            // Typed: the failed step carries its error and the live color read back after the scale back.
             assert.deepStrictEqual(
-                refused.steps.map(step => `${step.step}: ${step.result}`),
-                ["release: ready", "verify: failed"],
+                refused.steps.map(step => [step.step, step.outcome]),
+                [
+                    ["release", { kind: "done", detail: "ready" }],
+                    [
+                        "verify",
+                        {
+                            kind: "failed",
+                            error: "the smoke test of green failed (Job physioflow-smoke-green-emergency: failed); green scaled back to 0 replicas",
+                            live: { color: "blue" },
+                        },
+                    ],
+                ],
+            );
+            assert.strictEqual(
+                refused.steps[1].result,
+                "failed: the smoke test of green failed (Job physioflow-smoke-green-emergency: failed); green scaled back to 0 replicas; blue is live",
             );
             assert.strictEqual(refused.patchMs, undefined);
             const state = await live("blue");

@@ -232,7 +232,12 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             refused.error!,
             /^local_manual-1_\d{8}_\d{6}\.tar\.gz records no image tags, so the color that runs its schema is unknown; choose the color to bring back with --color blue\|green$/,
         );
-        assert.deepStrictEqual([refused.steps, archives().length], [[], count], "no step ran, no safety backup");
+        assert.deepStrictEqual(
+            [refused.steps.map(step => [step.step, step.outcome.kind]), archives().length],
+            [[["verify", "failed"]], count],
+            "the verify step failed, no safety backup",
+        );
+        assert.deepStrictEqual(refused.live, { color: "blue" }, "the failed step reads the live color back");
         await f.noLock();
         const chosen = await restoreRollback(d.target, manual, { color: "blue" });
         assert.strictEqual(chosen.ok, true, chosen.error);

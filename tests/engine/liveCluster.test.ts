@@ -100,12 +100,16 @@ describe("the cluster half on the real engine and a real control plane", functio
                 image: `registry.local:5000/${app}:v1.0.0`,
                 replicas: 1,
                 readyReplicas: 1,
+                updatedReplicas: 1,
+                availableReplicas: 1,
                 observed: true,
             });
             assert.deepStrictEqual(live.deployments[`${app}-green`], {
                 image: `registry.local:5000/${app}:v1.0.0`,
                 replicas: 0,
                 readyReplicas: 0,
+                updatedReplicas: 0,
+                availableReplicas: 0,
                 observed: true,
             });
         }
@@ -247,6 +251,8 @@ describe("the cluster half on the real engine and a real control plane", functio
                     image: `registry.local:5000/${app}:v1.0.0`,
                     replicas: 1,
                     readyReplicas: 1,
+                    updatedReplicas: 1,
+                    availableReplicas: 1,
                     observed: true,
                 });
                 assert.strictEqual(live.deployments[`${app}-green`].readyReplicas, 0);

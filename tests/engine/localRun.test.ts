@@ -11,6 +11,8 @@ import { localPaths, resetLocal, runLocal } from "../../local/run";
 import { clusterRunningIn } from "../../devenv/cluster";
 import { testEngine } from "../support/engine";
 import { openLocalReleaseTarget } from "../../local/releaseTarget";
+import { releaseMain } from "../../release/cli";
+import { runInProcess } from "../support/cliRun";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 
@@ -134,6 +136,27 @@ describe("npm run local", function () {
             assert.ok(fs.existsSync(path.join(paths.postgresData, "postmaster.pid")), "the second command stopped the first one's PostgreSQL");
         } finally {
             await first.close();
+        }
+        assert.ok(!clusterRunningIn(paths.cluster), "the control plane is still running");
+        assert.ok(!fs.existsSync(path.join(paths.postgresData, "postmaster.pid")), "PostgreSQL is still running");
+    });
+
+    it("a command on local reads the stack's settings through the program's validation: a bad dbPort is refused in one line, nothing left running", async function () {
+        this.timeout(2 * 60 * 1000);
+        const paths = localPaths(root);
+        const stackFile = path.join(paths.project, "Pulumi.local.yaml");
+        const good = fs.readFileSync(stackFile, "utf8");
+        assert.match(good, /^ {2}physioflow:dbPort: "?\d+"?$/m);
+        fs.writeFileSync(stackFile, good.replace(/^ {2}physioflow:dbPort: .*$/m, '  physioflow:dbPort: "54x2"'));
+        try {
+            const status = await runInProcess(streams => releaseMain(["status", "local"], root, { ...streams, openLocalTarget: openLocalReleaseTarget }));
+            // Before: the port read as Number("54x2"), NaN, handed to the PostgreSQL it starts.
+            assert.deepStrictEqual(
+                [status.code, status.stdout, status.stderr.split("\n").filter(line => line.startsWith("physioflow: error:"))],
+                [1, "", ['physioflow: error: physioflow:dbPort is "54x2"; it must be a whole number from 1 to 65535']],
+            );
+        } finally {
+            fs.writeFileSync(stackFile, good);
         }
         assert.ok(!clusterRunningIn(paths.cluster), "the control plane is still running");
         assert.ok(!fs.existsSync(path.join(paths.postgresData, "postmaster.pid")), "PostgreSQL is still running");

@@ -2,7 +2,8 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { deployExitCode, deploySummary, parseDeployArgs, releaseMain } from "../../release/cli";
+import { deployExitCode, deploySummary, parseDeployArgs, releaseMain, rollbackSummary } from "../../release/cli";
+import type { RollbackResult } from "../../release/rollback";
 import type { DeployResult } from "../../release/types";
 import { openLocalReleaseTarget } from "../../local/releaseTarget";
 import { runInProcess } from "../support/cliRun";
@@ -202,6 +203,29 @@ describe("physioflow deploy's summary and exit code, from the typed result", () 
             "automatic rollback FAILED, act now: denied; green is live (the watch's breach: the cluster could not be read 3 times in a row: refused)",
         ]);
         assert.strictEqual(deployExitCode(result), 3);
+    });
+});
+
+describe("physioflow rollback's last line, from the typed result", () => {
+    const base: RollbackResult = { ok: true, from: "green", to: "blue", steps: [] };
+
+    it("switched: the color read back; an emergency adds the patch time", () => {
+        assert.strictEqual(rollbackSummary({ ...base, live: { color: "blue" } }), "blue is live");
+        assert.strictEqual(rollbackSummary({ ...base, live: { color: "blue" }, patchMs: 84 }), "blue is live (Services patched in 84 ms)");
+        assert.strictEqual(rollbackSummary({ ...base, live: { color: "green" } }), "rolled back to blue; green is live");
+        assert.strictEqual(rollbackSummary(base), "rolled back to blue; live color unknown (not read back)");
+    });
+
+    it("failed: the error, then the color read back when the step failed", () => {
+        const live = { color: "green" as const };
+        const result: RollbackResult = {
+            ...base,
+            ok: false,
+            steps: [{ step: "switch", changes: [], seconds: 2, outcome: { kind: "failed", error: "denied", live }, result: "failed: denied; green is live" }],
+            error: "denied",
+            live,
+        };
+        assert.strictEqual(rollbackSummary(result), "rollback failed: denied; green is live");
     });
 });
 

@@ -1,5 +1,14 @@
 import * as assert from "assert";
-import { ClusterState, clusterStateFrom, describeClusterState, describeLive, liveColorOf, servesOnly } from "../../release/clusterState";
+import {
+    ClusterState,
+    clusterStateFrom,
+    colorReadiness,
+    DeploymentState,
+    describeClusterState,
+    describeLive,
+    liveColorOf,
+    servesOnly,
+} from "../../release/clusterState";
 import { serviceServes } from "../support/clusterWait";
 
 const pod = (name: string, version: string) => ({ metadata: { name, labels: { app: "physioflow-api", version } } });
@@ -19,7 +28,7 @@ const lists = {
         {
             metadata: { name: "physioflow-api-green", generation: 3 },
             spec: { replicas: 2, template: { spec: { containers: [{ image: "r/physioflow-api:v2" }] } } },
-            status: { readyReplicas: 1, observedGeneration: 3 },
+            status: { readyReplicas: 1, updatedReplicas: 2, availableReplicas: 1, observedGeneration: 3 },
         },
         {
             metadata: { name: "physioflow-api-blue", generation: 2 },
@@ -65,8 +74,22 @@ describe("cluster state read back from the API", () => {
     });
 
     it("reads each Deployment's image, desired and ready replicas, and whether its controller saw the last spec", () => {
-        assert.deepStrictEqual(state.deployments["physioflow-api-green"], { image: "r/physioflow-api:v2", replicas: 2, readyReplicas: 1, observed: true });
-        assert.deepStrictEqual(state.deployments["physioflow-api-blue"], { image: "r/physioflow-api:v1", replicas: 0, readyReplicas: 0, observed: false });
+        assert.deepStrictEqual(state.deployments["physioflow-api-green"], {
+            image: "r/physioflow-api:v2",
+            replicas: 2,
+            readyReplicas: 1,
+            updatedReplicas: 2,
+            availableReplicas: 1,
+            observed: true,
+        });
+        assert.deepStrictEqual(state.deployments["physioflow-api-blue"], {
+            image: "r/physioflow-api:v1",
+            replicas: 0,
+            readyReplicas: 0,
+            updatedReplicas: 0,
+            availableReplicas: 0,
+            observed: false,
+        });
     });
 
     it("a Service serves a color only when it selects it and every ready endpoint is of it", () => {
@@ -152,5 +175,99 @@ describe("the live color read back from the live Services' selectors", () => {
             describeLive({ color: "unknown", reason: "kubectl get services: connection refused" }),
             "live color unknown (kubectl get services: connection refused)",
         );
+    });
+});
+
+describe("colorReadiness: the one definition of a ready color", () => {
+    const deployment = (replicas: number, ready: number, more: Partial<DeploymentState> = {}): DeploymentState => ({
+        image: "r/x:v",
+        replicas,
+        readyReplicas: ready,
+        updatedReplicas: replicas,
+        availableReplicas: ready,
+        observed: true,
+        ...more,
+    });
+    const with_ = (deployments: Record<string, DeploymentState>): ClusterState => ({ services: {}, jobs: {}, deployments });
+
+    it("ready: every app's Deployment of the color has its pods ready, rolled out and seen by its controller; per app the counts", () => {
+        const state = with_({ "physioflow-api-green": deployment(2, 2), "physioflow-web-green": deployment(2, 3), "physioflow-api-blue": deployment(2, 0) });
+        const green = colorReadiness(state, "green");
+        assert.strictEqual(green.ready, true);
+        assert.strictEqual(green.reason, undefined);
+        assert.deepStrictEqual(green.apps[0], {
+            app: "physioflow-api",
+            deployment: "physioflow-api-green",
+            found: true,
+            desired: 2,
+            expected: 2,
+            readyReplicas: 2,
+            updatedReplicas: 2,
+            availableReplicas: 2,
+            observed: true,
+            ready: true,
+            reason: "physioflow-api-green 2/2 ready",
+        });
+        assert.deepStrictEqual(
+            green.apps.map(app => app.reason),
+            ["physioflow-api-green 2/2 ready", "physioflow-web-green 3/2 ready"],
+        );
+    });
+
+    it("not ready, and why in one line: a Deployment short of pods, missing, scaled to zero, not rolled out, or not seen by its controller", () => {
+        const state = with_({
+            "physioflow-api-green": deployment(2, 1),
+            "physioflow-api-blue": deployment(0, 0),
+            "physioflow-web-blue": deployment(0, 0),
+        });
+        assert.deepStrictEqual(colorReadiness(state, "green"), {
+            color: "green",
+            ready: false,
+            apps: colorReadiness(state, "green").apps,
+            reason: "physioflow-api-green 1/2 ready, physioflow-web-green missing",
+        });
+        const missing = colorReadiness(state, "green").apps[1];
+        assert.deepStrictEqual([missing.found, missing.desired, missing.readyReplicas, missing.ready], [false, 0, 0, false]);
+        // Scaled to zero: all of its none ready is still not a color to serve from.
+        assert.strictEqual(colorReadiness(state, "blue").reason, "physioflow-api-blue 0/0 ready, physioflow-web-blue 0/0 ready");
+        const rollingOut = with_({
+            "physioflow-api-green": deployment(2, 2, { updatedReplicas: 1 }),
+            "physioflow-web-green": deployment(1, 1, { observed: false }),
+        });
+        assert.strictEqual(
+            colorReadiness(rollingOut, "green").reason,
+            "physioflow-api-green 2/2 ready (1/2 updated), physioflow-web-green 1/1 ready (its controller has not seen its latest spec)",
+        );
+        assert.deepStrictEqual(
+            colorReadiness(rollingOut, "green").apps.map(app => app.note),
+            ["1/2 updated", "its controller has not seen its latest spec"],
+        );
+    });
+
+    it("with the stack's replicas, each app must have that many ready, whatever its Deployment asks", () => {
+        const state = with_({ "physioflow-api-green": deployment(1, 1), "physioflow-web-green": deployment(1, 1) });
+        assert.strictEqual(colorReadiness(state, "green").ready, true);
+        const asked = colorReadiness(state, "green", 2);
+        assert.strictEqual(asked.ready, false);
+        assert.strictEqual(asked.reason, "physioflow-api-green 1/2 ready, physioflow-web-green 1/2 ready");
+        assert.deepStrictEqual([asked.apps[0].desired, asked.apps[0].expected], [1, 2]);
+    });
+
+    it("a Deployment whose spec.replicas is unset wants 1 pod (Kubernetes' default), not 0", () => {
+        const unset = {
+            metadata: { name: "physioflow-api-green", generation: 1 },
+            spec: { template: { spec: { containers: [{ image: "r/physioflow-api:v2" }] } } },
+            status: { observedGeneration: 1 },
+        };
+        const state = clusterStateFrom({
+            services: [],
+            slices: [],
+            pods: [],
+            deployments: [unset, { ...unset, metadata: { ...unset.metadata, name: "physioflow-web-green" } }],
+        });
+        assert.strictEqual(state.deployments["physioflow-api-green"].replicas, 1);
+        const green = colorReadiness(state, "green");
+        assert.strictEqual(green.ready, false, "no pod is ready: a color that wants none would count as ready");
+        assert.strictEqual(green.reason, "physioflow-api-green 0/1 ready, physioflow-web-green 0/1 ready");
     });
 });

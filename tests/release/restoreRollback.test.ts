@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { colorForArchive } from "../../release/restoreRollback";
+import { colorForArchive, replicasToGiveBack } from "../../release/restoreRollback";
 
 describe("colorForArchive: the color a restore brings back", () => {
     const tags = { blue: "v1.0.0", green: "v2.0.0" };
@@ -33,5 +33,20 @@ describe("colorForArchive: the color a restore brings back", () => {
             () => colorForArchive(tags, "blue", recorded("blue", { blue: "v0.9.0", green: "v1.0.0" }), archive),
             /^Error: prod_pre-migrate-007_20261201_120000\.tar\.gz was taken while v0\.9\.0 was live, but blue runs v1\.0\.0 and green v2\.0\.0; choose the color to bring back with --color blue\|green, or release v0\.9\.0 to the inactive color first \(physioflow deploy\)$/,
         );
+    });
+});
+
+describe("replicasToGiveBack: what a restore scales the API back to", () => {
+    const deployment = (name: string, replicas?: number) => ({
+        metadata: { name },
+        spec: { ...(replicas === undefined ? {} : { replicas }), template: { spec: { containers: [{ image: "r/physioflow-api:v1" }] } } },
+    });
+
+    it("each API Deployment's desired count before the scale to 0; an unset spec.replicas is 1 (Kubernetes' default), never 0", () => {
+        assert.deepStrictEqual(replicasToGiveBack([deployment("physioflow-api-blue", 3), deployment("physioflow-api-green")]), {
+            "physioflow-api-blue": 3,
+            "physioflow-api-green": 1,
+        });
+        assert.deepStrictEqual(replicasToGiveBack([deployment("physioflow-api-green", 0)]), { "physioflow-api-green": 0 });
     });
 });

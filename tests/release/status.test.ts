@@ -10,8 +10,10 @@ const healthy = (): StackStatus => ({
     outputs: { activeColor: "green", tags: { blue: "v1", green: "v2" }, migrationVersion: "006", lastBackup: "/backups/prod_pre-migrate-006.tar.gz" },
     cluster: {
         deployments: {
-            "physioflow-api-green": { image: "r/physioflow-api:v2", replicas: 1, readyReplicas: 1, observed: true },
-            "physioflow-api-blue": { image: "r/physioflow-api:v1", replicas: 1, readyReplicas: 1, observed: true },
+            "physioflow-api-green": { image: "r/physioflow-api:v2", replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1, observed: true },
+            "physioflow-api-blue": { image: "r/physioflow-api:v1", replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1, observed: true },
+            "physioflow-web-green": { image: "r/physioflow-web:v2", replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1, observed: true },
+            "physioflow-web-blue": { image: "r/physioflow-web:v1", replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1, observed: true },
         },
         services: {
             "physioflow-api": { selector: { app: "physioflow-api", version: "green" }, readyPods: ["g"], readyColors: ["green"] },
@@ -30,6 +32,8 @@ describe("physioflow status lines", () => {
             "  green tag      v2 (active)",
             "  deployment     physioflow-api-blue    1/1 ready  r/physioflow-api:v1",
             "  deployment     physioflow-api-green   1/1 ready  r/physioflow-api:v2",
+            "  deployment     physioflow-web-blue    1/1 ready  r/physioflow-web:v1",
+            "  deployment     physioflow-web-green   1/1 ready  r/physioflow-web:v2",
             "  live service   physioflow-api         selects green; 1 ready endpoint(s): green",
             "  live service   physioflow-web         selects green; 1 ready endpoint(s): green",
             "  smoke test     physioflow-smoke-green succeeded (v2, migration 006)",
@@ -56,6 +60,22 @@ describe("physioflow status lines", () => {
             "! migration      007 in ConfigMap migration-version, 006 in the stack output",
             "! deploy         abandoned (the next deploy or rollback takes its lock over): ops@laptop pid 9: deploy v2, since 2026-11-29T03:00:00Z",
         ]);
+    });
+
+    it("flags an active Deployment that is missing or not rolled out (the one readiness of release/clusterState.ts), not the inactive color's", () => {
+        const status = healthy();
+        status.cluster.deployments["physioflow-api-green"].updatedReplicas = 0;
+        status.cluster.deployments["physioflow-api-blue"].readyReplicas = 0;
+        delete status.cluster.deployments["physioflow-web-green"];
+        assert.deepStrictEqual(
+            formatStatus(status).filter(line => line.startsWith("!") || line.includes("deployment")),
+            [
+                "  deployment     physioflow-api-blue    0/1 ready  r/physioflow-api:v1",
+                "! deployment     physioflow-api-green   1/1 ready  r/physioflow-api:v2 (0/1 updated)",
+                "  deployment     physioflow-web-blue    1/1 ready  r/physioflow-web:v1",
+                "! deployment     physioflow-web-green   missing",
+            ],
+        );
     });
 
     it("puts the database's migration version beside the others, and flags one that differs or cannot be read", () => {

@@ -12,7 +12,14 @@ import { ReleaseSettings } from "../../release/types";
 import { checkPodsReady, formatVerify, mainTables, verifyJobManifest } from "../../release/verify";
 
 const settings = (inactiveWarm: boolean): ReleaseSettings => ({ activeColor: "green", tags: { blue: "v1", green: "v2" }, inactiveWarm, replicas: 2 });
-const deployment = (replicas: number, readyReplicas: number) => ({ image: "r/x:v", replicas, readyReplicas, observed: true });
+const deployment = (replicas: number, readyReplicas: number) => ({
+    image: "r/x:v",
+    replicas,
+    readyReplicas,
+    updatedReplicas: replicas,
+    availableReplicas: readyReplicas,
+    observed: true,
+});
 const cluster = (): ClusterState => ({
     services: {},
     jobs: {},
@@ -42,6 +49,16 @@ describe("physioflow verify, pure parts", () => {
             name: "pods ready",
             ok: false,
             detail: "physioflow-api-green 2/2 ready, physioflow-web-green missing",
+        });
+    });
+
+    it("pods ready: a Deployment with its pods ready but not rolled out to its latest template fails, and says so", () => {
+        const state = cluster();
+        state.deployments["physioflow-web-green"].updatedReplicas = 1;
+        assert.deepStrictEqual(checkPodsReady(settings(false), state), {
+            name: "pods ready",
+            ok: false,
+            detail: "physioflow-api-green 2/2 ready, physioflow-web-green 2/2 ready (1/2 updated)",
         });
     });
 
