@@ -11,7 +11,7 @@ import { apiPort, webPort } from "../components/colorSettings";
 import type { StackConfig } from "../components/config";
 import { defaultSmokeTimeoutSeconds, SmokeApp, smokeAppLabel, smokeJobSpec } from "../components/smokeChecks";
 import { kubectlGet } from "../devenv/kubectl";
-import { colorReadiness, Kubectl, readClusterState, readLiveColor, waitForJob } from "./clusterState";
+import { colorReadiness, describeLive, Kubectl, readClusterState, readLiveColor, waitForJob } from "./clusterState";
 import type { ConfigMap, Deployment } from "./kubernetesObjects";
 import { recordStep } from "./outcome";
 import { readStackConfig } from "./stackConfig";
@@ -51,7 +51,8 @@ export function emergencySmokeJobName(color: Color): string {
  * (under way: the caller awaits it once traffic has moved); on a
  * failure (pods not ready in the stack's `readinessTimeoutSeconds`, a failed smoke test) the
  * color's Deployments go back to their replicas before and it throws a {@link ColdStartError}
- * whose message is one line: what failed, that the color was scaled back, that `live` stays live.
+ * whose message is one line: what failed, that the color was scaled back, and the live color as
+ * read back after it (`<live> stays live`, or what the live Services select when that is not `live`).
  */
 export async function bringUpCold(
     target: ReleaseTarget,
@@ -100,7 +101,7 @@ export async function bringUpCold(
         // Nothing was patched: the live Services' color, read back after the scale back.
         const readBack = await readLiveColor(target.kubectl, target.namespace);
         steps.push(recordStep(step.name, step.changes, step.started, { kind: "failed", error: why, live: readBack }));
-        throw new ColdStartError(`${why}; ${live} stays live`, steps);
+        throw new ColdStartError(`${why}; ${readBack.color === live ? `${live} stays live` : describeLive(readBack)}`, steps);
     }
 }
 
