@@ -32,7 +32,7 @@ export async function fillDataset(client: Client, sizeMb: number): Promise<void>
         INSERT INTO patients (id, patient_code, full_name, date_of_birth, gender, phone, email, address, national_id, medical_history, created_at, updated_at)
         SELECT ${uuid("p", "i")}, 'BN-' || lpad(i::text, 8, '0'),
                (ARRAY['Nguyễn', 'Trần', 'Lê', 'Phạm', 'Hoàng'])[1 + i % 5] || ' ' || (ARRAY['Văn', 'Thị', 'Minh', 'Hữu'])[1 + (i / 5) % 4] || ' ' || substr(md5('n' || i), 1, 6),
-               '1940-01-01'::date + (i * 7919) % 25000, (ARRAY['male', 'female', 'other'])[1 + i % 3],
+               '1940-01-01'::date + ((i::bigint * 7919) % 25000)::int, (ARRAY['male', 'female', 'other'])[1 + i % 3],
                '09' || lpad(((i::bigint * 104729) % 100000000)::text, 8, '0'), 'p' || i || '@example.invalid',
                (i % 300) || ' Lê Lợi, Quận ' || (1 + i % 12) || ', TP. Hồ Chí Minh', lpad(((i::bigint * 15485863) % 1000000000000)::text, 12, '0'),
                md5('h1' || i) || ' ' || md5('h2' || i) || ' ' || md5('h3' || i),
