@@ -50,12 +50,7 @@ export async function importCommand(argv: readonly string[], io: ReleaseIo): Pro
         io.stdout.write(`${IMPORT_HELP}\n`);
         return 0;
     }
-    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
-        if (flag !== "--yes") throw new UsageError(`unknown option ${flag}; see physioflow import --help`);
-    }
-    const positional = argv.filter(arg => !arg.startsWith("-"));
-    if (positional.length !== 1) throw new UsageError("import needs a stack: physioflow import <stack>");
-    const stackName = positional[0];
+    const stackName = oneStackArg(argv, "import", ["--yes"]);
     checkStackName(stackName);
     if (!argv.includes("--yes") && !io.stdin.isTTY) throw new UsageError("import needs a confirmation and there is no terminal; re-run with --yes");
     const out = (line: string) => io.stderr.write(`${line}\n`);
@@ -91,13 +86,9 @@ export async function statusCommand(argv: readonly string[], io: ReleaseIo): Pro
         io.stdout.write(`${STATUS_HELP}\n`);
         return 0;
     }
-    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
-        if (flag !== "--json") throw new UsageError(`unknown option ${flag}; see physioflow status --help`);
-    }
-    const positional = argv.filter(arg => !arg.startsWith("-"));
-    if (positional.length !== 1) throw new UsageError("status needs a stack: physioflow status <stack>");
-    checkStackName(positional[0]);
-    const opened = await openReleaseTarget(positional[0], io, line => io.stderr.write(`${line}\n`));
+    const stackName = oneStackArg(argv, "status", ["--json"]);
+    checkStackName(stackName);
+    const opened = await openReleaseTarget(stackName, io, line => io.stderr.write(`${line}\n`));
     const { formatStatus, readStatus } = await import("./status");
     try {
         const status = await readStatus(opened.target);
@@ -162,6 +153,19 @@ Each failure names the live color as read back from the cluster.`;
 
 /** The stacks the release commands work on. */
 const stackNames = ["local", "dev", "staging", "prod"];
+
+/**
+ * The one stack of `physioflow <command> <stack> [flags]`: an option not in `flags`, and no stack
+ * or more than one, refused in one line naming the command's help.
+ */
+function oneStackArg(argv: readonly string[], command: string, flags: readonly string[]): string {
+    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
+        if (!flags.includes(flag)) throw new UsageError(`unknown option ${flag}; see physioflow ${command} --help`);
+    }
+    const positional = argv.filter(arg => !arg.startsWith("-"));
+    if (positional.length !== 1) throw new UsageError(`${command} needs a stack: physioflow ${command} <stack>`);
+    return positional[0];
+}
 
 function checkStackName(name: string): void {
     if (!stackNames.includes(name)) throw new UsageError(`unknown stack "${name}"; stacks: ${stackNames.join(", ")}`);
@@ -295,14 +299,10 @@ export async function syncCommand(argv: readonly string[], io: ReleaseIo): Promi
         io.stdout.write(`${SYNC_HELP}\n`);
         return 0;
     }
-    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
-        if (flag !== "--check") throw new UsageError(`unknown option ${flag}; see physioflow sync --help`);
-    }
-    const positional = argv.filter(arg => !arg.startsWith("-"));
-    if (positional.length !== 1) throw new UsageError("sync needs a stack: physioflow sync <stack>");
-    checkStackName(positional[0]);
+    const stackName = oneStackArg(argv, "sync", ["--check"]);
+    checkStackName(stackName);
     const out = (line: string) => io.stderr.write(`${line}\n`);
-    const opened = await openReleaseTarget(positional[0], io, out);
+    const opened = await openReleaseTarget(stackName, io, out);
     const { syncCheckout } = await import("./sync");
     try {
         const check = argv.includes("--check");
@@ -481,13 +481,9 @@ export async function verifyCommand(argv: readonly string[], io: ReleaseIo, open
         io.stdout.write(`${VERIFY_HELP}\n`);
         return 0;
     }
-    for (const flag of argv.filter(arg => arg.startsWith("-"))) {
-        if (flag !== "--json") throw new UsageError(`unknown option ${flag}; see physioflow verify --help`);
-    }
-    const positional = argv.filter(arg => !arg.startsWith("-"));
-    if (positional.length !== 1) throw new UsageError("verify needs a stack: physioflow verify <stack>");
+    const stackName = oneStackArg(argv, "verify", ["--json"]);
     const out = (line: string) => io.stderr.write(`${line}\n`);
-    const opened = await open(positional[0], out);
+    const opened = await open(stackName, out);
     let result: VerifyResult;
     try {
         result = await verify(opened.target, { out });
