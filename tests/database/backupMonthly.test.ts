@@ -8,8 +8,6 @@
 import * as assert from "assert";
 import { HeadObjectCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, CreateBucketCommand, LifecycleRule } from "@aws-sdk/client-s3";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { createBackup } from "../../database/backup/create";
 import { BACKUP_LIFECYCLE_RULE_ID, MONTHLY_LIFECYCLE_RULE_ID, monthlyLifecycleRule, readLifecycleRules, ruleInForce } from "../../database/backup/lifecycle";
 import { s3SettingsFromEnv } from "../../database/backup/s3";
@@ -25,18 +23,13 @@ function summary(rules: LifecycleRule[]): unknown[] {
 describe("monthly cold copies of prod's backups (SeaweedFS on loopback)", function () {
     this.timeout(240_000);
     const f = s3BackupFixture("monthly");
-    let outDir: string;
-    beforeEach(() => {
-        outDir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-monthly-"));
-    });
-    afterEach(() => fs.rmSync(outDir, { recursive: true, force: true }));
 
     const prodStore = (bucket: string, extra: Record<string, string> = {}) =>
         s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket, S3_MONTHLY_MONTHS: "12", S3_COLD_STORAGE_CLASS: "GLACIER", ...extra });
     const backupAt = (iso: string, upload: ReturnType<typeof prodStore>, environment = "prod", lines?: string[]) =>
         createBackup({
             connection: f.db.connection,
-            outDir,
+            outDir: f.dir,
             environment,
             label: "pre-migrate-006",
             upload,

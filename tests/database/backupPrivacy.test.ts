@@ -8,7 +8,6 @@ import {
     PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { createBackup } from "../../database/backup/create";
 import { BACKUP_LIFECYCLE_RULE_ID, readLifecycleRules } from "../../database/backup/lifecycle";
@@ -28,14 +27,9 @@ async function anonymousGet(s3: TestS3Server, bucket: string, key: string): Prom
 describe("backups of patient data stay private, and retention removes only what is safely stored", function () {
     this.timeout(240_000);
     const f = s3BackupFixture("privacy");
-    let root: string;
-    beforeEach(() => {
-        root = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-privacy-"));
-    });
-    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
     it("writes the archive 0600 in a 0700 folder even under umask 000", async () => {
-        const outDir = path.join(root, "backups", "dev");
+        const outDir = path.join(f.dir, "backups", "dev");
         const previous = process.umask(0o000);
         let archivePath: string;
         try {
@@ -50,7 +44,7 @@ describe("backups of patient data stay private, and retention removes only what 
     });
 
     it("makes an existing group- or world-readable folder private, as the runbook's ~/physioflow-backups/<env> may be", async () => {
-        const outDir = path.join(root, "existing");
+        const outDir = path.join(f.dir, "existing");
         fs.mkdirSync(outDir);
         fs.chmodSync(outDir, 0o755);
         fs.writeFileSync(path.join(outDir, "dev_older_20260101_000000.tar.gz"), "older archive");
@@ -69,7 +63,7 @@ describe("backups of patient data stay private, and retention removes only what 
         const bucket = f.newBucket();
         const backup = await createBackup({
             connection: f.db.connection,
-            outDir: path.join(root, "up"),
+            outDir: path.join(f.dir, "up"),
             environment: "dev",
             upload: s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket }),
         });
@@ -103,7 +97,7 @@ describe("backups of patient data stay private, and retention removes only what 
         await f.client.send(new PutObjectCommand({ Bucket: bucket, Key: "reports/2026-01.pdf", Body: "the team's report" }));
         const backup = await createBackup({
             connection: f.db.connection,
-            outDir: path.join(root, "up"),
+            outDir: path.join(f.dir, "up"),
             environment: "dev",
             upload: s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket }),
         });
@@ -125,7 +119,7 @@ describe("backups of patient data stay private, and retention removes only what 
     });
 
     it("prunes old archives only after the upload succeeded: a refused upload prunes nothing", async () => {
-        const outDir = path.join(root, "keep");
+        const outDir = path.join(f.dir, "keep");
         fs.mkdirSync(outDir);
         const older = ["dev_a_20260101_000000.tar.gz", "dev_b_20260102_000000.tar.gz"];
         for (const name of older) fs.writeFileSync(path.join(outDir, name), "older archive");

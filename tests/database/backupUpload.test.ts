@@ -2,7 +2,6 @@ import * as assert from "assert";
 import { GetObjectCommand, HeadObjectCommand, PutBucketLifecycleConfigurationCommand, CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createHash } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { createBackup } from "../../database/backup/create";
 import { readLifecycleRules } from "../../database/backup/lifecycle";
@@ -17,17 +16,12 @@ function sha256(bytes: Buffer): string {
 describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", function () {
     this.timeout(240_000);
     const f = s3BackupFixture("upload");
-    let outDir: string;
-    beforeEach(() => {
-        outDir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-upload-"));
-    });
-    afterEach(() => fs.rmSync(outDir, { recursive: true, force: true }));
 
     it("uploads the verified archive byte for byte under physioflow-backups/ and puts a 30-day expiry rule for that prefix on a new bucket", async () => {
         const bucket = f.newBucket();
         const backup = await createBackup({
             connection: f.db.connection,
-            outDir,
+            outDir: f.dir,
             environment: "staging",
             label: "pre-deploy-v2.0.0",
             upload: s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket }),
@@ -58,8 +52,8 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
             }),
         );
         const upload = s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: bucket });
-        await createBackup({ connection: f.db.connection, outDir, environment: "dev", label: "first", upload });
-        await createBackup({ connection: f.db.connection, outDir, environment: "dev", label: "second", upload });
+        await createBackup({ connection: f.db.connection, outDir: f.dir, environment: "dev", label: "first", upload });
+        await createBackup({ connection: f.db.connection, outDir: f.dir, environment: "dev", label: "second", upload });
         const rules = await readLifecycleRules(f.client, bucket);
         const summary = rules.map(r => [r.Filter?.Prefix ?? r.Prefix ?? "", r.Expiration?.Days]).sort();
         assert.deepStrictEqual(summary, [
@@ -70,7 +64,7 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
 
     it("uploads from the CLI with --upload and the S3_* environment", async () => {
         const bucket = f.newBucket();
-        const run = await runBinary(["backup", "create", "--out", outDir, "--env", "dev", "--label", "cli-upload", "--upload"], {
+        const run = await runBinary(["backup", "create", "--out", f.dir, "--env", "dev", "--label", "cli-upload", "--upload"], {
             ...f.db.env,
             ...f.s3.env,
             S3_BUCKET: bucket,
@@ -89,9 +83,9 @@ describe("backup upload to an S3-compatible store (SeaweedFS on loopback)", func
     it("fails the backup command when the store refuses the upload, keeping the local archive", async () => {
         const upload = { ...s3SettingsFromEnv({ ...f.s3.env, S3_BUCKET: f.newBucket() }), secretAccessKey: "wrong-secret" };
         await assert.rejects(
-            createBackup({ connection: f.db.connection, outDir, environment: "dev", upload }),
+            createBackup({ connection: f.db.connection, outDir: f.dir, environment: "dev", upload }),
             /upload to s3:\/\/.* failed: .*; the local archive .* is kept/,
         );
-        assert.strictEqual(fs.readdirSync(outDir).filter(f => f.endsWith(".tar.gz")).length, 1);
+        assert.strictEqual(fs.readdirSync(f.dir).filter(name => name.endsWith(".tar.gz")).length, 1);
     });
 });

@@ -1,8 +1,10 @@
 /**
  * The S3 fixture of the backup suites: the test run's shared S3 server, a client to look at what was
- * stored, a migrated database to back up, and a new bucket name per test.
+ * stored, a migrated database to back up, and a new bucket name and temp directory per test.
  */
 import { S3Client } from "@aws-sdk/client-s3";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { migrateUp } from "../../database/migrations/runner";
 import { TestDatabase, freshDatabase } from "./postgres";
@@ -19,6 +21,8 @@ export interface S3BackupFixture {
     db: TestDatabase;
     /** A bucket name no other test of this run uses: `physioflow-<name>-test-<pid>-<n>`. */
     newBucket(): string;
+    /** A new temp directory for each test (`physioflow-<name>-…`), removed after it. */
+    dir: string;
 }
 
 /** Declares the suite's before/after hooks; `name` names its database and buckets. */
@@ -32,5 +36,9 @@ export function s3BackupFixture(name: string): S3BackupFixture {
         await migrateUp({ dir: migrationsDir, connection: fixture.db.connection });
     });
     after(() => fixture.client?.destroy());
+    beforeEach(() => {
+        fixture.dir = fs.mkdtempSync(path.join(os.tmpdir(), `physioflow-${name}-`));
+    });
+    afterEach(() => fs.rmSync(fixture.dir, { recursive: true, force: true }));
     return fixture;
 }
