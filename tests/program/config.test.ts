@@ -375,6 +375,17 @@ describe("stack config: where backups are kept", () => {
             minimalStack({ environment: "prod", backupLocalOnly: "true", backupMonthlyKeepMonths: "12" }),
             "physioflow:backupMonthlyKeepMonths is set but physioflow:backupS3Endpoint is not; monthly copies are kept in the store: set it too, or remove backupMonthlyKeepMonths",
         );
+        refused(
+            minimalStack({ environment: "prod", backupLocalOnly: "true", backupColdStorageClass: "GLACIER" }),
+            "physioflow:backupColdStorageClass is set but physioflow:backupS3Endpoint is not; monthly copies are kept in the store: set it too, or remove backupColdStorageClass",
+        );
+        // The whole value is the class: nothing before or after it.
+        for (const value of ["cold GLACIER", "GLACIER-IR", "xnone", "none "]) {
+            refused(
+                minimalStack({ ...store, backupColdStorageClass: value }),
+                `physioflow:backupColdStorageClass is "${value}"; it must be a storage class such as GLACIER (capitals, digits, _) or none`,
+            );
+        }
     });
 });
 
