@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { deployApps, guardReleaseStep, loadStackConfig, loginRole, settingsByColor } from "../components";
 import { PulumiEngine } from "../devenv/engine";
-import { fileBackendUrl, removeTornSidecars } from "../release/stateBackend";
+import { fileBackendUrl, removeTornSidecarsSaying } from "../release/stateBackend";
 
 export interface ClusterStackOptions {
     engine: PulumiEngine;
@@ -62,9 +62,7 @@ export async function openClusterStack(options: ClusterStackOptions): Promise<au
     linkPlugins(options.engine, options.pulumiHome);
     // No metadata sidecars, and none left torn by a killed pulumi (release/stateBackend.ts).
     const backendUrl = fileBackendUrl(options.stateDir);
-    for (const file of removeTornSidecars(options.stateDir)) {
-        (options.out ?? (() => undefined))(`state: removed ${file} in ${options.stateDir}: an empty metadata file a killed pulumi left`);
-    }
+    removeTornSidecarsSaying(options.stateDir, options.out ?? (() => undefined));
     return auto.LocalWorkspace.createOrSelectStack(
         {
             stackName: options.stackName,

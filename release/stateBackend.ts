@@ -59,6 +59,11 @@ export function removeTornSidecars(stateDir: string): string[] {
     return removed;
 }
 
+/** {@link removeTornSidecars}, each file removed said in one line. */
+export function removeTornSidecarsSaying(stateDir: string, out: (line: string) => void): void {
+    for (const file of removeTornSidecars(stateDir)) out(`state: removed ${file} in ${stateDir}: an empty metadata file a killed pulumi left`);
+}
+
 function isJson(file: string): boolean {
     try {
         JSON.parse(fs.readFileSync(file, "utf8"));
@@ -77,11 +82,7 @@ export async function repairFileBackend(workspace: auto.Workspace, out: (line: s
     const url = workspace.envVars.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL ?? (await backendOf(workspace));
     const dir = url === undefined ? undefined : fileBackendDir(url);
     if (url === undefined || dir === undefined) return;
-    for (const file of removeTornSidecars(dir)) {
-        out(
-            `state: removed ${file} in ${dir}: an empty metadata file a killed pulumi left (every command on the stack failed "failed to load checkpoint: EOF")`,
-        );
-    }
+    removeTornSidecarsSaying(dir, out);
     workspace.envVars.PULUMI_BACKEND_URL = withoutSidecars(url);
 }
 
