@@ -99,7 +99,7 @@ const symbols: Record<string, string> = {
 export function formatSteps(steps: readonly ResourceStep[]): string[] {
     const shown = steps.filter(step => step.type !== "pulumi:pulumi:Stack" && step.op !== "read");
     // The engine works on independent resources concurrently, so its order varies: sort for reading.
-    const changed = shown.filter(step => step.op !== "same").sort((a, b) => `${shortType(a.type)} ${a.name}`.localeCompare(`${shortType(b.type)} ${b.name}`));
+    const changed = shown.filter(isListedChange).sort((a, b) => `${shortType(a.type)} ${a.name}`.localeCompare(`${shortType(b.type)} ${b.name}`));
     const width = Math.max(0, ...changed.map(step => `${shortType(step.type)} ${step.name}`.length));
     const lines = changed.map(step => formatStep(step, width));
     const unchanged = shown.length - changed.length;
