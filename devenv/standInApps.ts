@@ -12,8 +12,8 @@ const script = path.resolve(__dirname, "..", "scripts", "apps.sh");
 export interface StandInApps {
     /** The build's directory (named after a digest of the sources). */
     dir: string;
-    /** The static binaries: the API and web stand-ins and the image packer. */
-    bin: { api: string; web: string; pack: string };
+    /** The static binaries: the API and web stand-ins, the image packer and the load generator (docs/traffic.md). */
+    bin: { api: string; web: string; pack: string; load: string };
     /** Image archives (docker save's format): the API's, and the web app's built with the local stack's NEXT_PUBLIC_* values. */
     images: { api: string; webLocal: string };
 }
@@ -28,7 +28,7 @@ export async function standInApps(onProgress: (line: string) => void = () => und
     const dir = run.stdout.trim();
     return {
         dir,
-        bin: { api: path.join(dir, "bin", "api"), web: path.join(dir, "bin", "web"), pack: path.join(dir, "bin", "pack") },
+        bin: { api: path.join(dir, "bin", "api"), web: path.join(dir, "bin", "web"), pack: path.join(dir, "bin", "pack"), load: path.join(dir, "bin", "load") },
         images: { api: path.join(dir, "images", "physioflow-api.tar"), webLocal: path.join(dir, "images", "physioflow-web-local.tar") },
     };
 }

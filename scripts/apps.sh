@@ -8,7 +8,8 @@
 # usage: bash scripts/apps.sh build   build what is missing (a second run does nothing); print the directory
 #        bash scripts/apps.sh path    print the directory; exit 1 with one line when it is not built
 #
-# The directory holds bin/api, bin/web, bin/pack and the local stack's images:
+# The directory holds bin/api, bin/web, bin/pack, bin/load (the load generator, docs/traffic.md) and the
+# local stack's images:
 #   images/physioflow-api.tar        registry.local:5000/physioflow-api:<each tag of LOCAL_TAGS>
 #   images/physioflow-web-local.tar  registry.local:5000/physioflow-web:<each tag>, LOCAL_WEB_BUILD_ARGS baked in
 # The local stack's registry and NEXT_PUBLIC_* values are local/localStackConfig.ts's (tests/apps
@@ -57,6 +58,7 @@ build_binary() { # build_binary NAME
 build_api() { build_binary api; }
 build_web() { build_binary web; }
 build_pack() { build_binary pack; }
+build_load() { build_binary load; }
 
 tag_flags() { # tag_flags REPOSITORY: --tag REPOSITORY:TAG for each local tag
     local tag
@@ -84,7 +86,7 @@ build_web_image() {
     rm -rf "$site"
 }
 
-PRODUCTS=(bin/api bin/web bin/pack images/physioflow-api.tar images/physioflow-web-local.tar)
+PRODUCTS=(bin/api bin/web bin/pack bin/load images/physioflow-api.tar images/physioflow-web-local.tar)
 
 case "${1:-}" in
 path)
@@ -98,6 +100,7 @@ build)
     maybe_build api "$DIR/bin/api" build_api "the API stand-in (devenv/apps/api)"
     maybe_build web "$DIR/bin/web" build_web "the web stand-in (devenv/apps/web)"
     maybe_build pack "$DIR/bin/pack" build_pack "the image packer (devenv/apps/pack, go-containerregistry)"
+    maybe_build load "$DIR/bin/load" build_load "the load generator (devenv/apps/load)"
     maybe_build api-image "$DIR/images/physioflow-api.tar" build_api_image "$LOCAL_REGISTRY/physioflow-api:{${LOCAL_TAGS[*]}}"
     maybe_build web-image "$DIR/images/physioflow-web-local.tar" build_web_image "$LOCAL_REGISTRY/physioflow-web:{${LOCAL_TAGS[*]}} for the local stack"
     unlock_cache
