@@ -6,12 +6,16 @@
  */
 import * as assert from "assert";
 import { spawn } from "child_process";
+import { XMLValidator } from "fast-xml-parser";
+import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import { AddressInfo } from "net";
+import * as path from "path";
 import { describePhase, FailureKind, LoadReport, LoadRun, loadCommand, samplerNames, startLoad } from "../../devenv/loadGenerator";
 import { freeLoopbackPort } from "../../devenv/freePorts";
 import { StandInApps, standInApps } from "../../devenv/standInApps";
+import { switchTimelineSvg } from "../../devenv/trafficTimeline";
 import { StandInProcess, startStandIn } from "../support/standInProcess";
 import { startForwarder } from "../support/switchingForwarder";
 
@@ -180,7 +184,7 @@ describe("the load generator", function () {
          * part here: a connection the forwarder accepted just before the switch may still be on its
          * way to blue's listener, and a listener that closes drops what it has not accepted yet.
          */
-        const switchWith = async (delayMs: number, stopBlue: (blue: StandInProcess) => void) => {
+        const switchWith = async (delayMs: number, stop: "SIGTERM" | "SIGKILL") => {
             // 400 ms answers at 50/s: about 20 requests in flight per sampler (a pool of 32 never
             // queues), and at the stop, those started in the 250 ms before the switch still on blue.
             const [blue, green] = await Promise.all([api({ RESPONSE_DELAY_MS: "400" }), api({ RESPONSE_DELAY_MS: "400" })]);
@@ -189,18 +193,27 @@ describe("the load generator", function () {
             const run = await load(forwarder.url + "/version", { ratePerSecond: 50, pool: 32 });
             await pause(500);
             await run.phase("switch");
+            await run.event("new connections → green");
             forwarder.switchTo(Number(new URL(green.url).port));
             await pause(delayMs);
-            stopBlue(blue);
+            await run.event(`blue ${stop}`);
+            blue.child.kill(stop);
             await pause(600);
             await run.phase("after");
             await pause(300);
             const report = await run.stop();
-            return { report, blue, green };
+            // Its picture: drawn from this real run, and with UPDATE_TRAFFIC_EXAMPLES=1 the example in docs/.
+            const svg = switchTimelineSvg(report, {
+                title: `loopback switch, blue ${stop === "SIGTERM" ? "drained (SIGTERM)" : "killed (SIGKILL)"} ${delayMs} ms after`,
+            });
+            assert.strictEqual(XMLValidator.validate(svg), true);
+            assert.strictEqual(svg.match(/<line class="marker"/g)?.length, 2);
+            if (process.env.UPDATE_TRAFFIC_EXAMPLES === "1") fs.writeFileSync(path.join(__dirname, "..", "..", "docs", `traffic-switch-${stop}.svg`), svg);
+            return { report, blue, green, svg };
         };
 
         it("blue drains on SIGTERM, 150 ms after green takes the new connections: zero failed", async () => {
-            const { report, blue, green } = await switchWith(150, blue => blue.child.kill("SIGTERM"));
+            const { report, blue, green } = await switchWith(150, "SIGTERM");
             assert.strictEqual(await blue.exited, 0, blue.log());
             for (const phase of report.phases) {
                 for (const sampler of samplerNames)
@@ -212,13 +225,16 @@ describe("the load generator", function () {
         });
 
         it("NEGATIVE CONTROL: blue killed without draining, with the same delay: the requests in flight on it are dropped", async () => {
-            const { report } = await switchWith(150, blue => blue.child.kill("SIGKILL"));
+            const { report, svg } = await switchWith(150, "SIGKILL");
             const dropped = samplerNames.reduce((sum, s) => sum + report.phases.find(p => p.name === "switch")!.samplers[s].failed, 0);
             assert.ok(dropped > 0, `no drop seen: ${JSON.stringify(report.phases[1].samplers)}`);
-            // The fresh connections' requests cut on blue; the pooled ones were resent on a new connection (to green).
+            // The fresh connections' requests cut on blue fail; the pooled ones fail too where their
+            // connection was new, and are resent on a new connection (to green) where it was reused.
             assert.ok(failuresOf(report, "switch", "reset")[0] >= 5, JSON.stringify(report.phases[1].samplers));
-            assert.ok(report.phases[1].samplers.pooled.retried >= 5, JSON.stringify(report.phases[1].samplers));
+            const pooled = report.phases[1].samplers.pooled;
+            assert.ok(pooled.failed + pooled.retried >= 5, JSON.stringify(pooled));
             assert.match(describePhase(report, "switch"), /^switch: \d+ requests, [1-9]\d* failed \(reset \d+\)/);
+            assert.match(svg, /<rect class="failure failure-reset" data-sampler="fresh"/, "the picture shows the drops");
         });
     });
 
