@@ -100,6 +100,8 @@ export function deployApps(args: DeployAppsArgs) {
                 image: settings.smoke.image,
                 checks: settings.smoke.checks,
                 urls: { api: api.colorUrl(color), web: web.colorUrl(color) },
+                // What webEnvironment gives the web build as NEXT_PUBLIC_API_URL: a build for another stack fails the test.
+                webApiUrl: settings.apiUrl,
                 dependsOn: [...deployments, api.colorServices[color], web.colorServices[color]],
             },
             { provider },

@@ -17,6 +17,8 @@ export interface SmokeTestArgs {
     checks: readonly SmokeCheck[];
     /** Base URL of each app's Service of this color, e.g. `http://physioflow-api-green:7011`. */
     urls: Record<SmokeApp, pulumi.Input<string>>;
+    /** This stack's `apiUrl`: the `NEXT_PUBLIC_API_URL` the color's web build must have baked in, or the test fails. */
+    webApiUrl: pulumi.Input<string>;
     /** What must be ready before the test runs: the color's Deployments. */
     dependsOn: pulumi.Resource[];
     /** Seconds the Job may run before it counts as failed. Default 120. */
@@ -25,7 +27,8 @@ export interface SmokeTestArgs {
 
 /**
  * One color's smoke test: a Job, `physioflow-smoke-<color>`, that runs the checks against the
- * color's own Services once its Deployments are ready; the provider awaits the Job, so an update
+ * color's own Services once its Deployments are ready, and refuses a web build whose baked
+ * `NEXT_PUBLIC_API_URL` is not this stack's; the provider awaits the Job, so an update
  * fails where the test fails and nothing that depends on it (the live Services, for the active
  * color) moves. The tag, the migration version and the color's settings and login (by the names of
  * their objects) are part of the Job's pod template: a change to any replaces the Job, which runs
@@ -51,6 +54,7 @@ export class SmokeTest extends pulumi.ComponentResource {
                     image: args.image,
                     checks: args.checks,
                     urls: args.urls,
+                    webApiUrl: args.webApiUrl,
                     timeoutSeconds,
                 }),
             },

@@ -12,10 +12,13 @@ const script = path.resolve(__dirname, "..", "scripts", "apps.sh");
 export interface StandInApps {
     /** The build's directory (named after a digest of the sources). */
     dir: string;
-    /** The static binaries: the API and web stand-ins and the image packer. */
-    bin: { api: string; web: string; pack: string };
-    /** Image archives (docker save's format): the API's, and the web app's built with the local stack's NEXT_PUBLIC_* values. */
-    images: { api: string; webLocal: string };
+    /** The static binaries: the API and web stand-ins, the image packer, the load generator and curl's stand-in (docs/traffic.md). */
+    bin: { api: string; web: string; pack: string; load: string; curl: string };
+    /**
+     * Image archives (docker save's format): the API's, the web app's built with the local stack's
+     * NEXT_PUBLIC_* values, and the smoke Job's (busybox's sh and tools, curl's stand-in).
+     */
+    images: { api: string; webLocal: string; smoke: string };
 }
 
 /** Builds what is missing (a cached build returns at once) and says where everything is; a failure is one line naming the step. */
@@ -28,7 +31,17 @@ export async function standInApps(onProgress: (line: string) => void = () => und
     const dir = run.stdout.trim();
     return {
         dir,
-        bin: { api: path.join(dir, "bin", "api"), web: path.join(dir, "bin", "web"), pack: path.join(dir, "bin", "pack") },
-        images: { api: path.join(dir, "images", "physioflow-api.tar"), webLocal: path.join(dir, "images", "physioflow-web-local.tar") },
+        bin: {
+            api: path.join(dir, "bin", "api"),
+            web: path.join(dir, "bin", "web"),
+            pack: path.join(dir, "bin", "pack"),
+            load: path.join(dir, "bin", "load"),
+            curl: path.join(dir, "bin", "curl"),
+        },
+        images: {
+            api: path.join(dir, "images", "physioflow-api.tar"),
+            webLocal: path.join(dir, "images", "physioflow-web-local.tar"),
+            smoke: path.join(dir, "images", "physioflow-smoke.tar"),
+        },
     };
 }

@@ -20,6 +20,8 @@ export function localStackSettings(args: { kubeconfig?: string; renderDir?: stri
         replicas: "1",
         inactiveReplicas: "0",
         imageRegistry: "registry.local:5000",
+        // Built offline by scripts/apps.sh (busybox and curl's stand-in): no registry is reachable.
+        smokeImage: "registry.local:5000/physioflow-smoke:v1",
         webUrl: "http://physioflow.example.test",
         apiUrl: "http://physioflow.example.test/api",
         keycloakUrl: "http://keycloak.example.test",

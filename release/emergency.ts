@@ -137,6 +137,47 @@ async function waitForReady(kubectl: Kubectl, namespace: string, color: Color, r
 }
 
 /**
+ * The one-off smoke Job of an emergency rollback: the stack's smoke Job spec (the same checks, the
+ * same script with its web build check against the stack's `apiUrl`) for what `color` runs now,
+ * labelled `physioflow/emergency`, removed by Kubernetes 600 s after it ends should this command be
+ * killed before it deletes the Job itself. Pure.
+ */
+export function emergencySmokeJob(args: {
+    namespace: string;
+    color: Color;
+    name: string;
+    settings: StackConfig;
+    tag: string;
+    migrationVersion: string;
+    release: string;
+}) {
+    const { namespace, color, name, settings } = args;
+    return {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: { name, namespace, labels: { app: smokeAppLabel, version: color, "physioflow/emergency": "true" } },
+        spec: {
+            ...smokeJobSpec({
+                color,
+                tag: args.tag,
+                migrationVersion: args.migrationVersion,
+                release: args.release,
+                image: settings.smoke.image,
+                checks: settings.smoke.checks,
+                urls: Object.fromEntries((Object.keys(appOf) as SmokeApp[]).map(app => [app, `http://${appOf[app]}-${color}:${portOf[app]}`])) as Record<
+                    SmokeApp,
+                    string
+                >,
+                // What webEnvironment gives the web build as NEXT_PUBLIC_API_URL, as in the stack's smoke Job.
+                webApiUrl: settings.apiUrl,
+                timeoutSeconds: defaultSmokeTimeoutSeconds,
+            }),
+            ttlSecondsAfterFinished: 600,
+        },
+    };
+}
+
+/**
  * Runs `color`'s smoke test from the Job `name`, the stack's spec with what the color runs now (its
  * tag from its Deployment, the `migration-version` ConfigMap, its ConfigMaps' and Secret's names).
  * The detail of a failure names the Job and the checks that failed. The Job is deleted on every
@@ -159,29 +200,16 @@ async function runSmokeJob(
         ...envFrom.filter(source => source.configMapRef).map(source => source.configMapRef!.name),
         ...new Set(envFrom.filter(source => source.secretRef).map(source => source.secretRef!.name)),
     ].join(",");
-    const timeoutSeconds = defaultSmokeTimeoutSeconds;
-    const manifest = {
-        apiVersion: "batch/v1",
-        kind: "Job",
-        metadata: { name, namespace, labels: { app: smokeAppLabel, version: color, "physioflow/emergency": "true" } },
-        spec: {
-            ...smokeJobSpec({
-                color,
-                tag: String(container(deployments[0]).image).split(":").pop()!,
-                migrationVersion: String(configMap.data?.version ?? ""),
-                release,
-                image: settings.smoke.image,
-                checks: settings.smoke.checks,
-                urls: Object.fromEntries((Object.keys(appOf) as SmokeApp[]).map(app => [app, `http://${appOf[app]}-${color}:${portOf[app]}`])) as Record<
-                    SmokeApp,
-                    string
-                >,
-                timeoutSeconds,
-            }),
-            // Removed by Kubernetes should this command be killed before it deletes the Job itself.
-            ttlSecondsAfterFinished: 600,
-        },
-    };
+    const manifest = emergencySmokeJob({
+        namespace,
+        color,
+        name,
+        settings,
+        tag: String(container(deployments[0]).image).split(":").pop()!,
+        migrationVersion: String(configMap.data?.version ?? ""),
+        release,
+    });
+    const timeoutSeconds = manifest.spec.activeDeadlineSeconds;
     const remove = () => kubectl(["delete", "job", name, "-n", namespace, "--ignore-not-found", "--cascade=background"]).then(() => undefined);
     try {
         await kubectl(["create", "-f", "-"], JSON.stringify(manifest)).catch(async error => {

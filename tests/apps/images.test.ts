@@ -12,56 +12,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tar from "tar";
-import * as zlib from "zlib";
 import { webEnvironment } from "../../components/appEnvironment";
 import { parseStackConfig } from "../../components/config";
 import { StandInApps, standInApps } from "../../devenv/standInApps";
 import { localStackSettings } from "../../local/localStackConfig";
+import { layerEntries, readArchive, unpackImage } from "../support/imageArchive";
 import { pageAndChunks, StandInProcess, startStandIn } from "../support/standInProcess";
-
-interface ImageConfig {
-    architecture: string;
-    os: string;
-    rootfs: { type: string; diff_ids: string[] };
-    config: {
-        Entrypoint: string[];
-        Cmd?: string[];
-        User: string;
-        Env: string[];
-        WorkingDir: string;
-        ExposedPorts?: Record<string, object>;
-        Labels?: Record<string, string>;
-    };
-}
-interface Archive {
-    manifest: { Config: string; RepoTags: string[]; Layers: string[] }[];
-    config(entry: number): ImageConfig;
-    /** The one layer's tar, uncompressed. */
-    layer: Buffer;
-}
-
-/** Reads an image archive (docker save's format) unpacked into `dir`. */
-async function readArchive(file: string, dir: string): Promise<Archive> {
-    fs.mkdirSync(dir, { recursive: true });
-    await tar.x({ file, cwd: dir });
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as Archive["manifest"];
-    const layers = new Set(manifest.flatMap(entry => entry.Layers));
-    assert.strictEqual(layers.size, 1, `every tag shares one layer: ${[...layers].join(", ")}`);
-    return {
-        manifest,
-        config: entry => JSON.parse(fs.readFileSync(path.join(dir, manifest[entry].Config), "utf8")) as ImageConfig,
-        layer: zlib.gunzipSync(fs.readFileSync(path.join(dir, [...layers][0]))),
-    };
-}
-
-/** The layer's entries: path, type, mode and owner. */
-async function layerEntries(layer: Buffer, dir: string): Promise<{ path: string; type: string; mode: number; uid: number }[]> {
-    const file = path.join(dir, "layer.tar");
-    fs.writeFileSync(file, layer);
-    const entries: { path: string; type: string; mode: number; uid: number }[] = [];
-    await tar.t({ file, onReadEntry: entry => entries.push({ path: entry.path, type: entry.type, mode: entry.mode ?? -1, uid: entry.uid ?? -1 }) });
-    return entries;
-}
 
 /** What the program's dev Deployments run for `app`: the image's repository name, the port and the user. */
 function deploymentOf(app: string): { repository: string; port: number; user: number } {
@@ -137,6 +93,48 @@ describe("the stand-in images (scripts/apps.sh)", function () {
             assert.match(fs.readFileSync(path.join(layerDir, "etc", "passwd"), "utf8"), new RegExp(`^app:x:${expected.user}:${expected.user}:`, "m"));
         });
     }
+
+    it("the smoke image: the local stack's smokeImage, the smoke Job's user, busybox (static) and curl's stand-in on PATH, as links", async () => {
+        const { root, config, archive } = await unpackImage(apps.images.smoke, path.join(tmp, "smoke"));
+        assert.deepStrictEqual(
+            archive.manifest.map(entry => entry.RepoTags),
+            [[local.smokeImage]],
+        );
+        assert.strictEqual(config.config.User, "65534:65534", "runAsUser of the smoke Job (components/smokeChecks.ts)");
+        assert.deepStrictEqual(config.config.Env, ["APP_VERSION=v1", "PATH=/bin"]);
+        const entries = await layerEntries(archive.layer, path.join(tmp, "smoke"));
+        assert.ok(
+            entries.every(entry => entry.uid === 0),
+            "root-owned",
+        );
+        const links = Object.fromEntries(
+            entries.filter(entry => entry.type === "SymbolicLink").map(entry => [entry.path, fs.readlinkSync(path.join(root, entry.path))]),
+        );
+        assert.deepStrictEqual(links, {
+            ...Object.fromEntries(
+                ["sh", "tr", "grep", "sort", "awk", "sleep", "printf", "cat", "echo", "env", "ls"].map(applet => [`bin/${applet}`, "busybox"]),
+            ),
+            "bin/curl": "../app/curl",
+        });
+        assert.deepStrictEqual(
+            entries.filter(entry => entry.type === "File").map(entry => [entry.path, entry.mode.toString(8)]),
+            [
+                ["app/curl", "755"],
+                ["etc/passwd", "644"],
+                ["etc/group", "644"],
+                ["bin/busybox", "755"],
+            ],
+        );
+        assert.ok(fs.readFileSync(path.join(root, "app", "curl")).equals(fs.readFileSync(apps.bin.curl)), "the built stand-in, unchanged");
+        // Static: no loader, no libc in the image.
+        assert.notStrictEqual(spawnSync("ldd", [path.join(root, "bin", "busybox")]).status, 0);
+        const sh = spawnSync(path.join(root, "bin", "sh"), ["-c", "echo a,b | tr , '\\n' | sort -r | awk '{ printf \"%s.\", $0 }'; curl --version"], {
+            env: { PATH: path.join(root, "bin") },
+            encoding: "utf8",
+        });
+        assert.strictEqual(sh.stdout, "b.a.");
+        assert.match(sh.stderr, /^curl: option --version: is unknown \(this curl is physioflow's stand-in; it supports /);
+    });
 
     it("scripts/apps.sh path on an empty cache, and an unknown command: exit 1 with one line naming the step", () => {
         const script = path.join(__dirname, "..", "..", "scripts", "apps.sh");

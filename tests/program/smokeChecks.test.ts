@@ -65,7 +65,7 @@ describe("smoke checks: parsing app:path=status", () => {
 });
 
 describe("smoke checks: the shell script", () => {
-    it("is exactly this script: each check retried up to the given attempts, one line per check, exit 1 on any failure", () => {
+    it("is exactly this script: each check retried up to the given attempts, one line per check, then the web build check, exit 1 on any failure", () => {
         const script = smokeScript(
             [
                 { app: "api", path: "/health", status: 200 },
@@ -77,6 +77,7 @@ describe("smoke checks: the shell script", () => {
             script,
             [
                 "set -u",
+                "set -f",
                 "failed=0",
                 "check() {",
                 '  url="$1$2"; expected="$3"; attempt=1',
@@ -89,6 +90,32 @@ describe("smoke checks: the shell script", () => {
                 "}",
                 "check \"$PHYSIOFLOW_API_URL\" '/health' 200",
                 "check \"$PHYSIOFLOW_WEB_URL\" '/' 302",
+                "fetch() {",
+                "  attempt=1",
+                "  while :; do",
+                '    if body=$(curl -fsS --max-time 10 "$1" 2>/dev/null); then printf \'%s\\n\' "$body"; return 0; fi',
+                '    if [ "$attempt" -ge 5 ]; then return 1; fi',
+                "    attempt=$((attempt + 1)); sleep 2",
+                "  done",
+                "}",
+                "web_build() {",
+                '  base="${PHYSIOFLOW_WEB_URL:-}"; want="${PHYSIOFLOW_WEB_API_URL:-}"',
+                '  if [ -z "$base" ] || [ -z "$want" ]; then echo "FAIL web build: PHYSIOFLOW_WEB_URL and PHYSIOFLOW_WEB_API_URL must both be set"; failed=1; return 0; fi',
+                '  if ! page=$(fetch "$base/"); then echo "FAIL $base/: no page to read the web build\'s NEXT_PUBLIC_API_URL from"; failed=1; return 0; fi',
+                "  chunks=$(printf '%s\\n' \"$page\" | tr \"\\\"' <>=\" '\\n\\n\\n\\n\\n\\n' | grep '^/_next/static/chunks/[A-Za-z0-9._~/@%+-]*\\.js$' | sort -u)",
+                '  if [ -z "$chunks" ]; then echo "FAIL $base/: the page names no /_next/static/chunks/*.js to read NEXT_PUBLIC_API_URL from"; failed=1; return 0; fi',
+                "  found=0",
+                "  for chunk in $chunks; do",
+                '    if ! body=$(fetch "$base$chunk"); then echo "FAIL $base$chunk: not served, though the page names it"; failed=1; return 0; fi',
+                "    for baked in $(printf '%s\\n' \"$body\" | tr '\"' '\\n' | awk 'p2 == \"NEXT_PUBLIC_API_URL\" && p1 == \":\" { print } { p2 = p1; p1 = $0 }'); do",
+                '      if [ "$baked" != "$want" ]; then echo "FAIL web build: $base$chunk has NEXT_PUBLIC_API_URL=$baked baked in, not this stack\'s $want: an image built for another environment"; failed=1; return 0; fi',
+                "    done",
+                '    case "$body" in *"$want"*) found=1 ;; esac',
+                "  done",
+                '  if [ "$found" -ne 1 ]; then echo "FAIL web build: no chunk of $base/ holds this stack\'s NEXT_PUBLIC_API_URL $want: an image built for another environment"; failed=1; return 0; fi',
+                '  echo "ok   $base/: built with this stack\'s NEXT_PUBLIC_API_URL $want"',
+                "}",
+                "web_build",
                 'if [ "$failed" -ne 0 ]; then echo "smoke test failed"; exit 1; fi',
                 'echo "smoke test passed"',
                 "",
@@ -98,7 +125,8 @@ describe("smoke checks: the shell script", () => {
 
     it("tries each check 3 times unless told otherwise", () => {
         const script = smokeScript([{ app: "api", path: "/health", status: 200 }]);
-        assert.ok(script.includes('if [ "$attempt" -ge 3 ]; then'), script);
+        assert.ok(script.includes('if [ "$attempt" -ge 3 ]; then echo'), script);
+        assert.ok(script.includes('if [ "$attempt" -ge 3 ]; then return 1; fi'), script);
     });
 });
 
@@ -113,6 +141,7 @@ describe("smoke checks: the Job that runs them (the stack's and an emergency rol
             image: "curlimages/curl:8.11.1",
             checks,
             urls: { api: "http://physioflow-api-green:7011", web: "http://physioflow-web-green:3000" },
+            webApiUrl: "https://physioflow.example.test/api",
             timeoutSeconds: 120,
         });
         assert.strictEqual(spec.backoffLimit, 0);
@@ -130,6 +159,7 @@ describe("smoke checks: the Job that runs them (the stack's and an emergency rol
             { name: "PHYSIOFLOW_WEB_URL", value: "http://physioflow-web-green:3000" },
             { name: "PHYSIOFLOW_TAG", value: "v1.2.0" },
             { name: "PHYSIOFLOW_MIGRATION_VERSION", value: "007" },
+            { name: "PHYSIOFLOW_WEB_API_URL", value: "https://physioflow.example.test/api" },
         ]);
         assert.strictEqual(spec.template.spec.restartPolicy, "Never");
     });

@@ -1,11 +1,14 @@
 import * as assert from "assert";
 import { smokeScript } from "../../components/smokeChecks";
 import { runUnderMocks } from "../../bench/programUnderMocks";
-import { find, runProgram, stackConfigWithSecrets } from "../support/programRun";
+import { parseStackConfig } from "../../components/config";
+import { emergencySmokeJob, emergencySmokeJobName } from "../../release/emergency";
+import { find, runProgram, stackConfigWithSecrets, stackFileConfig } from "../support/programRun";
 
 const Deployment = "kubernetes:apps/v1:Deployment";
 const Service = "kubernetes:core/v1:Service";
 const Job = "kubernetes:batch/v1:Job";
+const ConfigMap = "kubernetes:core/v1:ConfigMap";
 
 describe("smoke gate in the stack", () => {
     it("the live Services move only after the active color's smoke test, which waits for both apps of that color", async () => {
@@ -105,6 +108,8 @@ describe("smoke gate in the stack", () => {
             { name: "PHYSIOFLOW_WEB_URL", value: "http://physioflow-web-blue:3000" },
             { name: "PHYSIOFLOW_TAG", value: "v1.2.2" },
             { name: "PHYSIOFLOW_MIGRATION_VERSION", value: "006" },
+            // The web build check: the stack's apiUrl, which the web color must have baked in.
+            { name: "PHYSIOFLOW_WEB_API_URL", value: "https://physioflow-dev.trancloud.work/api" },
         ]);
         // A color with no pods has nothing to test.
         assert.strictEqual(run.resources.filter(r => r.type === Job && r.name === "physioflow-smoke-green").length, 0);
@@ -112,6 +117,45 @@ describe("smoke gate in the stack", () => {
         const colorService = find(run, Service, "physioflow-api-green").inputs;
         assert.deepStrictEqual(colorService.spec.selector, { app: "physioflow-api", version: "green" });
         assert.strictEqual(colorService.metadata.annotations["pulumi.com/skipAwait"], "true");
+    });
+
+    it("the web build check expects exactly the NEXT_PUBLIC_API_URL the program gives the web build, per stack, in both colors' Jobs", async () => {
+        for (const apiUrl of ["https://physioflow-dev.trancloud.work/api", "https://api.other.example.test/v2"]) {
+            const run = await runProgram("dev", stackConfigWithSecrets("dev", { apiUrl, inactiveWarm: "true" }));
+            for (const color of ["blue", "green"]) {
+                const webBuild = find(run, ConfigMap, `physioflow-web-config-${color}`).inputs.data.NEXT_PUBLIC_API_URL;
+                assert.strictEqual(webBuild, apiUrl);
+                const env = find(run, Job, `physioflow-smoke-${color}`).inputs.spec.template.spec.containers[0].env as { name: string; value: string }[];
+                assert.deepStrictEqual(
+                    env.filter(e => e.name === "PHYSIOFLOW_WEB_API_URL"),
+                    [{ name: "PHYSIOFLOW_WEB_API_URL", value: webBuild }],
+                    color,
+                );
+            }
+        }
+    });
+
+    it("an emergency rollback's one-off smoke Job runs the same script with the same variables as the stack's, the web build check included", async () => {
+        const run = await runProgram("dev", stackConfigWithSecrets("dev", { activeColor: "blue", blueTag: "v1.2.2" }));
+        const stackJob = find(run, Job, "physioflow-smoke-blue").inputs;
+        const annotations = stackJob.spec.template.metadata.annotations as Record<string, string>;
+        const settings = parseStackConfig(
+            Object.fromEntries(Object.entries(stackFileConfig("dev")).map(([key, value]) => [key.replace(/^physioflow:/, ""), value])),
+        );
+        const emergency = emergencySmokeJob({
+            namespace: "physioflow-dev",
+            color: "blue",
+            name: emergencySmokeJobName("blue"),
+            settings,
+            tag: annotations["physioflow/tag"],
+            migrationVersion: annotations["physioflow/migration-version"],
+            release: annotations["physioflow/release"],
+        });
+        const [theirs, ours] = [emergency.spec.template.spec.containers[0], stackJob.spec.template.spec.containers[0]];
+        assert.deepStrictEqual(theirs.command, ours.command);
+        assert.deepStrictEqual(theirs.env, ours.env);
+        assert.ok(theirs.env.some(e => e.name === "PHYSIOFLOW_WEB_API_URL" && e.value === settings.apiUrl));
+        assert.strictEqual(theirs.image, ours.image);
     });
 
     it("defaults: the runbook's checks (API health, web root) with a curl image", async () => {

@@ -1,7 +1,8 @@
 // Command pack writes a container image archive (docker save's format, which `ctr images import`
 // and `docker load` read) without a daemon or a registry: one layer holding a static binary, the
 // directories given and /etc/passwd and /etc/group naming its user; the binary as entrypoint; a
-// non-root user; no shell. Every --tag is one image whose APP_VERSION is that tag, sharing the layer.
+// non-root user; no shell unless a --dir brings one (the smoke image's busybox). In a --dir tree an
+// executable file stays executable and a symbolic link stays a link. Every --tag is one image whose APP_VERSION is that tag, sharing the layer.
 // The same inputs give the same bytes (file times are fixed), so an image's digest names its content.
 //
 //	pack --binary BIN --tag REPO:TAG [--tag ...] --out FILE [--user UID] [--port N]
@@ -183,6 +184,12 @@ func buildLayer(o options) (v1.Layer, error) {
 		_, err := w.Write(content)
 		return err
 	}
+	addLink := func(dest, target string) error {
+		if err := addDir(path.Dir(dest)); err != nil {
+			return err
+		}
+		return w.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: strings.TrimPrefix(dest, "/"), Linkname: target, Mode: 0o777, ModTime: epoch})
+	}
 	binary, err := os.ReadFile(o.binary)
 	if err != nil {
 		return nil, err
@@ -203,7 +210,7 @@ func buildLayer(o options) (v1.Layer, error) {
 		if !ok || !strings.HasPrefix(dest, "/") {
 			return nil, fmt.Errorf("--dir %q is not SRC:/DEST", spec)
 		}
-		if err := addTree(src, dest, addDir, addFile); err != nil {
+		if err := addTree(src, dest, addDir, addFile, addLink); err != nil {
 			return nil, fmt.Errorf("--dir %s: %w", spec, err)
 		}
 	}
@@ -214,8 +221,9 @@ func buildLayer(o options) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil })
 }
 
-// addTree adds the regular files under src at dest, in a fixed order.
-func addTree(src, dest string, addDir func(string) error, addFile func(string, int64, []byte) error) error {
+// addTree adds the regular files under src at dest, in a fixed order: executable (0755) when the
+// source is, else 0644; a symbolic link stays a link with its target unchanged.
+func addTree(src, dest string, addDir func(string) error, addFile func(string, int64, []byte) error, addLink func(string, string) error) error {
 	if err := addDir(dest); err != nil {
 		return err
 	}
@@ -231,13 +239,28 @@ func addTree(src, dest string, addDir func(string) error, addFile func(string, i
 		if entry.IsDir() {
 			return addDir(target)
 		}
+		if entry.Type()&fs.ModeSymlink != 0 {
+			link, err := os.Readlink(file)
+			if err != nil {
+				return err
+			}
+			return addLink(target, link)
+		}
 		if !entry.Type().IsRegular() {
-			return fmt.Errorf("%s is not a regular file", file)
+			return fmt.Errorf("%s is not a regular file, directory or symbolic link", file)
+		}
+		info, err := entry.Info()
+		if err != nil {
+			return err
 		}
 		content, err := os.ReadFile(file)
 		if err != nil {
 			return err
 		}
-		return addFile(target, 0o644, content)
+		mode := int64(0o644)
+		if info.Mode()&0o111 != 0 {
+			mode = 0o755
+		}
+		return addFile(target, mode, content)
 	})
 }
