@@ -14,8 +14,12 @@ export interface StandInApps {
     dir: string;
     /** The static binaries: the API and web stand-ins and the image packer. */
     bin: { api: string; web: string; pack: string };
-    /** Image archives (docker save's format): the API's, and the web app's built with the local stack's NEXT_PUBLIC_* values. */
-    images: { api: string; webLocal: string };
+    /**
+     * Image archives (docker save's format): the API's, the web app's built with the local stack's
+     * NEXT_PUBLIC_* values, and the real node's pod sandbox (devenv/apps/pause). `imagesDir` holds them all.
+     */
+    images: { api: string; webLocal: string; pause: string };
+    imagesDir: string;
 }
 
 /** Builds what is missing (a cached build returns at once) and says where everything is; a failure is one line naming the step. */
@@ -29,6 +33,11 @@ export async function standInApps(onProgress: (line: string) => void = () => und
     return {
         dir,
         bin: { api: path.join(dir, "bin", "api"), web: path.join(dir, "bin", "web"), pack: path.join(dir, "bin", "pack") },
-        images: { api: path.join(dir, "images", "physioflow-api.tar"), webLocal: path.join(dir, "images", "physioflow-web-local.tar") },
+        images: {
+            api: path.join(dir, "images", "physioflow-api.tar"),
+            webLocal: path.join(dir, "images", "physioflow-web-local.tar"),
+            pause: path.join(dir, "images", "pause.tar"),
+        },
+        imagesDir: path.join(dir, "images"),
     };
 }

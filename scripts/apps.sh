@@ -11,6 +11,7 @@
 # The directory holds bin/api, bin/web, bin/pack and the local stack's images:
 #   images/physioflow-api.tar        registry.local:5000/physioflow-api:<each tag of LOCAL_TAGS>
 #   images/physioflow-web-local.tar  registry.local:5000/physioflow-web:<each tag>, LOCAL_WEB_BUILD_ARGS baked in
+#   images/pause.tar                 registry.local:5000/pause:PAUSE_TAG, the real node's pod sandbox (docs/node.md)
 # The local stack's registry and NEXT_PUBLIC_* values are local/localStackConfig.ts's (tests/apps
 # checks they agree); an image for another stack is one `bin/pack` run (docs/apps.md).
 #
@@ -29,6 +30,8 @@ LOCAL_WEB_BUILD_ARGS=(
 )
 # The pods' users (components/blueGreenApp.ts and deployApps.ts) and ports (components/colorSettings.ts).
 API_USER=1000 API_PORT=7011 WEB_USER=1001 WEB_PORT=3000
+# The pod sandbox image of the real node (scripts/node.sh names it in containerd's config); 65535 as upstream's.
+PAUSE_TAG=3.10 PAUSE_USER=65535
 
 STEP_TAG=apps STEP_SCRIPT=apps.sh
 # shellcheck source-path=SCRIPTDIR source=go-build.sh
@@ -57,6 +60,7 @@ build_binary() { # build_binary NAME
 build_api() { build_binary api; }
 build_web() { build_binary web; }
 build_pack() { build_binary pack; }
+build_pause() { build_binary pause; }
 
 tag_flags() { # tag_flags REPOSITORY: --tag REPOSITORY:TAG for each local tag
     local tag
@@ -84,7 +88,12 @@ build_web_image() {
     rm -rf "$site"
 }
 
-PRODUCTS=(bin/api bin/web bin/pack images/physioflow-api.tar images/physioflow-web-local.tar)
+build_pause_image() {
+    mkdir -p "$DIR/images"
+    "$DIR/bin/pack" --binary "$DIR/bin/pause" --user "$PAUSE_USER" --tag "$LOCAL_REGISTRY/pause:$PAUSE_TAG" --out "$DIR/images/pause.tar"
+}
+
+PRODUCTS=(bin/api bin/web bin/pack bin/pause images/physioflow-api.tar images/physioflow-web-local.tar images/pause.tar)
 
 case "${1:-}" in
 path)
@@ -98,8 +107,10 @@ build)
     maybe_build api "$DIR/bin/api" build_api "the API stand-in (devenv/apps/api)"
     maybe_build web "$DIR/bin/web" build_web "the web stand-in (devenv/apps/web)"
     maybe_build pack "$DIR/bin/pack" build_pack "the image packer (devenv/apps/pack, go-containerregistry)"
+    maybe_build pause "$DIR/bin/pause" build_pause "the pod sandbox's pause (devenv/apps/pause)"
     maybe_build api-image "$DIR/images/physioflow-api.tar" build_api_image "$LOCAL_REGISTRY/physioflow-api:{${LOCAL_TAGS[*]}}"
     maybe_build web-image "$DIR/images/physioflow-web-local.tar" build_web_image "$LOCAL_REGISTRY/physioflow-web:{${LOCAL_TAGS[*]}} for the local stack"
+    maybe_build pause-image "$DIR/images/pause.tar" build_pause_image "$LOCAL_REGISTRY/pause:$PAUSE_TAG (the real node's pod sandbox)"
     unlock_cache
     printf '%s\n' "$DIR"
     ;;
