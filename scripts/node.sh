@@ -298,6 +298,9 @@ write_node_configs() {
 		    sandbox = "$SANDBOX_IMAGE"
 		[plugins.'io.containerd.cri.v1.runtime']
 		  netns_mounts_under_state_dir = true
+		  # kubelet asks -998 for the sandbox; lowering oom_score_adj needs CAP_SYS_RESOURCE, which this
+		  # machine's root lacks (runc init fails with "Permission denied"): keep containerd's own.
+		  restrict_oom_score_adj = true
 		  enable_cdi = false
 		  [plugins.'io.containerd.cri.v1.runtime'.cni]
 		    bin_dirs = ["$CNI_BIN"]

@@ -19,7 +19,6 @@ import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "../support/
 const namespace = suiteNamespace("real-node");
 const API_IMAGE = "registry.local:5000/physioflow-api:v1.0.0";
 
-
 /** A Deployment of the API stand-in for `node` (its label, toleration and hostname), with a readiness probe on /health. */
 function apiDeployment(name: string, node: RealNode, env: Record<string, string>, ns = namespace): string {
     const labels = { app: name };
