@@ -454,6 +454,7 @@ cmd_node_start() {
 	done
 	[ -n "$CLUSTER_DIR_ARG" ] || die "arguments" "start needs the cluster's directory (what cluster.sh start printed)"
 	[ "$(id -u)" = 0 ] || die "start" "a node needs root (namespaces, cgroups, mounts)"
+	[ -d "$CLUSTER_DIR_ARG" ] || die "start" "no cluster runs in $CLUSTER_DIR_ARG (start one with scripts/cluster.sh start)"
 	CLUSTER_DIR_ARG=$(cd "$CLUSTER_DIR_ARG" && pwd)
 	{ [ -f "$CLUSTER_DIR_ARG/cluster.env" ] && [ -f "$CLUSTER_DIR_ARG/pids/kube-apiserver" ]; } ||
 		die "start" "no cluster runs in $CLUSTER_DIR_ARG (start one with scripts/cluster.sh start)"
@@ -465,6 +466,7 @@ cmd_node_start() {
 	for b in socat iptables unshare nsenter ip curl; do
 		command -v "$b" >/dev/null || die "start" "$b is missing (apt-get install socat iptables util-linux iproute2 curl)"
 	done
+	[ -z "$images" ] || [ -d "$images" ] || die "start" "--images $images is not a directory"
 	[ -z "$images" ] || images=$(cd "$images" && pwd)
 	if [ -z "$DIR" ]; then DIR=$(mktemp -d "${TMPDIR:-/tmp}/physioflow-node.XXXXXX"); else mkdir -p "$DIR"; DIR=$(cd "$DIR" && pwd); fi
 	[ ! -d "$DIR/pids" ] || die "start" "$DIR already holds a node; stop it first (bash scripts/node.sh stop $DIR)"

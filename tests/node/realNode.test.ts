@@ -5,6 +5,7 @@
  * node's network namespace; and a node's teardown leaving nothing behind.
  */
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -241,6 +242,24 @@ describe("a real node beside the control plane (kubelet, containerd, kube-proxy 
         } finally {
             if (!stopped) await other.stop();
         }
+    });
+});
+
+describe("scripts/node.sh's refusals (one line naming the step)", function () {
+    const script = path.resolve(__dirname, "..", "..", "scripts", "node.sh");
+    const run = (...args: string[]) => spawnSync("bash", [script, ...args], { encoding: "utf8" });
+
+    it("start without a running cluster, and an unknown command, fail in one line naming the step", () => {
+        const lastLine = (stderr: string) => stderr.trim().split("\n").pop();
+        const noCluster = run("start", "/nonexistent/physioflow-cluster");
+        assert.strictEqual(noCluster.status, 1);
+        assert.strictEqual(
+            lastLine(noCluster.stderr),
+            'node.sh: error: step "start" failed: no cluster runs in /nonexistent/physioflow-cluster (start one with scripts/cluster.sh start)',
+        );
+        const unknown = run("restart");
+        assert.strictEqual(unknown.status, 1);
+        assert.strictEqual(lastLine(unknown.stderr), `node.sh: error: step "arguments" failed: unknown command 'restart' (try --help)`);
     });
 });
 
