@@ -12,13 +12,18 @@ const script = path.resolve(__dirname, "..", "scripts", "apps.sh");
 export interface StandInApps {
     /** The build's directory (named after a digest of the sources). */
     dir: string;
-    /** The static binaries: the API and web stand-ins, the image packer, the load generator and curl's stand-in (docs/traffic.md). */
-    bin: { api: string; web: string; pack: string; load: string; curl: string };
+    /**
+     * The static binaries: the API and web stand-ins, the image packer, the load generator, curl's
+     * stand-in (docs/traffic.md) and the real node's pause (docs/node.md).
+     */
+    bin: { api: string; web: string; pack: string; load: string; curl: string; pause: string };
     /**
      * Image archives (docker save's format): the API's, the web app's built with the local stack's
-     * NEXT_PUBLIC_* values, and the smoke Job's (busybox's sh and tools, curl's stand-in).
+     * NEXT_PUBLIC_* values, the smoke Job's (busybox's sh and tools, curl's stand-in) and the real
+     * node's pod sandbox (devenv/apps/pause). `imagesDir` holds them all.
      */
-    images: { api: string; webLocal: string; smoke: string };
+    images: { api: string; webLocal: string; smoke: string; pause: string };
+    imagesDir: string;
 }
 
 /** Builds what is missing (a cached build returns at once) and says where everything is; a failure is one line naming the step. */
@@ -37,11 +42,14 @@ export async function standInApps(onProgress: (line: string) => void = () => und
             pack: path.join(dir, "bin", "pack"),
             load: path.join(dir, "bin", "load"),
             curl: path.join(dir, "bin", "curl"),
+            pause: path.join(dir, "bin", "pause"),
         },
         images: {
             api: path.join(dir, "images", "physioflow-api.tar"),
             webLocal: path.join(dir, "images", "physioflow-web-local.tar"),
             smoke: path.join(dir, "images", "physioflow-smoke.tar"),
+            pause: path.join(dir, "images", "pause.tar"),
         },
+        imagesDir: path.join(dir, "images"),
     };
 }

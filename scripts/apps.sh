@@ -15,6 +15,7 @@
 #   images/physioflow-smoke.tar      SMOKE_IMAGE: the smoke Job's sh and tools (Debian's static busybox:
 #                                    busybox-static, fetched with apt-get download into busybox/, never
 #                                    installed) and bin/curl
+#   images/pause.tar                 registry.local:5000/pause:PAUSE_TAG, the real node's pod sandbox (docs/node.md)
 # The local stack's registry and NEXT_PUBLIC_* values are local/localStackConfig.ts's (tests/apps
 # checks they agree); an image for another stack is one `bin/pack` run (docs/apps.md).
 #
@@ -38,6 +39,8 @@ API_USER=1000 API_PORT=7011 WEB_USER=1001 WEB_PORT=3000
 # (components/smokeChecks.ts), and the busybox applets the smoke script runs besides curl.
 SMOKE_IMAGE=$LOCAL_REGISTRY/physioflow-smoke:v1 SMOKE_USER=65534
 SMOKE_APPLETS=(sh tr grep sort awk sleep printf cat echo env ls)
+# The pod sandbox image of the real node (scripts/node.sh names it in containerd's config); 65535 as upstream's.
+PAUSE_TAG=3.10 PAUSE_USER=65535
 
 STEP_TAG=apps STEP_SCRIPT=apps.sh
 # shellcheck source-path=SCRIPTDIR source=go-build.sh
@@ -69,6 +72,7 @@ build_web() { build_binary web; }
 build_pack() { build_binary pack; }
 build_load() { build_binary load; }
 build_curl() { build_binary curl; }
+build_pause() { build_binary pause; }
 
 tag_flags() { # tag_flags REPOSITORY: --tag REPOSITORY:TAG for each local tag
     local tag
@@ -131,7 +135,12 @@ build_smoke_image() {
     rm -rf "$root"
 }
 
-PRODUCTS=(bin/api bin/web bin/pack bin/load bin/curl images/physioflow-api.tar images/physioflow-web-local.tar images/physioflow-smoke.tar)
+build_pause_image() {
+    mkdir -p "$DIR/images"
+    "$DIR/bin/pack" --binary "$DIR/bin/pause" --user "$PAUSE_USER" --tag "$LOCAL_REGISTRY/pause:$PAUSE_TAG" --out "$DIR/images/pause.tar"
+}
+
+PRODUCTS=(bin/api bin/web bin/pack bin/load bin/curl bin/pause images/physioflow-api.tar images/physioflow-web-local.tar images/physioflow-smoke.tar images/pause.tar)
 
 case "${1:-}" in
 path)
@@ -151,6 +160,10 @@ build)
     maybe_build web-image "$DIR/images/physioflow-web-local.tar" build_web_image "$LOCAL_REGISTRY/physioflow-web:{${LOCAL_TAGS[*]}} for the local stack"
     if [ -z "${PHYSIOFLOW_BUSYBOX:-}" ]; then maybe_build busybox "$BUSYBOX" fetch_busybox "Debian's busybox-static (apt-get download)"; fi
     maybe_build smoke-image "$DIR/images/physioflow-smoke.tar" build_smoke_image "$SMOKE_IMAGE (busybox and curl's stand-in)"
+    maybe_build pause "$DIR/bin/pause" build_pause "the pod sandbox's pause (devenv/apps/pause)"
+    maybe_build api-image "$DIR/images/physioflow-api.tar" build_api_image "$LOCAL_REGISTRY/physioflow-api:{${LOCAL_TAGS[*]}}"
+    maybe_build web-image "$DIR/images/physioflow-web-local.tar" build_web_image "$LOCAL_REGISTRY/physioflow-web:{${LOCAL_TAGS[*]}} for the local stack"
+    maybe_build pause-image "$DIR/images/pause.tar" build_pause_image "$LOCAL_REGISTRY/pause:$PAUSE_TAG (the real node's pod sandbox)"
     unlock_cache
     printf '%s\n' "$DIR"
     ;;

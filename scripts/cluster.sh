@@ -40,7 +40,18 @@ K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 # published staging module of the same release (v0.37.2) instead. The sample-* modules are not
 # required by anything we build.
 build_kubernetes() {
-	local dir=$SRC/kubernetes gomod staging
+	build_k8s_commands "$SRC/kubernetes" "${K8S_BINARIES[@]}"
+	"$SRC/kubernetes/out/kube-apiserver" --version | grep -qx "Kubernetes v$K8S_VERSION" ||
+		{ echo "built kube-apiserver reports '$("$SRC/kubernetes/out/kube-apiserver" --version)', not v$K8S_VERSION"; exit 1; }
+	for b in "${K8S_BINARIES[@]}"; do mv "$SRC/kubernetes/out/$b" "$BIN/$b"; done
+}
+
+# build_k8s_commands DIR COMMAND…: the wrapper module in DIR, k8s.io/kubernetes/cmd/COMMAND… built
+# into DIR/out in one `go build` (scripts/node.sh builds kubelet and kube-proxy with it too; the Go
+# build cache shares the packages both builds compile).
+build_k8s_commands() {
+	local dir=$1 gomod staging
+	shift
 	mkdir -p "$dir"
 	gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
 	[ -f "$gomod" ] || { echo "could not download k8s.io/kubernetes@v$K8S_VERSION"; exit 1; }
@@ -53,7 +64,7 @@ build_kubernetes() {
 	} >"$dir/go.mod"
 	{
 		printf '//go:build tools\n\npackage tools\n\n'
-		for b in "${K8S_BINARIES[@]}"; do printf 'import _ "k8s.io/kubernetes/cmd/%s"\n' "$b"; done
+		for b in "$@"; do printf 'import _ "k8s.io/kubernetes/cmd/%s"\n' "$b"; done
 	} >"$dir/tools.go"
 	cd "$dir"
 	go mod tidy
@@ -65,11 +76,8 @@ build_kubernetes() {
 	done
 	mkdir -p "$dir/out"
 	local pkgs=()
-	for b in "${K8S_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+	for b in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
 	CGO_ENABLED=0 "${GO_BUILD[@]}" -tags selinux,notest,grpcnotrace -ldflags "$ldflags" -o "$dir/out/" "${pkgs[@]}"
-	"$dir/out/kube-apiserver" --version | grep -qx "Kubernetes v$K8S_VERSION" ||
-		{ echo "built kube-apiserver reports '$("$dir/out/kube-apiserver" --version)', not v$K8S_VERSION"; exit 1; }
-	for b in "${K8S_BINARIES[@]}"; do mv "$dir/out/$b" "$BIN/$b"; done
 }
 
 # etcd's server module replaces its sibling modules (api, client, pkg) with relative paths; in a

@@ -64,6 +64,15 @@ for tool in openssl curl; do
 done
 bash scripts/cluster.sh build >/dev/null || fail "building the Kubernetes control plane failed (see above; docs/cluster.md)"
 
+step "The real node (kubelet, kube-proxy, containerd, runc, CNI plugins)"
+for pkg in iptables:iptables socat:socat pkg-config:pkg-config; do
+    command -v "${pkg%%:*}" >/dev/null || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq "${pkg#*:}" >/dev/null; } ||
+        fail "${pkg#*:} is missing; install it (sudo apt-get install ${pkg#*:}) and run again"
+done
+pkg-config --exists libseccomp || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq libseccomp-dev >/dev/null; } ||
+    fail "libseccomp-dev is missing (runc's build needs it); install it (sudo apt-get install libseccomp-dev) and run again"
+bash scripts/node.sh build >/dev/null || fail "building the real node failed (see above; docs/node.md)"
+
 step "Stand-in apps and their images"
 bash scripts/apps.sh build >/dev/null || fail "building the stand-in apps failed (see above; docs/apps.md)"
 
