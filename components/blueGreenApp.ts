@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Adoption, adoptOptions } from "./adoption";
 import { colorDeploymentSpec, colorLabels, rolloutWaitFor } from "./colorDeployment";
 import { AppSettings } from "./colorSettings";
 import { Color, colors, otherColor, replicasByColor } from "./colors";
@@ -51,6 +52,12 @@ export interface BlueGreenAppArgs {
      * it new connections. Default 0. Not waited in a preview, nor when the old color stays warm.
      */
     scaleDownDelaySeconds?: number;
+    /**
+     * The team's objects to adopt as they are, for a stack's first `up` over an app set up by hand
+     * (`physioflow import`): each Deployment and Service of this app that it lists is imported with
+     * its live spec (components/adoption.ts). Default none.
+     */
+    adopt?: Adoption;
 }
 
 /** Server-side apply with force: the stack's values win over another field manager's. */
@@ -168,6 +175,8 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                     parent: this,
                     dependsOn: [...(args.deploymentsDependOn ?? []), ...dependsOn],
                     customTimeouts: { create: awaitTimeout, update: awaitTimeout },
+                    // Adopted with its live pod template: the adopting update restarts no pod.
+                    ...adoptOptions(args.adopt, "Deployment", `${name}-${color}`, ["spec"]),
                 },
             );
         };
@@ -184,7 +193,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                         ports: [{ name: "http", port: args.port, targetPort: "http" }],
                     },
                 },
-                { parent: this, dependsOn },
+                { parent: this, dependsOn, ...adoptOptions(args.adopt, "Service", serviceName, ["spec"]) },
             );
         // No Service waits for endpoints (the provider's await holds an update 10 s after any endpoint
         // change): a color may have no pods; the live Service moves only after its Deployment is ready
@@ -201,7 +210,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                     metadata: { ...metadata(colorServiceName), annotations: { ...owned, ...noAwait } },
                     spec: { type: "ClusterIP", selector: colorLabels(name, color), ports: [{ name: "http", port: args.port, targetPort: "http" }] },
                 },
-                { parent: this },
+                { parent: this, ...adoptOptions(args.adopt, "Service", colorServiceName, ["spec"]) },
             );
         }
         this.activeDeployment = deployment(this.activeColor, []);
@@ -219,7 +228,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                               metadata: metadata(name),
                               spec: { maxUnavailable: 1, selector: { matchLabels: { app: name } } },
                           },
-                          { parent: this },
+                          { parent: this, ...adoptOptions(args.adopt, "PodDisruptionBudget", name, ["spec"]) },
                       )
                 : () => undefined;
     }
