@@ -181,6 +181,12 @@ export class BlueGreenApp extends pulumi.ComponentResource {
             );
         };
 
+        // An adopted Service's recorded inputs hold the cluster IP Kubernetes gave it (an import records
+        // the live object); the stack never sets one, and the provider replaces a Service whose
+        // `spec.clusterIP` input goes away, deleting it first: a new IP, and traffic dropped. So the
+        // recorded value is kept (a no-op for the Services the stack created). An adopting update's own
+        // `ignoreChanges` (the whole `spec`) replaces this one.
+        const assignedClusterIp = ["spec.clusterIP", "spec.clusterIPs"];
         const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn: pulumi.Resource[] = []) =>
             new k8s.core.v1.Service(
                 serviceName,
@@ -193,7 +199,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                         ports: [{ name: "http", port: args.port, targetPort: "http" }],
                     },
                 },
-                { parent: this, dependsOn, ...adoptOptions(args.adopt, "Service", serviceName, ["spec"]) },
+                { parent: this, dependsOn, ignoreChanges: assignedClusterIp, ...adoptOptions(args.adopt, "Service", serviceName, ["spec"]) },
             );
         // No Service waits for endpoints (the provider's await holds an update 10 s after any endpoint
         // change): a color may have no pods; the live Service moves only after its Deployment is ready
@@ -210,7 +216,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                     metadata: { ...metadata(colorServiceName), annotations: { ...owned, ...noAwait } },
                     spec: { type: "ClusterIP", selector: colorLabels(name, color), ports: [{ name: "http", port: args.port, targetPort: "http" }] },
                 },
-                { parent: this, ...adoptOptions(args.adopt, "Service", colorServiceName, ["spec"]) },
+                { parent: this, ignoreChanges: assignedClusterIp, ...adoptOptions(args.adopt, "Service", colorServiceName, ["spec"]) },
             );
         }
         this.activeDeployment = deployment(this.activeColor, []);

@@ -66,9 +66,16 @@ describe("importExisting in the program", () => {
     it("without it nothing is imported, and a bad value is refused with one line", async () => {
         const run = await runProgram("prod", stackConfigWithSecrets("prod"));
         assert.deepStrictEqual(
-            run.resources.filter(r => r.options.importId !== undefined || r.options.ignoreChanges.length > 0).map(r => r.name),
+            run.resources.filter(r => r.options.importId !== undefined).map(r => r.name),
             [],
         );
+        // Every Service keeps a recorded cluster IP (an adopted one has it in its inputs; losing it would replace the Service); nothing else ignores a change.
+        const ignoring = run.resources.filter(r => r.options.ignoreChanges.length > 0);
+        assert.deepStrictEqual(
+            [...new Set(ignoring.map(r => `${r.type} [${r.options.ignoreChanges.join(", ")}]`))],
+            ["kubernetes:core/v1:Service [spec.clusterIP, spec.clusterIPs]"],
+        );
+        assert.strictEqual(ignoring.length, run.resources.filter(r => r.type === "kubernetes:core/v1:Service").length);
         await assert.rejects(runProgram("prod", stackConfigWithSecrets("prod", { importExisting: "yes" })), {
             message: 'physioflow:importExisting is "yes"; allowed values: true, false',
         });
