@@ -7,14 +7,16 @@ export interface Adoption {
 }
 
 /**
- * The resource options that adopt one object when `adoption` lists it, else none. Pulumi's
- * `import` fails unless the declared inputs match the live object's, and the team's objects are
- * not the stack's (another pod template, other labels, no `pulumi.com/*` annotations): for the
- * adopting update only, `ignoreChanges` keeps the live value of `kept` (e.g. `spec`), the labels
- * and the annotations, so the update reads the object and records it in the state unchanged: no
- * field written, no pod template touched, no pod restarted. The next `up` (without the setting)
- * applies the stack's values, and its preview shows what that changes; a changed pod template
- * rolls that Deployment's pods then, when the team chooses.
+ * The resource options that adopt one object when `adoption` lists it, else none. The `import`
+ * option reads the live object into the state; the engine (3.248) then diffs it against what the
+ * stack declares and, where they differ, updates the object in the same run (older engines
+ * refused such an import instead). The team's objects are not the stack's (another pod template,
+ * other labels, no `pulumi.com/*` annotations), so a plain import would write the stack's pod
+ * template and roll every pod in the adopting update. For that update only, `ignoreChanges`
+ * keeps the live value of `kept` (e.g. `spec`), the labels and the annotations: the diff is empty,
+ * the object is recorded unchanged, nothing is written, no pod restarts. The next `up` (without
+ * the setting) applies the stack's values, and its preview shows what that changes first; a
+ * changed pod template rolls that Deployment's pods then, when the team chooses.
  */
 export function adoptOptions(adoption: Adoption | undefined, kind: string, name: string, kept: string[]): pulumi.CustomResourceOptions {
     if (adoption === undefined || !adoption.objects.includes(`${kind}/${name}`)) return {};

@@ -60,6 +60,7 @@ async function applyRunbookApp(cluster: Cluster, namespace: string): Promise<voi
         state => serviceServes(state, "physioflow-api", "blue", 1) && serviceServes(state, "physioflow-web", "blue", 1),
         {
             what: "the team's blue pods behind physioflow-api and physioflow-web",
+            timeoutMs: 120_000,
         },
     );
 }
