@@ -1,5 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Adoption, adoptOptions } from "./adoption";
+import { migrationVersionMapName } from "./appNames";
 import { Color, colors } from "./colors";
 
 /** A color's database login, for its Secret. */
@@ -19,6 +21,8 @@ export interface AppNamespaceArgs {
     migrationVersion: pulumi.Input<string>;
     /** Adopt an existing namespace of this name (its labels are set by the next update). Default false. */
     importExisting?: boolean;
+    /** The team's objects to adopt as they are (`physioflow import`): here the `migration-version` ConfigMap, when listed. Default none. */
+    adopt?: Adoption;
 }
 
 /** Prefix of each color's Secret, `physioflow-secrets-<color>-<suffix>` (the runbook's `physioflow-secrets`, one per color). */
@@ -73,12 +77,13 @@ export class AppNamespace extends pulumi.ComponentResource {
         this.secretNames = secretNames;
 
         const versionMap = new k8s.core.v1.ConfigMap(
-            "migration-version",
+            migrationVersionMapName,
             {
-                metadata: { name: "migration-version", namespace: this.name },
+                metadata: { name: migrationVersionMapName, namespace: this.name },
                 data: { version: args.migrationVersion },
             },
-            { parent: this },
+            // Adopted with the version the runbook's scripts wrote; the next update writes the stack's.
+            { parent: this, ...adoptOptions(args.adopt, "ConfigMap", migrationVersionMapName, ["data"]) },
         );
         this.migrationVersion = versionMap.data.apply(data => data.version);
 

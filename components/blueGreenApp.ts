@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Adoption, adoptOptions } from "./adoption";
 import { colorDeploymentSpec, colorLabels, rolloutWaitFor } from "./colorDeployment";
 import { AppSettings } from "./colorSettings";
 import { Color, colors, otherColor, replicasByColor } from "./colors";
@@ -51,6 +52,12 @@ export interface BlueGreenAppArgs {
      * it new connections. Default 0. Not waited in a preview, nor when the old color stays warm.
      */
     scaleDownDelaySeconds?: number;
+    /**
+     * The team's objects to adopt as they are, for a stack's first `up` over an app set up by hand
+     * (`physioflow import`): each Deployment and Service of this app that it lists is imported with
+     * its live spec (components/adoption.ts). Default none.
+     */
+    adopt?: Adoption;
 }
 
 /** Server-side apply with force: the stack's values win over another field manager's. */
@@ -168,10 +175,18 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                     parent: this,
                     dependsOn: [...(args.deploymentsDependOn ?? []), ...dependsOn],
                     customTimeouts: { create: awaitTimeout, update: awaitTimeout },
+                    // Adopted with its live pod template: the adopting update restarts no pod.
+                    ...adoptOptions(args.adopt, "Deployment", `${name}-${color}`, ["spec"]),
                 },
             );
         };
 
+        // An adopted Service's recorded inputs hold the cluster IP Kubernetes gave it (an import records
+        // the live object); the stack never sets one, and the provider replaces a Service whose
+        // `spec.clusterIP` input goes away, deleting it first: a new IP, and traffic dropped. So the
+        // recorded value is kept (a no-op for the Services the stack created). An adopting update's own
+        // `ignoreChanges` (the whole `spec`) replaces this one.
+        const assignedClusterIp = ["spec.clusterIP", "spec.clusterIPs"];
         const service = (serviceName: string, target: k8s.apps.v1.Deployment, annotations: Record<string, string>, dependsOn: pulumi.Resource[] = []) =>
             new k8s.core.v1.Service(
                 serviceName,
@@ -184,7 +199,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                         ports: [{ name: "http", port: args.port, targetPort: "http" }],
                     },
                 },
-                { parent: this, dependsOn },
+                { parent: this, dependsOn, ignoreChanges: assignedClusterIp, ...adoptOptions(args.adopt, "Service", serviceName, ["spec"]) },
             );
         // No Service waits for endpoints (the provider's await holds an update 10 s after any endpoint
         // change): a color may have no pods; the live Service moves only after its Deployment is ready
@@ -201,7 +216,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                     metadata: { ...metadata(colorServiceName), annotations: { ...owned, ...noAwait } },
                     spec: { type: "ClusterIP", selector: colorLabels(name, color), ports: [{ name: "http", port: args.port, targetPort: "http" }] },
                 },
-                { parent: this },
+                { parent: this, ignoreChanges: assignedClusterIp, ...adoptOptions(args.adopt, "Service", colorServiceName, ["spec"]) },
             );
         }
         this.activeDeployment = deployment(this.activeColor, []);
@@ -219,7 +234,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                               metadata: metadata(name),
                               spec: { maxUnavailable: 1, selector: { matchLabels: { app: name } } },
                           },
-                          { parent: this },
+                          { parent: this, ...adoptOptions(args.adopt, "PodDisruptionBudget", name, ["spec"]) },
                       )
                 : () => undefined;
     }

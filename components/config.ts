@@ -1,3 +1,4 @@
+import { namedObjects } from "./appNames";
 import { Color, colors, otherColor } from "./colors";
 import { DEFAULT_COLD_STORAGE_CLASS, DEFAULT_MONTHLY_KEEP_MONTHS } from "../database/backup/storeLayout";
 import { parseSmokeChecks, SmokeCheck } from "./smokeChecks";
@@ -40,6 +41,13 @@ export interface StackConfig {
      * for that one update. Default false.
      */
     importExisting: boolean;
+    /**
+     * The objects of the stack's namespace that the first `up` adopts as they are, as `Kind/name`
+     * (components/appNames.ts `namedObjects`): `npx physioflow import <stack>` lists those it finds
+     * (the runbook's Deployments, Services, `migration-version`) for that one update, with
+     * `importExisting`. Default none.
+     */
+    importObjects: string[];
     /** The smoke test each color with pods must pass (components/smokeTest.ts). */
     smoke: { image: string; checks: SmokeCheck[] };
     /** Where the release commands post a JSON message on a switch and a rollback (e.g. a Slack webhook); unset: none. */
@@ -153,6 +161,7 @@ const plainKeys = [
     "inactiveReplicas",
     "inactiveWarm",
     "importExisting",
+    "importObjects",
     "smokeImage",
     "smokeChecks",
     "notifyWebhookUrl",
@@ -208,6 +217,21 @@ export const defaultSmokeImage = "curlimages/curl:8.11.1";
 export const defaultSmokeChecks = "api:/health=200,web:/=200";
 const registryPattern = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/;
 
+/** `importObjects`: a comma-separated list of {@link namedObjects}, only beside `importExisting: true`. */
+function parseImportObjects(value: string | undefined, importExisting: boolean): string[] {
+    if (value === undefined || value === "") return [];
+    if (!importExisting) {
+        throw new ConfigError(`physioflow:importObjects is set without importExisting: true; npx physioflow import <stack> sets both for one update`);
+    }
+    const objects = value.split(",");
+    const named = namedObjects();
+    const unknown = objects.find(object => !named.includes(object));
+    if (unknown !== undefined) {
+        throw new ConfigError(`physioflow:importObjects lists "${unknown}"; it may list only objects the program names: ${named.join(", ")}`);
+    }
+    return objects;
+}
+
 /**
  * Validates raw stack values into a {@link StackConfig}. Pure: throws {@link ConfigError} on the
  * first bad value, so a preview stops before any resource is touched.
@@ -239,6 +263,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     const inactiveReplicas = integer(raw, "inactiveReplicas", 0, 0);
     const inactiveWarm = raw.inactiveWarm === undefined ? false : oneOf(raw, "inactiveWarm", ["true", "false"]) === "true";
     const importExisting = raw.importExisting === undefined ? false : oneOf(raw, "importExisting", ["true", "false"]) === "true";
+    const importObjects = parseImportObjects(raw.importObjects, importExisting);
     let smokeChecks: SmokeCheck[];
     try {
         smokeChecks = parseSmokeChecks(raw.smokeChecks ?? defaultSmokeChecks);
@@ -271,6 +296,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         inactiveReplicas,
         inactiveWarm,
         importExisting,
+        importObjects,
         smoke: {
             image: matching(raw, "smokeImage", imagePattern, "an image reference with a tag, e.g. curlimages/curl:8.11.1", defaultSmokeImage),
             checks: smokeChecks,

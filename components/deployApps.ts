@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { Adoption } from "./adoption";
 import { appNames } from "./appNames";
 import { AppNamespace, ColorCredential } from "./appNamespace";
 import { BlueGreenApp } from "./blueGreenApp";
@@ -36,6 +37,8 @@ export function deployApps(args: DeployAppsArgs) {
         renderYamlToDirectory: settings.kubernetes.renderYamlToDirectory,
     });
 
+    // The team's objects found by `physioflow import`, adopted as they are in its one update.
+    const adopt: Adoption | undefined = settings.importObjects.length > 0 ? { namespace: settings.namespace, objects: settings.importObjects } : undefined;
     const namespace = new AppNamespace(
         settings.namespace,
         {
@@ -43,6 +46,7 @@ export function deployApps(args: DeployAppsArgs) {
             credentials: args.credentials,
             importExisting: settings.importExisting,
             migrationVersion: args.migrationVersion,
+            adopt,
         },
         { provider },
     );
@@ -59,6 +63,7 @@ export function deployApps(args: DeployAppsArgs) {
         readinessTimeoutSeconds: settings.readinessTimeoutSeconds,
         previousActiveColor: args.previousActiveColor,
         scaleDownDelaySeconds: settings.scaleDownDelaySeconds,
+        adopt,
     };
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 
@@ -106,11 +111,16 @@ export function deployApps(args: DeployAppsArgs) {
             },
             { provider },
         );
-    const gate = smokeTest(settings.activeColor, [api.activeDeployment, web.activeDeployment]);
-    api.routeTraffic([gate]);
-    web.routeTraffic([gate]);
+    // An update that adopts the team's Deployments runs no smoke test: their pods run the team's
+    // template, not the stack's (the color Services target the port named `http`, which theirs may
+    // not name), and nothing moves in it. The next update rolls them to the stack's template and
+    // runs the test before the live Services change.
+    const adoptsPods = settings.importObjects.some(object => object.startsWith("Deployment/"));
+    const gate = adoptsPods ? [] : [smokeTest(settings.activeColor, [api.activeDeployment, web.activeDeployment])];
+    api.routeTraffic(gate);
+    web.routeTraffic(gate);
     const inactive = settings.inactiveColor;
-    if (api.replicas[inactive] > 0) smokeTest(inactive, [api.deployments[inactive], web.deployments[inactive]]);
+    if (api.replicas[inactive] > 0 && !adoptsPods) smokeTest(inactive, [api.deployments[inactive], web.deployments[inactive]]);
 
     return {
         environment: settings.environment,

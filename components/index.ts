@@ -1,3 +1,4 @@
+export * from "./adoption";
 export * from "./appNames";
 export * from "./appDatabase";
 export * from "./appEnvironment";

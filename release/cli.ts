@@ -38,11 +38,14 @@ export const releaseCommands = commandGroups.filter(group => sideOf(group) === "
 
 export const IMPORT_HELP = `usage: ${usageLine("import")}
 
-A stack's first pulumi up over what the team already runs (docs/database.md, "Importing what
-exists"): adopts the existing namespace, database and owner role (dbUser) instead of creating
-them, and creates the rest. Prints the preview first, then asks for the stack's name to be typed
-unless --yes; refused once the stack has resources. Afterwards it shows what the next pulumi up
-still changes (the namespace's labels, the owner's password). <stack>: local, dev, staging or prod.`;
+A stack's first pulumi up over what the team already runs (docs/operations.md, "Taking over
+a cluster set up by hand"): adopts the existing namespace, database and owner role (dbUser), and
+the runbook's Deployments, Services and migration-version ConfigMap it finds, as they are (no pod
+restarted), instead of creating them; creates the rest and says what it leaves alone (the old
+physioflow-secrets). Refused once the stack has resources, or when a live Service selects another
+color than activeColor. Prints the plan and the preview first, then asks for the stack's name to be
+typed unless --yes. Afterwards it shows what the next pulumi up changes: which Deployments' pods
+it replaces, the labels, the owner's password. <stack>: local, dev, staging or prod.`;
 
 /** \`physioflow import <stack>\`; exit 0 when adopted, 1 when it failed or was refused, 2 on bad input. */
 export async function importCommand(argv: readonly string[], io: ReleaseIo): Promise<number> {
@@ -57,7 +60,7 @@ export async function importCommand(argv: readonly string[], io: ReleaseIo): Pro
     const opened = await openReleaseTarget(stackName, io, out);
     const { importExisting } = await import("./importExisting");
     try {
-        const result = await importExisting(opened.target.stack, {
+        const result = await importExisting(opened.target, {
             out,
             confirm: argv.includes("--yes")
                 ? undefined

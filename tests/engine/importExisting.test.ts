@@ -19,6 +19,7 @@ describe("physioflow import: a first up over the team's existing namespace", fun
     let s: TestClusterStack;
     const namespaceObject = () => cluster.getJson(["namespace", namespace]);
     const setting = async () => (await s.stack.getAllConfig())["physioflow:importExisting"];
+    const target = () => ({ stack: s.stack, kubectl: cluster.kubectl, namespace });
 
     before(async function () {
         this.timeout(60 * 60 * 1000); // engine.sh and cluster.sh build what is missing first
@@ -34,8 +35,16 @@ describe("physioflow import: a first up over the team's existing namespace", fun
 
     it("a declined confirmation changes nothing and leaves no importExisting setting behind", async () => {
         const lines: string[] = [];
-        const result = await importExisting(s.stack, { out: line => lines.push(line), confirm: async () => false });
-        assert.deepStrictEqual(result, { ok: false, imported: [], pending: [], error: "not confirmed; nothing changed" });
+        const result = await importExisting(target(), { out: line => lines.push(line), confirm: async () => false });
+        assert.deepStrictEqual(result, {
+            ok: false,
+            imported: [],
+            created: [],
+            leftAlone: ["Secret/physioflow-secrets"],
+            pending: [],
+            restarts: [],
+            error: "not confirmed; nothing changed",
+        });
         assert.ok(lines.includes(`  Namespace/${namespace} import`), lines.join("\n"));
         assert.strictEqual(await setting(), undefined);
         assert.deepStrictEqual(await s.stateResources(), []);
@@ -45,7 +54,7 @@ describe("physioflow import: a first up over the team's existing namespace", fun
     it("adopts the namespace itself (same object, nothing recreated), creates the rest, and one more up sets its labels", async () => {
         const before = await namespaceObject();
         const lines: string[] = [];
-        const result = await importExisting(s.stack, { out: line => lines.push(line), confirm: async () => true });
+        const result = await importExisting(target(), { out: line => lines.push(line), confirm: async () => true });
         assert.strictEqual(result.error, undefined);
         assert.deepStrictEqual(result.imported, [`Namespace/${namespace}`]);
         // What the team's namespace lacks is the next update's, shown by the preview the command ends with.
@@ -74,7 +83,7 @@ describe("physioflow import: a first up over the team's existing namespace", fun
 
     it("is refused once the stack has resources, before it touches the stack's settings", async () => {
         const stateBefore = await s.stateResources();
-        const result = await importExisting(s.stack, { out: () => undefined });
+        const result = await importExisting(target(), { out: () => undefined });
         assert.strictEqual(result.ok, false);
         assert.match(result.error!, /^importtest already has \d+ resources in its state; import is for a stack's first up/);
         assert.strictEqual(await setting(), undefined);

@@ -11,6 +11,7 @@ import {
     RawConfig,
     StackConfig,
 } from "../../components/config";
+import { namedObjects } from "../../components/appNames";
 import { plainValues } from "../../components/loadConfig";
 import { runProgram, stackConfigWithSecrets, stackFileConfig } from "../support/programRun";
 
@@ -223,6 +224,7 @@ describe("stack config: every default of a minimal stack", () => {
             inactiveReplicas: 0,
             inactiveWarm: false,
             importExisting: false,
+            importObjects: [],
             smoke: {
                 image: "curlimages/curl:8.11.1",
                 checks: [
@@ -598,6 +600,22 @@ describe("stack config: importExisting", () => {
         assert.strictEqual(accepted({ importExisting: "false" }).importExisting, false);
         refused(minimalStack({ importExisting: "yes" }), 'physioflow:importExisting is "yes"; allowed values: true, false');
         refused(minimalStack({ importExisting: "" }), 'physioflow:importExisting is ""; allowed values: true, false');
+    });
+
+    it("importObjects: the objects the program names, only with importExisting", () => {
+        assert.deepStrictEqual(accepted({ importExisting: "true" }).importObjects, []);
+        assert.deepStrictEqual(accepted({ importExisting: "true", importObjects: "Deployment/physioflow-api-blue,Service/physioflow-web" }).importObjects, [
+            "Deployment/physioflow-api-blue",
+            "Service/physioflow-web",
+        ]);
+        refused(
+            minimalStack({ importObjects: "Service/physioflow-web" }),
+            "physioflow:importObjects is set without importExisting: true; npx physioflow import <stack> sets both for one update",
+        );
+        refused(
+            minimalStack({ importExisting: "true", importObjects: "Secret/physioflow-secrets" }),
+            `physioflow:importObjects lists "Secret/physioflow-secrets"; it may list only objects the program names: ${namedObjects().join(", ")}`,
+        );
     });
 });
 
