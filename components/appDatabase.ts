@@ -24,11 +24,51 @@ export interface AppDatabaseArgs {
     colorPasswords: Record<Color, pulumi.Input<string>>;
     /**
      * Adopt the existing database and owner role of these names (the `import` resource option)
-     * instead of creating them. The owner's password cannot be read back: it is left out of the
-     * import and set by the next update. Default false.
+     * instead of creating them, changing nothing of them in that update ({@link importedRoleFields},
+     * {@link importedDatabaseFields}): the next update sets what the stack declares, shown in its
+     * preview first. Default false.
      */
     importExisting?: boolean;
 }
+
+/**
+ * What the import of the team's owner role leaves out of that update: the engine (3.248) imports a
+ * resource whose declared inputs differ from what it reads and then updates it in the same run, so
+ * every attribute the stack declares or defaults (the provider defaults `superuser`, `createdb`,
+ * memberships, `search_path`… to its own values) would be changed on the live role during the
+ * import: a hand-made `emr` that is a superuser, or a member of another role, would lose it
+ * unseen. Left out, they show in the preview after the import and change with the next `up`, when
+ * the team decides. The password, besides, cannot be read back.
+ */
+export const importedRoleFields = [
+    "password",
+    "superuser",
+    "createDatabase",
+    "createRole",
+    "inherit",
+    "replication",
+    "bypassRowLevelSecurity",
+    "connectionLimit",
+    "validUntil",
+    "roles",
+    "searchPaths",
+    "statementTimeout",
+    "idleInTransactionSessionTimeout",
+    "assumeRole",
+];
+
+/** What the import of the team's database leaves out of that update, for the same reason: its owner and settings. */
+export const importedDatabaseFields = [
+    "owner",
+    "encoding",
+    "lcCollate",
+    "lcCtype",
+    "template",
+    "connectionLimit",
+    "allowConnections",
+    "isTemplate",
+    "tablespaceName",
+];
 
 /**
  * The application database, its role and grants, per environment. The database and the role are
@@ -71,7 +111,13 @@ export class AppDatabase extends pulumi.ComponentResource {
                 login: true,
                 password: args.password,
             },
-            { parent: this, provider, protect: true, retainOnDelete: true, ...(args.importExisting ? { import: args.user, ignoreChanges: ["password"] } : {}) },
+            {
+                parent: this,
+                provider,
+                protect: true,
+                retainOnDelete: true,
+                ...(args.importExisting ? { import: args.user, ignoreChanges: importedRoleFields } : {}),
+            },
         );
 
         const database = new postgresql.Database(
@@ -81,7 +127,13 @@ export class AppDatabase extends pulumi.ComponentResource {
                 owner: role.name,
                 encoding: "UTF8",
             },
-            { parent: this, provider, protect: true, retainOnDelete: true, ...(args.importExisting ? { import: args.databaseName } : {}) },
+            {
+                parent: this,
+                provider,
+                protect: true,
+                retainOnDelete: true,
+                ...(args.importExisting ? { import: args.databaseName, ignoreChanges: importedDatabaseFields } : {}),
+            },
         );
 
         // The owner has these already; granting them explicitly keeps them if ownership moves.

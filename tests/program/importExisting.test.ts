@@ -9,7 +9,7 @@ import * as assert from "assert";
 import { find, runProgram, stackConfigWithSecrets } from "../support/programRun";
 
 describe("importExisting in the program", () => {
-    it("adopts the namespace, the database and the owner role by name; the role's password and the namespace's labels are set by the next update", async () => {
+    it("adopts the namespace, the database and the owner role by name; nothing of the role or database changes in that update (the next one sets what differs), nor the namespace's labels", async () => {
         const run = await runProgram("prod", stackConfigWithSecrets("prod", { importExisting: "true" }));
         const imported = run.resources
             .filter(r => r.options.importId !== undefined)
@@ -17,8 +17,32 @@ describe("importExisting in the program", () => {
             .sort((a, b) => a.resource.localeCompare(b.resource));
         assert.deepStrictEqual(imported, [
             { resource: "kubernetes:core/v1:Namespace/physioflow-prod", id: "physioflow-prod", ignoreChanges: ["metadata.labels"] },
-            { resource: "postgresql:index/database:Database/physioflow_prod", id: "physioflow_prod", ignoreChanges: [] },
-            { resource: "postgresql:index/role:Role/physioflow_prod-emr", id: "emr", ignoreChanges: ["password"] },
+            {
+                resource: "postgresql:index/database:Database/physioflow_prod",
+                id: "physioflow_prod",
+                ignoreChanges: ["owner", "encoding", "lcCollate", "lcCtype", "template", "connectionLimit", "allowConnections", "isTemplate", "tablespaceName"],
+            },
+            {
+                resource: "postgresql:index/role:Role/physioflow_prod-emr",
+                id: "emr",
+                // The engine imports and then updates what differs in the same run: nothing of the team's role changes in the import's update.
+                ignoreChanges: [
+                    "password",
+                    "superuser",
+                    "createDatabase",
+                    "createRole",
+                    "inherit",
+                    "replication",
+                    "bypassRowLevelSecurity",
+                    "connectionLimit",
+                    "validUntil",
+                    "roles",
+                    "searchPaths",
+                    "statementTimeout",
+                    "idleInTransactionSessionTimeout",
+                    "assumeRole",
+                ],
+            },
         ]);
         // Adopted objects keep their protection.
         for (const [type, name] of [
