@@ -153,6 +153,27 @@ describe("backup and restore against PostgreSQL", function () {
         await assert.rejects(verifyBackup(damaged), /is damaged: sha256/);
     });
 
+    it("never commits a dump that pg_restore and psql replay without complaint but that does not match its sha256 (a byte of an owner name changed)", async () => {
+        const { archivePath } = await createBackup({ connection: db.connection, outDir, environment: "dev" });
+        const owner = Buffer.from(db.connection.user);
+        const changed = await repack(archivePath, "dev_owner_20260211_000000.tar.gz", dir => {
+            const dump = path.join(dir, "database.dump");
+            const bytes = fs.readFileSync(dump);
+            const at = bytes.indexOf(owner);
+            assert.ok(at > 0, "the dump's table of contents names its owner");
+            // --no-owner: the replayed SQL is the same, only the sha256 tells.
+            bytes[at] = bytes[at] === 0x78 ? 0x79 : 0x78;
+            fs.writeFileSync(dump, bytes);
+        });
+        await client.query("UPDATE patients SET full_name = 'changed after backup'");
+        const before = await snapshot(client);
+        await assert.rejects(
+            restoreBackup({ archivePath: changed, connection: db.connection, confirm: async () => true }),
+            /restore failed and was rolled back, .* is unchanged: .* is damaged: sha256 of database\.dump is [0-9a-f]{64} but metadata\.json says/,
+        );
+        assert.deepStrictEqual(await snapshot(client), before);
+    });
+
     it("refuses an archive with one byte flipped where it was written (read from its stored blocks, not through gunzip): verify, and a restore never commits it", async () => {
         const { archivePath } = await createBackup({ connection: db.connection, outDir, environment: "dev" });
         const flipped = path.join(outDir, "dev_flipped_20260211_000000.tar.gz");
