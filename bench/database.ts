@@ -31,10 +31,12 @@ export interface DatabaseBenchResult {
     dumpBytes: number;
     /** The pairs, in table order. */
     pairs: Measurement[];
-    /** Where each `backup create` spent its time, from its progress lines (median ms per phase). */
+    /** Where each `backup create`, `backup verify` and `backup restore` spent its time, from its progress lines (median ms per phase). */
     backupPhases: { phase: string; ms: number }[];
-    /** Peak RSS in kB of one `backup create` (largest process: node or pg_dump) and of one `pg_dump -Fc`. */
-    peakRssKb: { backup: number; pgDump: number };
+    verifyPhases: { phase: string; ms: number }[];
+    restorePhases: { phase: string; ms: number }[];
+    /** Peak RSS in kB (largest process: node or a tool it runs) of one `backup create`, `backup verify`, `backup restore`, and of the raw tools. */
+    peakRssKb: { backup: number; pgDump: number; verify: number; restore: number; pgRestore: number };
 }
 
 export async function benchDatabase(options: DatabaseBenchOptions): Promise<DatabaseBenchResult> {
@@ -59,6 +61,7 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
         const rawDump = path.join(work, "raw.dump");
         let lastArchive = "";
         const phaseRuns: Map<string, number[]> = new Map();
+        const verifyPhaseRuns: Map<string, number[]> = new Map();
         let label = 0;
         const backup = await pairedRounds({
             name: "backup create vs pg_dump -Fc",
@@ -87,7 +90,15 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
 
         const verify = await pairedRounds({
             name: "backup verify vs pg_restore --list + sha256sum",
-            a: { label: "`physioflow backup verify`", run: async () => void (await verifyBackup(lastArchive)) },
+            a: {
+                label: "`physioflow backup verify`",
+                run: async () => {
+                    const marks: { text: string; at: number }[] = [];
+                    const started = Date.now();
+                    await verifyBackup(lastArchive, { line: text => marks.push({ text, at: Date.now() }) });
+                    recordPhases(verifyPhaseRuns, started, marks, Date.now());
+                },
+            },
             b: {
                 label: "`pg_restore --list` + `sha256sum` of the dump",
                 run: async () => {
@@ -99,6 +110,7 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
             log,
         });
 
+        const restorePhaseRuns: Map<string, number[]> = new Map();
         let target = 0;
         const emptyDatabase = () => server.createDatabase(`bench_restore_${++target}`);
         const restore = await pairedRounds({
@@ -107,7 +119,16 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
                 label: "`physioflow backup restore` (one transaction, into an empty database)",
                 run: async () => {
                     const db = await emptyDatabase();
-                    await restoreBackup({ archivePath: lastArchive, connection: db.connection, confirm: async () => true, allowOtherDatabase: true });
+                    const marks: { text: string; at: number }[] = [];
+                    const started = Date.now();
+                    await restoreBackup({
+                        archivePath: lastArchive,
+                        connection: db.connection,
+                        confirm: async () => true,
+                        allowOtherDatabase: true,
+                        progress: { line: text => marks.push({ text, at: Date.now() }) },
+                    });
+                    recordPhases(restorePhaseRuns, started, marks, Date.now());
                     await dropDatabase(server, db);
                 },
             },
@@ -175,13 +196,34 @@ export async function benchDatabase(options: DatabaseBenchOptions): Promise<Data
             log,
         });
 
-        log("bench: peak memory of one backup create and one pg_dump -Fc (/usr/bin/time) ...");
+        log("bench: peak memory of one backup create, verify and restore and of the raw tools (/usr/bin/time) ...");
+        const once = (args: string[], env: Record<string, string>) =>
+            peakRss(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "backupOnce.ts"), ...args], env);
+        const restoreTarget = await emptyDatabase();
+        const rawTarget = await emptyDatabase();
         const peakRssKb = {
-            backup: await peakRss(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "backupOnce.ts"), backupDir], source.env),
+            backup: await once(["create", backupDir], source.env),
             pgDump: await peakRss(tool("pg_dump"), ["-Fc", "--no-password", `--file=${rawDump}`], source.env),
+            verify: await once(["verify", lastArchive], server.env),
+            restore: await once(["restore", lastArchive], restoreTarget.env),
+            pgRestore: await peakRss(
+                tool("pg_restore"),
+                ["--single-transaction", "--no-owner", "--exit-on-error", "-d", rawTarget.name, rawDump],
+                rawTarget.env,
+            ),
         };
-        const backupPhases = [...phaseRuns].map(([phase, values]) => ({ phase, ms: median(values) }));
-        return { databaseBytes, dumpBytes, pairs: [backup, verify, restore, parallelRestore, migrate], backupPhases, peakRssKb };
+        await dropDatabase(server, restoreTarget);
+        await dropDatabase(server, rawTarget);
+        const phases = (runs: Map<string, number[]>) => [...runs].map(([phase, values]) => ({ phase, ms: median(values) }));
+        return {
+            databaseBytes,
+            dumpBytes,
+            pairs: [backup, verify, restore, parallelRestore, migrate],
+            backupPhases: phases(phaseRuns),
+            verifyPhases: phases(verifyPhaseRuns),
+            restorePhases: phases(restorePhaseRuns),
+            peakRssKb,
+        };
     } finally {
         await fs.rm(work, { recursive: true, force: true });
     }
@@ -196,6 +238,8 @@ function recordPhases(runs: Map<string, number[]>, started: number, marks: { tex
             .replace(/[0-9.]+ (B|kB|MB|GB)/g, "N")
             .replace(/\/\S+/g, "FILE")
             .replace(/round-\d+/g, "")
+            .replace(/bench_restore_\d+/g, "DB")
+            .replace(/\S+@\S+/g, "TARGET")
             .replace(/sha256 [0-9a-f]+…?/g, "sha256 …")
             .slice(0, 70);
         const list = runs.get(phase) ?? [];

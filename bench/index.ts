@@ -88,6 +88,17 @@ function ms(value: number): string {
     return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${Math.round(value)} ms`;
 }
 
+function spans(command: string, phases: { phase: string; ms: number }[]): string[] {
+    return [
+        `Where \`${command}\` spends its time (median per span, each ending with the progress line named):`,
+        "",
+        "| span ending at | median |",
+        "| --- | --- |",
+        ...phases.map(p => `| ${p.phase.replace(/\|/g, "\\|")} | ${ms(p.ms)} |`),
+        "",
+    ];
+}
+
 function pairRow(m: Measurement): string[] {
     const a = median(m.a.runs);
     const b = median(m.b.runs);
@@ -115,13 +126,13 @@ function renderReport(input: { args: BenchArgs; database: DatabaseBenchResult; e
         "| --- | --- |",
         `| one \`backup create\` (node, and the pg_dump it runs) | ${(database.peakRssKb.backup / 1024).toFixed(0)} MB |`,
         `| one \`pg_dump -Fc\` | ${(database.peakRssKb.pgDump / 1024).toFixed(0)} MB |`,
+        `| one \`backup verify\` (node, and the pg_restore runs it feeds) | ${(database.peakRssKb.verify / 1024).toFixed(0)} MB |`,
+        `| one \`backup restore\` (node, pg_restore, psql) | ${(database.peakRssKb.restore / 1024).toFixed(0)} MB |`,
+        `| one \`pg_restore --single-transaction\` | ${(database.peakRssKb.pgRestore / 1024).toFixed(0)} MB |`,
         "",
-        "Where `backup create` spends its time (median per span, each ending with the progress line named):",
-        "",
-        "| span ending at | median |",
-        "| --- | --- |",
-        ...database.backupPhases.map(p => `| ${p.phase.replace(/\|/g, "\\|")} | ${ms(p.ms)} |`),
-        "",
+        ...spans("backup create", database.backupPhases),
+        ...spans("backup verify", database.verifyPhases),
+        ...spans("backup restore", database.restorePhases),
     ];
     if (engine) {
         lines.push(

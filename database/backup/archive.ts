@@ -7,6 +7,7 @@ import * as tar from "tar";
 import * as zlib from "zlib";
 import { OperationError } from "../errors";
 import { DUMP_FILE, METADATA_FILE } from "./metadata";
+import { padding, readStoredArchive, readStoredMetadata } from "./storedArchive";
 
 const MEMBERS = [METADATA_FILE, DUMP_FILE];
 const BLOCK = 512;
@@ -78,11 +79,32 @@ export interface ArchiveContents {
  * Reads an archive once, start to end: checks that it holds exactly metadata.json and
  * database.dump as plain files (no paths, links or extras, in either order, so archives written
  * before the dump came first still read), hashes the dump as it streams by (unless `hashDump` is
- * false: a listing wants the metadata only, and `dumpSha256` is then ""), and copies it to
- * `dumpCopyPath` when given (a restore needs it; a verify does not). A damaged or foreign archive
- * is refused with the reason.
+ * false: a listing wants the metadata only, and `dumpSha256` is then ""), and writes it to
+ * `dumpTo` when given (a verify or restore feeds pg_restore; `dumpTo` is ended after the dump,
+ * and its backpressure paces the read). A damaged or foreign archive is refused with the reason.
  */
-export async function readArchive(archivePath: string, dumpCopyPath?: string, hashDump = true): Promise<ArchiveContents> {
+export async function readArchive(archivePath: string, options: ReadArchiveOptions = {}): Promise<ArchiveContents> {
+    try {
+        return (await readStoredArchive(archivePath, options)) ?? (await readTarGz(archivePath, options));
+    } finally {
+        // A dump that never came (or a read that failed) must still end what waits for it.
+        if (options.dumpTo && !options.dumpTo.writableEnded) options.dumpTo.destroy();
+    }
+}
+
+/** How {@link readArchive} reads. */
+export interface ReadArchiveOptions {
+    /** Where the dump goes as it is read (ended after it). */
+    dumpTo?: Writable;
+    /** False: do not hash the dump (`dumpSha256` is then ""). Default true. */
+    hashDump?: boolean;
+    /** Told the dump's bytes read so far. */
+    onDumpBytes?: (bytes: number) => void;
+}
+
+/** {@link readArchive} through gunzip and a tar parser: any archive, in either member order. */
+async function readTarGz(archivePath: string, options: ReadArchiveOptions): Promise<ArchiveContents> {
+    const hashDump = options.hashDump ?? true;
     const seen: string[] = [];
     const unexpected: string[] = [];
     let metadataJson = "";
@@ -104,14 +126,24 @@ export async function readArchive(archivePath: string, dumpCopyPath?: string, ha
                 entry.on("end", () => (metadataJson = Buffer.concat(chunks).toString("utf8")));
                 return;
             }
+            // One consumer of the entry: each chunk is hashed, counted and handed on, pausing the read while `dumpTo` is full.
+            const dumpTo = options.dumpTo;
             entry.on("data", (chunk: Buffer) => {
                 if (hashDump) hash.update(chunk);
                 dumpSize += chunk.length;
+                options.onDumpBytes?.(dumpSize);
+                if (dumpTo && !dumpTo.write(chunk)) {
+                    entry.pause();
+                    dumpTo.once("drain", () => entry.resume());
+                }
             });
-            if (dumpCopyPath) {
-                pending.push(pipeline(entry, createWriteStream(dumpCopyPath, { mode: PRIVATE_FILE_MODE })));
-            } else {
-                entry.resume();
+            if (dumpTo) {
+                pending.push(
+                    new Promise<void>((resolve, reject) => {
+                        dumpTo.on("finish", resolve).on("error", reject);
+                        entry.on("end", () => dumpTo.end());
+                    }),
+                );
             }
         },
     });
@@ -140,6 +172,54 @@ export async function readArchive(archivePath: string, dumpCopyPath?: string, ha
     return { metadataJson, dumpSize, dumpSha256: hashDump ? hash.digest("hex") : "" };
 }
 
+/**
+ * A Writable that copies each chunk to every sink still open, going on only when all of them took
+ * it (backpressure); a sink that closes early, such as a `pg_restore --list` that read the table of
+ * contents it needed and exited, is dropped. Ending it ends the sinks.
+ */
+export function fanOut(sinks: readonly Writable[]): Writable {
+    const open = new Set(sinks);
+    for (const sink of sinks) {
+        sink.on("error", () => open.delete(sink));
+        sink.on("close", () => open.delete(sink));
+    }
+    const accepted = (sink: Writable) =>
+        new Promise<void>(resolve => {
+            const done = () => {
+                sink.off("drain", done);
+                sink.off("close", done);
+                resolve();
+            };
+            sink.on("drain", done);
+            sink.on("close", done);
+        });
+    return new Writable({
+        highWaterMark: 1 << 20,
+        write(chunk: Buffer, _encoding, callback) {
+            const waits = [...open].filter(sink => !sink.write(chunk) && !sink.destroyed).map(accepted);
+            Promise.all(waits).then(() => callback(), callback);
+        },
+        final(callback) {
+            open.forEach(sink => sink.end());
+            callback();
+        },
+        destroy(error, callback) {
+            open.forEach(sink => sink.destroy());
+            callback(error);
+        },
+    });
+}
+
+/**
+ * metadata.json of an archive without reading the dump where the layout allows it
+ * ({@link readStoredMetadata}); any other archive (an earlier, deflated one, or a damaged one) is
+ * read whole instead, as {@link readArchive} reads it. Untrusted until the dump has been hashed
+ * against it.
+ */
+export async function readMetadataJson(archivePath: string): Promise<string> {
+    return (await readStoredMetadata(archivePath)) ?? (await readArchive(archivePath, { hashDump: false })).metadataJson;
+}
+
 /** What {@link ensurePrivateDir} did to a folder that others could read. */
 export type PrivateDirResult = { tightenedFrom?: number; notOurs?: number };
 
@@ -166,8 +246,4 @@ function tarHeader(name: string, size: number): Buffer {
     const block = Buffer.alloc(BLOCK);
     new tar.Header({ path: name, mode: PRIVATE_FILE_MODE, uid: 0, gid: 0, uname: "", gname: "", size, mtime: new Date(0), type: "File" }).encode(block, 0);
     return block;
-}
-
-function padding(size: number): number {
-    return (BLOCK - (size % BLOCK)) % BLOCK;
 }

@@ -1,15 +1,15 @@
-import { promises as fs } from "fs";
 import * as path from "path";
 import { serverMajorVersion, withClient } from "../client";
 import { ConnectionSettings, childProcessEnv, describeConnection } from "../connection";
 import { OperationError } from "../errors";
 import { readCurrentVersion } from "../migrations/history";
-import { Progress, formatDuration, silentProgress } from "../progress";
-import { findPgTool, runTool } from "./pgTools";
+import { Progress, formatBytes, formatDuration, silentProgress } from "../progress";
+import { fanOut, readArchive } from "./archive";
+import { PgTool, findPgTool, startTool } from "./pgTools";
 import { createBackup } from "./create";
 import { BackupMetadata } from "./metadata";
 import { markArchiveKept } from "./retention";
-import { openVerifiedArchive } from "./verify";
+import { checkContents, dumpMajorOf, readArchiveMetadata } from "./verify";
 
 /** What a person is asked to confirm before a restore. */
 export interface RestoreSummary {
@@ -74,129 +74,215 @@ export interface RestoreReport {
 }
 
 /**
- * Restores an archive into the target database as one transaction: verify
- * the archive (refusing a damaged or mismatching one before connecting for
- * writes), refuse one of another database or environment unless allowed,
+ * Restores an archive into the target database as one transaction: read its metadata (refusing
+ * an unreadable or foreign archive before connecting for writes), refuse one of another database or environment unless allowed,
  * confirm, mark the archive kept (`<archive>.keep`, so retention never prunes it), take the safety backup when asked, drop the schemas the dump holds (plus public) so nothing
  * from after the backup survives, replay the dump, and check inside the same
- * transaction that schema_migrations is at the archive's version. Any failure
- * rolls everything back and leaves the target as it was.
+ * transaction that schema_migrations is at the archive's version. The dump is hashed while it
+ * streams into the restore, and the transaction commits only if it matched its sha256 (see
+ * {@link streamRestore}). Any failure rolls everything back and leaves the target as it was.
  */
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreReport> {
     const progress = options.progress ?? silentProgress;
-    const archive = await openVerifiedArchive(options.archivePath, progress);
-    try {
-        const { metadata } = archive;
-        if (options.expectEnvironment && options.expectEnvironment !== metadata.environment && !options.allowOtherEnvironment) {
-            throw new OperationError(
-                `${options.archivePath} is a backup of "${metadata.environment}", not "${options.expectEnvironment}"; refusing to restore it (--allow-other-env to restore it anyway)`,
-            );
-        }
-        const target = await withClient(options.connection, "physioflow-restore", async client => ({
-            ...(await serverMajorVersion(client)),
-            currentVersion: await readCurrentVersion(client),
-            database: (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0].db,
-        }));
-        if (metadata.database !== target.database && !options.allowOtherDatabase) {
-            throw new OperationError(
-                `${options.archivePath} is a backup of database "${metadata.database}", the target is "${target.database}"; refusing to restore it (--allow-other-database to restore it anyway)`,
-            );
-        }
-        const dumpMajor = Number(/(\d+)(?:\.\d+)?/.exec(metadata.pg_dump_version)?.[1] ?? 0);
-        // Same major for both: psql must understand every meta-command this pg_restore writes (e.g. \restrict).
-        const toolMajor = Math.max(dumpMajor, target.major);
-        const pgRestore = await findPgTool("pg_restore", toolMajor);
-        const psql = await findPgTool("psql", pgRestore.major);
+    // Read before the dump and trusted only once the dump has streamed by and hashed to its sha256.
+    const metadata = await readArchiveMetadata(options.archivePath);
+    if (options.expectEnvironment && options.expectEnvironment !== metadata.environment && !options.allowOtherEnvironment) {
+        throw new OperationError(
+            `${options.archivePath} is a backup of "${metadata.environment}", not "${options.expectEnvironment}"; refusing to restore it (--allow-other-env to restore it anyway)`,
+        );
+    }
+    const target = await withClient(options.connection, "physioflow-restore", async client => ({
+        ...(await serverMajorVersion(client)),
+        currentVersion: await readCurrentVersion(client),
+        database: (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0].db,
+    }));
+    if (metadata.database !== target.database && !options.allowOtherDatabase) {
+        throw new OperationError(
+            `${options.archivePath} is a backup of database "${metadata.database}", the target is "${target.database}"; refusing to restore it (--allow-other-database to restore it anyway)`,
+        );
+    }
+    const dumpMajor = dumpMajorOf(metadata);
+    // Same major for both: psql must understand every meta-command this pg_restore writes (e.g. \restrict).
+    const toolMajor = Math.max(dumpMajor, target.major);
+    const pgRestore = await findPgTool("pg_restore", toolMajor);
+    const psql = await findPgTool("psql", pgRestore.major);
 
-        const summary: RestoreSummary = {
+    const summary: RestoreSummary = {
+        archivePath: options.archivePath,
+        metadata,
+        target: describeConnection(options.connection),
+        database: target.database,
+        currentVersion: target.currentVersion,
+        safetyBackupDir: options.safetyBackup?.outDir,
+    };
+    if (!(await options.confirm(summary))) {
+        throw new OperationError("restore cancelled; nothing was changed");
+    }
+    // Before anything changes: the database is about to depend on this archive, so no later backup's retention may delete it.
+    await markArchiveKept(options.archivePath, options.keptBy ?? "backup restore").then(
+        file => progress.line(`backup: marked ${options.archivePath} kept (${path.basename(file)}; delete it to let retention prune the archive)`),
+        (error: Error) =>
+            progress.line(`backup: WARNING: could not mark ${options.archivePath} kept (${error.message}); retention may prune it later, copy it elsewhere`),
+    );
+    let safetyBackupPath: string | undefined;
+    if (options.safetyBackup) {
+        progress.line(`backup: safety backup of ${summary.database} as it is now, before it is replaced`);
+        const safety = await createBackup({
+            connection: options.connection,
+            outDir: options.safetyBackup.outDir,
+            environment: options.safetyBackup.environment ?? options.expectEnvironment,
+            label: "pre-restore",
+            // Never prune here: the archive being restored may be among the oldest in the same directory.
+            prune: false,
+            progress,
+        }).catch((error: Error) => {
+            throw new OperationError(`the safety backup of ${summary.database} failed, so nothing was restored: ${error.message}`, { cause: error });
+        });
+        safetyBackupPath = safety.archivePath;
+    }
+
+    const started = Date.now();
+    progress.line(
+        `backup: restoring ${options.archivePath} into ${summary.target} (at ${target.currentVersion}, archive at ${metadata.migration_version}), one transaction, committed only if every byte of the dump matches its sha256 ...`,
+    );
+    try {
+        await streamRestore({
             archivePath: options.archivePath,
             metadata,
-            target: describeConnection(options.connection),
-            database: target.database,
-            currentVersion: target.currentVersion,
-            safetyBackupDir: options.safetyBackup?.outDir,
-        };
-        if (!(await options.confirm(summary))) {
-            throw new OperationError("restore cancelled; nothing was changed");
-        }
-        // Before anything changes: the database is about to depend on this archive, so no later backup's retention may delete it.
-        await markArchiveKept(options.archivePath, options.keptBy ?? "backup restore").then(
-            file => progress.line(`backup: marked ${options.archivePath} kept (${path.basename(file)}; delete it to let retention prune the archive)`),
-            (error: Error) =>
-                progress.line(
-                    `backup: WARNING: could not mark ${options.archivePath} kept (${error.message}); retention may prune it later, copy it elsewhere`,
-                ),
-        );
-        let safetyBackupPath: string | undefined;
-        if (options.safetyBackup) {
-            progress.line(`backup: safety backup of ${summary.database} as it is now, before it is replaced`);
-            const safety = await createBackup({
-                connection: options.connection,
-                outDir: options.safetyBackup.outDir,
-                environment: options.safetyBackup.environment ?? options.expectEnvironment,
-                label: "pre-restore",
-                // Never prune here: the archive being restored may be among the oldest in the same directory.
-                prune: false,
-                progress,
-            }).catch((error: Error) => {
-                throw new OperationError(`the safety backup of ${summary.database} failed, so nothing was restored: ${error.message}`, { cause: error });
-            });
-            safetyBackupPath = safety.archivePath;
-        }
-
-        const started = Date.now();
-        const workDir = path.dirname(archive.dumpPath);
-        const toc = (await runTool(pgRestore, ["--list", archive.dumpPath], { env: process.env })).stdout;
-        const scriptPath = path.join(workDir, "restore.sql");
-        // The whole script is written out first: a pg_restore that fails half-way must never feed psql a truncated script.
-        await runTool(pgRestore, ["--no-owner", `--file=${scriptPath}`, archive.dumpPath], { env: process.env });
-        const headerPath = path.join(workDir, "restore-header.sql");
-        const trailerPath = path.join(workDir, "restore-trailer.sql");
-        await fs.writeFile(headerPath, restoreHeaderSql(schemasInToc(toc), options.lockTimeoutMs ?? 60_000));
-        await fs.writeFile(trailerPath, restoreTrailerSql(metadata.migration_version));
-        progress.line(
-            `backup: restoring ${options.archivePath} into ${summary.target} (at ${target.currentVersion}, archive at ${metadata.migration_version}) ...`,
-        );
-        try {
-            await runTool(
-                psql,
-                ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", headerPath, "-f", scriptPath, "-f", trailerPath],
-                { env: childProcessEnv(options.connection) },
-            );
-        } catch (error) {
-            const hint = /lock timeout/i.test((error as Error).message)
-                ? "; other sessions hold locks: stop the API pods first (runbook: Rollback Procedures, scenario 2)"
-                : "";
-            const safety = safetyBackupPath ? `; safety backup ${safetyBackupPath}` : "";
-            throw new OperationError(`restore failed and was rolled back, ${summary.database} is unchanged: ${(error as Error).message}${hint}${safety}`);
-        }
-        const durationMs = Date.now() - started;
-
-        const after = await withClient(options.connection, "physioflow-restore", async client => ({
-            version: await readCurrentVersion(client),
-            tables: Number(
-                (await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0]
-                    .n,
-            ),
-        }));
-        if (after.version !== metadata.migration_version) {
-            throw new OperationError(
-                `restored ${summary.database} reports migration ${after.version}, archive says ${metadata.migration_version}; investigate before deploying`,
-            );
-        }
-        progress.line(`backup: restored ${summary.database} to migration ${after.version} (${after.tables} tables) in ${formatDuration(durationMs)}`);
-        return {
-            archivePath: options.archivePath,
-            database: summary.database,
-            previousVersion: target.currentVersion,
-            migrationVersion: after.version,
-            tables: after.tables,
-            durationMs,
-            safetyBackupPath,
-        };
-    } finally {
-        await archive.cleanup();
+            pgRestore,
+            psql,
+            env: childProcessEnv(options.connection),
+            lockTimeoutMs: options.lockTimeoutMs ?? 60_000,
+            progress,
+        });
+    } catch (error) {
+        const hint = /lock timeout/i.test((error as Error).message)
+            ? "; other sessions hold locks: stop the API pods first (runbook: Rollback Procedures, scenario 2)"
+            : "";
+        const safety = safetyBackupPath ? `; safety backup ${safetyBackupPath}` : "";
+        throw new OperationError(`restore failed and was rolled back, ${summary.database} is unchanged: ${(error as Error).message}${hint}${safety}`);
     }
+    const durationMs = Date.now() - started;
+
+    const after = await withClient(options.connection, "physioflow-restore", async client => ({
+        version: await readCurrentVersion(client),
+        tables: Number(
+            (await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")).rows[0].n,
+        ),
+    }));
+    if (after.version !== metadata.migration_version) {
+        throw new OperationError(
+            `restored ${summary.database} reports migration ${after.version}, archive says ${metadata.migration_version}; investigate before deploying`,
+        );
+    }
+    progress.line(`backup: restored ${summary.database} to migration ${after.version} (${after.tables} tables) in ${formatDuration(durationMs)}`);
+    return {
+        archivePath: options.archivePath,
+        database: summary.database,
+        previousVersion: target.currentVersion,
+        migrationVersion: after.version,
+        tables: after.tables,
+        durationMs,
+        safetyBackupPath,
+    };
+}
+
+/** What {@link streamRestore} needs. */
+interface StreamRestore {
+    archivePath: string;
+    /** The archive's metadata as read before the dump (checked again against the stream). */
+    metadata: BackupMetadata;
+    pgRestore: PgTool;
+    psql: PgTool;
+    /** psql's environment (the target's connection). */
+    env: NodeJS.ProcessEnv;
+    lockTimeoutMs: number;
+    progress: Progress;
+}
+
+/** How often a long restore says how far it got. */
+const PROGRESS_EVERY_MS = 10_000;
+
+/** Bytes at the end of pg_restore's script that hold its closing comment (then at most `\unrestrict KEY`). */
+const SCRIPT_END_WINDOW = 512;
+
+/** `application_name` of the psql session a restore runs in. */
+export const RESTORE_APPLICATION_NAME = "physioflow-restore";
+
+/**
+ * One read of the archive, nothing unpacked: the dump streams to two pg_restore processes (the
+ * table of contents, for the schemas the header drops; the SQL script) while it is hashed, and the
+ * script goes to psql's stdin (backpressure all the way) after `BEGIN` and the header. The trailer
+ * (the migration check) and `COMMIT` are written into psql's stdin only once pg_restore exited 0,
+ * its whole output was handed to psql, and the archive read to its end matched its metadata (size,
+ * sha256, the same metadata.json). Anything else kills psql before it ever reads a `COMMIT`, and
+ * PostgreSQL rolls the transaction back; so does the end of psql's stdin if this process dies.
+ */
+async function streamRestore(run: StreamRestore): Promise<void> {
+    const { archivePath, metadata, progress } = run;
+    const psql = startTool(run.psql, ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1"], { env: { ...run.env, PGAPPNAME: RESTORE_APPLICATION_NAME } });
+    const list = startTool(run.pgRestore, ["--list"], { env: process.env });
+    const script = startTool(run.pgRestore, ["--no-owner", "--file=-"], { env: process.env, stdout: "stream" });
+    let read = 0;
+    let scriptTail: Buffer = Buffer.alloc(0);
+    let queuedAtExit = 0;
+    const ticker = setInterval(
+        () => progress.line(`backup: restoring ... ${formatBytes(read)} of ${formatBytes(metadata.dump_size_bytes)} of the dump read`),
+        PROGRESS_EVERY_MS,
+    );
+    ticker.unref();
+    const reading = readArchive(archivePath, { dumpTo: fanOut([list.stdin, script.stdin]), onDumpBytes: bytes => (read = bytes) }).then(contents =>
+        checkContents(archivePath, contents, metadata),
+    );
+    reading.catch(() => undefined); // awaited below, success or not
+    // psql ending before it was given the COMMIT is a failure (a lock timeout, an SQL error): it stops the rest.
+    const psqlEndedEarly = psql.done.then(() => {
+        throw new OperationError("psql ended before the restore was complete");
+    });
+    psqlEndedEarly.catch(() => undefined); // only raced, never awaited after the COMMIT was sent
+    try {
+        await Promise.race([
+            psqlEndedEarly,
+            (async () => {
+                const toc = await list.done.catch((error: Error) => {
+                    throw new OperationError(`${archivePath} is damaged: pg_restore cannot read its dump (${error.message})`);
+                });
+                psql.stdin.write(`BEGIN;\n${restoreHeaderSql(schemasInToc(toc.stdout), run.lockTimeoutMs)}`);
+                const scriptHandedOver = new Promise<void>((resolve, reject) => {
+                    script.stdout.on("data", (chunk: Buffer) => {
+                        scriptTail =
+                            chunk.length >= SCRIPT_END_WINDOW
+                                ? chunk.subarray(-SCRIPT_END_WINDOW)
+                                : Buffer.concat([scriptTail, chunk]).subarray(-SCRIPT_END_WINDOW);
+                    });
+                    script.stdout.on("end", resolve).on("error", reject);
+                    script.stdout.pipe(psql.stdin, { end: false });
+                });
+                // What psql has yet to read when pg_restore is done (the pipes to it full): the COMMIT is queued behind it.
+                const scriptDone = script.done.then(() => (queuedAtExit = script.stdout.readableLength + psql.stdin.writableLength));
+                await Promise.all([reading, scriptDone, scriptHandedOver]);
+                // psql must have been handed the whole script, to its last line, not just a pg_restore that exited 0.
+                if (!/-- PostgreSQL database dump complete\n/.test(scriptTail.toString("utf8"))) {
+                    throw new OperationError("pg_restore's script reached psql without its end; nothing was committed");
+                }
+            })(),
+        ]);
+    } catch (error) {
+        psql.kill();
+        list.kill();
+        script.kill();
+        // A damaged archive is the cause to report, whatever it made pg_restore or psql say first.
+        await reading;
+        throw error;
+    } finally {
+        clearInterval(ticker);
+    }
+    // Every byte checked out: only now may psql read the COMMIT (queued behind what it has not run yet).
+    psql.stdin.end(`${restoreTrailerSql(metadata.migration_version)}COMMIT;\n`);
+    progress.line(
+        `backup: dump read and checked (sha256 ok); pg_restore ended with ${formatBytes(queuedAtExit)} of its script not yet read by psql, then the migration check and COMMIT`,
+    );
+    await psql.done;
 }
 
 /** Schemas created by a dump, from its `pg_restore --list` output. */
@@ -242,7 +328,7 @@ BEGIN
         EXECUTE 'SELECT coalesce(max(version::text), ''000'') FROM schema_migrations' INTO restored;
     END IF;
     IF restored IS DISTINCT FROM '${version}' THEN
-        RAISE EXCEPTION 'restored schema_migrations is at %, the archive says ${version}; rolling back', restored;
+        RAISE EXCEPTION 'metadata.json says migration version ${version} but the dump''s schema_migrations is at %; refusing a mismatching archive', restored;
     END IF;
 END $$;
 `;

@@ -1,75 +1,56 @@
 import { createHash } from "crypto";
 import { createReadStream, promises as fs } from "fs";
-import * as os from "os";
-import * as path from "path";
 import { OperationError, UsageError } from "../errors";
 import { NO_VERSION } from "../migrations/files";
 import { Progress, formatBytes, formatDuration, silentProgress } from "../progress";
-import { ArchiveContents, readArchive } from "./archive";
+import { ArchiveContents, fanOut, readArchive, readMetadataJson } from "./archive";
 import { BackupMetadata, DUMP_FILE, parseBackupMetadata } from "./metadata";
-import { findPgTool, runTool } from "./pgTools";
+import { ToolOutput, findPgTool, runTool, startTool } from "./pgTools";
 
-/** An archive that passed every check, unpacked in a temp dir until `cleanup()`. */
-export interface VerifiedArchive {
+/** What `backup verify` reports. */
+export interface VerifyReport {
     /** The archive. */
     archivePath: string;
     /** Its metadata.json. */
     metadata: BackupMetadata;
-    /** The unpacked pg_dump custom-format file. */
-    dumpPath: string;
     /** Number of entries in the dump's table of contents. */
     tocEntries: number;
     /** Migration head found in the dump's schema_migrations data ("000" if none). */
     dumpMigrationVersion: string;
-    /** Deletes the unpacked files. */
-    cleanup: () => Promise<void>;
 }
-
-/** What `backup verify` reports. */
-export type VerifyReport = Omit<VerifiedArchive, "cleanup" | "dumpPath">;
 
 /**
- * Re-checks an archive end to end: it unpacks to exactly metadata.json and
- * database.dump, the metadata is well-formed, the dump's size and sha256 match
- * it (hashed while it is unpacked), `pg_restore --list` reads the dump, and the
- * schema_migrations head inside the dump equals metadata.migration_version.
+ * Re-checks an archive end to end in one read, nothing unpacked to disk: it holds exactly
+ * metadata.json and database.dump, the metadata is well-formed, the dump's size and sha256 match
+ * it (hashed as it streams by), `pg_restore --list` reads the dump (fed from the same stream), and
+ * the schema_migrations head inside the dump (a second pg_restore on the stream) equals
+ * metadata.migration_version.
  */
 export async function verifyBackup(archivePath: string, progress: Progress = silentProgress): Promise<VerifyReport> {
-    const verified = await openVerifiedArchive(archivePath, progress);
-    await verified.cleanup();
-    const { cleanup: _cleanup, dumpPath: _dumpPath, ...report } = verified;
-    return report;
-}
-
-/** Like {@link verifyBackup} but keeps the unpacked dump for a restore; call `cleanup()` afterwards. */
-export async function openVerifiedArchive(archivePath: string, progress: Progress = silentProgress): Promise<VerifiedArchive> {
     const started = Date.now();
-    let stat: import("fs").Stats;
+    const expected = await readArchiveMetadata(archivePath);
+    const pgRestore = await findPgTool("pg_restore", dumpMajorOf(expected));
+    const list = startTool(pgRestore, ["--list"], { env: process.env });
+    const data = startTool(pgRestore, ["--data-only", "--table=schema_migrations", "--file=-"], { env: process.env });
+    let contents: ArchiveContents;
     try {
-        stat = await fs.stat(archivePath);
-    } catch {
-        throw new UsageError(`backup archive not found: ${archivePath}`);
-    }
-    if (!stat.isFile()) {
-        throw new UsageError(`not a file: ${archivePath}`);
-    }
-    const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "physioflow-verify-"));
-    const cleanup = () => fs.rm(workDir, { recursive: true, force: true });
-    try {
-        const dumpPath = path.join(workDir, DUMP_FILE);
-        // One read of the archive: unpacked and hashed in the same pass.
-        const contents = await readArchive(archivePath, dumpPath);
-        const metadata = checkContents(archivePath, contents);
-        const dumpMajor = Number(/(\d+)(?:\.\d+)?/.exec(metadata.pg_dump_version)?.[1] ?? 0);
-        const checked = await checkDump(dumpPath, dumpMajor, metadata.migration_version, archivePath);
-        progress.line(
-            `backup: verified ${archivePath}: ${formatBytes(contents.dumpSize)} dump, sha256 ok, ${checked.tocEntries} TOC entries, migration ${checked.dumpMigrationVersion}, in ${formatDuration(Date.now() - started)}`,
-        );
-        return { archivePath, metadata, dumpPath, ...checked, cleanup };
+        contents = await readArchive(archivePath, { dumpTo: fanOut([list.stdin, data.stdin]) });
     } catch (error) {
-        await cleanup();
+        list.kill();
+        data.kill();
         throw error;
     }
+    const metadata = checkContents(archivePath, contents, expected);
+    const checked = await checkDumpOutput(list.done, data.done, metadata.migration_version, archivePath);
+    progress.line(
+        `backup: verified ${archivePath}: ${formatBytes(contents.dumpSize)} dump, sha256 ok, ${checked.tocEntries} TOC entries, migration ${checked.dumpMigrationVersion}, in ${formatDuration(Date.now() - started)}`,
+    );
+    return { archivePath, metadata, ...checked };
+}
+
+/** The pg_dump major that wrote an archive's dump (pg_restore must be at least as new). */
+export function dumpMajorOf(metadata: BackupMetadata): number {
+    return Number(/(\d+)(?:\.\d+)?/.exec(metadata.pg_dump_version)?.[1] ?? 0);
 }
 
 /** What pg_restore found in a dump. */
@@ -86,17 +67,27 @@ export interface DumpCheck {
  */
 export async function checkDump(dumpPath: string, dumpMajor: number, expectedVersion: string, archivePath = dumpPath): Promise<DumpCheck> {
     const pgRestore = await findPgTool("pg_restore", dumpMajor);
-    const [toc, data] = await Promise.all([
-        runTool(pgRestore, ["--list", dumpPath], { env: process.env }).catch((error: Error) => {
+    return checkDumpOutput(
+        runTool(pgRestore, ["--list", dumpPath], { env: process.env }),
+        runTool(pgRestore, ["--data-only", "--table=schema_migrations", "--file=-", dumpPath], { env: process.env }),
+        expectedVersion,
+        archivePath,
+    );
+}
+
+/** The TOC count and migration check from the two pg_restore runs of {@link checkDump} (on a file or on a stream). */
+async function checkDumpOutput(list: Promise<ToolOutput>, data: Promise<ToolOutput>, expectedVersion: string, archivePath: string): Promise<DumpCheck> {
+    const [toc, migrations] = await Promise.all([
+        list.catch((error: Error) => {
             throw new OperationError(`${archivePath} is damaged: pg_restore cannot read its dump (${error.message})`);
         }),
-        runTool(pgRestore, ["--data-only", "--table=schema_migrations", "--file=-", dumpPath], { env: process.env }).catch((error: Error) => error),
+        data.catch((error: Error) => error),
     ]);
-    if (data instanceof Error) {
-        throw data;
+    if (migrations instanceof Error) {
+        throw migrations;
     }
     const tocEntries = toc.stdout.split("\n").filter(line => line.trim() !== "" && !line.startsWith(";")).length;
-    const dumpMigrationVersion = migrationVersionFromDumpSql(data.stdout);
+    const dumpMigrationVersion = migrationVersionFromDumpSql(migrations.stdout);
     if (dumpMigrationVersion !== expectedVersion) {
         throw new OperationError(
             `${archivePath}: metadata.json says migration version ${expectedVersion} but the dump's schema_migrations is at ${dumpMigrationVersion}; refusing a mismatching archive`,
@@ -126,9 +117,15 @@ export async function verifyWrittenArchive(archivePath: string, checked: DumpChe
     return { archivePath, metadata, ...checked };
 }
 
-/** The metadata of an archive whose dump matches it in size and sha256; throws naming the mismatch. */
-function checkContents(archivePath: string, contents: ArchiveContents): BackupMetadata {
+/**
+ * The metadata of an archive whose dump matches it in size and sha256; throws naming the mismatch.
+ * `expected`: the metadata read before the dump (the same file read twice must say the same).
+ */
+export function checkContents(archivePath: string, contents: ArchiveContents, expected?: BackupMetadata): BackupMetadata {
     const metadata = readMetadata(archivePath, contents.metadataJson);
+    if (expected !== undefined && JSON.stringify(expected) !== JSON.stringify(metadata)) {
+        throw new OperationError(`${archivePath} is damaged: metadata.json changed between two reads of it; refusing it`);
+    }
     if (contents.dumpSize !== metadata.dump_size_bytes) {
         throw new OperationError(
             `${archivePath} is damaged: ${DUMP_FILE} is ${contents.dumpSize} bytes but metadata.json says ${metadata.dump_size_bytes}; refusing it`,
@@ -175,9 +172,22 @@ export function migrationVersionFromDumpSql(sql: string): string {
     return head;
 }
 
-/** An archive's metadata.json, read and checked without hashing or unpacking its dump (a listing's read, not a verification). */
+/**
+ * An archive's metadata.json, read and checked without reading its dump where the layout allows
+ * (a listing's read, or what a verify or restore checks before the dump streams by; not a
+ * verification). A missing path or a folder is a usage error.
+ */
 export async function readArchiveMetadata(archivePath: string): Promise<BackupMetadata> {
-    return readMetadata(archivePath, (await readArchive(archivePath, undefined, false)).metadataJson);
+    let stat: import("fs").Stats;
+    try {
+        stat = await fs.stat(archivePath);
+    } catch {
+        throw new UsageError(`backup archive not found: ${archivePath}`);
+    }
+    if (!stat.isFile()) {
+        throw new UsageError(`not a file: ${archivePath}`);
+    }
+    return readMetadata(archivePath, await readMetadataJson(archivePath));
 }
 
 function readMetadata(archivePath: string, text: string): BackupMetadata {

@@ -132,7 +132,7 @@ describe("backup and restore against PostgreSQL", function () {
         assert.strictEqual(updated.rows[0].touched, true);
     });
 
-    it("refuses a damaged archive (sha256 mismatch) before touching the database", async () => {
+    it("refuses a damaged archive (sha256 mismatch): never committed, the database as it was", async () => {
         const { archivePath } = await createBackup({ connection: db.connection, outDir, environment: "dev" });
         const damaged = await repack(archivePath, "dev_damaged_20260211_000000.tar.gz", dir => {
             const dump = path.join(dir, "database.dump");
@@ -142,16 +142,54 @@ describe("backup and restore against PostgreSQL", function () {
         });
         await client.query("UPDATE patients SET full_name = 'changed after backup'");
         const before = await snapshot(client);
-        let asked = false;
+        // The dump is hashed as it streams into the restore's transaction: the mismatch is found at its end, before any COMMIT.
         await assert.rejects(
-            restoreBackup({ archivePath: damaged, connection: db.connection, confirm: async () => (asked = true) }),
+            restoreBackup({ archivePath: damaged, connection: db.connection, confirm: async () => true }),
             new RegExp(
-                `^OperationError: ${damaged.replace(/\./g, "\\.")} is damaged: sha256 of database.dump is [0-9a-f]{64} but metadata.json says [0-9a-f]{64}; refusing it$`,
+                `^OperationError: restore failed and was rolled back, ${db.name} is unchanged: ${damaged.replace(/\./g, "\\.")} is damaged: sha256 of database.dump is [0-9a-f]{64} but metadata.json says [0-9a-f]{64}; refusing it$`,
             ),
         );
-        assert.strictEqual(asked, false);
         assert.deepStrictEqual(await snapshot(client), before);
         await assert.rejects(verifyBackup(damaged), /is damaged: sha256/);
+    });
+
+    it("never commits a dump that pg_restore and psql replay without complaint but that does not match its sha256 (a byte of an owner name changed)", async () => {
+        const { archivePath } = await createBackup({ connection: db.connection, outDir, environment: "dev" });
+        const owner = Buffer.from(db.connection.user);
+        const changed = await repack(archivePath, "dev_owner_20260211_000000.tar.gz", dir => {
+            const dump = path.join(dir, "database.dump");
+            const bytes = fs.readFileSync(dump);
+            const at = bytes.indexOf(owner);
+            assert.ok(at > 0, "the dump's table of contents names its owner");
+            // --no-owner: the replayed SQL is the same, only the sha256 tells.
+            bytes[at] = bytes[at] === 0x78 ? 0x79 : 0x78;
+            fs.writeFileSync(dump, bytes);
+        });
+        await client.query("UPDATE patients SET full_name = 'changed after backup'");
+        const before = await snapshot(client);
+        await assert.rejects(
+            restoreBackup({ archivePath: changed, connection: db.connection, confirm: async () => true }),
+            /restore failed and was rolled back, .* is unchanged: .* is damaged: sha256 of database\.dump is [0-9a-f]{64} but metadata\.json says/,
+        );
+        assert.deepStrictEqual(await snapshot(client), before);
+    });
+
+    it("refuses an archive with one byte flipped where it was written (read from its stored blocks, not through gunzip): verify, and a restore never commits it", async () => {
+        const { archivePath } = await createBackup({ connection: db.connection, outDir, environment: "dev" });
+        const flipped = path.join(outDir, "dev_flipped_20260211_000000.tar.gz");
+        const bytes = fs.readFileSync(archivePath);
+        // Inside the dump's data, away from the 5-byte block headers (every 65 540 bytes from byte 10).
+        const at = 10 + 65540 * Math.floor(bytes.length / 2 / 65540) + 1000;
+        bytes[at] ^= 0xff;
+        fs.writeFileSync(flipped, bytes);
+        await assert.rejects(verifyBackup(flipped), /is damaged: its gzip CRC-32 or length does not match its contents$/);
+        await client.query("UPDATE patients SET full_name = 'changed after backup'");
+        const before = await snapshot(client);
+        await assert.rejects(
+            restoreBackup({ archivePath: flipped, connection: db.connection, confirm: async () => true }),
+            /^OperationError: restore failed and was rolled back, .* is unchanged: .* is damaged: its gzip CRC-32/,
+        );
+        assert.deepStrictEqual(await snapshot(client), before);
     });
 
     it("refuses a truncated archive and one with unexpected entries", async () => {
@@ -169,17 +207,16 @@ describe("backup and restore against PostgreSQL", function () {
         assert.strictEqual((await client.query("SELECT count(*)::int AS n FROM patients")).rows[0].n, 2);
     });
 
-    it("refuses an archive whose metadata version does not match the dump, before touching the database", async () => {
+    it("refuses an archive whose metadata version does not match the dump: never committed, the database as it was", async () => {
         const { archivePath } = await createBackup({ connection: db.connection, outDir, environment: "dev" });
         const mismatching = await repack(archivePath, "dev_mismatch_20260211_000000.tar.gz", dir => editMetadata(dir, m => (m.migration_version = "003")));
         await client.query("DELETE FROM audit_logs");
         const before = await snapshot(client);
-        let asked = false;
         await assert.rejects(
-            restoreBackup({ archivePath: mismatching, connection: db.connection, confirm: async () => (asked = true) }),
-            /metadata\.json says migration version 003 but the dump's schema_migrations is at 006; refusing a mismatching archive/,
+            restoreBackup({ archivePath: mismatching, connection: db.connection, confirm: async () => true }),
+            /restore failed and was rolled back, .* is unchanged: .*metadata\.json says migration version 003 but the dump's schema_migrations is at 006; refusing a mismatching archive/,
         );
-        assert.strictEqual(asked, false);
+        await assert.rejects(verifyBackup(mismatching), /metadata\.json says migration version 003 but the dump's schema_migrations is at 006/);
         assert.deepStrictEqual(await snapshot(client), before);
     });
 
