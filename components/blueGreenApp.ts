@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { colorDeploymentSpec, colorLabels, rolloutWaitFor } from "./colorDeployment";
+import { colorDeploymentSpec, colorLabels, PodPlacement, rolloutWaitFor } from "./colorDeployment";
 import { AppSettings } from "./colorSettings";
 import { Color, colors, otherColor, replicasByColor } from "./colors";
 
@@ -51,6 +51,8 @@ export interface BlueGreenAppArgs {
      * it new connections. Default 0. Not waited in a preview, nor when the old color stays warm.
      */
     scaleDownDelaySeconds?: number;
+    /** Where both colors' pods run and their containers' pull policy (the stack's `podNodeLabel`, `imagePullPolicy`). Default: Kubernetes'. */
+    pods?: PodPlacement;
 }
 
 /** Server-side apply with force: the stack's values win over another field manager's. */
@@ -152,6 +154,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 resources: args.settings[color].resources,
                 runAsUser: args.runAsUser ?? 1000,
                 readinessTimeoutSeconds,
+                pods: args.pods,
             });
             return new k8s.apps.v1.Deployment(
                 `${name}-${color}`,

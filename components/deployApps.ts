@@ -59,6 +59,7 @@ export function deployApps(args: DeployAppsArgs) {
         readinessTimeoutSeconds: settings.readinessTimeoutSeconds,
         previousActiveColor: args.previousActiveColor,
         scaleDownDelaySeconds: settings.scaleDownDelaySeconds,
+        pods: settings.pods,
     };
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 
