@@ -8,7 +8,7 @@ export function apiEnvironment(settings: StackConfig, port: number): Record<stri
     return {
         APP_ENV: settings.environment,
         PORT: String(port),
-        DATABASE_HOST: settings.database.host,
+        DATABASE_HOST: settings.database.podHost,
         DATABASE_PORT: String(settings.database.port),
         DATABASE_NAME: settings.database.name,
         KEYCLOAK_URL: settings.keycloak.url,

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Adoption, adoptOptions } from "./adoption";
-import { colorDeploymentSpec, colorLabels, rolloutWaitFor } from "./colorDeployment";
+import { colorDeploymentSpec, colorLabels, PodPlacement, rolloutWaitFor } from "./colorDeployment";
 import { AppSettings } from "./colorSettings";
 import { Color, colors, otherColor, replicasByColor } from "./colors";
 
@@ -58,6 +58,8 @@ export interface BlueGreenAppArgs {
      * its live spec (components/adoption.ts). Default none.
      */
     adopt?: Adoption;
+    /** Where both colors' pods run and their containers' pull policy (the stack's `podNodeLabel`, `imagePullPolicy`). Default: Kubernetes'. */
+    pods?: PodPlacement;
 }
 
 /** Server-side apply with force: the stack's values win over another field manager's. */
@@ -159,6 +161,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 resources: args.settings[color].resources,
                 runAsUser: args.runAsUser ?? 1000,
                 readinessTimeoutSeconds,
+                pods: args.pods,
             });
             return new k8s.apps.v1.Deployment(
                 `${name}-${color}`,

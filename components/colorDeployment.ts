@@ -27,6 +27,14 @@ export interface ColorDeploymentSpecArgs {
     runAsUser: number;
     /** Seconds a rollout may go without progress before Kubernetes marks it failed (`progressDeadlineSeconds`). */
     readinessTimeoutSeconds: number;
+    /** Where the pods run and the containers' pull policy (the stack's `pods`); empty: Kubernetes' defaults. */
+    pods?: PodPlacement;
+}
+
+/** The stack's `podNodeLabel` and `imagePullPolicy` (components/config.ts). */
+export interface PodPlacement {
+    node?: { key: string; value: string };
+    imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
 }
 
 /**
@@ -77,10 +85,18 @@ export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.in
                     fsGroup: args.runAsUser,
                     seccompProfile: { type: "RuntimeDefault" },
                 },
+                // Pinned to the nodes with the stack's label, whose taint keeps every other pod off them.
+                ...(args.pods?.node === undefined
+                    ? {}
+                    : {
+                          nodeSelector: { [args.pods.node.key]: args.pods.node.value },
+                          tolerations: [{ key: args.pods.node.key, operator: "Equal", value: args.pods.node.value, effect: "NoSchedule" }],
+                      }),
                 containers: [
                     {
                         name: args.app,
                         image: pulumi.interpolate`${args.image}:${args.tag}`,
+                        ...(args.pods?.imagePullPolicy === undefined ? {} : { imagePullPolicy: args.pods.imagePullPolicy }),
                         ports: [{ name: "http", containerPort: args.port }],
                         envFrom,
                         // Until the first health check passes, no other probe runs: a slow start is not a restart.

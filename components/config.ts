@@ -75,6 +75,11 @@ export interface StackConfig {
         adminUser: string;
         /** libpq/lib/pq `sslmode`. */
         sslMode: SslMode;
+        /**
+         * The database host the apps' pods are given (`DATABASE_HOST`), when they reach it at
+         * another address than the machine running Pulumi does (`dbHostForPods`; default `host`).
+         */
+        podHost: string;
     };
     /** Folder (on the machine running Pulumi) where pre-migration backups are kept. */
     backupDir: string;
@@ -126,8 +131,20 @@ export interface StackConfig {
      * connections. Default 10; 0 scales down at once.
      */
     scaleDownDelaySeconds: number;
+    /**
+     * Where the apps' pods run and how their images are found (`podNodeLabel`, `imagePullPolicy`):
+     * `node`, a `key=value` label the pods select and whose NoSchedule taint (same key and value)
+     * they tolerate; `imagePullPolicy` for every app container. Unset: Kubernetes' defaults (any
+     * node, pull policy by tag). The local stack on the real node (docs/node.md) sets
+     * `physioflow.dev/node=real` and `Never` (its images are imported, no registry is reachable).
+     */
+    pods: { node?: { key: string; value: string }; imagePullPolicy?: PullPolicy };
     kubernetes: { kubeconfig?: string; context?: string; renderYamlToDirectory?: string };
 }
+
+/** A container's `imagePullPolicy`. */
+export type PullPolicy = "Always" | "IfNotPresent" | "Never";
+const pullPolicies: readonly PullPolicy[] = ["Always", "IfNotPresent", "Never"];
 
 /** Container resources: requests and limits of cpu and memory (Kubernetes quantities). */
 export interface ContainerResources {
@@ -187,6 +204,7 @@ const plainKeys = [
     "dbUser",
     "dbAdminUser",
     "dbSslMode",
+    "dbHostForPods",
     "backupDir",
     "backupS3Endpoint",
     "backupS3Bucket",
@@ -198,6 +216,8 @@ const plainKeys = [
     "holdMigrations",
     "readinessTimeoutSeconds",
     "scaleDownDelaySeconds",
+    "podNodeLabel",
+    "imagePullPolicy",
     "kubeconfig",
     "kubeContext",
     "renderYamlTo",
@@ -313,6 +333,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         },
         database: {
             host: required(raw, "dbHost"),
+            podHost: raw.dbHostForPods === undefined ? required(raw, "dbHost") : matching(raw, "dbHostForPods", hostPattern, "a host name or IP address"),
             port: integer(raw, "dbPort", 5432, 1, 65535),
             name: required(raw, "dbName"),
             user: required(raw, "dbUser"),
@@ -336,8 +357,28 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
             api: { healthPath: matching(raw, "apiHealthPath", pathPattern, "a path like /health", "/health"), resources: parseResources(raw, "apiResources") },
             web: { healthPath: matching(raw, "webHealthPath", pathPattern, "a path like /", "/"), resources: parseResources(raw, "webResources") },
         },
+        pods: {
+            ...(raw.podNodeLabel === undefined ? {} : { node: parseNodeLabel(raw.podNodeLabel) }),
+            ...(raw.imagePullPolicy === undefined ? {} : { imagePullPolicy: oneOf(raw, "imagePullPolicy", pullPolicies) }),
+        },
         kubernetes: { kubeconfig: raw.kubeconfig, context: raw.kubeContext, renderYamlToDirectory: raw.renderYamlTo },
     };
+}
+
+const hostPattern = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+/** A label's key (an optional DNS prefix and `/`, then a name) and value, as Kubernetes allows them. */
+const labelKeyPattern = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const labelValuePattern = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** `podNodeLabel`: `key=value`, both as Kubernetes allows them in a label. */
+function parseNodeLabel(text: string): { key: string; value: string } {
+    const at = text.indexOf("=");
+    const key = text.slice(0, at);
+    const value = text.slice(at + 1);
+    if (at <= 0 || !labelKeyPattern.test(key) || !labelValuePattern.test(value)) {
+        throw new ConfigError(`physioflow:podNodeLabel is "${text}"; it must be a node label as key=value, e.g. physioflow.dev/node=real`);
+    }
+    return { key, value };
 }
 
 /**

@@ -64,6 +64,7 @@ export function deployApps(args: DeployAppsArgs) {
         previousActiveColor: args.previousActiveColor,
         scaleDownDelaySeconds: settings.scaleDownDelaySeconds,
         adopt,
+        pods: settings.pods,
     };
     const appOptions = { provider, dependsOn: [...(args.dependsOn ?? []), namespace] };
 

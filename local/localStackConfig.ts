@@ -9,9 +9,19 @@ const secretKeys: readonly string[] = [...requiredSecrets, ...uploadSecrets];
 
 /**
  * The settings a local stack starts with (keys without `physioflow:`): the cluster is the one whose
- * admin kubeconfig is `kubeconfig`, or, with `renderDir`, none (manifests are rendered there).
+ * admin kubeconfig is `kubeconfig`, or, with `renderDir`, none (manifests are rendered there). With
+ * `node`, the apps' pods run on that real node (devenv/node.ts, docs/node.md): they select its label
+ * and tolerate its taint, use the images imported into it (`imagePullPolicy: Never`) and reach the
+ * database at `node.dbHost` (the host's PostgreSQL relayed into the node), while the machine
+ * running Pulumi keeps 127.0.0.1. Without it, kwok plays the pods.
  */
-export function localStackSettings(args: { kubeconfig?: string; renderDir?: string; backupDir: string; dbPort: number }): Record<string, string> {
+export function localStackSettings(args: {
+    kubeconfig?: string;
+    renderDir?: string;
+    backupDir: string;
+    dbPort: number;
+    node?: { label: string; dbHost: string };
+}): Record<string, string> {
     return {
         environment: "local",
         activeColor: "blue",
@@ -33,6 +43,7 @@ export function localStackSettings(args: { kubeconfig?: string; renderDir?: stri
         dbUser: "physioflow",
         dbSslMode: "disable",
         backupDir: args.backupDir,
+        ...(args.node !== undefined ? { podNodeLabel: args.node.label, imagePullPolicy: "Never", dbHostForPods: args.node.dbHost } : {}),
         ...(args.renderDir !== undefined ? { renderYamlTo: args.renderDir } : {}),
         ...(args.kubeconfig !== undefined ? { kubeconfig: args.kubeconfig } : {}),
     };

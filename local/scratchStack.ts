@@ -50,11 +50,12 @@ export interface ScratchClusterStack {
 /**
  * A new stack `name` with the local settings, its secrets set with `{ secret: true }`, deploying to
  * the cluster whose kubeconfig is `target.kubeconfig` (in `target.namespace`, default the local stack's
- * `physioflow-local`), or rendering to a temp folder with `{ render: true }`.
+ * `physioflow-local`; with `target.node`, its pods on that real node: localStackSettings' `node`), or
+ * rendering to a temp folder with `{ render: true }`.
  */
 export async function createScratchClusterStack(
     name: string,
-    target: { kubeconfig: string; namespace?: string } | { render: true },
+    target: { kubeconfig: string; namespace?: string; node?: { label: string; dbHost: string } } | { render: true },
     engine: PulumiEngine,
 ): Promise<ScratchClusterStack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `physioflow-engine-${name}-`));
@@ -76,7 +77,7 @@ export async function createScratchClusterStack(
         "physioflow:blueDbPassword": { value: colorPasswords.blue, secret: true },
         "physioflow:greenDbPassword": { value: colorPasswords.green, secret: true },
     };
-    const where = "kubeconfig" in target ? { kubeconfig: target.kubeconfig } : { renderDir };
+    const where = "kubeconfig" in target ? { kubeconfig: target.kubeconfig, node: target.node } : { renderDir };
     for (const [key, value] of Object.entries(localStackSettings({ ...where, backupDir: path.join(dir, "backups"), dbPort: 5432 }))) {
         config[`physioflow:${key}`] = { value };
     }

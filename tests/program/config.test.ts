@@ -238,7 +238,7 @@ describe("stack config: every default of a minimal stack", () => {
             webUrl: "https://physioflow.example.com",
             apiUrl: "https://physioflow.example.com/api",
             keycloak: { url: "https://keycloak.example.com", realm: "physioflow-dev", clientId: "physioflow-web" },
-            database: { host: "10.0.0.5", port: 5432, name: "physioflow_dev", user: "emr", adminUser: "postgres", sslMode: "require" },
+            database: { host: "10.0.0.5", podHost: "10.0.0.5", port: 5432, name: "physioflow_dev", user: "emr", adminUser: "postgres", sslMode: "require" },
             backupDir: "$HOME/physioflow-backups/dev",
             backupUpload: undefined,
             backupLocalOnly: false,
@@ -251,6 +251,7 @@ describe("stack config: every default of a minimal stack", () => {
                 api: { healthPath: "/health", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } } },
                 web: { healthPath: "/", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } } },
             },
+            pods: {},
             kubernetes: { kubeconfig: undefined, context: undefined, renderYamlToDirectory: undefined },
         });
         assert.strictEqual(defaultResources, "requests.cpu=100m,requests.memory=128Mi,limits.cpu=500m,limits.memory=512Mi");
@@ -285,6 +286,7 @@ describe("stack config: every default of a minimal stack", () => {
         assert.strictEqual(settings.notifyWebhookUrl, "http://hooks.example/x");
         assert.deepStrictEqual(settings.database, {
             host: "10.0.0.5",
+            podHost: "10.0.0.5",
             port: 6432,
             name: "physioflow_dev",
             user: "emr",
@@ -317,6 +319,51 @@ describe("stack config: every default of a minimal stack", () => {
         }
         assert.strictEqual(accepted({ environment: "prod", backupLocalOnly: "true" }).environment, "prod");
         assert.strictEqual(accepted({ environment: "prod", backupS3Endpoint: "https://s3.example", backupS3Bucket: "b" }).environment, "prod");
+    });
+});
+
+describe("stack config: where the pods run (the real node)", () => {
+    it("podNodeLabel, imagePullPolicy and dbHostForPods: taken as given; bad values refused in one line", () => {
+        const settings = accepted({ podNodeLabel: "physioflow.dev/node=real", imagePullPolicy: "Never", dbHostForPods: "10.250.0.1" });
+        assert.deepStrictEqual(settings.pods, { node: { key: "physioflow.dev/node", value: "real" }, imagePullPolicy: "Never" });
+        assert.strictEqual(settings.database.host, "10.0.0.5");
+        assert.strictEqual(settings.database.podHost, "10.250.0.1");
+        assert.deepStrictEqual(accepted({ podNodeLabel: "pool=" }).pods, { node: { key: "pool", value: "" } });
+        for (const policy of ["Always", "IfNotPresent", "Never"]) assert.strictEqual(accepted({ imagePullPolicy: policy }).pods.imagePullPolicy, policy);
+        for (const bad of ["real", "=real", "a b=c", "physioflow.dev/node=re al", "/node=real", "x=-y"]) {
+            refused(
+                minimalStack({ podNodeLabel: bad }),
+                `physioflow:podNodeLabel is "${bad}"; it must be a node label as key=value, e.g. physioflow.dev/node=real`,
+            );
+        }
+        refused(minimalStack({ imagePullPolicy: "never" }), `physioflow:imagePullPolicy is "never"; allowed values: Always, IfNotPresent, Never`);
+        refused(minimalStack({ dbHostForPods: "db host" }), `physioflow:dbHostForPods is "db host"; it must be a host name or IP address`);
+        refused(minimalStack({ dbHostForPods: "" }), `physioflow:dbHostForPods is ""; it is required (pulumi config set dbHostForPods <value>)`);
+    });
+
+    it("the API pods get dbHostForPods as DATABASE_HOST; the Deployments select the label, tolerate its taint and carry the pull policy", async function () {
+        this.timeout(60_000);
+        const run = await runProgram("dev", {
+            ...stackConfigWithSecrets("dev"),
+            "physioflow:podNodeLabel": "physioflow.dev/node=real",
+            "physioflow:imagePullPolicy": "Never",
+            "physioflow:dbHostForPods": "10.250.0.1",
+        });
+        const apiConfig = run.resources.find(r => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "physioflow-api-config-blue")!;
+        assert.strictEqual(apiConfig.inputs.data.DATABASE_HOST, "10.250.0.1");
+        for (const name of ["physioflow-api-blue", "physioflow-api-green", "physioflow-web-blue", "physioflow-web-green"]) {
+            const pod = run.resources.find(r => r.type === "kubernetes:apps/v1:Deployment" && r.name === name)!.inputs.spec.template.spec;
+            assert.deepStrictEqual(pod.nodeSelector, { "physioflow.dev/node": "real" }, name);
+            assert.deepStrictEqual(pod.tolerations, [{ key: "physioflow.dev/node", operator: "Equal", value: "real", effect: "NoSchedule" }], name);
+            assert.strictEqual(pod.containers[0].imagePullPolicy, "Never", name);
+        }
+        // Unset (every stack file in the repo): no selector, no toleration, no pull policy, the database host as it is.
+        const plain = await runProgram("dev", stackConfigWithSecrets("dev"));
+        for (const deployment of plain.resources.filter(r => r.type === "kubernetes:apps/v1:Deployment")) {
+            const pod = deployment.inputs.spec.template.spec;
+            assert.ok(!("nodeSelector" in pod) && !("tolerations" in pod) && !("imagePullPolicy" in pod.containers[0]), deployment.name);
+        }
+        assert.strictEqual(plain.resources.find(r => r.name === "physioflow-api-config-blue")!.inputs.data.DATABASE_HOST, raw("dev").dbHost);
     });
 });
 

@@ -24,6 +24,9 @@ export type TestClusterStack = ScratchClusterStack;
  * kubeconfig is `target.kubeconfig` (in `target.namespace`, default the local stack's
  * `physioflow-local`), or rendering to a temp folder with `{ render: true }`.
  */
-export async function createTestClusterStack(name: string, target: { kubeconfig: string; namespace?: string } | { render: true }): Promise<TestClusterStack> {
+export async function createTestClusterStack(
+    name: string,
+    target: { kubeconfig: string; namespace?: string; node?: { label: string; dbHost: string } } | { render: true },
+): Promise<TestClusterStack> {
     return createScratchClusterStack(name, target, await testEngine());
 }
