@@ -7,7 +7,7 @@ import * as tar from "tar";
 import * as zlib from "zlib";
 import { OperationError } from "../errors";
 import { DUMP_FILE, METADATA_FILE } from "./metadata";
-import { padding, readStoredArchive, readStoredMetadata } from "./storedArchive";
+import { ArchiveContents, padding, readStoredArchive, readStoredMetadata } from "./storedArchive";
 
 const MEMBERS = [METADATA_FILE, DUMP_FILE];
 const BLOCK = 512;
@@ -66,14 +66,8 @@ export async function packArchive(dumpPath: string, metadataFor: (dump: WrittenA
     return written!;
 }
 
-/** What one streaming read of an archive found. */
-export interface ArchiveContents {
-    /** metadata.json as text. */
-    metadataJson: string;
-    /** Size and sha256 of database.dump as read. */
-    dumpSize: number;
-    dumpSha256: string;
-}
+/** What one streaming read of an archive found (defined beside the stored-block reader, which returns it too). */
+export type { ArchiveContents };
 
 /**
  * Reads an archive once, start to end: checks that it holds exactly metadata.json and

@@ -13,8 +13,16 @@ import { Writable } from "stream";
 import * as tar from "tar";
 import * as zlib from "zlib";
 import { OperationError } from "../errors";
-import type { ArchiveContents } from "./archive";
 import { DUMP_FILE, METADATA_FILE } from "./metadata";
+
+/** What one streaming read of an archive found. */
+export interface ArchiveContents {
+    /** metadata.json as text. */
+    metadataJson: string;
+    /** Size and sha256 of database.dump as read. */
+    dumpSize: number;
+    dumpSha256: string;
+}
 
 const BLOCK = 512;
 /** File bytes read at once while streaming the dump. */

@@ -10,10 +10,12 @@
  * attribute by attribute (pg_roles, pg_auth_members, the role's settings: what the provider reads
  * for a role), and compared with the program's own inputs for the `import`ed resources (a mock run of
  * index.ts with `importExisting`), each attribute the program leaves out taken at the provider's
- * documented default (the @pulumi/postgresql SDK's RoleArgs/DatabaseArgs). The password cannot be
- * read back and is ignored by the program (`ignoreChanges`); every other attribute must match.
+ * documented default (the @pulumi/postgresql SDK's RoleArgs/DatabaseArgs). The import's own update
+ * changes none of them (`ignoreChanges`: importedRoleFields); a difference found here is what the
+ * next `up` changes, so a role made as the runbook makes it must show none. The password cannot be read back.
  */
 import * as assert from "assert";
+import { importedRoleFields } from "../../components/appDatabase";
 import { Client } from "pg";
 import { find, runProgram, stackConfigWithSecrets } from "../support/programRun";
 import { freshDatabase, TestDatabase } from "../support/postgres";
@@ -107,7 +109,7 @@ describe("importing the team's role and database: the next preview changes no at
         const role = find(run, Role, `physioflow_prod-${owner}`);
         const database = find(run, Database, "physioflow_prod");
         assert.strictEqual(role.options.importId, owner);
-        assert.deepStrictEqual(role.options.ignoreChanges, ["password"]);
+        assert.deepStrictEqual(role.options.ignoreChanges, importedRoleFields);
         assert.strictEqual(database.options.importId, "physioflow_prod");
         inputs = { role: role.inputs, database: database.inputs };
 

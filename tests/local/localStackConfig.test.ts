@@ -15,6 +15,8 @@ describe("local stack settings", () => {
             user: "physioflow",
             adminUser: "postgres",
             sslMode: "disable",
+            // Pods reach the database where the stack does, unless a real node's relay says otherwise (dbHostForPods).
+            podHost: "127.0.0.1",
         });
         assert.deepStrictEqual(config.kubernetes, { kubeconfig: "/work/.local/cluster/kubeconfig", context: undefined, renderYamlToDirectory: undefined });
         assert.strictEqual(config.readinessTimeoutSeconds, 300);
