@@ -17,6 +17,7 @@ import { deploy } from "./deploy";
 import { DeployResult, OpenedReleaseTarget, OpenLocalTarget, ReleaseTarget } from "./types";
 import type { RollbackResult } from "./rollback";
 import { formatVerify, verify, VerifyResult } from "./verify";
+import type { RestoreArchive } from "../database/backup/store";
 import { releaseDatabaseFromConfig } from "./releaseDatabase";
 import { readStackConfig, stackSecret } from "./stackConfig";
 import { selectRepairedStack } from "./stateBackend";
@@ -404,12 +405,13 @@ export async function rollbackCommand(argv: readonly string[], io: ReleaseIo): P
     let result;
     try {
         if (restore !== undefined) {
+            let ifArchiveDamaged: string | undefined;
             if (fromStore) {
-                restore = await restoreArchiveFromStore(opened.target, restore, out);
+                ({ archivePath: restore, ifDamaged: ifArchiveDamaged } = await restoreArchiveFromStore(opened.target, restore, out));
                 await confirmRestore(io, stackName, restore, flags.has("--yes"));
             }
             const { restoreRollback } = await import("./restoreRollback");
-            result = await restoreRollback(opened.target, restore, { out, color });
+            result = await restoreRollback(opened.target, restore, { out, color, ifArchiveDamaged });
         } else {
             const { rollback } = await import("./rollback");
             result = await rollback(opened.target, { emergency, out });
@@ -438,14 +440,15 @@ export function isStoredArchiveSpec(spec: string): boolean {
 
 /**
  * The archive `--restore latest|s3://…` names, as a verified file in the stack's backup folder (fetched
- * from its store when it is not already there); throws, restoring nothing, when it cannot be had.
+ * from its store when it is not already there; with `latest`, what to add should it not verify: the
+ * next newest archive); throws, restoring nothing, when it cannot be had.
  */
-export async function restoreArchiveFromStore(target: ReleaseTarget, spec: string, out: (line: string) => void): Promise<string> {
+export async function restoreArchiveFromStore(target: ReleaseTarget, spec: string, out: (line: string) => void): Promise<RestoreArchive> {
     const db = target.database;
     if (db === undefined) throw new UsageError(`--restore ${spec} needs the stack's database settings (dbHost, dbName, dbUser, the dbPassword secret)`);
     const { resolveRestoreArchive } = await import("../database/backup/store");
     const archive = await resolveRestoreArchive(spec, { dir: db.backupDir, environment: db.environment, store: db.backupStore }, { line: out });
-    out(`restore: ${archive}`);
+    out(`restore: ${archive.archivePath}`);
     return archive;
 }
 

@@ -47,6 +47,8 @@ export interface RestoreRollbackOptions {
     scaleDownTimeoutMs?: number;
     /** Where SIGINT and SIGTERM are heard while the API is off the database. Default: this process. */
     signals?: NodeJS.EventEmitter;
+    /** Added to the verify step's error when the archive does not verify (`--restore latest`: the next newest archive). */
+    ifArchiveDamaged?: string;
 }
 
 /**
@@ -141,7 +143,13 @@ const progressOf = (run: RestoreRun) => ({ line: (text: string) => run.out(`  ${
 async function verifyArchive(run: RestoreRun, result: RestoreRollbackResult): Promise<BackupMetadata> {
     const { archivePath, db, settings, options, out } = run;
     out(`verify: ${archivePath}`);
-    const metadata = (await verifyBackup(archivePath, progressOf(run))).metadata;
+    let metadata: BackupMetadata;
+    try {
+        metadata = (await verifyBackup(archivePath, progressOf(run))).metadata;
+    } catch (error) {
+        if (options.ifArchiveDamaged !== undefined && error instanceof Error) error.message = `${error.message}; ${options.ifArchiveDamaged}`;
+        throw error;
+    }
     if (metadata.environment !== db.environment) {
         throw new Error(`${archivePath} is a backup of "${metadata.environment}", not "${db.environment}"; nothing changed`);
     }

@@ -250,13 +250,27 @@ export interface ArchiveSources {
     store?: S3Settings;
 }
 
+/** An archive `resolveRestoreArchive` found, and what to say should it not verify. */
+export interface RestoreArchive {
+    /** The archive on this machine. */
+    archivePath: string;
+    /**
+     * With `latest`: the next newest archive of the environment (another name), as a line to add to
+     * an error when the newest does not verify, e.g. `the next newest backup of prod is s3://…
+     * (pre-deploy-v1.3.0, migration 006): rollback --restore s3://…`. Never used in its place: an
+     * older backup loses more data, so a person chooses it.
+     */
+    ifDamaged?: string;
+}
+
 /**
  * `latest` or `s3://bucket/key` as a verified archive on this machine, for a restore: `latest` is the
- * newest archive of the environment in the folder or the store (one in the folder is used as it is;
- * a stored one is fetched into the folder); an `s3://` URL is fetched. Anything that fails throws
- * before a restore could start, and leaves no partial file.
+ * newest archive of the environment in the folder or the store (one in the folder is used as it is,
+ * verified by the restore; a stored one is fetched into the folder); an `s3://` URL is fetched.
+ * Anything that fails throws before a restore could start, and leaves no partial file; a stored
+ * `latest` that does not verify names the next newest archive in its error.
  */
-export async function resolveRestoreArchive(spec: string, sources: ArchiveSources, progress: Progress = silentProgress): Promise<string> {
+export async function resolveRestoreArchive(spec: string, sources: ArchiveSources, progress: Progress = silentProgress): Promise<RestoreArchive> {
     if (spec !== "latest" && !spec.startsWith("s3://")) throw new UsageError(`"${spec}" is neither latest nor an s3://bucket/key URL`);
     if (spec.startsWith("s3://") && sources.store === undefined) {
         throw new UsageError(`${spec}: the stack has no backup store (backupS3Endpoint and its keys) to fetch it from`);
@@ -273,9 +287,19 @@ export async function resolveRestoreArchive(spec: string, sources: ArchiveSource
             );
         }
         progress.line(`backup: the latest backup of ${sources.environment} is ${newest.location} (${newest.label}, migration ${newest.migrationVersion})`);
-        if (newest.place === "local") return newest.location;
-        return (await fetchStoredArchive(sources.store!, newest.key!, sources.dir, progress)).archivePath;
+        const next = candidates.find(archive => archive.name !== newest.name);
+        const ifDamaged =
+            next === undefined
+                ? `there is no older backup of ${sources.environment}`
+                : `the next newest backup of ${sources.environment} is ${next.location} (${next.label}, migration ${next.migrationVersion}): rollback --restore ${next.location}`;
+        if (newest.place === "local") return { archivePath: newest.location, ifDamaged };
+        try {
+            return { archivePath: (await fetchStoredArchive(sources.store!, newest.key!, sources.dir, progress)).archivePath, ifDamaged };
+        } catch (error) {
+            if (error instanceof Error) error.message = `${error.message}; ${ifDamaged}`;
+            throw error;
+        }
     }
     const { settings, key } = await resolveStoredArchive(sources.store!, spec);
-    return (await fetchStoredArchive(settings, key, sources.dir, progress)).archivePath;
+    return { archivePath: (await fetchStoredArchive(settings, key, sources.dir, progress)).archivePath };
 }

@@ -209,8 +209,13 @@ describe("the backup store in the incident path (SeaweedFS and PostgreSQL on loo
         it("latest is the store's newest when this machine has none newer: fetched into backupDir and verified", async () => {
             const dir = emptyDir();
             const lines: string[] = [];
-            const archive = await restoreArchiveFromStore(target(dir, store), "latest", line => lines.push(line));
+            const { archivePath: archive, ifDamaged } = await restoreArchiveFromStore(target(dir, store), "latest", line => lines.push(line));
             assert.strictEqual(archive, path.join(dir, path.basename(december2.archivePath)));
+            // Kept for the restore's verify step: the next newest is another archive (not a copy of this one).
+            assert.strictEqual(
+                ifDamaged,
+                `the next newest backup of prod is s3://${bucket}/${december1.uploaded!.key} (pre-migrate-006, migration 006): rollback --restore s3://${bucket}/${december1.uploaded!.key}`,
+            );
             assert.strictEqual((await verifyBackup(archive)).metadata.label, "pre-deploy-v1.3.0");
             assert.strictEqual(lines[0], `backup: the latest backup of prod is s3://${bucket}/${december2.uploaded!.key} (pre-deploy-v1.3.0, migration 006)`);
             assert.strictEqual(lines[lines.length - 1], `restore: ${archive}`);
@@ -219,8 +224,14 @@ describe("the backup store in the incident path (SeaweedFS and PostgreSQL on loo
         it("latest is this machine's newest when it is newer than the store's, used where it is; without a store, only this machine's", async () => {
             const dir = path.join(root, "here");
             const before = fs.readdirSync(dir).sort();
-            assert.strictEqual(await restoreArchiveFromStore(target(dir, store), "latest", () => undefined), localOnly.archivePath);
-            assert.strictEqual(await restoreArchiveFromStore(target(dir, undefined), "latest", () => undefined), localOnly.archivePath);
+            const withStore = await restoreArchiveFromStore(target(dir, store), "latest", () => undefined);
+            assert.strictEqual(withStore.archivePath, localOnly.archivePath);
+            // Should it not verify, the restore names the next newest: this machine's copy of December 2nd comes first.
+            assert.strictEqual(
+                withStore.ifDamaged,
+                `the next newest backup of prod is ${december2.archivePath} (pre-deploy-v1.3.0, migration 006): rollback --restore ${december2.archivePath}`,
+            );
+            assert.strictEqual((await restoreArchiveFromStore(target(dir, undefined), "latest", () => undefined)).archivePath, localOnly.archivePath);
             assert.deepStrictEqual(fs.readdirSync(dir).sort(), before, "nothing fetched");
             await assert.rejects(resolveRestoreArchive("latest", { dir: emptyDir(), environment: "staging" }), /^UsageError: no backup of staging in /);
         });
@@ -228,8 +239,9 @@ describe("the backup store in the incident path (SeaweedFS and PostgreSQL on loo
         it("s3://bucket/key is fetched and verified; a store-less stack refuses it", async () => {
             const dir = emptyDir();
             const url = `s3://${bucket}/${december1.uploaded!.monthlyKey!}`;
-            const archive = await restoreArchiveFromStore(target(dir, store), url, () => undefined);
+            const { archivePath: archive, ifDamaged } = await restoreArchiveFromStore(target(dir, store), url, () => undefined);
             assert.strictEqual(archive, path.join(dir, path.basename(december1.archivePath)));
+            assert.strictEqual(ifDamaged, undefined, "an archive named by the person: no other is proposed");
             const stored = await f.client.send(new GetObjectCommand({ Bucket: bucket, Key: december1.uploaded!.monthlyKey! }));
             assert.ok(Buffer.from(await stored.Body!.transformToByteArray()).equals(fs.readFileSync(archive)));
             await assert.rejects(
@@ -263,6 +275,40 @@ describe("the backup store in the incident path (SeaweedFS and PostgreSQL on loo
             assert.match(
                 run.lines[run.lines.length - 1],
                 /^physioflow: error: fetch of s3:\/\/.*prod_damaged_20261205_090000\.tar\.gz failed, nothing was kept: .* is damaged/,
+            );
+            assert.deepStrictEqual(fs.readdirSync(dir), []);
+        });
+
+        it("latest that does not verify: refused in one line naming the next newest archive to restore instead, never restoring it by itself; nothing kept", async () => {
+            const dir = emptyDir();
+            const rotten = { ...store, bucket: f.newBucket() };
+            await f.client.send(new CreateBucketCommand({ Bucket: rotten.bucket }));
+            const put = async (key: string, body: Buffer) =>
+                f.client.send(
+                    new PutObjectCommand({
+                        Bucket: rotten.bucket,
+                        Key: key,
+                        Body: body,
+                        Metadata: { "archive-sha256": createHash("sha256").update(body).digest("hex"), "migration-version": "006", environment: "prod" },
+                    }),
+                );
+            const good = `physioflow-backups/${path.basename(december1.archivePath)}`;
+            await put(good, fs.readFileSync(december1.archivePath));
+            const bytes = Buffer.from(fs.readFileSync(december2.archivePath));
+            bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+            await put(`physioflow-backups/${path.basename(december2.archivePath)}`, bytes);
+            const run = await runReleaseCommandOn(target(dir, rotten), ["rollback", "local", "--restore", "latest", "--yes"]);
+            assert.strictEqual(run.code, 1, run.stderr);
+            const last = run.lines[run.lines.length - 1];
+            assert.match(
+                last,
+                /^physioflow: error: fetch of s3:\/\/.*prod_pre-deploy-v1\.3\.0_20261202_090000\.tar\.gz failed, nothing was kept: .* is damaged/,
+            );
+            assert.ok(
+                last.endsWith(
+                    `; the next newest backup of prod is s3://${rotten.bucket}/${good} (pre-migrate-006, migration 006): rollback --restore s3://${rotten.bucket}/${good}`,
+                ),
+                last,
             );
             assert.deepStrictEqual(fs.readdirSync(dir), []);
         });

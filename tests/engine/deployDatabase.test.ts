@@ -8,6 +8,7 @@ import * as assert from "assert";
 import * as crypto from "crypto";
 import { EventEmitter } from "events";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as readline from "readline";
 import { spawn } from "child_process";
@@ -140,6 +141,25 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
         assert.strictEqual(foreign.ok, false);
         assert.match(foreign.error!, /is a backup of "local", not "prod"; nothing changed$/);
         assert.ok(!fs.existsSync(`${archive}.keep`), "a refused restore marks nothing");
+        // A damaged archive (`--restore latest` when the newest is damaged) is refused at the verify
+        // step naming what the command found to use instead; nothing changes.
+        const damagedDir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-damaged-"));
+        try {
+            const damaged = path.join(damagedDir, path.basename(archive));
+            const bytes = fs.readFileSync(archive);
+            bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+            fs.writeFileSync(damaged, bytes, { mode: 0o600 });
+            const hint = "the next newest backup of local is ARCHIVE (manual, migration 007): rollback --restore ARCHIVE";
+            const refused = await restoreRollback(d.target, damaged, { ifArchiveDamaged: hint });
+            assert.strictEqual(refused.ok, false);
+            assert.deepStrictEqual(
+                refused.steps.map(step => `${step.step}: ${step.result}`),
+                ["verify: failed"],
+            );
+            assert.match(refused.error!, new RegExp(`is damaged.*; ${hint.replace(/[()]/g, "\\$&")}$`));
+        } finally {
+            fs.rmSync(damagedDir, { recursive: true, force: true });
+        }
         assert.strictEqual(await currentMigrationVersion(d.connection), "008");
         await f.noLock();
 
