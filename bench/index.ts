@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --size MB] [--rounds N] [--with-switch] [--skip-engine]`: this project's
+ * `npm run bench [-- --size MB[,MB…]] [--rounds N] [--with-switch] [--skip-engine]`: this project's
  * commands against what the runbook's scripts run, on data and servers it starts itself on
- * 127.0.0.1. Prints a Markdown table of medians and ratios and writes it to docs/benchmarks.md.
- * Not a test: nothing here passes or fails on time.
+ * 127.0.0.1, at each database size (default 60 and 800 MB of generated data: a 76 MB and a 932 MB
+ * database). Prints Markdown tables of medians and ratios, one set per size, and writes them to
+ * docs/benchmarks.md. Not a test: nothing here passes or fails on time.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -16,8 +17,12 @@ import { Measurement } from "./measure";
 const ROOT = path.join(__dirname, "..");
 const REPORT = path.join(ROOT, "docs", "benchmarks.md");
 
+/** The sizes `npm run bench` measures when not told: the issue's two sets, 76 MB and at least 750 MB of database. */
+export const defaultBenchSizesMb = [60, 800];
+
 interface BenchArgs {
-    sizeMb: number;
+    /** Generated data per run, in MB, in the order measured. */
+    sizesMb: number[];
     rounds: number;
     withSwitch: boolean;
     skipEngine: boolean;
@@ -25,7 +30,7 @@ interface BenchArgs {
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-    const args: BenchArgs = { sizeMb: 100, rounds: 5, withSwitch: false, skipEngine: false, out: REPORT };
+    const args: BenchArgs = { sizesMb: defaultBenchSizesMb, rounds: 5, withSwitch: false, skipEngine: false, out: REPORT };
     for (let i = 0; i < argv.length; i++) {
         const value = () => {
             if (argv[i + 1] === undefined) throw new Error(`${argv[i]} needs a value`);
@@ -33,7 +38,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         };
         switch (argv[i]) {
             case "--size":
-                args.sizeMb = Number(value());
+                args.sizesMb = value().split(",").map(Number);
                 break;
             case "--rounds":
                 args.rounds = Number(value());
@@ -48,10 +53,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
                 args.out = path.resolve(value());
                 break;
             default:
-                throw new Error(`unknown argument "${argv[i]}"; expected --size MB, --rounds N, --with-switch, --skip-engine or --out FILE`);
+                throw new Error(`unknown argument "${argv[i]}"; expected --size MB[,MB…], --rounds N, --with-switch, --skip-engine or --out FILE`);
         }
     }
-    if (!Number.isFinite(args.sizeMb) || args.sizeMb < 10 || args.sizeMb > 20_000) throw new Error("--size takes a number of MB from 10 to 20000");
+    if (args.sizesMb.some(size => !Number.isFinite(size) || size < 10 || size > 20_000)) {
+        throw new Error("--size takes a number of MB from 10 to 20000, or several separated by commas (e.g. 60,800)");
+    }
     if (!Number.isInteger(args.rounds) || args.rounds < 1 || args.rounds > 50) throw new Error("--rounds takes a whole number from 1 to 50");
     return args;
 }
@@ -60,12 +67,16 @@ async function main(): Promise<void> {
     const args = parseBenchArgs(process.argv.slice(2));
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const started = Date.now();
-    const server = await startPostgres();
-    let database: DatabaseBenchResult;
-    try {
-        database = await benchDatabase({ server, sizeMb: args.sizeMb, rounds: args.rounds, log });
-    } finally {
-        await server.stop();
+    const databases: DatabaseBenchResult[] = [];
+    for (const sizeMb of args.sizesMb) {
+        log(`bench: ${sizeMb} MB of generated data (${databases.length + 1} of ${args.sizesMb.length}) ...`);
+        // A server per size: one size's files and caches do not carry into the next.
+        const server = await startPostgres();
+        try {
+            databases.push(await benchDatabase({ server, sizeMb, rounds: args.rounds, log }));
+        } finally {
+            await server.stop();
+        }
     }
     const engine = args.skipEngine ? undefined : await benchEngine({ rounds: args.rounds, log });
     let switchTable: string | undefined;
@@ -75,7 +86,7 @@ async function main(): Promise<void> {
         if (run.status !== 0) throw new Error("npm run bench:switch failed (see above)");
         switchTable = run.stdout.trim();
     }
-    const report = renderReport({ args, database, engine, switchTable, minutes: (Date.now() - started) / 60_000 });
+    const report = renderReport({ args, databases, engine, switchTable, minutes: (Date.now() - started) / 60_000 });
     // The figures from before the backup was reworked stay in the file, under their own heading.
     const previous = fs.existsSync(args.out) ? fs.readFileSync(args.out, "utf8") : "";
     const before = previous.indexOf("\n## Before");
@@ -105,38 +116,47 @@ function pairRow(m: Measurement): string[] {
     return [`| ${m.a.label} | ${ms(a)} | ${m.b.label} | ${ms(b)} | **${(a / b).toFixed(2)}x** | ${m.a.runs.length} |`];
 }
 
-function renderReport(input: { args: BenchArgs; database: DatabaseBenchResult; engine?: EngineBenchResult; switchTable?: string; minutes: number }): string {
-    const { database, engine } = input;
+function renderReport(input: { args: BenchArgs; databases: DatabaseBenchResult[]; engine?: EngineBenchResult; switchTable?: string; minutes: number }): string {
+    const { databases, engine } = input;
     const date = new Date().toISOString().slice(0, 10);
+    const sizes = input.args.sizesMb.join(",");
     const lines = [
         "# Benchmarks",
         "",
-        `\`npm run bench${input.args.sizeMb === 100 ? "" : ` -- --size ${input.args.sizeMb}`}\` on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}), ${date}; ` +
-            `generated database ${(database.databaseBytes / 1e6).toFixed(0)} MB, its \`pg_dump -Fc\` ${(database.dumpBytes / 1e6).toFixed(0)} MB; ` +
-            `PostgreSQL, engine and control plane on 127.0.0.1; whole run ${input.minutes.toFixed(1)} min. ` +
+        `\`npm run bench${sizes === defaultBenchSizesMb.join(",") ? "" : ` -- --size ${sizes}`}\` on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? "unknown CPU"}), ${date}; ` +
+            `PostgreSQL, engine and control plane on 127.0.0.1; whole run ${input.minutes.toFixed(1)} min; ` +
+            `load average ${os.loadavg()[0].toFixed(1)} at its end (a busy machine widens every ratio's noise). ` +
             "Medians of paired rounds (A and B alternate, after one unmeasured run of each); ratio A/B.",
         "",
-        "| A: this project | median | B: runbook / raw tool | median | A/B | rounds |",
-        "| --- | --- | --- | --- | --- | --- |",
-        ...database.pairs.flatMap(pairRow),
-        "",
-        "Peak memory (largest process, GNU time's maximum resident set size):",
-        "",
-        "| | peak RSS |",
-        "| --- | --- |",
-        `| one \`backup create\` (node, and the pg_dump it runs) | ${(database.peakRssKb.backup / 1024).toFixed(0)} MB |`,
-        `| one \`pg_dump -Fc\` | ${(database.peakRssKb.pgDump / 1024).toFixed(0)} MB |`,
-        `| one \`backup verify\` (node, and the pg_restore runs it feeds) | ${(database.peakRssKb.verify / 1024).toFixed(0)} MB |`,
-        `| one \`backup restore\` (node, pg_restore, psql) | ${(database.peakRssKb.restore / 1024).toFixed(0)} MB |`,
-        `| one \`pg_restore --single-transaction\` | ${(database.peakRssKb.pgRestore / 1024).toFixed(0)} MB |`,
-        "",
-        ...spans("backup create", database.backupPhases),
-        ...spans("backup verify", database.verifyPhases),
-        ...spans("backup restore", database.restorePhases),
     ];
+    for (const database of databases) {
+        lines.push(
+            `## A ${(database.databaseBytes / 1e6).toFixed(0)} MB database (\`pg_dump -Fc\` ${(database.dumpBytes / 1e6).toFixed(0)} MB)`,
+            "",
+            "| A: this project | median | B: runbook / raw tool | median | A/B | rounds |",
+            "| --- | --- | --- | --- | --- | --- |",
+            ...database.pairs.flatMap(pairRow),
+            "",
+            "Peak memory (largest process, GNU time's maximum resident set size):",
+            "",
+            "| | peak RSS |",
+            "| --- | --- |",
+            `| one \`backup create\` (node, and the pg_dump it runs) | ${(database.peakRssKb.backup / 1024).toFixed(0)} MB |`,
+            `| one \`pg_dump -Fc\` | ${(database.peakRssKb.pgDump / 1024).toFixed(0)} MB |`,
+            `| one \`backup verify\` (node, and the pg_restore runs it feeds) | ${(database.peakRssKb.verify / 1024).toFixed(0)} MB |`,
+            `| one \`backup restore\` (node, pg_restore, psql) | ${(database.peakRssKb.restore / 1024).toFixed(0)} MB |`,
+            `| one \`pg_restore --single-transaction\` | ${(database.peakRssKb.pgRestore / 1024).toFixed(0)} MB |`,
+            "",
+            ...spans("backup create", database.backupPhases),
+            ...spans("backup verify", database.verifyPhases),
+            ...spans("backup restore", database.restorePhases),
+        );
+    }
     if (engine) {
         lines.push(
-            "Program and engine (no pair: the runbook has no equivalent):",
+            "## Program and engine",
+            "",
+            "No pair: the runbook has no equivalent.",
             "",
             "| | median | rounds |",
             "| --- | --- | --- |",
@@ -146,8 +166,8 @@ function renderReport(input: { args: BenchArgs; database: DatabaseBenchResult; e
     }
     lines.push(
         input.switchTable
-            ? `Switching the live Service (\`npm run bench:switch\`, run as part of this run):\n\n${input.switchTable}\n`
-            : "Switching the live Service: see `npm run bench:switch` and its figures in the README (run here with `--with-switch`).\n",
+            ? `## Switching the live Service\n\n\`npm run bench:switch\`, run as part of this run:\n\n${input.switchTable}\n`
+            : "Switching the live Service: see `npm run bench:switch` and its figures below (run here with `--with-switch`).\n",
     );
     return `${lines.join("\n")}\n`;
 }
