@@ -1,6 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Color } from "./colors";
+import { nodePlacement, PodPlacement, pullPolicy } from "./podPlacement";
+
+export type { PodPlacement } from "./podPlacement";
 
 type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
 
@@ -29,12 +32,6 @@ export interface ColorDeploymentSpecArgs {
     readinessTimeoutSeconds: number;
     /** Where the pods run and the containers' pull policy (the stack's `pods`); empty: Kubernetes' defaults. */
     pods?: PodPlacement;
-}
-
-/** The stack's `podNodeLabel` and `imagePullPolicy` (components/config.ts). */
-export interface PodPlacement {
-    node?: { key: string; value: string };
-    imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
 }
 
 /**
@@ -85,18 +82,12 @@ export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.in
                     fsGroup: args.runAsUser,
                     seccompProfile: { type: "RuntimeDefault" },
                 },
-                // Pinned to the nodes with the stack's label, whose taint keeps every other pod off them.
-                ...(args.pods?.node === undefined
-                    ? {}
-                    : {
-                          nodeSelector: { [args.pods.node.key]: args.pods.node.value },
-                          tolerations: [{ key: args.pods.node.key, operator: "Equal", value: args.pods.node.value, effect: "NoSchedule" }],
-                      }),
+                ...nodePlacement(args.pods),
                 containers: [
                     {
                         name: args.app,
                         image: pulumi.interpolate`${args.image}:${args.tag}`,
-                        ...(args.pods?.imagePullPolicy === undefined ? {} : { imagePullPolicy: args.pods.imagePullPolicy }),
+                        ...pullPolicy(args.pods),
                         ports: [{ name: "http", containerPort: args.port }],
                         envFrom,
                         // Until the first health check passes, no other probe runs: a slow start is not a restart.

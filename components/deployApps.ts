@@ -108,6 +108,8 @@ export function deployApps(args: DeployAppsArgs) {
                 urls: { api: api.colorUrl(color), web: web.colorUrl(color) },
                 // What webEnvironment gives the web build as NEXT_PUBLIC_API_URL: a build for another stack fails the test.
                 webApiUrl: settings.apiUrl,
+                // On the colors' nodes, with their pull policy: the smoke image is where their images are.
+                pods: settings.pods,
                 dependsOn: [...deployments, api.colorServices[color], web.colorServices[color]],
             },
             { provider },

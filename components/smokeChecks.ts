@@ -5,6 +5,8 @@
  * server. Pure, no Pulumi.
  */
 
+import { nodePlacement, PodPlacement, pullPolicy } from "./podPlacement";
+
 /** The apps a check can address; each color has a Service per app (components/blueGreenApp.ts). */
 export const smokeApps = ["api", "web"] as const;
 export type SmokeApp = (typeof smokeApps)[number];
@@ -147,13 +149,16 @@ export interface SmokeJobValues<T> {
     webApiUrl: T;
     /** Seconds the Job may run before it counts as failed. */
     timeoutSeconds: number;
+    /** Where the pod runs and its image's pull policy: the stack's, as for the colors' pods it checks. Default: Kubernetes'. */
+    pods?: PodPlacement;
 }
 
 /**
  * The spec of a color's smoke Job: one run decides (`backoffLimit` 0, the script retries each
  * check itself), the pod labelled `app: physioflow-smoke, version: <color>`, the checks' script
  * with each app's URL in {@link smokeUrlVariable} and the stack's API URL, which the web build
- * must have baked in, in {@link webApiUrlVariable}. Pure.
+ * must have baked in, in {@link webApiUrlVariable}; placed on the colors' nodes when the stack
+ * places them (`pods`). Pure.
  */
 export function smokeJobSpec<T>(values: SmokeJobValues<T>) {
     const labels = { app: smokeAppLabel, version: values.color };
@@ -174,11 +179,15 @@ export function smokeJobSpec<T>(values: SmokeJobValues<T>) {
                 restartPolicy: "Never",
                 automountServiceAccountToken: false,
                 securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                ...nodePlacement(values.pods),
                 containers: [
                     {
                         name: "smoke",
                         image: values.image,
+                        ...pullPolicy(values.pods),
                         command: ["/bin/sh", "-c", smokeScript(values.checks)],
+                        // A failed run's FAIL lines kept in the pod's status, readable without the node's log (release/smokeFailures.ts).
+                        terminationMessagePolicy: "FallbackToLogsOnError",
                         env: [
                             ...(Object.keys(values.urls) as SmokeApp[]).map(app => ({ name: smokeUrlVariable(app), value: values.urls[app] })),
                             { name: "PHYSIOFLOW_TAG", value: values.tag },

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Color } from "./colors";
+import { PodPlacement } from "./podPlacement";
 import { defaultSmokeTimeoutSeconds, SmokeApp, smokeAppLabel, SmokeCheck, smokeJobSpec } from "./smokeChecks";
 
 export interface SmokeTestArgs {
@@ -23,6 +24,8 @@ export interface SmokeTestArgs {
     dependsOn: pulumi.Resource[];
     /** Seconds the Job may run before it counts as failed. Default 120. */
     timeoutSeconds?: number;
+    /** Where the Job's pod runs and its pull policy (the stack's `podNodeLabel`, `imagePullPolicy`). Default: Kubernetes'. */
+    pods?: PodPlacement;
 }
 
 /**
@@ -56,6 +59,7 @@ export class SmokeTest extends pulumi.ComponentResource {
                     urls: args.urls,
                     webApiUrl: args.webApiUrl,
                     timeoutSeconds,
+                    pods: args.pods,
                 }),
             },
             {

@@ -36,6 +36,8 @@ export interface RealNode {
     exec(command: readonly string[], options?: { timeoutMs?: number }): Promise<{ status: number; stdout: string; stderr: string }>;
     /** Relays the host's 127.0.0.1:`port` into the node's namespace; resolves to the `host:port` pods dial. */
     relay(port: number): Promise<string>;
+    /** Imports image archives (docker save's format, e.g. scripts/apps.sh's pack) into the node's containerd: pods with `imagePullPolicy: Never` run them. */
+    importImages(archives: readonly string[]): Promise<void>;
     /** Stops every process of the node, removes its cgroups, namespaces and directory, and deletes the Node object. */
     stop(): Promise<void>;
 }
@@ -74,6 +76,7 @@ export async function startNode(cluster: Cluster, options: { imagesDir: string; 
         podCidr: env.NODE_POD_CIDR,
         exec: (command, { timeoutMs = 30_000 } = {}) => execIn(dir, command, timeoutMs),
         relay: async port => (await runScript(["relay", dir, String(port)], progress)).trim().split("\n").pop()!,
+        importImages: async archives => void (await runScript(["import", dir, ...archives], progress)),
         stop: async () => {
             if (stopped) return;
             stopped = true;

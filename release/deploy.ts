@@ -21,6 +21,7 @@ import { recordStep, StepOutcome, WatchDecision } from "./outcome";
 import { raiseAlarm } from "./releaseRecord";
 import { errorRateBreach, queryErrorRate } from "./errorRate";
 import { configValues, ReleaseConfigChange, setStackConfig } from "./stackConfig";
+import { readSmokeFailures } from "./smokeFailures";
 import { backupAndMigrate, describePendingMigrations, readPendingMigrations, refuseBreakingMigrations } from "./releaseDatabase";
 import { clearPendingConfig, recordPendingConfig } from "./releaseRecord";
 import {
@@ -228,10 +229,17 @@ async function runDeploySteps(run: DeployRun, steps: DeployStep[]): Promise<Depl
     return result;
 }
 
-/** Ends a deploy whose `step` failed: recorded with the error and the live color as the cluster has it now. */
+/**
+ * Ends a deploy whose `step` failed: recorded with the error and the live color as the cluster has
+ * it now. A release or switch a smoke test stopped says the test's failed checks (its `FAIL` lines).
+ */
 async function failed(run: DeployRun, step: DeployStep, started: number, error: unknown): Promise<DeployResult> {
     const { target, result } = run;
-    const message = engineErrorSummary(error);
+    const smokeJob = `physioflow-smoke-${run.to}`;
+    const summary = engineErrorSummary(error);
+    const failures =
+        (step === "release" || step === "switch") && summary.includes(smokeJob) ? await readSmokeFailures(target.kubectl, target.namespace, smokeJob) : [];
+    const message = failures.length ? `${summary}; ${smokeJob}: ${failures.join("; ")}` : summary;
     // Whatever the step had done when it failed: what the live Services select now.
     result.live = await readLiveColor(target.kubectl, target.namespace);
     const outcome: StepOutcome = { kind: "failed", error: message, live: result.live };

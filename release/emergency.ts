@@ -15,6 +15,7 @@ import { colorReadiness, describeLive, Kubectl, readClusterState, readLiveColor,
 import type { ConfigMap, Deployment } from "./kubernetesObjects";
 import { recordStep } from "./outcome";
 import { readStackConfig } from "./stackConfig";
+import { readSmokeFailures } from "./smokeFailures";
 import { ReleaseTarget, StepResult } from "./types";
 
 /** The Deployments of a color, by app (the same names as rollback.ts's liveServices). */
@@ -171,6 +172,7 @@ export function emergencySmokeJob(args: {
                 // What webEnvironment gives the web build as NEXT_PUBLIC_API_URL, as in the stack's smoke Job.
                 webApiUrl: settings.apiUrl,
                 timeoutSeconds: defaultSmokeTimeoutSeconds,
+                pods: settings.pods,
             }),
             ttlSecondsAfterFinished: 600,
         },
@@ -222,7 +224,9 @@ async function runSmokeJob(
         if (outcome === "succeeded") return { ok: true, detail: `Job ${name}: succeeded`, removed: remove() };
         // Its failed checks, when the node serves the log; the emergency does not wait long for it.
         const log = await kubectl(["logs", `job/${name}`, "-n", namespace, "--request-timeout=5s"]).catch(() => "");
-        const failures = log.split("\n").filter(line => /^FAIL /.test(line));
+        const logged = log.split("\n").filter(line => /^FAIL /.test(line));
+        // Where the node's log is not reachable, the pod's termination message holds the same lines.
+        const failures = logged.length ? logged : await readSmokeFailures(kubectl, namespace, name);
         await remove();
         return { ok: false, detail: `Job ${name}: ${outcome}${failures.length ? `: ${failures.join("; ")}` : ""}`, removed: Promise.resolve() };
     } catch (error) {

@@ -40,7 +40,13 @@ export interface Endpoint {
 export interface Pod {
     metadata: { name: string; labels?: Labels };
     /** `containerStatuses` appears once the pod is scheduled. */
-    status?: { containerStatuses?: { restartCount?: number }[] };
+    status?: { containerStatuses?: ContainerStatus[] };
+}
+
+/** A container's status; `state.terminated.message` is its termination message (with `FallbackToLogsOnError`, its log's tail after a failure). */
+export interface ContainerStatus {
+    restartCount?: number;
+    state?: { terminated?: { exitCode?: number; message?: string } };
 }
 
 export interface Deployment {
@@ -73,7 +79,8 @@ export interface Condition {
 }
 
 export interface Job {
-    metadata: { name: string };
+    /** `uid` is set on every object the API server returns. */
+    metadata: { name: string; uid?: string };
     spec?: { template?: { metadata?: { annotations?: Labels } } };
     /** Conditions appear as the Job ends (`Complete`, `Failed`). */
     status?: { conditions?: Condition[] };

@@ -7,6 +7,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
+import * as dns from "dns";
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
@@ -19,6 +20,7 @@ import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "../support/
 
 const namespace = suiteNamespace("real-node");
 const API_IMAGE = "registry.local:5000/physioflow-api:v1.0.0";
+const SMOKE_IMAGE = "registry.local:5000/physioflow-smoke:v1";
 
 /** A Deployment of the API stand-in for `node` (its label, toleration and hostname), with a readiness probe on /health. */
 function apiDeployment(name: string, node: RealNode, env: Record<string, string>, ns = namespace): string {
@@ -161,6 +163,104 @@ describe("a real node beside the control plane (kubelet, containerd, kube-proxy 
         assert.deepStrictEqual(JSON.parse(answer.stdout), { version: "v1.0.0", color: "blue", environment: "" });
     });
 
+    it("cluster DNS (CoreDNS in the node): a pod resolves Services by name, in its namespace and as svc.namespace, and reaches them; a name outside the cluster is refused, never looked up elsewhere", async function () {
+        this.timeout(2 * 60 * 1000);
+        // The API pod of the tests above, behind a Service of another namespace too (no selector: an EndpointSlice naming the pod).
+        const other = `${namespace}-dns`;
+        const [apiPod] = await podsOf(cluster, "api");
+        await cluster.kubectl(["create", "namespace", other]);
+        try {
+            await cluster.kubectl(
+                ["apply", "-f", "-"],
+                JSON.stringify({
+                    apiVersion: "v1",
+                    kind: "List",
+                    items: [
+                        {
+                            apiVersion: "v1",
+                            kind: "Service",
+                            metadata: { name: "api-here", namespace: other },
+                            spec: { ports: [{ port: 80, targetPort: 7011 }] },
+                        },
+                        {
+                            apiVersion: "discovery.k8s.io/v1",
+                            kind: "EndpointSlice",
+                            metadata: { name: "api-here", namespace: other, labels: { "kubernetes.io/service-name": "api-here" } },
+                            addressType: "IPv4",
+                            ports: [{ port: 7011, protocol: "TCP" }],
+                            endpoints: [{ addresses: [apiPod.status.podIP], conditions: { ready: true } }],
+                        },
+                    ],
+                }),
+            );
+            const outside = outsideName();
+            const hostResolves = await dns.promises.lookup(outside).then(
+                () => true,
+                () => false,
+            );
+            // Everything the pod saw, in its termination message: kubectl logs cannot reach the node's kubelet from the host.
+            const script = [
+                "exec >/dev/termination-log 2>&1",
+                "echo \"resolv.conf: $(grep -v '^#' /etc/resolv.conf | tr '\\n' '|')\"",
+                'echo "same namespace: $(curl -sS -m 5 http://api-here/version)"',
+                `echo "svc.namespace: $(curl -sS -m 5 http://api.${namespace}/version)"`,
+                `echo "fqdn: $(curl -sS -m 5 http://api.${namespace}.svc.cluster.local/version)"`,
+                `said=$(curl -sS -m 5 http://${outside}/ 2>&1); echo "outside curl: $said; exit $?"`,
+                `echo "outside nslookup: $(busybox nslookup ${outside}. 2>&1 | tr '\\n' '|')"`,
+            ].join("\n");
+            await cluster.kubectl(
+                ["apply", "-f", "-"],
+                JSON.stringify({
+                    apiVersion: "v1",
+                    kind: "Pod",
+                    metadata: { name: "dns-check", namespace: other },
+                    spec: {
+                        nodeSelector: { [node.label.key]: node.label.value, "kubernetes.io/hostname": node.name },
+                        tolerations: [{ ...node.taint, operator: "Equal" }],
+                        restartPolicy: "Never",
+                        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534 },
+                        containers: [{ name: "check", image: SMOKE_IMAGE, imagePullPolicy: "Never", command: ["/bin/sh", "-c", script] }],
+                    },
+                }),
+            );
+            const [pod] = await waitFor(
+                "the DNS check pod ended",
+                async () => (await cluster.getJson(["pods", "-n", other, "--field-selector", "metadata.name=dns-check"])).items as any[],
+                pods => pods.length === 1 && ["Succeeded", "Failed"].includes(pods[0].status?.phase),
+            );
+            assert.strictEqual(pod.spec.nodeName, node.name);
+            const seen = Object.fromEntries(
+                String(pod.status.containerStatuses[0].state.terminated.message)
+                    .trim()
+                    .split("\n")
+                    .map(line => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trim()]),
+            );
+            const version = { version: "v1.0.0", color: "blue", environment: "" };
+            const answer = (what: string) => {
+                try {
+                    return JSON.parse(seen[what]);
+                } catch {
+                    return seen[what];
+                }
+            };
+            // kubelet's clusterDNS: the node's CoreDNS only, with the pod's namespace first in the search list.
+            assert.strictEqual(seen["resolv.conf"], `search ${other}.svc.cluster.local svc.cluster.local cluster.local|nameserver ${node.ip}|options ndots:5|`);
+            for (const what of ["same namespace", "svc.namespace", "fqdn"]) assert.deepStrictEqual(answer(what), version, `${what}: ${seen[what]}`);
+            assert.strictEqual(seen["outside curl"], `curl: (6) Could not resolve host: ${outside}; exit 6`);
+            // CoreDNS answers at once that it serves no such zone (REFUSED): nothing is forwarded (no forward plugin is built in).
+            assert.match(seen["outside nslookup"], /REFUSED/);
+            assert.doesNotMatch(seen["outside nslookup"], /Address: (?!10\.250\.0\.1)/, "an address for the outside name");
+            const plugins = corednsPlugins(node);
+            // What the node's CoreDNS can do at all: no forward (nor any other way to ask a server outside), whatever its Corefile says.
+            assert.deepStrictEqual(plugins, ["bind", "errors", "kubernetes", "log", "metadata", "ready", "transfer"]);
+            process.stderr.write(
+                `      outside name ${outside}: ${hostResolves ? "resolved by the host, refused in the pod" : "not resolved by the host either; refused in the pod"}\n`,
+            );
+        } finally {
+            await cluster.kubectl(["delete", "namespace", other, "--wait=false"]);
+        }
+    });
+
     it("a pod that does not ask for the real node lands on kwok's node, never on the real one", async function () {
         this.timeout(60 * 1000);
         await cluster.kubectl(
@@ -215,6 +315,10 @@ describe("a real node beside the control plane (kubelet, containerd, kube-proxy 
                 commands.some(c => c.includes("/kubelet")),
                 "no kubelet in the node's cgroups",
             );
+            assert.ok(
+                commands.some(c => c.includes("/coredns -conf")),
+                "no CoreDNS in the node's cgroups",
+            );
             assert.match(fs.readFileSync(`/proc/${holder}/mountinfo`, "utf8"), /overlay/, "no container rootfs mounted in the node's mount namespace");
             await cluster.getJson(["node", other.name]);
 
@@ -262,6 +366,24 @@ describe("scripts/node.sh's refusals (one line naming the step)", function () {
         assert.strictEqual(lastLine(unknown.stderr), `node.sh: error: step "arguments" failed: unknown command 'restart' (try --help)`);
     });
 });
+
+/** A name the host's own resolver answers: the npm registry's, which `npm ci` reached (read at run time, not written here). */
+function outsideName(): string {
+    const registry = process.env.npm_config_registry ?? spawnSync("npm", ["config", "get", "registry"], { encoding: "utf8" }).stdout.trim();
+    return new URL(registry).hostname;
+}
+
+/** The plugins built into the node's running CoreDNS (`coredns -plugins`). */
+function corednsPlugins(node: RealNode): string[] {
+    const pid = fs.readFileSync(path.join(node.dir, "pids", "coredns"), "utf8").trim();
+    const exe = fs.readlinkSync(`/proc/${pid}/exe`);
+    const listed = spawnSync(exe, ["-plugins"], { encoding: "utf8" });
+    assert.strictEqual(listed.status, 0, listed.stderr);
+    return listed.stdout
+        .split("\n")
+        .map(line => line.trim())
+        .filter(line => line !== "");
+}
 
 function processesIn(cgroup: string): number[] {
     if (!fs.existsSync(cgroup)) return [];

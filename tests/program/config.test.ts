@@ -341,13 +341,14 @@ describe("stack config: where the pods run (the real node)", () => {
         refused(minimalStack({ dbHostForPods: "" }), `physioflow:dbHostForPods is ""; it is required (pulumi config set dbHostForPods <value>)`);
     });
 
-    it("the API pods get dbHostForPods as DATABASE_HOST; the Deployments select the label, tolerate its taint and carry the pull policy", async function () {
+    it("the API pods get dbHostForPods as DATABASE_HOST; the Deployments and both smoke Jobs select the label, tolerate its taint and carry the pull policy", async function () {
         this.timeout(60_000);
         const run = await runProgram("dev", {
             ...stackConfigWithSecrets("dev"),
             "physioflow:podNodeLabel": "physioflow.dev/node=real",
             "physioflow:imagePullPolicy": "Never",
             "physioflow:dbHostForPods": "10.250.0.1",
+            "physioflow:inactiveWarm": "true",
         });
         const apiConfig = run.resources.find(r => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "physioflow-api-config-blue")!;
         assert.strictEqual(apiConfig.inputs.data.DATABASE_HOST, "10.250.0.1");
@@ -357,11 +358,22 @@ describe("stack config: where the pods run (the real node)", () => {
             assert.deepStrictEqual(pod.tolerations, [{ key: "physioflow.dev/node", operator: "Equal", value: "real", effect: "NoSchedule" }], name);
             assert.strictEqual(pod.containers[0].imagePullPolicy, "Never", name);
         }
+        // The smoke Jobs run where the colors they check run: their curl needs the colors' Services, and their image is imported there.
+        const jobs = run.resources.filter(r => r.type === "kubernetes:batch/v1:Job");
+        assert.deepStrictEqual(jobs.map(j => j.name).sort(), ["physioflow-smoke-blue", "physioflow-smoke-green"]);
+        for (const job of jobs) {
+            const pod = job.inputs.spec.template.spec;
+            assert.deepStrictEqual(pod.nodeSelector, { "physioflow.dev/node": "real" }, job.name);
+            assert.deepStrictEqual(pod.tolerations, [{ key: "physioflow.dev/node", operator: "Equal", value: "real", effect: "NoSchedule" }], job.name);
+            assert.strictEqual(pod.containers[0].imagePullPolicy, "Never", job.name);
+        }
         // Unset (every stack file in the repo): no selector, no toleration, no pull policy, the database host as it is.
         const plain = await runProgram("dev", stackConfigWithSecrets("dev"));
-        for (const deployment of plain.resources.filter(r => r.type === "kubernetes:apps/v1:Deployment")) {
-            const pod = deployment.inputs.spec.template.spec;
-            assert.ok(!("nodeSelector" in pod) && !("tolerations" in pod) && !("imagePullPolicy" in pod.containers[0]), deployment.name);
+        const placed = plain.resources.filter(r => r.type === "kubernetes:apps/v1:Deployment" || r.type === "kubernetes:batch/v1:Job");
+        assert.strictEqual(placed.filter(r => r.type === "kubernetes:batch/v1:Job").length, 1);
+        for (const resource of placed) {
+            const pod = resource.inputs.spec.template.spec;
+            assert.ok(!("nodeSelector" in pod) && !("tolerations" in pod) && !("imagePullPolicy" in pod.containers[0]), resource.name);
         }
         assert.strictEqual(plain.resources.find(r => r.name === "physioflow-api-config-blue")!.inputs.data.DATABASE_HOST, raw("dev").dbHost);
     });

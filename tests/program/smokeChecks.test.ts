@@ -162,5 +162,9 @@ describe("smoke checks: the Job that runs them (the stack's and an emergency rol
             { name: "PHYSIOFLOW_WEB_API_URL", value: "https://physioflow.example.test/api" },
         ]);
         assert.strictEqual(spec.template.spec.restartPolicy, "Never");
+        // A failed run's FAIL lines stay in the pod's status (release/smokeFailures.ts reads them there).
+        assert.strictEqual(container.terminationMessagePolicy, "FallbackToLogsOnError");
+        // Unplaced unless the stack places its pods.
+        assert.ok(!("nodeSelector" in spec.template.spec) && !("tolerations" in spec.template.spec) && !("imagePullPolicy" in container));
     });
 });

@@ -158,6 +158,45 @@ describe("smoke gate in the stack", () => {
         assert.strictEqual(theirs.image, ours.image);
     });
 
+    it("an emergency rollback's one-off smoke Job is placed as the stack's Job and the colors' pods are (podNodeLabel, imagePullPolicy); unplaced when unset", async () => {
+        const placement = { podNodeLabel: "physioflow.dev/node=real", imagePullPolicy: "Never" };
+        for (const extra of [placement, {}] as Record<string, string>[]) {
+            const run = await runProgram("dev", stackConfigWithSecrets("dev", extra));
+            const stackPod = find(run, Job, "physioflow-smoke-blue").inputs.spec.template.spec;
+            const colorPod = find(run, Deployment, "physioflow-api-blue").inputs.spec.template.spec;
+            const settings = parseStackConfig({
+                ...Object.fromEntries(Object.entries(stackFileConfig("dev")).map(([key, value]) => [key.replace(/^physioflow:/, ""), value])),
+                ...extra,
+            });
+            const emergencyPod = emergencySmokeJob({
+                namespace: "physioflow-dev",
+                color: "blue",
+                name: emergencySmokeJobName("blue"),
+                settings,
+                tag: "v1.2.2",
+                migrationVersion: "006",
+                release: "a,b,c",
+            }).spec.template.spec as Record<string, any>;
+            const placed = (pod: Record<string, any>) => ({
+                nodeSelector: pod.nodeSelector,
+                tolerations: pod.tolerations,
+                imagePullPolicy: pod.containers[0].imagePullPolicy,
+            });
+            assert.deepStrictEqual(placed(emergencyPod), placed(stackPod));
+            assert.deepStrictEqual(placed(stackPod), placed(colorPod));
+            assert.deepStrictEqual(
+                placed(emergencyPod),
+                "podNodeLabel" in extra
+                    ? {
+                          nodeSelector: { "physioflow.dev/node": "real" },
+                          tolerations: [{ key: "physioflow.dev/node", operator: "Equal", value: "real", effect: "NoSchedule" }],
+                          imagePullPolicy: "Never",
+                      }
+                    : { nodeSelector: undefined, tolerations: undefined, imagePullPolicy: undefined },
+            );
+        }
+    });
+
     it("defaults: the runbook's checks (API health, web root) with a curl image", async () => {
         const run = await runProgram("dev", stackConfigWithSecrets("dev"));
         const container = find(run, Job, "physioflow-smoke-blue").inputs.spec.template.spec.containers[0];
