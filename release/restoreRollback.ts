@@ -3,7 +3,8 @@
  * Verify the archive; pick the color whose tag the archive was taken under; take a safety backup
  * of what is about to be replaced; take the API off the database (its Deployments scaled to 0
  * through the API, as the runbook's `kubectl scale`); restore in one transaction (the runner
- * checks the restored migration version against the archive's); give the API its pods back; then
+ * checks the restored migration version against the archive's); give the API its pods back and
+ * wait for them to be Ready; then
  * one stack update records the restored version and switches to the chosen color behind its
  * smoke test. A failed restore changes nothing and the API gets its pods back all the same: every
  * path out of the API's time off the database (success, failure, a timeout, SIGINT or SIGTERM)
@@ -271,6 +272,9 @@ async function withApiOffDatabase(
         failure = error;
     }
     const notBack = await scaleBack(kubectl, namespace, replicas, out);
+    // Scaled back is not serving: the live Service has no ready endpoint until the pods pass their
+    // readiness probe, and the switch's update does not wait for Deployments it leaves as they are.
+    if (notBack.length === 0) await waitForApiReady(kubectl, namespace, replicas, options.timeoutMs, out);
     for (const signal of signals) options.signals.off(signal, onSignal);
     const why = failure === undefined ? "" : `${failure instanceof Error ? failure.message : JSON.stringify(failure)}; `;
     if (notBack.length > 0) {
@@ -299,6 +303,35 @@ async function waitForNoApiPods(kubectl: Kubectl, namespace: string, timeoutMs: 
         if (Date.now() > deadline) throw new Error(`the API's pods did not stop within ${timeoutMs / 1000} s (${pods.length} left); nothing restored`);
         await new Promise(resolve => setTimeout(resolve, 250));
     }
+}
+
+/**
+ * After the scale back: waits until each API Deployment has its replicas ready (`timeoutMs` at
+ * most), and says when, or that they were not. Never throws: the replicas are back either way, and
+ * the switch's smoke test still gates the color it makes live.
+ */
+async function waitForApiReady(
+    kubectl: Kubectl,
+    namespace: string,
+    replicas: Record<string, number>,
+    timeoutMs: number,
+    out: (line: string) => void,
+): Promise<void> {
+    const started = Date.now();
+    let unready: string[] = [];
+    while (Date.now() - started <= timeoutMs) {
+        try {
+            const deployments = await Promise.all(Object.keys(replicas).map(name => kubectlGet<Deployment>(kubectl, ["deployment", name, "-n", namespace])));
+            unready = deployments
+                .filter(d => (d.status?.readyReplicas ?? 0) < replicas[d.metadata.name])
+                .map(d => `${d.metadata.name} ${d.status?.readyReplicas ?? 0}/${replicas[d.metadata.name]} ready`);
+        } catch (error) {
+            unready = [`the cluster could not be read: ${(error as Error).message.split("\n")[0]}`];
+        }
+        if (unready.length === 0) return void out(`api: ready again (${Date.now() - started} ms)`);
+        await new Promise(resolve => setTimeout(resolve, 250));
+    }
+    out(`api: warning: not ready ${Math.round(timeoutMs / 1000)} s after the scale back (${unready.join(", ")}); its requests fail until it is`);
 }
 
 /**

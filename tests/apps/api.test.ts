@@ -123,6 +123,23 @@ describe("the API stand-in", function () {
         assert.strictEqual((await get(unhealthy, "/version")).status, 200);
     });
 
+    it("FAULT_AFTER_REQUESTS=N holds the fault back until N requests were answered (probes and scrapes not counted): healthy at its smoke test, failing under traffic", async () => {
+        const unhealthy = await start({ FAULT: "unhealthy", FAULT_AFTER_REQUESTS: "3" });
+        for (let i = 0; i < 4; i++) assert.strictEqual((await get(unhealthy, "/health")).status, 200);
+        await get(unhealthy, "/metrics");
+        assert.strictEqual((await get(unhealthy, "/version")).status, 200);
+        assert.strictEqual((await get(unhealthy, "/health")).status, 200);
+        await get(unhealthy, "/");
+        await get(unhealthy, "/version");
+        assert.strictEqual((await get(unhealthy, "/health")).status, 503);
+
+        const failing = await start({ FAULT: "5xx", FAULT_AFTER_REQUESTS: "2" });
+        const codes = [];
+        for (let i = 0; i < 4; i++) codes.push((await get(failing, "/version")).status);
+        assert.deepStrictEqual(codes, [200, 200, 500, 500]);
+        assert.strictEqual((await get(failing, "/health")).status, 200);
+    });
+
     it("SIGTERM during a slow request: new connections are refused, the request in flight is answered, exit 0", async () => {
         const api = await start({ RESPONSE_DELAY_MS: "1500" });
         const startedAt = Date.now();
@@ -144,6 +161,8 @@ describe("the API stand-in", function () {
             [{ POSTGRES_PASSWORD: "" }, /error: POSTGRES_PASSWORD is not set/],
             [{ FAULT: "slow" }, /error: FAULT is "slow"; it must be unhealthy, 5xx or empty/],
             [{ REQUIRED_MIGRATION_VERSION: "7" }, /error: REQUIRED_MIGRATION_VERSION is "7"/],
+            [{ FAULT_AFTER_REQUESTS: "10" }, /error: FAULT_AFTER_REQUESTS is 10 but FAULT is not set/],
+            [{ FAULT: "5xx", FAULT_AFTER_REQUESTS: "-1" }, /error: FAULT_AFTER_REQUESTS is "-1"/],
             [{ PORT: "http" }, /error: PORT is "http"/],
         ];
         for (const [extra, message] of cases) {

@@ -1,7 +1,8 @@
 /**
  * A real Prometheus (Debian's `prometheus` package, installed by `npm run setup`) for the tests
  * (only they use it): its own temp config and TSDB, its web API on a free 127.0.0.1 port, scraping
- * only loopback targets. Stopped by `stop()` or when this process exits; its files go with it.
+ * only loopback targets, or, inside a real node's network namespace, that node's pods
+ * ({@link startPrometheusInNetns}). Stopped by `stop()` or when this process exits; its files go with it.
  * A missing binary fails saying to run `npm run setup`; it never skips.
  */
 import { ChildProcess, spawn } from "child_process";
@@ -49,8 +50,6 @@ export function findPrometheusBinary(): string {
 
 /** Starts a Prometheus and resolves once it is ready (`/-/ready`); throws one line with the log's tail when it is not. */
 export async function startPrometheus(options: PrometheusOptions = {}): Promise<PrometheusServer> {
-    const binary = findPrometheusBinary();
-    const interval = `${options.intervalSeconds ?? 1}s`;
     const scrapeConfigs = (options.targets ?? []).map(target => {
         const url = new URL(target.url);
         if (!["127.0.0.1", "localhost"].includes(url.hostname)) {
@@ -63,16 +62,111 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
             static_configs: [{ targets: [url.host] }],
         };
     });
+    return launchPrometheus(
+        () => scrapeConfigs,
+        options.intervalSeconds ?? 1,
+        async () => {
+            const port = await freeLoopbackPort();
+            return { listen: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, prefix: [], relays: [] };
+        },
+    );
+}
+
+/** A group of targets of {@link startPrometheusInNetns}: `host:port` addresses and the labels their series get. */
+export interface TargetGroup {
+    targets: string[];
+    labels: Record<string, string>;
+}
+
+/**
+ * A Prometheus inside the network namespace at `netns` (`/proc/PID/ns/net`: a real node's, docs/node.md),
+ * scraping what `discover` lists as job `job`: e.g. a namespace's pods at their pod IPs, which only that
+ * namespace can reach. Debian's Prometheus is built without Kubernetes service discovery, so this is
+ * file-based discovery: `discover` is called every `intervalSeconds` and the file rewritten (atomically)
+ * when its answer changes; Prometheus reads it on change. Its HTTP API is relayed to the host's
+ * loopback through a Unix socket (two socat, as scripts/node.sh's relays in the other direction), so
+ * `url` is `http://127.0.0.1:<port>` and nothing on the host dials a pod. Stopped (with its relays
+ * and the discovery loop) by `stop()` or when this process exits.
+ */
+export async function startPrometheusInNetns(
+    netns: string,
+    job: string,
+    discover: () => Promise<TargetGroup[]>,
+    intervalSeconds = 1,
+): Promise<PrometheusServer> {
+    let targetsFile = "";
+    let written = "";
+    let timer: NodeJS.Timeout | undefined;
+    const refresh = async () => {
+        const text = JSON.stringify(await discover().catch(() => JSON.parse(written || "[]") as TargetGroup[]));
+        if (text === written || !targetsFile) return;
+        fs.writeFileSync(`${targetsFile}.partial`, text);
+        fs.renameSync(`${targetsFile}.partial`, targetsFile);
+        written = text;
+    };
+    const server = await launchPrometheus(
+        dir => {
+            targetsFile = path.join(dir, "targets.json");
+            fs.writeFileSync(targetsFile, "[]");
+            return [{ job_name: job, file_sd_configs: [{ files: [targetsFile], refresh_interval: `${intervalSeconds}s` }] }];
+        },
+        intervalSeconds,
+        async dir => {
+            // Its own loopback: ports of the host are not taken there; one the node uses is retried (address in use).
+            const inside = 20000 + Math.floor(Math.random() * 10000);
+            const hostPort = await freeLoopbackPort();
+            const socket = path.join(dir, "api.sock");
+            return {
+                listen: `127.0.0.1:${inside}`,
+                url: `http://127.0.0.1:${hostPort}`,
+                prefix: ["nsenter", `--net=${netns}`, "--"],
+                relays: [
+                    ["nsenter", `--net=${netns}`, "--", "socat", `UNIX-LISTEN:${socket},fork,unlink-early,mode=600`, `TCP:127.0.0.1:${inside}`],
+                    ["socat", `TCP-LISTEN:${hostPort},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${socket}`],
+                ],
+            };
+        },
+    );
+    const loop = async () => {
+        await refresh().catch(() => undefined);
+        timer = setTimeout(() => void loop(), intervalSeconds * 1000);
+    };
+    await loop();
+    const stopLoop = () => clearTimeout(timer);
+    process.once("exit", stopLoop);
+    return {
+        ...server,
+        stop: async () => {
+            stopLoop();
+            targetsFile = "";
+            await server.stop();
+        },
+    };
+}
+
+/** Where a Prometheus listens and how it is started: `prefix` before its binary, `relays` started beside it (its API's way to `url`). */
+interface Placement {
+    listen: string;
+    url: string;
+    prefix: string[];
+    relays: string[][];
+}
+
+async function launchPrometheus(
+    scrapeConfigsIn: (dir: string) => object[],
+    intervalSeconds: number,
+    place: (dir: string) => Promise<Placement>,
+): Promise<PrometheusServer> {
+    const binary = findPrometheusBinary();
+    const interval = `${intervalSeconds}s`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-prometheus-"));
+    const scrapeConfigs = scrapeConfigsIn(dir);
     const configFile = path.join(dir, "prometheus.yml");
     // JSON is YAML: no YAML writer needed.
     fs.writeFileSync(
         configFile,
         JSON.stringify(
-            {
-                global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval },
-                scrape_configs: scrapeConfigs,
-            },
+            { global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: interval }, scrape_configs: scrapeConfigs },
             null,
             2,
         ),
@@ -80,8 +174,13 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     const logFile = path.join(dir, "prometheus.log");
 
     let child: ChildProcess | undefined;
+    let relays: ChildProcess[] = [];
     let exited = false;
     let stopped = false;
+    const killRelays = () => {
+        for (const relay of relays) if (relay.exitCode === null && relay.signalCode === null) relay.kill("SIGKILL");
+        relays = [];
+    };
     const stopSync = () => {
         if (stopped) return;
         stopped = true;
@@ -93,6 +192,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
                 // already gone
             }
         }
+        killRelays();
         fs.rmSync(dir, { recursive: true, force: true });
     };
     process.once("exit", stopSync);
@@ -100,19 +200,19 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     try {
         // A port taken between the pick and Prometheus's bind: try again with another.
         for (let attempt = 1; ; attempt++) {
-            const port = await freeLoopbackPort();
-            const url = `http://127.0.0.1:${port}`;
+            const placement = await place(dir);
+            const { url } = placement;
             const log = fs.openSync(logFile, "a");
-            child = spawn(
+            const command = [
+                ...placement.prefix,
                 binary,
-                [
-                    `--config.file=${configFile}`,
-                    `--storage.tsdb.path=${path.join(dir, "data")}`,
-                    `--web.listen-address=127.0.0.1:${port}`,
-                    "--storage.tsdb.retention.time=1d",
-                ],
-                { stdio: ["ignore", log, log], cwd: dir },
-            );
+                `--config.file=${configFile}`,
+                `--storage.tsdb.path=${path.join(dir, "data")}`,
+                `--web.listen-address=${placement.listen}`,
+                "--storage.tsdb.retention.time=1d",
+            ];
+            child = spawn(command[0], command.slice(1), { stdio: ["ignore", log, log], cwd: dir });
+            relays = placement.relays.map(relay => spawn(relay[0], relay.slice(1), { stdio: ["ignore", log, log] }));
             fs.closeSync(log);
             exited = false;
             const thisChild = child;
@@ -121,6 +221,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
             });
             const ready = await waitUntilReady(url, () => exited);
             if (ready) return server(url);
+            killRelays();
             if (!exited || attempt >= 3 || !/address already in use/.test(readTail(logFile))) {
                 throw new Error(`Prometheus did not become ready on ${url} (${exited ? "it exited" : "30 s"}): ${lastLogLine(logFile)}`);
             }

@@ -8,7 +8,8 @@
 //	/         200, a line of text
 //
 // Faults for tests: FAULT=unhealthy fails /health; FAULT=5xx answers 500 on every path but /health
-// and /metrics. RESPONSE_DELAY_MS delays every answer but /health's and /metrics'. On SIGTERM it
+// and /metrics; FAULT_AFTER_REQUESTS=N holds the fault back until N requests (probes and scrapes
+// not counted) were answered, so a color passes its readiness and smoke test and fails under traffic. RESPONSE_DELAY_MS delays every answer but /health's and /metrics'. On SIGTERM it
 // stops accepting, finishes the requests in flight (SHUTDOWN_GRACE_SECONDS, default 25) and exits 0.
 package main
 
@@ -23,6 +24,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +39,7 @@ type settings struct {
 	databaseURL     string
 	requiredVersion string
 	fault           string
+	faultAfter      uint64
 	delay           time.Duration
 	grace           time.Duration
 	version, color  string
@@ -87,6 +90,14 @@ func readSettings() (settings, error) {
 	if err != nil {
 		return s, err
 	}
+	faultAfter, err := wholeNumber("FAULT_AFTER_REQUESTS", 0)
+	if err != nil {
+		return s, err
+	}
+	if faultAfter > 0 && s.fault == "" {
+		return s, fmt.Errorf("FAULT_AFTER_REQUESTS is %d but FAULT is not set; it delays FAULT", faultAfter)
+	}
+	s.faultAfter = uint64(faultAfter)
 	s.delay, s.grace = time.Duration(delay)*time.Millisecond, time.Duration(grace)*time.Second
 	return s, nil
 }
@@ -141,9 +152,11 @@ func writeJSON(w http.ResponseWriter, code int, body any) {
 
 func (s settings) handler(logger *log.Logger) http.Handler {
 	counters := serve.NewCounters()
+	// Requests that reached the app (probes and scrapes do not): the fault starts after s.faultAfter of them.
+	var served atomic.Uint64
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, req *http.Request) {
-		if s.fault == "unhealthy" {
+		if s.fault == "unhealthy" && served.Load() >= s.faultAfter {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": "FAULT=unhealthy"})
 			return
 		}
@@ -166,10 +179,11 @@ func (s settings) handler(logger *log.Logger) http.Handler {
 		_, _ = fmt.Fprintf(w, "physioflow-api stand-in %s\n", s.version)
 	})
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		before := served.Add(1) - 1
 		if s.delay > 0 {
 			time.Sleep(s.delay)
 		}
-		if s.fault == "5xx" {
+		if s.fault == "5xx" && before >= s.faultAfter {
 			http.Error(w, "FAULT=5xx", http.StatusInternalServerError)
 			return
 		}
