@@ -30,6 +30,7 @@ import { rollback } from "../../release/rollback";
 import { ReleaseTarget } from "../../release/types";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 import { importFaultyRelease } from "../support/faultyRelease";
+import { stackFileConfig } from "../support/programRun";
 import { freshDatabase, TestDatabase } from "../support/postgres";
 import { PrometheusServer, startPrometheusInNetns, TargetGroup } from "../support/prometheus";
 import { removeSuiteNamespace, sharedCluster, suiteNamespace } from "../support/sharedCluster";
@@ -41,7 +42,10 @@ const api = { name: "physioflow-api", port: 7011 };
 const web = { name: "physioflow-web", port: 3000 };
 const migrationsDir = path.join(__dirname, "../../migrations");
 /** The releases: good tags scripts/apps.sh packs, and two broken ones packed here (docs/apps.md's faults). */
-const tags = { first: "v1.0.0", good: "v1.1.0", answers500: "v3.0.0-5xx", failsHealth: "v3.1.0-unhealthy" };
+const tags = { first: "v1.0.0", good: "v1.1.0", answers500: "v3.0.0-5xx", failsHealth: "v3.1.0-unhealthy", devBuild: "v1.9.0-devbuild" };
+/** dev's `NEXT_PUBLIC_API_URL`, baked into a web image as a dev build promoted by mistake would have it. */
+const devApiUrl = stackFileConfig("dev")["physioflow:apiUrl"];
+const registry = "registry.local:5000";
 /** The unhealthy release passes its readiness probes and smoke test, and fails /health once it has answered this many requests (about 3 s of the load). */
 const healthyFor = 300;
 /** The error rate the watch reads (5xx per second over 10 s, the real pods' own counters) and the rate above which it rolls back. */
@@ -99,6 +103,26 @@ describe("the release commands on the real node under load: deploy, emergency an
             const pods = (await cluster.getJson(["pods", "-n", namespace])).items as any[];
             if (!pods.some(pod => pod.metadata.deletionTimestamp)) return;
         }
+    };
+
+    /** The pod of the smoke Job `physioflow-smoke-<color>` as it is now (not an earlier Job's of that name). */
+    const smokePod = async (color: string) => {
+        const job = await cluster.getJson(["job", "-n", namespace, `physioflow-smoke-${color}`]);
+        const pods = (await cluster.getJson(["pods", "-n", namespace, "-l", `batch.kubernetes.io/controller-uid=${job.metadata.uid}`])).items as any[];
+        assert.strictEqual(pods.length, 1, `pods of Job physioflow-smoke-${color}: ${pods.map(p => p.metadata.name).join(", ")}`);
+        return pods[0];
+    };
+    /** Where a smoke Job's pod ran (the real node, by containerd, the smoke image) and how it ended. */
+    const ranOnTheNode = (pod: any) => {
+        assert.strictEqual(pod.spec.nodeName, node.name, `${pod.metadata.name} did not run on the real node`);
+        const container = pod.status.containerStatuses[0];
+        assert.match(container.containerID, /^containerd:\/\/[0-9a-f]{64}$/, "run by containerd, not played by kwok");
+        assert.strictEqual(container.image, `${registry}/physioflow-smoke:v1`);
+        return {
+            phase: pod.status.phase as string,
+            exitCode: container.state.terminated?.exitCode as number,
+            message: String(container.state.terminated?.message ?? ""),
+        };
     };
 
     /**
@@ -204,6 +228,7 @@ describe("the release commands on the real node under load: deploy, emergency an
             startPrometheusInNetns(netns, api.name, apiPods),
             importFaultyRelease(node, apps, tags.answers500, { FAULT: "5xx" }),
             importFaultyRelease(node, apps, tags.failsHealth, { FAULT: "unhealthy", FAULT_AFTER_REQUESTS: String(healthyFor) }),
+            importFaultyRelease(node, apps, tags.devBuild, {}, { buildEnv: { NEXT_PUBLIC_API_URL: devApiUrl } }),
         ]);
         await s.set({
             dbPort,
@@ -259,6 +284,11 @@ describe("the release commands on the real node under load: deploy, emergency an
         );
         assert.strictEqual(await liveTag(), tags.good);
         assert.deepStrictEqual(await podsOf("blue"), [], "the finish scaled blue down");
+        // The smoke gate ran for real: green's Job on the node, reaching green's Services by name through its DNS; blue's too, at the first deploy.
+        for (const color of ["green", "blue"]) {
+            const smoke = ranOnTheNode(await smokePod(color));
+            assert.deepStrictEqual([smoke.phase, smoke.exitCode], ["Succeeded", 0], `${color}'s smoke Job`);
+        }
         assert.ok(measured.report.totals.fresh.requests > 500 && measured.report.totals.pooled.requests > 500, JSON.stringify(measured.report.totals));
         assert.deepStrictEqual(failedPhases(measured), []);
     });
@@ -392,5 +422,33 @@ describe("the release commands on the real node under load: deploy, emergency an
         // Once the command says the API is ready again, nothing fails: the switch's update and after it.
         // (Timeouts of new connections for 1-2 s while the other color's pod goes away, as elsewhere, are reported: docs/traffic.md.)
         assert.deepStrictEqual(failedPhases(measured, measured.phases.slice(at("api-ready") + 1), ["refused", "reset", "5xx", "other"]), []);
+    });
+
+    it("a release whose web image was built with dev's NEXT_PUBLIC_API_URL is refused by its smoke Job on the node before the switch, naming the baked URL; the live color keeps serving", async function () {
+        this.timeout(10 * 60 * 1000);
+        assert.match(devApiUrl, /^https?:\/\//);
+        const measured = await underLoad(`deploy ${tags.devBuild} (a dev build)`, o =>
+            deploy(target, tags.devBuild, { watch: { seconds: 5, intervalMs: 500 }, out: o }),
+        );
+        const result = measured.result;
+        assert.strictEqual(result.ok, false, "the dev build was released");
+        // Stopped at the release step: no switch was tried; blue, live before, is live.
+        assert.deepStrictEqual(
+            result.steps.map(step => step.step),
+            ["release"],
+        );
+        assert.match(result.steps[0].result, /^failed: physioflow-smoke-green .*; blue is live$/);
+        assert.ok(
+            result.error!.includes("physioflow-smoke-green: FAIL web build: http://physioflow-web-green:3000/_next/static/chunks/") &&
+                result.error!.includes(`has NEXT_PUBLIC_API_URL=${devApiUrl} baked in, not this stack's http://physioflow.example.test/api`),
+            result.error,
+        );
+        const smoke = ranOnTheNode(await smokePod("green"));
+        assert.deepStrictEqual([smoke.phase, smoke.exitCode], ["Failed", 1]);
+        // The API's checks passed in the same run: only the web build was refused.
+        assert.match(smoke.message, /^ok {3}http:\/\/physioflow-api-green:7011\/health: 200$/m);
+        assert.strictEqual(await liveTag(), tags.first);
+        // The live color never moved: nothing refused, reset or 5xx (new-connection timeouts around pod churn are reported, as elsewhere).
+        assert.deepStrictEqual(failedPhases(measured, measured.phases, ["refused", "reset", "5xx", "other"]), []);
     });
 });
