@@ -25,6 +25,7 @@ describe("npm run demo", () => {
         assert.match(text, /pods {6}physioflow-api-blue-\S+ +on physioflow-node-0, Ready, containerd:\/\/[0-9a-f]{64}/);
         // Each switch measured from inside the node; the good release drops nothing.
         const figures = lines.filter(line => line.startsWith("  traffic: "));
+        process.stderr.write(`      traffic figures:\n${figures.map(f => `      ${f}\n`).join("")}`);
         assert.deepStrictEqual(
             figures.map(line => line.replace(/: [\d,]+ requests, .*$/, "")),
             ["  traffic: deploy v1.1.0 blue→green", "  traffic: emergency rollback green→blue", "  traffic: deploy v1.2.0 blue→green broken in the watch"],

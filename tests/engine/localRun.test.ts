@@ -151,6 +151,7 @@ describe("npm run local", function () {
         assert.ok(state.includes("deployments   physioflow-api-blue   0/0 ready  registry.local:5000/physioflow-api:v1.0.0"), state.join("\n"));
         // The switch measured by the load generator inside the node: every request answered.
         const figures = up.find(line => line.startsWith("traffic: "));
+        process.stderr.write(`      ${figures}\n`);
         const measured = /^traffic: switch blue→green: ([\d,]+) requests, 0 failed, p99 [\d.]+ ms$/.exec(figures ?? "");
         assert.ok(measured, up.join("\n"));
         assert.ok(Number(measured[1].replace(/,/g, "")) > 500, `too few requests to tell: ${figures}`);
