@@ -187,3 +187,39 @@ export function describePhase(report: LoadReport, name: string): string {
         `, p99 ${p99 < 10 ? p99.toFixed(1) : Math.round(p99)} ms`
     );
 }
+
+/** What {@link measureChange} needs besides the generator's own options. */
+export interface MeasuredChangeOptions extends LoadOptions {
+    /** The change's phase, e.g. `switch blue→green`; the run starts in phase `before` and ends in phase `after`. */
+    phase: string;
+    /** Traffic before the change, so the picture and the figures have a baseline. Default 1000 ms. */
+    leadMs?: number;
+    /** Traffic after it: connections pinned to pods the change stopped end with them. Default 1000 ms. */
+    tailMs?: number;
+}
+
+/**
+ * Runs `change` under load: the generator started in phase `before`, `leadMs` later phase
+ * `phase` for as long as `change` runs (which may mark events on `load`), then `tailMs` in phase
+ * `after`; resolves with the report and the change's figures in one line ({@link describePhase}).
+ * When `change` throws, the generator is stopped and the error passed on.
+ */
+export async function measureChange(
+    options: MeasuredChangeOptions,
+    change: (load: LoadRun) => Promise<void>,
+): Promise<{ report: LoadReport; figures: string }> {
+    const load = await startLoad({ ...options, phase: "before" });
+    const pause = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+    try {
+        await pause(options.leadMs ?? 1000);
+        await load.phase(options.phase);
+        await change(load);
+        await load.phase("after");
+        await pause(options.tailMs ?? 1000);
+    } catch (error) {
+        await load.stop().catch(() => undefined);
+        throw error;
+    }
+    const report = await load.stop();
+    return { report, figures: describePhase(report, options.phase) };
+}

@@ -43,10 +43,15 @@ export function localStackSettings(args: {
         dbUser: "physioflow",
         dbSslMode: "disable",
         backupDir: args.backupDir,
-        ...(args.node !== undefined ? { podNodeLabel: args.node.label, imagePullPolicy: "Never", dbHostForPods: args.node.dbHost } : {}),
+        ...(args.node !== undefined ? nodeSettings(args.node) : {}),
         ...(args.renderDir !== undefined ? { renderYamlTo: args.renderDir } : {}),
         ...(args.kubeconfig !== undefined ? { kubeconfig: args.kubeconfig } : {}),
     };
+}
+
+/** The settings that put the apps' pods on a real node (`node` of {@link localStackSettings}). */
+export function nodeSettings(node: { label: string; dbHost: string }): Record<"podNodeLabel" | "imagePullPolicy" | "dbHostForPods", string> {
+    return { podNodeLabel: node.label, imagePullPolicy: "Never", dbHostForPods: node.dbHost };
 }
 
 /** Settings `npm run local` owns because they describe this machine, and why. */
@@ -61,6 +66,9 @@ export const managedKeys: Readonly<Record<string, string>> = {
     kubeconfig: "it deploys to the control plane it starts in .local/cluster, and to no other cluster",
     kubeContext: "it deploys to the control plane it starts in .local/cluster, and to no other cluster",
     renderYamlTo: "it deploys to the control plane it starts in .local/cluster",
+    podNodeLabel: "the pods run on the real node it starts (on kwok's with --no-node)",
+    imagePullPolicy: "the pods run the images imported into the real node it starts (kwok's pods run none with --no-node)",
+    dbHostForPods: "the pods reach its PostgreSQL through the real node's relay (kwok's pods reach nothing with --no-node)",
 };
 
 /** `key=value` from the command line into a key without `physioflow:` and its value. */

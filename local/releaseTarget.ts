@@ -4,6 +4,8 @@
  * and stopped after. When another command already runs them (a deploy in another terminal), this
  * one attaches to them and leaves them to it, so `status`, `verify` and an emergency rollback
  * work while a deploy runs. The stack is the cluster half only, so a deploy migrates the database itself.
+ * A stack whose pods run on a real node (`podNodeLabel`, set by `npm run local` unless `--no-node`)
+ * gets one started beside its control plane, with PostgreSQL relayed into it, and stopped after.
  */
 import * as path from "path";
 import * as fs from "fs";
@@ -18,8 +20,15 @@ import { localPaths } from "./run";
 import { postgresRunningIn, startPostgres } from "../devenv/postgresServer";
 import { releaseDatabaseFromConfig } from "../release/releaseDatabase";
 import { stackConfigFrom, stackSecret } from "../release/stackConfig";
+import { RealNode } from "../devenv/node";
+import { startNodeWithStandIns } from "../devenv/nodeTraffic";
 
-export async function openLocalReleaseTarget(repoRoot: string, out: (line: string) => void): Promise<OpenedReleaseTarget> {
+/** The local target, and the real node its pods run on when this command started one (with the load generator's binary). */
+export interface LocalReleaseTarget extends OpenedReleaseTarget {
+    node?: { node: RealNode; loadBinary: string };
+}
+
+export async function openLocalReleaseTarget(repoRoot: string, out: (line: string) => void): Promise<LocalReleaseTarget> {
     const paths = localPaths(repoRoot);
     if (!fs.existsSync(paths.passphrase) || !fs.existsSync(paths.kubeconfig)) {
         throw new UsageError("there is no local stack yet; run npm run local first");
@@ -29,6 +38,11 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
     const attached = await attachCluster(paths.cluster);
     const cluster = attached ?? (await startCluster({ dir: paths.cluster }));
     let stopPostgres = async () => undefined as void;
+    let started: LocalReleaseTarget["node"];
+    const stopNode = async () => {
+        await started?.node.stop();
+        started = undefined;
+    };
     try {
         const stack = await openClusterStack({
             engine,
@@ -67,6 +81,12 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
             host: server.host,
             port: server.port,
         });
+        // An attached command leaves the node, like the cluster, to the command that started them.
+        if (settings.pods.node !== undefined && !attached) {
+            started = await startNodeWithStandIns(cluster, () => undefined);
+            await started.node.relay(server.port);
+            out(`local: real node ${started.node.name} started (the stack's pods run on it), PostgreSQL relayed into it`);
+        }
         const rel = (p: string) => path.relative(repoRoot, p);
         out(
             attached
@@ -85,12 +105,15 @@ export async function openLocalReleaseTarget(repoRoot: string, out: (line: strin
                     stack.workspace.program = clusterProgram(migrated);
                 },
             },
+            node: started,
             close: async () => {
+                await stopNode();
                 await stopPostgres();
                 await cluster.stop({ keep: true });
             },
         };
     } catch (error) {
+        await stopNode();
         await stopPostgres();
         await cluster.stop({ keep: true });
         throw error;

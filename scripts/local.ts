@@ -18,7 +18,7 @@ async function main(argv: string[]): Promise<number> {
         } else if (args.reset) {
             await resetLocal(repoRoot, out);
         } else {
-            await runLocal(repoRoot, args.sets, out);
+            await runLocal(repoRoot, args.sets, out, { node: args.node });
         }
         return 0;
     } catch (error) {

@@ -1,16 +1,44 @@
-/** `npm run demo` end to end: the whole release cycle on its own control plane and PostgreSQL. */
+/**
+ * `npm run demo` end to end: the whole release cycle on its own control plane, real node and
+ * PostgreSQL, each switch measured under load from inside the node, its timeline written.
+ */
 import * as assert from "assert";
+import { XMLValidator } from "fast-xml-parser";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { runDemo } from "../../local/demo";
 import { testEngine } from "../support/engine";
 
 describe("npm run demo", () => {
-    it("first deploy, a release with a migration, an emergency rollback and a broken release rolled back by itself", async function () {
-        this.timeout(15 * 60 * 1000);
+    let timelinesDir: string;
+    before(() => (timelinesDir = fs.mkdtempSync(path.join(os.tmpdir(), "physioflow-demo-test-timelines-"))));
+    after(() => fs.rmSync(timelinesDir, { recursive: true, force: true }));
+
+    it("first deploy, a release with a migration, an emergency rollback and a broken release rolled back by itself, on a real node, measured", async function () {
+        this.timeout(20 * 60 * 1000);
         await testEngine(); // builds the engine (and the control plane) first when missing
         const lines: string[] = [];
-        await runDemo(path.resolve(__dirname, "..", ".."), { watchSeconds: 10, out: line => lines.push(line) });
+        await runDemo(path.resolve(__dirname, "..", ".."), { watchSeconds: 10, timelinesDir, out: line => lines.push(line) });
         const text = lines.join("\n");
+        // The pods are real: on the node, run by containerd.
+        assert.match(text, /pods {6}physioflow-api-blue-\S+ +on physioflow-node-0, Ready, containerd:\/\/[0-9a-f]{64}/);
+        // Each switch measured from inside the node; the good release drops nothing.
+        const figures = lines.filter(line => line.startsWith("  traffic: "));
+        process.stderr.write(`      traffic figures:\n${figures.map(f => `      ${f}\n`).join("")}`);
+        assert.deepStrictEqual(
+            figures.map(line => line.replace(/: [\d,]+ requests, .*$/, "")),
+            ["  traffic: deploy v1.1.0 blue→green", "  traffic: emergency rollback green→blue", "  traffic: deploy v1.2.0 blue→green broken in the watch"],
+            text,
+        );
+        assert.match(figures[0], /^ {2}traffic: deploy v1\.1\.0 blue→green: [\d,]+ requests, 0 failed, p99 [\d.]+ ms$/);
+        const timelines = lines.filter(line => line.startsWith("  timeline: ")).map(line => line.slice("  timeline: ".length));
+        assert.deepStrictEqual(
+            timelines.map(file => path.relative(timelinesDir, file)),
+            ["2-deploy-v1.1.0-blue-green.svg", "3-emergency-rollback-green-blue.svg", "4-deploy-v1.2.0-blue-green-broken-in-the-watch.svg"],
+        );
+        for (const file of timelines) assert.strictEqual(XMLValidator.validate(fs.readFileSync(file, "utf8")), true, file);
+        assert.match(text, /\(demo: green's database login physioflow_green is now refused/);
         const headings = lines.filter(line => line.startsWith("=== ")).map(line => line.slice(4, 7));
         assert.deepStrictEqual(headings, ["1/4", "2/4", "3/4", "4/4", "phy"], text);
         // The release's own database step: lint, a verified backup, then the migration.

@@ -1,9 +1,11 @@
 /**
- * `npm run local` end to end (engine, PostgreSQL, control plane, database API) in a temp copy of
- * the repository layout: a first run deploys and migrates, a second with activeColor=green is the
- * switch, shown as the API server reports it.
+ * `npm run local` end to end (engine, PostgreSQL, control plane, a real node, database API) in a
+ * temp copy of the repository layout: a first run deploys and migrates, its pods real ones on the
+ * node serving the live API; a second with activeColor=green is the switch, shown as the API
+ * server reports it and measured under load from inside the node, with its timeline picture.
  */
 import * as assert from "assert";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -39,9 +41,46 @@ describe("npm run local", function () {
         return lines.slice(start + 1, end === -1 ? undefined : end).map(line => line.trim());
     };
 
-    it("first run: migrates with a backup first, creates the cluster half, reports blue live, stops its PostgreSQL", async function () {
-        this.timeout(3 * 60 * 1000); // PostgreSQL, the control plane, a backup, migrations and a first deploy (about 35 s here)
+    /** The pods and answers of "5. serving", and that the node was stopped at the end. */
+    const assertServedOnNode = (lines: string[], color: string) => {
+        const serving = section(lines, "5. serving: the real node physioflow-node-0");
+        const pods = serving.filter(line => /^(pods {6})?physioflow-/.test(line)).map(line => line.replace(/^pods +/, ""));
+        // Both apps' pods of the live color, on the real node, run by containerd (kwok's pods have no container id).
+        assert.deepStrictEqual(
+            pods.map(line => line.replace(/-[a-z0-9]+-[a-z0-9]{5} +/, " ").replace(/[0-9a-f]{64}$/, "ID")),
+            [`physioflow-api-${color} on physioflow-node-0, Ready, containerd://ID`, `physioflow-web-${color} on physioflow-node-0, Ready, containerd://ID`],
+            serving.join("\n"),
+        );
+        // The live API through its Service, from inside the node: its version, and /health with the color's own database login.
+        assert.ok(
+            serving.some(line => /^GET +http:\/\/10\.\d+\.\d+\.\d+:7011\/version -> 200 \{"color":"","environment":"local","version":"v1\.0\.0"\}$/.test(line)),
+            serving.join("\n"),
+        );
+        assert.ok(
+            serving.some(line => /^http:\/\/10\.\d+\.\d+\.\d+:7011\/health -> 200 \{"database":"ok",.*"status":"ok"\}$/.test(line)),
+            serving.join("\n"),
+        );
+        assert.deepStrictEqual(lines.slice(-3), [
+            "node: stopped (its pods' containers, namespaces and cgroups removed; the next run starts a new one)",
+            "cluster: stopped (data kept in .local/cluster)",
+            "postgres: stopped (data kept in .local/postgres/data)",
+        ]);
+        return serving;
+    };
+
+    it("first run: migrates with a backup first, creates the cluster half on a real node, reports blue live and serving, stops everything", async function () {
+        this.timeout(5 * 60 * 1000); // PostgreSQL, the control plane, the node, a backup, migrations and a first deploy (about 35 s alone; 4 min at load 34)
         const lines = await run([]);
+        assert.ok(
+            lines.some(line =>
+                /^node: real node physioflow-node-0 \(kubelet, kube-proxy, containerd; stand-in images imported\) joined, ready in \d+\.\d s; its pods reach PostgreSQL at 10\.250\.0\.1:\d+$/.test(
+                    line,
+                ),
+            ),
+            lines.join("\n"),
+        );
+        assert.ok(lines.includes("config: podNodeLabel (unset) -> physioflow.dev/node=real"), lines.join("\n"));
+        assert.ok(lines.includes("config: imagePullPolicy (unset) -> Never"), lines.join("\n"));
         const database = section(lines, "1. database");
         assert.ok(
             database.some(line => /^backup: \.local\/backups\/local_pre-migrate-006_\d{8}_\d{6}\.tar\.gz \(verified\)$/.test(line)),
@@ -70,13 +109,14 @@ describe("npm run local", function () {
         assert.ok(state.includes("active color  blue (inactive: green)"), state.join("\n"));
         assert.ok(state.includes("services      physioflow-api          selects app=physioflow-api,version=blue; 1 ready endpoint(s): blue"), state.join("\n"));
         assert.ok(state.includes("migration     006 in ConfigMap migration-version; database at 006"), state.join("\n"));
-        assert.deepStrictEqual(lines.slice(-2), ["cluster: stopped (data kept in .local/cluster)", "postgres: stopped (data kept in .local/postgres/data)"]);
+        const serving = assertServedOnNode(lines, "blue");
+        assert.ok(serving.includes("traffic   not measured: nothing was live before this update"), serving.join("\n"));
         assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
         assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");
     });
 
-    it("second run with activeColor=green: no migration; selectors and replica counts change, the smoke test moves to green, green live", async function () {
-        this.timeout(3 * 60 * 1000); // starts PostgreSQL and the control plane again, then a whole switch (about 30 s here)
+    it("second run with activeColor=green: no migration; selectors and replica counts change, the smoke test moves to green, green live; no request failed", async function () {
+        this.timeout(5 * 60 * 1000); // starts PostgreSQL, the control plane and a node again, then a whole switch under load (3 min at load 34)
         const lines = await run(["activeColor=green"]);
         assert.ok(lines.includes("config: activeColor blue -> green"));
         assert.ok(section(lines, "1. database").some(line => line.startsWith("nothing to apply: at 006; no backup needed")));
@@ -109,18 +149,40 @@ describe("npm run local", function () {
             state.join("\n"),
         );
         assert.ok(state.includes("deployments   physioflow-api-blue   0/0 ready  registry.local:5000/physioflow-api:v1.0.0"), state.join("\n"));
+        // The switch measured by the load generator inside the node: every request answered.
+        const figures = up.find(line => line.startsWith("traffic: "));
+        process.stderr.write(`      ${figures}\n`);
+        const measured = /^traffic: switch blue→green: ([\d,]+) requests, 0 failed, p99 [\d.]+ ms$/.exec(figures ?? "");
+        assert.ok(measured, up.join("\n"));
+        assert.ok(Number(measured[1].replace(/,/g, "")) > 500, `too few requests to tell: ${figures}`);
+        const serving = assertServedOnNode(lines, "green");
+        assert.ok(serving.includes(`traffic   ${figures!.slice("traffic: ".length)}`), serving.join("\n"));
+        // Its timeline: an SVG file in .local/traffic/, with the live Service's move to green marked.
+        const timeline = /^timeline +(\.local\/traffic\/switch-blue-green-\d{8}-\d{6}\.svg)$/.exec(serving.find(line => line.startsWith("timeline")) ?? "");
+        assert.ok(timeline, serving.join("\n"));
+        const svg = fs.readFileSync(path.join(root, timeline[1]), "utf8");
+        assert.strictEqual(XMLValidator.validate(svg), true);
+        const texts = JSON.stringify(new XMLParser({ ignoreAttributes: true }).parse(svg));
+        assert.match(texts, /switch blue→green/);
+        assert.match(texts, /physioflow-api -> green \(1 ready: green\)/);
         assert.ok(!fs.existsSync(path.join(localPaths(root).postgresData, "postmaster.pid")), "PostgreSQL is still running");
         assert.ok(!clusterRunningIn(localPaths(root).cluster), "the control plane is still running");
     });
 
-    it("a second command on local attaches to the control plane and PostgreSQL the first one runs, and leaves them to it", async function () {
-        this.timeout(2 * 60 * 1000);
+    it("a second command on local attaches to the control plane, node and PostgreSQL the first one runs, and leaves them to it", async function () {
+        this.timeout(4 * 60 * 1000);
         const paths = localPaths(root);
         const firstLines: string[] = [];
         const first = await openLocalReleaseTarget(root, line => firstLines.push(line));
         try {
             const lines: string[] = [];
+            assert.ok(
+                firstLines.includes("local: real node physioflow-node-0 started (the stack's pods run on it), PostgreSQL relayed into it"),
+                firstLines.join("\n"),
+            );
+            assert.ok(first.node !== undefined);
             const second = await openLocalReleaseTarget(root, line => lines.push(line));
+            assert.strictEqual(second.node, undefined, "the second command started a node of its own");
             assert.ok(
                 lines.some(line =>
                     /^local: attached to the control plane running in \.local\/cluster and PostgreSQL running on \.local\/postgres\/data \(left to the command that started them\); migration version 006$/.test(

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { ResourceStep } from "../../release/engineEvents";
-import { formatState, formatSteps, summarizeSteps } from "../../local/report";
+import { formatServing, formatState, formatSteps, summarizeSteps, timelineEvent } from "../../local/report";
 
 const step = (type: string, name: string, op: ResourceStep["op"], diffs: string[] = []): ResourceStep => ({
     urn: `urn:x::${name}`,
@@ -87,5 +87,44 @@ describe("npm run local report", () => {
             "migration     006 in ConfigMap migration-version; database at 006",
             "namespace     physioflow-local (environment local)",
         ]);
+    });
+
+    it("shows the pods on the node, the live API's answers and the traffic figures", () => {
+        const pod = (name: string) => ({ name, nodeName: "physioflow-node-0", ready: true, containerId: `containerd://${name}-id` });
+        assert.deepStrictEqual(
+            formatServing({
+                node: "physioflow-node-0",
+                pods: [pod("physioflow-api-green-a"), pod("physioflow-web-green-bb")],
+                requests: [
+                    { url: "http://10.96.0.9:7011/version", answer: { status: 200, body: '{"version":"v1.0.0"}' } },
+                    { url: "http://10.96.0.9:7011/health", answer: { error: "curl: (7) Failed to connect" } },
+                ],
+                traffic: { figures: "switch blue→green: 3,971 requests, 0 failed, p99 106 ms", timeline: ".local/traffic/s.svg" },
+            }),
+            [
+                "pods      physioflow-api-green-a   on physioflow-node-0, Ready, containerd://physioflow-api-green-a-id",
+                "          physioflow-web-green-bb  on physioflow-node-0, Ready, containerd://physioflow-web-green-bb-id",
+                'GET       http://10.96.0.9:7011/version -> 200 {"version":"v1.0.0"}',
+                "          http://10.96.0.9:7011/health -> no answer: curl: (7) Failed to connect",
+                "traffic   switch blue→green: 3,971 requests, 0 failed, p99 106 ms",
+                "timeline  .local/traffic/s.svg",
+            ],
+        );
+        assert.deepStrictEqual(formatServing({ node: "n", pods: [], requests: [], traffic: { notMeasured: "nothing was live before this update" } }), [
+            "pods      none of the apps' pods runs on n",
+            "traffic   not measured: nothing was live before this update",
+        ]);
+    });
+
+    it("marks the live API's endpoint changes and its Deployments' ready counts on a timeline, nothing else", () => {
+        assert.strictEqual(timelineEvent("+24.5s Service physioflow-api -> green (1 ready: green)"), "physioflow-api -> green (1 ready: green)");
+        assert.strictEqual(
+            timelineEvent("+34.5s Deployment physioflow-api-blue: registry.local:5000/physioflow-api:v1.0.0, 0/0 ready"),
+            "physioflow-api-blue 0/0 ready",
+        );
+        assert.strictEqual(timelineEvent("+24.5s Service physioflow-web -> green (1 ready: green)"), undefined);
+        assert.strictEqual(timelineEvent("+24.5s Service physioflow-api-preview -> blue (no ready endpoints)"), undefined);
+        assert.strictEqual(timelineEvent("+16.2s Deployment physioflow-web-green: registry.local:5000/physioflow-web:v1.0.0, 1/1 ready"), undefined);
+        assert.strictEqual(timelineEvent("+22.2s Job physioflow-smoke-green (v1.0.0, migration 006): running"), undefined);
     });
 });

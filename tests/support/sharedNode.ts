@@ -6,8 +6,8 @@
  * control plane: it deletes its Node object); should the worker be killed, the watchdog
  * scripts/node.sh leaves beside it stops it.
  */
-import { RealNode, startNode } from "../../devenv/node";
-import { standInApps } from "../../devenv/standInApps";
+import { RealNode } from "../../devenv/node";
+import { startNodeWithStandIns } from "../../devenv/nodeTraffic";
 import { sharedCluster } from "./sharedCluster";
 
 let shared: Promise<RealNode> | undefined;
@@ -17,8 +17,8 @@ export function sharedNode(): Promise<RealNode> {
     // A failed start is kept: every suite of this worker then fails with the same one line.
     shared ??= (async () => {
         const progress = (line: string) => process.stderr.write(`node: ${line}\n`);
-        const [cluster, apps] = await Promise.all([sharedCluster(), standInApps(progress)]);
-        return startNode(cluster, { imagesDir: apps.imagesDir, progress });
+        // The same start as npm run local's: the stand-in images imported.
+        return (await startNodeWithStandIns(await sharedCluster(), progress)).node;
     })();
     return shared;
 }
