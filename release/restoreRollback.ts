@@ -16,7 +16,7 @@ import { Color, colors, otherColor } from "../components/colors";
 import { createBackup, restoreBackup, verifyBackup } from "../database";
 import type { BackupMetadata } from "../database";
 import { kubectlGet } from "../devenv/kubectl";
-import { desiredReplicas, Kubectl } from "./clusterState";
+import { desiredReplicas, Kubectl, readClusterState } from "./clusterState";
 import type { Deployment, List, Pod } from "./kubernetesObjects";
 import { update } from "./deploy";
 import { engineErrorSummary } from "./engineEvents";
@@ -305,10 +305,15 @@ async function waitForNoApiPods(kubectl: Kubectl, namespace: string, timeoutMs: 
     }
 }
 
+/** The live API Service: its endpoints, not only the Deployments' ready counts, say the API serves again. */
+const liveApiService = "physioflow-api";
+
 /**
- * After the scale back: waits until each API Deployment has its replicas ready (`timeoutMs` at
- * most), and says when, or that they were not. Never throws: the replicas are back either way, and
- * the switch's smoke test still gates the color it makes live.
+ * After the scale back: waits until each API Deployment has its replicas ready and the live API
+ * Service lists ready endpoints (`timeoutMs` at most), and says when, or that they were not.
+ * Ready pods are not yet traffic: the Service's EndpointSlice follows them, and only then does
+ * kube-proxy route to them (within its sync period, 1 s by default). Never throws: the replicas are
+ * back either way, and the switch's smoke test still gates the color it makes live.
  */
 async function waitForApiReady(
     kubectl: Kubectl,
@@ -321,14 +326,16 @@ async function waitForApiReady(
     let unready: string[] = [];
     while (Date.now() - started <= timeoutMs) {
         try {
-            const deployments = await Promise.all(Object.keys(replicas).map(name => kubectlGet<Deployment>(kubectl, ["deployment", name, "-n", namespace])));
-            unready = deployments
-                .filter(d => (d.status?.readyReplicas ?? 0) < replicas[d.metadata.name])
-                .map(d => `${d.metadata.name} ${d.status?.readyReplicas ?? 0}/${replicas[d.metadata.name]} ready`);
+            const state = await readClusterState(kubectl, namespace);
+            unready = Object.keys(replicas)
+                .filter(name => (state.deployments[name]?.readyReplicas ?? 0) < replicas[name])
+                .map(name => `${name} ${state.deployments[name]?.readyReplicas ?? 0}/${replicas[name]} ready`);
+            const live = state.services[liveApiService];
+            if (live !== undefined && live.readyPods.length === 0) unready.push(`Service ${liveApiService} has no ready endpoint`);
         } catch (error) {
             unready = [`the cluster could not be read: ${(error as Error).message.split("\n")[0]}`];
         }
-        if (unready.length === 0) return void out(`api: ready again (${Date.now() - started} ms)`);
+        if (unready.length === 0) return void out(`api: ready again, the live Service has its endpoints (${Date.now() - started} ms)`);
         await new Promise(resolve => setTimeout(resolve, 250));
     }
     out(`api: warning: not ready ${Math.round(timeoutMs / 1000)} s after the scale back (${unready.join(", ")}); its requests fail until it is`);

@@ -127,6 +127,8 @@ describe("each color's database login on a real PostgreSQL", function () {
             await admin.query(`ALTER ROLE ${ident(roles.owner.name)} WITH PASSWORD ${literal("owner-rotated")}`);
             await new Promise(resolve => setTimeout(resolve, 300));
             await blueSession.query("SELECT 1 FROM patients LIMIT 1");
+            // A busy machine logs in slowly: let the live color's traffic reach a few logins across the rotation, however long that takes.
+            for (const deadline = Date.now() + 30_000; logins < 5 && Date.now() < deadline;) await new Promise(resolve => setTimeout(resolve, 50));
         } finally {
             running = false;
             await traffic;

@@ -153,9 +153,10 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
             const refused = await restoreRollback(d.target, damaged, { ifArchiveDamaged: hint });
             assert.strictEqual(refused.ok, false);
             assert.deepStrictEqual(
-                refused.steps.map(step => `${step.step}: ${step.result}`),
-                ["verify: failed"],
+                refused.steps.map(step => step.step),
+                ["verify"],
             );
+            assert.match(refused.steps[0].result, /^failed: /);
             assert.match(refused.error!, new RegExp(`is damaged.*; ${hint.replace(/[()]/g, "\\$&")}$`));
         } finally {
             fs.rmSync(damagedDir, { recursive: true, force: true });
