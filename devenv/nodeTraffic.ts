@@ -78,15 +78,47 @@ export async function podsIn(kubectl: Kubectl, namespace: string, selector: stri
 }
 
 /**
- * `change` measured under load ({@link measureChange}, 50 requests/s per sampler) against `url`
- * from inside the node; `change` may mark events on the load (they are the timeline's markers).
+ * `change` measured under load ({@link measureChange}, 50 requests/s per sampler, 2 s timeout)
+ * against `url` from inside the node, after deleting the node's flows to `url`'s host left by
+ * earlier measurements ({@link forgetFlowsTo}); `change` may mark events on the load (they are the
+ * timeline's markers).
  */
-export function measureInNode(
+export async function measureInNode(
     node: RealNode,
     options: { loadBinary: string; url: string; phase: string },
     change: (load: LoadRun) => Promise<void>,
 ): Promise<{ report: LoadReport; figures: string }> {
-    return measureChange({ binary: options.loadBinary, netns: nodeNetns(node), url: options.url, ratePerSecond: 50, phase: options.phase }, change);
+    await forgetFlowsTo(node, new URL(options.url).hostname);
+    // 2 s: a new connection whose first SYN is lost once is sent again by the kernel after 1 s, slow but not dropped (docs/traffic.md).
+    return measureChange({ binary: options.loadBinary, netns: nodeNetns(node), url: options.url, ratePerSecond: 50, timeoutMs: 2000, phase: options.phase }, change);
+}
+
+/**
+ * Deletes the node's conntrack entries of TCP flows to `ip` (a Service's cluster IP), so that a
+ * measurement starts with none left by an earlier one; resolves to how many there were, and how
+ * many of them were unanswered connections (`SYN_SENT`: the ones that do harm).
+ *
+ * Why (docs/traffic.md, "New connections sent to a pod that is gone"): a SYN sent to a pod whose
+ * network is already gone while kube-proxy's rules still name it leaves an entry (SYN_SENT, kept
+ * 120 s, renewed by every retry) that sends the next connection from the same source port to that
+ * pod again; the load generator's fresh sampler reuses its ports within seconds, so an earlier
+ * measurement's broken phase (the negative control, a restore's API off) failed later ones. The
+ * rest (TIME_WAIT and the like) is harmless and goes too. Nothing else sends to `ip` between
+ * measurements, so no live connection loses its entry.
+ */
+export async function forgetFlowsTo(node: RealNode, ip: string): Promise<{ deleted: number; unanswered: number }> {
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`forgetFlowsTo: ${JSON.stringify(ip)} is not an IPv4 address`);
+    const remove = async (filter: string[]) => {
+        const result = await node.exec(["conntrack", "-D", "-p", "tcp", "--orig-dst", ip, ...filter]);
+        // conntrack says how many it deleted, and exits 1 when that is none.
+        const deleted = /(\d+) flow entries have been deleted/.exec(result.stderr);
+        if (!deleted || (result.status !== 0 && deleted[1] !== "0")) {
+            throw new Error(`could not delete the node's conntrack entries to ${ip}: ${result.stderr.trim().split("\n").pop() || `conntrack exited with ${result.status}`}`);
+        }
+        return Number(deleted[1]);
+    };
+    const unanswered = await remove(["--state", "SYN_SENT"]);
+    return { deleted: unanswered + (await remove([])), unanswered };
 }
 
 /**

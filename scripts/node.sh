@@ -527,8 +527,8 @@ cmd_node_start() {
 	done
 	[ -x "$COREDNS_BIN" ] || die "start" "$COREDNS_BIN is missing: run 'bash scripts/node.sh build' (or npm run setup) first"
 	[ -x "$BIN/kubectl" ] || die "start" "$BIN/kubectl is missing: run 'npm run cluster -- build' first"
-	for b in socat iptables unshare nsenter ip curl; do
-		command -v "$b" >/dev/null || die "start" "$b is missing (apt-get install socat iptables util-linux iproute2 curl)"
+	for b in socat iptables conntrack unshare nsenter ip curl; do
+		command -v "$b" >/dev/null || die "start" "$b is missing (apt-get install socat iptables conntrack util-linux iproute2 curl)"
 	done
 	[ -z "$images" ] || [ -d "$images" ] || die "start" "--images $images is not a directory"
 	[ -z "$images" ] || images=$(cd "$images" && pwd)

@@ -65,7 +65,7 @@ done
 bash scripts/cluster.sh build >/dev/null || fail "building the Kubernetes control plane failed (see above; docs/cluster.md)"
 
 step "The real node (kubelet, kube-proxy, containerd, runc, CNI plugins)"
-for pkg in iptables:iptables socat:socat pkg-config:pkg-config; do
+for pkg in iptables:iptables socat:socat conntrack:conntrack pkg-config:pkg-config; do
     command -v "${pkg%%:*}" >/dev/null || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq "${pkg#*:}" >/dev/null; } ||
         fail "${pkg#*:} is missing; install it (sudo apt-get install ${pkg#*:}) and run again"
 done

@@ -23,6 +23,7 @@ import type { ConnectionSettings } from "../../database/connection";
 import { Cluster } from "../../devenv/cluster";
 import { describePhase, FailureKind, failureKinds, LoadReport, samplerNames, startLoad } from "../../devenv/loadGenerator";
 import { RealNode } from "../../devenv/node";
+import { forgetFlowsTo } from "../../devenv/nodeTraffic";
 import { StandInApps, standInApps } from "../../devenv/standInApps";
 import { deploy } from "../../release/deploy";
 import { restoreRollback } from "../../release/restoreRollback";
@@ -134,6 +135,9 @@ describe("the release commands on the real node under load: deploy, emergency an
      * pods are gone, then the figures, printed.
      */
     const underLoad = async <T>(name: string, command: (out: (line: string) => void) => Promise<T>): Promise<Measured<T>> => {
+        // Each measurement from a clean slate: no flow an earlier test sent to a pod now gone (docs/traffic.md).
+        const forgotten = await forgetFlowsTo(node, liveIp);
+        console.log(`      ${name}: first deleted the node's ${forgotten.deleted} conntrack entries to the live Service, ${forgotten.unanswered} of them unanswered`);
         const load = await startLoad({
             binary: apps.bin.load,
             netns,
@@ -331,7 +335,7 @@ describe("the release commands on the real node under load: deploy, emergency an
         assert.strictEqual(await liveTagBecomes(tags.good), tags.good);
     });
 
-    it("a stack update that switches and scales the old color down in the same update (scaleDownDelaySeconds' default, 10 s): no request refused or reset by the old pods; timeouts reported", async function () {
+    it("a stack update that switches and scales the old color down in the same update (scaleDownDelaySeconds' default, 10 s) drops no request", async function () {
         this.timeout(10 * 60 * 1000);
         const measured = await underLoad("switch green→blue, green scaled down in the same update", async o => {
             o("switch: activeColor blue, inactiveWarm false");
@@ -351,9 +355,10 @@ describe("the release commands on the real node under load: deploy, emergency an
 
     /**
      * `deploy` of a broken `tag` under load, rolled back by its watch for `reason`: the steps, the reason,
-     * the old color live again, and nothing refused, reset or 5xx before the switch or after the
-     * rollback (new connections timing out for 1-2 s while the other color's pods are made happened
-     * in some runs: docs/traffic.md). Returns the measurement and the switch-to-rollback window's phases.
+     * the old color live again, nothing failed at all before the switch, and nothing refused, reset or
+     * 5xx after the rollback (a new connection may still time out then: a SYN the window sent to a pod
+     * now gone left a conntrack entry that its source port meets again; docs/traffic.md). Returns the
+     * measurement and the switch-to-rollback window's phases.
      */
     const rolledBackByWatch = async (tag: string, watchSeconds: number, reason: RegExp) => {
         const measured = await underLoad(`deploy ${tag} blue→green`, o => deploy(target, tag, { watch: { seconds: watchSeconds, intervalMs: 500 }, out: o }));
@@ -367,7 +372,8 @@ describe("the release commands on the real node under load: deploy, emergency an
         assert.match(result.rolledBack!.reason, reason);
         assert.strictEqual(await liveTag(), tags.first);
         const { before, window, after } = windows(measured);
-        assert.deepStrictEqual(failedPhases(measured, [...before, ...after], ["refused", "reset", "5xx", "other"]), []);
+        assert.deepStrictEqual(failedPhases(measured, before), []);
+        assert.deepStrictEqual(failedPhases(measured, after, ["refused", "reset", "5xx", "other"]), []);
         return { measured, window };
     };
 
@@ -413,7 +419,8 @@ describe("the release commands on the real node under load: deploy, emergency an
         assert.deepStrictEqual(failedPhases(measured, measured.phases.slice(0, at("api-off"))), [], "nothing fails before the API goes off the database");
         // Once the command says the API is ready again (its pods Ready and the live Service listing them), nothing
         // fails after kube-proxy's sync period (1 s by default) has passed: the switch's update and after it.
-        // (Timeouts of new connections for 1-2 s while the other color's pod goes away, as elsewhere, are reported: docs/traffic.md.)
+        // (New connections may still time out: a SYN sent while the API was off to a pod now gone left a conntrack
+        // entry that a reused source port meets again, for up to 120 s; docs/traffic.md.)
         const readyAt = measured.report.phases.find(p => p.name === measured.phases[at("api-ready")])!.startMs;
         const late = samplerNames.flatMap(n =>
             measured.report.series[n]
