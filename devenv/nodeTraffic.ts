@@ -90,7 +90,10 @@ export async function measureInNode(
 ): Promise<{ report: LoadReport; figures: string }> {
     await forgetFlowsTo(node, new URL(options.url).hostname);
     // 2 s: a new connection whose first SYN is lost once is sent again by the kernel after 1 s, slow but not dropped (docs/traffic.md).
-    return measureChange({ binary: options.loadBinary, netns: nodeNetns(node), url: options.url, ratePerSecond: 50, timeoutMs: 2000, phase: options.phase }, change);
+    return measureChange(
+        { binary: options.loadBinary, netns: nodeNetns(node), url: options.url, ratePerSecond: 50, timeoutMs: 2000, phase: options.phase },
+        change,
+    );
 }
 
 /**
@@ -113,7 +116,9 @@ export async function forgetFlowsTo(node: RealNode, ip: string): Promise<{ delet
         // conntrack says how many it deleted, and exits 1 when that is none.
         const deleted = /(\d+) flow entries have been deleted/.exec(result.stderr);
         if (!deleted || (result.status !== 0 && deleted[1] !== "0")) {
-            throw new Error(`could not delete the node's conntrack entries to ${ip}: ${result.stderr.trim().split("\n").pop() || `conntrack exited with ${result.status}`}`);
+            throw new Error(
+                `could not delete the node's conntrack entries to ${ip}: ${result.stderr.trim().split("\n").pop() || `conntrack exited with ${result.status}`}`,
+            );
         }
         return Number(deleted[1]);
     };

@@ -137,7 +137,9 @@ describe("the release commands on the real node under load: deploy, emergency an
     const underLoad = async <T>(name: string, command: (out: (line: string) => void) => Promise<T>): Promise<Measured<T>> => {
         // Each measurement from a clean slate: no flow an earlier test sent to a pod now gone (docs/traffic.md).
         const forgotten = await forgetFlowsTo(node, liveIp);
-        console.log(`      ${name}: first deleted the node's ${forgotten.deleted} conntrack entries to the live Service, ${forgotten.unanswered} of them unanswered`);
+        console.log(
+            `      ${name}: first deleted the node's ${forgotten.deleted} conntrack entries to the live Service, ${forgotten.unanswered} of them unanswered`,
+        );
         const load = await startLoad({
             binary: apps.bin.load,
             netns,
