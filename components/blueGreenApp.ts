@@ -156,6 +156,7 @@ export class BlueGreenApp extends pulumi.ComponentResource {
                 port: args.port,
                 healthPath: args.settings[color].healthPath,
                 probes: args.settings[color].probes,
+                shutdown: args.settings[color].shutdown,
                 configMapName: this.configMaps[color].metadata.name,
                 secretName: args.secretNames?.[color],
                 resources: args.settings[color].resources,

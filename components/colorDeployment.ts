@@ -21,6 +21,8 @@ export interface ColorDeploymentSpecArgs {
     healthPath: string;
     /** Probe thresholds (the stack's `startupTimeoutSeconds`, `readinessFailureThreshold`, `livenessFailureThreshold`). */
     probes: { startupTimeoutSeconds: number; readinessFailureThreshold: number; livenessFailureThreshold: number };
+    /** How the pods stop (the color's settings); undefined: Kubernetes' defaults (no preStop, 30 s). */
+    shutdown?: { preStopSleepSeconds: number; terminationGracePeriodSeconds: number };
     /** ConfigMap whose keys become environment variables. */
     configMapName: pulumi.Input<string>;
     /** Secret whose keys become environment variables, if any. */
@@ -83,6 +85,7 @@ export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.in
                     seccompProfile: { type: "RuntimeDefault" },
                 },
                 ...nodePlacement(args.pods),
+                ...(args.shutdown === undefined ? {} : { terminationGracePeriodSeconds: args.shutdown.terminationGracePeriodSeconds }),
                 containers: [
                     {
                         name: args.app,
@@ -105,6 +108,11 @@ export function colorDeploymentSpec(args: ColorDeploymentSpecArgs): k8s.types.in
                             timeoutSeconds: 3,
                             failureThreshold: args.probes.livenessFailureThreshold,
                         },
+                        // A pod told to stop keeps serving while kube-proxy, on every node, stops sending it new
+                        // connections; only then its process gets SIGTERM (docs/traffic.md). The sleep action needs no binary in the image.
+                        ...(args.shutdown === undefined || args.shutdown.preStopSleepSeconds === 0
+                            ? {}
+                            : { lifecycle: { preStop: { sleep: { seconds: args.shutdown.preStopSleepSeconds } } } }),
                         resources: args.resources,
                         securityContext: {
                             allowPrivilegeEscalation: false,

@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import { apiEnvironment, webEnvironment } from "./appEnvironment";
 import { Color, colors, otherColor } from "./colors";
-import { ContainerResources, StackConfig } from "./config";
+import { ContainerResources, ShutdownSettings, StackConfig } from "./config";
 
 export const apiPort = 7011;
 export const webPort = 3000;
@@ -21,6 +21,8 @@ export interface AppSettings {
     healthPath: string;
     resources: ContainerResources;
     probes: ProbeSettings;
+    /** How its pods stop; absent in settings recorded before it existed (Kubernetes' defaults: no preStop, 30 s). */
+    shutdown?: ShutdownSettings;
 }
 
 /** The settings a color was released with, per app. */
@@ -37,12 +39,14 @@ export function stackColorSettings(settings: StackConfig): ColorSettings {
             healthPath: settings.apps.api.healthPath,
             resources: settings.apps.api.resources,
             probes: settings.probes,
+            shutdown: settings.shutdown,
         },
         web: {
             env: webEnvironment(settings, webPort),
             healthPath: settings.apps.web.healthPath,
             resources: settings.apps.web.resources,
             probes: settings.probes,
+            shutdown: settings.shutdown,
         },
     };
 }

@@ -132,6 +132,14 @@ export interface StackConfig {
      */
     scaleDownDelaySeconds: number;
     /**
+     * How a color's pod stops (released with the color, like probes): `preStopSleepSeconds`, how long
+     * it keeps running and serving after Kubernetes decides to stop it, before its process gets
+     * SIGTERM (`lifecycle.preStop.sleep`: every node's kube-proxy stops sending it new connections
+     * meanwhile; 0: no preStop), and `terminationGracePeriodSeconds`, the whole time it has before it
+     * is killed (the sleep included). Defaults 5 and 35.
+     */
+    shutdown: ShutdownSettings;
+    /**
      * Where the apps' pods run and how their images are found (`podNodeLabel`, `imagePullPolicy`):
      * `node`, a `key=value` label the pods select and whose NoSchedule taint (same key and value)
      * they tolerate; `imagePullPolicy` for every app container. Unset: Kubernetes' defaults (any
@@ -216,6 +224,8 @@ const plainKeys = [
     "holdMigrations",
     "readinessTimeoutSeconds",
     "scaleDownDelaySeconds",
+    "preStopSleepSeconds",
+    "terminationGracePeriodSeconds",
     "podNodeLabel",
     "imagePullPolicy",
     "kubeconfig",
@@ -348,6 +358,7 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
         holdMigrations: raw.holdMigrations === undefined ? false : oneOf(raw, "holdMigrations", ["true", "false"]) === "true",
         readinessTimeoutSeconds: integer(raw, "readinessTimeoutSeconds", 300, 10, 3600),
         scaleDownDelaySeconds: integer(raw, "scaleDownDelaySeconds", 10, 0, 600),
+        shutdown: parseShutdown(raw),
         probes: {
             startupTimeoutSeconds: integer(raw, "startupTimeoutSeconds", 120, 10, 3600),
             readinessFailureThreshold: integer(raw, "readinessFailureThreshold", 3, 1, 30),
@@ -544,6 +555,23 @@ function matching(raw: RawConfig, key: string, pattern: RegExp, what: string, fa
         throw new ConfigError(`physioflow:${key} is "${value}"; it must be ${what}`);
     }
     return value;
+}
+
+/** How a color's pods stop ({@link StackConfig.shutdown}). */
+export interface ShutdownSettings {
+    preStopSleepSeconds: number;
+    terminationGracePeriodSeconds: number;
+}
+
+function parseShutdown(raw: RawConfig): ShutdownSettings {
+    const preStopSleepSeconds = integer(raw, "preStopSleepSeconds", 5, 0, 300);
+    const terminationGracePeriodSeconds = integer(raw, "terminationGracePeriodSeconds", preStopSleepSeconds + 30, 1, 3600);
+    if (terminationGracePeriodSeconds <= preStopSleepSeconds) {
+        throw new ConfigError(
+            `physioflow:terminationGracePeriodSeconds is ${terminationGracePeriodSeconds}; it must be above preStopSleepSeconds (${preStopSleepSeconds}), or the pods are killed before they get SIGTERM`,
+        );
+    }
+    return { preStopSleepSeconds, terminationGracePeriodSeconds };
 }
 
 function integer(raw: RawConfig, key: string, fallback: number, min: number, max = 1000): number {

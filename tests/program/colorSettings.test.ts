@@ -81,9 +81,27 @@ describe("settingsByColor: which settings each color runs with", () => {
         assert.strictEqual(result.green.web.healthPath, "/healthz");
     });
 
+    it("how pods stop is a setting too; the live color's recorded settings without it stay without it (its pods are not restarted)", () => {
+        const sleepier = raw({ preStopSleepSeconds: "15" });
+        assert.deepStrictEqual(stackColorSettings(sleepier).api.shutdown, { preStopSleepSeconds: 15, terminationGracePeriodSeconds: 45 });
+        const { shutdown: _api, ...apiBefore } = old.api;
+        const { shutdown: _web, ...webBefore } = old.web;
+        const beforeShutdown: ColorSettings = { api: apiBefore, web: webBefore };
+        const byColor = settingsByColor(
+            { ...recorded("blue", { blue: beforeShutdown, green: beforeShutdown }), settingsDigest: settingsDigest(beforeShutdown) },
+            before,
+        );
+        assert.strictEqual(byColor.blue.api.shutdown, undefined);
+        assert.deepStrictEqual(byColor.green.api.shutdown, { preStopSleepSeconds: 5, terminationGracePeriodSeconds: 35 });
+        assert.deepStrictEqual(parseColorSettings({ blue: beforeShutdown })?.blue, beforeShutdown);
+    });
+
     it("the digest does not depend on the order of keys", () => {
         const reordered = JSON.parse(
-            JSON.stringify({ web: old.web, api: { probes: old.api.probes, env: old.api.env, resources: old.api.resources, healthPath: old.api.healthPath } }),
+            JSON.stringify({
+                web: old.web,
+                api: { shutdown: old.api.shutdown, probes: old.api.probes, env: old.api.env, resources: old.api.resources, healthPath: old.api.healthPath },
+            }),
         );
         assert.strictEqual(settingsDigest(reordered), settingsDigest(old));
         assert.notStrictEqual(settingsDigest(stackColorSettings(changed)), settingsDigest(old));

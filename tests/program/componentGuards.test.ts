@@ -95,6 +95,34 @@ describe("component guards", () => {
         assert.deepStrictEqual((spec.template as any).spec.containers[0].envFrom, [{ configMapRef: { name: "web-config-green" } }]);
     });
 
+    it("a color's pods stop as its settings say: a preStop sleep and the grace period; none with a sleep of 0; Kubernetes' defaults without settings", () => {
+        const spec = (shutdown?: { preStopSleepSeconds: number; terminationGracePeriodSeconds: number }) =>
+            colorDeploymentSpec({
+                app: "physioflow-api",
+                color: "blue",
+                image: "registry.example/api",
+                tag: "v1",
+                replicas: 2,
+                port: 7011,
+                healthPath: "/health",
+                probes: { startupTimeoutSeconds: 60, readinessFailureThreshold: 3, livenessFailureThreshold: 3 },
+                shutdown,
+                configMapName: "api-config-blue",
+                resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+                runAsUser: 1001,
+                readinessTimeoutSeconds: 300,
+            }).template as any;
+        const sleeping = spec({ preStopSleepSeconds: 5, terminationGracePeriodSeconds: 35 });
+        assert.deepStrictEqual(sleeping.spec.containers[0].lifecycle, { preStop: { sleep: { seconds: 5 } } });
+        assert.strictEqual(sleeping.spec.terminationGracePeriodSeconds, 35);
+        const awake = spec({ preStopSleepSeconds: 0, terminationGracePeriodSeconds: 30 });
+        assert.strictEqual(awake.spec.containers[0].lifecycle, undefined);
+        assert.strictEqual(awake.spec.terminationGracePeriodSeconds, 30);
+        // Settings recorded before shutdown existed: the spec those pods run with, unchanged.
+        const recorded = spec(undefined);
+        assert.ok(!("lifecycle" in recorded.spec.containers[0]) && !("terminationGracePeriodSeconds" in recorded.spec));
+    });
+
     it("the cluster's kubeconfig, context and render folder reach the provider every cluster object is created with", async () => {
         const run = await runProgram("dev", stackConfigWithSecrets("dev", { kubeconfig: "/tmp/kc.yaml", kubeContext: "k3s-dev", renderYamlTo: "/tmp/render" }));
         assert.deepStrictEqual(find(run, "pulumi:providers:kubernetes", "k8s").inputs, {

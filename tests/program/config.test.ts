@@ -246,6 +246,7 @@ describe("stack config: every default of a minimal stack", () => {
             holdMigrations: false,
             readinessTimeoutSeconds: 300,
             scaleDownDelaySeconds: 10,
+            shutdown: { preStopSleepSeconds: 5, terminationGracePeriodSeconds: 35 },
             probes: { startupTimeoutSeconds: 120, readinessFailureThreshold: 3, livenessFailureThreshold: 3 },
             apps: {
                 api: { healthPath: "/health", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } } },
@@ -462,6 +463,20 @@ describe("stack config: the limits of each value", () => {
     it("unknown keys are refused with the whole list of known ones, so a typo cannot silently keep the old value", () => {
         refused(minimalStack({ colour: "x" }), `physioflow:colour is not a setting this program reads; known keys: ${knownKeys.join(", ")}`);
         assert.ok(knownKeys.includes("dbPassword") && knownKeys.includes("backupS3SecretAccessKey") && knownKeys.includes("renderYamlTo"));
+    });
+
+    it("shutdown: the grace period follows the preStop sleep unless set, and must be above it", () => {
+        assert.deepStrictEqual(accepted({ preStopSleepSeconds: "10" }).shutdown, { preStopSleepSeconds: 10, terminationGracePeriodSeconds: 40 });
+        assert.deepStrictEqual(accepted({ preStopSleepSeconds: "0", terminationGracePeriodSeconds: "1" }).shutdown, {
+            preStopSleepSeconds: 0,
+            terminationGracePeriodSeconds: 1,
+        });
+        assert.deepStrictEqual(accepted({ terminationGracePeriodSeconds: "6" }).shutdown, { preStopSleepSeconds: 5, terminationGracePeriodSeconds: 6 });
+        refused(
+            minimalStack({ preStopSleepSeconds: "20", terminationGracePeriodSeconds: "20" }),
+            "physioflow:terminationGracePeriodSeconds is 20; it must be above preStopSleepSeconds (20), or the pods are killed before they get SIGTERM",
+        );
+        refused(minimalStack({ preStopSleepSeconds: "301" }), 'physioflow:preStopSleepSeconds is "301"; it must be a whole number from 0 to 300');
     });
 
     it("whole numbers: the bounds are inclusive, anything else is refused", () => {
