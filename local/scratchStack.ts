@@ -12,6 +12,7 @@ import * as path from "path";
 import { PulumiEngine } from "../devenv/engine";
 import { ResourceStep, resourceSteps } from "../release/engineEvents";
 import { StateResource, stateResources } from "../release/importExisting";
+import { upStack } from "../release/stackEngine";
 import { openClusterStack } from "./clusterStack";
 import { localStackSettings } from "./localStackConfig";
 
@@ -34,7 +35,8 @@ export interface ScratchClusterStack {
     /** Where the stack lives, to open it again from another process. */
     dirs: { stackName: string; workDir: string; stateDir: string; pulumiHome: string; passphrase: string };
     preview(): Promise<Operation<auto.PreviewResult>>;
-    up(): Promise<Operation<auto.UpResult>>;
+    /** `pulumi up` (release/stackEngine.ts's upStack: no outputs or summary read after it). */
+    up(): Promise<Operation<void>>;
     /** Runs `up` that must fail; returns the error and the events. */
     failingUp(): Promise<Operation<Error>>;
     /** Sets plain `physioflow:` settings (keys without the namespace). */
@@ -96,11 +98,11 @@ export async function createScratchClusterStack(
         dbPassword,
         colorPasswords,
         preview: () => withEvents(onEvent => stack.preview({ onEvent })),
-        up: () => withEvents(onEvent => stack.up({ onEvent })),
+        up: () => withEvents(onEvent => upStack(stack, { onEvent })),
         failingUp: () =>
             withEvents(async onEvent => {
                 try {
-                    await stack.up({ onEvent });
+                    await upStack(stack, { onEvent });
                 } catch (error) {
                     return error as Error;
                 }

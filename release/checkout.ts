@@ -15,6 +15,7 @@ import * as path from "path";
 import { Color, isColor, otherColor } from "../components/colors";
 import { kubectlGet } from "../devenv/kubectl";
 import { Kubectl, liveServices } from "./clusterState";
+import { lastOutputs } from "./stackEngine";
 import type { List, Service } from "./kubernetesObjects";
 import type { ReleaseSettings } from "./types";
 import { readReleaseRecord } from "./releaseRecord";
@@ -185,7 +186,7 @@ export function shownPath(file: string): string {
 /** Reads the truth: the stack's last outputs, the release record's pending config, the live Services' selectors. */
 export async function readStackTruth(target: { stack: auto.Stack; kubectl: Kubectl; namespace: string }): Promise<StackTruth> {
     const [outputs, record, services] = await Promise.all([
-        target.stack.outputs(),
+        lastOutputs(target.stack),
         readReleaseRecord(target.kubectl, target.namespace),
         kubectlGet<List<Service>>(target.kubectl, ["services", "-n", target.namespace]).then(list => list.items),
     ]);
@@ -194,8 +195,7 @@ export async function readStackTruth(target: { stack: auto.Stack; kubectl: Kubec
         const color = service.spec?.selector?.version;
         if (liveServices.includes(service.metadata.name) && typeof color === "string") live[service.metadata.name] = color;
     }
-    const values = Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value]));
-    return { outputs: outputValues(values), pending: record.pendingConfig, live };
+    return { outputs: outputValues(outputs), pending: record.pendingConfig, live };
 }
 
 /**

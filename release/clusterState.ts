@@ -313,7 +313,7 @@ function hasCondition(job: Job, type: string): boolean {
  * has moved, not just the selectors (the EndpointSlice controller follows a selector change a
  * moment later). A failed reading is "not yet". False after `timeoutMs`.
  */
-export async function waitForTraffic(kubectl: Kubectl, namespace: string, color: Color, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+export async function waitForTraffic(kubectl: Kubectl, namespace: string, color: Color, timeoutMs: number, intervalMs = 250): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         const state = await readClusterState(kubectl, namespace).catch(() => undefined);

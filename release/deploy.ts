@@ -15,6 +15,7 @@ import type { List, Pod } from "./kubernetesObjects";
 import { holdMigrations, moveMigrations } from "./migrationHold";
 import { ReleaseAbort, ReleasePlan, readReleaseRecord, updateReleaseRecord } from "./releaseRecord";
 import { changedSteps, engineErrorSummary, formatStep, formatSteps, isListedChange, resourceSteps, summarizeSteps } from "./engineEvents";
+import { upStack } from "./stackEngine";
 import { OperationRun, runOperation } from "./operation";
 import { Notification, tellTeam } from "./notify";
 import { recordStep, StepOutcome, WatchDecision } from "./outcome";
@@ -411,7 +412,7 @@ export async function update(target: ReleaseTarget, change: ReleaseConfigChange,
     const pending = await recordPendingConfig(target.kubectl, target.namespace, configValues(change));
     await setStackConfig(target.stack, change);
     const events: auto.EngineEvent[] = [];
-    await target.stack.up({
+    await upStack(target.stack, {
         onEvent: event => {
             events.push(event);
             resourceSteps([event])

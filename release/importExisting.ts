@@ -27,6 +27,7 @@ import { allAppNames, namedObjects } from "../components/appNames";
 import { secretName } from "../components/appNamespace";
 import { Kubectl, kubectlGet } from "../devenv/kubectl";
 import { changedSteps, describeSteps, diagnostics, resourceSteps, ResourceStep, shortType } from "./engineEvents";
+import { upStack } from "./stackEngine";
 import { Labels } from "./kubernetesObjects";
 
 export const importSetting = "physioflow:importExisting";
@@ -242,7 +243,7 @@ export async function importExisting(target: ImportTarget, options: ImportOption
         if (options.confirm && !(await options.confirm())) return failed("not confirmed; nothing changed", leftAlone);
         const upEvents: auto.EngineEvent[] = [];
         try {
-            await stack.up({ onEvent: event => upEvents.push(event) });
+            await upStack(stack, { onEvent: event => upEvents.push(event) });
         } catch (error) {
             return failed(`the update failed: ${diagnostics(upEvents, "error")[0] ?? (error as Error).message.split("\n")[0]}`, leftAlone);
         }

@@ -15,6 +15,7 @@ import { lintMigrationFiles } from "../database/lint/lintMigrations";
 import { FileLintReport, formatLintReport } from "../database/lint/rules";
 import { formatSteps, ResourceStep, resourceSteps, summarizeSteps } from "./engineEvents";
 import { stackConfigFrom } from "./stackConfig";
+import { lastOutputs } from "./stackEngine";
 
 /** First line of the comment: how the workflow finds its one comment to edit instead of posting another. */
 export const REPORT_MARKER = "<!-- physioflow-preview-report -->";
@@ -248,10 +249,10 @@ export async function previewStack(stack: auto.Stack, migrations: MigrationsLoca
     const events: auto.EngineEvent[] = [];
     await stack.preview({ onEvent: event => events.push(event) });
     const steps = oneStepPerReplace(resourceSteps(events));
-    const outputs = await stack.outputs();
+    const outputs = await lastOutputs(stack);
     // The program's own reading of the settings (the preview above already refused a bad one).
     const settings = stackConfigFrom(await stack.getAllConfig());
-    const plan = await readMigrationPlan(migrations, versionOrUndefined(outputs.migrationVersion?.value), settings.migrationTarget, settings.holdMigrations);
+    const plan = await readMigrationPlan(migrations, versionOrUndefined(outputs.migrationVersion), settings.migrationTarget, settings.holdMigrations);
     return { stack: stack.name, summary: summarizeSteps(steps, "will"), diff: formatSteps(steps), migrations: plan };
 }
 

@@ -10,6 +10,7 @@ import { settingsDigest, stackColorSettings } from "../components/colorSettings"
 import { Color, colors } from "../components/colors";
 import { BackupStoreDescription, describeBackupStore } from "../components/backupStore";
 import { ClusterState, colorReadiness, liveServices, readClusterState } from "./clusterState";
+import { lastOutputs } from "./stackEngine";
 import { readReleaseSettings } from "./operation";
 import { stackConfigFrom } from "./stackConfig";
 import { ReleaseSettings, ReleaseTarget } from "./types";
@@ -42,7 +43,7 @@ export interface StackStatus {
 export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
     const [settings, outputs, cluster, configMap, lock, database, config, alarms] = await Promise.all([
         readReleaseSettings(target.stack),
-        target.stack.outputs(),
+        lastOutputs(target.stack),
         readClusterState(target.kubectl, target.namespace),
         target.kubectl(["get", "configmap", "migration-version", "-n", target.namespace, "-o", "json"]).then(
             json => JSON.parse(json) as ConfigMap,
@@ -65,7 +66,7 @@ export async function readStatus(target: ReleaseTarget): Promise<StackStatus> {
     const stackConfig = stackConfigFrom(config);
     return {
         settings,
-        outputs: Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.value])),
+        outputs,
         cluster,
         configMapVersion: configMap?.data?.version,
         lock,

@@ -13,6 +13,7 @@ import { messageOnOneLine } from "../database/errors";
 import { currentMigrationVersion } from "../database/migrations/runner";
 import { kubectlGet } from "../devenv/kubectl";
 import { ClusterState, colorReadiness, readClusterState, waitForJob } from "./clusterState";
+import { lastOutputs } from "./stackEngine";
 import type { ConfigMap, List, Service } from "./kubernetesObjects";
 import { readReleaseSettings } from "./operation";
 import { ReleaseSettings, ReleaseTarget } from "./types";
@@ -213,10 +214,10 @@ async function checkMigrationVersion(target: ReleaseTarget): Promise<VerifyCheck
             text => JSON.parse(text) as ConfigMap,
             () => undefined,
         ),
-        target.stack.outputs(),
+        lastOutputs(target.stack),
     ]);
     const inConfigMap: string | undefined = configMap?.data?.version;
-    const inOutputs = outputs.migrationVersion?.value as string | undefined;
+    const inOutputs = outputs.migrationVersion as string | undefined;
     const others = `ConfigMap migration-version ${inConfigMap ?? "(missing)"}, stack output ${inOutputs ?? "(none)"}`;
     if (target.database === undefined) return { name: "migration version", ok: false, detail: `${noDatabase}; ${others}` };
     const inDatabase = await currentMigrationVersion(target.database.connection);

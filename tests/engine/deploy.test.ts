@@ -16,7 +16,7 @@ import { formatStatus, readStatus } from "../../release/status";
 import { Cluster } from "../../devenv/cluster";
 import { neverReadyStage } from "../../devenv/clusterFaults";
 import { runReleaseCommandOn } from "../support/cliRun";
-import { failingPodStage, refusingPolicy, sampleReadyEndpoints } from "../support/clusterFaults";
+import { failingPodStage, refusingPolicy, sampleReadyEndpoints, sampleServiceSelectors } from "../support/clusterFaults";
 import { TestClusterStack } from "../support/engine";
 import { apps, releaseFixture } from "../support/releaseFixture";
 import * as path from "path";
@@ -28,7 +28,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     let cluster: Cluster;
     let s: TestClusterStack;
     let target: ReleaseTarget;
-    const watch = { seconds: 3, intervalMs: 300 };
+    const watch = { seconds: 3, intervalMs: 1000 };
     const lease = (holder: string, renewedSecondsAgo: number) => {
         const at = new Date(Date.now() - renewedSecondsAgo * 1000).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
         return JSON.stringify({
@@ -161,7 +161,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
         const lines: string[] = [];
         const result = await deploy(target, "v3.0.1", {
-            watch: { seconds: 30, intervalMs: 300 },
+            watch: { seconds: 30, intervalMs: 1000 },
             out: line => {
                 lines.push(line);
                 // After the switch, blue's pods break.
@@ -414,12 +414,12 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         });
         const childLines = child.lines;
         // Killed once its switch update has moved a live Service: inside `pulumi up`.
-        for (;;) {
+        const selectors = await sampleServiceSelectors(cluster, namespace, ["physioflow-api"]);
+        const moved = selectors.until("blue").then(() => true);
+        while (!(await Promise.race([moved, new Promise<boolean>(resolve => setTimeout(() => resolve(false), 200))]))) {
             assert.ok(!child.ended(), `the deploy ended before it could be killed:\n${childLines.join("\n")}`);
-            const selector = (await cluster.getJson(["service", "physioflow-api", "-n", namespace])).spec.selector.version;
-            if (selector === "blue") break;
-            await new Promise(resolve => setTimeout(resolve, 20));
         }
+        await selectors.stop();
         await child.kill();
         const samples = await Promise.all(samplers.map(sampler => sampler.stop()));
         samples.forEach((appSamples, i) =>

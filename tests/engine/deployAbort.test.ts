@@ -148,7 +148,7 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         const lines: string[] = [];
         let deleted: Promise<string> | undefined;
         const result = await deploy(f.target, "v4.0.0", {
-            watch: { seconds: 60, intervalMs: 300 },
+            watch: { seconds: 60, intervalMs: 1000 },
             out: line => {
                 lines.push(line);
                 if (line.startsWith("watch: ")) deleted = f.cluster.kubectl(["delete", "lease", deployLockName, "-n", namespace]);
@@ -196,7 +196,7 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         await live(to);
 
         const lines: string[] = [];
-        const result = await deploy(f.target, tag, { watch: { seconds: 2, intervalMs: 300 }, out: line => lines.push(line) });
+        const result = await deploy(f.target, tag, { watch: { seconds: 2, intervalMs: 1000 }, out: line => lines.push(line) });
         const samples = await stop();
         assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}\n--- killed deploy:\n${killed}`);
         const escaped = tag.replaceAll(".", "\\.");

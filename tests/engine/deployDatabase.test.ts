@@ -26,7 +26,7 @@ describe("deploy and rollback with the stack's database: a real PostgreSQL, migr
     const f = releaseFixture("deploydbtest");
     const d = databaseReleaseFixture(f, "deploy");
     const namespace = f.namespace;
-    const watch = { seconds: 3, intervalMs: 300 };
+    const watch = { seconds: 3, intervalMs: 1000 };
 
     it("a rollback that cannot read the stack's settings refuses and leaves no deploy lock behind", async () => {
         await f.s.set({ activeColor: "purple" });

@@ -25,7 +25,7 @@ import { apps, releaseFixture } from "../support/releaseFixture";
 describe("the watch after a switch on the real engine and a real control plane: restarts of crash-looping pods, and the error rate from a real Prometheus", function () {
     const f = releaseFixture("deploywatchtest");
     const namespace = f.namespace;
-    const watch = { seconds: 3, intervalMs: 300 };
+    const watch = { seconds: 3, intervalMs: 1000 };
     const scraped = prometheusScrapingApp(namespace, { "200": 20, "500": 0.2 });
     const { app } = scraped;
     const errorRateQuery = `sum(rate(http_requests_total{namespace="${namespace}",code=~"5.."}[10s]))`;
@@ -34,7 +34,7 @@ describe("the watch after a switch on the real engine and a real control plane: 
         this.timeout(3 * 60 * 1000);
         const lines: string[] = [];
         const result = await deploy(f.target, "v6.0.0", {
-            watch: { seconds: 30, intervalMs: 300 },
+            watch: { seconds: 30, intervalMs: 1000 },
             out: line => {
                 lines.push(line);
                 if (line.startsWith("watch: ")) {
@@ -113,7 +113,7 @@ describe("the watch after a switch on the real engine and a real control plane: 
         const flaky = flakyKubectl(f.cluster.kubectl);
         const lines: string[] = [];
         const result = await deploy({ ...f.target, kubectl: flaky.kubectl }, "v6.1.0", {
-            watch: { seconds: 30, intervalMs: 300 },
+            watch: { seconds: 30, intervalMs: 1000 },
             out: line => {
                 lines.push(line);
                 if (line.startsWith("watch: ")) flaky.failing = true;

@@ -33,7 +33,7 @@ describe("rollbacks with a new migration file in the checkout: no backup, no mig
         this.timeout(3 * 60 * 1000);
         addMigration("007", "ALTER TABLE patients ADD COLUMN rollback_test_a text;\n", "ALTER TABLE patients DROP COLUMN rollback_test_a;\n");
         const lines: string[] = [];
-        const result = await deploy(d.target, "v5.0.0", { watch: { seconds: 3, intervalMs: 300 }, out: line => lines.push(line) });
+        const result = await deploy(d.target, "v5.0.0", { watch: { seconds: 3, intervalMs: 1000 }, out: line => lines.push(line) });
         assert.strictEqual(result.ok, true, `${result.error}\n${lines.join("\n")}`);
         assert.strictEqual(archives().length, 1, archives().join(", "));
         assert.strictEqual(await currentMigrationVersion(d.connection), "007");
@@ -78,7 +78,7 @@ describe("rollbacks with a new migration file in the checkout: no backup, no mig
         const lines: string[] = [];
         let heldDuringWatch: Promise<string | undefined> | undefined;
         const result = await deploy(d.target, "v6.0.0", {
-            watch: { seconds: 20, intervalMs: 300 },
+            watch: { seconds: 20, intervalMs: 1000 },
             out: line => {
                 lines.push(line);
                 if (line.startsWith("watch: ")) {

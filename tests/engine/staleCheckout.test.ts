@@ -16,10 +16,11 @@ import { readReleaseRecord } from "../../release/releaseRecord";
 import { restoreRollback } from "../../release/restoreRollback";
 import { rollback } from "../../release/rollback";
 import { apps, releaseFixture } from "../support/releaseFixture";
+import { sampleServiceSelectors } from "../support/clusterFaults";
 
 describe("a stale checkout: every release command checks the stack file against the stack's last update and the cluster", function () {
     const f = releaseFixture("staletest");
-    const watch = { seconds: 2, intervalMs: 300 };
+    const watch = { seconds: 2, intervalMs: 1000 };
     let stackFile: string;
     /** The stack file as it was with blue v1.0.0 live: an operator's checkout from before the next release. */
     let older: string;
@@ -31,24 +32,8 @@ describe("a stale checkout: every release command checks the stack file against 
         const services = await Promise.all(apps.map(app => f.cluster.getJson(["service", app, "-n", f.namespace])));
         return services.map(service => service.spec.selector.version).join("/");
     };
-    /** Reads the live Services' selectors until `stop()`; resolves to each reading. */
-    const sampleSelectors = () => {
-        const seen: string[] = [];
-        let running = true;
-        const loop = (async () => {
-            while (running) {
-                seen.push(await selectors());
-                await new Promise(resolve => setTimeout(resolve, 100));
-            }
-        })();
-        return {
-            stop: async () => {
-                running = false;
-                await loop;
-                return [...new Set(seen)];
-            },
-        };
-    };
+    /** The live Services' selectors at every change until `stop()` (a watch); resolves to each distinct reading. */
+    const sampleSelectors = () => sampleServiceSelectors(f.cluster, f.namespace, apps);
     const staleLine = () =>
         `${stackFile} is out of date: it says blue live with v1.0.0, the stack's last update and the cluster have green live with v1.1.0; ` +
         "run physioflow sync staletest (or pull the latest checkout)";
@@ -62,7 +47,7 @@ describe("a stale checkout: every release command checks the stack file against 
         f.notifications.length = 0;
         fs.writeFileSync(stackFile, older);
 
-        const sampler = sampleSelectors();
+        const sampler = await sampleSelectors();
         let refusal: unknown;
         try {
             const result = await deploy(f.target, "v1.2.0", { watch });
@@ -101,7 +86,7 @@ describe("a stale checkout: every release command checks the stack file against 
                 ["rollback --restore", () => restoreRollback(withDatabase, path.join(backupDir, "local_manual_20260101_000000.tar.gz"))],
             ];
             for (const [what, run] of commands) {
-                const sampler = sampleSelectors();
+                const sampler = await sampleSelectors();
                 let refusal: unknown;
                 try {
                     const result = await run();

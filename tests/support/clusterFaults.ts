@@ -4,6 +4,9 @@
  * that refuses a change), on a release command's own client (a kubectl that stops reading), and a
  * sampler of what the live Service serves while they happen.
  */
+import { spawn } from "child_process";
+import * as path from "path";
+import * as readline from "readline";
 import { Cluster } from "../../devenv/cluster";
 import type { Kubectl } from "../../release/clusterState";
 import { podStage } from "../../devenv/clusterFaults";
@@ -32,6 +35,61 @@ export async function sampleReadyEndpoints(cluster: Cluster, namespace: string, 
         stop: async () => {
             watch.close();
             return samples;
+        },
+    };
+}
+
+/**
+ * Records the selector `version` of the Services `names` in `namespace` (joined `api/web`, in the
+ * order given) at every change the API server reports, from now until `stop()`, which resolves to
+ * the distinct readings: one `kubectl get --watch` for the whole time, where a loop of reads would
+ * start a kubectl process every look and could miss a short move. `until(reading)` resolves at the
+ * first reading (from now) that is `reading`.
+ */
+export async function sampleServiceSelectors(
+    cluster: Cluster,
+    namespace: string,
+    names: readonly string[],
+): Promise<{ stop(): Promise<string[]>; until(reading: string): Promise<void> }> {
+    const template = '{.metadata.name}={.spec.selector.version}{"\\n"}';
+    const child = spawn(
+        path.join(cluster.binDir, "kubectl"),
+        ["--kubeconfig", cluster.kubeconfigPath, "get", "services", "-n", namespace, "--watch", "-o", `jsonpath=${template}`],
+        {
+            stdio: ["ignore", "pipe", "pipe"],
+        },
+    );
+    const current = new Map<string, string>();
+    const seen = new Set<string>();
+    let waiters: { reading: string; resolve: () => void }[] = [];
+    let stderr = "";
+    let first: () => void;
+    const started = new Promise<void>(resolve => (first = resolve));
+    const exited = new Promise<void>(resolve => child.on("exit", () => resolve()));
+    child.stderr.on("data", chunk => (stderr += String(chunk)));
+    readline.createInterface({ input: child.stdout }).on("line", line => {
+        const at = line.indexOf("=");
+        current.set(line.slice(0, at), line.slice(at + 1));
+        if (names.every(name => current.has(name))) {
+            const reading = names.map(name => current.get(name)).join("/");
+            seen.add(reading);
+            waiters = waiters.filter(waiter => (waiter.reading === reading ? (waiter.resolve(), false) : true));
+            first();
+        }
+    });
+    await Promise.race([
+        started,
+        exited.then(() => {
+            throw new Error(`the watch of the Services in ${namespace} ended before it showed ${names.join(", ")}: ${stderr.trim()}`);
+        }),
+    ]);
+    return {
+        until: reading => new Promise<void>(resolve => waiters.push({ reading, resolve })),
+        stop: async () => {
+            if (child.exitCode !== null) throw new Error(`the watch of the Services in ${namespace} ended early: ${stderr.trim()}`);
+            child.kill();
+            await exited;
+            return [...seen];
         },
     };
 }

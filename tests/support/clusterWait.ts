@@ -32,6 +32,6 @@ export async function waitForClusterState(
         if (Date.now() > deadline) {
             throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; the cluster shows: ${describeClusterState(state).join("; ")}`);
         }
-        await new Promise(resolve => setTimeout(resolve, 200));
+        await new Promise(resolve => setTimeout(resolve, 500));
     }
 }

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     stack.workspace.program = clusterProgram();
     const kubectl = kubectlFor(path.dirname(args.kubectl), args.kubeconfig);
     const result = await deploy({ stack, kubectl, namespace: args.namespace }, args.tag, {
-        watch: { seconds: args.watchSeconds, intervalMs: 300 },
+        watch: { seconds: args.watchSeconds, intervalMs: 1000 },
         out: line => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(`result: ${JSON.stringify(result)}\n`);
