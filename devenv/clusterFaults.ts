@@ -33,8 +33,16 @@ export function neverReadyStage(name: string, namespace: string, labels: Record<
  * one of `phases`, giving them the status `statusTemplate` (kwok's Go template, one line per entry).
  * Stages are cluster-wide: without the namespace a Stage would also take the pods with the same
  * labels in every other namespace (the test suites share a control plane, one namespace each).
+ * With `delayMs`, kwok applies the status that long after the pod matches.
  */
-export function podStage(name: string, namespace: string, labels: Record<string, string>, phases: string[], statusTemplate: string[]): string {
+export function podStage(
+    name: string,
+    namespace: string,
+    labels: Record<string, string>,
+    phases: string[],
+    statusTemplate: string[],
+    delayMs?: number,
+): string {
     return JSON.stringify({
         apiVersion: "kwok.x-k8s.io/v1alpha1",
         kind: "Stage",
@@ -50,6 +58,7 @@ export function podStage(name: string, namespace: string, labels: Record<string,
                 ],
             },
             weight: 10000,
+            ...(delayMs !== undefined ? { delay: { durationMilliseconds: delayMs } } : {}),
             next: { statusTemplate: statusTemplate.join("\n") },
         },
     });

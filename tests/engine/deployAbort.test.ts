@@ -14,7 +14,7 @@ import { readReleaseRecord } from "../../release/releaseRecord";
 import { changedSteps } from "../../release/engineEvents";
 import { rollback } from "../../release/rollback";
 import { readStatus } from "../../release/status";
-import { EndpointSample, sampleReadyEndpoints } from "../support/clusterFaults";
+import { EndpointSample, sampleReadyEndpoints, slowReadyStage } from "../support/clusterFaults";
 import { spawnDeployChild } from "../support/deployInChild";
 import { apps, releaseFixture } from "../support/releaseFixture";
 
@@ -117,7 +117,10 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
 
     it("an emergency rollback from a second process during the release step: the deploy is aborted and never switches, and the live color stays (the color being released is not a way back)", async function () {
         this.timeout(4 * 60 * 1000);
-        // Blue live, green warm (v2.0.0): the next release goes to green.
+        // Blue live, green warm (v2.0.0): the next release goes to green. Green's new API pods are
+        // ready only 20 s after they start, so its release update is still running when the
+        // emergency rollback comes (a fast update could reach its switch first).
+        await f.cluster.kubectl(["apply", "-f", "-"], slowReadyStage("test-green-slow", namespace, { app: "physioflow-api", version: "green" }, 20_000));
         const child = deployInChild("v3.0.0", 5);
         await until("its release update changed green", child.lines, async () => {
             const image = (await f.cluster.getJson(["deployment", "physioflow-api-green", "-n", namespace])).spec.template.spec.containers[0].image;
@@ -129,7 +132,7 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         assert.strictEqual(emergency.ok, true, emergency.error);
         assert.strictEqual(emergency.to, "blue", lines.join("\n"));
         assert.ok(lines.includes("release: the running deploy of v3.0.0 to green had not switched: aborted; blue stays live"), lines.join("\n"));
-        const { result, code } = await child.done;
+        const { result, code } = await child.done.finally(() => f.cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-green-slow"]));
         assert.ok(result, child.lines.join("\n"));
         assert.strictEqual(code, 1, child.lines.join("\n"));
         assert.match(result.error ?? "", /^aborted by \S+@\S+ pid \d+: emergency rollback; blue is live$/, child.lines.join("\n"));

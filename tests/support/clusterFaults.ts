@@ -95,6 +95,36 @@ export async function sampleServiceSelectors(
 }
 
 /**
+ * A kwok Stage that makes the new pods with `labels` in `namespace` Running and Ready only `delayMs`
+ * after they are created (an app that is slow to start): an update that rolls them out is still
+ * running for at least that long, a window a test can act in without racing the update's end.
+ */
+export function slowReadyStage(name: string, namespace: string, labels: Record<string, string>, delayMs: number): string {
+    return podStage(
+        name,
+        namespace,
+        labels,
+        ["Pending"],
+        [
+            "{{ $now := Now }}",
+            "conditions:",
+            '- { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }',
+            '- { type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }} }',
+            '- { type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }} }',
+            "containerStatuses:",
+            "{{ range .spec.containers }}",
+            "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: true, started: true, restartCount: 0, state: { running: { startedAt: {{ $now | Quote }} } } }",
+            "{{ end }}",
+            "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+            'podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}',
+            "phase: Running",
+            "startTime: {{ $now | Quote }}",
+        ],
+        delayMs,
+    );
+}
+
+/**
  * A kwok Stage that ends the pods with `labels` in `namespace` as Failed (their container exited 1): a smoke
  * test Job whose checks fail. Without it kwok completes every Job's pods successfully.
  */
