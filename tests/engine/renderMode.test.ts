@@ -11,6 +11,7 @@ import { deploymentSummaries, directorySnapshot, readRenderedObjects, serviceSel
 import { createTestClusterStack, testEngine, TestClusterStack } from "../support/engine";
 import { openClusterStack } from "../../local/clusterStack";
 import { repairFileBackend, selectRepairedStack } from "../../release/stateBackend";
+import { lastOutputs } from "../../release/stackEngine";
 
 const image = "spec.template.spec.containers[0].image";
 
@@ -70,6 +71,15 @@ describe("the cluster half rendered to a folder (renderYamlTo)", function () {
         assert.deepStrictEqual(await s.stateResources(), stateBefore);
         await s.up();
         assert.strictEqual(deploymentSummaries(s.renderDir)["physioflow-api-green"].image, "registry.local:5000/physioflow-api:v1.2.0");
+    });
+
+    it("lastOutputs (one CLI run) reads the outputs stack.outputs() reads (two runs); a stack it cannot read is one line", async () => {
+        const outputs = await s.stack.outputs();
+        assert.deepStrictEqual(await lastOutputs(s.stack), Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value])));
+        assert.strictEqual((await lastOutputs(s.stack)).activeColor, "blue");
+        const gone = Object.create(s.stack) as typeof s.stack;
+        Object.defineProperty(gone, "name", { value: "nosuchstack" });
+        await assert.rejects(lastOutputs(gone), (error: Error) => /^pulumi stack output: .*nosuchstack/.test(error.message) && !error.message.includes("\n"));
     });
 
     it("the state keeps no metadata file a killed pulumi could tear; a torn one (which fails every command) is removed when the stack is opened or its lock taken over", async () => {
