@@ -8,6 +8,7 @@ import { apiPort, ColorSettings, settingsDigest, stackColorSettings, webPort } f
 import { Color } from "./colors";
 import { StackConfig } from "./config";
 import { SmokeTest } from "./smokeTest";
+import { StackGuard } from "./stackGuard";
 
 export interface DeployAppsArgs {
     settings: StackConfig;
@@ -123,7 +124,9 @@ export function deployApps(args: DeployAppsArgs) {
     api.routeTraffic(gate);
     web.routeTraffic(gate);
     const inactive = settings.inactiveColor;
-    if (api.replicas[inactive] > 0 && !adoptsPods) smokeTest(inactive, [api.deployments[inactive], web.deployments[inactive]]);
+    const inactiveTest = api.replicas[inactive] > 0 && !adoptsPods ? [smokeTest(inactive, [api.deployments[inactive], web.deployments[inactive]])] : [];
+    // Last: an update whose program did not get here deletes nothing (components/stackGuard.ts).
+    new StackGuard([...(args.dependsOn ?? []), provider, namespace, api, web, ...gate, ...inactiveTest]);
 
     return {
         environment: settings.environment,

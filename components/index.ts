@@ -18,3 +18,4 @@ export * from "./migrationFiles";
 export * from "./releaseGuard";
 export * from "./smokeChecks";
 export * from "./smokeTest";
+export * from "./stackGuard";

@@ -88,10 +88,10 @@ describe("npm run local", function () {
         );
         assert.ok(database.indexOf("migrated 000 -> 006") > database.findIndex(line => line.startsWith("backup: .local")));
         const preview = section(lines, "2. preview");
-        assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 27);
+        assert.strictEqual(preview.filter(line => line.startsWith("+ ")).length, 28);
         assert.ok(preview.includes("0 unchanged"));
         const up = section(lines, "3. up");
-        assert.match(up[up.length - 1], /^27 created in \d+\.\d s$/);
+        assert.match(up[up.length - 1], /^28 created in \d+\.\d s$/);
         // The rollout as the API server reported it, while the update ran.
         assert.ok(
             up.some(line => /^\+\d+\.\ds Deployment physioflow-api-blue: registry\.local:5000\/physioflow-api:v1\.0\.0, 1\/1 ready$/.test(line)),
@@ -135,7 +135,7 @@ describe("npm run local", function () {
                 "~ Service physioflow-web-preview    update  spec.selector.version",
                 "- SmokeTest physioflow-smoke-blue   delete",
                 "+ SmokeTest physioflow-smoke-green  create",
-                "17 unchanged",
+                "18 unchanged",
             ],
         );
         const up = section(lines, "3. up");

@@ -11,7 +11,7 @@ import { deploymentSummaries, directorySnapshot, readRenderedObjects, serviceSel
 import { createTestClusterStack, testEngine, TestClusterStack } from "../support/engine";
 import { openClusterStack } from "../../local/clusterStack";
 import { repairFileBackend, selectRepairedStack } from "../../release/stateBackend";
-import { lastOutputs } from "../../release/stackEngine";
+import { lastOutputs, upStack } from "../../release/stackEngine";
 
 const image = "spec.template.spec.containers[0].image";
 
@@ -71,6 +71,40 @@ describe("the cluster half rendered to a folder (renderYamlTo)", function () {
         assert.deepStrictEqual(await s.stateResources(), stateBefore);
         await s.up();
         assert.strictEqual(deploymentSummaries(s.renderDir)["physioflow-api-green"].image, "registry.local:5000/physioflow-api:v1.2.0");
+    });
+
+    it("an update whose program registered nothing (cut short, returned early, lost the apps) fails at the stack guard and deletes nothing", async () => {
+        const stateBefore = await s.stateResources();
+        const renderedBefore = directorySnapshot(s.renderDir);
+        // The objects the stack made (its StackReference, a read of its own outputs, and providers are none).
+        const objects = (state: typeof stateBefore) =>
+            state
+                .filter(r => !r.type.startsWith("pulumi:"))
+                .map(r => `${r.urn} ${r.id ?? ""} ${JSON.stringify((r as { outputs?: unknown }).outputs ?? {})}`)
+                .sort();
+        assert.ok(objects(stateBefore).length > 20);
+        const outputsBefore = await lastOutputs(s.stack);
+        const deletes: string[] = [];
+        await assert.rejects(
+            upStack(s.stack, {
+                program: async () => ({}),
+                onEvent: e => e.resourcePreEvent?.metadata.op === "delete" && deletes.push(e.resourcePreEvent.metadata.urn),
+            }),
+            (error: Error) =>
+                error.message.includes('"urn:pulumi:rendertest::physioflow::physioflow:index:StackGuard::physioflow-stack-guard" cannot be deleted'),
+        );
+        // Beside the guard's, only a provider's (the StackReference's default provider: a delete that touches nothing).
+        assert.deepStrictEqual(
+            deletes.filter(urn => !urn.includes("::pulumi:providers:")),
+            ["urn:pulumi:rendertest::physioflow::physioflow:index:StackGuard::physioflow-stack-guard"],
+        );
+        assert.deepStrictEqual(objects(await s.stateResources()), objects(stateBefore));
+        assert.deepStrictEqual(directorySnapshot(s.renderDir), renderedBefore);
+        // The outputs the release commands and the next update read are the last good update's.
+        assert.deepStrictEqual(await lastOutputs(s.stack), outputsBefore);
+        // The stack's own program then updates as before.
+        await s.up();
+        assert.deepStrictEqual(objects(await s.stateResources()), objects(stateBefore));
     });
 
     it("lastOutputs (one CLI run) reads the outputs stack.outputs() reads (two runs); a stack it cannot read is one line", async () => {

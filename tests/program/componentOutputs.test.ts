@@ -26,6 +26,8 @@ describe("the components' registered outputs", () => {
                 secretNames: { blue: "physioflow-secrets-blue-0a1b2c3d", green: "physioflow-secrets-green-0a1b2c3d" },
             },
             "physioflow:k8s:SmokeTest/physioflow-smoke-blue": { jobName: "physioflow-smoke-blue" },
+            // No outputs: it only stands between a cut-short program and the stack's objects (components/stackGuard.ts).
+            "physioflow:index:StackGuard/physioflow-stack-guard": {},
             "physioflow:k8s:BlueGreenApp/physioflow-api": app("physioflow-api"),
             "physioflow:k8s:BlueGreenApp/physioflow-web": app("physioflow-web"),
         });

@@ -333,14 +333,14 @@ describe("preview report from a real engine preview (a stack rendering to a fold
         await s.set({ greenTag: "v1.2.0", migrationTarget: "004" });
         const preview = await previewStack(s.stack, migrations);
         assert.strictEqual(preview.stack, "prreport");
-        assert.strictEqual(preview.summary, "2 to update, 2 to replace, 23 unchanged");
+        assert.strictEqual(preview.summary, "2 to update, 2 to replace, 24 unchanged");
         const changed = preview.diff.map(line => line.replace(/\s+/g, " "));
         assert.deepStrictEqual(changed, [
             "+- ConfigMap migration-version replace data.version (replaced because of data.version)",
             "~ Deployment physioflow-api-green update spec.template.spec.containers[0].image",
             "~ Deployment physioflow-web-green update spec.template.spec.containers[0].image",
             "+- Job physioflow-smoke-blue replace (replaced because of spec.template)",
-            "23 unchanged",
+            "24 unchanged",
         ]);
         assert.deepStrictEqual(preview.migrations.pending, ["migrations/003_soap_notes.sql", "migrations/004_bhyt_insurance_cards.sql"]);
         assert.deepStrictEqual([preview.migrations.appliedVersion, preview.migrations.migrationTarget], ["002", "004"]);
@@ -353,13 +353,13 @@ describe("preview report from a real engine preview (a stack rendering to a fold
         );
         const report = formatPreviewReport([preview]);
         assert.ok(report.startsWith(`${REPORT_MARKER}\n`));
-        assert.ok(report.includes("| `prreport` | 2 to update, 2 to replace, 23 unchanged | 003, 004 | ok |"), report);
+        assert.ok(report.includes("| `prreport` | 2 to update, 2 to replace, 24 unchanged | 003, 004 | ok |"), report);
     });
 
     it("the same from the text of pulumi preview --diff (what the pulumi/actions step gives)", async () => {
         const { stdout } = await s.stack.preview({ diff: true });
         const preview = await previewFromOutput("prreport", stdout, migrations, "002", "004");
-        assert.strictEqual(preview.summary, "2 to update, 2 to replace, 23 unchanged");
+        assert.strictEqual(preview.summary, "2 to update, 2 to replace, 24 unchanged");
         assert.ok(
             preview.diff.includes(
                 '~                               image: "registry.local:5000/physioflow-web:v1.0.0" => "registry.local:5000/physioflow-web:v1.2.0"',
