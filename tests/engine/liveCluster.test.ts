@@ -80,6 +80,8 @@ describe("the cluster half on the real engine and a real control plane", functio
                 "Service/physioflow-web-green create",
                 "Service/physioflow-web-preview create",
                 "SmokeTest/physioflow-smoke-blue create",
+                // Last: what stops an update whose program was cut short from deleting (components/stackGuard.ts).
+                "StackGuard/physioflow-stack-guard create",
                 "provider:kubernetes/k8s create",
                 // For the program's read of its own last outputs (the live tag guard).
                 "provider:pulumi/default create",
