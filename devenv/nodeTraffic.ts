@@ -107,20 +107,27 @@ export async function measureInNode(
  * pod again; the load generator's fresh sampler reuses its ports within seconds, so an earlier
  * measurement's broken phase (the negative control, a restore's API off) failed later ones. The
  * rest (TIME_WAIT and the like) is harmless and goes too. Nothing else sends to `ip` between
- * measurements, so no live connection loses its entry.
+ * measurements, so no live connection loses its entry. The counts leave out entries that ended by
+ * themselves while conntrack deleted the others.
  */
 export async function forgetFlowsTo(node: RealNode, ip: string): Promise<{ deleted: number; unanswered: number }> {
     if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Error(`forgetFlowsTo: ${JSON.stringify(ip)} is not an IPv4 address`);
-    const remove = async (filter: string[]) => {
-        const result = await node.exec(["conntrack", "-D", "-p", "tcp", "--orig-dst", ip, ...filter]);
-        // conntrack says how many it deleted, and exits 1 when that is none.
-        const deleted = /(\d+) flow entries have been deleted/.exec(result.stderr);
-        if (!deleted || (result.status !== 0 && deleted[1] !== "0")) {
-            throw new Error(
-                `could not delete the node's conntrack entries to ${ip}: ${result.stderr.trim().split("\n").pop() || `conntrack exited with ${result.status}`}`,
-            );
+    const remove = async (filter: string[]): Promise<number> => {
+        // An entry that ends by itself between conntrack's listing and its delete (a TIME_WAIT running
+        // out) fails that delete and the run: gone as wanted, so the run is repeated for the rest.
+        for (let attempt = 1; ; attempt++) {
+            const result = await node.exec(["conntrack", "-D", "-p", "tcp", "--orig-dst", ip, ...filter]);
+            const vanished = result.stderr.includes("such conntrack doesn't exist");
+            if (vanished && attempt < 5) continue;
+            // conntrack says how many it deleted, and exits 1 when that is none.
+            const deleted = /(\d+) flow entries have been deleted/.exec(result.stderr);
+            if (!deleted || (result.status !== 0 && deleted[1] !== "0")) {
+                throw new Error(
+                    `could not delete the node's conntrack entries to ${ip}: ${result.stderr.trim().split("\n").pop() || `conntrack exited with ${result.status}`}`,
+                );
+            }
+            return Number(deleted[1]);
         }
-        return Number(deleted[1]);
     };
     const unanswered = await remove(["--state", "SYN_SENT"]);
     return { deleted: unanswered + (await remove([])), unanswered };
