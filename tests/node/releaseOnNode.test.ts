@@ -29,6 +29,7 @@ import { deploy } from "../../release/deploy";
 import { restoreRollback } from "../../release/restoreRollback";
 import { rollback } from "../../release/rollback";
 import { ReleaseTarget } from "../../release/types";
+import { watchPods } from "../support/clusterFaults";
 import { createTestClusterStack, TestClusterStack } from "../support/engine";
 import { importFaultyRelease } from "../support/faultyRelease";
 import { stackFileConfig } from "../support/programRun";
@@ -206,14 +207,12 @@ describe("the release commands on the real node under load: deploy, emergency an
                 return `${describePhase(measured.report, p.name)} (${p.endMs - p.startMs} ms) ${when.flat().join(" ")} ${JSON.stringify(samplerNames.map(n => p.samplers[n].examples))}`;
             });
 
-    /** The API pods with an address, as Prometheus's targets: their pod IPs, read from the API server (never dialed from here). */
+    /** The API pods with an address, as Prometheus's targets: their pod IPs, as the API server's watch reports them (never dialed from here). */
+    let apiPodWatch: Awaited<ReturnType<typeof watchPods>> | undefined;
     const apiPods = async (): Promise<TargetGroup[]> =>
-        ((await cluster.getJson(["pods", "-n", namespace, "-l", `app=${api.name}`])).items as any[])
-            .filter(pod => pod.status?.podIP)
-            .map(pod => ({
-                targets: [`${pod.status.podIP}:${api.port}`],
-                labels: { namespace, pod: pod.metadata.name, color: pod.metadata.labels.version },
-            }));
+        [...apiPodWatch!.pods()]
+            .filter(([, pod]) => pod.podIP)
+            .map(([name, pod]) => ({ targets: [`${pod.podIP}:${api.port}`], labels: { namespace, pod: name, color: pod.color } }));
 
     before(async function () {
         this.timeout(60 * 60 * 1000); // builds what is missing first
@@ -232,6 +231,7 @@ describe("the release commands on the real node under load: deploy, emergency an
             await admin.query(`CREATE ROLE ${dbUser}_${color} LOGIN PASSWORD '${s.colorPasswords[color]}'`);
         }
         await migrateUp({ dir: migrationsDir, connection });
+        apiPodWatch = await watchPods(cluster, namespace, `app=${api.name}`);
         [prometheus] = await Promise.all([
             startPrometheusInNetns(netns, api.name, apiPods),
             importFaultyRelease(node, apps, tags.answers500, { FAULT: "5xx" }),
@@ -252,6 +252,7 @@ describe("the release commands on the real node under load: deploy, emergency an
     });
     after(async () => {
         await prometheus?.stop();
+        await apiPodWatch?.stop();
         await s?.remove();
         await removeSuiteNamespace(cluster, namespace);
         for (const color of ["blue", "green"]) await admin?.query(`DROP ROLE IF EXISTS ${dbUser}_${color}`);

@@ -40,34 +40,55 @@ export async function sampleReadyEndpoints(cluster: Cluster, namespace: string, 
 }
 
 /**
+ * One `kubectl get ARGS --watch --output-watch-events -o jsonpath=TEMPLATE` against `cluster`: each
+ * line it prints goes to `onLine` (the objects as they are first, as `ADDED` events, then every
+ * change the API server reports). One process for the whole time, where a loop of reads would start
+ * a kubectl process every look and could miss a short change. `stop()` ends it, and fails when it
+ * had ended by itself (a watch that died saw nothing after it).
+ */
+function watchLines(cluster: Cluster, args: readonly string[], template: string, onLine: (line: string) => void) {
+    const child = spawn(
+        path.join(cluster.binDir, "kubectl"),
+        ["--kubeconfig", cluster.kubeconfigPath, "get", ...args, "--watch", "--output-watch-events", "-o", `jsonpath=${template}`],
+        { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", chunk => (stderr += String(chunk)));
+    const exited = new Promise<void>(resolve => child.on("exit", () => resolve()));
+    readline.createInterface({ input: child.stdout }).on("line", onLine);
+    const what = `the watch of ${args.join(" ")}`;
+    const ended = exited.then(() => {
+        throw new Error(`${what} ended: ${stderr.trim()}`);
+    });
+    ended.catch(() => undefined); // read by stop(); a caller may race it too
+    return {
+        /** Rejects when the watch ends (by itself, or by `stop()`). */
+        ended,
+        stop: async () => {
+            if (child.exitCode !== null) throw new Error(`${what} ended early: ${stderr.trim()}`);
+            child.kill();
+            await exited;
+        },
+    };
+}
+
+/**
  * Records the selector `version` of the Services `names` in `namespace` (joined `api/web`, in the
  * order given) at every change the API server reports, from now until `stop()`, which resolves to
- * the distinct readings: one `kubectl get --watch` for the whole time, where a loop of reads would
- * start a kubectl process every look and could miss a short move. `until(reading)` resolves at the
- * first reading (from now) that is `reading`.
+ * the distinct readings ({@link watchLines}: a short move is never missed). `until(reading)`
+ * resolves at the first reading (from now) that is `reading`.
  */
 export async function sampleServiceSelectors(
     cluster: Cluster,
     namespace: string,
     names: readonly string[],
 ): Promise<{ stop(): Promise<string[]>; until(reading: string): Promise<void> }> {
-    const template = '{.metadata.name}={.spec.selector.version}{"\\n"}';
-    const child = spawn(
-        path.join(cluster.binDir, "kubectl"),
-        ["--kubeconfig", cluster.kubeconfigPath, "get", "services", "-n", namespace, "--watch", "-o", `jsonpath=${template}`],
-        {
-            stdio: ["ignore", "pipe", "pipe"],
-        },
-    );
     const current = new Map<string, string>();
     const seen = new Set<string>();
     let waiters: { reading: string; resolve: () => void }[] = [];
-    let stderr = "";
     let first: () => void;
     const started = new Promise<void>(resolve => (first = resolve));
-    const exited = new Promise<void>(resolve => child.on("exit", () => resolve()));
-    child.stderr.on("data", chunk => (stderr += String(chunk)));
-    readline.createInterface({ input: child.stdout }).on("line", line => {
+    const watch = watchLines(cluster, ["services", "-n", namespace], '{.object.metadata.name}={.object.spec.selector.version}{"\\n"}', line => {
         const at = line.indexOf("=");
         current.set(line.slice(0, at), line.slice(at + 1));
         if (names.every(name => current.has(name))) {
@@ -77,21 +98,40 @@ export async function sampleServiceSelectors(
             first();
         }
     });
-    await Promise.race([
-        started,
-        exited.then(() => {
-            throw new Error(`the watch of the Services in ${namespace} ended before it showed ${names.join(", ")}: ${stderr.trim()}`);
-        }),
-    ]);
+    await Promise.race([started, watch.ended]).catch((error: Error) => {
+        throw new Error(`${error.message} before it showed ${names.join(", ")} in ${namespace}`);
+    });
     return {
         until: reading => new Promise<void>(resolve => waiters.push({ reading, resolve })),
         stop: async () => {
-            if (child.exitCode !== null) throw new Error(`the watch of the Services in ${namespace} ended early: ${stderr.trim()}`);
-            child.kill();
-            await exited;
+            await watch.stop();
             return [...seen];
         },
     };
+}
+
+/** A pod as {@link watchPods} keeps it: its address (once it has one) and its color label. */
+export interface WatchedPod {
+    podIP: string;
+    color: string;
+}
+
+/**
+ * The pods of `namespace` with the labels `selector` (e.g. `app=physioflow-api`), kept up to date
+ * from the API server's watch ({@link watchLines}): `pods()` reads the current set without a
+ * kubectl run. Resolves after a second, by when kubectl has listed the pods there are.
+ */
+export async function watchPods(cluster: Cluster, namespace: string, selector: string): Promise<{ pods(): Map<string, WatchedPod>; stop(): Promise<void> }> {
+    const pods = new Map<string, WatchedPod>();
+    const template = '{.type} {.object.metadata.name} {.object.status.podIP} {.object.metadata.labels.version}{"\\n"}';
+    const watch = watchLines(cluster, ["pods", "-n", namespace, "-l", selector], template, line => {
+        const [type, name, podIP, color] = line.split(" ");
+        if (type === "DELETED") pods.delete(name);
+        else pods.set(name, { podIP, color });
+    });
+    // The list comes first: once kubectl has printed it (or there is nothing to list) the set is current.
+    await Promise.race([new Promise(resolve => setTimeout(resolve, 1000)), watch.ended]);
+    return { pods: () => pods, stop: () => watch.stop() };
 }
 
 /**
