@@ -5,7 +5,9 @@
  * It lives in the cluster so every process and checkout sees the same one (a second terminal's
  * emergency rollback, a colleague's stale checkout, the `up-dev` workflow), and it is changed
  * with optimistic concurrency (a read-modify-write that loses a race is retried on the new
- * version), so two commands writing at once both land.
+ * version), so two commands writing at once both land. A process writes over the version it last
+ * read or wrote without reading it again: the write is refused when anyone wrote since, and only
+ * then is the record read (a deploy step changes it up to three times: one kubectl run each).
  */
 import * as os from "os";
 import type { Color } from "../components/colors";
@@ -56,17 +58,29 @@ export interface ReleaseRecord {
     alarms?: ReleaseAlarm[];
 }
 
+/** The record as this process last read or wrote it, with its version: per kubectl (cluster), per namespace. */
+interface KnownRecord {
+    record: ReleaseRecord;
+    resourceVersion?: string;
+}
+const lastKnown = new WeakMap<Kubectl, Map<string, KnownRecord>>();
+const known = (kubectl: Kubectl): Map<string, KnownRecord> => {
+    let byNamespace = lastKnown.get(kubectl);
+    if (byNamespace === undefined) lastKnown.set(kubectl, (byNamespace = new Map<string, KnownRecord>()));
+    return byNamespace;
+};
+
 /** Reads the record; `{}` when there is none. */
 export async function readReleaseRecord(kubectl: Kubectl, namespace: string): Promise<ReleaseRecord> {
-    return (await readWithVersion(kubectl, namespace)).record;
+    return structuredClone((await readWithVersion(kubectl, namespace)).record);
 }
 
-async function readWithVersion(kubectl: Kubectl, namespace: string): Promise<{ record: ReleaseRecord; resourceVersion?: string }> {
+async function readWithVersion(kubectl: Kubectl, namespace: string): Promise<KnownRecord> {
     let configMap: ConfigMap;
     try {
         configMap = await kubectlGet<ConfigMap>(kubectl, ["configmap", releaseRecordName, "-n", namespace]);
     } catch (error) {
-        if (/NotFound|not found/.test((error as Error).message)) return { record: {} };
+        if (/NotFound|not found/.test((error as Error).message)) return remember(kubectl, namespace, { record: {} });
         throw error;
     }
     const text = configMap.data?.record;
@@ -78,17 +92,25 @@ async function readWithVersion(kubectl: Kubectl, namespace: string): Promise<{ r
             throw new Error(`ConfigMap ${releaseRecordName} in ${namespace} holds no valid JSON under "record"; delete it or fix it by hand`);
         }
     }
-    return { record, resourceVersion: configMap.metadata.resourceVersion };
+    return remember(kubectl, namespace, { record, resourceVersion: configMap.metadata.resourceVersion });
+}
+
+function remember(kubectl: Kubectl, namespace: string, record: KnownRecord): KnownRecord {
+    known(kubectl).set(namespace, record);
+    return record;
 }
 
 /**
  * Changes the record with `change` (given the current record, returns the new one) and writes it
- * back only over the version read; a concurrent writer makes it read again and re-apply `change`
- * (up to 10 times). Resolves to the record written.
+ * back only over the version this process last read or wrote (read first when it knows none); a
+ * write refused because another writer came in between (a conflict, or the record deleted) reads
+ * the record again and re-applies `change` (up to 10 times). Resolves to the record written.
  */
 export async function updateReleaseRecord(kubectl: Kubectl, namespace: string, change: (record: ReleaseRecord) => ReleaseRecord): Promise<ReleaseRecord> {
+    let current = known(kubectl).get(namespace);
     for (let attempt = 0; ; attempt++) {
-        const { record, resourceVersion } = await readWithVersion(kubectl, namespace);
+        current ??= await readWithVersion(kubectl, namespace);
+        const { record, resourceVersion } = current;
         const next = change(structuredClone(record));
         const manifest = JSON.stringify({
             apiVersion: "v1",
@@ -102,12 +124,17 @@ export async function updateReleaseRecord(kubectl: Kubectl, namespace: string, c
             data: { record: JSON.stringify(next) },
         });
         try {
-            await kubectl([resourceVersion ? "replace" : "create", "-f", "-", "-o", "name"], manifest);
+            const written = await kubectl([resourceVersion ? "replace" : "create", "-f", "-", "-o", "jsonpath={.metadata.resourceVersion}"], manifest);
+            remember(kubectl, namespace, { record: structuredClone(next), resourceVersion: written.trim() });
             return next;
         } catch (error) {
+            known(kubectl).delete(namespace);
+            current = undefined;
             const message = (error as Error).message;
-            const conflict = /Conflict|the object has been modified|AlreadyExists|already exists/.test(message);
-            if (!conflict || attempt >= 9) throw error;
+            // Replaced over a version that is gone: the record was deleted since (a new namespace's is created).
+            const deleted = resourceVersion !== undefined && /NotFound|not found/.test(message);
+            const raced = deleted || /Conflict|the object has been modified|AlreadyExists|already exists/.test(message);
+            if (!raced || attempt >= 9) throw error;
         }
     }
 }
