@@ -11,21 +11,30 @@
  * `phases` `["Running"]` it takes pods that were ready out of readiness (an app that broke after its start).
  */
 export function neverReadyStage(name: string, namespace: string, labels: Record<string, string>, phases = ["Pending"]): string {
-    return podStage(name, namespace, labels, phases, [
+    return podStage(name, namespace, labels, phases, runningPodStatus(false));
+}
+
+/**
+ * kwok's status template of a Running pod whose containers started, Ready or not (`ready`): the
+ * status {@link neverReadyStage} gives, and the one a Stage that only delays readiness gives.
+ */
+export function runningPodStatus(ready: boolean): string[] {
+    const status = ready ? 'status: "True"' : 'status: "False", reason: ContainersNotReady';
+    return [
         "{{ $now := Now }}",
         "conditions:",
         '- { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }',
-        '- { type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }',
-        '- { type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }} }',
+        `- { type: Ready, ${status}, lastTransitionTime: {{ $now | Quote }} }`,
+        `- { type: ContainersReady, ${status}, lastTransitionTime: {{ $now | Quote }} }`,
         "containerStatuses:",
         "{{ range .spec.containers }}",
-        "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: false, started: true, restartCount: 0, state: { running: { startedAt: {{ $now | Quote }} } } }",
+        `- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: ${ready}, started: true, restartCount: 0, state: { running: { startedAt: {{ $now | Quote }} } } }`,
         "{{ end }}",
         "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
         'podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}',
         "phase: Running",
         "startTime: {{ $now | Quote }}",
-    ]);
+    ];
 }
 
 /**

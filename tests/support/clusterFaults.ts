@@ -9,7 +9,7 @@ import * as path from "path";
 import * as readline from "readline";
 import { Cluster } from "../../devenv/cluster";
 import type { Kubectl } from "../../release/clusterState";
-import { podStage } from "../../devenv/clusterFaults";
+import { podStage, runningPodStatus } from "../../devenv/clusterFaults";
 import { watchEndpoints } from "../../bench/endpointWatch";
 
 /** One state of a Service's EndpointSlices: how many ready endpoints, of which colors. */
@@ -140,28 +140,7 @@ export async function watchPods(cluster: Cluster, namespace: string, selector: s
  * running for at least that long, a window a test can act in without racing the update's end.
  */
 export function slowReadyStage(name: string, namespace: string, labels: Record<string, string>, delayMs: number): string {
-    return podStage(
-        name,
-        namespace,
-        labels,
-        ["Pending"],
-        [
-            "{{ $now := Now }}",
-            "conditions:",
-            '- { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }',
-            '- { type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }} }',
-            '- { type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }} }',
-            "containerStatuses:",
-            "{{ range .spec.containers }}",
-            "- { image: {{ .image | Quote }}, name: {{ .name | Quote }}, ready: true, started: true, restartCount: 0, state: { running: { startedAt: {{ $now | Quote }} } } }",
-            "{{ end }}",
-            "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
-            'podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}',
-            "phase: Running",
-            "startTime: {{ $now | Quote }}",
-        ],
-        delayMs,
-    );
+    return podStage(name, namespace, labels, ["Pending"], runningPodStatus(true), delayMs);
 }
 
 /**
