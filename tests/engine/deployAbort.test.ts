@@ -255,21 +255,26 @@ describe("deploy: aborted by an emergency rollback, stopped by a lost lock", fun
         const stop = await sampleLive();
         const child = deployInChild("v7.0.0", 60);
         await until("its switch's update", child.lines, () => inUpdateOf(child.lines, "switch"));
+        // Held inside its switch's update until the emergency has seen it there: the update of four
+        // selectors can end before a busy machine has started the emergency (then it meets the watch).
+        child.pause();
         const lines: string[] = [];
         let patchedAt = 0;
+        const waiting = "release: the running deploy of v7.0.0 is in its switch, which runs to its end; waiting for it";
         const emergency = await rollback(f.target, {
             emergency: true,
             out: line => {
                 lines.push(line);
+                if (line === waiting || line.startsWith("switch: ")) child.resume();
                 if (/^ {2}live Services select /.test(line)) patchedAt = Date.now();
             },
-        });
+        }).finally(() => child.resume());
         const { result, code } = await child.done;
         const samples = await stop();
         assert.strictEqual(emergency.ok, true, `${emergency.error}\n${lines.join("\n")}`);
         assert.deepStrictEqual({ from: emergency.from, to: emergency.to }, { from: to, to: from }, lines.join("\n"));
         // The switch's update is never cut short: the emergency waits for it, then patches.
-        assert.ok(lines.includes("release: the running deploy of v7.0.0 is in its switch, which runs to its end; waiting for it"), lines.join("\n"));
+        assert.ok(lines.includes(waiting), lines.join("\n"));
         assert.ok(result, child.lines.join("\n"));
         assert.strictEqual(code, 1, child.lines.join("\n"));
         assert.deepStrictEqual(result.aborted?.reason, "emergency rollback", child.lines.join("\n"));

@@ -29,6 +29,13 @@ export interface DeployChild {
     ended: () => boolean;
     /** SIGKILL to its process group (unless it has exited), then waits for the exit. */
     kill: () => Promise<void>;
+    /**
+     * SIGSTOP to its process group (it and its Pulumi CLI), SIGCONT to go on: holds it inside what it
+     * is doing (an update stays in progress) while a test acts. Its lock is not renewed meanwhile:
+     * keep it short.
+     */
+    pause: () => void;
+    resume: () => void;
 }
 
 export function spawnDeployChild(args: DeployChildArgs): DeployChild {
@@ -46,6 +53,10 @@ export function spawnDeployChild(args: DeployChildArgs): DeployChild {
         if (/^(result|error): /.test(line)) ended = true;
     });
     let exited = false;
+    /** `signal` to its process group, unless it has exited. */
+    const signalGroup = (signal: NodeJS.Signals) => {
+        if (!exited) process.kill(-child.pid!, signal);
+    };
     const done = new Promise<{ result?: DeployResult; code: number | null }>(resolve =>
         child.on("exit", code => {
             exited = true;
@@ -56,6 +67,8 @@ export function spawnDeployChild(args: DeployChildArgs): DeployChild {
         lines,
         done,
         ended: () => ended,
+        pause: () => signalGroup("SIGSTOP"),
+        resume: () => signalGroup("SIGCONT"),
         kill: async () => {
             if (exited) return;
             // The Pulumi CLI starts its provider plugins in process groups of their own: found by parentage first.
