@@ -1,5 +1,8 @@
 import * as assert from "assert";
-import { isBuildProgress, parseEngineEnvironment } from "../../devenv/engine";
+import { execFile } from "child_process";
+import * as path from "path";
+import { promisify } from "util";
+import { findEngine, isBuildProgress, parseEngineEnvironment } from "../../devenv/engine";
 
 const marker = "--physioflow-engine--";
 const env = (vars: Record<string, string>) =>
@@ -31,5 +34,20 @@ describe("engine environment from scripts/engine.sh --env", () => {
         assert.ok(isBuildProgress("[engine] cli: done in 215s"));
         assert.ok(!isBuildProgress("[engine] WARNING: no pulumi-resource-command plugin: ..."));
         assert.ok(!isBuildProgress("[engine] cli: cached (/root/.cache/physioflow/engine-3.248.0-nodejs3.68.0-k8s-f47bc2d6f199-r1/bin/pulumi)"));
+    });
+
+    it("runs of --env at the same time all print the same exports: one rewriting the env file never shows another an empty one", async function () {
+        this.timeout(20 * 60 * 1000); // builds the engine when it is missing, as every engine test does
+        await findEngine();
+        const script = path.resolve(__dirname, "../../scripts/engine.sh");
+        const run = () => promisify(execFile)("bash", [script, "--env"]).then(({ stdout }) => stdout);
+        for (let round = 0; round < 3; round++) {
+            const outputs = await Promise.allSettled(Array.from({ length: 16 }, run));
+            const failed = outputs.flatMap(o => (o.status === "rejected" ? [String(o.reason).split("\n")[0]] : []));
+            assert.deepStrictEqual(failed, [], `round ${round}`);
+            const distinct = new Set(outputs.flatMap(o => (o.status === "fulfilled" ? [o.value] : [])));
+            assert.strictEqual(distinct.size, 1, [...distinct].join("\n---\n"));
+            assert.match([...distinct][0], /^export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true$/m);
+        }
     });
 });
