@@ -82,6 +82,11 @@ export interface LoadRun {
     phase(name: string): Promise<number>;
     /** Marks event `name` now (a marker on the timeline); resolves with its time on the run's clock. */
     event(name: string): Promise<number>;
+    /**
+     * The pooled sampler leaves its connections and opens new ones from its next request on (a
+     * client that reconnected now); marked as the event `pooled reconnects`. Resolves with its time.
+     */
+    reconnect(): Promise<number>;
     /** Stops sending, waits for the requests in flight and resolves with the report. */
     stop(): Promise<LoadReport>;
     /** As stop, by SIGTERM. */
@@ -145,6 +150,11 @@ export async function startLoad(options: LoadOptions): Promise<LoadRun> {
         child.stdin.write(`${verb} ${name}\n`);
         return Number((await acknowledged)[1]);
     };
+    const reconnect = async () => {
+        const acknowledged = expect(/^load: reconnect at (\d+) ms$/);
+        child.stdin.write("reconnect\n");
+        return Number((await acknowledged)[1]);
+    };
     const report = async (ask: () => void) => {
         ask();
         const code = await exited;
@@ -154,6 +164,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadRun> {
     return {
         phase: name => mark("phase", name),
         event: name => mark("event", name),
+        reconnect,
         stop: () => report(() => child.stdin.end("stop\n")),
         terminate: () => report(() => child.kill("SIGTERM")),
         log: () => stderr,

@@ -117,6 +117,41 @@ describe("the load generator", function () {
         assert.match(describePhase(report, "switch blue→green"), /^switch blue→green: \d+ requests, 0 failed, p99 [\d.]+ ms$/);
     });
 
+    it("reconnect: the pooled sampler's requests from then on come on new connections, never on one opened before", async () => {
+        const old = new Set<net.Socket>();
+        let phase: "before" | "reconnecting" | "after" = "before";
+        const after = { requests: 0, onOld: 0, sockets: new Set<net.Socket>() };
+        const port = await listen(
+            http.createServer((req, res) => {
+                if (req.headers["user-agent"] === "physioflow-load/pooled") {
+                    if (phase === "before") old.add(req.socket);
+                    if (phase === "after") {
+                        after.requests++;
+                        after.sockets.add(req.socket);
+                        if (old.has(req.socket)) after.onOld++;
+                    }
+                }
+                res.end("ok");
+            }),
+        );
+        const run = await load(`http://127.0.0.1:${port}/`, { pool: 2 });
+        await pause(300);
+        phase = "reconnecting";
+        const at = await run.reconnect();
+        // A request sent on an old connection just before may still come: from 100 ms on, none may.
+        await pause(100);
+        phase = "after";
+        await pause(300);
+        const report = await run.stop();
+        assert.ok(old.size >= 1 && after.requests >= 20, JSON.stringify({ old: old.size, after: after.requests }));
+        assert.strictEqual(after.onOld, 0, "a request after the reconnect came on a connection opened before it");
+        assert.ok(after.sockets.size >= 1 && after.sockets.size <= 2, `${after.sockets.size} pooled connections after`);
+        assert.deepStrictEqual(
+            report.events.map(e => [e.name, Math.round(e.atMs)]),
+            [["pooled reconnects", at]],
+        );
+    });
+
     it("fresh opens a connection per request; pooled keeps at most --pool open", async () => {
         const connections: Record<string, Set<net.Socket>> = { fresh: new Set(), pooled: new Set() };
         const requests: Record<string, number> = { fresh: 0, pooled: 0 };
@@ -262,7 +297,9 @@ describe("the load generator", function () {
         const run = await load("http://127.0.0.1:1/", { ratePerSecond: 1 });
         await assert.rejects(run.phase("two\nlines"), { message: 'a phase name is words on one line, not "two\\nlines"' });
         run.child.stdin!.write("jump\n");
-        await assert.rejects(run.event("late"), { message: 'the load generator: error: control line "jump" is not phase NAME, event NAME or stop; ignored' });
+        await assert.rejects(run.event("late"), {
+            message: 'the load generator: error: control line "jump" is not phase NAME, event NAME, reconnect or stop; ignored',
+        });
         assert.strictEqual((await run.stop()).stoppedBy, "stop");
     });
 

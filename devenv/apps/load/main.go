@@ -9,6 +9,9 @@
 //	phase NAME   a new phase starts now (a request counts in the phase in force when it ends: when
 //	             its answer or its failure came, so the requests a change breaks count in its phase)
 //	event NAME   a moment to mark on the timeline (selector changed, EndpointSlice changed, ...)
+//	reconnect    the pooled sampler leaves its connections and opens new ones from its next request
+//	             on (a client that reconnected at that moment: a proxy's pool recycled, a new tab);
+//	             marked on the timeline as the event "pooled reconnects"
 //	stop         stop sending, wait for the requests in flight, write the report, exit 0
 //
 // and each is acknowledged on standard error (`load: phase NAME at 1234 ms`). The end of standard
@@ -37,6 +40,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -224,7 +228,26 @@ func request(name string, client *http.Client, target string, rec *recorder) res
 	return res
 }
 
-func clients(o options) map[string]*http.Client {
+// renewable is a keep-alive transport that reconnect replaces with a new one: requests from then
+// on open new connections, whatever the old one's were connected to (the old transport's idle
+// connections are closed at once; those busy then, once their requests have had o.timeout).
+type renewable struct {
+	current atomic.Pointer[http.Transport]
+	make    func() *http.Transport
+	timeout time.Duration
+}
+
+func (r *renewable) RoundTrip(req *http.Request) (*http.Response, error) {
+	return r.current.Load().RoundTrip(req)
+}
+
+func (r *renewable) reconnect() {
+	old := r.current.Swap(r.make())
+	old.CloseIdleConnections()
+	time.AfterFunc(r.timeout+time.Second, old.CloseIdleConnections)
+}
+
+func clients(o options) (map[string]*http.Client, *renewable) {
 	dialer := &net.Dialer{Timeout: o.timeout}
 	transport := func(keepAlive bool) *http.Transport {
 		return &http.Transport{
@@ -241,14 +264,16 @@ func clients(o options) map[string]*http.Client {
 	fresh := transport(false)
 	// A new connection per request: no limit on how many are open at once.
 	fresh.MaxConnsPerHost = 0
+	pooled := &renewable{make: func() *http.Transport { return transport(true) }, timeout: o.timeout}
+	pooled.current.Store(pooled.make())
 	return map[string]*http.Client{
 		"fresh":  {Transport: fresh, Timeout: o.timeout},
-		"pooled": {Transport: transport(true), Timeout: o.timeout},
-	}
+		"pooled": {Transport: pooled, Timeout: o.timeout},
+	}, pooled
 }
 
 // control reads control lines until stop or the end of input, then returns why it stopped.
-func control(in io.Reader, rec *recorder, logger *log.Logger) string {
+func control(in io.Reader, rec *recorder, pooled *renewable, logger *log.Logger) string {
 	lines := bufio.NewScanner(in)
 	for lines.Scan() {
 		line := strings.TrimSpace(lines.Text())
@@ -262,8 +287,11 @@ func control(in io.Reader, rec *recorder, logger *log.Logger) string {
 			logger.Printf("phase %s at %.0f ms", name, rec.mark(&rec.phases, name))
 		case verb == "event" && name != "":
 			logger.Printf("event %s at %.0f ms", name, rec.mark(&rec.events, name))
+		case line == "reconnect":
+			pooled.reconnect()
+			logger.Printf("reconnect at %.0f ms", rec.mark(&rec.events, "pooled reconnects"))
 		default:
-			logger.Printf("error: control line %q is not phase NAME, event NAME or stop; ignored", line)
+			logger.Printf("error: control line %q is not phase NAME, event NAME, reconnect or stop; ignored", line)
 		}
 	}
 	return "end of input"
@@ -289,7 +317,8 @@ func main() {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	stopped := make(chan string, 3)
-	go func() { stopped <- control(os.Stdin, rec, logger) }()
+	samplers, pooled := clients(o)
+	go func() { stopped <- control(os.Stdin, rec, pooled, logger) }()
 	go func() { stopped <- (<-signals).String() }()
 	go func() {
 		time.Sleep(o.maxDuration)
@@ -298,7 +327,7 @@ func main() {
 
 	stop := make(chan struct{})
 	var inFlight, loops sync.WaitGroup
-	for name, client := range clients(o) {
+	for name, client := range samplers {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()
