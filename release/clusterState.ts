@@ -323,6 +323,50 @@ export async function waitForTraffic(kubectl: Kubectl, namespace: string, color:
     }
 }
 
+/**
+ * Pure: `color`'s pods are down to its Deployments' desired replicas, and none of them is still
+ * stopping. A pod that is stopping keeps serving the keep-alive connections opened to it while
+ * its color was live (kube-proxy moves only new connections); only its end closes them. Resolves
+ * to the pods still too many or stopping, by name (none: scaled down).
+ */
+export function podsNotScaledDown(lists: { pods: Pod[]; deployments: Deployment[] }, color: Color): string[] {
+    const left: string[] = [];
+    for (const app of allAppNames) {
+        const deployment = lists.deployments.find(d => d.metadata.name === `${app}-${color}`);
+        const pods = lists.pods.filter(p => p.metadata.labels?.app === app && p.metadata.labels?.version === color);
+        const stopping = pods.filter(p => p.metadata.deletionTimestamp !== undefined);
+        const running = pods.length - stopping.length;
+        const desired = deployment === undefined ? 0 : (deployment.spec.replicas ?? 1);
+        if (stopping.length > 0 || running > desired) left.push(...pods.map(p => p.metadata.name));
+    }
+    return left.sort();
+}
+
+/**
+ * Polls every `intervalMs` until {@link podsNotScaledDown} has none for `color`; resolves to the
+ * pods still there after `timeoutMs` (none: done). A failed reading is "not yet".
+ */
+export async function waitForScaledDown(kubectl: Kubectl, namespace: string, color: Color, timeoutMs: number, intervalMs = 250): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    let left: string[] = ["(not read)"];
+    for (;;) {
+        try {
+            const { items } = await kubectlGet<{ items: Listed[] }>(kubectl, ["pods,deployments.apps", "-n", namespace]);
+            left = podsNotScaledDown(
+                {
+                    pods: items.filter((item): item is Pod & { kind: "Pod" } => item.kind === "Pod"),
+                    deployments: items.filter((item): item is Deployment & { kind: "Deployment" } => item.kind === "Deployment"),
+                },
+                color,
+            );
+        } catch {
+            // Not read: not yet.
+        }
+        if (left.length === 0 || Date.now() >= deadline) return left;
+        await new Promise(resolve => setTimeout(resolve, intervalMs));
+    }
+}
+
 /** Pure: each of `services` (the live ones by default) selects `color` and has ready endpoints, all of them `color`'s pods. */
 export function servesOnly(state: ClusterState, color: Color, services: readonly string[] = liveServices): boolean {
     return services.every(name => {

@@ -2,13 +2,13 @@
  * A blue-green release as a sequence of stack updates, each printing its changes as it makes them:
  * (1) release the tag to the inactive color, warm, behind its smoke test; (2) switch the live
  * Services; (3) watch the new color, rolling back by itself on a breach while the old color is
- * still warm; (4) finish: the old color to `inactiveReplicas`. Which steps are left is decided
+ * still warm (and scaling the broken one down); (4) finish: the old color to `inactiveReplicas`. Which steps are left is decided
  * from the stack's observed settings, not remembered, so a deploy that was killed between two
  * steps is resumed by the next one. One deploy at a time per namespace (release/deployLock.ts).
  */
 import type * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
-import { colorReadiness, describeLive, Kubectl, readClusterState, readLiveColor, waitForTraffic } from "./clusterState";
+import { colorReadiness, describeLive, Kubectl, readClusterState, readLiveColor, waitForScaledDown, waitForTraffic } from "./clusterState";
 import { kubectlGet } from "../devenv/kubectl";
 import { DeployLock, DeployLockLostError } from "./deployLock";
 import type { List, Pod } from "./kubernetesObjects";
@@ -275,11 +275,15 @@ async function announceSwitch(run: DeployRun, started: number): Promise<void> {
 }
 
 /**
- * The watch's breach answered while the old color is still warm: the live Services back to it
- * (the stack's activeColor, previewed and applied). A switch back that fails is an alarm: the
+ * The watch's breach answered while the old color is still warm: the live Services back to it and
+ * the broken color to its inactive replicas, in one stack update (activeColor, inactiveWarm false;
+ * previewed and applied), then a wait until the broken color's pods have stopped: a warm broken
+ * color would go on answering the keep-alive connections opened to it while it was live, whatever
+ * the Services select (docs/traffic.md). A switch back that fails is an alarm: the
  * team is told (`automatic-rollback-failed`), the release record keeps it for `status` until a
  * deploy or rollback succeeds, the stack's activeColor is put back to what the cluster serves (so
- * `physioflow rollback` goes to the old color), and the result says which color is live.
+ * `physioflow rollback` goes to the old color) with the other color warm, and the result says
+ * which color is live.
  */
 async function rollBackAutomatically(
     target: ReleaseTarget,
@@ -293,7 +297,9 @@ async function rollBackAutomatically(
     const record = (changes: string[], outcome: StepOutcome) => result.steps.push(recordStep("rollback", changes, started, outcome));
     let changes: string[];
     try {
-        changes = await update(target, { activeColor: from, ...holdMigrations }, out);
+        // The broken color to its inactive replicas in the same update (after `scaleDownDelaySeconds`):
+        // warm, its pods would keep serving the keep-alive connections opened to them while it was live.
+        changes = await update(target, { activeColor: from, inactiveWarm: false, ...holdMigrations }, out);
     } catch (error) {
         const message = engineErrorSummary(error);
         const live = await readLiveColor(target.kubectl, target.namespace);
@@ -309,16 +315,19 @@ async function rollBackAutomatically(
             out(`warning: the alarm could not be written to the release record: ${engineErrorSummary(alarmError)}`);
         }
         try {
-            // The update set activeColor before it failed: the stack's config says what the cluster serves again.
-            await setStackConfig(target.stack, { activeColor: live.color === from ? from : to });
+            // The update set activeColor and inactiveWarm before it failed: the stack's config says what the
+            // cluster serves again, and keeps the other color warm (a plain `pulumi up` must not scale down the
+            // color the alarm's rollback goes to).
+            await setStackConfig(target.stack, { activeColor: live.color === from ? from : to, inactiveWarm: true });
         } catch (configError) {
             out(`warning: the stack's activeColor could not be put back: ${engineErrorSummary(configError)}`);
         }
         return;
     }
     await confirmTraffic(target, from, started, out);
+    await waitForBrokenColorStopped(target, to, started, out);
     const live = await readLiveColor(target.kubectl, target.namespace);
-    record(changes, { kind: "done", detail: `live on ${from} again` });
+    record(changes, { kind: "done", detail: `live on ${from} again, ${to} scaled down` });
     result.live = live;
     result.rolledBack = { reason: breach };
     await tell({
@@ -332,6 +341,22 @@ async function rollBackAutomatically(
         text: `${target.namespace}: ${tag} on ${to} rolled back automatically to ${from}: ${breach}; ${describeLive(live)}`,
     });
 }
+
+/**
+ * After an automatic rollback: waits until the broken color's pods the rollback scaled away have
+ * stopped ({@link waitForScaledDown}), so that the keep-alive connections opened to them while it
+ * was live are closed (the clients open new ones, which go to the live color) before the deploy
+ * says it is done. Their preStop sleep and graceful shutdown run first. Never throws: traffic has
+ * moved either way; a color still stopping after {@link brokenColorStopMs} is a warning.
+ */
+async function waitForBrokenColorStopped(target: ReleaseTarget, color: Color, since: number, out: (line: string) => void): Promise<void> {
+    const left = await waitForScaledDown(target.kubectl, target.namespace, color, brokenColorStopMs);
+    if (left.length === 0) out(`  ${color}'s pods stopped (${Date.now() - since} ms): no connection is left on it`);
+    else out(`  warning: ${color}'s pods still stopping ${brokenColorStopMs / 1000} s on (${left.join(", ")}); the connections they hold close when they end`);
+}
+
+/** How long {@link waitForBrokenColorStopped} waits: the scale-down delay, a preStop sleep and a graceful shutdown, with room. */
+export const brokenColorStopMs = 120_000;
 
 /**
  * Writes the deploy's plan into the release record, so an abort can name what it aborted. An

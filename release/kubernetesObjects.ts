@@ -38,7 +38,8 @@ export interface Endpoint {
 }
 
 export interface Pod {
-    metadata: { name: string; labels?: Labels };
+    /** `deletionTimestamp`: the pod is stopping (its preStop, then SIGTERM), still serving the connections it has. */
+    metadata: { name: string; labels?: Labels; deletionTimestamp?: string };
     /** `containerStatuses` appears once the pod is scheduled. */
     status?: { containerStatuses?: ContainerStatus[] };
 }

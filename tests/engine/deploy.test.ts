@@ -15,8 +15,10 @@ import { rollback } from "../../release/rollback";
 import { formatStatus, readStatus } from "../../release/status";
 import { Cluster } from "../../devenv/cluster";
 import { neverReadyStage } from "../../devenv/clusterFaults";
+import { kubectlGet } from "../../devenv/kubectl";
 import { runReleaseCommandOn } from "../support/cliRun";
 import { failingPodStage, refusingPolicy, sampleReadyEndpoints, sampleServiceSelectors } from "../support/clusterFaults";
+import { waitForClusterState } from "../support/clusterWait";
 import { TestClusterStack } from "../support/engine";
 import { apps, releaseFixture } from "../support/releaseFixture";
 import * as path from "path";
@@ -157,7 +159,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         }
     });
 
-    it("a breach during the watch (the new color's pods turn unready) rolls back by itself to the still-warm old color", async function () {
+    it("a breach during the watch (the new color's pods turn unready) rolls back by itself to the still-warm old color and scales the broken one down, its pods gone before it returns", async function () {
         this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
         const lines: string[] = [];
         const result = await deploy(target, "v3.0.1", {
@@ -185,8 +187,26 @@ describe("deploy: the release cycle on the real engine and a real control plane"
             assert.match(result.steps[2].result, /^breach: /);
             assert.deepStrictEqual(events(), ["switch green->blue", "automatic-rollback blue->green"]);
             assert.strictEqual(notifications[1].reason, result.rolledBack!.reason);
+            // The broken color scaled down in the rollback's update, and its pods gone when the deploy returned:
+            // warm, they would go on answering the keep-alive connections opened to them while blue was live.
+            const rolledBack = await readClusterState(cluster.kubectl, namespace);
+            for (const app of apps) assert.strictEqual(rolledBack.deployments[`${app}-blue`].replicas, 0, app);
+            const bluePods = await kubectlGet<{ items: unknown[] }>(cluster.kubectl, ["pods", "-n", namespace, "-l", "version=blue,app!=physioflow-smoke"]);
+            assert.strictEqual(bluePods.items.length, 0, "blue's pods were still there when the deploy returned");
+            assert.ok(
+                lines.some(line => /^  blue's pods stopped \(\d+ ms\): no connection is left on it$/.test(line)),
+                lines.join("\n"),
+            );
+            assert.strictEqual((await s.stack.getConfig("physioflow:inactiveWarm")).value, "false");
 
-            // Blue is scaled but broken: even an emergency rollback refuses to send traffic to it.
+            // Blue scaled up by hand, still broken: even an emergency rollback refuses to send traffic to it.
+            await cluster.kubectl(["scale", "deployment", "physioflow-api-blue", "physioflow-web-blue", "-n", namespace, "--replicas=1"]);
+            await waitForClusterState(
+                cluster.kubectl,
+                namespace,
+                state => apps.every(app => state.deployments[`${app}-blue`].replicas === 1 && state.deployments[`${app}-blue`].updatedReplicas === 1),
+                { what: "blue's hand-scaled pods" },
+            );
             const refused = await rollback(target, { emergency: true });
             assert.strictEqual(refused.ok, false);
             assert.match(
@@ -194,9 +214,6 @@ describe("deploy: the release cycle on the real engine and a real control plane"
                 /^refusing to switch to blue: it has no ready pods \(physioflow-api-blue 0\/1 ready, physioflow-web-blue 0\/1 ready\); green stays live$/,
                 refused.error,
             );
-            const after = await live("green");
-            for (const app of apps) assert.strictEqual(after.services[app].selector.version, "green");
-            await noLock();
             const state = await live("green");
             for (const app of apps) {
                 assert.strictEqual(state.deployments[`${app}-green`].image, `registry.local:5000/${app}:v2.0.0`);
@@ -205,11 +222,9 @@ describe("deploy: the release cycle on the real engine and a real control plane"
             await noLock();
         } finally {
             await cluster.kubectl(["delete", "stage.kwok.x-k8s.io", "test-blue-breaks"]);
+            // Back to what the stack declares (0): the hand scale was out of band.
+            await cluster.kubectl(["scale", "deployment", "physioflow-api-blue", "physioflow-web-blue", "-n", namespace, "--replicas=0"]);
         }
-        // The broken color is scaled down by a plain update of the declared state.
-        await s.set({ inactiveWarm: "false" });
-        await s.up();
-        assert.strictEqual((await readClusterState(cluster.kubectl, namespace)).deployments["physioflow-api-blue"].replicas, 0);
     });
 
     it("a deploy stopped between steps (released, not switched; its lock abandoned) is resumed by the next one", async function () {

@@ -244,6 +244,8 @@ describe("the watch after a switch on the real engine and a real control plane: 
         // The stack's activeColor says what is live (green), so the rollback the alarm asks for goes to blue;
         // once the cause is gone it succeeds, and that resolves the alarm.
         assert.strictEqual((await f.s.stack.getConfig("physioflow:activeColor")).value, "green");
+        // And keeps blue warm: the failed update had set inactiveWarm false, under which a plain `pulumi up` would scale blue down.
+        assert.strictEqual((await f.s.stack.getConfig("physioflow:inactiveWarm")).value, "true");
         const resolved = await rollback(f.target);
         assert.strictEqual(resolved.ok, true, resolved.error);
         assert.deepStrictEqual([resolved.from, resolved.to], ["green", "blue"]);

@@ -133,9 +133,10 @@ describe("the release commands on the real node under load: deploy, emergency an
      * Runs `command` with the load generator sending to the live API Service (50 requests a second
      * from each sampler); each step the command announces (`release: …`, `switch: …`, the watch's
      * `  breach: …`) starts a phase `<name> <step>`. After it: a phase `<name> after` until the old
-     * pods are gone, then the figures, printed.
+     * pods are gone, then the figures, printed. With `reconnectAt`, the pooled sampler reconnects
+     * when a line of the command matches it (its connections then go where new ones go).
      */
-    const underLoad = async <T>(name: string, command: (out: (line: string) => void) => Promise<T>): Promise<Measured<T>> => {
+    const underLoad = async <T>(name: string, command: (out: (line: string) => void) => Promise<T>, reconnectAt?: RegExp): Promise<Measured<T>> => {
         // Each measurement from a clean slate: no flow an earlier test sent to a pod now gone (docs/traffic.md).
         const forgotten = await forgetFlowsTo(node, liveIp);
         console.log(
@@ -165,6 +166,7 @@ describe("the release commands on the real node under load: deploy, emergency an
             phase("start");
             result = await command(line => {
                 lines.push(line);
+                if (reconnectAt?.test(line)) void load.reconnect();
                 const step = /^([a-z]+): /.exec(line)?.[1];
                 if (line.startsWith("  breach: ")) phase("rollback");
                 else if (line.startsWith("api: off the database")) phase("api-off");
@@ -360,11 +362,17 @@ describe("the release commands on the real node under load: deploy, emergency an
      * `deploy` of a broken `tag` under load, rolled back by its watch for `reason`: the steps, the reason,
      * the old color live again, nothing failed at all before the switch, and nothing refused, reset or
      * 5xx after the rollback (a new connection may still time out then: a SYN the window sent to a pod
-     * now gone left a conntrack entry that its source port meets again; docs/traffic.md). Returns the
-     * measurement and the switch-to-rollback window's phases.
+     * now gone left a conntrack entry that its source port meets again; docs/traffic.md). The pooled
+     * sampler reconnects as the watch starts, so its keep-alive connections are on the broken color
+     * when the rollback comes: they must end with it (the rollback scales it down and waits for its
+     * pods to stop). Returns the measurement and the switch-to-rollback window's phases.
      */
     const rolledBackByWatch = async (tag: string, watchSeconds: number, reason: RegExp) => {
-        const measured = await underLoad(`deploy ${tag} blue→green`, o => deploy(target, tag, { watch: { seconds: watchSeconds, intervalMs: 500 }, out: o }));
+        const measured = await underLoad(
+            `deploy ${tag} blue→green`,
+            o => deploy(target, tag, { watch: { seconds: watchSeconds, intervalMs: 500 }, out: o }),
+            /^watch: /,
+        );
         const result = measured.result;
         assert.strictEqual(result.ok, false);
         assert.deepStrictEqual(
@@ -374,6 +382,11 @@ describe("the release commands on the real node under load: deploy, emergency an
         );
         assert.match(result.rolledBack!.reason, reason);
         assert.strictEqual(await liveTag(), tags.first);
+        assert.deepStrictEqual(
+            (await podsOf("green")).map(pod => pod.metadata.name),
+            [],
+            "the broken color's pods outlived the rollback",
+        );
         const { before, window, after } = windows(measured);
         assert.deepStrictEqual(failedPhases(measured, before), []);
         assert.deepStrictEqual(failedPhases(measured, after, ["refused", "reset", "5xx", "other"]), []);

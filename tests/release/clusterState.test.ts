@@ -7,6 +7,7 @@ import {
     describeClusterState,
     describeLive,
     liveColorOf,
+    podsNotScaledDown,
     servesOnly,
 } from "../../release/clusterState";
 import { serviceServes } from "../support/clusterWait";
@@ -142,6 +143,36 @@ describe("cluster state read back from the API", () => {
             "Service physioflow-api -> green (2 ready: blue, green)",
             "Service physioflow-api-preview -> blue (no ready endpoints)",
         ]);
+    });
+});
+
+describe("podsNotScaledDown: a color scaled down is one whose pods have stopped", () => {
+    const deployment = (name: string, replicas?: number) => ({
+        metadata: { name },
+        spec: { ...(replicas === undefined ? {} : { replicas }), template: { spec: { containers: [] } } },
+    });
+    const colorPod = (name: string, app: string, version: string, stopping = false) => ({
+        metadata: { name, labels: { app, version }, ...(stopping ? { deletionTimestamp: "2026-12-07T00:00:00Z" } : {}) },
+    });
+    const deployments = [deployment("physioflow-api-green", 0), deployment("physioflow-web-green", 1), deployment("physioflow-api-blue", 2)];
+
+    it("none left: no pod above its Deployment's replicas, none stopping; the other color's pods do not count", () => {
+        const pods = [colorPod("w-1", "physioflow-web", "green"), colorPod("b-1", "physioflow-api", "blue"), colorPod("b-2", "physioflow-api", "blue", true)];
+        assert.deepStrictEqual(podsNotScaledDown({ pods, deployments }, "green"), []);
+    });
+
+    it("a pod still stopping holds its app's pods back (it serves the connections it has); so do pods above the replicas, or any without a Deployment", () => {
+        const stopping = [colorPod("a-1", "physioflow-api", "green", true)];
+        assert.deepStrictEqual(podsNotScaledDown({ pods: stopping, deployments }, "green"), ["a-1"]);
+        const tooMany = [colorPod("w-1", "physioflow-web", "green"), colorPod("w-2", "physioflow-web", "green")];
+        assert.deepStrictEqual(podsNotScaledDown({ pods: tooMany, deployments }, "green"), ["w-1", "w-2"]);
+        const orphan = [colorPod("b-9", "physioflow-web", "blue")];
+        assert.deepStrictEqual(podsNotScaledDown({ pods: orphan, deployments }, "blue"), ["b-9"]);
+        // A Deployment without spec.replicas wants 1 (Kubernetes' default).
+        assert.deepStrictEqual(
+            podsNotScaledDown({ pods: [colorPod("u-1", "physioflow-api", "blue")], deployments: [deployment("physioflow-api-blue")] }, "blue"),
+            [],
+        );
     });
 });
 
