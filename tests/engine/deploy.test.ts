@@ -43,16 +43,6 @@ describe("deploy: the release cycle on the real engine and a real control plane"
     before(() => {
         ({ cluster, s, target } = f);
     });
-    /** The median of three `kubectl get --raw /readyz`, in ms: how slow the API is to reach from here right now. */
-    const kubectlRoundTrip = async () => {
-        const times: number[] = [];
-        for (let i = 0; i < 3; i++) {
-            const at = Date.now();
-            await cluster.kubectl(["get", "--raw", "/readyz"]);
-            times.push(Date.now() - at);
-        }
-        return times.sort((a, b) => a - b)[1];
-    };
 
     it("a good release: v2 to green warm behind its smoke test, switch (selectors only), watch, finish; an abandoned lock is taken over and released", async function () {
         this.timeout(5 * 60 * 1000); // a deploy now also reads the stack's outputs and writes the release record at each step
@@ -296,9 +286,8 @@ describe("deploy: the release cycle on the real engine and a real control plane"
         this.timeout(8 * 60 * 1000); // three stack updates and three previews, on a shared machine
         const lines: string[] = [];
         let reconcileAt = 0;
-        let coldAt = 0;
+        let smokePassedAt = 0;
         const timeline: string[] = [];
-        const kubectlMs = await kubectlRoundTrip();
         const sampler = await sampleReadyEndpoints(cluster, namespace, "physioflow-api");
         const started = Date.now();
         const emergency = await rollback(target, {
@@ -307,7 +296,7 @@ describe("deploy: the release cycle on the real engine and a real control plane"
                 lines.push(line);
                 timeline.push(`+${Date.now() - started} ms ${line}`);
                 if (line.startsWith("rollback: ") && reconcileAt === 0) reconcileAt = Date.now();
-                if (line.startsWith("green has no ready pods") && coldAt === 0) coldAt = Date.now();
+                if (line.startsWith("  smoke test passed") && smokePassedAt === 0) smokePassedAt = Date.now();
             },
         });
         const samples = await sampler.stop();
@@ -326,9 +315,8 @@ describe("deploy: the release cycle on the real engine and a real control plane"
             "physioflow-api-green: replicas 0 -> 1 (kubectl scale)",
             "physioflow-web-green: replicas 0 -> 1 (kubectl scale)",
         ]);
-        // Traffic moved through the API, before the stack's update started, within readiness + smoke test + 2 s of
-        // the command seeing the color cold. The 2 s hold on an idle machine; this one is shared, so they are
-        // stretched by how much slower than 250 ms a kubectl round trip is right now (measured before the command).
+        // Traffic moved through the API after the smoke test had passed and before the stack's update started
+        // (ordering, not a time limit: how long it takes on a loaded machine is the benchmarks' business).
         const timings = emergency.coldStart!;
         assert.ok(timings !== undefined, "no timings of the cold start");
         const moved = samples.find(sample => sample.ready > 0 && sample.colors.join() === "green");
@@ -339,12 +327,13 @@ describe("deploy: the release cycle on the real engine and a real control plane"
                 lines.findIndex(line => line.startsWith("  live Services serve green only (")) < lines.findIndex(line => line.startsWith("rollback: ")),
             lines.join("\n"),
         );
-        assert.ok(reconcileAt > 0 && moved.at < reconcileAt, `traffic moved at +${moved.at - started} ms, the reconcile began at +${reconcileAt - started} ms`);
-        const allowance = 2000 * Math.max(1, kubectlMs / 250);
         assert.ok(
-            moved.at - coldAt <= timings.readyMs + timings.smokeMs + allowance,
-            `traffic moved ${moved.at - coldAt} ms after the color was seen cold; ready ${timings.readyMs} ms + smoke test ${timings.smokeMs} ms + ` +
-                `${Math.round(allowance)} ms (a kubectl round trip: ${kubectlMs} ms)\n${timeline.join("\n")}`,
+            smokePassedAt > 0 && moved.at >= smokePassedAt,
+            `traffic moved at +${moved.at - started} ms, the smoke test passed at +${smokePassedAt - started} ms`,
+        );
+        assert.ok(
+            reconcileAt > 0 && moved.at < reconcileAt,
+            `traffic moved at +${moved.at - started} ms, the reconcile began at +${reconcileAt - started} ms\n${timeline.join("\n")}`,
         );
         assert.ok(emergency.trafficMs! >= timings.readyMs + timings.smokeMs && emergency.trafficMs! < reconcileAt - started + 1000, JSON.stringify(emergency));
         await live("green");
