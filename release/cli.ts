@@ -138,8 +138,8 @@ export const DEPLOY_HELP = `usage: ${usageLine("deploy")}
 Releases <tag> as stack updates, each previewed before it is applied: the tag to the inactive
 color (warm, behind its smoke test), the switch of the live Services, a watch of the new color
 (unready pods, restarts, or an error rate above errorRateThreshold from the stack's
-prometheusUrl switch back by themselves), then the old color to its inactive
-replicas. One deploy at a time per namespace. Refused before any change when the stack file
+prometheusUrl switch back by themselves and scale the broken color down), then the old color
+to its inactive replicas. One deploy at a time per namespace. Refused before any change when the stack file
 disagrees with the stack's last update or the live Services (an older checkout: physioflow
 sync). <stack>: local, dev, staging or prod.
 
