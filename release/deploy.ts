@@ -2,9 +2,9 @@
  * A blue-green release as a sequence of stack updates, each printing its changes as it makes them:
  * (1) release the tag to the inactive color, warm, behind its smoke test; (2) switch the live
  * Services; (3) watch the new color, rolling back by itself on a breach while the old color is
- * still warm (and scaling the broken one down); (4) finish: the old color to `inactiveReplicas`. Which steps are left is decided
- * from the stack's observed settings, not remembered, so a deploy that was killed between two
- * steps is resumed by the next one. One deploy at a time per namespace (release/deployLock.ts).
+ * still warm (and scaling the broken one down); (4) finish: the old color to `inactiveReplicas`.
+ * Which steps are left is decided from the stack's observed settings, not remembered, so a deploy
+ * that was killed between two steps is resumed by the next one. One deploy at a time per namespace (release/deployLock.ts).
  */
 import type * as auto from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../components/colors";
