@@ -144,16 +144,15 @@ export async function startLoad(options: LoadOptions): Promise<LoadRun> {
     const expect = (pattern: RegExp) => new Promise<RegExpMatchArray>((resolve, reject) => waiting.push({ pattern, resolve, reject }));
 
     await expect(/^load: running: /);
-    const mark = async (verb: "phase" | "event", name: string) => {
-        if (!/^[^\s]+( [^\s]+)*$/.test(name)) throw new Error(`a ${verb} name is words on one line, not ${JSON.stringify(name)}`);
-        const acknowledged = expect(new RegExp(`^load: ${verb} ${escape(name)} at (\\d+) ms$`));
-        child.stdin.write(`${verb} ${name}\n`);
+    /** Writes the control line `line`; resolves with the time in its acknowledgement, `load: <line> at <ms> ms`. */
+    const send = async (line: string) => {
+        const acknowledged = expect(new RegExp(`^load: ${escape(line)} at (\\d+) ms$`));
+        child.stdin.write(`${line}\n`);
         return Number((await acknowledged)[1]);
     };
-    const reconnect = async () => {
-        const acknowledged = expect(/^load: reconnect at (\d+) ms$/);
-        child.stdin.write("reconnect\n");
-        return Number((await acknowledged)[1]);
+    const mark = async (verb: "phase" | "event", name: string) => {
+        if (!/^[^\s]+( [^\s]+)*$/.test(name)) throw new Error(`a ${verb} name is words on one line, not ${JSON.stringify(name)}`);
+        return send(`${verb} ${name}`);
     };
     const report = async (ask: () => void) => {
         ask();
@@ -164,7 +163,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadRun> {
     return {
         phase: name => mark("phase", name),
         event: name => mark("event", name),
-        reconnect,
+        reconnect: () => send("reconnect"),
         stop: () => report(() => child.stdin.end("stop\n")),
         terminate: () => report(() => child.kill("SIGTERM")),
         log: () => stderr,

@@ -336,7 +336,7 @@ export function podsNotScaledDown(lists: { pods: Pod[]; deployments: Deployment[
         const pods = lists.pods.filter(p => p.metadata.labels?.app === app && p.metadata.labels?.version === color);
         const stopping = pods.filter(p => p.metadata.deletionTimestamp !== undefined);
         const running = pods.length - stopping.length;
-        const desired = deployment === undefined ? 0 : (deployment.spec.replicas ?? 1);
+        const desired = deployment === undefined ? 0 : desiredReplicas(deployment);
         if (stopping.length > 0 || running > desired) left.push(...pods.map(p => p.metadata.name));
     }
     return left.sort();
