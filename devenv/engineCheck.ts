@@ -13,6 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
 import { findEngine, PulumiEngine } from "./engine";
+import { withEngineTemp } from "./engineTemp";
 import { PostgresServer, startPostgres } from "./postgresServer";
 
 /** A failed check: `message` is its one line; `details` (a log) is worth printing before it. */
@@ -135,7 +136,7 @@ async function runCheck(
     say: (line: string) => void,
 ): Promise<void> {
     const home = path.join(dir, "home");
-    const env: Record<string, string> = {
+    const env: Record<string, string> = withEngineTemp({
         ...engine.env,
         PULUMI_HOME: home,
         PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
@@ -147,7 +148,7 @@ async function runCheck(
         HTTP_PROXY: "http://127.0.0.1:9",
         NO_PROXY: "127.0.0.1,localhost",
         ...(server ? { ENGINE_CHECK_PG_PORT: String(server.port), ENGINE_CHECK_PG_USER: server.user, ENGINE_CHECK_PG_PASSWORD: server.password } : {}),
-    };
+    });
     const pulumi = (args: string[], log: string) => {
         const result = spawnSync(engine.pulumiPath, args, { cwd: project, env: { ...process.env, ...env }, encoding: "utf8" });
         const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;

@@ -4,6 +4,7 @@
  * engine tests (temp dirs) and `npm run local` (`.local/`).
  */
 import * as auto from "@pulumi/pulumi/automation";
+import { withEngineTemp } from "../devenv/engineTemp";
 import * as fs from "fs";
 import * as path from "path";
 import { deployApps, guardReleaseStep, loadStackConfig, loginRole, settingsByColor } from "../components";
@@ -74,13 +75,14 @@ export async function openClusterStack(options: ClusterStackOptions): Promise<au
             pulumiHome: options.pulumiHome,
             pulumiCommand: options.engine.command,
             projectSettings: { name: "physioflow", runtime: "nodejs", backend: { url: backendUrl } },
-            envVars: {
+            // TMPDIR: the provider's kubeconfig copies go to a directory removed with this process (devenv/engineTemp.ts).
+            envVars: withEngineTemp({
                 ...options.engine.env,
                 PULUMI_BACKEND_URL: backendUrl,
                 PULUMI_CONFIG_PASSPHRASE: options.passphrase,
                 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
                 PULUMI_SKIP_UPDATE_CHECK: "true",
-            },
+            }),
         },
     );
 }

@@ -6,6 +6,7 @@
  * `npm run local` keeps in `.local/`).
  */
 import * as auto from "@pulumi/pulumi/automation";
+import { withEngineTemp } from "../devenv/engineTemp";
 import * as fs from "fs";
 import * as path from "path";
 import { Writable } from "stream";
@@ -157,7 +158,9 @@ async function previewWithEngine(stackName: string, migrations: MigrationsLocati
     if (!fs.existsSync(path.join(io.repoRoot, "Pulumi.yaml")))
         throw new UsageError(`${io.repoRoot} has no Pulumi.yaml; run preview:report from the repository`);
     progress(`preview:report: previewing ${stackName} (pulumi preview through the Automation API)`);
-    return engineStep(stackName, async () => previewStack(await auto.LocalWorkspace.selectStack({ stackName, workDir: io.repoRoot }), migrations));
+    return engineStep(stackName, async () =>
+        previewStack(await auto.LocalWorkspace.selectStack({ stackName, workDir: io.repoRoot }, { envVars: withEngineTemp() }), migrations),
+    );
 }
 
 /** Runs an engine step; an engine failure becomes one line naming the stack and the engine's own error line. */

@@ -13,6 +13,7 @@
  *    a torn sidecar (empty, or not JSON) is removed and named.
  */
 import * as auto from "@pulumi/pulumi/automation";
+import { withEngineTemp } from "../devenv/engineTemp";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -88,7 +89,8 @@ export async function repairFileBackend(workspace: auto.Workspace, out: (line: s
 
 /** Selects `stackName` in a workspace made with `options` (the user's own backend and CLI by default), its file backend repaired first. */
 export async function selectRepairedStack(stackName: string, options: auto.LocalWorkspaceOptions, out: (line: string) => void): Promise<auto.Stack> {
-    const workspace = await auto.LocalWorkspace.create(options);
+    // TMPDIR: the provider's kubeconfig copies go to a directory removed with this process (devenv/engineTemp.ts).
+    const workspace = await auto.LocalWorkspace.create({ ...options, envVars: withEngineTemp(options.envVars) });
     // Before the stack is selected: a metadata file a killed pulumi tore fails every command on it, selecting included.
     await repairFileBackend(workspace, out);
     return auto.Stack.select(stackName, workspace);

@@ -7,6 +7,7 @@
  */
 import * as assert from "assert";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { changedSteps, describeSteps, diagnostics } from "../../release/engineEvents";
@@ -51,7 +52,20 @@ describe("the cluster half on the real engine and a real control plane", functio
     });
 
     it("first deploy: both colors of both apps; the live Services' endpoints hold blue's ready pods; the password is encrypted in the state", async () => {
+        const started = Date.now();
         const up = await s.up();
+        // The provider copies the kubeconfig into TMPDIR at each run and never removes it: into this
+        // process's engine temp directory (removed with it), not the system's (devenv/engineTemp.ts).
+        const engineTemp = s.stack.workspace.envVars.TMPDIR;
+        assert.ok(engineTemp !== undefined && path.basename(engineTemp).startsWith("physioflow-pulumi-tmp-"), `TMPDIR ${engineTemp}`);
+        assert.ok(
+            fs.readdirSync(engineTemp).some(name => name.startsWith("kubeconfig")),
+            "the provider wrote no kubeconfig copy into the engine's TMPDIR",
+        );
+        const leaked = fs
+            .readdirSync(os.tmpdir())
+            .filter(name => /^kubeconfig\d+$/.test(name) && fs.statSync(path.join(os.tmpdir(), name)).mtimeMs >= started - 1000);
+        assert.deepStrictEqual(leaked, [], `kubeconfig copies in ${os.tmpdir()} since this update began`);
         assert.deepStrictEqual(
             describeSteps(changedSteps(up.steps)).filter(step => !step.startsWith("Stack/")),
             [
