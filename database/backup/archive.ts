@@ -1,22 +1,21 @@
 import { createHash } from "crypto";
-import { createReadStream, createWriteStream, promises as fs } from "fs";
+import { createReadStream, promises as fs } from "fs";
+import type { FileHandle } from "fs/promises";
 import * as path from "path";
-import { Readable, Writable } from "stream";
-import { pipeline } from "stream/promises";
+import { Socket } from "net";
+import { Writable } from "stream";
 import * as tar from "tar";
-import * as zlib from "zlib";
 import { OperationError } from "../errors";
 import { DUMP_FILE, METADATA_FILE } from "./metadata";
-import { ArchiveContents, padding, readStoredArchive, readStoredMetadata } from "./storedArchive";
+import { ArchiveContents, StoredGzipWriter, padding, readStoredArchive, readStoredMetadata } from "./storedArchive";
 
 const MEMBERS = [METADATA_FILE, DUMP_FILE];
 const BLOCK = 512;
 /** Archives and the folders holding them are the owner's alone (patient data), whatever the umask. */
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
-// The dump is already compressed by pg_dump; deflating it again costs seconds and saves nothing.
-// Level 0 keeps the archive a real .tar.gz (tar -xzf, the runbook's scripts) at the cost of a CRC.
-const GZIP = { level: 0, chunkSize: 1 << 20 } as const;
+/** Bytes of the dump read at once while it is archived. */
+const READ_SIZE = 1 << 20;
 
 /** What was written. */
 export interface WrittenArchive {
@@ -34,36 +33,48 @@ export interface WrittenArchive {
  */
 export async function packArchive(dumpPath: string, metadataFor: (dump: WrittenArchive) => string, archivePath: string): Promise<WrittenArchive> {
     const partial = path.join(path.dirname(archivePath), `.${path.basename(archivePath)}.partial`);
-    const { size } = await fs.stat(dumpPath);
-    const hash = createHash("sha256");
-    let copied = 0;
-    let written: WrittenArchive | undefined;
-    async function* tarStream(): AsyncGenerator<Buffer> {
-        yield tarHeader(DUMP_FILE, size);
-        for await (const chunk of createReadStream(dumpPath, { highWaterMark: 1 << 20 })) {
-            hash.update(chunk as Buffer);
-            copied += (chunk as Buffer).length;
-            yield chunk as Buffer;
+    const dump = await fs.open(dumpPath, "r");
+    let out: FileHandle | undefined;
+    try {
+        const { size } = await dump.stat();
+        out = await fs.open(partial, "wx", PRIVATE_FILE_MODE);
+        // What zlib writes at level 0 (a real .tar.gz: tar -xzf, the runbook's scripts), from memory
+        // reused throughout (storedArchive.ts); pg_dump already compressed the dump.
+        const gzip = new StoredGzipWriter(out);
+        const hash = createHash("sha256");
+        await gzip.add(tarHeader(DUMP_FILE, size));
+        const buffer = Buffer.allocUnsafe(Math.min(READ_SIZE, Math.max(size, 1)));
+        let copied = 0;
+        for (;;) {
+            const { bytesRead } = await dump.read(buffer, 0, buffer.length, copied);
+            if (bytesRead === 0) break;
+            const chunk = buffer.subarray(0, bytesRead);
+            hash.update(chunk);
+            await gzip.add(chunk);
+            copied += bytesRead;
         }
         if (copied !== size) {
             throw new OperationError(`${dumpPath} changed while it was archived (${copied} bytes read, ${size} expected)`);
         }
-        yield Buffer.alloc(padding(size));
-        written = { dumpSize: size, dumpSha256: hash.digest("hex") };
+        await gzip.add(Buffer.alloc(padding(size)));
+        const written = { dumpSize: size, dumpSha256: hash.digest("hex") };
         const metadata = Buffer.from(metadataFor(written));
-        yield tarHeader(METADATA_FILE, metadata.length);
-        yield metadata;
-        yield Buffer.alloc(padding(metadata.length) + 2 * BLOCK);
-    }
-    try {
-        await pipeline(Readable.from(tarStream()), zlib.createGzip(GZIP), createWriteStream(partial, { flags: "wx", mode: PRIVATE_FILE_MODE }));
+        await gzip.add(tarHeader(METADATA_FILE, metadata.length));
+        await gzip.add(metadata);
+        await gzip.add(Buffer.alloc(padding(metadata.length) + 2 * BLOCK));
+        await gzip.finish();
+        await out.close();
+        out = undefined;
         await fs.chmod(partial, PRIVATE_FILE_MODE);
         await fs.rename(partial, archivePath);
+        return written;
     } catch (error) {
+        await out?.close().catch(() => undefined);
         await fs.rm(partial, { force: true });
         throw error;
+    } finally {
+        await dump.close();
     }
-    return written!;
 }
 
 /** What one streaming read of an archive found (defined beside the stored-block reader, which returns it too). */
@@ -167,31 +178,36 @@ async function readTarGz(archivePath: string, options: ReadArchiveOptions): Prom
 }
 
 /**
- * A Writable that copies each chunk to every sink still open, going on only when all of them took
- * it (backpressure); a sink that closes early, such as a `pg_restore --list` that read the table of
- * contents it needed and exited, is dropped. Ending it ends the sinks.
+ * A Writable that copies each chunk to every sink still open and calls back only once each of them
+ * is done with it (its own write called back: for a child's stdin, the bytes are in the kernel's
+ * pipe), so a reader may reuse the chunk's memory after the callback (readStoredArchive does); a
+ * sink that closes early, such as a `pg_restore --list` that read the table of contents it needed
+ * and exited, is dropped. Ending it ends the sinks. The sinks must be child processes' stdin (a
+ * stream that keeps chunks after calling back, a PassThrough, would see reused memory): others are
+ * refused.
  */
 export function fanOut(sinks: readonly Writable[]): Writable {
+    for (const sink of sinks) {
+        if (!(sink instanceof Socket)) throw new Error("fanOut: a sink is not a child process's stdin");
+    }
     const open = new Set(sinks);
     for (const sink of sinks) {
         sink.on("error", () => open.delete(sink));
         sink.on("close", () => open.delete(sink));
     }
-    const accepted = (sink: Writable) =>
+    const written = (sink: Writable, chunk: Buffer) =>
         new Promise<void>(resolve => {
             const done = () => {
-                sink.off("drain", done);
                 sink.off("close", done);
                 resolve();
             };
-            sink.on("drain", done);
             sink.on("close", done);
+            sink.write(chunk, () => done());
         });
     return new Writable({
         highWaterMark: 1 << 20,
         write(chunk: Buffer, _encoding, callback) {
-            const waits = [...open].filter(sink => !sink.write(chunk) && !sink.destroyed).map(accepted);
-            Promise.all(waits).then(() => callback(), callback);
+            Promise.all([...open].filter(sink => !sink.destroyed).map(sink => written(sink, chunk))).then(() => callback(), callback);
         },
         final(callback) {
             open.forEach(sink => sink.end());

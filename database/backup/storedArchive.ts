@@ -26,7 +26,7 @@ export interface ArchiveContents {
 
 const BLOCK = 512;
 /** File bytes read at once while streaming the dump. */
-const READ_SPAN = 4 << 20;
+const READ_SPAN = 1 << 20;
 /** What may follow the dump: padding, metadata.json's header and text, the end-of-archive blocks. */
 const MAX_TAIL = 1 << 20;
 
@@ -48,11 +48,12 @@ class StoredArchive {
         readonly trailerAt: number,
     ) {}
 
-    async read(position: number, length: number): Promise<Buffer> {
-        const buffer = Buffer.allocUnsafe(length);
+    /** `length` bytes from `position`, into `into` when given (its first `length` bytes), else a new buffer. */
+    async read(position: number, length: number, into?: Buffer): Promise<Buffer> {
+        const buffer = into ?? Buffer.allocUnsafe(length);
         const { bytesRead } = await this.file.read(buffer, 0, length, position);
         if (bytesRead !== length) throw new Error("short read");
-        return buffer;
+        return buffer.subarray(0, length);
     }
 
     /** `length` bytes of the tar from `start`. */
@@ -151,7 +152,22 @@ export async function readStoredArchive(
         let crc = 0;
         let read = 0;
         const { dumpTo } = options;
-        const take = async (bytes: Buffer, raw: number) => {
+        // Memory reused from span to span, never fresh: on this kind of machine a fresh page costs a
+        // fault (~3 ms per MB, more than hashing it), which made a verify of a 20 MB dump take twice
+        // pg_restore's time (docs/benchmarks.md). The file is read into `span`; the dump's bytes of a
+        // span are gathered into one of two `out` buffers and written to `dumpTo` in one write, and a
+        // buffer is filled again only once its last write called back (fanOut: every sink is done with
+        // it), so the next span is read and hashed while the last one is still being taken.
+        const spanSize = Math.min(
+            READ_SPAN,
+            archive.blocks.reduce((most, block) => Math.max(most, block.at + block.length), 0),
+        );
+        const span = Buffer.allocUnsafe(spanSize);
+        const out = dumpTo ? [Buffer.allocUnsafe(spanSize), Buffer.allocUnsafe(spanSize)] : [];
+        const writing: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+        let spans = 0;
+        /** Hashes the dump's bytes of one block, copies them to `into` at `at`; returns how many. */
+        const take = (bytes: Buffer, raw: number, into: Buffer | undefined, at: number): number => {
             crc = zlib.crc32(bytes, crc);
             const from = Math.max(0, BLOCK - raw);
             const to = Math.max(from, Math.min(bytes.length, dumpEnd - raw));
@@ -160,7 +176,7 @@ export async function readStoredArchive(
                 if (options.hashDump ?? true) hash.update(dump);
                 read += dump.length;
                 options.onDumpBytes?.(read);
-                if (dumpTo && !dumpTo.write(dump)) await drained(dumpTo);
+                into?.set(dump, at);
             }
             const rest = bytes.subarray(to);
             if (rest.length > 0) {
@@ -168,19 +184,28 @@ export async function readStoredArchive(
                 if (tailBytes > MAX_TAIL) throw new OperationError(`${archivePath} is not a PhysioFlow backup: more than metadata.json follows the dump`);
                 tail.push(Buffer.from(rest));
             }
+            return dump.length;
         };
         for (let first = 0; first < archive.blocks.length;) {
             let last = first;
-            while (last + 1 < archive.blocks.length && archive.blocks[last + 1].at + archive.blocks[last + 1].length - archive.blocks[first].at <= READ_SPAN)
+            while (last + 1 < archive.blocks.length && archive.blocks[last + 1].at + archive.blocks[last + 1].length - archive.blocks[first].at <= spanSize)
                 last++;
             const start = archive.blocks[first].at;
-            const span = await archive.read(start, archive.blocks[last].at + archive.blocks[last].length - start);
+            const bytes = await archive.read(start, archive.blocks[last].at + archive.blocks[last].length - start, span);
+            const slot = spans++ % 2;
+            await writing[slot];
+            let gathered = 0;
             for (let i = first; i <= last; i++) {
                 const block = archive.blocks[i];
-                await take(span.subarray(block.at - start, block.at - start + block.length), block.raw);
+                gathered += take(bytes.subarray(block.at - start, block.at - start + block.length), block.raw, out[slot], gathered);
+            }
+            if (dumpTo && gathered > 0) {
+                writing[slot] = written(dumpTo, out[slot].subarray(0, gathered));
+                writing[slot].catch(() => undefined); // awaited before the buffer is reused, and at the end
             }
             first = last + 1;
         }
+        await Promise.all(writing);
         if (dumpTo) await ended(dumpTo);
         const trailer = await archive.read(archive.trailerAt, 8);
         if (trailer.readUInt32LE(0) !== crc >>> 0 || trailer.readUInt32LE(4) !== archive.rawSize % 2 ** 32) {
@@ -211,14 +236,99 @@ function metadataFromTail(tail: Buffer, dumpSize: number, archivePath: string): 
     return text.toString("utf8");
 }
 
-function drained(stream: Writable): Promise<void> {
-    return new Promise(resolve => {
-        const done = () => {
-            stream.off("drain", done);
-            stream.off("close", done);
-            resolve();
-        };
-        stream.on("drain", done).on("close", done);
+/** Payload bytes of each stored deflate block written (zlib's at level 0: a tar offset maps to a file offset by arithmetic). */
+const STORED_BLOCK = 65535;
+/** Bytes handed to the file at once. */
+const WRITE_SPAN = 16 * (STORED_BLOCK + 5);
+/** What zlib's gzip writes before the blocks: magic, deflate, no flags, no mtime, "fastest", Unix. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3]);
+
+/**
+ * Writes a gzip of stored deflate blocks to an open file, as zlib writes it at level 0 (the same
+ * bytes), without zlib: from memory allocated once and reused, which on this kind of machine is
+ * most of the cost of writing an archive (a fresh page costs a fault; zlib and a read stream hand
+ * out new buffers for every megabyte). `add` the tar's bytes in order (they are copied; the caller
+ * may reuse its buffer at once), then `finish`. Two output buffers take turns: one is filled
+ * while the other is being written.
+ */
+export class StoredGzipWriter {
+    private readonly stage = Buffer.allocUnsafe(STORED_BLOCK);
+    private staged = 0;
+    private readonly out = [Buffer.allocUnsafe(WRITE_SPAN), Buffer.allocUnsafe(WRITE_SPAN)];
+    private readonly writing: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+    private slot = 0;
+    private used = 0;
+    private position = 0;
+    private crc = 0;
+    private size = 0;
+
+    constructor(private readonly file: FileHandle) {
+        GZIP_HEADER.copy(this.out[0]);
+        this.used = GZIP_HEADER.length;
+    }
+
+    /** Appends `bytes` to the tar. */
+    async add(bytes: Buffer): Promise<void> {
+        this.crc = zlib.crc32(bytes, this.crc);
+        this.size += bytes.length;
+        for (let from = 0; from < bytes.length;) {
+            // A full block goes out only when more follows: the last one must carry the final bit.
+            if (this.staged === STORED_BLOCK) await this.emit(false);
+            const n = Math.min(STORED_BLOCK - this.staged, bytes.length - from);
+            bytes.copy(this.stage, this.staged, from, from + n);
+            this.staged += n;
+            from += n;
+        }
+    }
+
+    /** Writes the last block and the gzip trailer; resolves once every byte is in the file. */
+    async finish(): Promise<void> {
+        await this.emit(true);
+        if (this.used + 8 > WRITE_SPAN) await this.flush();
+        const trailer = this.out[this.slot];
+        trailer.writeUInt32LE(this.crc >>> 0, this.used);
+        trailer.writeUInt32LE(this.size % 2 ** 32, this.used + 4);
+        this.used += 8;
+        await this.flush();
+        await Promise.all(this.writing);
+    }
+
+    private async emit(final: boolean): Promise<void> {
+        if (this.used + 5 + this.staged > WRITE_SPAN) await this.flush();
+        const out = this.out[this.slot];
+        out[this.used] = final ? 1 : 0;
+        out.writeUInt16LE(this.staged, this.used + 1);
+        out.writeUInt16LE(~this.staged & 0xffff, this.used + 3);
+        this.stage.copy(out, this.used + 5, 0, this.staged);
+        this.used += 5 + this.staged;
+        this.staged = 0;
+    }
+
+    /** Starts writing the filled buffer at its place in the file; waits until the other one is free again. */
+    private async flush(): Promise<void> {
+        const length = this.used;
+        const write = this.file.write(this.out[this.slot], 0, length, this.position).then(({ bytesWritten }) => {
+            if (bytesWritten !== length) throw new Error(`short write (${bytesWritten} of ${length} bytes)`);
+        });
+        write.catch(() => undefined); // awaited before the buffer is reused, and in finish
+        this.writing[this.slot] = write;
+        this.position += this.used;
+        this.slot ^= 1;
+        this.used = 0;
+        await this.writing[this.slot];
+    }
+}
+
+/** Writes `chunk`; resolves when the stream called back (done with the chunk) or closed; rejects with a write's error. */
+function written(stream: Writable, chunk: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const closed = () => resolve();
+        stream.once("close", closed);
+        stream.write(chunk, error => {
+            stream.off("close", closed);
+            if (error) reject(error);
+            else resolve();
+        });
     });
 }
 
