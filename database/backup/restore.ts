@@ -1,3 +1,6 @@
+import { execFile } from "child_process";
+import { promises as fs } from "fs";
+import * as os from "os";
 import * as path from "path";
 import { serverMajorVersion, withClient } from "../client";
 import { ConnectionSettings, childProcessEnv, describeConnection } from "../connection";
@@ -203,29 +206,38 @@ interface StreamRestore {
 /** How often a long restore says how far it got. */
 const PROGRESS_EVERY_MS = 10_000;
 
-/** Bytes at the end of pg_restore's script that hold its closing comment (then at most `\unrestrict KEY`). */
-const SCRIPT_END_WINDOW = 512;
-
 /** `application_name` of the psql session a restore runs in. */
 export const RESTORE_APPLICATION_NAME = "physioflow-restore";
 
 /**
  * One read of the archive, nothing unpacked: the dump streams to two pg_restore processes (the
- * table of contents, for the schemas the header drops; the SQL script) while it is hashed, and the
- * script goes to psql's stdin (backpressure all the way) after `BEGIN` and the header. The trailer
- * (the migration check) and `COMMIT` are written into psql's stdin only once pg_restore exited 0,
- * its whole output was handed to psql, and the archive read to its end matched its metadata (size,
- * sha256, the same metadata.json). Anything else kills psql before it ever reads a `COMMIT`, and
- * PostgreSQL rolls the transaction back; so does the end of psql's stdin if this process dies.
+ * table of contents, for the schemas the header drops; the SQL script) while it is hashed. The
+ * script goes from pg_restore to psql through a FIFO of their own (a private temp dir), not
+ * through this process: psql's stdin gets `BEGIN`, the header and `\i FIFO`, and the trailer
+ * (the migration check) and `COMMIT` only once pg_restore exited 0 (its whole script written
+ * into the FIFO) and the archive read to its end matched its metadata (size, sha256, the same
+ * metadata.json). psql reads its stdin in order, so the COMMIT runs only after the whole script.
+ * Anything else kills psql before it ever reads a `COMMIT`, and PostgreSQL rolls the transaction
+ * back; so does the end of psql's stdin if this process dies.
  */
 async function streamRestore(run: StreamRestore): Promise<void> {
+    const fifoDir = await fs.mkdtemp(path.join(os.tmpdir(), "physioflow-restore-"));
+    try {
+        const fifo = path.join(fifoDir, "script.sql");
+        if (!/^[\w./-]+$/.test(fifo)) throw new OperationError(`the temp directory ${fifoDir} has a name psql's \\i cannot take; set TMPDIR`);
+        await makeFifo(fifo);
+        await restoreThrough(run, fifo);
+    } finally {
+        await fs.rm(fifoDir, { recursive: true, force: true });
+    }
+}
+
+async function restoreThrough(run: StreamRestore, fifo: string): Promise<void> {
     const { archivePath, metadata, progress } = run;
     const psql = startTool(run.psql, ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1"], { env: { ...run.env, PGAPPNAME: RESTORE_APPLICATION_NAME } });
     const list = startTool(run.pgRestore, ["--list"], { env: process.env });
-    const script = startTool(run.pgRestore, ["--no-owner", "--file=-"], { env: process.env, stdout: "stream" });
+    const script = startTool(run.pgRestore, ["--no-owner", `--file=${fifo}`], { env: process.env });
     let read = 0;
-    let scriptTail: Buffer = Buffer.alloc(0);
-    let queuedAtExit = 0;
     const ticker = setInterval(
         () => progress.line(`backup: restoring ... ${formatBytes(read)} of ${formatBytes(metadata.dump_size_bytes)} of the dump read`),
         PROGRESS_EVERY_MS,
@@ -247,24 +259,8 @@ async function streamRestore(run: StreamRestore): Promise<void> {
                 const toc = await list.done.catch((error: Error) => {
                     throw new OperationError(`${archivePath} is damaged: pg_restore cannot read its dump (${error.message})`);
                 });
-                psql.stdin.write(`BEGIN;\n${restoreHeaderSql(schemasInToc(toc.stdout), run.lockTimeoutMs)}`);
-                const scriptHandedOver = new Promise<void>((resolve, reject) => {
-                    script.stdout.on("data", (chunk: Buffer) => {
-                        scriptTail =
-                            chunk.length >= SCRIPT_END_WINDOW
-                                ? chunk.subarray(-SCRIPT_END_WINDOW)
-                                : Buffer.concat([scriptTail, chunk]).subarray(-SCRIPT_END_WINDOW);
-                    });
-                    script.stdout.on("end", resolve).on("error", reject);
-                    script.stdout.pipe(psql.stdin, { end: false });
-                });
-                // What psql has yet to read when pg_restore is done (the pipes to it full): the COMMIT is queued behind it.
-                const scriptDone = script.done.then(() => (queuedAtExit = script.stdout.readableLength + psql.stdin.writableLength));
-                await Promise.all([reading, scriptDone, scriptHandedOver]);
-                // psql must have been handed the whole script, to its last line, not just a pg_restore that exited 0.
-                if (!/-- PostgreSQL database dump complete\n/.test(scriptTail.toString("utf8"))) {
-                    throw new OperationError("pg_restore's script reached psql without its end; nothing was committed");
-                }
+                psql.stdin.write(`BEGIN;\n${restoreHeaderSql(schemasInToc(toc.stdout), run.lockTimeoutMs)}\\i '${fifo}'\n`);
+                await Promise.all([reading, script.done]);
             })(),
         ]);
     } catch (error) {
@@ -277,12 +273,19 @@ async function streamRestore(run: StreamRestore): Promise<void> {
     } finally {
         clearInterval(ticker);
     }
-    // Every byte checked out: only now may psql read the COMMIT (queued behind what it has not run yet).
+    // Every byte checked out and pg_restore wrote its whole script: only now may psql read the COMMIT (behind the script).
     psql.stdin.end(`${restoreTrailerSql(metadata.migration_version)}COMMIT;\n`);
-    progress.line(
-        `backup: dump read and checked (sha256 ok); pg_restore ended with ${formatBytes(queuedAtExit)} of its script not yet read by psql, then the migration check and COMMIT`,
-    );
+    progress.line(`backup: dump read and checked (sha256 ok); pg_restore wrote its whole script, psql runs it, then the migration check and COMMIT`);
     await psql.done;
+}
+
+/** Makes a FIFO (mode 0600) at `file`. */
+function makeFifo(file: string): Promise<void> {
+    return new Promise((resolve, reject) =>
+        execFile("mkfifo", ["-m", "600", file], error =>
+            error ? reject(new OperationError(`could not make a FIFO for the restore (mkfifo): ${error.message}`)) : resolve(),
+        ),
+    );
 }
 
 /** Schemas created by a dump, from its `pg_restore --list` output. */

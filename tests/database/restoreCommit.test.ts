@@ -1,9 +1,9 @@
 /**
  * When a restore commits: its COMMIT is handed to psql only after pg_restore exited 0 and every
- * byte of the archive checked out, queued behind whatever psql has not run yet (never dropped
- * because the pipe to psql is full), and a restore whose process dies before that point leaves
- * the database as it was. Real PostgreSQL, pg_restore and psql; psql is wrapped (PG_BIN_DIR) only
- * to make it slow to read, as a busy server makes it.
+ * byte of the archive checked out, behind the script psql reads from pg_restore's FIFO, and a
+ * restore whose process dies before that point leaves the database as it was. Real PostgreSQL,
+ * pg_restore and psql; wrapped (PG_BIN_DIR) only to make them late or slow, as a busy server makes
+ * them.
  */
 import * as assert from "assert";
 import { spawn } from "child_process";
@@ -88,22 +88,28 @@ describe("restore: the COMMIT comes last, and only then", function () {
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it("commits a restore whose pipe to psql is full when pg_restore exits (psql slow to read)", async () => {
-        // psql reads its script at about 3 MB/s (64 kB per 20 ms), far slower than pg_restore writes it: the pipe stays full.
-        const throttle =
-            "process.stdin.on('data', c => { process.stdin.pause(); process.stdout.write(c, () => setTimeout(() => process.stdin.resume(), 20)); })";
-        const binDir = wrappedToolDir(dir, "psql", `${process.execPath} -e "${throttle}" | TOOL`);
+    it("commits a restore whose psql opens the script's FIFO late: pg_restore waits for it, the read of the archive pauses, nothing is lost", async () => {
+        // psql sees nothing on its stdin for 1.5 s, so it opens the FIFO (the \\i line) that late; pg_restore blocks on it meanwhile.
+        const binDir = wrappedToolDir(dir, "psql", "{ sleep 1.5; cat; } | TOOL");
         const lines: string[] = [];
+        const started = Date.now();
         await withBinDir(binDir, () =>
             restoreBackup({ archivePath, connection: db.connection, confirm: async () => true, progress: { line: text => lines.push(text) } }),
         );
-        // pg_restore ended with its script still queued for psql: the COMMIT went in behind it.
-        const queued = lines
-            .map(line => /dump read and checked \(sha256 ok\); pg_restore ended with ([0-9.]+ (?:B|kB|MB)) of its script not yet read by psql/.exec(line))
-            .find(Boolean);
-        assert.ok(queued, lines.join("\n"));
-        assert.doesNotMatch(queued[1], /^0 B$|^[0-9.]+ B$/, `psql had caught up when pg_restore ended: ${queued[0]}`);
+        assert.ok(Date.now() - started >= 1500);
+        assert.ok(
+            lines.some(
+                line =>
+                    line === "backup: dump read and checked (sha256 ok); pg_restore wrote its whole script, psql runs it, then the migration check and COMMIT",
+            ),
+            lines.join("\n"),
+        );
         assert.deepStrictEqual(await snapshot(client), backedUp);
+        // The FIFO's private directory is gone with the restore.
+        assert.deepStrictEqual(
+            fs.readdirSync(os.tmpdir()).filter(name => name.startsWith("physioflow-restore-") && fs.statSync(path.join(os.tmpdir(), name)).mtimeMs >= started),
+            [],
+        );
     });
 
     it("commits a small restore whose pg_restore has written its whole script and exited before the table of contents is read", async () => {
@@ -117,9 +123,31 @@ describe("restore: the COMMIT comes last, and only then", function () {
         assert.deepStrictEqual(await snapshot(client), smallData);
     });
 
+    it("a pg_restore that fails after part of its script reached psql (exit 1, the archive intact) is never committed: the database as it was", async () => {
+        // The script is cut after 300 kB, at the end of one of the audit rows of its COPY, and the tool then fails, as one the OOM killer stops would.
+        const binDir = wrappedToolDir(
+            dir,
+            "pg_restore",
+            'out=""\nfor a in "$@"; do case "$a" in --file=-) ;; --file=*) out="${a#--file=}" ;; esac; done\n' +
+                'if [ -z "$out" ]; then exec TOOL; fi\nTOOL --file=/dev/stdout | head -c 300000 | sed \'$d\' > "$out"\necho "pg_restore: error: killed" >&2\nexit 1',
+        );
+        const before = await snapshot(client);
+        await assert.rejects(
+            withBinDir(binDir, () => restoreBackup({ archivePath, connection: db.connection, confirm: async () => true })),
+            /^OperationError: restore failed and was rolled back, .* is unchanged: pg_restore failed \(exit 1\): killed$/,
+        );
+        assert.deepStrictEqual(await snapshot(client), before);
+    });
+
     it("a restore whose process is killed (SIGKILL) half-way rolls back: the database is as it was", async () => {
-        // psql gets the first 400 kB (BEGIN, the drops, the schema, some rows), then waits 3 s for the rest.
-        const binDir = wrappedToolDir(dir, "psql", "{ head -c 400000; sleep 3; cat; } | TOOL");
+        // psql gets the first 400 kB of the script (after BEGIN and the drops: the schema, some rows), then waits 3 s for the rest:
+        // the script's pg_restore writes to its stdout, throttled on the way into the FIFO (its --file, overridden by a later one).
+        const binDir = wrappedToolDir(
+            dir,
+            "pg_restore",
+            'out=""\nfor a in "$@"; do case "$a" in --file=-) ;; --file=*) out="${a#--file=}" ;; esac; done\n' +
+                'if [ -z "$out" ]; then exec TOOL; fi\nTOOL --file=/dev/stdout | { head -c 400000; sleep 3; cat; } > "$out"',
+        );
         const before = await snapshot(client);
         const cli = spawn(
             process.execPath,
