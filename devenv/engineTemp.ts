@@ -1,5 +1,6 @@
 /**
- * A temp directory for the Pulumi engine's runs, private to this process and removed with it.
+ * Temp directories private to this process and removed with it ({@link processTempDir}; the test
+ * fixtures' migrations folders use it too), and the one for the Pulumi engine's runs.
  *
  * The kubernetes provider (4.x, `writeKubeconfigToFile`) writes the stack's kubeconfig to a new
  * file in the temp directory each time it is configured, at every preview and update, and never
@@ -12,21 +13,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const PREFIX = "physioflow-pulumi-tmp-";
-
-let dir: string | undefined;
+const ENGINE_PREFIX = "physioflow-pulumi-tmp-";
 
 /** This process's engine temp directory (made 0700 on first use, in the system's temp directory). */
 export function engineTempDir(): string {
-    if (dir !== undefined && fs.existsSync(dir)) return dir;
-    const base = os.tmpdir();
-    removeOrphans(base);
-    dir = fs.mkdtempSync(path.join(base, `${PREFIX}${process.pid}-`));
-    const made = dir;
-    // First among the exit handlers: a mocha worker's slower ones (a control plane's stop) can outlast
-    // the pool's grace and be cut short by its SIGTERM; this one takes milliseconds.
-    process.prependOnceListener("exit", () => fs.rmSync(made, { recursive: true, force: true }));
-    return made;
+    return processTempDir(ENGINE_PREFIX);
 }
 
 /** `env` with `TMPDIR` set to {@link engineTempDir}: for a workspace's `envVars`. */
@@ -34,8 +25,28 @@ export function withEngineTemp(env: Record<string, string> = {}): Record<string,
     return { ...env, TMPDIR: engineTempDir() };
 }
 
-/** Removes engine temp directories in `base` whose process is gone (killed before its exit handler ran). */
-export function removeOrphans(base: string): void {
+const made = new Map<string, string>();
+
+/**
+ * A directory `<prefix><pid>-XXXXXX` in the system's temp directory, private to this process: made
+ * 0700 on first use (again if something removed it), removed when the process exits, first among
+ * the exit handlers (a mocha worker's slower ones, a control plane's stop, can outlast the pool's
+ * grace and be cut short by its SIGTERM; this one takes milliseconds). Before it is made, the
+ * directories of the same prefix whose process is gone are removed.
+ */
+export function processTempDir(prefix: string): string {
+    const known = made.get(prefix);
+    if (known !== undefined && fs.existsSync(known)) return known;
+    const base = os.tmpdir();
+    removeOrphans(base, prefix);
+    const dir = fs.mkdtempSync(path.join(base, `${prefix}${process.pid}-`));
+    made.set(prefix, dir);
+    process.prependOnceListener("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+    return dir;
+}
+
+/** Removes the directories of `prefix` in `base` whose process is gone (killed before its exit handler ran). */
+export function removeOrphans(base: string, prefix = ENGINE_PREFIX): void {
     let names: string[];
     try {
         names = fs.readdirSync(base);
@@ -43,19 +54,21 @@ export function removeOrphans(base: string): void {
         return;
     }
     for (const name of names) {
-        const pid = ownerPid(name);
-        if (pid === undefined || pid === process.pid || alive(pid)) continue;
+        const pid = ownerPid(name, prefix);
+        if (pid === undefined || pid === process.pid || processAlive(pid)) continue;
         fs.rmSync(path.join(base, name), { recursive: true, force: true });
     }
 }
 
-/** The pid in an engine temp directory's name, or undefined for any other name. */
-export function ownerPid(name: string): number | undefined {
-    const match = new RegExp(`^${PREFIX}(\\d+)-[A-Za-z0-9]{6}$`).exec(name);
+/** The pid in the name of a directory of `prefix`, or undefined for any other name. */
+export function ownerPid(name: string, prefix = ENGINE_PREFIX): number | undefined {
+    if (!name.startsWith(prefix)) return undefined;
+    const match = /^(\d+)-[A-Za-z0-9]{6}$/.exec(name.slice(prefix.length));
     return match === null ? undefined : Number(match[1]);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process `pid` runs on this machine (one of another user's counts). */
+export function processAlive(pid: number): boolean {
     try {
         process.kill(pid, 0);
         return true;

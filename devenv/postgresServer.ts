@@ -18,6 +18,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Client } from "pg";
+import { processAlive } from "./engineTemp";
 import { freeLoopbackPort } from "./freePorts";
 
 export interface PostgresServerOptions {
@@ -248,12 +249,7 @@ export function postgresRunningIn(dataDir: string): { pid: number; port: number 
     const pid = Number(lines[0]);
     const port = Number(lines[3]);
     if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port)) return undefined;
-    try {
-        process.kill(pid, 0);
-    } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EPERM") return undefined;
-    }
-    return { pid, port };
+    return processAlive(pid) ? { pid, port } : undefined;
 }
 
 /** Stops a server an interrupted run left running on a kept data dir, if any (`pg_ctl stop -m fast`). */

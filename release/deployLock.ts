@@ -10,6 +10,7 @@
  */
 import * as os from "os";
 import { Kubectl } from "./clusterState";
+import { processAlive } from "../devenv/engineTemp";
 import { kubectlGet } from "../devenv/kubectl";
 import type { Lease } from "./kubernetesObjects";
 
@@ -175,15 +176,6 @@ export async function acquireDeployLock(kubectl: Kubectl, namespace: string, opt
 export function holderGone(holder: string, hostname = os.hostname(), alive = processAlive): boolean {
     const match = /^[^@\s]+@(\S+) pid (\d+):/.exec(holder);
     return match !== null && match[1] === hostname && Number(match[2]) !== process.pid && !alive(Number(match[2]));
-}
-
-function processAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        return (error as NodeJS.ErrnoException).code === "EPERM";
-    }
 }
 
 /** Who holds the deploy lock of `namespace` and whether it is stale; undefined when free. */

@@ -1,9 +1,9 @@
 import * as fs from "fs";
-import * as os from "os";
 import * as nodePath from "path";
 import { MigrationFile, RollbackFile, migrationChecksum, parseDirectives } from "../../database/migrations/files";
 import { MigrationSet } from "../../database/migrations/load";
 import { AppliedMigration } from "../../database/migrations/validate";
+import { processTempDir } from "../../devenv/engineTemp";
 
 /** An in-memory migrations directory: { "001_a.sql": "...", "rollback/001_down.sql": "..." }. */
 export function migrationSet(files: Record<string, string>, dir = "migrations"): MigrationSet {
@@ -51,43 +51,10 @@ export function appliedRows(set: MigrationSet, versions: string[]): AppliedMigra
     });
 }
 
-/**
- * The temp migrations folders of this process live in one folder named after its pid, deleted when
- * the process exits. mocha's workers are often ended without their exit handlers running, so each
- * process also deletes the folders of processes that no longer run.
- */
-const migrationsRoot = nodePath.join(os.tmpdir(), `physioflow-test-migrations-${process.pid}`);
-let migrationsRootMade = false;
-
-function makeMigrationsRoot(): void {
-    for (const entry of fs.readdirSync(os.tmpdir())) {
-        const owner = /^physioflow-test-migrations-(\d+)$/.exec(entry)?.[1];
-        if (owner !== undefined && Number(owner) !== process.pid && !processRuns(Number(owner))) {
-            try {
-                fs.rmSync(nodePath.join(os.tmpdir(), entry), { recursive: true, force: true });
-            } catch {
-                // Another test process is deleting the same leftover folder.
-            }
-        }
-    }
-    fs.mkdirSync(migrationsRoot, { recursive: true });
-    process.once("exit", () => fs.rmSync(migrationsRoot, { recursive: true, force: true }));
-    migrationsRootMade = true;
-}
-
-function processRuns(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        return (error as NodeJS.ErrnoException).code === "EPERM";
-    }
-}
-
 /** Writes files into a new temp migrations directory (deleted when the process exits) and returns its path. */
 export function writeMigrationDir(files: Record<string, string>): string {
-    if (!migrationsRootMade) makeMigrationsRoot();
-    const dir = fs.mkdtempSync(nodePath.join(migrationsRoot, "migrations-"));
+    // In this process's own folder, deleted when it exits (and by a later process when it was killed first).
+    const dir = fs.mkdtempSync(nodePath.join(processTempDir("physioflow-test-migrations-"), "migrations-"));
     fs.mkdirSync(nodePath.join(dir, "rollback"));
     for (const [name, sql] of Object.entries(files)) {
         fs.writeFileSync(nodePath.join(dir, name), sql);
