@@ -7,7 +7,7 @@ import { Writable } from "stream";
 import * as tar from "tar";
 import { OperationError } from "../errors";
 import { DUMP_FILE, METADATA_FILE } from "./metadata";
-import { ArchiveContents, StoredGzipWriter, padding, readStoredArchive, readStoredMetadata } from "./storedArchive";
+import { ArchiveContents, StoredGzipWriter, padding, readStoredArchive, readStoredMetadata, written } from "./storedArchive";
 
 const MEMBERS = [METADATA_FILE, DUMP_FILE];
 const BLOCK = 512;
@@ -195,19 +195,11 @@ export function fanOut(sinks: readonly Writable[]): Writable {
         sink.on("error", () => open.delete(sink));
         sink.on("close", () => open.delete(sink));
     }
-    const written = (sink: Writable, chunk: Buffer) =>
-        new Promise<void>(resolve => {
-            const done = () => {
-                sink.off("close", done);
-                resolve();
-            };
-            sink.on("close", done);
-            sink.write(chunk, () => done());
-        });
     return new Writable({
         highWaterMark: 1 << 20,
         write(chunk: Buffer, _encoding, callback) {
-            Promise.all([...open].filter(sink => !sink.destroyed).map(sink => written(sink, chunk))).then(() => callback(), callback);
+            // A sink's failed write only drops it (its process's exit code reports why).
+            Promise.all([...open].filter(sink => !sink.destroyed).map(sink => written(sink, chunk).catch(() => undefined))).then(() => callback(), callback);
         },
         final(callback) {
             open.forEach(sink => sink.end());

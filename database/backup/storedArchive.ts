@@ -320,7 +320,7 @@ export class StoredGzipWriter {
 }
 
 /** Writes `chunk`; resolves when the stream called back (done with the chunk) or closed; rejects with a write's error. */
-function written(stream: Writable, chunk: Buffer): Promise<void> {
+export function written(stream: Writable, chunk: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
         const closed = () => resolve();
         stream.once("close", closed);
